@@ -1,0 +1,67 @@
+import type { Readable } from "node:stream";
+
+/**
+ * The storage backend contract. Every backend (file, s3, gs, az, mem) implements exactly this, and
+ * test/storage/conformance.ts checks every clause below against each of them on a real server.
+ *
+ * Keys are "/"-separated relative paths below the location's prefix, validated by key.ts. Above the
+ * backend nothing inspects SDK errors: each backend maps them to the classes in errors.ts.
+ */
+export interface Backend {
+  readonly scheme: Scheme;
+  /** The location URL with any secret removed; safe to print. */
+  readonly displayLocation: string;
+  readonly capabilities: Capabilities;
+
+  /**
+   * Stores `body` under `key`. With `ifAbsent`, throws PreconditionFailedError when the key exists
+   * (enforced by the service when `capabilities.conditionalCreate`, else best effort). Readers never
+   * observe a partial object. `metadata` keys are lowercase [a-z0-9_]; values are ASCII.
+   */
+  put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<void>;
+  /** Streams the object. A missing key throws ObjectNotFoundError (never retried). */
+  get(key: string, options?: OpOptions): Promise<Readable>;
+  /** Size and metadata of one object, a point lookup. A missing key throws ObjectNotFoundError. */
+  head(key: string, options?: OpOptions): Promise<ObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix` (a plain string prefix, not a folder), in
+   * lexicographic key order, paging internally. Missing prefix = empty. `metadata` may be empty in
+   * listings (S3 does not return it); call head for it.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /** Removes the object; a missing key is success. */
+  delete(key: string, options?: OpOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Scheme = "file" | "s3" | "gs" | "az" | "mem";
+
+export interface Capabilities {
+  /** `put(..., {ifAbsent: true})` is enforced atomically by the service. */
+  readonly conditionalCreate: boolean;
+  /** A sensible number of parallel requests. */
+  readonly maxConnections: number;
+}
+
+export interface OpOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface PutOptions extends OpOptions {
+  ifAbsent?: boolean | undefined;
+  metadata?: Record<string, string> | undefined;
+  /** Known length of a streamed body, when the caller has it (lets S3 avoid buffering). */
+  contentLength?: number | undefined;
+}
+
+export interface ListOptions extends OpOptions {
+  /** Only keys strictly greater than this (lexicographic), when the backend can seek there. */
+  startAfter?: string | undefined;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly modified?: Date | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+}
