@@ -1,0 +1,118 @@
+import { Readable } from "node:stream";
+import { ObjectNotFoundError, PreconditionFailedError } from "../errors.js";
+import { validateKey, validatePrefix } from "../key.js";
+import type { MemoryLocation } from "../location.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+
+/**
+ * In-process backend for unit tests. Stores with the same name (mem://name) share their objects
+ * within one process, so a test can open a location twice and see the same data.
+ */
+interface Entry {
+  readonly bytes: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly modified: Date;
+}
+
+const CHUNK = 64 * 1024;
+const stores = new Map<string, Map<string, Entry>>();
+
+/** Forgets every memory store (tests). */
+export function resetMemoryStores(): void {
+  stores.clear();
+}
+
+function checkSignal(options: OpOptions | undefined): void {
+  if (options?.signal?.aborted) throw options.signal.reason;
+}
+
+async function readAll(body: Readable | Uint8Array, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return new Uint8Array(body);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    if (signal?.aborted) throw signal.reason;
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+export class MemoryBackend implements Backend {
+  readonly scheme = "mem" as const;
+  readonly displayLocation: string;
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16 };
+  private readonly objects: Map<string, Entry>;
+
+  constructor(location: MemoryLocation) {
+    this.displayLocation = location.display;
+    let objects = stores.get(location.name);
+    if (objects === undefined) {
+      objects = new Map();
+      stores.set(location.name, objects);
+    }
+    this.objects = objects;
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+    validateKey(key);
+    checkSignal(options);
+    const bytes = await readAll(body, options.signal);
+    checkSignal(options);
+    // The existence check and the store happen in one synchronous step: atomic within the process.
+    if (options.ifAbsent && this.objects.has(key)) throw new PreconditionFailedError(this.displayLocation, key);
+    this.objects.set(key, { bytes, metadata: { ...(options.metadata ?? {}) }, modified: new Date() });
+  }
+
+  private entry(key: string): Entry {
+    validateKey(key);
+    const entry = this.objects.get(key);
+    if (entry === undefined) throw new ObjectNotFoundError(this.displayLocation, key);
+    return entry;
+  }
+
+  async get(key: string, options: OpOptions = {}): Promise<Readable> {
+    checkSignal(options);
+    const entry = this.entry(key);
+    const bytes = Buffer.from(entry.bytes);
+    const chunks = Array.from({ length: Math.ceil(bytes.length / CHUNK) }, (_, i) => bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
+    const stream = Readable.from(chunks, { objectMode: false });
+    if (options.signal) {
+      const signal = options.signal;
+      const onAbort = () => stream.destroy(signal.reason as Error);
+      signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    return stream;
+  }
+
+  async head(key: string, options: OpOptions = {}): Promise<ObjectInfo> {
+    checkSignal(options);
+    const entry = this.entry(key);
+    return { key, size: entry.bytes.byteLength, modified: entry.modified, metadata: { ...entry.metadata } };
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    validatePrefix(prefix);
+    checkSignal(options);
+    const keys = [...this.objects.keys()]
+      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter))
+      .sort();
+    for (const key of keys) {
+      checkSignal(options);
+      const entry = this.objects.get(key);
+      if (entry === undefined) continue; // deleted while listing
+      yield { key, size: entry.bytes.byteLength, modified: entry.modified, metadata: { ...entry.metadata } };
+    }
+  }
+
+  async delete(key: string, options: OpOptions = {}): Promise<void> {
+    validateKey(key);
+    checkSignal(options);
+    this.objects.delete(key);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function createBackend(location: MemoryLocation): Backend {
+  return new MemoryBackend(location);
+}

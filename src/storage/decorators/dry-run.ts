@@ -1,0 +1,67 @@
+import { Readable } from "node:stream";
+import type { Backend, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+
+export interface DryRunRecord {
+  readonly op: "put" | "delete";
+  readonly key: string;
+  readonly ifAbsent?: boolean;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Reads pass through to the wrapped backend; `put` and `delete` are recorded in `records` and
+ * dropped (restic's dry backend). A streamed put body is drained so producers do not stall.
+ */
+export class DryRunBackend implements Backend {
+  readonly records: DryRunRecord[] = [];
+
+  constructor(private readonly inner: Backend) {}
+
+  get scheme() {
+    return this.inner.scheme;
+  }
+  get displayLocation() {
+    return this.inner.displayLocation;
+  }
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+    if (body instanceof Readable) {
+      for await (const _chunk of body) {
+        if (options.signal?.aborted) throw options.signal.reason;
+      }
+    }
+    this.records.push({
+      op: "put",
+      key,
+      ...(options.ifAbsent === undefined ? {} : { ifAbsent: options.ifAbsent }),
+      ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
+    });
+  }
+
+  get(key: string, options?: OpOptions): Promise<Readable> {
+    return this.inner.get(key, options);
+  }
+
+  head(key: string, options?: OpOptions): Promise<ObjectInfo> {
+    return this.inner.head(key, options);
+  }
+
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    return this.inner.list(prefix, options);
+  }
+
+  async delete(key: string, _options?: OpOptions): Promise<void> {
+    this.records.push({ op: "delete", key });
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export function withDryRun(backend: Backend): DryRunBackend {
+  return new DryRunBackend(backend);
+}

@@ -1,0 +1,48 @@
+import { withDryRun } from "./decorators/dry-run.js";
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "./decorators/retry.js";
+import { parseLocation, type Env, type Location } from "./location.js";
+import { createBackendFor } from "./registry.js";
+import type { Backend } from "./types.js";
+
+export interface OpenOptions {
+  /** Retry policy (defaults to DEFAULT_RETRY_POLICY); `false` = one try per operation. */
+  retry?: Partial<RetryPolicy> | false | undefined;
+  /** Aborts every operation (and any retry wait) on this backend. */
+  signal?: AbortSignal | undefined;
+  /** Time budget in ms for all operations on this backend, counted from open (e.g. the hook's bound). */
+  timeoutMs?: number | undefined;
+  /** Reads pass through; writes and deletes are recorded and dropped. */
+  dryRun?: boolean | undefined;
+  /** Environment to read settings from; defaults to process.env. */
+  env?: Env | undefined;
+  /** Injected for tests: called before each retry. */
+  onRetry?: ((info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void) | undefined;
+}
+
+/**
+ * Opens the archive at `url`. The only place decorators are composed; the order, outermost first:
+ *
+ *   retry  →  dry-run  →  backend
+ *
+ * - retry is outermost so that it sees every error the layers below raise and owns the time budget
+ *   (`signal`/`timeoutMs` are merged into each call's signal there, so they reach the SDK calls too);
+ * - dry-run sits directly on the backend: dropped writes never reach the service, reads do.
+ *
+ * Opening does no I/O beyond importing the backend module: the first error (missing bucket,
+ * credentials) surfaces from the first operation.
+ */
+export async function openBackend(url: string, options: OpenOptions = {}): Promise<Backend> {
+  return openLocation(parseLocation(url, options.env ?? process.env), options);
+}
+
+export async function openLocation(location: Location, options: OpenOptions = {}): Promise<Backend> {
+  let backend = await createBackendFor(location);
+  if (options.dryRun) backend = withDryRun(backend);
+  const policy: RetryPolicy =
+    options.retry === false ? { ...DEFAULT_RETRY_POLICY, attempts: 1 } : { ...DEFAULT_RETRY_POLICY, ...(options.retry ?? {}) };
+  const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  return withRetry(backend, { policy, signal, onRetry: options.onRetry });
+}
