@@ -1,0 +1,253 @@
+/**
+ * A real Cassandra node for tests, demos and fixture generation: a thin wrapper around
+ * scripts/cassandra-node.sh (which owns download, configuration, start, drain and kill) plus a CQL
+ * session from the DataStax driver.
+ *
+ * Each node gets its own directory under .tmp/nodes and its own port base, reserved with an atomic
+ * mkdir so that test files running in parallel never collide.
+ */
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import cassandra from "cassandra-driver";
+
+export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const NODE_SCRIPT = join(REPO, "scripts/cassandra-node.sh");
+const PORTS_DIR = join(REPO, ".tmp/ports");
+const NODES_DIR = join(REPO, ".tmp/nodes");
+
+export interface NodeOptions {
+  compat?: "CASSANDRA_4" | "NONE";
+  commitlogCompression?: "lz4";
+  segmentSizeMiB?: number;
+  heap?: string;
+  archiveCommand?: string;
+  restoreCommand?: string;
+  restoreDirectories?: string;
+  restorePointInTime?: string;
+  precision?: string;
+  jvmOpts?: string[];
+}
+
+export interface RowRecord {
+  readonly id: number;
+  readonly value: string;
+  /** Client timestamp in microseconds since the epoch, as written with USING TIMESTAMP. */
+  readonly writetime: bigint;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once("error", () => done(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
+  });
+}
+
+/** Reserves three consecutive ports (native, storage, JMX) from 19042 upwards, in steps of 4. */
+async function reservePortBase(): Promise<number> {
+  await mkdir(PORTS_DIR, { recursive: true });
+  for (let base = 19042; base < 19300; base += 4) {
+    try {
+      await mkdir(join(PORTS_DIR, String(base)));
+    } catch {
+      continue;
+    }
+    if ((await portFree(base)) && (await portFree(base + 1)) && (await portFree(base + 2))) return base;
+    await rm(join(PORTS_DIR, String(base)), { recursive: true, force: true });
+  }
+  throw new Error("no free port base for a test Cassandra node between 19042 and 19300");
+}
+
+export class CassandraNode {
+  private session: cassandra.Client | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly portBase: number,
+  ) {}
+
+  /** Creates (but does not start) a node with a fresh directory and reserved ports. */
+  static async create(name: string, options: NodeOptions = {}): Promise<CassandraNode> {
+    const portBase = await reservePortBase();
+    const dir = join(NODES_DIR, `${name}-${portBase}-${process.pid}`);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const node = new CassandraNode(dir, portBase);
+    await node.script("init", dir, ...node.initArgs(options));
+    return node;
+  }
+
+  get commitlogDir(): string {
+    return join(this.dir, "commitlog");
+  }
+  get dataDir(): string {
+    return join(this.dir, "data");
+  }
+  get confDir(): string {
+    return join(this.dir, "conf");
+  }
+  get nativePort(): number {
+    return this.portBase;
+  }
+
+  private initArgs(o: NodeOptions): string[] {
+    const args = ["--port-base", String(this.portBase)];
+    const add = (flag: string, value: string | number | undefined) => {
+      if (value !== undefined) args.push(flag, String(value));
+    };
+    add("--compat", o.compat);
+    add("--commitlog-compression", o.commitlogCompression);
+    add("--segment-size", o.segmentSizeMiB);
+    add("--heap", o.heap);
+    add("--archive-command", o.archiveCommand);
+    add("--restore-command", o.restoreCommand);
+    add("--restore-directories", o.restoreDirectories);
+    add("--restore-point-in-time", o.restorePointInTime);
+    add("--precision", o.precision);
+    for (const opt of o.jvmOpts ?? []) args.push("--jvm-opt", opt);
+    return args;
+  }
+
+  private async script(...args: string[]): Promise<string> {
+    const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true });
+    if (result.exitCode !== 0) {
+      throw new Error(`cassandra-node.sh ${args[0]} failed (${result.exitCode}):\n${result.all}`);
+    }
+    return result.stdout;
+  }
+
+  /** Rewrites the node's configuration (keeps its data); use between stop and start. */
+  async reconfigure(options: NodeOptions): Promise<void> {
+    await this.script("init", this.dir, ...this.initArgs(options));
+  }
+
+  async start(): Promise<void> {
+    await this.script("start", this.dir);
+  }
+
+  /** Drains (flushes memtables, archives the active segment) and stops. */
+  async stop(): Promise<void> {
+    await this.closeSession();
+    await this.script("stop", this.dir);
+  }
+
+  /** SIGKILL: the active segment stays behind, torn, with unflushed data. */
+  async kill(): Promise<void> {
+    await this.closeSession();
+    await this.script("kill", this.dir);
+  }
+
+  async isRunning(): Promise<boolean> {
+    return (await this.script("status", this.dir)).startsWith("running");
+  }
+
+  async nodetool(...args: string[]): Promise<string> {
+    return this.script("nodetool", this.dir, ...args);
+  }
+
+  async hostId(): Promise<string> {
+    const out = await this.nodetool("info");
+    const match = /^ID\s*:\s*([0-9a-f-]{36})/m.exec(out);
+    if (!match?.[1]) throw new Error(`no host id in nodetool info:\n${out}`);
+    return match[1];
+  }
+
+  async cql(): Promise<cassandra.Client> {
+    if (!this.session) {
+      this.session = new cassandra.Client({
+        contactPoints: [`127.0.0.1:${this.nativePort}`],
+        localDataCenter: "datacenter1",
+        socketOptions: { readTimeout: 60_000 },
+      });
+      await this.session.connect();
+    }
+    return this.session;
+  }
+
+  async execute(query: string, params: unknown[] = []): Promise<cassandra.types.ResultSet> {
+    return (await this.cql()).execute(query, params, { prepare: params.length > 0 });
+  }
+
+  async createTable(keyspace: string, table: string): Promise<void> {
+    await this.execute(
+      `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    await this.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.${table} (id int PRIMARY KEY, value text)`);
+  }
+
+  /** Writes one row with an explicit client timestamp (µs) and returns what was written. */
+  async writeRow(keyspace: string, table: string, id: number, value: string, writetime: bigint): Promise<RowRecord> {
+    await this.execute(`INSERT INTO ${keyspace}.${table} (id, value) VALUES (?, ?) USING TIMESTAMP ?`, [
+      id,
+      value,
+      cassandra.types.Long.fromString(writetime.toString()),
+    ]);
+    return { id, value, writetime };
+  }
+
+  async readRows(keyspace: string, table: string): Promise<RowRecord[]> {
+    const rs = await this.execute(`SELECT id, value, writetime(value) AS wt FROM ${keyspace}.${table}`);
+    return rs.rows
+      .map((r) => ({ id: r["id"] as number, value: r["value"] as string, writetime: BigInt(String(r["wt"])) }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** Segment file names currently in the commit log directory, sorted by id. */
+  async segmentsOnDisk(): Promise<string[]> {
+    const names = (await readdir(this.commitlogDir)).filter((n) => /^CommitLog-\d+-\d+\.log$/.test(n));
+    return names.sort((a, b) => (segmentIdOf(a) < segmentIdOf(b) ? -1 : 1));
+  }
+
+  /** The table's directory under data/ (name-<table id>). */
+  async tableDir(keyspace: string, table: string): Promise<string> {
+    const entries = await readdir(join(this.dataDir, keyspace));
+    const found = entries.find((e) => e.startsWith(`${table}-`));
+    if (!found) throw new Error(`no directory for ${keyspace}.${table} in ${this.dataDir}`);
+    return join(this.dataDir, keyspace, found);
+  }
+
+  async systemLog(): Promise<string> {
+    return readFile(join(this.dir, "logs/system.log"), "utf8").catch(() => "");
+  }
+
+  private async closeSession(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (session) await session.shutdown().catch(() => undefined);
+  }
+
+  /** Stops the node if it runs, releases its ports and removes its directory unless `keep`. */
+  async destroy(keep = false): Promise<void> {
+    await this.closeSession();
+    if (await this.isRunning().catch(() => false)) await this.script("kill", this.dir).catch(() => undefined);
+    await rm(join(PORTS_DIR, String(this.portBase)), { recursive: true, force: true });
+    if (!keep) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function segmentIdOf(name: string): bigint {
+  const match = /^CommitLog-\d+-(\d+)\.log$/.exec(name);
+  if (!match?.[1]) throw new Error(`not a segment name: ${name}`);
+  return BigInt(match[1]);
+}
+
+/** Current time in microseconds since the epoch. */
+export function nowMicros(): bigint {
+  return BigInt(Date.now()) * 1000n;
+}
+
+/** Waits until `predicate` holds, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
