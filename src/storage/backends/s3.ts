@@ -1,0 +1,356 @@
+import type { Readable } from "node:stream";
+import type { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { PitrError } from "../../errors/base.js";
+import {
+  AccessDeniedError,
+  ArchiveMissingError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  TransientStorageError,
+} from "../errors.js";
+import { joinKey, validateKey, validatePrefix } from "../key.js";
+import type { S3Location } from "../location.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+
+/**
+ * s3:// backend on AWS SDK v3, for AWS S3 and S3-compatible servers (MinIO, SeaweedFS, ...).
+ *
+ * - The SDK is imported on first use (this module itself is loaded lazily by registry.ts), after
+ *   silencing its Node-version warning so the hooks stay quiet.
+ * - Checksums are only computed/validated when an operation requires them: S3-compatible servers
+ *   differ in their support for aws-chunked framing, and we verify sha256 ourselves.
+ * - The SDK does not retry (maxAttempts 1): the retry decorator does.
+ * - ifAbsent uses `If-None-Match: *` (PutObject and CompleteMultipartUpload). A server answering
+ *   501 NotImplemented makes the backend fall back to head-then-put for the rest of the process
+ *   (`capabilities.conditionalCreate` then reads false).
+ * - Bodies: bytes and streams of known length (below 5 GiB) go in one PutObject; streams of unknown
+ *   length go through a multipart Upload with 8 MiB parts.
+ */
+const PART_SIZE = 8 * 1024 * 1024;
+const SINGLE_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
+
+type Sdk = typeof import("@aws-sdk/client-s3");
+type Upload = typeof import("@aws-sdk/lib-storage");
+
+interface Clients {
+  readonly sdk: Sdk;
+  readonly lib: Upload;
+  readonly client: S3Client;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
+]);
+const TRANSIENT_NAMES = new Set([
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "ServiceUnavailable",
+  "InternalError",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+]);
+const DENIED_NAMES = new Set([
+  "AccessDenied",
+  "Forbidden",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "InvalidToken",
+  "ExpiredToken",
+  "AllAccessDisabled",
+  "CredentialsProviderError",
+]);
+
+function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    const errors = (e as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) for (const inner of errors) {
+      const c = networkCode(inner);
+      if (c) return c;
+    }
+  }
+  return undefined;
+}
+
+export class S3Backend implements Backend {
+  readonly scheme = "s3" as const;
+  readonly displayLocation: string;
+  private conditionalSupported = true;
+  private clients: Promise<Clients> | undefined;
+
+  constructor(private readonly location: S3Location) {
+    this.displayLocation = location.display;
+  }
+
+  get capabilities(): Capabilities {
+    return { conditionalCreate: this.conditionalSupported, maxConnections: 16 };
+  }
+
+  /** Builds the client once; a construction failure is cached and reported the same way each time. */
+  private getClients(): Promise<Clients> {
+    this.clients ??= (async () => {
+      process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
+      const [sdk, lib] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
+      const loc = this.location;
+      const client = new sdk.S3Client({
+        region: loc.region,
+        ...(loc.endpoint === undefined ? {} : { endpoint: loc.endpoint }),
+        forcePathStyle: loc.forcePathStyle,
+        ...(loc.credentials === undefined
+          ? {}
+          : {
+              credentials: {
+                accessKeyId: loc.credentials.accessKeyId,
+                secretAccessKey: loc.credentials.secretAccessKey,
+                ...(loc.credentials.sessionToken === undefined ? {} : { sessionToken: loc.credentials.sessionToken }),
+              },
+            }),
+        maxAttempts: 1,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      });
+      return { sdk, lib, client };
+    })();
+    return this.clients;
+  }
+
+  private objectKey(key: string): string {
+    return joinKey(this.location.prefix, key);
+  }
+
+  /** The one place SDK errors are interpreted. */
+  private toStorageError(err: unknown, op: string, key: string, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return signal.reason;
+    if (err instanceof PitrError) return err;
+    const e = err as Partial<S3ServiceException> & { name?: string; code?: string };
+    const name = e.name ?? "";
+    const status = e.$metadata?.httpStatusCode;
+    const what = `${op} '${key}'`;
+    const detail = `${what}: ${name || "error"}${status ? ` (HTTP ${status})` : ""}`;
+    if (name === "AbortError") return err;
+    if (name === "NoSuchBucket") {
+      return new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, { cause: err });
+    }
+    if (name === "NoSuchKey" || name === "NotFound" || (status === 404 && name !== "NoSuchUpload")) {
+      return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
+    }
+    if (name === "PreconditionFailed" || status === 412 || name === "ConditionalRequestConflict" || status === 409) {
+      return new PreconditionFailedError(this.displayLocation, key, { cause: err });
+    }
+    if (DENIED_NAMES.has(name) || status === 403 || status === 401) {
+      return new AccessDeniedError(this.displayLocation, detail, { cause: err });
+    }
+    const net = networkCode(err);
+    if (net !== undefined) return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
+    if (TRANSIENT_NAMES.has(name) || e.$retryable !== undefined || (status !== undefined && (status >= 500 || status === 429))) {
+      return new TransientStorageError(this.displayLocation, detail, { cause: err });
+    }
+    if (status === undefined && e.$metadata === undefined && !(err instanceof Error && "$fault" in err)) {
+      // Not a service answer: a client-side failure such as a dropped connection.
+      const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      return new TransientStorageError(this.displayLocation, `${what}: ${message}`, { cause: err });
+    }
+    return new StorageError(this.displayLocation, detail, { cause: err });
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+    validateKey(key);
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const { sdk, lib, client } = await this.getClients();
+      const conditional = options.ifAbsent === true && this.conditionalSupported;
+      if (options.ifAbsent === true && !conditional) await this.assertAbsent(key, signal);
+      const params = {
+        Bucket: this.location.bucket,
+        Key: this.objectKey(key),
+        Metadata: { ...(options.metadata ?? {}) },
+        ...(conditional ? { IfNoneMatch: "*" } : {}),
+      };
+      const length = body instanceof Uint8Array ? body.byteLength : options.contentLength;
+      try {
+        if (length !== undefined && length <= SINGLE_PUT_LIMIT) {
+          await client.send(new sdk.PutObjectCommand({ ...params, Body: body, ContentLength: length }), signal ? { abortSignal: signal } : {});
+        } else {
+          const controller = new AbortController();
+          const onAbort = () => controller.abort();
+          signal?.addEventListener("abort", onAbort, { once: true });
+          try {
+            const upload = new lib.Upload({
+              client,
+              params: { ...params, Body: body },
+              partSize: PART_SIZE,
+              queueSize: 4,
+              leavePartsOnError: false,
+              abortController: controller,
+            });
+            await upload.done();
+          } finally {
+            signal?.removeEventListener("abort", onAbort);
+          }
+        }
+      } catch (err) {
+        const name = (err as { name?: string }).name;
+        const status = (err as Partial<S3ServiceException>).$metadata?.httpStatusCode;
+        if (conditional && (name === "NotImplemented" || status === 501) && body instanceof Uint8Array) {
+          // The server does not implement conditional writes: head-then-put from now on.
+          this.conditionalSupported = false;
+          return await this.put(key, body, options);
+        }
+        throw err;
+      }
+    } catch (err) {
+      throw this.toStorageError(err, "put", key, signal);
+    }
+  }
+
+  private async assertAbsent(key: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.head(key, signal ? { signal } : {});
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return;
+      throw err;
+    }
+    throw new PreconditionFailedError(this.displayLocation, key);
+  }
+
+  async get(key: string, options: OpOptions = {}): Promise<Readable> {
+    validateKey(key);
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const { sdk, client } = await this.getClients();
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
+        signal ? { abortSignal: signal } : {},
+      );
+      const body = out.Body as Readable | undefined;
+      if (body === undefined) throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
+      if (signal) {
+        const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+        signal.addEventListener("abort", onAbort, { once: true });
+        body.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+      return body;
+    } catch (err) {
+      throw this.toStorageError(err, "get", key, signal);
+    }
+  }
+
+  async head(key: string, options: OpOptions = {}): Promise<ObjectInfo> {
+    validateKey(key);
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const { sdk, client } = await this.getClients();
+      let out;
+      try {
+        out = await client.send(
+          new sdk.HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
+          signal ? { abortSignal: signal } : {},
+        );
+      } catch (err) {
+        // HEAD has no error body: a 404 may mean a missing bucket. Ask once, only on this path.
+        if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404) await this.assertBucket(signal);
+        throw err;
+      }
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        modified: out.LastModified,
+        metadata: { ...(out.Metadata ?? {}) },
+      };
+    } catch (err) {
+      throw this.toStorageError(err, "head", key, signal);
+    }
+  }
+
+  private async assertBucket(signal: AbortSignal | undefined): Promise<void> {
+    const { sdk, client } = await this.getClients();
+    try {
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.location.bucket }), signal ? { abortSignal: signal } : {});
+    } catch (err) {
+      if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404) {
+        throw new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, { cause: err });
+      }
+      // Anything else: report the original HEAD failure.
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    validatePrefix(prefix);
+    const { signal, startAfter } = options;
+    const base = this.location.prefix === "" ? "" : `${this.location.prefix}/`;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        if (signal?.aborted) throw signal.reason;
+        const { sdk, client } = await this.getClients();
+        page = await client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.location.bucket,
+            Prefix: base + prefix,
+            MaxKeys: 1000,
+            ...(token !== undefined ? { ContinuationToken: token } : startAfter !== undefined ? { StartAfter: base + startAfter } : {}),
+          }),
+          signal ? { abortSignal: signal } : {},
+        );
+      } catch (err) {
+        throw this.toStorageError(err, "list", prefix, signal);
+      }
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined || !item.Key.startsWith(base)) continue;
+        const key = item.Key.slice(base.length);
+        if (key === "" || key.endsWith("/")) continue; // "directory" markers made by other tools
+        if (startAfter !== undefined && key <= startAfter) continue;
+        yield { key, size: item.Size ?? 0, modified: item.LastModified, metadata: {} };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(key: string, options: OpOptions = {}): Promise<void> {
+    validateKey(key);
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const { sdk, client } = await this.getClients();
+      await client.send(
+        new sdk.DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
+        signal ? { abortSignal: signal } : {},
+      );
+    } catch (err) {
+      const mapped = this.toStorageError(err, "delete", key, signal);
+      if (mapped instanceof ObjectNotFoundError) return;
+      throw mapped;
+    }
+  }
+
+  async close(): Promise<void> {
+    const clients = this.clients;
+    this.clients = undefined;
+    if (clients) (await clients.catch(() => undefined))?.client.destroy();
+  }
+}
+
+export function createBackend(location: S3Location): Backend {
+  return new S3Backend(location);
+}
