@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs (npm packages, Cassandra from
+# Maven Central, the storage emulators built from source), starts the emulators, runs every test
+# (unit, conformance against real servers, end to end against real Cassandra nodes that the tests
+# start), stops what it started, and ends with one line: "N passed, N failed".
+#
+#   npm test                      everything
+#   npm test -- test/commitlog    only some test files or folders
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+mkdir -p .tmp
+log=.tmp/test-output.tap
+
+step() { printf '== %s\n' "$*"; }
+fail_setup() { echo "setup failed: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+# npm packages: install when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund >/dev/null || fail_setup "npm ci"
+fi
+step "build and type-check"
+npx tsc -p tsconfig.build.json || fail_setup "tsc build"
+npx tsc -p tsconfig.json --noEmit || fail_setup "tsc type-check"
+
+step "Cassandra (cached in .cache/)"
+bash scripts/cassandra-node.sh fetch >/dev/null || fail_setup "cassandra fetch"
+
+step "storage emulators"
+bash scripts/emulators.sh install || fail_setup "emulator install"
+bash scripts/emulators.sh start || fail_setup "emulator start"
+trap 'bash scripts/emulators.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(bash scripts/emulators.sh env)"
+# In CI and here every backend must run: a missing emulator fails its suite instead of skipping it.
+export PITR_TEST_REQUIRE=${PITR_TEST_REQUIRE:-s3,gcs,azure}
+
+step "tests"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(test)
+npx tap --reporter=tap "${targets[@]}" 2>&1 | tee "$log" | grep -E '^(not )?ok |^# (Subtest|\{)' || true
+status=${PIPESTATUS[0]}
+
+summary=$(grep -E '^# \{ total:' "$log" | tail -n 1)
+pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
+failn=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); failn=${failn:-0}
+skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
+if [ "$status" -ne 0 ] && [ "$failn" -eq 0 ]; then failn=1; fi
+echo "full TAP output: $log"
+if [ "$skip" -gt 0 ]; then echo "$pass passed, $failn failed, $skip skipped"; else echo "$pass passed, $failn failed"; fi
+[ "$failn" -eq 0 ]
