@@ -1,0 +1,211 @@
+/**
+ * Classifies one segment as complete, torn-tail, corrupt or unsupported, from its bytes alone. Pure: no
+ * I/O. Never throws for bad content; the defect is returned in `error`.
+ *
+ * How a closed segment differs from the active segment of a killed JVM (CommitLogSegment.sync/close/
+ * discardUnusedTail, driftx/cassandra@aa722fe; MemoryMappedSegment.write, apache/cassandra@c3a1a4f;
+ * CompressedSegment.write, apache/cassandra@05cb556; CommitLogSegmentReader, apache/cassandra@05660a5):
+ *
+ * - Every sync writes the section's marker and, for memory-mapped segments, zeroes the next marker slot.
+ *   A close (segment switch, drain) goes through the same sync: discardUnusedTail() freezes
+ *   endOfBuffer at the allocation position, the final section ends there and the slot after it is zeroed
+ *   too. There is no end-of-segment entry in 4.0+ (size 0 is only LEGACY_END_OF_SEGMENT_MARKER). So a
+ *   closed segment and a crashed one whose data was all synced have the same framing; only where the
+ *   data stops can tell them apart.
+ * - A segment is switched when allocate() fails: `position + size >= endOfBuffer`. A segment closed for
+ *   being full therefore ends less than one entry before its capacity. We take the largest entry found
+ *   in the segment as that entry's size: complete when `dataEnd + largest >= capacity`.
+ * - sync() only writes a section when a mutation was allocated since the last marker, except on close
+ *   ("Even if the very first allocation of this sync section failed, we still want to enter this to
+ *   ensure the segment is closed"), which then writes an empty section (next == P + 8; for compressed
+ *   segments an uncompressed length of 0). An empty final section proves a close.
+ * - Mutations allocated after the last sync are written into the mapping but not framed: nonzero bytes
+ *   after the final zeroed marker prove a torn tail.
+ *
+ * Evidence (fixtures/commitlog/5.0.9, commitlog_segment_size 1 MiB): v7/ ends 203 and 82 bytes before
+ * the end of the 1048576-byte file, v8/ 188, lz4/ (logical positions) 12 and 67 bytes before 1 MiB,
+ * all with entries of 353 bytes or more; torn/ ends at 133141 with a zero tail. Limits: a segment
+ * closed early by a forced switch (drain, forceRecycleAllSegments) with data since its last sync is
+ * reported as torn-tail; so is a closed compressed segment whose compressor is not LZ4 (entries cannot
+ * be measured), unless its final section is empty.
+ *
+ * Capacity: an uncompressed (memory-mapped) file is the whole buffer, so its length; compressed and
+ * encrypted files hold only what was written, so `options.segmentSize` or else the next multiple of
+ * 1 MiB above the logical end (commitlog_segment_size is a whole number of MiB).
+ */
+import type { ErrorCode } from "../errors/codes.js";
+import { scanEntries } from "./entry.js";
+import { SegmentChecksumError, SegmentError, SegmentHeaderError, SegmentNameError, TruncatedSegmentError } from "./errors.js";
+import { decompressLz4Section } from "./lz4.js";
+import { parseSegmentHeader, type SegmentHeader } from "./segment-header.js";
+import { parseSegmentName } from "./segment-name.js";
+import { parseSyncMarker, SYNC_MARKER_SIZE } from "./sync-marker.js";
+
+export type SegmentStatus = "complete" | "torn-tail" | "corrupt" | "unsupported";
+
+export interface SegmentDefect {
+  readonly code: ErrorCode;
+  readonly offset: number;
+  readonly message: string;
+}
+
+export interface SegmentClassification {
+  readonly status: SegmentStatus;
+  readonly header: SegmentHeader | undefined;
+  /** Sections whose sync marker (and, where readable, entries) verified. */
+  readonly sections: number;
+  /** File offset up to which the segment verified: the end of the last good section. */
+  readonly lastValidOffset: number;
+  /** Logical position (CommitLogPosition coordinates) where the replayable data ends; equals lastValidOffset for uncompressed segments. */
+  readonly dataEnd: number;
+  /** Largest entry seen, overhead included (0 when entries could not be read). */
+  readonly largestEntry: number;
+  /** One line: why this status. */
+  readonly reason: string;
+  readonly error?: SegmentDefect;
+}
+
+export interface ClassifyOptions {
+  /** commitlog_segment_size in bytes, when known. */
+  readonly segmentSize?: number;
+}
+
+const MIB = 1024 * 1024;
+
+function defect(err: SegmentError): SegmentDefect {
+  return { code: err.code, offset: err.offset, message: err.message };
+}
+
+export function classifySegment(
+  name: string | undefined,
+  bytes: Uint8Array,
+  options: ClassifyOptions = {},
+): SegmentClassification {
+  const empty = { header: undefined, sections: 0, lastValidOffset: 0, dataEnd: 0, largestEntry: 0 };
+  let header: SegmentHeader;
+  try {
+    header = parseSegmentHeader(bytes, name);
+  } catch (err) {
+    const e = err as SegmentError;
+    const status = e.code === "E_SEGMENT_VERSION" ? "unsupported" : "corrupt";
+    return { status, ...empty, reason: "segment header unreadable", error: defect(e) };
+  }
+  if (name !== undefined) {
+    const bad = nameMismatch(name, header);
+    if (bad !== undefined) {
+      return { status: "corrupt", ...empty, header, reason: "name and header disagree", error: defect(bad) };
+    }
+  }
+  return walkSections(name, bytes, header, options);
+}
+
+function nameMismatch(name: string, header: SegmentHeader): SegmentError | undefined {
+  let parsed;
+  try {
+    parsed = parseSegmentName(name);
+  } catch (err) {
+    return err as SegmentError;
+  }
+  if (parsed.version !== header.version) {
+    return new SegmentNameError(`name says version ${parsed.version} but the header says ${header.version}`, 0, { segment: name });
+  }
+  if (parsed.id !== header.id) {
+    return new SegmentNameError(`name says id ${parsed.id} but the header says ${header.id}`, 4, { segment: name });
+  }
+  return undefined;
+}
+
+function walkSections(
+  segment: string | undefined,
+  bytes: Uint8Array,
+  header: SegmentHeader,
+  options: ClassifyOptions,
+): SegmentClassification {
+  const framed = header.compression !== undefined || header.encryption !== undefined;
+  const lz4 = header.encryption === undefined && /(^|\.)LZ4Compressor$/.test(header.compression?.class ?? "");
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const opts = { segment };
+  let offset = header.headerLength;
+  let logical = header.headerLength;
+  let sections = 0;
+  let largest = 0;
+  let lastEmpty = false;
+  const result = (status: SegmentStatus, reason: string, error?: SegmentError): SegmentClassification => ({
+    status,
+    header,
+    sections,
+    lastValidOffset: offset,
+    dataEnd: logical,
+    largestEntry: largest,
+    reason,
+    ...(error === undefined ? {} : { error: defect(error) }),
+  });
+
+  for (;;) {
+    const m = parseSyncMarker(bytes, header.id, offset);
+    if (m.kind === "bad-checksum") {
+      return result("corrupt", "sync marker checksum mismatch", new SegmentChecksumError("sync marker", m.offset, m.expected, m.stored, opts));
+    }
+    if (m.kind === "bad-pointer") {
+      return result("corrupt", "sync marker points backwards", new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, m.offset, opts));
+    }
+    if (m.kind === "clipped") {
+      return result("torn-tail", "last section is cut short", new TruncatedSegmentError(`section at ${m.offset} should end at ${m.next}`, bytes.length, opts));
+    }
+    if (m.kind === "end-of-file" || m.kind === "zeroed") break;
+
+    // A verified marker: check the section's content where it can be read.
+    let content: Uint8Array | undefined;
+    let length = m.next - m.offset - SYNC_MARKER_SIZE;
+    if (framed) {
+      if (m.next < m.offset + SYNC_MARKER_SIZE + 4) {
+        return result("corrupt", "compressed section too short", new SegmentHeaderError("compressed section has no length field", m.offset, opts));
+      }
+      length = dv.getInt32(m.offset + SYNC_MARKER_SIZE);
+      if (length < 0) {
+        return result("corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts));
+      }
+      if (lz4) {
+        content = decompressLz4Section(bytes.subarray(m.offset + SYNC_MARKER_SIZE + 4, m.next));
+        if (content === undefined || content.length !== length) {
+          return result("corrupt", "section does not decompress", new SegmentHeaderError("lz4 section does not decompress to its stated length", m.offset, opts));
+        }
+      }
+    } else {
+      content = bytes.subarray(m.offset + SYNC_MARKER_SIZE, m.next);
+    }
+    if (content !== undefined) {
+      const scan = scanEntries(content);
+      if (!scan.ok) {
+        // Inside a compressed section the offset can only point at the section.
+        const at = framed ? m.offset : m.offset + SYNC_MARKER_SIZE + scan.offset;
+        const err =
+          scan.problem === "size-checksum" || scan.problem === "payload-checksum"
+            ? new SegmentChecksumError(scan.detail, at, scan.expected ?? 0, scan.actual ?? 0, opts)
+            : new SegmentHeaderError(scan.detail, at, opts);
+        return result("corrupt", "bad entry framing", err);
+      }
+      largest = Math.max(largest, scan.largest);
+    }
+    sections++;
+    lastEmpty = length === 0;
+    logical += SYNC_MARKER_SIZE + length;
+    offset = m.next;
+  }
+
+  if (sections === 0) {
+    return result("torn-tail", "no section was ever synced");
+  }
+  if (bytes.subarray(offset).some((b) => b !== 0)) {
+    return result("torn-tail", "bytes written after the last sync");
+  }
+  if (lastEmpty) return result("complete", "final empty section written by close");
+  const capacity = options.segmentSize ?? (framed ? Math.ceil(logical / MIB) * MIB : bytes.length);
+  if (!framed && bytes.length < capacity) {
+    return result("torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, bytes.length, opts));
+  }
+  if (logical + Math.max(largest, SYNC_MARKER_SIZE) >= capacity) {
+    return result("complete", "segment full: the next entry could not be allocated");
+  }
+  return result("torn-tail", `data ends ${capacity - logical} bytes before the segment size with room for more entries`);
+}
