@@ -1,0 +1,107 @@
+/**
+ * `cassandra-pitr-archive %path %name`, run by Cassandra once per finished segment.
+ *
+ * Cassandra waits for it with no timeout while memtable flushes are blocked, never retries a
+ * failure, and hangs if the child fills a pipe buffer. So: exit 0 only when the segment is durably
+ * stored (verified upload) or durably spooled (hard link + fsync); print nothing on success and at
+ * most two lines otherwise; never move or delete %path; stay inside the configured time budget.
+ *
+ * Its import graph is kept small on purpose (test/archive/import-graph.test.ts): no CLI framework,
+ * no SDK until the configured backend is opened, no planner or report code.
+ */
+import { dirname } from "node:path";
+import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
+import { EXIT, exitStatusFor } from "../errors/codes.js";
+import { openBackend } from "../storage/open.js";
+import { appendEvent } from "./events.js";
+import { pushSegment } from "./push.js";
+import { defaultSpoolDir, spoolSegment } from "./spool.js";
+import { parseSegmentName } from "../commitlog/segment-name.js";
+
+const PREFIX = "cassandra-pitr-archive";
+
+export interface HookIo {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stderr: (line: string) => void;
+}
+
+export function requireIdentity(config: Config): { cluster: string; node: string } {
+  if (!config.cluster || !config.node) {
+    throw new ConfigError("the node identity is not configured (cluster and node)", {
+      hint: "run 'cassandra-pitr init' or set CASSANDRA_PITR_CLUSTER and CASSANDRA_PITR_NODE",
+    });
+  }
+  return { cluster: config.cluster, node: config.node };
+}
+
+export async function runArchiveHook(argv: readonly string[], io: HookIo): Promise<number> {
+  let config: Config | undefined;
+  try {
+    if (argv.length !== 2 || !argv[0] || !argv[1]) {
+      throw new UsageError(`expected 2 arguments (%path %name), got ${argv.length}`, {
+        hint: "archive_command=/usr/bin/cassandra-pitr-archive %path %name (no spaces in paths)",
+      });
+    }
+    const [path, name] = argv as [string, string];
+    parseSegmentName(name);
+    config = (await loadConfig({ env: io.env })).config;
+    const identity = requireIdentity(config);
+    const spoolDir = config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path));
+
+    if (config.hookMode === "spool") {
+      await spoolSegment(spoolDir, path, name);
+      await appendEvent(config.logFile, { event: "spooled", name, reason: "spool mode" });
+      return EXIT.OK;
+    }
+
+    const deadline = AbortSignal.timeout(config.hookTimeout);
+    try {
+      const backend = await openBackend(config.archive, {
+        signal: deadline,
+        retry: { attempts: config.retryAttempts },
+      });
+      try {
+        const result = await pushSegment(backend, identity, {
+          path,
+          name,
+          archivedBy: "hook",
+          compressionLevel: config.compressionLevel,
+          signal: deadline,
+        });
+        await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
+        if (result.outcome === "conflict-kept") {
+          io.stderr(`${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`);
+        } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
+          io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
+        }
+        return EXIT.OK;
+      } finally {
+        await backend.close().catch(() => undefined);
+      }
+    } catch (err) {
+      // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
+      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw err;
+      await spoolSegment(spoolDir, path, name);
+      const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
+      await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
+      io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
+      return EXIT.OK;
+    }
+  } catch (err) {
+    io.stderr(renderError(err, PREFIX));
+    await appendEvent(config?.logFile, { event: "failed", args: argv.join(" "), error: firstLine(err) }).catch(() => undefined);
+    return isPitrError(err) ? exitStatusFor(err.code) : EXIT.INTERNAL;
+  }
+}
+
+function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {
+  if (deadline.aborted) return true;
+  if (!isPitrError(err)) return (err as Error)?.name === "AbortError";
+  return ["E_STORAGE_UNAVAILABLE", "E_STORAGE", "E_ACCESS_DENIED", "E_ARCHIVE_MISSING", "E_PRECONDITION_FAILED"].includes(err.code);
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
+}

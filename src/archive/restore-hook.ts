@@ -1,0 +1,80 @@
+/**
+ * `cassandra-pitr-restore %from %to`, run by Cassandra at startup for each file in
+ * `restore_directories` (after it has read and CRC-checked that file's header). `%to` is the full
+ * path of the target segment in the commit log directory.
+ *
+ * `%from` is either a stub (see stub.ts: fetch the archived object) or a staged segment file (copy
+ * it). Either way the original bytes are reproduced exactly (sha256 and size checked when known,
+ * header checked against the target name) and `%to` appears atomically. Any mismatch exits
+ * non-zero, so Cassandra refuses to start rather than replay the wrong bytes.
+ */
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { loadConfig } from "../config/load.js";
+import { UsageError, isPitrError, renderError } from "../errors/base.js";
+import { EXIT, exitStatusFor } from "../errors/codes.js";
+import { openBackend } from "../storage/open.js";
+import { appendEvent } from "./events.js";
+import { fetchSegment, writeSegmentAtomically } from "./fetch.js";
+import { SegmentMissingError } from "./push.js";
+import { MAX_STUB_SIZE, parseStub } from "./stub.js";
+import type { HookIo } from "./hook.js";
+
+const PREFIX = "cassandra-pitr-restore";
+
+async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new SegmentMissingError(path);
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, MAX_STUB_SIZE + 1);
+    const head = Buffer.alloc(length);
+    await handle.read(head, 0, length, 0);
+    return { head, size };
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function runRestoreHook(argv: readonly string[], io: HookIo): Promise<number> {
+  let logFile: string | undefined;
+  try {
+    if (argv.length !== 2 || !argv[0] || !argv[1]) {
+      throw new UsageError(`expected 2 arguments (%from %to), got ${argv.length}`, {
+        hint: "restore_command=/usr/bin/cassandra-pitr-restore %from %to",
+      });
+    }
+    const [from, to] = argv as [string, string];
+    const config = (await loadConfig({ env: io.env })).config;
+    logFile = config.logFile;
+    const { head, size } = await readHead(from);
+    const stub = size <= MAX_STUB_SIZE ? parseStub(head, from) : undefined;
+    if (stub) {
+      // The stub names the archive the plan chose; credentials and endpoints come from the environment.
+      const backend = await openBackend(stub.archive, { retry: { attempts: config.retryAttempts } });
+      try {
+        await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size });
+      } finally {
+        await backend.close().catch(() => undefined);
+      }
+      await appendEvent(logFile, { event: "restored", from, to, key: stub.key });
+    } else {
+      await writeSegmentAtomically(createReadStream(from), to, {
+        compressed: false,
+        expected: { size },
+        what: `staged segment '${from}'`,
+      });
+      await appendEvent(logFile, { event: "restored", from, to });
+    }
+    return EXIT.OK;
+  } catch (err) {
+    io.stderr(renderError(err, PREFIX));
+    await appendEvent(logFile, { event: "restore-failed", args: argv.join(" "), error: String(err) });
+    return isPitrError(err) ? exitStatusFor(err.code) : EXIT.INTERNAL;
+  }
+}

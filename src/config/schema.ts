@@ -1,0 +1,89 @@
+/**
+ * Every setting, declared once. Each has three mirrored forms: the config-file key (camelCase), the
+ * flag (--kebab-case) and the environment variable CASSANDRA_PITR_<UPPER_SNAKE>. Precedence:
+ * flag > environment > config file > default.
+ */
+export interface SettingSpec {
+  readonly key: keyof Config;
+  readonly type: "string" | "duration" | "integer" | "boolean" | "enum";
+  readonly values?: readonly string[];
+  readonly default?: string;
+  readonly description: string;
+}
+
+export interface Config {
+  /** Archive location URL: file:///path, s3://bucket/prefix, gs://bucket/prefix, az://account/container/prefix. */
+  archive: string;
+  /** Cluster name (from `nodetool describecluster`), the first level of the node prefix. */
+  cluster: string | undefined;
+  /** The node's host id (from `nodetool info`), the second level of the node prefix. */
+  node: string | undefined;
+  datacenter: string | undefined;
+  cassandraVersion: string | undefined;
+  /** Cassandra's commit log directory (the hook derives it from %path when unset). */
+  commitlogDir: string | undefined;
+  /** Cassandra's conf directory (where commitlog_archiving.properties lives). */
+  cassandraConf: string | undefined;
+  /** Cassandra's data directory (for snapshots, incremental backups and restores). */
+  dataDir: string | undefined;
+  /** The spool: hard links of segments waiting for upload; must be on the commit log's filesystem. */
+  spoolDir: string | undefined;
+  /** `upload`: upload within the budget, spool on failure. `spool`: only link into the spool (the agent uploads). */
+  hookMode: "upload" | "spool";
+  /** Wall-clock budget of one archive hook run, after which it spools. */
+  hookTimeout: number;
+  /** Whether the hook may fall back to the spool (false: a failed upload exits non-zero). */
+  spoolFallback: boolean;
+  /** zstd level for archived segments. */
+  compressionLevel: number;
+  /** Attempts per storage call for transient errors. */
+  retryAttempts: number;
+  /** Parallel uploads/downloads in the agent and restores. */
+  parallelism: number;
+  /** Recovery point objective target, used by check and report. */
+  targetRpo: number;
+  /** A file the hooks append one line per event to (the hooks print almost nothing). */
+  logFile: string | undefined;
+  /** Agent: seconds between spool drains and commit log sweeps. */
+  agentInterval: number;
+  /** Agent: a leftover segment must be unchanged this long before the sweeper archives it. */
+  sweepMinAge: number;
+  /** Agent: Prometheus metrics listen address (host:port), off when unset. */
+  metricsListen: string | undefined;
+}
+
+export const DEFAULT_ARCHIVE = "file:///var/lib/cassandra-pitr/archive";
+export const DEFAULT_CONFIG_PATH = "/etc/cassandra-pitr/config.yaml";
+
+export const SETTINGS: readonly SettingSpec[] = [
+  { key: "archive", type: "string", default: DEFAULT_ARCHIVE, description: "archive location URL" },
+  { key: "cluster", type: "string", description: "cluster name (node identity, part 1)" },
+  { key: "node", type: "string", description: "the node's host id (node identity, part 2)" },
+  { key: "datacenter", type: "string", description: "the node's data centre" },
+  { key: "cassandraVersion", type: "string", description: "Cassandra release of the node, e.g. 5.0.9" },
+  { key: "commitlogDir", type: "string", description: "Cassandra's commit log directory" },
+  { key: "cassandraConf", type: "string", description: "Cassandra's conf directory" },
+  { key: "dataDir", type: "string", description: "Cassandra's data directory" },
+  { key: "spoolDir", type: "string", description: "spool directory (default: <commit log dir>/../cassandra-pitr-spool)" },
+  { key: "hookMode", type: "enum", values: ["upload", "spool"], default: "upload", description: "archive hook mode" },
+  { key: "hookTimeout", type: "duration", default: "20s", description: "archive hook time budget before it spools" },
+  { key: "spoolFallback", type: "boolean", default: "true", description: "spool when an upload fails or runs out of time" },
+  { key: "compressionLevel", type: "integer", default: "1", description: "zstd compression level" },
+  { key: "retryAttempts", type: "integer", default: "3", description: "attempts per storage call on transient errors" },
+  { key: "parallelism", type: "integer", default: "4", description: "parallel transfers (agent, restore)" },
+  { key: "targetRpo", type: "duration", default: "15m", description: "recovery point objective target" },
+  { key: "logFile", type: "string", description: "file the hooks append event lines to" },
+  { key: "agentInterval", type: "duration", default: "10s", description: "agent loop interval" },
+  { key: "sweepMinAge", type: "duration", default: "10m", description: "age before the sweeper takes a leftover segment" },
+  { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
+];
+
+/** camelCase → CASSANDRA_PITR_UPPER_SNAKE */
+export function envName(key: string): string {
+  return "CASSANDRA_PITR_" + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+/** camelCase → kebab-case flag name (without the dashes). */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
