@@ -51,7 +51,7 @@ t.test("errors carry the class, code and exact offset", async (t) => {
 
   const flipped = Buffer.from(real);
   flipped[17]! ^= 0x01; // CRC at 14 + L = 16
-  let err = t.throws(() => parseSegmentHeader(flipped, name)) as SegmentChecksumError;
+  let err: SegmentChecksumError | SegmentHeaderError = t.throws(() => parseSegmentHeader(flipped, name)) as SegmentChecksumError;
   t.ok(err instanceof SegmentChecksumError);
   t.equal(err.code, "E_SEGMENT_CHECKSUM");
   t.equal(err.offset, 16);
