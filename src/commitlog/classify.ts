@@ -180,8 +180,8 @@ function walkSections(
         // Inside a compressed section the offset can only point at the section.
         const at = framed ? m.offset : m.offset + SYNC_MARKER_SIZE + scan.offset;
         const err =
-          scan.problem === "size-checksum" || scan.problem === "payload-checksum"
-            ? new SegmentChecksumError(scan.detail, at, scan.expected ?? 0, scan.actual ?? 0, opts)
+          "expected" in scan
+            ? new SegmentChecksumError(scan.detail, at, scan.expected, scan.actual, opts)
             : new SegmentHeaderError(scan.detail, at, opts);
         return result("corrupt", "bad entry framing", err);
       }

@@ -19,13 +19,19 @@ export type EntryScan =
     }
   | {
       readonly ok: false;
-      readonly problem: "invalid-size" | "size-checksum" | "overrun" | "payload-checksum";
+      readonly problem: "invalid-size" | "overrun";
       /** Offset of the entry within the section content. */
       readonly offset: number;
       readonly detail: string;
-      /** For checksum problems: the computed and the stored CRC. */
-      readonly expected?: number;
-      readonly actual?: number;
+    }
+  | {
+      readonly ok: false;
+      readonly problem: "size-checksum" | "payload-checksum";
+      readonly offset: number;
+      readonly detail: string;
+      /** The computed and the stored CRC. */
+      readonly expected: number;
+      readonly actual: number;
     };
 
 /** Walks the entries of one section's content (the bytes after its sync marker). */

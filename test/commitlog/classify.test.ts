@@ -149,6 +149,10 @@ t.test("synthetic segments", async (t) => {
   r = classifySegment(lzName, compressedSegment(id, "org.apache.cassandra.io.compress.LZ4Compressor", [{ length: plain.length, body: lz4Literals(plain) }]));
   t.match(r, { status: "torn-tail", sections: 1 });
   t.match(classifySegment(lzName, compressedSegment(id, "LZ4Compressor", [{ length: 99, body: lz4Literals(plain) }])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER" } });
+  const badEntry = new Uint8Array(e);
+  badEntry[20]! ^= 1;
+  r = classifySegment(lzName, compressedSegment(id, "LZ4Compressor", [{ length: badEntry.length, body: lz4Literals(badEntry) }]));
+  t.match(r, { status: "corrupt", error: { code: "E_SEGMENT_CHECKSUM", offset: r.header!.headerLength } });
   t.match(classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 500, body: garbage(30) }])), { status: "torn-tail", largestEntry: 0 });
   const snappyHeader = serializeSegmentHeader(7, id, JSON.stringify({ compressionClass: "SnappyCompressor", compressionParameters: null })).length;
   r = classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 1048576 - snappyHeader - 8 - 4, body: garbage(30) }]));
