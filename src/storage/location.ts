@@ -185,7 +185,11 @@ export function parseLocation(url: string, env: Env = process.env): Location {
         display,
         bucket: host,
         prefix: parsePrefix(display, pathPart),
-        apiEndpoint: emulator === undefined ? undefined : /^https?:\/\//.test(emulator) ? emulator.replace(/\/$/, "") : `http://${emulator}`,
+        // Accepted with or without a scheme and with or without the "/storage/v1" API path.
+        apiEndpoint:
+          emulator === undefined
+            ? undefined
+            : (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`).replace(/\/+$/, "").replace(/\/storage\/v1$/, ""),
         projectId: nonEmpty(env["GOOGLE_CLOUD_PROJECT"]),
       };
     }

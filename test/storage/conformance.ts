@@ -2,7 +2,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import t, { type Test } from "tap";
 import { isPitrError } from "../../src/errors/base.js";
-import { ObjectNotFoundError, PreconditionFailedError, isRetryable } from "../../src/storage/errors.js";
+import {
+  AccessDeniedError,
+  ArchiveMissingError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  TransientStorageError,
+  isRetryable,
+} from "../../src/storage/errors.js";
 import type { Backend, ObjectInfo } from "../../src/storage/types.js";
 
 /**
@@ -291,5 +298,75 @@ export function runBackendConformance(target: ConformanceTarget): void {
     const all = await collect(b().list(""));
     await mapLimit(all, 16, (info) => b().delete(info.key));
     t.same(await collect(b().list("")), [], "prefix is empty");
+  });
+}
+
+/** A loopback port with nothing listening on it (bound, then released). */
+export async function closedLoopbackPort(): Promise<number> {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** A fresh prefix per run, so parallel or repeated runs never see each other's objects. */
+export function uniquePrefix(): string {
+  return `run-${new Date().toISOString().replace(/[-:.]/g, "")}-${randomBytes(4).toString("hex")}`;
+}
+
+export interface ErrorPathTarget {
+  readonly name: string;
+  /** Opens a backend (retries off) on the given URL with the given environment. */
+  readonly open: (url: string, env: Record<string, string | undefined>) => Promise<Backend>;
+  /** URL and env with rejected credentials, or a skip reason when the server does not check them. */
+  readonly wrongCredentials: { url: string; env: Record<string, string | undefined> } | string;
+  readonly missingBucket: { url: string; env: Record<string, string | undefined> };
+  readonly unreachable: () => Promise<{ url: string; env: Record<string, string | undefined> }>;
+}
+
+/** Error paths against the real server: each must map to its documented class. */
+export function runErrorPathTests(target: ErrorPathTarget): void {
+  const ops = (b: Backend) =>
+    [
+      ["put", () => b.put("err/x", Buffer.from("x"))],
+      ["head", () => b.head("err/x")],
+      ["get", () => b.get("err/x")],
+      ["list", () => collect(b.list("err/"))],
+    ] as const;
+
+  const denied = target.wrongCredentials;
+  t.test(`${target.name}: wrong credentials → AccessDeniedError`, { skip: typeof denied === "string" ? denied : false }, async (t) => {
+    if (typeof denied === "string") return;
+    const b = await target.open(denied.url, denied.env);
+    for (const [op, fn] of ops(b)) {
+      const err = await expectError(t, fn(), AccessDeniedError, op);
+      t.notOk(isRetryable(err), `${op}: not retryable`);
+      t.notMatch(String((err as Error)?.message), /secret|key=/i, `${op}: message carries no secret`);
+    }
+    await b.close();
+  });
+
+  t.test(`${target.name}: missing bucket → ArchiveMissingError`, async (t) => {
+    const b = await target.open(target.missingBucket.url, target.missingBucket.env);
+    for (const [op, fn] of ops(b)) {
+      const err = await expectError(t, fn(), ArchiveMissingError, op);
+      t.notOk(isRetryable(err), `${op}: not retryable`);
+    }
+    await b.close();
+  });
+
+  t.test(`${target.name}: unreachable endpoint → TransientStorageError`, async (t) => {
+    const { url, env } = await target.unreachable();
+    const b = await target.open(url, env);
+    for (const [op, fn] of ops(b)) {
+      const err = await expectError(t, fn(), TransientStorageError, op);
+      t.ok(isRetryable(err), `${op}: retryable`);
+    }
+    await b.close();
   });
 }

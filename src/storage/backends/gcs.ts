@@ -81,11 +81,20 @@ export class GcsBackend implements Backend {
     this.client ??= (async () => {
       const { Storage } = await import("@google-cloud/storage");
       const loc = this.location;
-      const storage = new Storage({
-        ...(loc.apiEndpoint === undefined ? {} : { apiEndpoint: loc.apiEndpoint }),
-        ...(loc.projectId === undefined ? {} : { projectId: loc.projectId }),
-        retryOptions: { autoRetry: false, maxRetries: 0 },
-      });
+      // With STORAGE_EMULATOR_HOST in process.env the library uses that string verbatim as its JSON
+      // API base (ignoring apiEndpoint); hide it during construction so the location decides.
+      const saved = process.env["STORAGE_EMULATOR_HOST"];
+      delete process.env["STORAGE_EMULATOR_HOST"];
+      let storage: Storage;
+      try {
+        storage = new Storage({
+          ...(loc.apiEndpoint === undefined ? {} : { apiEndpoint: loc.apiEndpoint }),
+          ...(loc.projectId === undefined ? {} : { projectId: loc.projectId }),
+          retryOptions: { autoRetry: false, maxRetries: 0 },
+        });
+      } finally {
+        if (saved !== undefined) process.env["STORAGE_EMULATOR_HOST"] = saved;
+      }
       return { storage, bucket: storage.bucket(loc.bucket) };
     })();
     return this.client.then((c) => c.bucket);
