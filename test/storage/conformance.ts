@@ -93,7 +93,7 @@ export function requireTarget(name: string, envVar: string): string | undefined 
   const value = process.env[envVar];
   if (value !== undefined && value !== "") return value;
   const required = (process.env["PITR_TEST_REQUIRE"] ?? "").split(/[\s,]+/).filter(Boolean);
-  const reason = `${envVar} is not set (start the emulators: eval "$(scripts/emulators.sh start)")`;
+  const reason = `${envVar} is not set (run: scripts/emulators.sh start && eval "$(scripts/emulators.sh env)")`;
   if (process.env["CI"] || required.includes(name) || required.includes("all")) {
     t.fail(`${name} storage suite is required here but ${reason}`);
   } else {
