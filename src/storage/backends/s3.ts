@@ -151,7 +151,11 @@ export class S3Backend implements Backend {
     if (name === "NoSuchKey" || name === "NotFound" || (status === 404 && name !== "NoSuchUpload")) {
       return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
     }
-    if (name === "PreconditionFailed" || status === 412 || name === "ConditionalRequestConflict" || status === 409) {
+    if (name === "ConditionalRequestConflict") {
+      // AWS: a concurrent conditional write to the same key is in progress; a retry resolves it.
+      return new TransientStorageError(this.displayLocation, detail, { cause: err });
+    }
+    if (name === "PreconditionFailed" || status === 412) {
       return new PreconditionFailedError(this.displayLocation, key, { cause: err });
     }
     if (DENIED_NAMES.has(name) || status === 403 || status === 401) {
