@@ -36,8 +36,19 @@ export function requireIdentity(config: Config): { cluster: string; node: string
   return { cluster: config.cluster, node: config.node };
 }
 
-export async function runArchiveHook(argv: readonly string[], io: HookIo): Promise<number> {
+/**
+ * The hooks take an optional `--config=FILE` before Cassandra's placeholders (one token: Cassandra
+ * splits the command on spaces), for hosts with more than one node or a non-default config path.
+ */
+export function splitHookArgs(all: readonly string[]): { configPath: string | undefined; argv: string[] } {
+  const first = all[0];
+  if (first?.startsWith("--config=")) return { configPath: first.slice("--config=".length), argv: all.slice(1) };
+  return { configPath: undefined, argv: [...all] };
+}
+
+export async function runArchiveHook(args: readonly string[], io: HookIo): Promise<number> {
   let config: Config | undefined;
+  const { configPath, argv } = splitHookArgs(args);
   try {
     if (argv.length !== 2 || !argv[0] || !argv[1]) {
       throw new UsageError(`expected 2 arguments (%path %name), got ${argv.length}`, {
@@ -46,7 +57,7 @@ export async function runArchiveHook(argv: readonly string[], io: HookIo): Promi
     }
     const [path, name] = argv as [string, string];
     parseSegmentName(name);
-    config = (await loadConfig({ env: io.env })).config;
+    config = (await loadConfig({ env: io.env, configPath })).config;
     const identity = requireIdentity(config);
     const spoolDir = config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path));
 

@@ -18,7 +18,7 @@ import { appendEvent } from "./events.js";
 import { fetchSegment, writeSegmentAtomically } from "./fetch.js";
 import { SegmentMissingError } from "./push.js";
 import { MAX_STUB_SIZE, parseStub } from "./stub.js";
-import type { HookIo } from "./hook.js";
+import { splitHookArgs, type HookIo } from "./hook.js";
 
 const PREFIX = "cassandra-pitr-restore";
 
@@ -41,8 +41,9 @@ async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
   }
 }
 
-export async function runRestoreHook(argv: readonly string[], io: HookIo): Promise<number> {
+export async function runRestoreHook(args: readonly string[], io: HookIo): Promise<number> {
   let logFile: string | undefined;
+  const { configPath, argv } = splitHookArgs(args);
   try {
     if (argv.length !== 2 || !argv[0] || !argv[1]) {
       throw new UsageError(`expected 2 arguments (%from %to), got ${argv.length}`, {
@@ -50,7 +51,7 @@ export async function runRestoreHook(argv: readonly string[], io: HookIo): Promi
       });
     }
     const [from, to] = argv as [string, string];
-    const config = (await loadConfig({ env: io.env })).config;
+    const config = (await loadConfig({ env: io.env, configPath })).config;
     logFile = config.logFile;
     const { head, size } = await readHead(from);
     const stub = size <= MAX_STUB_SIZE ? parseStub(head, from) : undefined;

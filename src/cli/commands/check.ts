@@ -1,0 +1,115 @@
+/**
+ * `cassandra-pitr check`, in the spirit of pgBackRest's check: every precondition for archiving,
+ * each reported as ok / warning / failure with what to do. Exit 3 when anything failed.
+ */
+import { randomBytes } from "node:crypto";
+import { access, constants, mkdir, stat } from "node:fs/promises";
+import { text } from "node:stream/consumers";
+import { nodePrefix } from "../../archive/layout.js";
+import { defaultSpoolDir } from "../../archive/spool.js";
+import { formatDuration } from "../../config/duration.js";
+import { EXIT } from "../../errors/codes.js";
+import { openBackend } from "../../storage/open.js";
+import { identityOf } from "../context.js";
+import type { CliContext } from "../main.js";
+import { hookPaths } from "./init.js";
+
+export interface CheckResult {
+  readonly id: string;
+  readonly status: "ok" | "warning" | "failure";
+  readonly detail: string;
+  readonly hint?: string | undefined;
+}
+
+function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*(MiB|MB|M)?$/i.exec(text.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+export async function run(ctx: CliContext): Promise<number> {
+  const results: CheckResult[] = [];
+  const add = (r: CheckResult) => results.push(r);
+  const { config, file } = await ctx.config();
+  add({ id: "config", status: "ok", detail: file ? `read '${file}'` : "no config file; settings from flags and environment" });
+
+  let identity;
+  try {
+    identity = identityOf(config);
+    add({ id: "identity", status: "ok", detail: `cluster '${config.cluster}', node ${config.node}` });
+  } catch (err) {
+    add({ id: "identity", status: "failure", detail: (err as Error).message, hint: "run 'cassandra-pitr init'" });
+  }
+
+  // Storage: reachable and writable, with a probe object written, read back and removed.
+  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env });
+  try {
+    const probe = `${identity ? nodePrefix(identity) : ""}.check/${Date.now()}-${randomBytes(4).toString("hex")}`;
+    const body = randomBytes(64);
+    await backend.put(probe, body, { ifAbsent: true });
+    const back = Buffer.from(await text(await backend.get(probe)), "latin1");
+    await backend.delete(probe);
+    add({
+      id: "storage",
+      status: back.length === body.length ? "ok" : "failure",
+      detail: `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`,
+    });
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    add({ id: "storage", status: "failure", detail: e.message, hint: e.hint });
+  } finally {
+    await backend.close();
+  }
+
+  // The spool must be on the commit log's filesystem (hard links), and writable.
+  if (!config.commitlogDir) {
+    add({ id: "spool", status: "warning", detail: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
+  } else {
+    const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
+    try {
+      await mkdir(spool, { recursive: true });
+      await access(spool, constants.W_OK);
+      const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
+      add(
+        a.dev === b.dev
+          ? { id: "spool", status: "ok", detail: `'${spool}' is writable and on the commit log's filesystem` }
+          : { id: "spool", status: "failure", detail: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
+      );
+    } catch (err) {
+      add({ id: "spool", status: "failure", detail: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
+    }
+  }
+
+  // Paths Cassandra will split on spaces.
+  const hooks = hookPaths();
+  const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter((p): p is string => !!p && p.includes(" "));
+  add(
+    spaced.length === 0
+      ? { id: "paths", status: "ok", detail: "no spaces in the hook, commit log or spool paths" }
+      : { id: "paths", status: "failure", detail: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
+  );
+
+  // Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra).
+  const sizeText = ctx.args["segment-size"] as string | undefined;
+  const sizeMiB = sizeText ? parseSize(sizeText) : undefined;
+  if (sizeMiB === undefined) {
+    add({ id: "segment-size", status: "warning", detail: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
+  } else {
+    const rpo = formatDuration(config.targetRpo);
+    add(
+      sizeMiB > 16 && config.targetRpo <= 15 * 60_000
+        ? { id: "segment-size", status: "warning", detail: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
+        : { id: "segment-size", status: "ok", detail: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
+    );
+  }
+
+  const failed = results.some((r) => r.status === "failure");
+  if (ctx.args["json"]) {
+    ctx.out(JSON.stringify({ schema_version: 1, ok: !failed, checks: results }, null, 2));
+  } else {
+    for (const r of results) {
+      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.detail}`);
+      if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
+    }
+  }
+  return failed ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+}

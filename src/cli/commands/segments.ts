@@ -1,0 +1,40 @@
+import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../archive/layout.js";
+import { EXIT } from "../../errors/codes.js";
+import { parseInstant } from "../../restore/time.js";
+import { identityOf, openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  try {
+    const identity = identityOf(config);
+    const now = Date.now();
+    const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
+    const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 86_400_000;
+    const rows = [];
+    for (const prefix of dayPrefixes(identity, since, until)) {
+      for await (const info of backend.list(prefix, { signal: ctx.signal })) {
+        const parts = parseSegmentKey(info.key);
+        if (!parts || parts.closeTimeMs < since || parts.closeTimeMs > until) continue;
+        rows.push({
+          closeTime: new Date(parts.closeTimeMs).toISOString(),
+          segment: segmentNameOfKey(parts),
+          id: parts.segmentId.toString(),
+          version: parts.version,
+          storedBytes: info.size,
+          conflict: parts.conflict ?? null,
+          key: info.key,
+        });
+      }
+    }
+    if (ctx.args["json"]) {
+      ctx.out(JSON.stringify({ schema_version: 1, node: identity, since: new Date(since).toISOString(), until: new Date(until).toISOString(), segments: rows }, null, 2));
+    } else {
+      ctx.out(`${rows.length} segment(s) of ${identity.cluster}/${identity.node} closed ${new Date(since).toISOString()} .. ${new Date(until).toISOString()}`);
+      for (const r of rows) ctx.out(`${r.closeTime}  ${r.segment.padEnd(34)} ${String(r.storedBytes).padStart(10)} B${r.conflict ? "  CONFLICT COPY" : ""}`);
+    }
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,30 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { recordFromMetadata } from "../../archive/record.js";
+import { renderStub } from "../../archive/stub.js";
+import { PitrError } from "../../errors/base.js";
+import { EXIT } from "../../errors/codes.js";
+import { openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  try {
+    const key = String(ctx.args["key"]);
+    const record = recordFromMetadata((await backend.head(key, { signal: ctx.signal })).metadata);
+    if (!record) throw new PitrError("E_NOT_FOUND", `object '${key}' is not an archived segment (no segment metadata)`);
+    const path = join(String(ctx.args["dir"]), record.name);
+    const stub = renderStub(record.version, record.segmentId, record.headerParameters, {
+      archive: config.archive,
+      key,
+      sha256: record.sha256,
+      size: record.size,
+      name: record.name,
+    });
+    await writeFile(path, stub, { flag: "wx" });
+    ctx.out(path);
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}

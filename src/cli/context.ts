@@ -1,0 +1,27 @@
+/** What most commands need from the configuration: the archive, opened, and the node identity. */
+import { requireIdentity } from "../archive/hook.js";
+import type { NodeIdentity } from "../archive/layout.js";
+import type { Config } from "../config/schema.js";
+import { openBackend } from "../storage/open.js";
+import type { Backend } from "../storage/types.js";
+import type { CliContext } from "./main.js";
+
+export interface Opened {
+  readonly config: Config;
+  readonly backend: Backend;
+}
+
+export async function openArchive(ctx: CliContext, options: { dryRun?: boolean } = {}): Promise<Opened> {
+  const { config } = await ctx.config();
+  const backend = await openBackend(config.archive, {
+    signal: ctx.signal,
+    retry: { attempts: config.retryAttempts },
+    dryRun: options.dryRun,
+    env: ctx.env,
+  });
+  return { config, backend };
+}
+
+export function identityOf(config: Config): NodeIdentity {
+  return requireIdentity(config);
+}

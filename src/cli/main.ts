@@ -1,0 +1,223 @@
+/**
+ * `cassandra-pitr` — parse, dispatch, and turn errors into exit statuses. The only place in the CLI
+ * that decides an exit status (through errors/codes.ts). Each sub-command lives in commands/<name>.ts
+ * and is imported only when invoked, so `list` does not load report rendering and so on.
+ */
+import yargs, { type Argv } from "yargs";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { SETTINGS, flagName, type Config } from "../config/schema.js";
+import { isPitrError, renderError } from "../errors/base.js";
+import { EXIT, exitStatusFor } from "../errors/codes.js";
+
+export type Args = Record<string, unknown> & { _: (string | number)[] };
+
+export interface CliContext {
+  readonly args: Args;
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Loads the configuration with this invocation's flags applied. */
+  readonly config: () => Promise<LoadedConfig>;
+  /** Stops long-running commands (agent) on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+}
+
+export interface CommandModule {
+  run(ctx: CliContext): Promise<number>;
+}
+
+interface CommandSpec {
+  readonly command: string;
+  readonly describe: string;
+  readonly builder?: (y: Argv) => Argv;
+  readonly load: () => Promise<CommandModule>;
+  readonly epilog?: string;
+}
+
+const EXIT_HELP = `Exit status: 0 success; 1 internal error; 2 usage or configuration error; 3 problems found;
+10 archive location missing; 12 access denied; 13 archive conflict; 14 not found; 15 segment
+invalid or checksum mismatch; 16 storage unavailable; 17 plan refused; 18 node in the wrong state;
+19 spool failed; 130/143 interrupted. Any other non-zero status means failure.`;
+
+const COMMANDS: readonly CommandSpec[] = [
+  {
+    command: "init",
+    describe: "discover the node identity (nodetool), write the config file, print the commitlog_archiving.properties lines",
+    builder: (y) =>
+      y
+        .option("nodetool", { type: "string", describe: "nodetool command to run (default: nodetool on PATH)" })
+        .option("write", { type: "string", describe: "config file to write (default: the --config path)" })
+        .option("force", { type: "boolean", default: false, describe: "overwrite an existing config file" }),
+    load: () => import("./commands/init.js"),
+  },
+  {
+    command: "check",
+    describe: "check the setup: storage reachable and writable, spool on the commit log's filesystem, paths, segment size vs RPO",
+    builder: (y) => y.option("json", { type: "boolean", default: false }).option("segment-size", { type: "string", describe: "commitlog_segment_size (e.g. 32MiB)" }),
+    load: () => import("./commands/check.js"),
+  },
+  {
+    command: "agent",
+    describe: "drain the spool with parallel uploads and sweep the commit log directory for left-behind segments",
+    builder: (y) => y.option("once", { type: "boolean", default: false, describe: "one pass, then exit (for cron/tests)" }),
+    load: () => import("./commands/agent.js"),
+  },
+  {
+    command: "segments",
+    describe: "list archived segments of a node in a time window",
+    builder: (y) =>
+      y
+        .option("since", { type: "string", describe: "start of the window (default: 24 hours ago)" })
+        .option("until", { type: "string", describe: "end of the window (default: now)" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/segments.js"),
+  },
+  {
+    command: "snapshot [scope..]",
+    describe: "take (or reuse with --tag) a snapshot and upload it; scope: keyspace or keyspace.table",
+    builder: (y) =>
+      y
+        .option("tag", { alias: "t", type: "string", describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)" })
+        .option("nodetool", { type: "string", describe: "nodetool command (default: nodetool on PATH)" })
+        .option("clear", { type: "boolean", default: false, describe: "clear the local snapshot after a verified upload" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/snapshot.js"),
+  },
+  {
+    command: "incremental",
+    describe: "upload the sstables of the backups/ directories not yet archived",
+    builder: (y) =>
+      y
+        .option("remove", { type: "boolean", default: false, describe: "remove local backups/ links after a verified upload" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/incremental.js"),
+  },
+  {
+    command: "list",
+    describe: "per node: the restorable window, snapshots, incrementals and gaps",
+    builder: (y) =>
+      y
+        .option("since", { type: "string", describe: "list from this time (default: 7 days before --until)" })
+        .option("until", { type: "string", describe: "list up to this time (default: now)" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/list.js"),
+  },
+  {
+    command: "plan",
+    describe: "plan a point-in-time restore (changes nothing)",
+    builder: (y) =>
+      y
+        .option("at", { type: "string", demandOption: true, describe: "restore point: ISO-8601 with zone, 'yyyy:MM:dd HH:mm:ss[.SSSSSS]' (UTC), or epoch ms/µs" })
+        .option("keyspace", { type: "string", array: true, describe: "restore only these keyspaces" })
+        .option("table", { type: "string", array: true, describe: "restore only these tables (keyspace.table)" })
+        .option("grace", { type: "string", describe: "extra segments closed up to this long after the restore point (late writes)" })
+        .option("target-version", { type: "string", describe: "Cassandra version of the node restored to (default: the node's)" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/plan.js"),
+  },
+  {
+    command: "restore [action]",
+    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay)",
+    builder: (y) =>
+      y
+        .positional("action", { choices: ["finish"] as const, describe: "finish: after replay, remove every restore setting" })
+        .option("at", { type: "string", describe: "restore point (as for plan)" })
+        .option("keyspace", { type: "string", array: true })
+        .option("table", { type: "string", array: true })
+        .option("grace", { type: "string" })
+        .option("target-version", { type: "string" })
+        .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
+        .option("stubs", { type: "boolean", default: true, describe: "stage stubs (fetched by the restore hook) instead of whole segments" })
+        .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/restore.js"),
+  },
+  {
+    command: "stub <key> <dir>",
+    describe: "write a restore stub for one archived segment into a directory (what restore stages)",
+    load: () => import("./commands/stub.js"),
+  },
+];
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+  const err = (text: string) => process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  const controller = new AbortController();
+  let interrupted: number | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig === "SIGINT" ? EXIT.INTERRUPTED : EXIT.TERMINATED;
+    controller.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let chosen: CommandSpec | undefined;
+  let parsedArgs: Args | undefined;
+  let parser = yargs([...argv])
+    .scriptName("cassandra-pitr")
+    .usage("$0 <command> [options]")
+    .option("config", { type: "string", describe: "config file (env CASSANDRA_PITR_CONFIG; default /etc/cassandra-pitr/config.yaml)" })
+    .strict()
+    .demandCommand(1, "name a command")
+    .recommendCommands()
+    .epilog(EXIT_HELP)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, e) => {
+      throw e ?? new UsageErrorWrapper(msg);
+    });
+  for (const spec of SETTINGS) {
+    parser = parser.option(flagName(spec.key), { type: "string", describe: spec.description, global: true, hidden: !["archive", "cluster", "node"].includes(spec.key) });
+  }
+  for (const spec of COMMANDS) {
+    parser = parser.command(
+      spec.command,
+      spec.describe,
+      (y) => (spec.builder ? spec.builder(y) : y).epilog(EXIT_HELP),
+      (a) => {
+        chosen = spec;
+        parsedArgs = a as Args;
+      },
+    );
+  }
+
+  try {
+    try {
+      await parser.parseAsync();
+    } catch (e) {
+      if (e instanceof UsageErrorWrapper) {
+        err(`cassandra-pitr: ${e.message}\ncassandra-pitr: hint: see 'cassandra-pitr --help'`);
+        return EXIT.USAGE;
+      }
+      throw e;
+    }
+    if (!chosen || !parsedArgs) return EXIT.OK; // --help / --version printed
+    const args = parsedArgs;
+    const flags: Partial<Record<keyof Config, string>> = {};
+    for (const spec of SETTINGS) {
+      const value = args[flagName(spec.key)];
+      if (typeof value === "string") flags[spec.key] = value;
+    }
+    const ctx: CliContext = {
+      args,
+      env,
+      out,
+      err,
+      signal: controller.signal,
+      config: () => loadConfig({ configPath: args["config"] as string | undefined, env, flags }),
+    };
+    const command = await chosen.load();
+    const status = await command.run(ctx);
+    return interrupted ?? status;
+  } catch (e) {
+    if (interrupted !== undefined) return interrupted;
+    err(renderError(e, "cassandra-pitr"));
+    if (!isPitrError(e) && env["CASSANDRA_PITR_DEBUG"]) err(String((e as Error)?.stack));
+    return isPitrError(e) ? exitStatusFor(e.code) : EXIT.INTERNAL;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+class UsageErrorWrapper extends Error {}

@@ -1,0 +1,295 @@
+/**
+ * The archive and restore hooks, run as compiled executables with argv exactly as Cassandra passes
+ * them, on the real fixture segments and the embedded file:// backend. Every case also checks the
+ * hook rules: at most two lines of output, %path never moved or changed.
+ */
+import t, { type Test } from "tap";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { decompress } from "zstd-napi";
+import { segmentFixtures, type SegmentFixture } from "../helpers/fixtures.js";
+import { ARCHIVE_HOOK, CLI, RESTORE_HOOK, cleanEnv, runNode, tempDir, type Ran } from "../helpers/hooks.js";
+
+const NODE_ID = "6b1e5a3c-0000-4000-8000-00000000c0de";
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+interface Setup {
+  root: string;
+  archiveDir: string;
+  commitlog: string;
+  spool: string;
+  env: NodeJS.ProcessEnv;
+}
+
+async function setup(t: Test, extra: Record<string, string> = {}): Promise<Setup> {
+  const root = await tempDir("hooks");
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const archiveDir = join(root, "archive");
+  const commitlog = join(root, "commitlog");
+  const spool = join(root, "spool");
+  await mkdir(archiveDir);
+  await mkdir(commitlog);
+  const env = cleanEnv({
+    CASSANDRA_PITR_ARCHIVE: `file://${archiveDir}`,
+    CASSANDRA_PITR_CLUSTER: "Test Cluster",
+    CASSANDRA_PITR_NODE: NODE_ID,
+    CASSANDRA_PITR_SPOOL_DIR: spool,
+    ...extra,
+  });
+  return { root, archiveDir, commitlog, spool, env };
+}
+
+/** Copies a fixture into the fake commit log directory, as Cassandra would have it. */
+async function place(s: Setup, f: SegmentFixture, name = f.name): Promise<string> {
+  const path = join(s.commitlog, name);
+  await copyFile(f.path, path);
+  const closed = new Date(1_795_250_000_000);
+  await utimes(path, closed, closed);
+  return path;
+}
+
+function quiet(t: Test, ran: Ran, max = 2) {
+  t.ok(ran.lines.length <= max, `prints at most ${max} line(s) (printed ${ran.lines.length})`);
+}
+
+async function unchanged(t: Test, path: string, sha: string) {
+  t.equal(sha256(await readFile(path)), sha, "%path is still there, unchanged");
+}
+
+const segmentObjects = async (dir: string) => (await listFiles(dir)).filter((p) => p.endsWith(".log.zst") && !p.split("/").pop()!.startsWith("."));
+
+t.test("archives every real fixture segment: quiet, exit 0, original bytes recoverable", async (t) => {
+  const s = await setup(t);
+  const fixtures = [...(await segmentFixtures("v7")), ...(await segmentFixtures("v8")), ...(await segmentFixtures("lz4"))];
+  for (const f of fixtures) {
+    const path = await place(s, f);
+    const ran = await runNode(ARCHIVE_HOOK, [path, f.name], s.env);
+    t.equal(ran.exitCode, 0, `${f.kind}/${f.name}: exit 0`);
+    t.same(ran.lines, [], `${f.kind}/${f.name}: prints nothing on success`);
+    await unchanged(t, path, f.sha256);
+  }
+  const objects = await segmentObjects(s.archiveDir);
+  t.equal(objects.length, fixtures.length, "one object per segment");
+  for (const f of fixtures) {
+    const id = /-(\d+)\.log$/.exec(f.name)![1]!;
+    const obj = objects.find((o) => o.includes(`_${id}_v`));
+    t.ok(obj, `${f.name} is stored under a key carrying its id`);
+    t.match(obj!, new RegExp(`/Test\\+20Cluster/${NODE_ID}/segments/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z_${id}_v\\d\\.log\\.zst$`), "key layout: cluster/node/segments/day/closeTime_id_vN.log.zst");
+    t.equal(sha256(decompress(await readFile(obj!))), f.sha256, `${f.name}: zstd body decompresses to the original bytes`);
+  }
+});
+
+t.test("re-archiving the same segment is a quiet success; different bytes are kept beside, never overwritten", async (t) => {
+  const s = await setup(t);
+  const [f] = await segmentFixtures("v7");
+  const path = await place(s, f!);
+  t.equal((await runNode(ARCHIVE_HOOK, [path, f!.name], s.env)).exitCode, 0);
+  const again = await runNode(ARCHIVE_HOOK, [path, f!.name], s.env);
+  t.equal(again.exitCode, 0, "second archive of the same file: exit 0");
+  t.same(again.lines, [], "and silent");
+  t.equal((await segmentObjects(s.archiveDir)).length, 1, "still one object");
+
+  // Same name and close time, different bytes (a byte flipped in the body).
+  const bytes = await readFile(path);
+  bytes[200_000] = bytes[200_000]! ^ 0xff;
+  const st = await stat(path);
+  await writeFile(path, bytes);
+  await utimes(path, st.atime, st.mtime);
+  const conflict = await runNode(ARCHIVE_HOOK, [path, f!.name], s.env);
+  t.equal(conflict.exitCode, 0, "conflict: exit 0 (Cassandra must not keep retrying a segment that is stored)");
+  quiet(t, conflict, 1);
+  t.match(conflict.stderr, /already archived with different content; kept both/, "conflict: says so on one line");
+  const objects = await segmentObjects(s.archiveDir);
+  t.equal(objects.length, 2, "both copies kept");
+  const original = objects.find((o) => !o.includes("conflict"))!;
+  t.equal(sha256(decompress(await readFile(original))), f!.sha256, "the first copy is untouched");
+  t.ok(objects.some((o) => /\.conflict-[0-9a-f]{16}\.log\.zst$/.test(o)), "the second is under a conflict key");
+});
+
+t.test("torn and corrupt segments are archived anyway, flagged, and the hook says so", async (t) => {
+  const s = await setup(t);
+  const [torn] = await segmentFixtures("torn");
+  const tornPath = await place(s, torn!);
+  const ran = await runNode(ARCHIVE_HOOK, [tornPath, torn!.name], s.env);
+  t.equal(ran.exitCode, 0, "torn: exit 0");
+  quiet(t, ran, 1);
+  const [v7] = await segmentFixtures("v7");
+  const bad = Buffer.from(await readFile(v7!.path));
+  bad[16] = bad[16]! ^ 0x01; // header CRC
+  const name = v7!.name.replace(/(\d+)\.log$/, (_m, id: string) => `${BigInt(id) + 1000n}.log`);
+  const badPath = join(s.commitlog, name);
+  await writeFile(badPath, bad);
+  const corrupt = await runNode(ARCHIVE_HOOK, [badPath, name], s.env);
+  t.equal(corrupt.exitCode, 0, "corrupt: exit 0 (kept, flagged)");
+  quiet(t, corrupt, 1);
+  t.match(corrupt.stderr, /archived but flagged corrupt/, "corrupt: one line saying so");
+  const metas = (await listFiles(s.archiveDir)).filter((p) => p.endsWith(".meta"));
+  const statuses = await Promise.all(metas.map(async (m) => JSON.parse(await readFile(m, "utf8")) as { metadata?: Record<string, string> } & Record<string, unknown>));
+  const flat = JSON.stringify(statuses);
+  t.match(flat, /torn-tail/, "the torn segment is recorded as torn-tail");
+  t.match(flat, /corrupt/, "the corrupt segment is recorded as corrupt");
+});
+
+t.test("bad input: one clear line and a documented exit code, %path untouched", async (t) => {
+  const s = await setup(t);
+  const [f] = await segmentFixtures("v7");
+  const path = await place(s, f!);
+  const cases: { title: string; args: string[]; env?: Record<string, string | undefined>; exit: number; line: RegExp }[] = [
+    { title: "missing %path", args: [join(s.commitlog, "CommitLog-7-1.log"), "CommitLog-7-1.log"], exit: 14, line: /segment '.*CommitLog-7-1\.log' does not exist/ },
+    { title: "not a segment name", args: [path, "notes.txt"], exit: 15, line: /notes\.txt/ },
+    { title: "wrong argument count", args: [path], exit: 2, line: /expected 2 arguments/ },
+    { title: "unknown URL scheme", args: [path, f!.name], env: { CASSANDRA_PITR_ARCHIVE: "ftp://host/x", CASSANDRA_PITR_SPOOL_FALLBACK: "false" }, exit: 2, line: /ftp/ },
+    { title: "no node identity", args: [path, f!.name], env: { CASSANDRA_PITR_NODE: undefined }, exit: 2, line: /node identity is not configured/ },
+    { title: "missing archive directory, no spool fallback", args: [path, f!.name], env: { CASSANDRA_PITR_ARCHIVE: `file://${s.root}/nope`, CASSANDRA_PITR_SPOOL_FALLBACK: "false" }, exit: 10, line: /does not exist/ },
+    { title: "bad duration in the environment", args: [path, f!.name], env: { CASSANDRA_PITR_HOOK_TIMEOUT: "soon" }, exit: 2, line: /not a duration/ },
+    { title: "spool on another filesystem", args: [path, f!.name], env: { CASSANDRA_PITR_HOOK_MODE: "spool", CASSANDRA_PITR_SPOOL_DIR: `/dev/shm/cassandra-pitr-test-${process.pid}` }, exit: 19, line: /EXDEV|filesystem/ },
+  ];
+  for (const c of cases) {
+    const env = { ...s.env };
+    for (const [k, v] of Object.entries(c.env ?? {})) if (v === undefined) delete env[k]; else env[k] = v;
+    const ran = await runNode(ARCHIVE_HOOK, c.args, env);
+    t.equal(ran.exitCode, c.exit, `${c.title}: exit ${c.exit}`);
+    quiet(t, ran);
+    t.match(ran.lines[0] ?? "", c.line, `${c.title}: says what is wrong`);
+    await unchanged(t, path, f!.sha256);
+  }
+  await rm(`/dev/shm/cassandra-pitr-test-${process.pid}`, { recursive: true, force: true });
+
+  const configFile = join(s.root, "broken.yaml");
+  await writeFile(configFile, "archive: [unclosed\n  - : :\n");
+  const broken = await runNode(ARCHIVE_HOOK, [`--config=${configFile}`, path, f!.name], s.env);
+  t.equal(broken.exitCode, 2, "config file that does not parse: exit 2");
+  t.match(broken.lines[0] ?? "", /broken\.yaml' does not parse/, "names the file");
+  quiet(t, broken);
+});
+
+t.test("storage down: the hook spools (hard link + fsync), exits 0, and the agent uploads later", async (t) => {
+  const s = await setup(t);
+  const [f] = await segmentFixtures("v7");
+  const path = await place(s, f!);
+  const missingRoot = join(s.root, "not-yet");
+  const down = { ...s.env, CASSANDRA_PITR_ARCHIVE: `file://${missingRoot}` };
+  const ran = await runNode(ARCHIVE_HOOK, [path, f!.name], down);
+  t.equal(ran.exitCode, 0, "exit 0: the segment is durable in the spool");
+  quiet(t, ran, 1);
+  t.match(ran.stderr, /spooled for the agent/, "says it spooled");
+  const spooled = join(s.spool, f!.name);
+  t.equal((await stat(spooled)).ino, (await stat(path)).ino, "the spool holds a hard link to the segment (no copy)");
+  await rm(path); // Cassandra deletes %path after a successful archive
+  t.equal(sha256(await readFile(spooled)), f!.sha256, "the spooled link keeps the bytes after Cassandra deletes %path");
+
+  const stillDown = await runNode(CLI, ["agent", "--once"], down);
+  t.equal(stillDown.exitCode, 3, "agent --once while storage is still down: exit 3 (work left)");
+  t.ok((await readdir(s.spool)).includes(f!.name), "nothing dropped from the spool while storage is down");
+
+  await mkdir(missingRoot);
+  const drained = await runNode(CLI, ["agent", "--once"], down);
+  t.equal(drained.exitCode, 0, "agent --once after storage is back: exit 0");
+  t.match(drained.stdout, /uploaded 1/, "reports the upload");
+  t.same((await readdir(s.spool)).filter((n) => n.startsWith("CommitLog")), [], "spool drained");
+  const objects = await segmentObjects(missingRoot);
+  t.equal(objects.length, 1, "the segment reached the archive");
+  t.equal(sha256(decompress(await readFile(objects[0]!))), f!.sha256, "with the original bytes");
+});
+
+t.test("spool mode links and exits at once; the agent uploads", async (t) => {
+  const s = await setup(t, { CASSANDRA_PITR_HOOK_MODE: "spool" });
+  const fixtures = await segmentFixtures("v7");
+  for (const f of fixtures) {
+    const path = await place(s, f);
+    const ran = await runNode(ARCHIVE_HOOK, [path, f.name], s.env);
+    t.equal(ran.exitCode, 0, `${f.name}: exit 0`);
+    t.same(ran.lines, [], "silent");
+  }
+  t.equal((await segmentObjects(s.archiveDir)).length, 0, "nothing uploaded by the hook itself");
+  const drained = await runNode(CLI, ["agent", "--once"], s.env);
+  t.equal(drained.exitCode, 0, "agent drains");
+  t.equal((await segmentObjects(s.archiveDir)).length, fixtures.length, "every spooled segment uploaded");
+});
+
+t.test("restore hook: stubs and staged files reproduce the exact bytes atomically; mismatches refuse", async (t) => {
+  const s = await setup(t);
+  const fixtures = [...(await segmentFixtures("v7")), ...(await segmentFixtures("lz4"))];
+  for (const f of fixtures) {
+    const path = await place(s, f);
+    t.equal((await runNode(ARCHIVE_HOOK, [path, f.name], s.env)).exitCode, 0);
+  }
+  const restoreDir = join(s.root, "restore");
+  const target = join(s.root, "target-commitlog");
+  await mkdir(restoreDir);
+  await mkdir(target);
+  const keys = (await segmentObjects(s.archiveDir)).map((p) => p.slice(s.archiveDir.length + 1));
+  for (const key of keys) {
+    const made = await runNode(CLI, ["stub", key, restoreDir], s.env);
+    t.equal(made.exitCode, 0, `stub for ${key}`);
+  }
+  for (const f of fixtures) {
+    const stub = join(restoreDir, f.name);
+    t.ok((await stat(stub)).size < 2048, `${f.name}: the stub is small`);
+    t.equal((await readFile(stub)).readInt32BE(0), Number(/CommitLog-(\d+)-/.exec(f.name)![1]), "the stub starts with the segment's header");
+    const to = join(target, f.name);
+    const ran = await runNode(RESTORE_HOOK, [stub, to], s.env);
+    t.equal(ran.exitCode, 0, `${f.name}: restore exit 0`);
+    t.same(ran.lines, [], "silent");
+    t.equal(sha256(await readFile(to)), f.sha256, `${f.name}: restored bytes equal the original (sha256)`);
+  }
+  t.same((await readdir(target)).filter((n) => n.includes(".tmp")), [], "no temporary files left");
+
+  // A staged whole segment is copied.
+  const [v7] = await segmentFixtures("v7");
+  const staged = join(s.root, "staged");
+  await mkdir(staged);
+  await copyFile(v7!.path, join(staged, v7!.name));
+  const other = join(s.root, "other-commitlog");
+  await mkdir(other);
+  const copied = await runNode(RESTORE_HOOK, [join(staged, v7!.name), join(other, v7!.name)], s.env);
+  t.equal(copied.exitCode, 0, "staged segment: exit 0");
+  t.equal(sha256(await readFile(join(other, v7!.name))), v7!.sha256, "staged segment copied exactly");
+
+  // Tampered archive object: sha256 mismatch → non-zero, nothing at %to.
+  const obj = (await segmentObjects(s.archiveDir)).find((p) => p.includes(/-(\d+)\.log$/.exec(v7!.name)![1]!))!;
+  const { compress } = await import("zstd-napi");
+  const tampered = Buffer.from(decompress(await readFile(obj)));
+  tampered[300_000] = tampered[300_000]! ^ 0xff;
+  await writeFile(obj, compress(tampered));
+  const to = join(s.root, "tampered", v7!.name);
+  await mkdir(join(s.root, "tampered"));
+  const refused = await runNode(RESTORE_HOOK, [join(restoreDir, v7!.name), to], s.env);
+  t.equal(refused.exitCode, 15, "checksum mismatch: exit 15 (Cassandra then refuses to start)");
+  quiet(t, refused);
+  t.match(refused.lines[0] ?? "", /sha256/, "names the mismatch");
+  t.same(await readdir(join(s.root, "tampered")), [], "nothing written at %to");
+
+  // Header/name disagreement: the target name's id differs from the segment's header.
+  const wrongName = v7!.name.replace(/(\d+)\.log$/, (_m, id: string) => `${BigInt(id) + 5n}.log`);
+  const mismatch = await runNode(RESTORE_HOOK, [join(staged, v7!.name), join(other, wrongName)], s.env);
+  t.equal(mismatch.exitCode, 15, "header/name mismatch: exit 15");
+  t.match(mismatch.lines[0] ?? "", /header says/, "says why");
+
+  const missing = await runNode(RESTORE_HOOK, [join(restoreDir, "CommitLog-7-9.log"), join(other, "CommitLog-7-9.log")], s.env);
+  t.equal(missing.exitCode, 14, "missing %from: exit 14");
+
+  // A stub whose object was removed from the archive.
+  const [lz] = await segmentFixtures("lz4");
+  const lzObj = (await segmentObjects(s.archiveDir)).find((p) => p.includes(/-(\d+)\.log$/.exec(lz!.name)![1]!))!;
+  await rm(lzObj);
+  const gone = await runNode(RESTORE_HOOK, [join(restoreDir, lz!.name), join(other, lz!.name)], s.env);
+  t.equal(gone.exitCode, 14, "archived object missing: exit 14");
+  t.match(gone.lines[0] ?? "", /not found/, "says the object is not found");
+});
