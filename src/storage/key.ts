@@ -4,10 +4,10 @@ import { UsageError } from "../errors/base.js";
  * Object key rules, checked before any I/O by every backend (FlyDrive's key normaliser, restic's
  * `Handle.Valid`). A key is a "/"-separated relative path below the location's prefix:
  * - not empty, no leading "/", no trailing "/", no empty segment ("a//b");
- * - no "." or ".." segment (no path traversal on the file backend);
+ * - no segment starting with "." (this rules out "." and ".." path traversal, and keeps the names
+ *   the file backend uses for temp and metadata files out of the key space, so that every backend
+ *   accepts and lists exactly the same keys);
  * - only the characters A-Z a-z 0-9 . _ = : + @ - and "/".
- * Segments starting with "." are allowed by these rules, but the file backend reserves them for
- * its temp and metadata files, so it rejects them itself.
  */
 const KEY_CHARS = /^[A-Za-z0-9._=:+@\-/]+$/;
 export const MAX_KEY_LENGTH = 1024;
@@ -34,6 +34,7 @@ export function validateKey(key: string): string {
   for (const segment of key.split("/")) {
     if (segment === "") reject(key, "contains an empty segment ('//')");
     if (segment === "." || segment === "..") reject(key, `contains a '${segment}' segment`);
+    if (segment.startsWith(".")) reject(key, `segment '${describe(segment)}' starts with '.'`);
   }
   return key;
 }
@@ -51,6 +52,7 @@ export function validatePrefix(prefix: string): string {
     const last = i === segments.length - 1;
     if (segment === "" && !last) reject(prefix, "prefix contains an empty segment ('//')");
     if (segment === ".." || (segment === "." && !last)) reject(prefix, `prefix contains a '${segment}' segment`);
+    if (segment.startsWith(".") && !(last && segment === ".")) reject(prefix, `prefix segment '${describe(segment)}' starts with '.'`);
   });
   return prefix;
 }

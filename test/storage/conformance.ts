@@ -129,7 +129,7 @@ export function runBackendConformance(target: ConformanceTarget): void {
   });
 
   t.test(`${target.name}: invalid keys are rejected before any I/O with E_USAGE`, async (t) => {
-    for (const key of ["../escape", "/abs", "a//b", "a/../b", "", "sp ace", "a/./b", "trailing/"]) {
+    for (const key of ["../escape", "/abs", "a//b", "a/../b", "", "sp ace", "a/./b", "trailing/", ".hidden/x", "a/.b", "a/b\n"]) {
       const err = await b()
         .head(key)
         .then(() => undefined, (e: unknown) => e);

@@ -3,7 +3,7 @@ import { constants as fsConstants } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { addAbortSignal, Readable } from "node:stream";
-import { PitrError, UsageError } from "../../errors/base.js";
+import { PitrError } from "../../errors/base.js";
 import {
   AccessDeniedError,
   ArchiveMissingError,
@@ -19,8 +19,8 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOpti
 /**
  * file:// backend, the embedded default. Layout: the object key is the path below the root. For
  * each object `dir/name` there may be a metadata sidecar `dir/.name.meta` (JSON). Names starting
- * with "." are reserved for sidecars and temp files: keys may not have such segments, and list
- * skips them.
+ * with "." are reserved for sidecars and temp files: key.ts forbids such segments, and list skips
+ * them.
  *
  * put: the body goes to a temp file `.name.<random>.tmp` in the target directory and is fsynced;
  * the sidecar likewise. Then
@@ -61,14 +61,9 @@ export class FsBackend implements Backend {
     this.displayLocation = location.display;
   }
 
+  /** key.ts already rules out segments starting with ".", which this backend reserves. */
   private checkKey(key: string): string {
-    validateKey(key);
-    for (const segment of key.split("/")) {
-      if (segment.startsWith(".")) {
-        throw new UsageError(`invalid object key '${key}': a segment starts with '.', which the file backend reserves`);
-      }
-    }
-    return key;
+    return validateKey(key);
   }
 
   private paths(key: string): { file: string; dir: string; base: string; meta: string } {
