@@ -1,0 +1,153 @@
+/**
+ * Incremental upload: every complete sstable in a table's `backups/` directory (every component
+ * named by its TOC.txt present) is uploaded content-addressed, then one JSON record per sstable
+ * (docs/archive-layout.md, Incrementals).
+ *
+ * Idempotent without local state: the record key is deterministic — the Data.db mtime (when
+ * Cassandra finished writing the sstable; hard links share it, and it does not change on later
+ * runs), keyspace, table, table id and sstable name. A record that exists (head) means the sstable is
+ * archived, because records are written only after their components were verified.
+ */
+import { readdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { NodeIdentity } from "../archive/layout.js";
+import { isPitrError } from "../errors/base.js";
+import { groupSstableFiles, missingComponents, readToc } from "../sstable/name.js";
+import { ObjectNotFoundError, PreconditionFailedError } from "../storage/errors.js";
+import type { Backend } from "../storage/types.js";
+import { mapLimit } from "./components.js";
+import { incrementalKey, undashedUuid } from "./layout.js";
+import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts } from "./local.js";
+import { readIncrementalRecord } from "./read.js";
+import { BACKUP_SCHEMA_VERSION, type IncrementalRecord } from "./types.js";
+
+export interface UploadIncrementalsOptions {
+  readonly backend: Backend;
+  readonly identity: NodeIdentity;
+  readonly dataDir: string | undefined;
+  /** Keyspaces and keyspace.table entries; empty = every non-system keyspace. */
+  readonly scope?: readonly string[] | undefined;
+  /** Unlink the local backups/ files of each sstable once its record is archived and verified. */
+  readonly remove?: boolean | undefined;
+  readonly parallelism?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly now?: (() => number) | undefined;
+}
+
+export interface IncrementalsSummary {
+  readonly tables: number;
+  /** sstables archived by this run. */
+  readonly sstablesUploaded: number;
+  /** sstables whose record was already archived. */
+  readonly sstablesAlreadyArchived: number;
+  /** sstables skipped because a component listed in TOC.txt is not linked (yet). */
+  readonly sstablesIncomplete: number;
+  readonly componentsUploaded: number;
+  readonly componentsDeduplicated: number;
+  readonly bytesUploaded: number;
+  readonly filesRemoved: number;
+  /** Keys of the records written by this run. */
+  readonly keys: string[];
+}
+
+async function exists(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    await backend.head(key, { signal });
+    return true;
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError || (isPitrError(e) && e.code === "E_NOT_FOUND")) return false;
+    throw e;
+  }
+}
+
+export async function uploadIncrementals(options: UploadIncrementalsOptions): Promise<IncrementalsSummary> {
+  const { backend, identity, signal } = options;
+  const now = options.now ?? Date.now;
+  const dataDir = await requireDataDir(options.dataDir);
+  const scope = parseScope(options.scope ?? []);
+  const parallelism = Math.max(1, options.parallelism ?? backend.capabilities.maxConnections);
+  const counts: SstableUploadCounts = { uploaded: 0, deduplicated: 0, bytesUploaded: 0, bytesTotal: 0 };
+  let tables = 0;
+  let sstablesUploaded = 0;
+  let sstablesAlreadyArchived = 0;
+  let sstablesIncomplete = 0;
+  let filesRemoved = 0;
+  const keys: string[] = [];
+
+  for (const dir of await listTableDirs(dataDir)) {
+    if (!inScope(scope, dir.keyspace, dir.table)) continue;
+    const backups = join(dir.path, "backups");
+    let names: string[];
+    try {
+      names = (await readdir(backups, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") continue;
+      throw e;
+    }
+    const { sstables } = groupSstableFiles(names);
+    if (sstables.length === 0) continue;
+    tables++;
+    await mapLimit(sstables, parallelism, async (group) => {
+      const toc = group.files.has("TOC.txt") ? await readToc(backups, group.base).catch(() => undefined) : undefined;
+      const dataFile = group.files.get("Data.db");
+      if (missingComponents(group, toc).length > 0 || dataFile === undefined) {
+        sstablesIncomplete++;
+        return;
+      }
+      const flushTimeMs = Math.floor((await stat(join(backups, dataFile))).mtimeMs);
+      const key = incrementalKey(identity, {
+        flushTimeMs,
+        keyspace: dir.keyspace,
+        table: dir.table,
+        tableIdHex: undashedUuid(dir.dirTableId),
+        sstable: group.base,
+      });
+      if (await exists(backend, key, signal)) {
+        sstablesAlreadyArchived++;
+      } else {
+        const sstable = await archiveSstable(backend, identity, backups, group, { parallelism: 1, signal, counts });
+        const record: IncrementalRecord = {
+          schema_version: BACKUP_SCHEMA_VERSION,
+          kind: "incremental",
+          cluster: identity.cluster,
+          host_id: identity.node,
+          keyspace: dir.keyspace,
+          table: dir.table,
+          table_id: dir.dirTableId,
+          table_dir: dir.dirName,
+          flush_time: new Date(flushTimeMs).toISOString(),
+          uploaded_at: new Date(now()).toISOString(),
+          sstable,
+        };
+        try {
+          await backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(record, null, 2) + "\n")), { ifAbsent: true, metadata: { kind: "incremental" }, signal });
+          sstablesUploaded++;
+          keys.push(key);
+        } catch (e) {
+          if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
+          sstablesAlreadyArchived++; // another run wrote it meanwhile
+        }
+        await readIncrementalRecord(backend, key, signal); // verify it reads back
+      }
+      if (options.remove) {
+        for (const file of group.files.values()) {
+          await unlink(join(backups, file)).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== "ENOENT") throw e;
+          });
+          filesRemoved++;
+        }
+      }
+    });
+  }
+  return {
+    tables,
+    sstablesUploaded,
+    sstablesAlreadyArchived,
+    sstablesIncomplete,
+    componentsUploaded: counts.uploaded,
+    componentsDeduplicated: counts.deduplicated,
+    bytesUploaded: counts.bytesUploaded,
+    filesRemoved,
+    keys: keys.sort(),
+  };
+}
