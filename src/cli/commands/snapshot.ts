@@ -1,0 +1,49 @@
+/** `cassandra-pitr snapshot [scope..] [--tag T] [--nodetool CMD] [--clear] [--json]`. */
+import { uploadSnapshot, type SnapshotProgress } from "../../backup/snapshot.js";
+import { EXIT } from "../../errors/codes.js";
+import { identityOf, openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  try {
+    const identity = identityOf(config);
+    const scope = Array.isArray(ctx.args["scope"]) ? ctx.args["scope"].map(String) : [];
+    const tty = process.stderr.isTTY === true && !ctx.args["json"];
+    const progress = tty
+      ? (p: SnapshotProgress) => process.stderr.write(`\rsnapshot: ${p.filesDone}/${p.filesTotal} files, ${mib(p.bytesDone)} of ${mib(p.bytesTotal)}`)
+      : undefined;
+    const summary = await uploadSnapshot({
+      backend,
+      identity,
+      dataDir: config.dataDir,
+      tag: typeof ctx.args["tag"] === "string" ? ctx.args["tag"] : undefined,
+      scope,
+      nodetool: typeof ctx.args["nodetool"] === "string" ? ctx.args["nodetool"] : undefined,
+      clear: ctx.args["clear"] === true,
+      datacenter: config.datacenter,
+      cassandraVersion: config.cassandraVersion,
+      parallelism: config.parallelism,
+      signal: ctx.signal,
+      progress,
+    });
+    if (tty) process.stderr.write("\n");
+    for (const w of summary.warnings) ctx.err(`cassandra-pitr: warning: ${w}`);
+    if (ctx.args["json"]) {
+      ctx.out(JSON.stringify({ schema_version: 1, ...summary }, null, 2));
+    } else {
+      ctx.out(
+        `snapshot '${summary.tag}' (${summary.snapshotTime}): ${summary.tables} table(s), ${summary.sstables} sstable(s), ` +
+          `${summary.componentsUploaded} component(s) uploaded (${mib(summary.bytesUploaded)}), ${summary.componentsDeduplicated} already archived` +
+          `${summary.cleared ? ", local snapshot cleared" : ""} -> ${summary.key}`,
+      );
+    }
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}
