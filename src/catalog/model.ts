@@ -5,8 +5,11 @@
  * Gap rule (cassandra-internals.md §3.2 and "Gap / completeness detection"):
  * - Ids are consecutive within one JVM run. A run starts at id `max(startup ms, max id on disk + 1) + 1`,
  *   so the first id of a new run is, read as epoch ms, later than the close time of every segment
- *   of the previous run. Between two archived ids a < b, b starts a new run when b > closeTime(a)
- *   (or when b − a exceeds RUN_JUMP, which no run produces by losing segments).
+ *   of the previous run. Between two archived ids a < b, b starts a new run when a ≤ closeTime(a) < b
+ *   (ids behind the clock, the normal case), or when b − a exceeds RUN_JUMP (no run loses that many).
+ * - Limitation: when the ids ran ahead of the clock (clock stepped back), a restart that continued the
+ *   ids is indistinguishable from the same run; its one unused id is then reported as lost (the
+ *   conservative direction: the planner refuses rather than under-supplies).
  * - Inside a run every missing id is a lost segment.
  * - At a run boundary at most ONE missing id is expected, immediately before the boundary (the
  *   pre-allocated segment discarded at shutdown, or the unused id base when the new run continued
@@ -203,8 +206,12 @@ function chooseCopies(listed: readonly ListedSegment[]): { chosen: ListedSegment
 
 /** True when archived id b (after archived id a) belongs to a new JVM run. */
 export function startsNewRun(a: ListedSegment, b: ListedSegment): boolean {
-  return b.segmentId - a.segmentId > RUN_JUMP || b.segmentId > BigInt(a.closeTimeMs);
+  const closeA = BigInt(a.closeTimeMs);
+  return b.segmentId - a.segmentId > RUN_JUMP || (a.segmentId <= closeA && b.segmentId > closeA);
 }
+
+/** At most this many ids between two runs means the new run continued from the ids on disk. */
+export const CONTINUED_MAX_JUMP = 16n;
 
 export function buildCatalog(input: CatalogInput): Catalog {
   const { chosen, duplicates } = chooseCopies(input.segments);
@@ -233,7 +240,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const missing = s.segmentId - prev.segmentId - 1n;
       if (startsNewRun(prev, s)) {
         // Ids continued from the previous run (id base = max id on disk + 1): exactly one id is expected to be missing.
-        const continued = s.segmentId - prev.segmentId <= RUN_JUMP && missing >= 1n;
+        const continued = s.segmentId - prev.segmentId <= CONTINUED_MAX_JUMP && missing >= 1n;
         if (continued && missing > 1n) {
           gaps.push({
             fromId: prev.segmentId + 1n,
