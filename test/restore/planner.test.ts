@@ -107,7 +107,8 @@ for (const file of files) {
     }
     const p = plan(f, catalog);
     const segs = p.steps.filter((s): s is SegmentStep => s.kind === "segment");
-    if (e["snapshot"]) t.equal(p.steps[0]!.kind === "snapshot" && p.steps[0].tag, e["snapshot"], "base snapshot");
+    const base = p.steps[0]!;
+    if (e["snapshot"]) t.equal(base.kind === "snapshot" && base.tag, e["snapshot"], "base snapshot");
     if (e["segments"]) t.same(segs.map((s) => String(s.segmentId)), e["segments"], "segments");
     if (e["segmentBytes"] !== undefined) t.equal(p.bytes.segments, e["segmentBytes"], "segment bytes");
     if (e["properties"]) t.same(p.properties, e["properties"], "properties");

@@ -1,0 +1,46 @@
+/** `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots, gaps, segment counts. */
+import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
+import { readCatalog } from "../../catalog/read.js";
+import { EXIT } from "../../errors/codes.js";
+import { parseInstant } from "../../restore/time.js";
+import { identityOf, openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+
+const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  try {
+    const identity = identityOf(config);
+    const now = Date.now();
+    const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
+    const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
+    const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
+    const summary = {
+      schema_version: 1,
+      node: identity,
+      listed: { from: iso(c.listedFromMs), to: iso(c.listedToMs) },
+      window: c.restorable ? { earliest: iso(c.restorable.earliestMs), latest: iso(c.restorable.latestMs), snapshot: c.restorable.snapshotTag } : null,
+      segments: { count: c.segments.length, runs: c.runs.length, duplicates: c.duplicates.length, newest_close: iso(c.unarchivedTail?.sinceMs) },
+      snapshots: c.snapshots.map((s) => ({ tag: s.tag, time: iso(s.snapshotTimeMs), complete: s.complete, cassandra_version: s.cassandraVersion, tables: s.tables.length })),
+      incrementals: c.incrementals.length,
+      gaps: c.gaps.map((g) => ({ from_id: g.fromId.toString(), to_id: g.toId.toString(), count: g.count, after_close: iso(g.afterCloseMs), kind: g.kind, cause: g.cause })),
+      ranges: c.ranges.map((r) => ({ snapshot: r.snapshotTag, from: iso(r.fromMs), to: iso(r.toMs) })),
+    };
+    if (ctx.args["json"]) {
+      ctx.out(JSON.stringify(summary, null, 2));
+    } else {
+      ctx.out(`node ${identity.cluster}/${identity.node} (segments closed ${summary.listed.from} .. ${summary.listed.to})`);
+      ctx.out(`  restorable window: ${summary.window ? `${summary.window.earliest} .. ${summary.window.latest} (from snapshot '${summary.window.snapshot}')` : "none"}`);
+      ctx.out(`  segments: ${c.segments.length} in ${c.runs.length} run(s), ${c.duplicates.length} duplicate id(s); newest closed ${summary.segments.newest_close}`);
+      ctx.out(`  snapshots: ${c.snapshots.length}${c.snapshots.length === 0 ? "" : ""}`);
+      for (const s of summary.snapshots) ctx.out(`    ${s.time}  ${s.tag}  ${s.complete ? "complete" : "INCOMPLETE"}  ${s.tables} table(s)  Cassandra ${s.cassandra_version}`);
+      ctx.out(`  incrementals: ${c.incrementals.length}`);
+      ctx.out(`  gaps: ${c.gaps.length}`);
+      for (const g of summary.gaps) ctx.out(`    ids ${g.from_id}..${g.to_id} (${g.count}) after the segment closed ${g.after_close}: ${g.cause}`);
+    }
+    return c.gaps.length > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}
