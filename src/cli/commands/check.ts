@@ -43,7 +43,7 @@ export async function run(ctx: CliContext): Promise<number> {
   // Storage: reachable and writable, with a probe object written, read back and removed.
   const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env });
   try {
-    const probe = `${identity ? nodePrefix(identity) : ""}.check/${Date.now()}-${randomBytes(4).toString("hex")}`;
+    const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
     const body = randomBytes(64);
     await backend.put(probe, body, { ifAbsent: true });
     const back = Buffer.from(await text(await backend.get(probe)), "latin1");
