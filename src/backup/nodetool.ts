@@ -30,8 +30,9 @@ export function createNodetoolRunner(command: string = DEFAULT_NODETOOL): Nodeto
         .split("\n")
         .map((l) => l.trim())
         .filter((l) => l.length > 0 && !/^\s*at /.test(l));
-      const detail = lines.find((l) => /error|exception|not found|failed/i.test(l)) ?? lines[lines.length - 1] ?? result.shortMessage ?? "failed";
-      throw new NodetoolError(args, `${detail}${result.exitCode === undefined ? "" : ` (exit ${result.exitCode})`}`);
+      const detail = lines.find((l) => /error|exception|not found|failed/i.test(l)) ?? lines[lines.length - 1];
+      const status = result.exitCode === undefined ? (result.signal ? `killed by ${result.signal}` : "failed") : `exit ${result.exitCode}`;
+      throw new NodetoolError(args, detail === undefined ? `${status}, no output` : `${detail} (${status})`);
     }
     return String(result.stdout);
   };
