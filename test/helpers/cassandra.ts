@@ -89,6 +89,10 @@ export class CassandraNode {
   get confDir(): string {
     return join(this.dir, "conf");
   }
+  /** The nodetool command line for --nodetool flags (split on spaces). */
+  get nodetoolCommand(): string {
+    return `bash ${NODE_SCRIPT} nodetool ${this.dir}`;
+  }
   get nativePort(): number {
     return this.portBase;
   }
@@ -111,8 +115,11 @@ export class CassandraNode {
     return args;
   }
 
+  /** Extra environment for the Cassandra process (and so for its archive/restore commands). */
+  env: Record<string, string> = {};
+
   private async script(...args: string[]): Promise<string> {
-    const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true });
+    const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true, env: this.env });
     if (result.exitCode !== 0) {
       throw new Error(`cassandra-node.sh ${args[0]} failed (${result.exitCode}):\n${result.all}`);
     }
