@@ -21,7 +21,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >/dev/null || fail_setup "npm ci"
 fi
 step "build and type-check"
-npx tsc -p tsconfig.build.json || fail_setup "tsc build"
+npm run build --silent || fail_setup "tsc build"
 npx tsc -p tsconfig.json --noEmit || fail_setup "tsc type-check"
 
 step "Cassandra (cached in .cache/)"

@@ -128,6 +128,7 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("target-version", { type: "string" })
         .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
         .option("stubs", { type: "boolean", default: true, describe: "stage stubs (fetched by the restore hook) instead of whole segments" })
+        .option("nodetool", { type: "string", describe: "nodetool command used to check that the node is stopped (default: nodetool)" })
         .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/restore.js"),

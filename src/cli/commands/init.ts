@@ -23,6 +23,9 @@ export async function runNodetool(command: string, args: string[]): Promise<stri
   const [file, ...pre] = command.split(" ").filter((p) => p.length > 0);
   if (!file) throw new ConfigError("empty --nodetool command");
   const result = await execa(file, [...pre, ...args], { reject: false, all: true, timeout: 120_000 });
+  if ((result as { code?: string }).code === "ENOENT") {
+    throw new ConfigError(`nodetool command '${file}' not found`, { hint: "pass --nodetool with the full path (e.g. /opt/cassandra/bin/nodetool)" });
+  }
   if (result.exitCode !== 0) {
     const detail = (result.all ?? "").split("\n").find((l) => l.trim().length > 0) ?? `exit ${result.exitCode}`;
     throw new PitrError("E_NODE_STATE", `nodetool ${args.join(" ")} failed: ${detail}`, {

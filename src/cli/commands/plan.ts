@@ -6,6 +6,8 @@ import { EXIT } from "../../errors/codes.js";
 import type { RestorePlan } from "../../restore/plan.js";
 import { planRestore } from "../../restore/planner.js";
 import { formatInstant, parseInstant } from "../../restore/time.js";
+import type { Config } from "../../config/schema.js";
+import type { Backend } from "../../storage/types.js";
 import { identityOf, openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
 
@@ -17,6 +19,16 @@ const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
+    const plan = await buildPlan(ctx, config, backend);
+    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan));
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The plan for this invocation's --at and scope (shared by plan and restore). */
+export async function buildPlan(ctx: CliContext, config: Config, backend: Backend, restoreCommand?: string): Promise<RestorePlan> {
     const identity = identityOf(config);
     const now = Date.now();
     const at = parseInstant(String(ctx.args["at"]), { now });
@@ -25,7 +37,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const keyspaces = strings(ctx.args["keyspace"]);
     const tables = strings(ctx.args["table"]);
     const targetVersion = typeof ctx.args["targetVersion"] === "string" ? ctx.args["targetVersion"] : config.cassandraVersion;
-    const plan = planRestore(catalog, {
+    return planRestore(catalog, {
       at: at.epochMicros,
       now,
       graceMs,
@@ -33,12 +45,8 @@ export async function run(ctx: CliContext): Promise<number> {
       archiveUrl: backend.displayLocation,
       scope: { ...(keyspaces ? { keyspaces } : {}), ...(tables ? { tables } : {}) },
       ...(targetVersion ? { targetVersion } : {}),
+      ...(restoreCommand ? { restoreCommand } : {}),
     });
-    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan));
-    return EXIT.OK;
-  } finally {
-    await backend.close();
-  }
 }
 
 export function renderPlanJson(plan: RestorePlan): string {

@@ -1,0 +1,65 @@
+/**
+ * `cassandra-pitr restore --at T [scope] [--dry-run]` applies a plan to the stopped node;
+ * `cassandra-pitr restore finish` removes every restore setting once the node has replayed.
+ */
+import { join, dirname } from "node:path";
+import { compactTime } from "../../archive/layout.js";
+import { ConfigError, UsageError } from "../../errors/base.js";
+import { EXIT } from "../../errors/codes.js";
+import { executeRestore, finishRestore } from "../../restore/executor.js";
+import { identityOf, openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+import { hookPaths, runNodetool } from "./init.js";
+import { buildPlan, renderPlanText } from "./plan.js";
+
+async function nodeAnswers(nodetool: string): Promise<boolean> {
+  try {
+    await runNodetool(nodetool, ["info"]);
+    return true;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err; // no nodetool: we cannot tell, so we do not guess
+    return false;
+  }
+}
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  const nodetool = (ctx.args["nodetool"] as string | undefined) ?? "nodetool";
+  const dryRun = ctx.args["dryRun"] === true;
+  try {
+    if (!config.cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
+    if (ctx.args["action"] === "finish") {
+      await finishRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool), say: ctx.out, dryRun });
+      return EXIT.OK;
+    }
+    if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
+    if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
+    const configFile = (await ctx.config()).file;
+    const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
+    const plan = await buildPlan(ctx, config, backend, restoreCommand);
+    ctx.out(renderPlanText(plan));
+    ctx.out("");
+    const now = Date.now();
+    const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
+    if (restoreDir.includes(" ")) throw new UsageError(`restore directory '${restoreDir}' contains a space`, { hint: "Cassandra splits restore_directories on commas and the command on spaces" });
+    await executeRestore({
+      plan,
+      backend,
+      archiveUrl: config.archive,
+      identity: identityOf(config),
+      paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf: config.cassandraConf },
+      restoreDir,
+      restoreCommand,
+      stubs: ctx.args["stubs"] !== false,
+      dryRun,
+      isNodeRunning: () => nodeAnswers(nodetool),
+      say: ctx.out,
+      now,
+      parallelism: config.parallelism,
+      signal: ctx.signal,
+    });
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}
