@@ -1,0 +1,90 @@
+/**
+ * Point-in-time restore on a real node: rows written with distinct client timestamps (some less
+ * than a millisecond apart, some out of order), a snapshot in the middle, more writes across many
+ * segments with incremental flushes, then a restore to an instant T and the exact set of rows
+ * with writetime <= T checked.
+ */
+import type { Test } from "tap";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { CassandraNode, RowRecord } from "../helpers/cassandra.js";
+import { CLI, runNode, tempDir, type Ran } from "../helpers/hooks.js";
+import { nodeWithHook } from "./archive-scenario.js";
+import type { NodeIdentity } from "../../src/archive/layout.js";
+
+export const KS = "shop";
+
+export interface PitrNode {
+  node: CassandraNode;
+  identity: NodeIdentity;
+  configFile: string;
+  archiveDir: string;
+  cli: (...args: string[]) => Promise<Ran>;
+}
+
+export async function pitrNode(t: Test, name: string): Promise<PitrNode> {
+  const root = await tempDir(name);
+  const archiveDir = join(root, "archive");
+  await mkdir(archiveDir);
+  const made = await nodeWithHook(t, name, `file://${archiveDir}`, {});
+  await appendFile(made.configFile, `cassandraConf: ${made.node.confDir}\n`);
+  const takesNodetool = (command: string | undefined) => command === "snapshot" || command === "restore";
+  const cli = (...args: string[]) =>
+    runNode(
+      CLI,
+      [...args, `--config=${made.configFile}`, ...(takesNodetool(args[0]) ? [`--nodetool=${made.node.nodetoolCommand}`] : [])],
+      process.env,
+    );
+  return { node: made.node, identity: made.identity, configFile: made.configFile, archiveDir, cli };
+}
+
+/**
+ * Client timestamps (µs) that follow the wall clock, as a driver's would, but strictly increase by
+ * at least `step`: rows written in one burst end up less than a millisecond apart.
+ */
+export class Clock {
+  private last = 0n;
+  tick(stepMicros: bigint): bigint {
+    const now = BigInt(Date.now()) * 1000n;
+    this.last = this.last + stepMicros > now ? this.last + stepMicros : now;
+    return this.last;
+  }
+}
+
+export async function createTables(node: CassandraNode, tables: string[]): Promise<void> {
+  for (const table of tables) await node.createTable(KS, table);
+}
+
+/** Writes `count` rows (ids from `firstId`) with ~2 KB values so that segments fill and close. */
+export async function writeRows(node: CassandraNode, table: string, firstId: number, count: number, clock: Clock, filler = 2000): Promise<RowRecord[]> {
+  const rows: RowRecord[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + 50); j++) {
+      // Alternate 400 µs and 1300 µs steps: many pairs are less than a millisecond apart.
+      const wt = clock.tick(j % 2 === 0 ? 400n : 1300n);
+      batch.push(node.writeRow(KS, table, firstId + j, `v${firstId + j}-${"p".repeat(filler)}`, wt));
+    }
+    rows.push(...(await Promise.all(batch)));
+  }
+  return rows;
+}
+
+export function idsUpTo(rows: RowRecord[], at: bigint): number[] {
+  const latest = new Map<number, bigint>();
+  for (const r of rows) if (r.writetime <= at && (latest.get(r.id) ?? -1n) < r.writetime) latest.set(r.id, r.writetime);
+  return [...latest.keys()].sort((a, b) => a - b);
+}
+
+export async function idsIn(node: CassandraNode, table: string): Promise<number[]> {
+  return (await node.readRows(KS, table)).map((r) => r.id);
+}
+
+export async function expectOk(t: Test, ran: Ran, what: string): Promise<Ran> {
+  t.equal(ran.exitCode, 0, `${what}: exit 0${ran.exitCode === 0 ? "" : `\n${ran.stdout}\n${ran.stderr}`}`);
+  return ran;
+}
+
+export async function propertiesOf(node: CassandraNode): Promise<string> {
+  return readFile(join(node.confDir, "commitlog_archiving.properties"), "utf8");
+}
