@@ -31,6 +31,7 @@ import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan } from "./p
 
 export const STATE_FILE = "cassandra-pitr-restore.json";
 const PROPERTIES = "commitlog_archiving.properties";
+const JVM_MARKER = "# cassandra-pitr restore: the next line is removed by 'cassandra-pitr restore finish'";
 const PROPERTIES_BACKUP = "commitlog_archiving.properties.before-cassandra-pitr";
 
 export interface NodePaths {
@@ -273,7 +274,8 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   await writeFile(propsPath, renderProperties(current, restoreLines));
   if (jvmFile && plan.jvmOptions.length > 0) {
     const text = await readFile(jvmFile, "utf8");
-    await writeFile(jvmFile, (text.endsWith("\n") || text === "" ? text : text + "\n") + plan.jvmOptions.map((o) => `${o} # cassandra-pitr restore`).join("\n") + "\n");
+    // Cassandra's options files allow whole-line comments only: a marker line precedes each option.
+    await writeFile(jvmFile, (text.endsWith("\n") || text === "" ? text : text + "\n") + plan.jvmOptions.map((o) => `${JVM_MARKER}\n${o}`).join("\n") + "\n");
   }
   const state: RestoreState = {
     schema_version: 1,
@@ -322,7 +324,8 @@ export async function finishRestore(o: { cassandraConf: string; isNodeRunning: (
   if (state.properties_backup) await rm(state.properties_backup, { force: true });
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {
     const text = await readFile(state.jvm_options_file, "utf8");
-    await writeFile(state.jvm_options_file, text.split("\n").filter((l) => !l.endsWith("# cassandra-pitr restore")).join("\n"));
+    const lines = text.split("\n");
+    await writeFile(state.jvm_options_file, lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"));
   }
   await rm(state.restore_dir, { recursive: true, force: true });
   await rename(statePath, `${statePath}.finished-${Date.now()}`);
