@@ -220,6 +220,74 @@ async function writeSnapshotFixture(): Promise<void> {
   }
 }
 
+/**
+ * One node's whole story for the demo and restore tests: a snapshot, then LZ4-compressed segments
+ * closed after it (so the snapshot plus these segments form a restorable chain), and the rows with
+ * their client timestamps. Each segment's JSON records its close time (the file's mtime when
+ * Cassandra handed it to archive_command).
+ */
+async function writePitrFixture(): Promise<void> {
+  const options: NodeOptions = { commitlogCompression: "lz4" };
+  const node = await CassandraNode.create("fixture-pitr", options);
+  const capture = join(node.dir, "capture");
+  await mkdir(capture);
+  await node.reconfigure({ ...options, archiveCommand: `${CAPTURE_SCRIPT} ${capture} %path %name` });
+  const out = join(OUT, "pitr", VERSION);
+  await rm(out, { recursive: true, force: true });
+  await mkdir(join(out, "segments"), { recursive: true });
+  try {
+    await node.start();
+    await node.createTable(KS, TABLE);
+    const base = nowMicros();
+    const before: RowRecord[] = [];
+    for (let i = 1; i <= 50; i++) before.push(await node.writeRow(KS, TABLE, i, fixtureValue("pitr", i), base + BigInt(i * 997)));
+    await node.nodetool("flush", KS, TABLE);
+    await node.nodetool("snapshot", "-t", "demo", KS);
+    const archivedAtSnapshot = new Set((await readdir(capture)).filter((n) => n.endsWith(".log")));
+    const rows = await writeUntilArchived(node, capture, archivedAtSnapshot.size + 3, 1000);
+    const hostId = await node.hostId();
+    await node.stop();
+    const tableDir = await node.tableDir(KS, TABLE);
+    const tableDirName = tableDir.split("/").pop()!;
+    await cp(join(tableDir, "snapshots"), join(out, "data", KS, tableDirName, "snapshots"), { recursive: true });
+    const all = [...before, ...rows];
+    for (const name of (await readdir(capture)).filter((n) => n.endsWith(".log") && !archivedAtSnapshot.has(n)).sort()) {
+      const path = join(capture, name);
+      const bytes = await readFile(path);
+      const { mtimeMs } = await import("node:fs/promises").then((fs) => fs.stat(path));
+      await copyFile(path, join(out, "segments", name));
+      const inside = (await import("./fixture-lz4.js")).rowsInCompressed(bytes, all);
+      await writeFile(
+        join(out, "segments", `${name}.json`),
+        renderJson({
+          description: "segment closed after the snapshot (LZ4 commitlog_compression), copied by archive_command",
+          cassandraVersion: VERSION,
+          settings: settingsOf(options),
+          segment: { name, sizeBytes: bytes.length, sha256: sha256(bytes), closeTime: new Date(Math.floor(mtimeMs)).toISOString() },
+          rowCount: inside.length,
+          rows: jsonRows(inside),
+        }),
+      );
+    }
+    await writeFile(
+      join(out, "rows.json"),
+      renderJson({
+        description:
+          "pitr_fixture.events: 50 rows written and flushed, `nodetool snapshot -t demo pitr_fixture`, then rows written until three more segments closed, then drain. Every row with its client timestamp (µs).",
+        cassandraVersion: VERSION,
+        keyspace: KS,
+        table: TABLE,
+        tableDir: tableDirName,
+        hostId,
+        snapshotTag: "demo",
+        rows: jsonRows(all),
+      }),
+    );
+  } finally {
+    await node.destroy();
+  }
+}
+
 const which = process.argv.slice(2);
 const want = (name: string) => which.length === 0 || which.includes(name);
 if (want("v7")) await writeSegmentFixtures("v7", { compat: "CASSANDRA_4" }, 2, "closed uncompressed segments, storage_compatibility_mode CASSANDRA_4 (descriptor version 7)", rowsIn);
@@ -230,3 +298,4 @@ if (want("lz4")) {
 }
 if (want("torn")) await writeTornFixture();
 if (want("snapshot")) await writeSnapshotFixture();
+if (want("pitr")) await writePitrFixture();

@@ -1,0 +1,19 @@
+/** The README's first command must work: the demo runs on the fixtures with file:// only. */
+import t from "tap";
+import { execa } from "execa";
+import { join } from "node:path";
+import { REPO } from "./helpers/cassandra.js";
+
+t.test("npm run demo: archive, list, restore byte for byte, snapshot, window, plan", async (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, CASSANDRA_PITR_DEMO_NO_BUILD: "1" };
+  for (const k of Object.keys(env)) if (k.startsWith("CASSANDRA_PITR_") && k !== "CASSANDRA_PITR_DEMO_NO_BUILD") delete env[k];
+  const r = await execa("bash", [join(REPO, "scripts/demo.sh")], { env, reject: false, all: true });
+  t.equal(r.exitCode, 0, "the demo exits 0");
+  const out = r.all ?? "";
+  t.equal((out.match(/exit 0 {2}\d+ ms/g) ?? []).length, 4, "four real segments archived through the hook, each exit 0");
+  t.match(out, /again .*exit 0/, "re-archiving is a success");
+  t.match(out, /4 segment\(s\) of pitr-demo\//, "the archive lists them");
+  t.match(out, /byte-for-byte identical/, "the restored segment equals the original");
+  t.match(out, /restorable window: \S+ \.\. \S+ \(from snapshot 'demo'\)/, "the restorable window is listed");
+  t.match(out, /restore_point_in_time=\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}\.\d{6}/, "the plan states the exact restore_point_in_time");
+});
