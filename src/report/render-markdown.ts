@@ -1,0 +1,64 @@
+/** Markdown rendering, for tickets and audit records. */
+import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
+import type { ReportModel } from "./model.js";
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+const age = (ms: number | null) => (ms === null ? "none" : `${dur(ms)} ago`);
+
+export function renderMarkdown(model: ReportModel): string {
+  const out: string[] = [];
+  out.push(`# Recovery point report: ${STATUS_WORD[model.status]}`);
+  out.push("");
+  out.push(`Window ${iso(model.window.fromAt)} .. ${iso(model.window.toAt)}, target RPO **${dur(model.targetRpoMs)}**, ${model.nodes.length} node(s).`);
+  out.push("");
+  out.push("| Node | Status | Within target | Max RPO | RPO at end | Breach windows | Restorable window |");
+  out.push("|---|---|---|---|---|---|---|");
+  for (const n of model.nodes) {
+    const window = n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none";
+    out.push(`| ${cell(`${n.cluster}/${n.node}`)} | ${STATUS_WORD[n.status]} | ${pct(n.rpo.withinTargetShare)} | ${dur(n.rpo.maxRpoMs)} | ${dur(n.rpo.endRpoMs)} | ${n.rpo.breachWindows} | ${window} |`);
+  }
+  out.push("");
+  out.push("## Checks");
+  out.push("");
+  out.push("| Check | Status | Details |");
+  out.push("|---|---|---|");
+  for (const c of model.checks) out.push(`| ${c.id} | ${c.status} | ${cell(c.details)} |`);
+  for (const n of model.nodes) {
+    out.push("");
+    out.push(`## Node ${cell(`${n.cluster}/${n.node}`)}: ${STATUS_WORD[n.status]}`);
+    out.push("");
+    out.push(`- RPO within ${dur(n.rpo.targetMs)}: ${pct(n.rpo.withinTargetShare)} of the window (${dur(n.rpo.breachMs)} above target)`);
+    out.push(`- Newest snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
+    out.push(`- Archive lag p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} (${n.archiveLag.segments} segments)`);
+    out.push(`- Storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
+    out.push(`- ${n.counts.segments} segments in ${n.counts.runs} run(s), ${n.counts.gaps} gap(s), ${n.counts.snapshots} snapshot(s), ${n.counts.incrementals} incremental(s)`);
+    if (n.rpo.worst.length > 0) {
+      out.push("");
+      out.push("Worst windows:");
+      out.push("");
+      out.push("| From | To | Duration | Peak RPO | Cause | Details |");
+      out.push("|---|---|---|---|---|---|");
+      for (const w of n.rpo.worst) out.push(`| ${iso(w.startAt)} | ${iso(w.endAt)} | ${dur(w.durationMs)} | ${dur(w.peakRpoMs)} | ${w.cause} | ${cell(w.details)} |`);
+    }
+    out.push("");
+    out.push("| Check | Status | Details |");
+    out.push("|---|---|---|");
+    for (const c of n.checks) out.push(`| ${c.id} | ${c.status} | ${cell(c.details)} |`);
+    if (n.drills.length > 0) {
+      out.push("");
+      out.push("Restore drills:");
+      out.push("");
+      for (const d of n.drills) out.push(`- ${iso(d.ranAt)}: restore to ${iso(d.restorePointAt)} ${d.status} (${cell(d.details)})`);
+    }
+  }
+  out.push("");
+  out.push("## Evidence");
+  out.push("");
+  out.push(`- Tool: cassandra-pitr ${model.evidence.toolVersion}`);
+  out.push(`- Generated: ${iso(model.evidence.generatedAt)}`);
+  out.push(`- Archive: ${model.evidence.archive}`);
+  const i = model.evidence.inputs;
+  out.push(`- Inputs: ${i.nodes.join(", ")}; ${i.segmentsRead} segments (${i.archiveTimesKnown} with archive times), ${i.snapshotsRead} snapshots, ${i.incrementalsRead} incrementals`);
+  out.push(`- Content sha256: \`${model.evidence.digest}\``);
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,27 @@
+/** Plain text rendering for a terminal. */
+import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
+import type { ReportModel } from "./model.js";
+
+export function renderText(model: ReportModel): string {
+  const lines: string[] = [];
+  lines.push(`compliance report ${iso(model.window.fromAt)} .. ${iso(model.window.toAt)}, target RPO ${dur(model.targetRpoMs)}: ${STATUS_WORD[model.status]}`);
+  for (const c of model.checks) lines.push(`  [${c.status}] ${c.id}: ${c.details}`);
+  for (const n of model.nodes) {
+    lines.push("");
+    lines.push(`node ${n.cluster}/${n.node}: ${STATUS_WORD[n.status]}`);
+    lines.push(`  RPO: ${pct(n.rpo.withinTargetShare)} of the window within ${dur(n.rpo.targetMs)}; max ${dur(n.rpo.maxRpoMs)}; at the end ${dur(n.rpo.endRpoMs)}; ${n.rpo.breachWindows} breach window(s), ${dur(n.rpo.breachMs)} in total`);
+    for (const w of n.rpo.worst) lines.push(`    ${iso(w.startAt)} .. ${iso(w.endAt)} (${dur(w.durationMs)}), peak ${dur(w.peakRpoMs)}: ${w.cause}: ${w.details}`);
+    lines.push(`  restorable: ${n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)} (snapshot '${n.restorable.snapshot}')` : "nothing"}`);
+    lines.push(`  newest: snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
+    lines.push(`  archive lag: p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} over ${n.archiveLag.segments} segment(s)`);
+    lines.push(`  storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
+    for (const c of n.checks) lines.push(`  [${c.status}] ${c.id}: ${c.details}`);
+  }
+  lines.push("");
+  lines.push(`tool ${model.evidence.toolVersion}, generated ${iso(model.evidence.generatedAt)}, archive ${model.evidence.archive}, sha256 ${model.evidence.digest}`);
+  return lines.join("\n") + "\n";
+}
+
+function age(ms: number | null): string {
+  return ms === null ? "none" : `${dur(ms)} ago`;
+}
