@@ -1,0 +1,285 @@
+/**
+ * Archive side: the archive hook exactly as Cassandra runs it (a fresh `node` process per segment),
+ * in spool mode and uploading to file://, s3 (MinIO), gs (fake-gcs-server) and az (Azurite), beside
+ * baselines on the same segments; and zstd compression ratio and speed.
+ */
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { compress, decompress } from "zstd-napi";
+import { openBackend } from "../storage/open.js";
+import { cmd, type Table } from "./report.js";
+import { fmt, median, MiB, runChild, summarize, type ChildRun, type Summary } from "./measure.js";
+
+export interface SegmentSetInfo {
+  readonly label: string;
+  readonly files: readonly string[];
+  readonly sizeMiB: number;
+  readonly description: string;
+}
+
+export interface ArchiveBenchOptions {
+  readonly repo: string;
+  readonly work: string;
+  readonly runs: number;
+  readonly warmup: number;
+  /** scheme → archive URL base and env for the emulators; absent schemes are skipped with a note. */
+  readonly remote: { readonly scheme: "s3" | "gs" | "az"; readonly url: string; readonly env: Record<string, string> }[];
+  readonly remoteNote: string | undefined;
+  readonly log: (line: string) => void;
+}
+
+interface Config {
+  readonly name: string;
+  readonly command: string;
+  readonly kind: "baseline" | "hook";
+  /** Runs once; `i` is the run number. Returns the measurement. */
+  readonly run: (seg: string, i: number) => Promise<ChildRun>;
+  readonly cleanup?: (() => Promise<void>) | undefined;
+}
+
+function hookEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("CASSANDRA_PITR_")) env[k] = v;
+  return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...extra };
+}
+
+async function measure(config: Config, files: readonly string[], runs: number, warmup: number): Promise<Summary> {
+  const out: ChildRun[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const r = await config.run(files[i % files.length]!, i);
+    if (i >= warmup) out.push(r);
+  }
+  await config.cleanup?.();
+  return summarize(out);
+}
+
+export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions): Promise<{ table: Table; results: Map<string, Summary> }> {
+  const w = join(o.work, `archive-${set.label}`);
+  await rm(w, { recursive: true, force: true });
+  await mkdir(w, { recursive: true });
+  const scratch = w;
+  const hook = join(o.repo, "dist/bin/archive-hook.js");
+  const node = process.execPath;
+  const out = (i: number) => join(w, `out-${i}`);
+  const rmOut = async () => {
+    await rm(w, { recursive: true, force: true });
+    await mkdir(w, { recursive: true });
+  };
+  const base = { scratch, cwd: o.repo };
+  const stamp = Date.now().toString(36);
+
+  const configs: Config[] = [
+    { name: "bare node start", kind: "baseline", command: `node -e ''`, run: () => runChild(node, ["-e", ""], base) },
+    {
+      name: "cp",
+      kind: "baseline",
+      command: `cp $SEG $OUT`,
+      run: async (seg, i) => {
+        const r = await runChild("cp", [seg, out(i)], base);
+        await rm(out(i), { force: true });
+        return r;
+      },
+    },
+    {
+      name: "cp + fsync",
+      kind: "baseline",
+      command: `sh -c 'cp $SEG $OUT && sync $OUT'`,
+      run: async (seg, i) => {
+        const r = await runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", seg, out(i)], base);
+        await rm(out(i), { force: true });
+        return r;
+      },
+    },
+    {
+      name: "zstd -1 + write",
+      kind: "baseline",
+      command: `zstd -1 -q -f $SEG -o $OUT`,
+      run: async (seg, i) => {
+        const r = await runChild("zstd", ["-1", "-q", "-f", seg, "-o", out(i)], base);
+        await rm(out(i), { force: true });
+        return r;
+      },
+    },
+    {
+      name: "zstd -1 | cp",
+      kind: "baseline",
+      command: `sh -c 'zstd -1 -q -c $SEG | cp /dev/stdin $OUT'`,
+      run: async (seg, i) => {
+        const r = await runChild("sh", ["-c", 'zstd -1 -q -c "$1" | cp /dev/stdin "$2"', "sh", seg, out(i)], base);
+        await rm(out(i), { force: true });
+        return r;
+      },
+    },
+    {
+      name: "zstd -1 + write + fsync",
+      kind: "baseline",
+      command: `sh -c 'zstd -1 -q -f $SEG -o $OUT && sync $OUT'`,
+      run: async (seg, i) => {
+        const r = await runChild("sh", ["-c", 'zstd -1 -q -f "$1" -o "$2" && sync "$2"', "sh", seg, out(i)], base);
+        await rm(out(i), { force: true });
+        return r;
+      },
+    },
+    {
+      name: "hook, spool mode",
+      kind: "hook",
+      command: `CASSANDRA_PITR_HOOK_MODE=spool CASSANDRA_PITR_SPOOL_DIR=$W/spool-$i CASSANDRA_PITR_CLUSTER=bench CASSANDRA_PITR_NODE=run-$i node dist/bin/archive-hook.js $SEG $NAME`,
+      run: async (seg, i) => {
+        const spool = join(w, `spool-${i}`);
+        const r = await runChild(node, [hook, seg, basename(seg)], {
+          ...base,
+          env: hookEnv({ CASSANDRA_PITR_HOOK_MODE: "spool", CASSANDRA_PITR_SPOOL_DIR: spool, CASSANDRA_PITR_CLUSTER: "bench", CASSANDRA_PITR_NODE: `run-${i}` }),
+        });
+        await rm(spool, { recursive: true, force: true });
+        return r;
+      },
+    },
+  ];
+
+  const fileArchive = join(w, "archive");
+  const uploadConfig = (scheme: string, url: string, env: Record<string, string>, prep?: () => Promise<void>, cleanup?: () => Promise<void>): Config => ({
+    name: `hook, upload to ${scheme}`,
+    kind: "hook",
+    command:
+      `CASSANDRA_PITR_ARCHIVE=${scheme === "file://" ? "file://$W/archive" : url.replace(/\/bench-[a-z0-9]+$/, "/bench-$RUN")} CASSANDRA_PITR_SPOOL_FALLBACK=false ` +
+      `CASSANDRA_PITR_CLUSTER=bench CASSANDRA_PITR_NODE=run-$i node dist/bin/archive-hook.js $SEG $NAME`,
+    run: async (seg, i) => {
+      if (i === 0) await prep?.();
+      return runChild(node, [hook, seg, basename(seg)], {
+        ...base,
+        env: hookEnv({
+          ...env,
+          CASSANDRA_PITR_ARCHIVE: url,
+          CASSANDRA_PITR_SPOOL_FALLBACK: "false", // a failed upload must fail the run, not be timed as a spool
+          CASSANDRA_PITR_SPOOL_DIR: join(w, "never-used-spool"),
+          CASSANDRA_PITR_CLUSTER: "bench",
+          CASSANDRA_PITR_NODE: `run-${i}`, // a new key every run: every run is a first upload
+        }),
+      });
+    },
+    cleanup,
+  });
+  configs.push(
+    uploadConfig("file://", `file://${fileArchive}`, {}, () => mkdir(fileArchive, { recursive: true }).then(() => undefined), async () => {
+      await rm(fileArchive, { recursive: true, force: true });
+    }),
+  );
+  for (const r of o.remote) {
+    const url = `${r.url.replace(/\/+$/, "")}/bench-${stamp}-${set.label}`;
+    configs.push(
+      uploadConfig(`${r.scheme}:// (emulator)`, url, r.env, undefined, async () => {
+        // Remove what the runs uploaded so the emulators' disks do not fill up.
+        const saved = { ...process.env };
+        Object.assign(process.env, r.env);
+        try {
+          const backend = await openBackend(url);
+          const keys: string[] = [];
+          for await (const info of backend.list("")) keys.push(info.key);
+          for (const k of keys) await backend.delete(k);
+          await backend.close();
+        } catch (err) {
+          o.log(`  cleanup of ${url} failed: ${(err as Error).message}`);
+        } finally {
+          for (const k of Object.keys(r.env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+        }
+      }),
+    );
+  }
+
+  const results = new Map<string, Summary>();
+  for (const c of configs) {
+    o.log(`  ${set.label}: ${c.name} (${o.runs} runs)`);
+    await rmOut();
+    results.set(c.name, await measure(c, set.files, o.runs, o.warmup));
+  }
+
+  const nodeP50 = results.get("bare node start")!.p50Ms;
+  const zstdFsync = results.get("zstd -1 + write + fsync")!.p50Ms;
+  const zstdPlain = results.get("zstd -1 + write")!.p50Ms;
+  const rows = configs.map((c) => {
+    const s = results.get(c.name)!;
+    return [c.name, cmd(c.command), String(s.runs), fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.peakRssMiB), fmt(s.p50Ms / nodeP50, 2), fmt(s.p50Ms / zstdFsync, 2)];
+  });
+  const table: Table = {
+    title: `Archive hook per segment — ${set.description}`,
+    intro: [
+      `Segments: ${set.files.length} file(s) of ${set.sizeMiB} MiB used round-robin (${set.files.map((f) => "`" + basename(f) + "`").join(", ")}); ` +
+        `${o.warmup} unmeasured warm-up run(s) then ${o.runs} measured runs per row, one after another. Files are in the page cache (warm reads). ` +
+        `$W is a scratch directory on the same filesystem as the segments; every hook run writes a new key (CASSANDRA_PITR_NODE=run-$i) or a new spool directory, so no run is a re-archive. ` +
+        `Wall time is measured by the runner from spawn to exit; peak RSS is the child's (\`/usr/bin/time -f %M\`, which wraps every row alike).`,
+    ],
+    header: ["what", "command (timed)", "runs", "p50 ms", "p95 ms", "peak RSS MiB", "p50 / node start", "p50 / (zstd -1 + write + fsync)"],
+    rows,
+    notes: [],
+  };
+  void zstdPlain;
+  return { table, results };
+}
+
+/** In-process zstd-napi level 1 vs the zstd CLI -1, on each segment set. */
+export async function benchCompression(sets: readonly SegmentSetInfo[], work: string, repeats: number): Promise<Table> {
+  const rows: string[][] = [];
+  await mkdir(work, { recursive: true });
+  for (const set of sets) {
+    let orig = 0;
+    let napiBytes = 0;
+    let napiMs = 0;
+    let napiDecMs = 0;
+    let cliBytes = 0;
+    let cliMs = 0;
+    let cliDecMs = 0;
+    for (const f of set.files) {
+      const bytes = await readFile(f);
+      orig += bytes.length;
+      const ct: number[] = [];
+      const dt: number[] = [];
+      let c: Buffer = Buffer.alloc(0);
+      for (let r = 0; r < repeats + 1; r++) {
+        let t = process.hrtime.bigint();
+        c = compress(bytes, { compressionLevel: 1 });
+        const cms = Number(process.hrtime.bigint() - t) / 1e6;
+        t = process.hrtime.bigint();
+        const d = decompress(c);
+        const dms = Number(process.hrtime.bigint() - t) / 1e6;
+        if (d.length !== bytes.length) throw new Error("zstd-napi round trip changed the size");
+        if (r > 0) {
+          ct.push(cms);
+          dt.push(dms);
+        }
+      }
+      napiBytes += c.length;
+      napiMs += median(ct);
+      napiDecMs += median(dt);
+      const out = join(work, "cli.zst");
+      const back = join(work, "cli.back");
+      const cr: number[] = [];
+      const dr: number[] = [];
+      for (let r = 0; r < repeats + 1; r++) {
+        const a = await runChild("zstd", ["-1", "-q", "-f", f, "-o", out], { scratch: work });
+        const b = await runChild("zstd", ["-d", "-q", "-f", out, "-o", back], { scratch: work });
+        if (r > 0) {
+          cr.push(a.wallMs);
+          dr.push(b.wallMs);
+        }
+      }
+      cliBytes += (await stat(out)).size;
+      cliMs += median(cr);
+      cliDecMs += median(dr);
+      await rm(out, { force: true });
+      await rm(back, { force: true });
+    }
+    const mib = orig / MiB;
+    rows.push(
+      [set.description, "zstd-napi level 1, in process (`compress`/`decompress`, what the hook and restore use)", fmt(orig / napiBytes, 2), fmt(mib / (napiMs / 1000), 0), fmt(mib / (napiDecMs / 1000), 0)],
+      [set.description, "zstd CLI: " + cmd("zstd -1 -q -f $SEG -o $OUT") + " / " + cmd("zstd -d -q -f $OUT -o $BACK") + " (wall, includes process start and file write)", fmt(orig / cliBytes, 2), fmt(mib / (cliMs / 1000), 0), fmt(mib / (cliDecMs / 1000), 0)],
+    );
+  }
+  return {
+    title: "Compression on real segments",
+    intro: [`Median of ${repeats} repetitions per segment (after one warm-up), summed over the segments of each set. MiB/s is original (uncompressed) MiB per second; ratio = original bytes / compressed bytes.`],
+    header: ["data", "codec", "ratio", "compress MiB/s", "decompress MiB/s"],
+    rows,
+    notes: [],
+  };
+}
+
