@@ -1,0 +1,116 @@
+/**
+ * Reads what the report model needs from the archive (I/O only).
+ *
+ * - Nodes: `--node` ids, else every node of the cluster, found by a skip scan: list `<cluster>/`
+ *   and take only the first key, then list again starting after `<cluster>/<that node>/~` (past
+ *   every key of that node), and so on. One short listing per node, never the whole archive.
+ * - Per node, the catalog through catalog/read.ts (day prefixes of the window only). The listings
+ *   it makes are recorded on the way, so archive times cost no extra request: a segment's archive
+ *   time is its `archive_time` metadata when the listing carries metadata (memory backend), else the
+ *   object's modified time (S3 LastModified, GCS/Azure update time, file mtime: the moment the
+ *   object was stored, which is what archive_time records).
+ * - Snapshot upload times: the manifests' `uploaded_at` (one more GET per snapshot; the manifest is
+ *   written last, so a snapshot exists for a restore from then on).
+ * - Restore drills: the JSON documents under `<node prefix>evidence/`.
+ */
+import { nodePrefix, type NodeIdentity } from "../archive/layout.js";
+import { decodeKeyPart, snapshotManifestKey } from "../backup/layout.js";
+import { readSnapshotManifest } from "../backup/read.js";
+import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
+import { readCatalog } from "../catalog/read.js";
+import { encodeKeyPart } from "../archive/layout.js";
+import type { Backend, ObjectInfo } from "../storage/types.js";
+import type { DrillEvidence, NodeInput } from "./model.js";
+
+const KEY_END = "~";
+
+/** The host ids under `<cluster>/`, one short listing per node (skip scan). */
+export async function listNodes(backend: Backend, cluster: string, options: { signal?: AbortSignal | undefined; max?: number } = {}): Promise<string[]> {
+  const prefix = `${encodeKeyPart(cluster)}/`;
+  const nodes: string[] = [];
+  let startAfter: string | undefined;
+  for (;;) {
+    let found: string | undefined;
+    for await (const info of backend.list(prefix, { signal: options.signal, startAfter })) {
+      const rest = info.key.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash <= 0) continue;
+      found = rest.slice(0, slash);
+      break;
+    }
+    if (found === undefined) return nodes;
+    nodes.push(decodeKeyPart(found));
+    if (nodes.length >= (options.max ?? 10_000)) return nodes;
+    startAfter = `${prefix}${found}/${KEY_END}`;
+  }
+}
+
+/** True when anything is stored under the node's prefix. */
+export async function nodeExists(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<boolean> {
+  for await (const _ of backend.list(nodePrefix(identity), { signal })) return true;
+  return false;
+}
+
+export const EVIDENCE_DIR = "evidence";
+
+export function evidencePrefix(identity: NodeIdentity): string {
+  return `${nodePrefix(identity)}${EVIDENCE_DIR}/`;
+}
+
+/** A backend that remembers every object a listing returned. */
+function recording(backend: Backend): { backend: Backend; seen: Map<string, ObjectInfo> } {
+  const seen = new Map<string, ObjectInfo>();
+  const wrapped = Object.create(backend) as Backend;
+  wrapped.list = async function* (prefix, options) {
+    for await (const info of backend.list(prefix, options)) {
+      seen.set(info.key, info);
+      yield info;
+    }
+  };
+  return { backend: wrapped, seen };
+}
+
+async function readText(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await backend.get(key, { signal })) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function readDrills(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<DrillEvidence[]> {
+  const out: DrillEvidence[] = [];
+  for await (const info of backend.list(evidencePrefix(identity), { signal })) {
+    if (!info.key.endsWith(".json")) continue;
+    try {
+      const doc = JSON.parse(await readText(backend, info.key, signal)) as Record<string, unknown>;
+      if (doc["kind"] !== "restore-drill") continue;
+      const ranAt = Date.parse(String(doc["ran_at"]));
+      const restorePointAt = Date.parse(String(doc["restore_point"]));
+      if (!Number.isFinite(ranAt) || !Number.isFinite(restorePointAt)) continue;
+      out.push({ key: info.key, ranAt, restorePointAt, status: doc["status"] === "passed" ? "passed" : "failed", details: String(doc["details"] ?? "") });
+    } catch {
+      continue; // not a drill record this version understands
+    }
+  }
+  return out;
+}
+
+export async function readNodeInput(backend: Backend, identity: NodeIdentity, options: { fromMs: number; toMs: number; signal?: AbortSignal | undefined }): Promise<NodeInput> {
+  const { backend: rec, seen } = recording(backend);
+  const catalog = await readCatalog(rec, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
+  const archiveTimes = new Map<string, number>();
+  for (const s of catalog.segments) {
+    const info = seen.get(s.key);
+    const meta = info?.metadata["archive_time"];
+    const at = meta !== undefined ? Date.parse(meta) : info?.modified?.getTime();
+    if (at !== undefined && Number.isFinite(at)) archiveTimes.set(s.key, at);
+  }
+  const snapshotUploadedAt = new Map<string, number>();
+  for (const snap of catalog.snapshots) {
+    const key = snapshotManifestKey(identity, snap.snapshotTimeMs, snap.tag);
+    if (!seen.has(key)) continue;
+    const uploaded = Date.parse((await readSnapshotManifest(backend, key, options.signal)).uploaded_at);
+    if (Number.isFinite(uploaded)) snapshotUploadedAt.set(snap.tag, uploaded);
+  }
+  const drills = await readDrills(backend, identity, options.signal);
+  return { catalog, archiveTimes, snapshotUploadedAt, drills };
+}
