@@ -134,6 +134,44 @@ const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/restore.js"),
   },
   {
+    command: "report",
+    describe: "recovery point report per node: RPO over time against the target, worst windows and causes, evidence (exit 3 on a breach)",
+    builder: (y) =>
+      y
+        .option("since", { type: "string", describe: "start of the window (default: 7 days before --until)" })
+        .option("until", { type: "string", describe: "end of the window (default: now)" })
+        .option("target-rpo", { type: "string", describe: "RPO target, e.g. 15m (default: the targetRpo setting)" })
+        .option("node", { type: "string", array: true, describe: "host id(s) to report (default: every node of the cluster)" })
+        .option("format", { type: "string", default: "text", choices: ["text", "json", "markdown", "html", "prometheus"] })
+        .option("step", { type: "string", describe: "chart bucket (default: at most 720 buckets over the window)" })
+        .option("out", { type: "string", describe: "write the report to this file instead of stdout" }),
+    load: () => import("./commands/report.js"),
+  },
+  {
+    command: "verify",
+    describe: "check snapshots (TOC components, schema, manifest), object checksums (incremental unless --deep) and the segment chain (found/delayed/lost)",
+    builder: (y) =>
+      y
+        .option("since", { type: "string", describe: "segments from this time (default: 7 days before --until)" })
+        .option("until", { type: "string", describe: "segments up to this time (default: now)" })
+        .option("node", { type: "string", array: true, describe: "host id(s) (default: the configured node)" })
+        .option("deep", { type: "boolean", default: false, describe: "re-read and re-hash every object, even those verified before" })
+        .option("drill", { type: "boolean", default: false, describe: "restore drill on a scratch node (not implemented yet)" })
+        .option("delay", { type: "string", describe: "a missing segment younger than this is 'delayed', not 'lost' (default: the target RPO)" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/verify.js"),
+  },
+  {
+    command: "prune",
+    describe: "retention: delete snapshots, segments and incrementals no kept restore point needs (dry run unless --confirm)",
+    builder: (y) =>
+      y
+        .option("keep", { type: "string", demandOption: true, describe: "a duration (keep restore points this far back, e.g. 30d) or a count (keep the newest N snapshots)" })
+        .option("confirm", { type: "boolean", default: false, describe: "delete (without it: print what would be deleted and why)" })
+        .option("json", { type: "boolean", default: false }),
+    load: () => import("./commands/prune.js"),
+  },
+  {
     command: "stub <key> <dir>",
     describe: "write a restore stub for one archived segment into a directory (what restore stages)",
     load: () => import("./commands/stub.js"),

@@ -14,7 +14,8 @@ async function component(backend: Backend, file: string, text: string): Promise<
   const bytes = Buffer.from(text);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const key = componentKey(identity, sha256);
-  await backend.put(key, bytes);
+  // content-addressed: an existing component is not stored again (as src/backup does)
+  if (!(await backend.head(key).then(() => true, () => false))) await backend.put(key, bytes);
   return { component: file.slice(file.lastIndexOf("-") + 1), file, size: bytes.length, sha256, key };
 }
 
