@@ -87,11 +87,25 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/**
+ * Runs `fn` over `items`, `limit` at a time. On the first failure no new item starts, and the error
+ * is thrown only once every running call has settled, so cleanup never races a write in flight.
+ */
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+      while (next < items.length && !failure) {
+        try {
+          await fn(items[next++]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    }),
+  );
+  if (failure) throw failure.error;
 }
 
 /** Is this file in a table directory part of an sstable (as opposed to snapshots/, backups/, ...)? */
