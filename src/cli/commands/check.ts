@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
-import { text } from "node:stream/consumers";
+import { buffer } from "node:stream/consumers";
 import { nodePrefix } from "../../archive/layout.js";
 import { defaultSpoolDir } from "../../archive/spool.js";
 import { formatDuration } from "../../config/duration.js";
@@ -46,12 +46,14 @@ export async function run(ctx: CliContext): Promise<number> {
     const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
     const body = randomBytes(64);
     await backend.put(probe, body, { ifAbsent: true });
-    const back = Buffer.from(await text(await backend.get(probe)), "latin1");
+    const back = await buffer(await backend.get(probe));
     await backend.delete(probe);
     add({
       id: "storage",
-      status: back.length === body.length ? "ok" : "failure",
-      detail: `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`,
+      status: back.equals(body) ? "ok" : "failure",
+      detail: back.equals(body)
+        ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
+        : `'${backend.displayLocation}' returned other bytes than were written`,
     });
   } catch (err) {
     const e = err as Error & { hint?: string };
