@@ -208,10 +208,20 @@ export function restorableSteps(catalog: Catalog, arrival: (s: CatalogSegment) =
   const indexOf = new Map<bigint, number>();
   segs.forEach((s, i) => indexOf.set(s.segmentId, i));
   const startsAt = new Map<number, number>();
-  for (const snap of catalog.snapshots) {
+  // Same rule as snapshotStartSegmentId (the tables' commit log upper bounds, else the first segment in
+  // id order closed at or after the snapshot time), with the fallback found by one sweep over
+  // snapshots in time order: that first index never decreases as the snapshot time grows.
+  const noSegments = { segments: [], gaps: [] };
+  let sweep = 0;
+  for (const snap of [...catalog.snapshots].sort((x, y) => x.snapshotTimeMs - y.snapshotTimeMs)) {
     if (!snap.complete) continue;
-    const start = snapshotStartSegmentId(catalog, snap, undefined);
-    const i = start === undefined ? undefined : indexOf.get(start);
+    let i: number | undefined;
+    const bound = snapshotStartSegmentId(noSegments, snap, undefined);
+    if (bound !== undefined) i = indexOf.get(bound);
+    else {
+      while (sweep < segs.length && segs[sweep]!.closeTimeMs < snap.snapshotTimeMs) sweep++;
+      i = sweep < segs.length ? sweep : undefined;
+    }
     if (i === undefined) continue;
     startsAt.set(i, Math.min(startsAt.get(i) ?? Infinity, uploaded(snap)));
   }
