@@ -46,6 +46,36 @@ export function splitHookArgs(all: readonly string[]): { configPath: string | un
   return { configPath: undefined, argv: [...all] };
 }
 
+/** Past the time budget, the spool fallback gets this long before the hook gives up. */
+export const WATCHDOG_GRACE_MS = 15_000;
+
+/**
+ * Runs the hook with a hard bound: if the work (including the spool fallback) has not finished
+ * `hookTimeout + WATCHDOG_GRACE_MS` after start, it reports failure (the segment stays where
+ * Cassandra keeps it, and the sweeper takes it later) instead of blocking Cassandra's flushes.
+ */
+export async function runArchiveHookBounded(args: readonly string[], io: HookIo): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog = new Promise<number>((resolve) => {
+    const arm = (ms: number) => {
+      timer = setTimeout(() => {
+        io.stderr(`${PREFIX}: gave up after ${ms} ms (storage and spool both stuck); Cassandra keeps the segment, the agent's sweeper will archive it`);
+        resolve(EXIT.STORAGE_UNAVAILABLE);
+      }, ms);
+      timer.unref();
+    };
+    armWatchdog = arm; // armed once the configuration (and so the budget) is known
+  });
+  try {
+    return await Promise.race([runArchiveHook(args, io), watchdog]);
+  } finally {
+    clearTimeout(timer);
+    armWatchdog = undefined;
+  }
+}
+
+let armWatchdog: ((ms: number) => void) | undefined;
+
 export async function runArchiveHook(args: readonly string[], io: HookIo): Promise<number> {
   let config: Config | undefined;
   const { configPath, argv } = splitHookArgs(args);
@@ -67,6 +97,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
       return EXIT.OK;
     }
 
+    armWatchdog?.(config.hookTimeout + WATCHDOG_GRACE_MS);
     const deadline = AbortSignal.timeout(config.hookTimeout);
     try {
       const backend = await openBackend(config.archive, {

@@ -208,6 +208,33 @@ t.test("storage down: the hook spools (hard link + fsync), exits 0, and the agen
   t.equal(sha256(decompress(await readFile(objects[0]!))), f!.sha256, "with the original bytes");
 });
 
+t.test("a storage endpoint that never answers: the hook stops at its time budget and spools", async (t) => {
+  const { createServer } = await import("node:net");
+  const sockets: import("node:net").Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket)); // accepts, never answers
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  const s = await setup(t, {
+    CASSANDRA_PITR_ARCHIVE: "s3://hung-bucket/prefix",
+    CASSANDRA_PITR_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: "x",
+    AWS_SECRET_ACCESS_KEY: "y",
+    CASSANDRA_PITR_HOOK_TIMEOUT: "1500ms",
+  });
+  const [f] = await segmentFixtures("v7");
+  const path = await place(s, f!);
+  const ran = await runNode(ARCHIVE_HOOK, [path, f!.name], s.env);
+  t.equal(ran.exitCode, 0, "exit 0: spooled once the budget ran out");
+  quiet(t, ran, 1);
+  t.match(ran.stderr, /spooled for the agent \(time budget of 1500 ms ran out\)/, "says the budget ran out");
+  t.ok((await readdir(s.spool)).includes(f!.name), "the segment is in the spool");
+  await unchanged(t, path, f!.sha256);
+});
+
 t.test("spool mode links and exits at once; the agent uploads", async (t) => {
   const s = await setup(t, { CASSANDRA_PITR_HOOK_MODE: "spool" });
   const fixtures = await segmentFixtures("v7");
