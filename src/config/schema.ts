@@ -50,6 +50,8 @@ export interface Config {
   sweepMinAge: number;
   /** Agent: Prometheus metrics listen address (host:port), off when unset. */
   metricsListen: string | undefined;
+  /** Agent: upload incremental backups this often (off when unset). */
+  incrementalInterval: number | undefined;
 }
 
 export const DEFAULT_ARCHIVE = "file:///var/lib/cassandra-pitr/archive";
@@ -76,6 +78,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "agentInterval", type: "duration", default: "10s", description: "agent loop interval" },
   { key: "sweepMinAge", type: "duration", default: "10m", description: "age before the sweeper takes a leftover segment" },
   { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
+  { key: "incrementalInterval", type: "duration", description: "agent: upload incremental backups this often (off when unset)" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

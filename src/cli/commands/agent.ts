@@ -1,4 +1,5 @@
 import { runAgent } from "../../archive/agent.js";
+import { appendEvent } from "../../archive/events.js";
 import { defaultSpoolDir } from "../../archive/spool.js";
 import { ConfigError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
@@ -18,6 +19,24 @@ export async function run(ctx: CliContext): Promise<number> {
     const { startMetricsServer } = await import("../../archive/metrics.js");
     metrics = await startMetricsServer(config.metricsListen, backend, identity);
   }
+  // Incremental backups on their own interval, one run at a time, never failing the agent.
+  let lastIncremental = 0;
+  let incrementalRunning: Promise<void> | undefined;
+  const maybeIncrementals = async () => {
+    const every = config.incrementalInterval;
+    if (!every || !config.dataDir || incrementalRunning || Date.now() - lastIncremental < every) return;
+    lastIncremental = Date.now();
+    const { uploadIncrementals } = await import("../../backup/incremental.js");
+    incrementalRunning = uploadIncrementals({ backend, identity, dataDir: config.dataDir, parallelism: config.parallelism, signal: ctx.signal })
+      .then(
+        (r) => appendEvent(config.logFile, { event: "incrementals", uploaded: r.sstablesUploaded }),
+        (err: unknown) => appendEvent(config.logFile, { event: "incrementals-failed", error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        incrementalRunning = undefined;
+      });
+    if (once) await incrementalRunning;
+  };
   try {
     const stats = await runAgent(
       {
@@ -31,8 +50,16 @@ export async function run(ctx: CliContext): Promise<number> {
         logFile: config.logFile,
         signal: ctx.signal,
       },
-      { once, intervalMs: config.agentInterval, onPass: (s) => metrics?.update(s) },
+      {
+        once,
+        intervalMs: config.agentInterval,
+        onPass: (s) => {
+          metrics?.update(s);
+          void maybeIncrementals();
+        },
+      },
     );
+    await incrementalRunning;
     if (once) {
       ctx.out(`uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}`);
       return stats.spoolCount > 0 || stats.failures > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
