@@ -24,6 +24,16 @@ step "build and type-check"
 npm run build --silent || fail_setup "tsc build"
 npx tsc -p tsconfig.json --noEmit || fail_setup "tsc type-check"
 
+# The HTML report is checked in a real headless browser (Debian's chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  step "chromium (for the HTML report test)"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || fail_setup "apt-get install chromium"
+  else
+    sudo -n true 2>/dev/null && (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || fail_setup "chromium is missing; install Debian's chromium package"
+  fi
+fi
+
 step "Cassandra (cached in .cache/)"
 bash scripts/cassandra-node.sh fetch >/dev/null || fail_setup "cassandra fetch"
 
