@@ -2,6 +2,7 @@
 import t from "tap";
 import { execa } from "execa";
 import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { REPO } from "./helpers/cassandra.js";
 
 t.test("npm run demo: archive, list, restore byte for byte, snapshot, window, plan", async (t) => {
@@ -16,4 +17,8 @@ t.test("npm run demo: archive, list, restore byte for byte, snapshot, window, pl
   t.match(out, /byte-for-byte identical/, "the restored segment equals the original");
   t.match(out, /restorable window: \S+ \.\. \S+ \(from snapshot 'demo'\)/, "the restorable window is listed");
   t.match(out, /restore_point_in_time=\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}\.\d{6}/, "the plan states the exact restore_point_in_time");
+  t.match(out, /compliance report .* target RPO 15m/, "the compliance report is printed");
+  const html = await readFile(join(REPO, ".tmp/demo/report.html"), "utf8");
+  t.match(html, /<svg/, "and written as an HTML page with charts");
+  t.match(await readFile(join(REPO, ".tmp/demo/report.md"), "utf8"), /\| rpo-target \|/, "and as Markdown");
 });
