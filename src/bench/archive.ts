@@ -43,14 +43,21 @@ function hookEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...extra };
 }
 
-async function measure(config: Config, files: readonly string[], runs: number, warmup: number): Promise<Summary> {
-  const out: ChildRun[] = [];
+/**
+ * Runs every config once per round, round after round (interleaved), so that load from other work
+ * on the machine drifts over all rows alike instead of landing on whichever row ran at the time.
+ */
+async function measureInterleaved(configs: readonly Config[], files: readonly string[], runs: number, warmup: number, log: (l: string) => void): Promise<Map<string, Summary>> {
+  const out = new Map<string, ChildRun[]>(configs.map((c) => [c.name, []]));
   for (let i = 0; i < warmup + runs; i++) {
-    const r = await config.run(files[i % files.length]!, i);
-    if (i >= warmup) out.push(r);
+    if (i % 10 === 0) log(`    round ${i + 1}/${warmup + runs}`);
+    for (const c of configs) {
+      const r = await c.run(files[i % files.length]!, i);
+      if (i >= warmup) out.get(c.name)!.push(r);
+    }
   }
-  await config.cleanup?.();
-  return summarize(out);
+  for (const c of configs) await c.cleanup?.();
+  return new Map([...out].map(([k, v]) => [k, summarize(v)]));
 }
 
 export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions): Promise<{ table: Table; results: Map<string, Summary> }> {
@@ -186,12 +193,9 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
     );
   }
 
-  const results = new Map<string, Summary>();
-  for (const c of configs) {
-    o.log(`  ${set.label}: ${c.name} (${o.runs} runs)`);
-    await rmOut();
-    results.set(c.name, await measure(c, set.files, o.runs, o.warmup));
-  }
+  o.log(`  ${set.label}: ${configs.length} rows × ${o.runs} runs, interleaved`);
+  await rmOut();
+  const results = await measureInterleaved(configs, set.files, o.runs, o.warmup, o.log);
 
   const nodeP50 = results.get("bare node start")!.p50Ms;
   const zstdFsync = results.get("zstd -1 + write + fsync")!.p50Ms;
@@ -204,7 +208,7 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
     title: `Archive hook per segment — ${set.description}`,
     intro: [
       `Segments: ${set.files.length} file(s) of ${set.sizeMiB} MiB used round-robin (${set.files.map((f) => "`" + basename(f) + "`").join(", ")}); ` +
-        `${o.warmup} unmeasured warm-up run(s) then ${o.runs} measured runs per row, one after another. Files are in the page cache (warm reads). ` +
+        `${o.warmup} unmeasured warm-up round(s) then ${o.runs} measured rounds; each round runs every row once, in table order (interleaved, so drifting load from other work hits all rows alike). Files are in the page cache (warm reads). ` +
         `$W is a scratch directory on the same filesystem as the segments; every hook run writes a new key (CASSANDRA_PITR_NODE=run-$i) or a new spool directory, so no run is a re-archive. ` +
         `Wall time is measured by the runner from spawn to exit; peak RSS is the child's (\`/usr/bin/time -f %M\`, which wraps every row alike).`,
     ],

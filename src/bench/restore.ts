@@ -134,7 +134,8 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
       const times: number[] = [];
       let counts: Counts = { list: 0, listed: 0, head: 0, get: 0 };
       let planned = 0;
-      for (let r = 0; r < o.repeats + 1; r++) {
+      const repeats = label.startsWith("mem://") ? Math.min(o.repeats, 3) : o.repeats;
+      for (let r = 0; r < repeats + 1; r++) {
         counts = { list: 0, listed: 0, head: 0, get: 0 };
         const backend = counting(make(), counts);
         const t = process.hrtime.bigint();
@@ -170,7 +171,7 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
     intro: [
       `Synthetic archive: ${o.segments.toLocaleString("en-US")} segment keys of one node (one JVM run, consecutive ids, one segment closing every ${(interval / 1000).toFixed(1)} s for 365 days), put into the memory backend with 1-byte bodies. ` +
         `The restore point is the end of day 200; a synthetic complete snapshot is taken 1, 7 or 30 days earlier (supplied through readCatalog's injectable \`loadSnapshots\`; \`loadIncrementals\` returns none). ` +
-        `Timed: \`readCatalog\` (fromMs = T, toMs = T + 3 h grace, as \`cassandra-pitr plan\` calls it) + \`planRestore\`, median of ${o.repeats} runs after one warm-up, in one process. ` +
+        `Timed: \`readCatalog\` (fromMs = T, toMs = T + 3 h grace, as \`cassandra-pitr plan\` calls it) + \`planRestore\`, median of ${o.repeats} runs (3 on the stock memory backend) after one warm-up, in one process. ` +
         `Calls are counted by a wrapper around the backend; "objects listed" is what the listings returned to the catalog.`,
     ],
     header: ["window", "backend", "keys in archive", "p50 ms", "max ms", "list calls", "objects listed", "head/get calls", "segments in plan"],
@@ -243,52 +244,62 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     command: string;
     totals: number[];
     calls: ChildRun[];
+    /** Restores every item into `target` once; returns the child runs (none for in-process rows). */
+    pass: (target: string) => Promise<ChildRun[]>;
   }
-  const rows: Row[] = [];
-  const sequential = async (what: string, command: string, one: (item: (typeof items)[number], target: string) => Promise<ChildRun>) => {
-    o.log(`  ${set.label}: ${what}`);
-    const row: Row = { what, command, totals: [], calls: [] };
-    for (let r = 0; r < o.repeats + 1; r++) {
+  const each = (one: (item: (typeof items)[number], target: string) => Promise<ChildRun>) => async (target: string) => {
+    const calls: ChildRun[] = [];
+    for (const item of items) calls.push(await one(item, target));
+    return calls;
+  };
+  const inProcess = (parallelism: number) => async (target: string) => {
+    await pool(items, parallelism, async (i) => {
+      await fetchSegment(backend, i.key, join(target, i.name), { sha256: i.sha256, size: i.size });
+    });
+    return [];
+  };
+  const rows: Row[] = [
+    { what: "cp (original segments)", command: "cp $SEG $TARGET/$NAME", pass: each((i, target) => runChild("cp", [i.seg, join(target, i.name)], { scratch: w })) },
+    {
+      what: "cp + fsync (original segments)",
+      command: "sh -c 'cp $SEG $TARGET/$NAME && sync $TARGET/$NAME'",
+      pass: each((i, target) => runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], { scratch: w })),
+    },
+    {
+      what: "zstd -d of the archived objects",
+      command: "zstd -d -q -f $ARCHIVE/$KEY -o $TARGET/$NAME",
+      pass: each((i, target) => runChild("zstd", ["-d", "-q", "-f", join(archiveDir, i.key), "-o", join(target, i.name)], { scratch: w })),
+    },
+    {
+      what: "restore hook over stubs, sequential (as Cassandra calls it)",
+      command: "node dist/bin/restore-hook.js $STUBS/$NAME $TARGET/$NAME",
+      pass: each((i, target) => runChild(process.execPath, [restoreHook, join(stubs, i.name), join(target, i.name)], { scratch: w, env, cwd: o.repo })),
+    },
+    {
+      what: "fetchSegment in one process, parallelism 1",
+      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, 1 at a time (src/bench/restore.ts)`,
+      pass: inProcess(1),
+    },
+    {
+      what: `fetchSegment in one process, parallelism ${o.parallelism}`,
+      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, ${o.parallelism} at a time (src/bench/restore.ts)`,
+      pass: inProcess(o.parallelism),
+    },
+  ].map((r) => ({ ...r, totals: [], calls: [] }));
+  // Rounds: every row once per round (interleaved), so drifting load hits all rows alike.
+  for (let r = 0; r < o.repeats + 1; r++) {
+    o.log(`  ${set.label}: fetch round ${r + 1}/${o.repeats + 1}`);
+    for (const row of rows) {
       const target = await fresh("target");
       const t = process.hrtime.bigint();
-      const calls: ChildRun[] = [];
-      for (const item of items) calls.push(await one(item, target));
+      const calls = await row.pass(target);
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (r > 0) {
         row.totals.push(ms);
         row.calls.push(...calls);
       }
     }
-    rows.push(row);
-  };
-
-  await sequential("cp (original segments)", "cp $SEG $TARGET/$NAME", (i, target) => runChild("cp", [i.seg, join(target, i.name)], { scratch: w }));
-  await sequential("cp + fsync (original segments)", "sh -c 'cp $SEG $TARGET/$NAME && sync $TARGET/$NAME'", (i, target) =>
-    runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], { scratch: w }),
-  );
-  await sequential("zstd -d of the archived objects", "zstd -d -q -f $ARCHIVE/$KEY -o $TARGET/$NAME", (i, target) =>
-    runChild("zstd", ["-d", "-q", "-f", join(archiveDir, i.key), "-o", join(target, i.name)], { scratch: w }),
-  );
-  await sequential("restore hook over stubs, sequential (as Cassandra calls it)", "node dist/bin/restore-hook.js $STUBS/$NAME $TARGET/$NAME", (i, target) =>
-    runChild(process.execPath, [restoreHook, join(stubs, i.name), join(target, i.name)], { scratch: w, env, cwd: o.repo }),
-  );
-
-  const inProcess = async (parallelism: number) => {
-    o.log(`  ${set.label}: fetchSegment, parallelism ${parallelism}`);
-    const row: Row = { what: `fetchSegment in one process, parallelism ${parallelism}`, command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, ${parallelism} at a time (src/bench/restore.ts)`, totals: [], calls: [] };
-    for (let r = 0; r < o.repeats + 1; r++) {
-      const target = await fresh("target");
-      const t = process.hrtime.bigint();
-      await pool(items, parallelism, async (i) => {
-        await fetchSegment(backend, i.key, join(target, i.name), { sha256: i.sha256, size: i.size });
-      });
-      const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      if (r > 0) row.totals.push(ms);
-    }
-    rows.push(row);
-  };
-  await inProcess(1);
-  await inProcess(o.parallelism);
+  }
   await backend.close();
   await rm(w, { recursive: true, force: true });
 
@@ -297,7 +308,7 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     title: `Restore fetch throughput — ${set.description}`,
     intro: [
       `${items.length} segment(s), ${fmt(totalMiB, 0)} MiB in total, archived once to a file:// archive on the same disk (zstd level 1, not timed), a restore stub written for each by ${cmd("node dist/bin/cli.js stub $KEY $STUBS")}. ` +
-        `Each row restores all of them into an empty directory; median total of ${o.repeats} repetitions after one warm-up. The restore hook and fetchSegment decompress, sha256-check, fsync and rename; \`cp\` does none of that.`,
+        `Each row restores all of them into an empty directory; median total of ${o.repeats} rounds after one warm-up round, every row once per round (interleaved). The restore hook and fetchSegment decompress, sha256-check, fsync and rename; \`cp\` does none of that.`,
     ],
     header: ["what", "command", "total ms (p50)", "MiB/s", "per segment p50 / p95 ms", "peak RSS MiB (per process)", "vs cp"],
     rows: rows.map((r) => {
