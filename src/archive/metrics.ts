@@ -1,26 +1,36 @@
 /**
- * The agent's Prometheus endpoint (GET /metrics). Figures come from the agent's own passes and,
- * for the newest archived segment, from listing the last two day prefixes of the node (cheap: the
- * layout sorts keys by close time).
+ * The agent's Prometheus endpoint (GET /metrics). Spool and failure figures come from the agent's
+ * own passes; the newest segment and the restorable window from the node's catalog of the last
+ * week (day prefixes only), refreshed at most once a minute.
  */
 import { createServer } from "node:http";
 import { ConfigError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { AgentStats } from "./agent.js";
-import { dayPrefixes, parseSegmentKey, type NodeIdentity } from "./layout.js";
+import type { NodeIdentity } from "./layout.js";
 
-export async function newestArchivedCloseTime(backend: Backend, identity: NodeIdentity, nowMs: number): Promise<number | undefined> {
-  let newest: number | undefined;
-  for (const prefix of dayPrefixes(identity, nowMs - 86_400_000, nowMs)) {
-    for await (const info of backend.list(prefix)) {
-      const parts = parseSegmentKey(info.key);
-      if (parts && (newest === undefined || parts.closeTimeMs > newest)) newest = parts.closeTimeMs;
-    }
-  }
-  return newest;
+export interface RestorableFigures {
+  readonly newestSegmentMs: number | undefined;
+  /** The restorable window from the catalog of the last `RESTORABLE_LOOKBACK_MS`. */
+  readonly restorable: { earliestMs: number; latestMs: number } | undefined;
 }
 
-export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, newestMs: number | undefined, nowMs: number): string {
+/** How far back the agent's metrics look for the restorable window (a week of day prefixes). */
+export const RESTORABLE_LOOKBACK_MS = 7 * 86_400_000;
+
+export async function restorableFigures(backend: Backend, identity: NodeIdentity, nowMs: number): Promise<RestorableFigures> {
+  const { readCatalog } = await import("../catalog/read.js");
+  const { loadIncrementals, loadSnapshots } = await import("../catalog/backup-source.js");
+  const catalog = await readCatalog(backend, identity, { fromMs: nowMs - RESTORABLE_LOOKBACK_MS, toMs: nowMs, loadSnapshots, loadIncrementals });
+  const newest = catalog.segments.reduce<number | undefined>((m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m), undefined);
+  return {
+    newestSegmentMs: newest,
+    restorable: catalog.restorable ? { earliestMs: catalog.restorable.earliestMs, latestMs: catalog.restorable.latestMs } : undefined,
+  };
+}
+
+export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, figures: RestorableFigures, nowMs: number): string {
+  const newestMs = figures.newestSegmentMs;
   const labels = `cluster="${identity.cluster.replace(/"/g, '\\"')}",node="${identity.node}"`;
   const lines = [
     "# HELP cassandra_pitr_spool_segments Segments waiting in the spool.",
@@ -46,6 +56,16 @@ export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, ne
       `cassandra_pitr_newest_segment_age_seconds{${labels}} ${((nowMs - newestMs) / 1000).toFixed(3)}`,
     );
   }
+  if (figures.restorable) {
+    lines.push(
+      "# HELP cassandra_pitr_newest_restorable_timestamp_seconds Newest instant restorable from the archive (unix seconds).",
+      "# TYPE cassandra_pitr_newest_restorable_timestamp_seconds gauge",
+      `cassandra_pitr_newest_restorable_timestamp_seconds{${labels}} ${(figures.restorable.latestMs / 1000).toFixed(3)}`,
+      "# HELP cassandra_pitr_restorable_window_seconds Length of the restorable window (within the last 7 days).",
+      "# TYPE cassandra_pitr_restorable_window_seconds gauge",
+      `cassandra_pitr_restorable_window_seconds{${labels}} ${((figures.restorable.latestMs - figures.restorable.earliestMs) / 1000).toFixed(3)}`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -53,15 +73,21 @@ export async function startMetricsServer(listen: string, backend: Backend, ident
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
   let stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0 };
+  let cached: { at: number; figures: Promise<RestorableFigures> } | undefined;
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
     }
     const now = Date.now();
-    newestArchivedCloseTime(backend, identity, now).then(
-      (newest) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderAgentMetrics(stats, identity, newest, now)),
-      (err: unknown) => res.writeHead(503).end(String(err)),
+    // Scrapes come every few seconds; the archive is listed at most once a minute.
+    if (!cached || now - cached.at > 60_000) cached = { at: now, figures: restorableFigures(backend, identity, now) };
+    cached.figures.then(
+      (figures) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderAgentMetrics(stats, identity, figures, now)),
+      (err: unknown) => {
+        cached = undefined;
+        res.writeHead(503).end(String(err));
+      },
     );
   });
   await new Promise<void>((resolve, reject) => {

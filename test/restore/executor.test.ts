@@ -5,12 +5,10 @@
  * Bad input must change nothing on disk.
  */
 import t from "tap";
-import { cp, mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { CLI, ARCHIVE_HOOK, RESTORE_HOOK, cleanEnv, runNode, tempDir } from "../helpers/hooks.js";
-import { FIXTURES } from "../helpers/fixtures.js";
-
-const PITR = join(FIXTURES, "pitr/5.0.9");
+import { CLI, RESTORE_HOOK, runNode } from "../helpers/hooks.js";
+import { PITR, pitrArchive as setup } from "../helpers/pitr-archive.js";
 
 async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -23,49 +21,6 @@ async function tree(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
-}
-
-async function setup() {
-  const root = await tempDir("executor");
-  const node = join(root, "node");
-  const archive = join(root, "archive");
-  for (const d of ["archive", "node/data", "node/commitlog", "node/conf", "node/incoming"]) await mkdir(join(root, d), { recursive: true });
-  const rows = JSON.parse(await readFile(join(PITR, "rows.json"), "utf8")) as { hostId: string; tableDir: string; rows: [number, string][] };
-  const configFile = join(node, "conf/cassandra-pitr.yaml");
-  await writeFile(
-    configFile,
-    [
-      `archive: file://${archive}`,
-      "cluster: executor-test",
-      `node: ${rows.hostId}`,
-      "cassandraVersion: 5.0.9",
-      `commitlogDir: ${join(node, "commitlog")}`,
-      `dataDir: ${join(node, "data")}`,
-      `cassandraConf: ${join(node, "conf")}`,
-    ].join("\n") + "\n",
-  );
-  await writeFile(join(node, "conf/commitlog_archiving.properties"), "archive_command=/usr/bin/cassandra-pitr-archive %path %name\n");
-  await writeFile(join(node, "conf/jvm-server.options"), "-Xss256k\n");
-  const env = cleanEnv({ CASSANDRA_PITR_CONFIG: configFile });
-  // Archive the fixture's segments through the hook, with their recorded close times.
-  const segDir = join(PITR, "segments");
-  for (const name of (await readdir(segDir)).filter((n) => n.endsWith(".log"))) {
-    const meta = JSON.parse(await readFile(join(segDir, `${name}.json`), "utf8")) as { segment: { closeTime: string } };
-    const path = join(node, "incoming", name);
-    await cp(join(segDir, name), path);
-    await utimes(path, new Date(meta.segment.closeTime), new Date(meta.segment.closeTime));
-    const r = await runNode(ARCHIVE_HOOK, [path, name], env);
-    if (r.exitCode !== 0) throw new Error(`archive ${name}: ${r.stderr}`);
-  }
-  // The node's live table: the snapshot tree (as nodetool snapshot left it) plus a "live" sstable.
-  await cp(join(PITR, "data"), join(node, "data"), { recursive: true });
-  const tableDir = join(node, "data/pitr_fixture", rows.tableDir);
-  const snap = await runNode(CLI, ["snapshot", "-t", "demo"], env);
-  if (snap.exitCode !== 0) throw new Error(`snapshot: ${snap.stderr}`);
-  await writeFile(join(tableDir, "nb-7-big-Data.db"), "live data written after the restore point");
-  await writeFile(join(node, "commitlog/CommitLog-7-99.log"), "a live segment");
-  const at = rows.rows[Math.floor(rows.rows.length * 0.6)]![1];
-  return { root, node, archive, env, tableDir, at, configFile };
 }
 
 t.test("restore: bad input changes nothing; a good restore places, stages and writes the settings; finish removes them", async (t) => {
