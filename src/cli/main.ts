@@ -156,7 +156,15 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("until", { type: "string", describe: "segments up to this time (default: now)" })
         .option("node", { type: "string", array: true, describe: "host id(s) (default: the configured node)" })
         .option("deep", { type: "boolean", default: false, describe: "re-read and re-hash every object, even those verified before" })
-        .option("drill", { type: "boolean", default: false, describe: "restore drill on a scratch node (not implemented yet)" })
+        .option("drill", { type: "boolean", default: false, describe: "restore drill: restore to a scratch Cassandra node at --at, run CQL checks, record evidence in the archive (exit 3 when a check fails)" })
+        .option("at", { type: "string", describe: "drill: restore point (as for plan)" })
+        .option("check", { type: "string", array: true, describe: "drill: CQL to run on the restored node (repeatable; default: SELECT count(*) of each table in scope)" })
+        .option("expect", { type: "string", array: true, describe: "drill: assertion on a table's row count, e.g. \"shop.orders>=1000\" (repeatable)" })
+        .option("keyspace", { type: "string", array: true, describe: "drill: restore only these keyspaces (default: the snapshot's user tables)" })
+        .option("table", { type: "string", array: true, describe: "drill: restore only these tables (keyspace.table)" })
+        .option("grace", { type: "string", describe: "drill: extra segments closed up to this long after the restore point (as for plan)" })
+        .option("keep-scratch", { type: "boolean", default: false, describe: "drill: keep the scratch node's directory (logs, data) afterwards" })
+        .option("harness", { type: "string", describe: "drill: path to scripts/cassandra-node.sh (default: next to the installed code)" })
         .option("delay", { type: "string", describe: "a missing segment younger than this is 'delayed', not 'lost' (default: the target RPO)" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/verify.js"),

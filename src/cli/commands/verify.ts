@@ -1,14 +1,28 @@
-/** `cassandra-pitr verify [--deep] [--node ID ...] [--since T] [--until T] [--json]` (src/verify). Exit 3 when a check fails. */
+/**
+ * `cassandra-pitr verify [--deep] [--node ID ...] [--since T] [--until T] [--json]` (src/verify). Exit 3 when a check fails.
+ * `cassandra-pitr verify --drill --at T [--check CQL ...] [--expect ks.t>=N ...] [--keyspace K] [--table K.T]
+ *   [--keep-scratch] [--harness PATH]`: restore drill on a scratch node (src/verify/drill.ts), recorded as evidence.
+ *   Exit 0 when every check passed, 3 when one failed; an error that stopped the drill keeps its own status.
+ */
 import { parseDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { parseInstant } from "../../restore/time.js";
 import { verifyNode } from "../../verify/verify.js";
+import { createHarnessScratch, findHarness, parseExpectation, runDrill } from "../../verify/drill.js";
+import { hookPaths } from "./init.js";
+import { buildPlan } from "./plan.js";
 import { identityOf, openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
 
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : undefined);
+
 export async function run(ctx: CliContext): Promise<number> {
-  if (ctx.args["drill"]) throw new UsageError("--drill is not implemented yet");
+  if (ctx.args["drill"]) return drill(ctx);
+  for (const flag of ["at", "check", "expect", "keyspace", "table", "harness", "grace"]) {
+    if (ctx.args[flag] !== undefined) throw new UsageError(`--${flag} applies only to verify --drill`);
+  }
+  if (ctx.args["keepScratch"] === true) throw new UsageError("--keep-scratch applies only to verify --drill");
   const now = Date.now();
   const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
   const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
@@ -31,6 +45,53 @@ export async function run(ctx: CliContext): Promise<number> {
       }
     }
     return results.some((r) => r.status === "failure") ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}
+
+async function drill(ctx: CliContext): Promise<number> {
+  if (ctx.args["at"] === undefined) throw new UsageError("verify --drill needs --at (the instant to restore to)", { hint: "e.g. --at '2026-01-31T12:00:00Z'; 'cassandra-pitr list' shows the restorable window" });
+  if (ctx.args["since"] !== undefined || ctx.args["until"] !== undefined) throw new UsageError("--since and --until do not apply to verify --drill (it restores to --at)");
+  const nodes = strings(ctx.args["node"]) ?? [];
+  if (nodes.length > 1) throw new UsageError("verify --drill drills one node at a time", { hint: "run it once per --node" });
+  const now = Date.now();
+  const at = parseInstant(String(ctx.args["at"]), { now });
+  const expectations = (strings(ctx.args["expect"]) ?? []).map(parseExpectation);
+  const checks = (strings(ctx.args["check"]) ?? []).map((c) => c.trim()).filter((c) => c.length > 0);
+  const harness = findHarness(ctx.args["harness"] as string | undefined);
+  const { config, backend } = await openArchive(ctx);
+  try {
+    const drilled = nodes[0] ? { ...config, node: nodes[0] } : config;
+    const identity = identityOf(drilled);
+    const configFile = (await ctx.config()).file;
+    const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
+    if ([hookPaths().restore, configFile ?? ""].some((p) => /\s/.test(p))) {
+      throw new UsageError(`restore_command '${restoreCommand}' has a path with a space`, { hint: "Cassandra splits restore_command on spaces" });
+    }
+    const outcome = await runDrill({
+      backend,
+      identity,
+      archiveUrl: config.archive,
+      at: at.epochMicros,
+      keyspaces: strings(ctx.args["keyspace"]),
+      tables: strings(ctx.args["table"]),
+      checks,
+      expectations,
+      keepScratch: ctx.args["keepScratch"] === true,
+      restoreCommand,
+      parallelism: config.parallelism,
+      plan: (r) =>
+        buildPlan({ ...ctx, args: { ...ctx.args, keyspace: r.keyspaces, table: r.tables, targetVersion: r.targetVersion } }, drilled, backend, restoreCommand),
+      createScratch: () => createHarnessScratch({ harness, env: ctx.env, say: ctx.args["json"] ? ctx.err : ctx.out }),
+      now: () => Date.now(),
+      say: ctx.args["json"] ? ctx.err : ctx.out,
+      signal: ctx.signal,
+    });
+    if (ctx.args["json"]) ctx.out(JSON.stringify(outcome.evidence, null, 2));
+    else ctx.out(`restore drill ${outcome.evidence.status}: ${outcome.evidence.details}`);
+    if (outcome.error !== undefined) throw outcome.error;
+    return outcome.evidence.status === "passed" ? EXIT.OK : EXIT.PROBLEMS_FOUND;
   } finally {
     await backend.close();
   }
