@@ -4,7 +4,6 @@
  * header, rename into place, fsync the directory. A mismatch leaves nothing at the target.
  */
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Transform, Writable, type Readable } from "node:stream";
@@ -12,6 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
 import { parseSegmentHeader } from "../commitlog/segment-header.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
+import { fsyncDir } from "../storage/durable.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 
@@ -34,14 +34,6 @@ export interface WriteResult {
   readonly size: number;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Writes `source` (optionally zstd-compressed) to `target` atomically, checking the result against

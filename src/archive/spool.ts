@@ -4,9 +4,9 @@
  * %path, but it only works on the commit log's own filesystem. Durability: the link is made, then
  * the spool directory is fsynced, before the hook reports success.
  */
-import { constants } from "node:fs";
-import { link, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
+import { link, mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { fsyncDir } from "../storage/durable.js";
 import { PitrError } from "../errors/base.js";
 
 export class SpoolError extends PitrError {
@@ -21,14 +21,6 @@ export function defaultSpoolDir(commitlogDir: string): string {
   return join(dirname(commitlogDir), "cassandra-pitr-spool");
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Links `path` into the spool as `name`. Linking the same file twice is a success (same inode);

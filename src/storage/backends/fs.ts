@@ -1,3 +1,4 @@
+import { fsyncDir } from "../durable.js";
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
@@ -353,14 +354,6 @@ async function writeDurably(file: string, body: Readable | Uint8Array, signal: A
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsConstants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 export function createBackend(location: FileLocation): Backend {
   return new FsBackend(location);
