@@ -14,42 +14,14 @@
  * - Restore drills: the JSON documents under `<node prefix>evidence/`.
  */
 import { nodePrefix, type NodeIdentity } from "../archive/layout.js";
-import { decodeKeyPart, snapshotManifestKey } from "../backup/layout.js";
+import { snapshotManifestKey } from "../backup/layout.js";
 import { readSnapshotManifest } from "../backup/read.js";
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
-import { encodeKeyPart } from "../archive/layout.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import type { DrillEvidence, NodeInput } from "./model.js";
 
-const KEY_END = "~";
-
-/** The host ids under `<cluster>/`, one short listing per node (skip scan). */
-export async function listNodes(backend: Backend, cluster: string, options: { signal?: AbortSignal | undefined; max?: number } = {}): Promise<string[]> {
-  const prefix = `${encodeKeyPart(cluster)}/`;
-  const nodes: string[] = [];
-  let startAfter: string | undefined;
-  for (;;) {
-    let found: string | undefined;
-    for await (const info of backend.list(prefix, { signal: options.signal, startAfter })) {
-      const rest = info.key.slice(prefix.length);
-      const slash = rest.indexOf("/");
-      if (slash <= 0) continue;
-      found = rest.slice(0, slash);
-      break;
-    }
-    if (found === undefined) return nodes;
-    nodes.push(decodeKeyPart(found));
-    if (nodes.length >= (options.max ?? 10_000)) return nodes;
-    startAfter = `${prefix}${found}/${KEY_END}`;
-  }
-}
-
-/** True when anything is stored under the node's prefix. */
-export async function nodeExists(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<boolean> {
-  for await (const _ of backend.list(nodePrefix(identity), { signal })) return true;
-  return false;
-}
+export { listNodes, nodeExists } from "../catalog/nodes.js";
 
 export const EVIDENCE_DIR = "evidence";
 

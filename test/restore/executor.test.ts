@@ -33,6 +33,7 @@ t.test("restore: bad input changes nothing; a good restore places, stages and wr
     ["a time without a zone", ["restore", "--at", "2026-11-21T09:00:00", "--nodetool=false"], 2, /no zone/],
     ["a time in the future", ["restore", "--at", "2999-01-01T00:00:00Z", "--nodetool=false"], 17, /future/],
     ["a time before any snapshot", ["restore", "--at", "2001-01-01T00:00:00Z", "--nodetool=false"], 17, /no complete snapshot/],
+    ["an unknown node", ["restore", "--at", s.at, "--node", "00000000-0000-4000-8000-000000000000", "--nodetool=false"], 14, /has nothing in archive/],
     ["an unknown table", ["restore", "--at", s.at, "--table", "pitr_fixture.nope", "--nodetool=false"], 17, /nope/],
     ["a running node", ["restore", "--at", s.at, "--grace", "0s", "--nodetool=true"], 18, /node is running/],
     ["no nodetool at all", ["restore", "--at", s.at, "--grace", "0s", "--nodetool=/nonexistent/nodetool"], 2, /not found/],

@@ -1,5 +1,6 @@
 /** `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots, gaps, segment counts. */
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
+import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
 import { EXIT } from "../../errors/codes.js";
 import { parseInstant } from "../../restore/time.js";
@@ -15,6 +16,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const now = Date.now();
     const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
     const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
+    await requireKnownNode(backend, identity, ctx.signal);
     const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const summary = {
       schema_version: 1,

@@ -1,5 +1,6 @@
 /** `cassandra-pitr plan --at T [--keyspace ks] [--table ks.t] [--grace 3h] [--target-version V] [--json]`: changes nothing. */
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
+import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
 import { parseDuration } from "../../config/duration.js";
 import { EXIT } from "../../errors/codes.js";
@@ -33,6 +34,7 @@ export async function buildPlan(ctx: CliContext, config: Config, backend: Backen
     const now = Date.now();
     const at = parseInstant(String(ctx.args["at"]), { now });
     const graceMs = parseDuration(String(ctx.args["grace"] ?? DEFAULT_GRACE), "--grace");
+    await requireKnownNode(backend, identity, ctx.signal);
     const catalog = await readCatalog(backend, identity, { fromMs: at.epochMs, toMs: at.epochMs + graceMs, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const keyspaces = strings(ctx.args["keyspace"]);
     const tables = strings(ctx.args["table"]);
