@@ -7,16 +7,15 @@
  * most two lines otherwise; never move or delete %path; stay inside the configured time budget.
  *
  * Its import graph is kept small on purpose (test/archive/import-graph.test.ts): no CLI framework,
- * no SDK until the configured backend is opened, no planner or report code.
+ * no SDK until the configured backend is opened, no planner or report code; the upload pipeline
+ * itself is imported only in upload mode.
  */
 import { dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
-import { openBackend } from "../storage/open.js";
 import { appendEvent } from "./events.js";
-import { pushSegment } from "./push.js";
 import { defaultSpoolDir, spoolSegment } from "./spool.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 
@@ -100,6 +99,8 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
     armWatchdog?.(config.hookTimeout + WATCHDOG_GRACE_MS);
     const deadline = AbortSignal.timeout(config.hookTimeout);
     try {
+      // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
+      const [{ openBackend }, { pushSegment }] = await Promise.all([import("../storage/open.js"), import("./push.js")]);
       const backend = await openBackend(config.archive, {
         signal: deadline,
         retry: { attempts: config.retryAttempts },
