@@ -15,7 +15,13 @@ interface Entry {
 }
 
 const CHUNK = 64 * 1024;
-const stores = new Map<string, Map<string, Entry>>();
+interface Store {
+  readonly objects: Map<string, Entry>;
+  /** Keys in order, rebuilt lazily after a put of a new key or a delete: listing a prefix seeks, as object stores do. */
+  sorted: string[] | undefined;
+}
+
+const stores = new Map<string, Store>();
 
 /** Forgets every memory store (tests). */
 export function resetMemoryStores(): void {
@@ -40,16 +46,25 @@ export class MemoryBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation: string;
   readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16 };
-  private readonly objects: Map<string, Entry>;
+  private readonly store: Store;
 
   constructor(location: MemoryLocation) {
     this.displayLocation = location.display;
-    let objects = stores.get(location.name);
-    if (objects === undefined) {
-      objects = new Map();
-      stores.set(location.name, objects);
+    let store = stores.get(location.name);
+    if (store === undefined) {
+      store = { objects: new Map(), sorted: undefined };
+      stores.set(location.name, store);
     }
-    this.objects = objects;
+    this.store = store;
+  }
+
+  private get objects(): Map<string, Entry> {
+    return this.store.objects;
+  }
+
+  private sortedKeys(): string[] {
+    this.store.sorted ??= [...this.store.objects.keys()].sort();
+    return this.store.sorted;
   }
 
   async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
@@ -59,6 +74,7 @@ export class MemoryBackend implements Backend {
     checkSignal(options);
     // The existence check and the store happen in one synchronous step: atomic within the process.
     if (options.ifAbsent && this.objects.has(key)) throw new PreconditionFailedError(this.displayLocation, key);
+    if (!this.objects.has(key)) this.store.sorted = undefined;
     this.objects.set(key, { bytes, metadata: { ...(options.metadata ?? {}) }, modified: new Date() });
   }
 
@@ -93,10 +109,23 @@ export class MemoryBackend implements Backend {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     validatePrefix(prefix);
     checkSignal(options);
-    const keys = [...this.objects.keys()]
-      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter))
-      .sort();
-    for (const key of keys) {
+    const keys = this.sortedKeys();
+    const from = options.startAfter !== undefined && options.startAfter >= prefix ? options.startAfter : undefined;
+    // First index whose key is > startAfter (or >= prefix): binary search.
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid]!;
+      if (from !== undefined ? k <= from : k < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) {
+        if (key > prefix) break;
+        continue;
+      }
       checkSignal(options);
       const entry = this.objects.get(key);
       if (entry === undefined) continue; // deleted while listing
@@ -107,7 +136,7 @@ export class MemoryBackend implements Backend {
   async delete(key: string, options: OpOptions = {}): Promise<void> {
     validateKey(key);
     checkSignal(options);
-    this.objects.delete(key);
+    if (this.objects.delete(key)) this.store.sorted = undefined;
   }
 
   async close(): Promise<void> {}
