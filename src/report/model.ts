@@ -24,6 +24,7 @@
  *   T − close(n) when positive); the larger part names the cause: `archive-lag`, or the open segment:
  *   `quiet-segment` in the same JVM run, `node-silent` when n starts a new run (the node restarted).
  */
+import type { LocalSnapshotUsage } from "./local-snapshots.js";
 import { createHash } from "node:crypto";
 import { snapshotStartSegmentId, type Catalog, type CatalogSegment, type SnapshotEntry } from "../catalog/model.js";
 
@@ -56,6 +57,8 @@ export interface NodeInput {
   /** Snapshot tag → when its manifest was written (default: the snapshot time). */
   readonly snapshotUploadedAt?: ReadonlyMap<string, number> | undefined;
   readonly drills?: readonly DrillEvidence[] | undefined;
+  /** The node's local disk held only by snapshots, when the report runs on the node (--data-dir). */
+  readonly localSnapshots?: LocalSnapshotUsage | undefined;
 }
 
 export interface ReportInput {
@@ -131,6 +134,8 @@ export interface NodeReport {
     readonly incrementalBytes: number;
     /** Segment bytes closed in the window, per day of window. */
     readonly segmentBytesPerDay: number;
+    /** Local disk held only by snapshots; null when the report did not run on the node. */
+    readonly localSnapshots: LocalSnapshotUsage | null;
   };
   readonly archiveLag: { readonly segments: number; readonly unknown: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number };
   readonly counts: { readonly segments: number; readonly snapshots: number; readonly incrementals: number; readonly gaps: number; readonly runs: number };
@@ -496,6 +501,7 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       snapshotBytes: snapshots.reduce((sum, s) => sum + snapshotBytes(s), 0),
       incrementalBytes: catalog.incrementals.reduce((sum, i) => sum + i.bytes, 0),
       segmentBytesPerDay: Math.round((segmentBytesInWindow * 86_400_000) / span),
+      localSnapshots: input.localSnapshots ?? null,
     },
     archiveLag: { segments: lags.length, unknown, p50Ms: percentile(lags, 0.5), p95Ms: p95, maxMs: lags[lags.length - 1] ?? 0 },
     counts: { segments: segs.length, snapshots: snapshots.length, incrementals: catalog.incrementals.length, gaps: catalog.gaps.length, runs: catalog.runs.length },

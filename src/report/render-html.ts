@@ -118,6 +118,9 @@ function nodeSection(model: ReportModel, n: NodeReport): string {
     ["ages", "Newest snapshot / incremental / segment", `${age(n.ages.snapshotMs)} / ${age(n.ages.incrementalMs)} / ${age(n.ages.segmentMs)}`],
     ["lag", "Archive lag p50 / p95 / max", `${dur(n.archiveLag.p50Ms)} / ${dur(n.archiveLag.p95Ms)} / ${dur(n.archiveLag.maxMs)}`],
     ["storage", "Storage (segments, snapshots, incrementals)", `${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), ${bytes(n.storage.snapshotBytes)}, ${bytes(n.storage.incrementalBytes)}`],
+    ...(n.storage.localSnapshots
+      ? [["local-snapshots", "Local disk held only by snapshots", `${bytes(n.storage.localSnapshots.onlySnapshotsBytes)} (shared: ${bytes(n.storage.localSnapshots.sharedBytes)})`] as [string, string, string]]
+      : []),
   ];
   const worst = n.rpo.worst.length === 0
     ? "<p>No breach of the target in the window.</p>"

@@ -31,6 +31,8 @@ export function renderMarkdown(model: ReportModel): string {
     out.push(`- Newest snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
     out.push(`- Archive lag p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} (${n.archiveLag.segments} segments)`);
     out.push(`- Storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
+    const local = n.storage.localSnapshots;
+    if (local) out.push(`- Local disk held only by snapshots: ${bytes(local.onlySnapshotsBytes)} (shared with live sstables: ${bytes(local.sharedBytes)})${local.tags.map((t) => `; clearing '${t.tag}' frees ${bytes(t.freedIfClearedBytes)}`).join("")}`);
     out.push(`- ${n.counts.segments} segments in ${n.counts.runs} run(s), ${n.counts.gaps} gap(s), ${n.counts.snapshots} snapshot(s), ${n.counts.incrementals} incremental(s)`);
     if (n.rpo.worst.length > 0) {
       out.push("");

@@ -35,6 +35,7 @@ export function renderPrometheus(model: ReportModel): string {
   metric("archive_lag_p95_seconds", "95th percentile of archive time minus close time", per((n) => n.archiveLag.p95Ms / 1000));
   metric("segment_gaps", "gaps (lost segments) in the segment chain", per((n) => n.counts.gaps));
   metric("segment_bytes", "stored bytes of listed segments", per((n) => n.storage.segmentBytes));
+  metric("local_snapshot_only_bytes", "local disk held only by snapshots (report run on the node)", per((n) => n.storage.localSnapshots?.onlySnapshotsBytes ?? null));
   metric("check_status", "check status: 0 ok, 1 warning, 2 failure", model.nodes.flatMap((n) => n.checks.map((c) => [{ cluster: n.cluster, node: n.node, check: c.id }, STATUS_VALUE[c.status]] as [Record<string, string>, number])));
   return out.join("\n") + "\n";
 }

@@ -15,6 +15,8 @@ export function renderText(model: ReportModel): string {
     lines.push(`  newest: snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
     lines.push(`  archive lag: p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} over ${n.archiveLag.segments} segment(s)`);
     lines.push(`  storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
+    const local = n.storage.localSnapshots;
+    if (local) lines.push(`  local disk held only by snapshots: ${bytes(local.onlySnapshotsBytes)} (shared with live sstables: ${bytes(local.sharedBytes)})${local.tags[0] ? `; clearing '${local.tags[0].tag}' frees ${bytes(local.tags[0].freedIfClearedBytes)}` : ""}`);
     for (const c of n.checks) lines.push(`  [${c.status}] ${c.id}: ${c.details}`);
   }
   lines.push("");

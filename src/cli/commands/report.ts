@@ -9,6 +9,7 @@ import { EXIT } from "../../errors/codes.js";
 import { parseDuration } from "../../config/duration.js";
 import { parseInstant } from "../../restore/time.js";
 import { buildReport, humanDuration, reportBreached } from "../../report/model.js";
+import { scanLocalSnapshots } from "../../report/local-snapshots.js";
 import { listNodes, nodeExists, readNodeInput } from "../../report/read.js";
 import { FORMATS, render, type Format } from "../../report/render.js";
 import { toolVersion } from "../../report/version.js";
@@ -48,7 +49,12 @@ export async function run(ctx: CliContext): Promise<number> {
       }
     }
     const inputs = [];
-    for (const node of nodes) inputs.push(await readNodeInput(backend, { cluster, node }, { fromMs: since, toMs: until, signal: ctx.signal }));
+    for (const node of nodes) {
+      const input = await readNodeInput(backend, { cluster, node }, { fromMs: since, toMs: until, signal: ctx.signal });
+      // On the node itself (its data directory configured), add the local disk held only by snapshots.
+      const local = node === config.node && config.dataDir ? await scanLocalSnapshots(config.dataDir) : undefined;
+      inputs.push(local ? { ...input, localSnapshots: local } : input);
+    }
     const hasData = inputs.some((n) => n.catalog.segments.some((s) => s.closeTimeMs <= until + 86_400_000) || n.catalog.snapshots.some((s) => s.snapshotTimeMs <= until));
     if (!hasData) {
       throw new PitrError("E_NOT_FOUND", `no data for ${iso(since)} .. ${iso(until)}: no segment closed and no snapshot taken by then on ${nodes.length} node(s) of cluster '${cluster}'`, {
