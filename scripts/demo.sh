@@ -37,8 +37,9 @@ for json in "$fixture"/segments/*.log.json; do
   # The close time is the segment's mtime when Cassandra archived it; the fixture recorded it.
   touch -d "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).segment.closeTime)' "$json")" "$demo/commitlog/$name"
   start=$(date +%s%N)
-  node dist/bin/archive-hook.js "$demo/commitlog/$name" "$name"
-  printf '   %s  exit %s  %d ms  (stdout/stderr: nothing)\n' "$name" "$?" $(( ($(date +%s%N) - start) / 1000000 ))
+  status=0
+  said=$(node dist/bin/archive-hook.js "$demo/commitlog/$name" "$name" 2>&1) || status=$?
+  printf '   %s  exit %s  %d ms  %s\n' "$name" "$status" $(( ($(date +%s%N) - start) / 1000000 )) "${said:-(no output)}"
 done
 first=$(ls "$demo/commitlog" | head -n 1)
 node dist/bin/archive-hook.js "$demo/commitlog/$first" "$first"

@@ -116,6 +116,9 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
         await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
         if (result.outcome === "conflict-kept") {
           io.stderr(`${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`);
+        } else if (result.record.status === "torn-tail" && result.outcome === "archived") {
+          // Normal for the active segment of a crashed node (archived at the next start); said once.
+          io.stderr(`${PREFIX}: '${name}' archived, flagged torn-tail (its data ends before the segment is full)`);
         } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
           io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
         }

@@ -9,14 +9,16 @@
  * outcome says so; nothing is overwritten.
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
-import { compress } from "zstd-napi";
-import { classifySegment } from "../commitlog/classify.js";
+import { readSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentKey, type NodeIdentity } from "./layout.js";
+import { ZstdFileStream } from "./zstd-file.js";
 import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
 
 export interface PushRequest {
@@ -60,46 +62,91 @@ export class VerificationError extends PitrError {
   }
 }
 
-/** Reads the segment, whole: segments are bounded by commitlog_segment_size (32 MiB by default). */
-export async function readSegmentFile(path: string): Promise<{ bytes: Buffer; mtimeMs: number }> {
-  let handle;
+/** An open segment file: size and close time (mtime) from one fstat. */
+async function openSegment(path: string): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
+  let handle: FileHandle;
   try {
     handle = await open(path, "r");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new SegmentMissingError(path);
     throw err;
   }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new SegmentMissingError(path);
-    const bytes = await handle.readFile();
-    return { bytes, mtimeMs: Math.floor(stat.mtimeMs) };
-  } finally {
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
     await handle.close();
+    throw new SegmentMissingError(path);
   }
+  return { handle, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
 }
 
-/** Builds the record for a segment's bytes. Never throws for bad content: it flags it. */
+/**
+ * A SegmentReader over an open file that also hashes: the classifier reads in increasing offset
+ * order, so every byte it reads for the first time goes into sha256, and `finish` reads whatever it
+ * never reached. Memory stays at the largest sync section, whatever the segment size.
+ */
+function hashingReader(fd: number, size: number): SegmentReader & { finish(): string } {
+  const hash = createHash("sha256");
+  let hashedTo = 0;
+  // One scratch buffer, grown to the largest read: bytes handed out are valid until the next read
+  // (SegmentReader's contract), so RSS stays flat instead of waiting for GC to free each section.
+  let scratch = Buffer.allocUnsafe(1 << 20);
+  const readAt = (offset: number, length: number): Buffer => {
+    const want = Math.max(0, Math.min(length, size - offset));
+    if (want > scratch.length) scratch = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(fd, scratch, got, want - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return scratch.subarray(0, got);
+  };
+  const advance = (to: number) => {
+    for (let at = hashedTo; at < to; at += HASH_CHUNK) hash.update(readAt(at, Math.min(HASH_CHUNK, to - at)));
+    hashedTo = Math.max(hashedTo, to);
+  };
+  return {
+    length: size,
+    read(offset, length) {
+      if (offset > hashedTo) advance(offset);
+      const bytes = readAt(offset, length);
+      const end = offset + bytes.length;
+      if (end > hashedTo) {
+        hash.update(bytes.subarray(hashedTo - offset));
+        hashedTo = end;
+      }
+      return bytes;
+    },
+    finish() {
+      advance(size);
+      return hash.digest("hex");
+    },
+  };
+}
+
+const HASH_CHUNK = 1 << 20;
+
+/** Builds the record for a segment (one pass over the file). Never throws for bad content: it flags it. */
 export function describeSegment(
   name: string,
-  bytes: Uint8Array,
-  mtimeMs: number,
+  file: { fd: number; size: number; mtimeMs: number },
   identity: NodeIdentity,
   archivedBy: SegmentRecord["archivedBy"],
   nowMs: number,
 ): SegmentRecord {
   const fromName = parseSegmentName(name);
-  const c = classifySegment(name, bytes);
+  const reader = hashingReader(file.fd, file.size);
+  const c = classifySegmentFrom(name, reader);
   const status: SegmentStatus = c.status;
   return {
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    size: bytes.length,
+    sha256: reader.finish(),
+    size: file.size,
     compression: "zstd",
     encryption: "none",
     segmentId: fromName.id,
     version: fromName.version,
     name,
-    closeTimeMs: mtimeMs,
+    closeTimeMs: file.mtimeMs,
     archiveTimeMs: nowMs,
     cluster: identity.cluster,
     hostId: identity.node,
@@ -113,55 +160,95 @@ export function describeSegment(
 /**
  * Stores one segment and verifies it. Throws SegmentNameError for a name that is not a segment,
  * SegmentMissingError when the file is gone, storage errors as the backend raises them.
+ *
+ * Two passes over the file (the second from the page cache): the first classifies and hashes it,
+ * because the object's metadata (sha256, status) goes out with the upload's first request; the
+ * second streams it through zstd into the upload. Memory does not grow with the segment size.
  */
 export async function pushSegment(backend: Backend, identity: NodeIdentity, request: PushRequest): Promise<PushResult> {
   parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O
-  const { bytes, mtimeMs } = await readSegmentFile(request.path);
-  const record = describeSegment(request.name, bytes, mtimeMs, identity, request.archivedBy, (request.now ?? Date.now)());
-  const body = compress(bytes, { compressionLevel: request.compressionLevel ?? 1 });
-  const metadata = recordToMetadata(record);
-  const key = segmentKey(identity, { closeTimeMs: record.closeTimeMs, segmentId: record.segmentId, version: record.version });
-  const opts = { signal: request.signal };
-
-  const first = await putOnce(backend, key, body, metadata, record.sha256, opts.signal);
-  if (first !== "different") {
-    return { outcome: first === "stored" ? "archived" : "already-archived", key, record, compressedSize: body.length };
+  const file = await openSegment(request.path);
+  try {
+    const record = describeSegment(request.name, { fd: file.handle.fd, size: file.size, mtimeMs: file.mtimeMs }, identity, request.archivedBy, (request.now ?? Date.now)());
+    const metadata = recordToMetadata(record);
+    const body = (): CompressedBody => compressedBody(file.handle, file.size, request.compressionLevel ?? 1);
+    const key = segmentKey(identity, { closeTimeMs: record.closeTimeMs, segmentId: record.segmentId, version: record.version });
+    const first = await putOnce(backend, key, body, metadata, record.sha256, request.signal);
+    if (first.kind !== "different") {
+      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record, compressedSize: first.compressedSize };
+    }
+    return await storeConflictCopy(backend, identity, key, record, body, metadata, request.signal);
+  } finally {
+    await file.handle.close();
   }
+}
+
+async function storeConflictCopy(
+  backend: Backend,
+  identity: NodeIdentity,
+  key: string,
+  record: SegmentRecord,
+  body: () => CompressedBody,
+  metadata: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<PushResult> {
   const conflictKey = segmentKey(identity, {
     closeTimeMs: record.closeTimeMs,
     segmentId: record.segmentId,
     version: record.version,
     conflict: record.sha256.slice(0, 16),
   });
-  const second = await putOnce(backend, conflictKey, body, metadata, record.sha256, opts.signal);
-  if (second === "different") {
+  const second = await putOnce(backend, conflictKey, body, metadata, record.sha256, signal);
+  if (second.kind === "different") {
     throw new StorageError(backend.displayLocation, `'${conflictKey}' holds bytes that match neither copy`);
   }
-  return { outcome: "conflict-kept", key: conflictKey, conflictsWith: key, record, compressedSize: body.length };
+  return { outcome: "conflict-kept", key: conflictKey, conflictsWith: key, record, compressedSize: second.compressedSize };
+}
+
+interface CompressedBody {
+  readonly stream: Readable;
+  /** Resolves with the compressed size once the whole file went through; rejects on a read error. */
+  readonly done: Promise<number>;
+}
+
+/** The file, from its start, through zstd; `done` resolves with the compressed size. */
+function compressedBody(handle: FileHandle, size: number, level: number): CompressedBody {
+  const stream = new ZstdFileStream(handle.fd, size, level);
+  const done = new Promise<number>((resolve, reject) => {
+    stream.once("end", () => resolve(stream.compressedBytes));
+    stream.once("error", reject);
+    stream.once("close", () => reject(new Error("compression stream closed early")));
+  });
+  done.catch(() => undefined); // observed through put() and awaited below
+  return { stream, done };
 }
 
 /**
- * Puts `body` under `key` only if absent, then verifies what the storage holds.
+ * Puts a fresh compressed body under `key` only if absent, then verifies what the storage holds.
  * "stored": written and verified; "same": already there with this sha256; "different": already
  * there with other bytes.
  */
 async function putOnce(
   backend: Backend,
   key: string,
-  body: Buffer,
+  makeBody: () => CompressedBody,
   metadata: Record<string, string>,
   sha256: string,
   signal: AbortSignal | undefined,
-): Promise<"stored" | "same" | "different"> {
+): Promise<{ kind: "stored" | "same" | "different"; compressedSize: number }> {
+  const body = makeBody();
+  let compressedSize: number;
   try {
-    await backend.put(key, body, { ifAbsent: true, metadata, contentLength: body.length, signal });
+    await backend.put(key, body.stream, { ifAbsent: true, metadata, signal });
+    compressedSize = await body.done;
   } catch (err) {
+    body.stream.destroy();
     if (!(err instanceof PreconditionFailedError)) throw err;
     const existing = recordFromMetadata((await backend.head(key, { signal })).metadata);
-    return existing?.sha256 === sha256 ? "same" : "different";
+    return { kind: existing?.sha256 === sha256 ? "same" : "different", compressedSize: 0 };
   }
-  await verifyStored(backend, key, body.length, sha256, signal);
-  return "stored";
+  await verifyStored(backend, key, compressedSize, sha256, signal);
+  return { kind: "stored", compressedSize };
 }
 
 async function verifyStored(backend: Backend, key: string, size: number, sha256: string, signal: AbortSignal | undefined) {

@@ -37,9 +37,9 @@ import type { ErrorCode } from "../errors/codes.js";
 import { scanEntries } from "./entry.js";
 import { SegmentChecksumError, SegmentError, SegmentHeaderError, SegmentNameError, TruncatedSegmentError } from "./errors.js";
 import { decompressLz4Section } from "./lz4.js";
-import { parseSegmentHeader, type SegmentHeader } from "./segment-header.js";
+import { HEADER_CRC_SIZE, MAX_PARAMETERS_LENGTH, PARAMETERS_OFFSET, parseSegmentHeader, type SegmentHeader } from "./segment-header.js";
 import { parseSegmentName } from "./segment-name.js";
-import { parseSyncMarker, SYNC_MARKER_SIZE } from "./sync-marker.js";
+import { parseSyncMarkerSlot, SYNC_MARKER_SIZE } from "./sync-marker.js";
 
 export type SegmentStatus = "complete" | "torn-tail" | "corrupt" | "unsupported";
 
@@ -76,15 +76,41 @@ function defect(err: SegmentError): SegmentDefect {
   return { code: err.code, offset: err.offset, message: err.message };
 }
 
-export function classifySegment(
+/**
+ * Random access to a segment's bytes. classifySegmentFrom reads through it in increasing offset
+ * order, one sync section at a time, so a reader over a file needs memory for the largest section
+ * only, never the whole segment.
+ */
+export interface SegmentReader {
+  readonly length: number;
+  /**
+   * `length` bytes at `offset` (fewer at the end of the segment). The bytes need only stay valid
+   * until the next read: the classifier is done with them by then, so a reader may reuse a buffer.
+   */
+  read(offset: number, length: number): Uint8Array;
+}
+
+export function bytesReader(bytes: Uint8Array): SegmentReader {
+  return { length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/** Enough bytes for any header: 14 + at most 65535 bytes of parameters + 4. */
+const MAX_HEADER_LENGTH = PARAMETERS_OFFSET + MAX_PARAMETERS_LENGTH + HEADER_CRC_SIZE;
+const TAIL_CHUNK = 1 << 20;
+
+export function classifySegment(name: string | undefined, bytes: Uint8Array, options: ClassifyOptions = {}): SegmentClassification {
+  return classifySegmentFrom(name, bytesReader(bytes), options);
+}
+
+export function classifySegmentFrom(
   name: string | undefined,
-  bytes: Uint8Array,
+  reader: SegmentReader,
   options: ClassifyOptions = {},
 ): SegmentClassification {
   const empty = { header: undefined, sections: 0, lastValidOffset: 0, dataEnd: 0, largestEntry: 0 };
   let header: SegmentHeader;
   try {
-    header = parseSegmentHeader(bytes, name);
+    header = parseSegmentHeader(reader.read(0, Math.min(reader.length, MAX_HEADER_LENGTH)), name);
   } catch (err) {
     const e = err as SegmentError;
     const status = e.code === "E_SEGMENT_VERSION" ? "unsupported" : "corrupt";
@@ -96,7 +122,7 @@ export function classifySegment(
       return { status: "corrupt", ...empty, header, reason: "name and header disagree", error: defect(bad) };
     }
   }
-  return walkSections(name, bytes, header, options);
+  return walkSections(name, reader, header, options);
 }
 
 function nameMismatch(name: string, header: SegmentHeader): SegmentError | undefined {
@@ -117,13 +143,13 @@ function nameMismatch(name: string, header: SegmentHeader): SegmentError | undef
 
 function walkSections(
   segment: string | undefined,
-  bytes: Uint8Array,
+  reader: SegmentReader,
   header: SegmentHeader,
   options: ClassifyOptions,
 ): SegmentClassification {
   const framed = header.compression !== undefined || header.encryption !== undefined;
   const lz4 = header.encryption === undefined && /(^|\.)LZ4Compressor$/.test(header.compression?.class ?? "");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fileLength = reader.length;
   const opts = { segment };
   let offset = header.headerLength;
   let logical = header.headerLength;
@@ -142,7 +168,7 @@ function walkSections(
   });
 
   for (;;) {
-    const m = parseSyncMarker(bytes, header.id, offset);
+    const m = parseSyncMarkerSlot(reader.read(offset, SYNC_MARKER_SIZE), header.id, offset, fileLength);
     if (m.kind === "bad-checksum") {
       return result("corrupt", "sync marker checksum mismatch", new SegmentChecksumError("sync marker", m.offset, m.expected, m.stored, opts));
     }
@@ -150,7 +176,7 @@ function walkSections(
       return result("corrupt", "sync marker points backwards", new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, m.offset, opts));
     }
     if (m.kind === "clipped") {
-      return result("torn-tail", "last section is cut short", new TruncatedSegmentError(`section at ${m.offset} should end at ${m.next}`, bytes.length, opts));
+      return result("torn-tail", "last section is cut short", new TruncatedSegmentError(`section at ${m.offset} should end at ${m.next}`, fileLength, opts));
     }
     if (m.kind === "end-of-file" || m.kind === "zeroed") break;
 
@@ -161,18 +187,19 @@ function walkSections(
       if (m.next < m.offset + SYNC_MARKER_SIZE + 4) {
         return result("corrupt", "compressed section too short", new SegmentHeaderError("compressed section has no length field", m.offset, opts));
       }
-      length = dv.getInt32(m.offset + SYNC_MARKER_SIZE);
+      const field = reader.read(m.offset + SYNC_MARKER_SIZE, 4);
+      length = new DataView(field.buffer, field.byteOffset, field.byteLength).getInt32(0);
       if (length < 0) {
         return result("corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts));
       }
       if (lz4) {
-        content = decompressLz4Section(bytes.subarray(m.offset + SYNC_MARKER_SIZE + 4, m.next));
+        content = decompressLz4Section(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4));
         if (content === undefined || content.length !== length) {
           return result("corrupt", "section does not decompress", new SegmentHeaderError("lz4 section does not decompress to its stated length", m.offset, opts));
         }
       }
     } else {
-      content = bytes.subarray(m.offset + SYNC_MARKER_SIZE, m.next);
+      content = reader.read(m.offset + SYNC_MARKER_SIZE, m.next - m.offset - SYNC_MARKER_SIZE);
     }
     if (content !== undefined) {
       const scan = scanEntries(content);
@@ -196,13 +223,15 @@ function walkSections(
   if (sections === 0) {
     return result("torn-tail", "no section was ever synced");
   }
-  if (bytes.subarray(offset).some((b) => b !== 0)) {
-    return result("torn-tail", "bytes written after the last sync");
+  for (let at = offset; at < fileLength; at += TAIL_CHUNK) {
+    if (reader.read(at, Math.min(TAIL_CHUNK, fileLength - at)).some((b) => b !== 0)) {
+      return result("torn-tail", "bytes written after the last sync");
+    }
   }
   if (lastEmpty) return result("complete", "final empty section written by close");
-  const capacity = options.segmentSize ?? (framed ? Math.ceil(logical / MIB) * MIB : bytes.length);
-  if (!framed && bytes.length < capacity) {
-    return result("torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, bytes.length, opts));
+  const capacity = options.segmentSize ?? (framed ? Math.ceil(logical / MIB) * MIB : fileLength);
+  if (!framed && fileLength < capacity) {
+    return result("torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, fileLength, opts));
   }
   if (logical + Math.max(largest, SYNC_MARKER_SIZE) >= capacity) {
     return result("complete", "segment full: the next entry could not be allocated");

@@ -28,16 +28,24 @@ export type SyncMarkerReading =
   | { readonly kind: "marker"; readonly offset: number; readonly next: number };
 
 export function parseSyncMarker(bytes: Uint8Array, id: bigint, offset: number): SyncMarkerReading {
-  if (offset > bytes.length - SYNC_MARKER_SIZE) return { kind: "end-of-file", offset };
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const next = dv.getInt32(offset);
-  const stored = dv.getUint32(offset + 4);
+  return parseSyncMarkerSlot(bytes.subarray(offset, offset + SYNC_MARKER_SIZE), id, offset, bytes.length);
+}
+
+/**
+ * The same rules given only the 8 bytes at `offset` (fewer at the end of the file) and the file's
+ * length, for readers that do not hold the whole segment in memory.
+ */
+export function parseSyncMarkerSlot(slot: Uint8Array, id: bigint, offset: number, fileLength: number): SyncMarkerReading {
+  if (offset > fileLength - SYNC_MARKER_SIZE || slot.length < SYNC_MARKER_SIZE) return { kind: "end-of-file", offset };
+  const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  const next = dv.getInt32(0);
+  const stored = dv.getUint32(4);
   const expected = syncMarkerChecksum(id, offset);
   if (stored !== expected) {
     if (next === 0 && stored === 0) return { kind: "zeroed", offset };
     return { kind: "bad-checksum", offset, next, stored, expected };
   }
   if (next < offset + SYNC_MARKER_SIZE) return { kind: "bad-pointer", offset, next };
-  if (next > bytes.length) return { kind: "clipped", offset, next };
+  if (next > fileLength) return { kind: "clipped", offset, next };
   return { kind: "marker", offset, next };
 }

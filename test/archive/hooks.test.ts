@@ -129,6 +129,7 @@ t.test("torn and corrupt segments are archived anyway, flagged, and the hook say
   const ran = await runNode(ARCHIVE_HOOK, [tornPath, torn!.name], s.env);
   t.equal(ran.exitCode, 0, "torn: exit 0");
   quiet(t, ran, 1);
+  t.match(ran.stderr, /flagged torn-tail/, "torn: says so on one line");
   const [v7] = await segmentFixtures("v7");
   const bad = Buffer.from(await readFile(v7!.path));
   bad[16] = bad[16]! ^ 0x01; // header CRC
