@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { abortableBody } from "../abortable.js";
 import type { ContainerClient, RestError } from "@azure/storage-blob";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -131,12 +132,7 @@ export class AzureBackend implements Backend {
       const res = await blob.download(0, undefined, { ...(signal ? { abortSignal: signal } : {}), maxRetryRequests: 0 });
       const body = res.readableStreamBody as Readable | undefined;
       if (body === undefined) throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
-      if (signal) {
-        const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-        signal.addEventListener("abort", onAbort, { once: true });
-        body.once("close", () => signal.removeEventListener("abort", onAbort));
-      }
-      return body;
+      return abortableBody(body, signal);
     } catch (err) {
       throw this.toStorageError(err, "get", key, signal);
     }

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { abortableBody } from "../abortable.js";
 import { pipeline } from "node:stream/promises";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { PitrError } from "../../errors/base.js";
@@ -189,12 +190,7 @@ export class GcsBackend implements Backend {
         stream.destroy();
         throw err;
       });
-      if (signal) {
-        const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-        signal.addEventListener("abort", onAbort, { once: true });
-        stream.once("close", () => signal.removeEventListener("abort", onAbort));
-      }
-      return stream;
+      return abortableBody(stream, signal);
     } catch (err) {
       if (statusOf(err) === 404 && bucket && (await this.missingBucket(bucket))) {
         throw this.toStorageError(err, "get", key, signal, "bucket");

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { abortableBody } from "../abortable.js";
 import { ObjectNotFoundError, PreconditionFailedError } from "../errors.js";
 import { validateKey, validatePrefix } from "../key.js";
 import type { MemoryLocation } from "../location.js";
@@ -91,13 +92,7 @@ export class MemoryBackend implements Backend {
     const bytes = Buffer.from(entry.bytes);
     const chunks = Array.from({ length: Math.ceil(bytes.length / CHUNK) }, (_, i) => bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
     const stream = Readable.from(chunks, { objectMode: false });
-    if (options.signal) {
-      const signal = options.signal;
-      const onAbort = () => stream.destroy(signal.reason as Error);
-      signal.addEventListener("abort", onAbort, { once: true });
-      stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return stream;
+    return abortableBody(stream, options.signal);
   }
 
   async head(key: string, options: OpOptions = {}): Promise<ObjectInfo> {

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { abortableBody } from "../abortable.js";
 import type { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -247,12 +248,7 @@ export class S3Backend implements Backend {
       );
       const body = out.Body as Readable | undefined;
       if (body === undefined) throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
-      if (signal) {
-        const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-        signal.addEventListener("abort", onAbort, { once: true });
-        body.once("close", () => signal.removeEventListener("abort", onAbort));
-      }
-      return body;
+      return abortableBody(body, signal);
     } catch (err) {
       throw this.toStorageError(err, "get", key, signal);
     }
