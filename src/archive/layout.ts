@@ -56,17 +56,27 @@ export function parseCompactTime(text: string): number | undefined {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
 }
 
-export function dayPrefix(id: NodeIdentity, ms: number): string {
+/** "YYYY/MM/DD/" of an instant (UTC): the date folders segments and incrementals are listed by. */
+export function dayFolder(ms: number): string {
   const d = new Date(ms);
-  return `${segmentsPrefix(id)}${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/`;
+  return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/`;
+}
+
+/** The start of every UTC day that [fromMs, toMs] touches, oldest first. */
+export function daysCovering(fromMs: number, toMs: number): number[] {
+  const out: number[] = [];
+  const day = 86_400_000;
+  for (let t = Math.floor(fromMs / day) * day; t <= toMs; t += day) out.push(t);
+  return out;
+}
+
+export function dayPrefix(id: NodeIdentity, ms: number): string {
+  return `${segmentsPrefix(id)}${dayFolder(ms)}`;
 }
 
 /** Day prefixes covering [fromMs, toMs], oldest first. */
 export function dayPrefixes(id: NodeIdentity, fromMs: number, toMs: number): string[] {
-  const out: string[] = [];
-  const day = 86_400_000;
-  for (let t = Math.floor(fromMs / day) * day; t <= toMs; t += day) out.push(dayPrefix(id, t));
-  return out;
+  return daysCovering(fromMs, toMs).map((t) => dayPrefix(id, t));
 }
 
 export interface SegmentKeyParts {

@@ -63,7 +63,7 @@ export class VerificationError extends PitrError {
 }
 
 /** An open segment file: size and close time (mtime) from one fstat. */
-async function openSegment(path: string): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
+export async function openSegment(path: string): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, "r");

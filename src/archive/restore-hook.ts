@@ -9,29 +9,21 @@
  * non-zero, so Cassandra refuses to start rather than replay the wrong bytes.
  */
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
 import { loadConfig } from "../config/load.js";
 import { UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { openBackend } from "../storage/open.js";
 import { appendEvent } from "./events.js";
 import { fetchSegment, writeSegmentAtomically } from "./fetch.js";
-import { SegmentMissingError } from "./push.js";
+import { openSegment } from "./push.js";
 import { MAX_STUB_SIZE, parseStub } from "./stub.js";
 import { splitHookArgs, type HookIo } from "./hook.js";
 
 const PREFIX = "cassandra-pitr-restore";
 
 async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
-  let handle;
+  const { handle, size } = await openSegment(path);
   try {
-    handle = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new SegmentMissingError(path);
-    throw err;
-  }
-  try {
-    const { size } = await handle.stat();
     const length = Math.min(size, MAX_STUB_SIZE + 1);
     const head = Buffer.alloc(length);
     await handle.read(head, 0, length, 0);

@@ -6,16 +6,12 @@
  *   <node prefix>snapshots/<compact time>_<tag>/manifest.json
  *   <node prefix>incrementals/<YYYY>/<MM>/<DD>/<compact time>_<keyspace>.<table>_<table id hex>_<sstable>.json
  */
-import { compactTime, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../archive/layout.js";
+import { compactTime, dayFolder, daysCovering, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../archive/layout.js";
 
 export const SSTABLES_DIR = "sstables";
 export const SNAPSHOTS_DIR = "snapshots";
 export const INCREMENTALS_DIR = "incrementals";
 export const MANIFEST_NAME = "manifest.json";
-
-function pad(n: number, width = 2): string {
-  return String(n).padStart(width, "0");
-}
 
 export function componentKey(id: NodeIdentity, sha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
@@ -43,16 +39,12 @@ export function incrementalsPrefix(id: NodeIdentity): string {
 }
 
 export function incrementalDayPrefix(id: NodeIdentity, ms: number): string {
-  const d = new Date(ms);
-  return `${incrementalsPrefix(id)}${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/`;
+  return `${incrementalsPrefix(id)}${dayFolder(ms)}`;
 }
 
 /** Day prefixes covering [fromMs, toMs], oldest first. */
 export function incrementalDayPrefixes(id: NodeIdentity, fromMs: number, toMs: number): string[] {
-  const out: string[] = [];
-  const day = 86_400_000;
-  for (let t = Math.floor(fromMs / day) * day; t <= toMs; t += day) out.push(incrementalDayPrefix(id, t));
-  return out;
+  return daysCovering(fromMs, toMs).map((t) => incrementalDayPrefix(id, t));
 }
 
 export interface IncrementalKeyParts {

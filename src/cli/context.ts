@@ -4,6 +4,7 @@ import type { NodeIdentity } from "../archive/layout.js";
 import type { Config } from "../config/schema.js";
 import { openBackend } from "../storage/open.js";
 import type { Backend } from "../storage/types.js";
+import { parseInstant } from "../restore/time.js";
 import type { CliContext } from "./main.js";
 
 export interface Opened {
@@ -24,4 +25,11 @@ export async function openArchive(ctx: CliContext, options: { dryRun?: boolean }
 
 export function identityOf(config: Config): NodeIdentity {
   return requireIdentity(config);
+}
+
+/** `--since`/`--until` as epoch ms: until defaults to `now`, since to `defaultSpanMs` before until. */
+export function windowArgs(ctx: CliContext, now: number, defaultSpanMs: number): { since: number; until: number } {
+  const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
+  const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - defaultSpanMs;
+  return { since, until };
 }

@@ -3,8 +3,7 @@ import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js"
 import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
 import { EXIT } from "../../errors/codes.js";
-import { parseInstant } from "../../restore/time.js";
-import { identityOf, openArchive } from "../context.js";
+import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
@@ -14,8 +13,7 @@ export async function run(ctx: CliContext): Promise<number> {
   try {
     const identity = identityOf(config);
     const now = Date.now();
-    const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
-    const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
+    const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
     await requireKnownNode(backend, identity, ctx.signal);
     const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const summary = {

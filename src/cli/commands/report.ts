@@ -7,13 +7,12 @@ import { writeFile } from "node:fs/promises";
 import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { parseDuration } from "../../config/duration.js";
-import { parseInstant } from "../../restore/time.js";
 import { buildReport, humanDuration, reportBreached } from "../../report/model.js";
 import { scanLocalSnapshots } from "../../report/local-snapshots.js";
 import { listNodes, nodeExists, readNodeInput } from "../../report/read.js";
 import { FORMATS, render, type Format } from "../../report/render.js";
 import { toolVersion } from "../../report/version.js";
-import { openArchive } from "../context.js";
+import { openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -22,8 +21,7 @@ export async function run(ctx: CliContext): Promise<number> {
   const now = Date.now();
   const format = String(ctx.args["format"] ?? "text") as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format: '${format}' is not one of ${FORMATS.join(", ")}`);
-  const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
-  const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
+  const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
   if (!(since < until)) throw new UsageError(`the window is empty: --since ${iso(since)} is not before --until ${iso(until)}`);
   const { config, backend } = await openArchive(ctx);
   try {

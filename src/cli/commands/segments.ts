@@ -1,7 +1,6 @@
 import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../archive/layout.js";
 import { EXIT } from "../../errors/codes.js";
-import { parseInstant } from "../../restore/time.js";
-import { identityOf, openArchive } from "../context.js";
+import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
 export async function run(ctx: CliContext): Promise<number> {
@@ -9,8 +8,7 @@ export async function run(ctx: CliContext): Promise<number> {
   try {
     const identity = identityOf(config);
     const now = Date.now();
-    const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
-    const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 86_400_000;
+    const { since, until } = windowArgs(ctx, now, 86_400_000);
     const rows = [];
     for (const prefix of dayPrefixes(identity, since, until)) {
       for await (const info of backend.list(prefix, { signal: ctx.signal })) {

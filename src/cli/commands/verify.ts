@@ -12,7 +12,7 @@ import { verifyNode } from "../../verify/verify.js";
 import { createHarnessScratch, findHarness, parseExpectation, runDrill } from "../../verify/drill.js";
 import { hookPaths } from "./init.js";
 import { buildPlan } from "./plan.js";
-import { identityOf, openArchive } from "../context.js";
+import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : undefined);
@@ -24,8 +24,7 @@ export async function run(ctx: CliContext): Promise<number> {
   }
   if (ctx.args["keepScratch"] === true) throw new UsageError("--keep-scratch applies only to verify --drill");
   const now = Date.now();
-  const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
-  const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - 7 * 86_400_000;
+  const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
   const { config, backend } = await openArchive(ctx);
   try {
     const identity = identityOf(config);
