@@ -26,6 +26,7 @@ export interface AgentOptions {
   readonly commitlogDir?: string | undefined;
   readonly parallelism: number;
   readonly compressionLevel: number;
+  readonly compressionThreads: number;
   readonly sweepMinAgeMs: number;
   readonly logFile?: string | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -68,6 +69,7 @@ export async function drainSpool(options: AgentOptions): Promise<DrainResult> {
         name: s.name,
         archivedBy: "agent",
         compressionLevel: options.compressionLevel,
+        compressionThreads: options.compressionThreads,
         signal: options.signal,
         now: options.now,
       });
@@ -117,6 +119,7 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
         name: segment.name,
         archivedBy: "sweeper",
         compressionLevel: options.compressionLevel,
+        compressionThreads: options.compressionThreads,
         signal: options.signal,
         now: options.now,
       });

@@ -16,7 +16,7 @@ import type { Config } from "../config/schema.js";
 import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
-import { defaultSpoolDir, spoolSegment } from "./spool.js";
+import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 
 const PREFIX = "cassandra-pitr-archive";
@@ -111,6 +111,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
           name,
           archivedBy: "hook",
           compressionLevel: config.compressionLevel,
+          compressionThreads: config.compressionThreads,
           signal: deadline,
         });
         await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
@@ -129,8 +130,14 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
     } catch (err) {
       // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
       if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw err;
-      await spoolSegment(spoolDir, path, name);
       const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
+      try {
+        await spoolSegment(spoolDir, path, name);
+      } catch (spoolErr) {
+        // Both ways out failed: say why for each, on one line (the hint follows on the second).
+        if (!(spoolErr instanceof SpoolError)) throw spoolErr;
+        throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
+      }
       await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
       io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
       return EXIT.OK;

@@ -18,7 +18,7 @@ import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentKey, type NodeIdentity } from "./layout.js";
-import { ZstdFileStream } from "./zstd-file.js";
+import { ZstdFileStream, type ZstdFileOptions } from "./zstd-file.js";
 import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
 
 export interface PushRequest {
@@ -28,6 +28,8 @@ export interface PushRequest {
   readonly name: string;
   readonly archivedBy: SegmentRecord["archivedBy"];
   readonly compressionLevel?: number | undefined;
+  /** zstd worker threads (config compressionThreads); 0 compresses on the calling thread. */
+  readonly compressionThreads?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   /** Injected clock for tests. */
   readonly now?: (() => number) | undefined;
@@ -171,7 +173,10 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
   try {
     const record = describeSegment(request.name, { fd: file.handle.fd, size: file.size, mtimeMs: file.mtimeMs }, identity, request.archivedBy, (request.now ?? Date.now)());
     const metadata = recordToMetadata(record);
-    const body = (): CompressedBody => compressedBody(file.handle, file.size, request.compressionLevel ?? 1);
+    const body = (): CompressedBody => compressedBody(file.handle, file.size, {
+      level: request.compressionLevel ?? 1,
+      threads: request.compressionThreads ?? 0,
+    });
     const key = segmentKey(identity, { closeTimeMs: record.closeTimeMs, segmentId: record.segmentId, version: record.version });
     const first = await putOnce(backend, key, body, metadata, record.sha256, request.signal);
     if (first.kind !== "different") {
@@ -212,8 +217,8 @@ interface CompressedBody {
 }
 
 /** The file, from its start, through zstd; `done` resolves with the compressed size. */
-function compressedBody(handle: FileHandle, size: number, level: number): CompressedBody {
-  const stream = new ZstdFileStream(handle.fd, size, level);
+function compressedBody(handle: FileHandle, size: number, options: ZstdFileOptions): CompressedBody {
+  const stream = new ZstdFileStream(handle.fd, size, options);
   const done = new Promise<number>((resolve, reject) => {
     stream.once("end", () => resolve(stream.compressedBytes));
     stream.once("error", reject);

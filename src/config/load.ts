@@ -67,7 +67,11 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
       return typeof raw === "number" ? raw * 1000 : parseDuration(text, source);
     case "integer": {
       if (!/^-?\d+$/.test(text)) throw new ConfigError(`${source}: '${text}' is not an integer`);
-      return Number(text);
+      const value = Number(text);
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        throw new ConfigError(`${source}: ${value} is outside ${spec.min ?? "-∞"}..${spec.max ?? "∞"}`);
+      }
+      return value;
     }
     case "boolean": {
       if (/^(true|yes|on|1)$/i.test(text)) return true;

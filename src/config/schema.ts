@@ -7,6 +7,9 @@ export interface SettingSpec {
   readonly key: keyof Config;
   readonly type: "string" | "duration" | "integer" | "boolean" | "enum";
   readonly values?: readonly string[];
+  /** Inclusive bounds of an integer setting. */
+  readonly min?: number;
+  readonly max?: number;
   readonly default?: string;
   readonly description: string;
 }
@@ -36,6 +39,7 @@ export interface Config {
   spoolFallback: boolean;
   /** zstd level for archived segments. */
   compressionLevel: number;
+  compressionThreads: number;
   /** Attempts per storage call for transient errors. */
   retryAttempts: number;
   /** Parallel uploads/downloads in the agent and restores. */
@@ -70,7 +74,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "hookMode", type: "enum", values: ["upload", "spool"], default: "upload", description: "archive hook mode" },
   { key: "hookTimeout", type: "duration", default: "20s", description: "archive hook time budget before it spools" },
   { key: "spoolFallback", type: "boolean", default: "true", description: "spool when an upload fails or runs out of time" },
-  { key: "compressionLevel", type: "integer", default: "1", description: "zstd compression level" },
+  { key: "compressionLevel", type: "integer", min: -7, max: 22, default: "1", description: "zstd compression level" },
+  { key: "compressionThreads", type: "integer", min: 0, max: 64, default: "2", description: "zstd worker threads per segment (0: compress on the hook's own thread)" },
   { key: "retryAttempts", type: "integer", default: "3", description: "attempts per storage call on transient errors" },
   { key: "parallelism", type: "integer", default: "4", description: "parallel transfers (agent, restore)" },
   { key: "targetRpo", type: "duration", default: "15m", description: "recovery point objective target" },

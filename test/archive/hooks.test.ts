@@ -7,6 +7,7 @@ import t, { type Test } from "tap";
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { execa } from "execa";
 import { decompress } from "zstd-napi";
 import { segmentFixtures, type SegmentFixture } from "../helpers/fixtures.js";
 import { ARCHIVE_HOOK, CLI, RESTORE_HOOK, cleanEnv, runNode, tempDir, type Ran } from "../helpers/hooks.js";
@@ -95,6 +96,20 @@ t.test("archives every real fixture segment: quiet, exit 0, original bytes recov
   }
 });
 
+t.test("compressionThreads 0 (zstd on the hook's thread) and 2 (the default) store the same original bytes", async (t) => {
+  const fixtures = [...(await segmentFixtures("v7")), ...(await segmentFixtures("v8"))];
+  for (const threads of ["0", "2"]) {
+    const s = await setup(t, { CASSANDRA_PITR_COMPRESSION_THREADS: threads });
+    for (const f of fixtures) {
+      const ran = await runNode(ARCHIVE_HOOK, [await place(s, f), f.name], s.env);
+      t.equal(ran.exitCode, 0, `threads ${threads}, ${f.name}: exit 0`);
+    }
+    const objects = await segmentObjects(s.archiveDir);
+    const restored = objects.map(async (o) => sha256(decompress(await readFile(o))));
+    t.same((await Promise.all(restored)).sort(), fixtures.map((f) => f.sha256).sort(), `threads ${threads}: every object decompresses to its segment`);
+  }
+});
+
 t.test("re-archiving the same segment is a quiet success; different bytes are kept beside, never overwritten", async (t) => {
   const s = await setup(t);
   const [f] = await segmentFixtures("v7");
@@ -159,6 +174,7 @@ t.test("bad input: one clear line and a documented exit code, %path untouched", 
     { title: "no node identity", args: [path, f!.name], env: { CASSANDRA_PITR_NODE: undefined }, exit: 2, line: /node identity is not configured/ },
     { title: "missing archive directory, no spool fallback", args: [path, f!.name], env: { CASSANDRA_PITR_ARCHIVE: `file://${s.root}/nope`, CASSANDRA_PITR_SPOOL_FALLBACK: "false" }, exit: 10, line: /does not exist/ },
     { title: "bad duration in the environment", args: [path, f!.name], env: { CASSANDRA_PITR_HOOK_TIMEOUT: "soon" }, exit: 2, line: /not a duration/ },
+    { title: "compression threads out of range", args: [path, f!.name], env: { CASSANDRA_PITR_COMPRESSION_THREADS: "-1" }, exit: 2, line: /CASSANDRA_PITR_COMPRESSION_THREADS.*-1 is outside 0\.\.64/ },
     { title: "spool on another filesystem", args: [path, f!.name], env: { CASSANDRA_PITR_HOOK_MODE: "spool", CASSANDRA_PITR_SPOOL_DIR: `/dev/shm/cassandra-pitr-test-${process.pid}` }, exit: 19, line: /EXDEV|filesystem/ },
   ];
   for (const c of cases) {
@@ -178,6 +194,55 @@ t.test("bad input: one clear line and a documented exit code, %path untouched", 
   t.equal(broken.exitCode, 2, "config file that does not parse: exit 2");
   t.match(broken.lines[0] ?? "", /broken\.yaml' does not parse/, "names the file");
   quiet(t, broken);
+});
+
+t.test("a full spool filesystem: one line, exit 19, %path left for the sweeper; space back, spooling works", async (t) => {
+  // A real full filesystem: a tmpfs with few inodes (tmpfs charges an inode for every hard link,
+  // so the spool's link() fails with ENOSPC exactly as on a full commit log disk).
+  const mnt = await tempDir("full");
+  const mounted = await execa("mount", ["-t", "tmpfs", "-o", "size=8m,nr_inodes=32", "cassandra-pitr-full", mnt], { reject: false });
+  t.equal(mounted.exitCode, 0, `mount a small tmpfs (needs root, as in CI): ${mounted.stderr}`);
+  if (mounted.exitCode !== 0) return;
+  t.teardown(async () => {
+    await execa("umount", [mnt], { reject: false });
+    await rm(mnt, { recursive: true, force: true });
+  });
+  const s = await setup(t, { CASSANDRA_PITR_SPOOL_DIR: join(mnt, "spool") });
+  const [f] = await segmentFixtures("v7");
+  await mkdir(join(mnt, "commitlog"));
+  await mkdir(join(mnt, "spool"));
+  const path = join(mnt, "commitlog", f!.name);
+  await copyFile(f!.path, path);
+  let filled = 0;
+  for (;;) {
+    try {
+      await writeFile(join(mnt, `fill-${filled}`), "");
+      filled++;
+    } catch (err) {
+      t.equal((err as NodeJS.ErrnoException).code, "ENOSPC", `filesystem full after ${filled} files`);
+      break;
+    }
+  }
+
+  const spoolMode = await runNode(ARCHIVE_HOOK, [path, f!.name], { ...s.env, CASSANDRA_PITR_HOOK_MODE: "spool" });
+  t.equal(spoolMode.exitCode, 19, "spool mode, spool full: exit 19 (SPOOL_FAILED)");
+  quiet(t, spoolMode);
+  t.match(spoolMode.lines[0] ?? "", /cannot spool '.*CommitLog-.*' into '.*spool': ENOSPC/, "names the segment, the spool and the cause");
+  t.match(spoolMode.stderr, /filesystem is full/, "hints at what to do");
+  await unchanged(t, path, f!.sha256);
+
+  const down = { ...s.env, CASSANDRA_PITR_ARCHIVE: `file://${join(s.root, "not-mounted")}` };
+  const both = await runNode(ARCHIVE_HOOK, [path, f!.name], down);
+  t.equal(both.exitCode, 19, "storage down and spool full: exit 19, so Cassandra keeps the segment");
+  quiet(t, both);
+  t.match(both.lines[0] ?? "", /upload failed \(.*not-mounted.*\), then cannot spool .*: ENOSPC/, "says why the upload and then the spool failed");
+  await unchanged(t, path, f!.sha256);
+  t.same((await readdir(join(mnt, "spool"))).filter((n) => n.startsWith("CommitLog")), [], "nothing half-made in the spool");
+
+  await rm(join(mnt, "fill-0"));
+  const again = await runNode(ARCHIVE_HOOK, [path, f!.name], { ...s.env, CASSANDRA_PITR_HOOK_MODE: "spool" });
+  t.equal(again.exitCode, 0, "with an inode free again, the same segment spools");
+  t.equal((await stat(join(mnt, "spool", f!.name))).ino, (await stat(path)).ino, "as a hard link");
 });
 
 t.test("storage down: the hook spools (hard link + fsync), exits 0, and the agent uploads later", async (t) => {

@@ -46,6 +46,7 @@ export async function run(ctx: CliContext): Promise<number> {
         commitlogDir: config.commitlogDir,
         parallelism: config.parallelism,
         compressionLevel: config.compressionLevel,
+        compressionThreads: config.compressionThreads,
         sweepMinAgeMs: config.sweepMinAge,
         logFile: config.logFile,
         signal: ctx.signal,
