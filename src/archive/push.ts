@@ -11,14 +11,13 @@
 import { createHash } from "node:crypto";
 import { readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import type { Readable } from "node:stream";
 import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentKey, type NodeIdentity } from "./layout.js";
-import { ZstdFileStream, type ZstdFileOptions } from "./zstd-file.js";
+import { ZstdFileChunks } from "./zstd-file.js";
 import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
 
 export interface PushRequest {
@@ -173,10 +172,8 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
   try {
     const record = describeSegment(request.name, { fd: file.handle.fd, size: file.size, mtimeMs: file.mtimeMs }, identity, request.archivedBy, (request.now ?? Date.now)());
     const metadata = recordToMetadata(record);
-    const body = (): CompressedBody => compressedBody(file.handle, file.size, {
-      level: request.compressionLevel ?? 1,
-      threads: request.compressionThreads ?? 0,
-    });
+    const zstd = { level: request.compressionLevel ?? 1, threads: request.compressionThreads ?? 0 };
+    const body = (): ZstdFileChunks => new ZstdFileChunks(file.handle.fd, file.size, zstd);
     const key = segmentKey(identity, { closeTimeMs: record.closeTimeMs, segmentId: record.segmentId, version: record.version });
     const first = await putOnce(backend, key, body, metadata, record.sha256, request.signal);
     if (first.kind !== "different") {
@@ -193,7 +190,7 @@ async function storeConflictCopy(
   identity: NodeIdentity,
   key: string,
   record: SegmentRecord,
-  body: () => CompressedBody,
+  body: () => ZstdFileChunks,
   metadata: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<PushResult> {
@@ -210,24 +207,6 @@ async function storeConflictCopy(
   return { outcome: "conflict-kept", key: conflictKey, conflictsWith: key, record, compressedSize: second.compressedSize };
 }
 
-interface CompressedBody {
-  readonly stream: Readable;
-  /** Resolves with the compressed size once the whole file went through; rejects on a read error. */
-  readonly done: Promise<number>;
-}
-
-/** The file, from its start, through zstd; `done` resolves with the compressed size. */
-function compressedBody(handle: FileHandle, size: number, options: ZstdFileOptions): CompressedBody {
-  const stream = new ZstdFileStream(handle.fd, size, options);
-  const done = new Promise<number>((resolve, reject) => {
-    stream.once("end", () => resolve(stream.compressedBytes));
-    stream.once("error", reject);
-    stream.once("close", () => reject(new Error("compression stream closed early")));
-  });
-  done.catch(() => undefined); // observed through put() and awaited below
-  return { stream, done };
-}
-
 /**
  * Puts a fresh compressed body under `key` only if absent, then verifies what the storage holds.
  * "stored": written and verified; "same": already there with this sha256; "different": already
@@ -236,22 +215,22 @@ function compressedBody(handle: FileHandle, size: number, options: ZstdFileOptio
 async function putOnce(
   backend: Backend,
   key: string,
-  makeBody: () => CompressedBody,
+  makeBody: () => ZstdFileChunks,
   metadata: Record<string, string>,
   sha256: string,
   signal: AbortSignal | undefined,
 ): Promise<{ kind: "stored" | "same" | "different"; compressedSize: number }> {
   const body = makeBody();
-  let compressedSize: number;
   try {
-    await backend.put(key, body.stream, { ifAbsent: true, metadata, signal });
-    compressedSize = await body.done;
+    await backend.put(key, body, { ifAbsent: true, metadata, signal });
   } catch (err) {
-    body.stream.destroy();
     if (!(err instanceof PreconditionFailedError)) throw err;
     const existing = recordFromMetadata((await backend.head(key, { signal })).metadata);
     return { kind: existing?.sha256 === sha256 ? "same" : "different", compressedSize: 0 };
   }
+  // A backend that returned before reading the whole body stored a truncated frame: not archived.
+  if (!body.finished) throw new VerificationError(key, "the storage returned before reading the whole segment");
+  const compressedSize = body.compressedBytes;
   await verifyStored(backend, key, compressedSize, sha256, signal);
   return { kind: "stored", compressedSize };
 }

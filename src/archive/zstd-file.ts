@@ -1,18 +1,19 @@
 /**
- * A segment file compressed with zstd as a stream, with flat memory: the file is read 1 MiB at a
- * time into one reused buffer and fed to ZSTD_compressStream2 directly, which writes into one
- * reused output buffer; only the bytes it produced are copied out. (zstd-napi's own CompressStream
- * fed from fs.createReadStream left every input chunk and every 128 KiB output buffer as garbage
- * until the next GC, so peak RSS grew with the segment size.)
+ * A segment file compressed with zstd as a body of lent chunks (storage/types.ts LentChunks), with
+ * flat memory: the file is read 1 MiB at a time into one reused buffer, ZSTD_compressStream2 writes
+ * into one reused output buffer, and that buffer is what the consumer gets, valid until it asks for
+ * the next chunk. Nothing per chunk is left for the GC: handing out a copy of each chunk made peak
+ * RSS grow by the compressed size (+30 MiB for a 128 MiB segment) until the next collection.
  *
  * `threads` > 0 hands compression to zstd's own worker threads (ZSTD_c_nbWorkers): on a 32 MiB
- * segment two workers take the compression from about 75 ms to about 45 ms on two cores, and the
- * hook is what Cassandra waits for before it can recycle the segment. The output of a multi-threaded
- * frame differs from a single-threaded one but decompresses the same.
+ * segment two workers take the compression from about 75 ms to about 50 ms on two cores, and the
+ * hook is what Cassandra waits for. Their buffers are bounded (about 10 MiB with two workers,
+ * reached from an 8 MiB segment on). A multi-threaded frame differs from a single-threaded one but
+ * decompresses to the same bytes.
  */
 import { readSync } from "node:fs";
-import { Readable } from "node:stream";
 import binding from "zstd-napi/binding.js";
+import type { LentChunks } from "../storage/types.js";
 
 const INPUT_CHUNK = 1 << 20;
 
@@ -22,60 +23,54 @@ export interface ZstdFileOptions {
   readonly threads: number;
 }
 
-export class ZstdFileStream extends Readable {
-  private readonly cctx = new binding.CCtx();
-  private readonly input = Buffer.allocUnsafe(INPUT_CHUNK);
-  private readonly output = Buffer.allocUnsafe(binding.cStreamOutSize());
-  private position = 0;
-  /** Bytes of compressed output pushed so far. */
+export class ZstdFileChunks implements LentChunks {
+  readonly lent = true as const;
+  /** Bytes of compressed output handed out so far. */
   compressedBytes = 0;
+  /** True once the whole file went through and the frame is closed. */
+  finished = false;
+  private started = false;
 
   constructor(
     private readonly fd: number,
     private readonly size: number,
-    options: ZstdFileOptions,
-  ) {
-    super();
-    this.cctx.setParameter(binding.CParameter.compressionLevel, options.level);
-    if (options.threads > 0) this.cctx.setParameter(binding.CParameter.nbWorkers, options.threads);
-  }
+    private readonly options: ZstdFileOptions,
+  ) {}
 
-  override _read(): void {
-    try {
-      for (;;) {
-        let n = 0;
-        const want = Math.min(INPUT_CHUNK, this.size - this.position);
-        while (n < want) {
-          const got = readSync(this.fd, this.input, n, want - n, this.position + n);
-          if (got === 0) break;
-          n += got;
-        }
-        this.position += n;
-        const last = n < INPUT_CHUNK || this.position >= this.size;
-        const more = this.compress(this.input.subarray(0, n), last ? binding.EndDirective.end : binding.EndDirective.continue);
-        if (last) {
-          this.push(null);
-          return;
-        }
-        if (!more) return; // the consumer is full: wait for the next _read
-      }
-    } catch (err) {
-      this.destroy(err as Error);
-    }
-  }
-
-  /** Feeds one chunk; returns false when the consumer asked to stop for now. */
-  private compress(chunk: Buffer, end: number): boolean {
-    let more = true;
-    let rest = chunk;
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    if (this.started) throw new Error("a compressed segment body can be read once");
+    this.started = true;
+    const cctx = new binding.CCtx();
+    cctx.setParameter(binding.CParameter.compressionLevel, this.options.level);
+    if (this.options.threads > 0) cctx.setParameter(binding.CParameter.nbWorkers, this.options.threads);
+    const input = Buffer.allocUnsafe(INPUT_CHUNK);
+    const output = Buffer.allocUnsafe(binding.cStreamOutSize());
+    let position = 0;
     for (;;) {
-      const [remaining, produced, consumed] = this.cctx.compressStream2(this.output, rest, end);
-      if (produced > 0) {
-        this.compressedBytes += produced;
-        more = this.push(Buffer.from(this.output.subarray(0, produced))) && more;
+      let n = 0;
+      const want = Math.min(INPUT_CHUNK, this.size - position);
+      while (n < want) {
+        const got = readSync(this.fd, input, n, want - n, position + n);
+        if (got === 0) break;
+        n += got;
       }
-      rest = rest.subarray(consumed);
-      if (rest.length === 0 && (end === binding.EndDirective.continue || remaining === 0)) return more;
+      position += n;
+      const last = n < INPUT_CHUNK || position >= this.size;
+      const end = last ? binding.EndDirective.end : binding.EndDirective.continue;
+      let rest = input.subarray(0, n);
+      for (;;) {
+        const [remaining, produced, consumed] = cctx.compressStream2(output, rest, end);
+        rest = rest.subarray(consumed);
+        if (produced > 0) {
+          this.compressedBytes += produced;
+          yield output.subarray(0, produced);
+        }
+        if (rest.length === 0 && (!last || remaining === 0)) break;
+      }
+      if (last) {
+        this.finished = true;
+        return;
+      }
     }
   }
 }

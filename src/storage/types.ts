@@ -18,7 +18,7 @@ export interface Backend {
    * (enforced by the service when `capabilities.conditionalCreate`, else best effort). Readers never
    * observe a partial object. `metadata` keys are lowercase [a-z0-9_]; values are ASCII.
    */
-  put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<void>;
+  put(key: string, body: PutBody, options?: PutOptions): Promise<void>;
   /** Streams the object. A missing key throws ObjectNotFoundError (never retried). */
   get(key: string, options?: OpOptions): Promise<Readable>;
   /** Size and metadata of one object, a point lookup. A missing key throws ObjectNotFoundError. */
@@ -33,6 +33,20 @@ export interface Backend {
   delete(key: string, options?: OpOptions): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A streamed body whose chunks are lent, not given: a chunk stays valid only until the iterator is
+ * asked for the next one, so the producer can hand out one reused buffer. A backend that writes each
+ * chunk before it asks for the next (file://) takes them as they are; the others copy them
+ * (body.ts ownedStream). The archive pipeline uses this for compressed segments: every copy handed
+ * to a consumer is garbage until the next GC, which made peak RSS grow with the segment size.
+ */
+export interface LentChunks {
+  readonly lent: true;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
+
+export type PutBody = Readable | Uint8Array | LentChunks;
 
 export type Scheme = "file" | "s3" | "gs" | "az" | "mem";
 

@@ -10,7 +10,7 @@ import {
   TransientStorageError,
   isRetryable,
 } from "../../src/storage/errors.js";
-import type { Backend, ObjectInfo } from "../../src/storage/types.js";
+import type { Backend, LentChunks, ObjectInfo } from "../../src/storage/types.js";
 
 /**
  * The one storage conformance suite (style.md §5.3). Every backend's test file calls
@@ -74,6 +74,29 @@ function bigBody(size: number, seed: number): { stream: () => Readable; sha: str
           for (let i = 0; i < blocks; i++) yield chunkAt(i);
         })(),
       ),
+  };
+}
+
+/**
+ * The same bytes as lent chunks (LentChunks): one buffer reused for every chunk and scribbled over
+ * as soon as the consumer asks for the next, so a backend that keeps a lent chunk stores garbage.
+ */
+function lentBody(size: number, seed: number): { lent: () => LentChunks; sha: string } {
+  const source = bigBody(size, seed);
+  return {
+    sha: source.sha,
+    lent: () => ({
+      lent: true as const,
+      async *[Symbol.asyncIterator]() {
+        const shared = Buffer.alloc(64 * 1024);
+        for await (const chunk of source.stream()) {
+          const bytes = chunk as Buffer;
+          bytes.copy(shared);
+          yield shared.subarray(0, bytes.length);
+          shared.fill(0xee);
+        }
+      },
+    }),
   };
 }
 
@@ -179,6 +202,17 @@ export function runBackendConformance(target: ConformanceTarget): void {
     const got = await readAll(await b().get("rt/big-length.bin"));
     t.equal(got.length, size, "size");
     t.equal(sha256(got), body.sha, "sha256 of the bytes read back");
+  });
+
+  t.test(`${target.name}: lent chunks (one reused buffer) are stored exactly, also when ifAbsent refuses`, async (t) => {
+    const size = 9 * 1024 * 1024 + 333;
+    const body = lentBody(size, 3);
+    await b().put("rt/lent.bin", body.lent(), { ifAbsent: true, metadata: { sha256: body.sha } });
+    const got = await readAll(await b().get("rt/lent.bin"));
+    t.equal(got.length, size, "size");
+    t.equal(sha256(got), body.sha, "sha256 of the bytes read back: no chunk was kept past its turn");
+    await expectError(t, b().put("rt/lent.bin", lentBody(1000, 4).lent(), { ifAbsent: true }), PreconditionFailedError, "ifAbsent on the same key");
+    t.equal(sha256(await readAll(await b().get("rt/lent.bin"))), body.sha, "object unchanged");
   });
 
   t.test(`${target.name}: put without ifAbsent replaces the object`, async (t) => {

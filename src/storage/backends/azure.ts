@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
+import { ownedStream } from "../body.js";
 import type { ContainerClient, RestError } from "@azure/storage-blob";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -12,7 +13,7 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { AzureLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * az:// backend on @azure/storage-blob (block blobs).
@@ -25,6 +26,8 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOpti
  * - Metadata names must be C# identifiers: our lowercase [a-z0-9_] names starting with a letter.
  */
 const BLOCK_SIZE = 8 * 1024 * 1024;
+/** Blocks in flight; each holds a BLOCK_SIZE buffer, which bounds the upload's memory (see s3.ts). */
+const UPLOAD_CONCURRENCY = 2;
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "REQUEST_SEND_ERROR"]);
 
 function networkCode(err: unknown): string | undefined {
@@ -102,7 +105,7 @@ export class AzureBackend implements Backend {
     return new StorageError(this.displayLocation, detail, { cause: err });
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
     const { signal } = options;
     try {
@@ -116,7 +119,7 @@ export class AzureBackend implements Backend {
       if (body instanceof Uint8Array) {
         await blob.upload(body, body.byteLength, common);
       } else {
-        await blob.uploadStream(body, BLOCK_SIZE, 4, common);
+        await blob.uploadStream(ownedStream(body), BLOCK_SIZE, UPLOAD_CONCURRENCY, common);
       }
     } catch (err) {
       throw this.toStorageError(err, "put", key, signal);

@@ -15,7 +15,7 @@ import {
 } from "../errors.js";
 import { validateKey, validatePrefix } from "../key.js";
 import type { FileLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * file:// backend, the embedded default. Layout: the object key is the path below the root. For
@@ -144,7 +144,7 @@ export class FsBackend implements Backend {
     for (const d of chain.slice(0, -1)) await fsyncDir(d);
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     this.checkKey(key);
     const { signal } = options;
     const p = this.paths(key);
@@ -331,8 +331,8 @@ async function readSidecar(file: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** Writes `body` to a new file (exclusive create) and fsyncs it. */
-async function writeDurably(file: string, body: Readable | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+/** Writes `body` to a new file (exclusive create) and fsyncs it. Each chunk is written before the next is asked for, so lent chunks need no copy. */
+async function writeDurably(file: string, body: PutBody, signal: AbortSignal | undefined): Promise<void> {
   const fh = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
   try {
     if (body instanceof Uint8Array) {

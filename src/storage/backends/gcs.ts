@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
+import { ownedStream } from "../body.js";
 import { pipeline } from "node:stream/promises";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { PitrError } from "../../errors/base.js";
@@ -13,7 +14,7 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { GcsLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * gs:// backend on @google-cloud/storage.
@@ -142,7 +143,7 @@ export class GcsBackend implements Backend {
     }
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
     const { signal } = options;
     try {
@@ -155,7 +156,7 @@ export class GcsBackend implements Backend {
         metadata: { metadata: { ...(options.metadata ?? {}) } },
         ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
       };
-      const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : body;
+      const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : ownedStream(body);
       await pipeline(source, file.createWriteStream(writeOptions), signal ? { signal } : {});
     } catch (err) {
       // Uploads to a missing bucket answer 404.

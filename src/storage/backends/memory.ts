@@ -3,7 +3,7 @@ import { abortableBody } from "../abortable.js";
 import { ObjectNotFoundError, PreconditionFailedError } from "../errors.js";
 import { validateKey, validatePrefix } from "../key.js";
 import type { MemoryLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * In-process backend for unit tests. Stores with the same name (mem://name) share their objects
@@ -33,12 +33,13 @@ function checkSignal(options: OpOptions | undefined): void {
   if (options?.signal?.aborted) throw options.signal.reason;
 }
 
-async function readAll(body: Readable | Uint8Array, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function readAll(body: PutBody, signal: AbortSignal | undefined): Promise<Uint8Array> {
   if (body instanceof Uint8Array) return new Uint8Array(body);
   const chunks: Buffer[] = [];
   for await (const chunk of body) {
     if (signal?.aborted) throw signal.reason;
-    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    // Copied: a lent chunk is reused by its producer as soon as the next one is asked for.
+    chunks.push(Buffer.from(chunk as Uint8Array));
   }
   return new Uint8Array(Buffer.concat(chunks));
 }
@@ -68,7 +69,7 @@ export class MemoryBackend implements Backend {
     return this.store.sorted;
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
     checkSignal(options);
     const bytes = await readAll(body, options.signal);

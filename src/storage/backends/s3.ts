@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
+import { ownedStream } from "../body.js";
 import type { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -12,7 +13,7 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { S3Location } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * s3:// backend on AWS SDK v3, for AWS S3 and S3-compatible servers (MinIO, SeaweedFS, ...).
@@ -29,6 +30,12 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutOpti
  *   length go through a multipart Upload with 8 MiB parts.
  */
 const PART_SIZE = 8 * 1024 * 1024;
+/**
+ * Parts in flight. Each holds a PART_SIZE buffer, so this bounds the upload's memory whatever the
+ * body's size; two keep the connection busy while the next part fills (a 32 MiB segment compresses
+ * to about 8 MiB, one or two parts).
+ */
+const UPLOAD_CONCURRENCY = 2;
 const SINGLE_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
 
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -175,7 +182,7 @@ export class S3Backend implements Backend {
     return new StorageError(this.displayLocation, detail, { cause: err });
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
     const { signal } = options;
     try {
@@ -190,9 +197,10 @@ export class S3Backend implements Backend {
         ...(conditional ? { IfNoneMatch: "*" } : {}),
       };
       const length = body instanceof Uint8Array ? body.byteLength : options.contentLength;
+      const payload = body instanceof Uint8Array ? body : ownedStream(body);
       try {
         if (length !== undefined && length <= SINGLE_PUT_LIMIT) {
-          await client.send(new sdk.PutObjectCommand({ ...params, Body: body, ContentLength: length }), signal ? { abortSignal: signal } : {});
+          await client.send(new sdk.PutObjectCommand({ ...params, Body: payload, ContentLength: length }), signal ? { abortSignal: signal } : {});
         } else {
           const controller = new AbortController();
           const onAbort = () => controller.abort();
@@ -200,9 +208,9 @@ export class S3Backend implements Backend {
           try {
             const upload = new lib.Upload({
               client,
-              params: { ...params, Body: body },
+              params: { ...params, Body: payload },
               partSize: PART_SIZE,
-              queueSize: 4,
+              queueSize: UPLOAD_CONCURRENCY,
               leavePartsOnError: false,
               abortController: controller,
             });

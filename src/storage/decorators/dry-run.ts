@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import type { Backend, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 export interface DryRunRecord {
   readonly op: "put" | "delete";
@@ -27,8 +27,8 @@ export class DryRunBackend implements Backend {
     return this.inner.capabilities;
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
-    if (body instanceof Readable) {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
+    if (!(body instanceof Uint8Array)) {
       for await (const _chunk of body) {
         if (options.signal?.aborted) throw options.signal.reason;
       }

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { isRetryable } from "../errors.js";
-import type { Backend, ListOptions, ObjectInfo, OpOptions, PutOptions } from "../types.js";
+import type { Backend, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * Retries TransientStorageError (the only retryable class) with capped exponential backoff and full
@@ -112,7 +112,7 @@ export class RetryBackend implements Backend {
     }
   }
 
-  put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<void> {
+  put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     const signal = this.signalFor(options);
     const opts: PutOptions = { ...options, signal };
     return this.run("put", key, signal, () => this.inner.put(key, body, opts), body instanceof Uint8Array);
