@@ -15,6 +15,8 @@ export interface SegmentSetInfo {
   readonly files: readonly string[];
   readonly sizeMiB: number;
   readonly description: string;
+  /** Measured rounds for this set, when not the run's default. */
+  readonly runs?: number;
 }
 
 export interface ArchiveBenchOptions {

@@ -1,7 +1,8 @@
 /**
- * Real 32 MiB commit log segments for the bench, written by a real Cassandra node (the same
- * scripts/cassandra-node.sh the e2e tests use) whose archive_command copies every closed segment
- * into .cache/bench-segments (git-ignored). Generated once; later runs reuse them.
+ * Real 32 MiB (and 128 MiB) commit log segments for the bench, written by a real Cassandra node (the
+ * same scripts/cassandra-node.sh the e2e tests use) whose archive_command copies every closed
+ * segment into .cache/bench-segments (or bench-segments-128mib; git-ignored). Generated once; later
+ * runs reuse them.
  */
 import { execFile } from "node:child_process";
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
@@ -49,30 +50,36 @@ async function reservePortBase(repo: string): Promise<number> {
   throw new Error("no free port base for the bench Cassandra node");
 }
 
+/** Where segments of `sizeMiB` are cached (the 32 MiB folder keeps its historical name). */
+export function segmentCacheDir(repo: string, sizeMiB: number): string {
+  return join(repo, sizeMiB === 32 ? ".cache/bench-segments" : `.cache/bench-segments-${sizeMiB}mib`);
+}
+
 /**
- * Ensures at least `count` full 32 MiB segments in `<repo>/.cache/bench-segments`. Returns undefined
- * (with the reason logged) when no Cassandra node can be run here.
+ * Ensures at least `count` full segments of `sizeMiB` in segmentCacheDir. Throws when no Cassandra
+ * node can be run here.
  */
-export async function ensure32MiBSegments(repo: string, count: number, log: (line: string) => void): Promise<SegmentSet | undefined> {
-  const dir = join(repo, ".cache/bench-segments");
+export async function ensureSegments(repo: string, sizeMiB: number, count: number, log: (line: string) => void): Promise<SegmentSet> {
+  const dir = segmentCacheDir(repo, sizeMiB);
+  const bytes = sizeMiB * 1024 * 1024;
   const full = async () => {
     const out: string[] = [];
-    for (const f of await listSegments(dir)) if ((await stat(f)).size === 32 * 1024 * 1024) out.push(f);
+    for (const f of await listSegments(dir)) if ((await stat(f)).size === bytes) out.push(f);
     return out;
   };
   let files = await full();
-  if (files.length >= count) return { dir, files: files.slice(0, count), sizeBytes: 32 * 1024 * 1024, origin: "cached" };
+  if (files.length >= count) return { dir, files: files.slice(0, count), sizeBytes: bytes, origin: "cached" };
 
   await mkdir(dir, { recursive: true });
   const script = join(repo, "scripts/cassandra-node.sh");
   const capture = join(repo, "test/helpers/capture-archive.sh");
   const base = await reservePortBase(repo);
   const nodeDir = join(repo, `.tmp/nodes/bench-segments-${base}-${process.pid}`);
-  log(`generating ${count} real 32 MiB segments with Cassandra (port ${base}) into ${dir} ...`);
+  log(`generating ${count} real ${sizeMiB} MiB segments with Cassandra (port ${base}) into ${dir} ...`);
   const started = Date.now();
   try {
     await rm(nodeDir, { recursive: true, force: true });
-    await run("bash", [script, "init", nodeDir, "--port-base", String(base), "--segment-size", "32", "--heap", "1G", "--archive-command", `/bin/sh ${capture} ${dir} %path %name`], { maxBuffer: 1 << 24 });
+    await run("bash", [script, "init", nodeDir, "--port-base", String(base), "--segment-size", String(sizeMiB), "--heap", "1G", "--archive-command", `/bin/sh ${capture} ${dir} %path %name`], { maxBuffer: 1 << 24 });
     await run("bash", [script, "start", nodeDir], { maxBuffer: 1 << 24 });
     const driverName = "cassandra-driver";
     const cassandra = (await import(driverName)).default as any;
@@ -102,7 +109,7 @@ export async function ensure32MiBSegments(repo: string, count: number, log: (lin
     await rm(join(repo, ".tmp/ports", String(base)), { recursive: true, force: true });
   }
   files = await full();
-  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size 32MiB, no commit log compression, generated ${new Date().toISOString()} by src/bench/segments.ts\n`);
+  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by src/bench/segments.ts\n`);
   log(`generated ${files.length} segments in ${Math.round((Date.now() - started) / 1000)} s`);
-  return { dir, files: files.slice(0, count), sizeBytes: 32 * 1024 * 1024, origin: "generated" };
+  return { dir, files: files.slice(0, count), sizeBytes: bytes, origin: "generated" };
 }
