@@ -1,9 +1,5 @@
 import { Readable } from "node:stream";
-import type { LentChunks, PutBody } from "./types.js";
-
-export function isLent(body: PutBody): body is LentChunks {
-  return !(body instanceof Uint8Array) && !(body instanceof Readable) && body.lent === true;
-}
+import type { LentChunks } from "./types.js";
 
 /**
  * A stream body a consumer may keep chunks of (an SDK buffering parts, an HTTP request queueing
