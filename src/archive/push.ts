@@ -164,7 +164,8 @@ export function describeSegment(
  *
  * Two passes over the file (the second from the page cache): the first classifies and hashes it,
  * because the object's metadata (sha256, status) goes out with the upload's first request; the
- * second streams it through zstd into the upload. Memory does not grow with the segment size.
+ * second streams it through zstd into the upload as lent chunks. The pipeline's own memory does not
+ * grow with the segment size; the S3, GCS and Azure SDKs still buffer copies (BENCHMARKS.md).
  */
 export async function pushSegment(backend: Backend, identity: NodeIdentity, request: PushRequest): Promise<PushResult> {
   parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O

@@ -6,7 +6,7 @@
  * RSS grow by the compressed size (+30 MiB for a 128 MiB segment) until the next collection.
  *
  * `threads` > 0 hands compression to zstd's own worker threads (ZSTD_c_nbWorkers): on a 32 MiB
- * segment two workers take the compression from about 80 ms to about 50 ms on two cores (the
+ * segment two workers take the compression from about 80 ms to about 60 ms on two cores (the
  * "hook's compressor" rows of BENCHMARKS.md), and the hook is what Cassandra waits for. Their buffers are bounded (about 10 MiB with two workers,
  * reached from an 8 MiB segment on). A multi-threaded frame differs from a single-threaded one but
  * decompresses to the same bytes.
