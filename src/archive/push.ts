@@ -8,15 +8,13 @@
  * = success; different sha256 = the new bytes are kept beside the first under a conflict key, and the
  * outcome says so; nothing is overwritten.
  */
-import { createHash } from "node:crypto";
-import { readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentKey, type NodeIdentity } from "./layout.js";
+import { SegmentScan, type ScanResult } from "./scan.js";
 import { ZstdFileChunks } from "./zstd-file.js";
 import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
 
@@ -80,53 +78,6 @@ export async function openSegment(path: string): Promise<{ handle: FileHandle; s
   return { handle, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
 }
 
-/**
- * A SegmentReader over an open file that also hashes: the classifier reads in increasing offset
- * order, so every byte it reads for the first time goes into sha256, and `finish` reads whatever it
- * never reached. Memory stays at the largest sync section, whatever the segment size.
- */
-function hashingReader(fd: number, size: number): SegmentReader & { finish(): string } {
-  const hash = createHash("sha256");
-  let hashedTo = 0;
-  // One scratch buffer, grown to the largest read: bytes handed out are valid until the next read
-  // (SegmentReader's contract), so RSS stays flat instead of waiting for GC to free each section.
-  let scratch = Buffer.allocUnsafe(1 << 20);
-  const readAt = (offset: number, length: number): Buffer => {
-    const want = Math.max(0, Math.min(length, size - offset));
-    if (want > scratch.length) scratch = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const n = readSync(fd, scratch, got, want - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return scratch.subarray(0, got);
-  };
-  const advance = (to: number) => {
-    for (let at = hashedTo; at < to; at += HASH_CHUNK) hash.update(readAt(at, Math.min(HASH_CHUNK, to - at)));
-    hashedTo = Math.max(hashedTo, to);
-  };
-  return {
-    length: size,
-    read(offset, length) {
-      if (offset > hashedTo) advance(offset);
-      const bytes = readAt(offset, length);
-      const end = offset + bytes.length;
-      if (end > hashedTo) {
-        hash.update(bytes.subarray(hashedTo - offset));
-        hashedTo = end;
-      }
-      return bytes;
-    },
-    finish() {
-      advance(size);
-      return hash.digest("hex");
-    },
-  };
-}
-
-const HASH_CHUNK = 1 << 20;
-
 /** Builds the record for a segment (one pass over the file). Never throws for bad content: it flags it. */
 export function describeSegment(
   name: string,
@@ -135,12 +86,22 @@ export function describeSegment(
   archivedBy: SegmentRecord["archivedBy"],
   nowMs: number,
 ): SegmentRecord {
+  return recordOf(name, file, new SegmentScan(name, file.fd, file.size).finish(), identity, archivedBy, nowMs);
+}
+
+function recordOf(
+  name: string,
+  file: { size: number; mtimeMs: number },
+  scan: ScanResult,
+  identity: NodeIdentity,
+  archivedBy: SegmentRecord["archivedBy"],
+  nowMs: number,
+): SegmentRecord {
   const fromName = parseSegmentName(name);
-  const reader = hashingReader(file.fd, file.size);
-  const c = classifySegmentFrom(name, reader);
+  const c = scan.classification;
   const status: SegmentStatus = c.status;
   return {
-    sha256: reader.finish(),
+    sha256: scan.sha256,
     size: file.size,
     compression: "zstd",
     encryption: "none",
@@ -162,25 +123,40 @@ export function describeSegment(
  * Stores one segment and verifies it. Throws SegmentNameError for a name that is not a segment,
  * SegmentMissingError when the file is gone, storage errors as the backend raises them.
  *
- * Two passes over the file (the second from the page cache): the first classifies and hashes it,
- * because the object's metadata (sha256, status) goes out with the upload's first request; the
- * second streams it through zstd into the upload as lent chunks. The pipeline's own memory does not
- * grow with the segment size; the S3, GCS and Azure SDKs still buffer copies (BENCHMARKS.md).
+ * Where the backend takes metadata after the body (`capabilities.lateMetadata`, file://), one pass:
+ * each 1 MiB the compressor reads is hashed and validated while zstd's workers compress it, and
+ * the record (sha256, status) is computed when the body ends. Elsewhere (S3, GCS, Azure send
+ * metadata with the first request) two passes, the second from the page cache: classify and hash,
+ * then compress into the upload. Either way the body is lent chunks and the pipeline's own memory
+ * does not grow with the segment size; the SDKs' buffers are another matter (BENCHMARKS.md).
  */
 export async function pushSegment(backend: Backend, identity: NodeIdentity, request: PushRequest): Promise<PushResult> {
   parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O
   const file = await openSegment(request.path);
   try {
-    const record = describeSegment(request.name, { fd: file.handle.fd, size: file.size, mtimeMs: file.mtimeMs }, identity, request.archivedBy, (request.now ?? Date.now)());
-    const metadata = recordToMetadata(record);
+    const nowMs = (request.now ?? Date.now)();
+    const fd = file.handle.fd;
     const zstd = { level: request.compressionLevel ?? 1, threads: request.compressionThreads ?? 0 };
-    const body = (): ZstdFileChunks => new ZstdFileChunks(file.handle.fd, file.size, zstd);
-    const key = segmentKey(identity, { closeTimeMs: record.closeTimeMs, segmentId: record.segmentId, version: record.version });
-    const first = await putOnce(backend, key, body, metadata, record.sha256, request.signal);
+    const fromName = parseSegmentName(request.name);
+    const key = segmentKey(identity, { closeTimeMs: file.mtimeMs, segmentId: fromName.id, version: fromName.version });
+    const describe = (scan: SegmentScan): SegmentRecord => recordOf(request.name, file, scan.finish(), identity, request.archivedBy, nowMs);
+
+    let first: PutOutcome;
+    let record: SegmentRecord;
+    if (backend.capabilities.lateMetadata) {
+      const scan = new SegmentScan(request.name, fd, file.size);
+      const body = new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) });
+      first = await putOnce(backend, key, body, { late: () => recordToMetadata(describe(scan)) }, () => describe(scan).sha256, request.signal);
+      record = describe(scan);
+    } else {
+      record = describe(new SegmentScan(request.name, fd, file.size));
+      const metadata = recordToMetadata(record);
+      first = await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: metadata }, () => record.sha256, request.signal);
+    }
     if (first.kind !== "different") {
       return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record, compressedSize: first.compressedSize };
     }
-    return await storeConflictCopy(backend, identity, key, record, body, metadata, request.signal);
+    return await storeConflictCopy(backend, identity, key, record, () => new ZstdFileChunks(fd, file.size, zstd), recordToMetadata(record), request.signal);
   } finally {
     await file.handle.close();
   }
@@ -201,38 +177,42 @@ async function storeConflictCopy(
     version: record.version,
     conflict: record.sha256.slice(0, 16),
   });
-  const second = await putOnce(backend, conflictKey, body, metadata, record.sha256, signal);
+  const second = await putOnce(backend, conflictKey, body(), { now: metadata }, () => record.sha256, signal);
   if (second.kind === "different") {
     throw new StorageError(backend.displayLocation, `'${conflictKey}' holds bytes that match neither copy`);
   }
   return { outcome: "conflict-kept", key: conflictKey, conflictsWith: key, record, compressedSize: second.compressedSize };
 }
 
+interface PutOutcome {
+  readonly kind: "stored" | "same" | "different";
+  readonly compressedSize: number;
+}
+
 /**
- * Puts a fresh compressed body under `key` only if absent, then verifies what the storage holds.
+ * Puts a compressed body under `key` only if absent, then verifies what the storage holds.
  * "stored": written and verified; "same": already there with this sha256; "different": already
- * there with other bytes.
+ * there with other bytes. `sha256` is asked for only once the body has been read (or refused).
  */
 async function putOnce(
   backend: Backend,
   key: string,
-  makeBody: () => ZstdFileChunks,
-  metadata: Record<string, string>,
-  sha256: string,
+  body: ZstdFileChunks,
+  metadata: { now: Record<string, string> } | { late: () => Record<string, string> },
+  sha256: () => string,
   signal: AbortSignal | undefined,
-): Promise<{ kind: "stored" | "same" | "different"; compressedSize: number }> {
-  const body = makeBody();
+): Promise<PutOutcome> {
   try {
-    await backend.put(key, body, { ifAbsent: true, metadata, signal });
+    await backend.put(key, body, { ifAbsent: true, signal, ...("now" in metadata ? { metadata: metadata.now } : { lateMetadata: metadata.late }) });
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
     const existing = recordFromMetadata((await backend.head(key, { signal })).metadata);
-    return { kind: existing?.sha256 === sha256 ? "same" : "different", compressedSize: 0 };
+    return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0 };
   }
   // A backend that returned before reading the whole body stored a truncated frame: not archived.
   if (!body.finished) throw new VerificationError(key, "the storage returned before reading the whole segment");
   const compressedSize = body.compressedBytes;
-  await verifyStored(backend, key, compressedSize, sha256, signal);
+  await verifyStored(backend, key, compressedSize, sha256(), signal);
   return { kind: "stored", compressedSize };
 }
 

@@ -16,11 +16,17 @@ import binding from "zstd-napi/binding.js";
 import type { LentChunks } from "../storage/types.js";
 
 const INPUT_CHUNK = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 
 export interface ZstdFileOptions {
   readonly level: number;
   /** zstd worker threads; 0 compresses on the calling thread. */
   readonly threads: number;
+  /**
+   * Sees every input chunk right after it went to zstd, valid only during the call. With worker
+   * threads the call runs while they compress (the one-pass path's hashing and validation).
+   */
+  readonly onInput?: ((bytes: Uint8Array, offset: number) => void) | undefined;
 }
 
 export class ZstdFileChunks implements LentChunks {
@@ -56,21 +62,28 @@ export class ZstdFileChunks implements LentChunks {
       }
       position += n;
       const last = n < INPUT_CHUNK || position >= this.size;
-      const end = last ? binding.EndDirective.end : binding.EndDirective.continue;
       let rest = input.subarray(0, n);
-      for (;;) {
-        const [remaining, produced, consumed] = cctx.compressStream2(output, rest, end);
+      while (rest.length > 0) {
+        const [, produced, consumed] = cctx.compressStream2(output, rest, binding.EndDirective.continue);
         rest = rest.subarray(consumed);
         if (produced > 0) {
           this.compressedBytes += produced;
           yield output.subarray(0, produced);
         }
-        if (rest.length === 0 && (!last || remaining === 0)) break;
       }
-      if (last) {
-        this.finished = true;
-        return;
+      // The chunk is with zstd now (copied into its job buffers): look at it while workers compress.
+      this.options.onInput?.(input.subarray(0, n), position - n);
+      if (!last) continue;
+      for (;;) {
+        const [remaining, produced] = cctx.compressStream2(output, EMPTY, binding.EndDirective.end);
+        if (produced > 0) {
+          this.compressedBytes += produced;
+          yield output.subarray(0, produced);
+        }
+        if (remaining === 0) break;
       }
+      this.finished = true;
+      return;
     }
   }
 }

@@ -74,7 +74,7 @@ function sortedIndex(keys: readonly string[], size: number): Backend {
   return {
     scheme: "mem",
     displayLocation: "sorted-index://bench",
-    capabilities: { conditionalCreate: false, maxConnections: 16 },
+    capabilities: { conditionalCreate: false, maxConnections: 16, lateMetadata: false },
     put: no,
     get: no,
     head: no,

@@ -107,6 +107,24 @@ export function classifySegmentFrom(
   reader: SegmentReader,
   options: ClassifyOptions = {},
 ): SegmentClassification {
+  const steps = classifySteps(name, reader, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * classifySegmentFrom one sync section at a time: each step yields the offset up to which the
+ * reader has been read so far, and the generator returns the classification. The archive pipeline
+ * interleaves these steps with feeding zstd's worker threads, so validation runs on the main thread
+ * while the workers compress, instead of before them (archive/scan.ts).
+ */
+export function* classifySteps(
+  name: string | undefined,
+  reader: SegmentReader,
+  options: ClassifyOptions = {},
+): Generator<number, SegmentClassification, void> {
   const empty = { header: undefined, sections: 0, lastValidOffset: 0, dataEnd: 0, largestEntry: 0 };
   let header: SegmentHeader;
   try {
@@ -122,7 +140,7 @@ export function classifySegmentFrom(
       return { status: "corrupt", ...empty, header, reason: "name and header disagree", error: defect(bad) };
     }
   }
-  return walkSections(name, reader, header, options);
+  return yield* walkSections(name, reader, header, options);
 }
 
 function nameMismatch(name: string, header: SegmentHeader): SegmentError | undefined {
@@ -141,12 +159,12 @@ function nameMismatch(name: string, header: SegmentHeader): SegmentError | undef
   return undefined;
 }
 
-function walkSections(
+function* walkSections(
   segment: string | undefined,
   reader: SegmentReader,
   header: SegmentHeader,
   options: ClassifyOptions,
-): SegmentClassification {
+): Generator<number, SegmentClassification, void> {
   const framed = header.compression !== undefined || header.encryption !== undefined;
   const lz4 = header.encryption === undefined && /(^|\.)LZ4Compressor$/.test(header.compression?.class ?? "");
   const fileLength = reader.length;
@@ -218,6 +236,7 @@ function walkSections(
     lastEmpty = length === 0;
     logical += SYNC_MARKER_SIZE + length;
     offset = m.next;
+    yield offset;
   }
 
   if (sections === 0) {
@@ -227,6 +246,7 @@ function walkSections(
     if (reader.read(at, Math.min(TAIL_CHUNK, fileLength - at)).some((b) => b !== 0)) {
       return result("torn-tail", "bytes written after the last sync");
     }
+    yield Math.min(at + TAIL_CHUNK, fileLength);
   }
   if (lastEmpty) return result("complete", "final empty section written by close");
   const capacity = options.segmentSize ?? (framed ? Math.ceil(logical / MIB) * MIB : fileLength);

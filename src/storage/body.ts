@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import type { LentChunks } from "./types.js";
+import type { LentChunks, PutOptions } from "./types.js";
 
 /**
  * A stream body a consumer may keep chunks of (an SDK buffering parts, an HTTP request queueing
@@ -12,4 +12,9 @@ export function ownedStream(body: Readable | LentChunks): Readable {
 
 async function* copies(body: LentChunks): AsyncGenerator<Buffer> {
   for await (const chunk of body) yield Buffer.from(chunk);
+}
+
+/** For backends without `capabilities.lateMetadata`: a caller passing it has a bug, not bad input. */
+export function refuseLateMetadata(options: PutOptions, scheme: string): void {
+  if (options.lateMetadata !== undefined) throw new Error(`${scheme}:// backend cannot store metadata after the body (capabilities.lateMetadata is false)`);
 }

@@ -55,6 +55,13 @@ export interface Capabilities {
   readonly conditionalCreate: boolean;
   /** A sensible number of parallel requests. */
   readonly maxConnections: number;
+  /**
+   * `put` accepts `lateMetadata`: the metadata is stored after the body (file:// writes its sidecar
+   * after the data; mem stores both at once). S3 and GCS send metadata with the upload's first
+   * request, so the archive pipeline reads a segment once before uploading to them, and only once
+   * in all when this is true (archive/scan.ts).
+   */
+  readonly lateMetadata: boolean;
 }
 
 export interface OpOptions {
@@ -64,6 +71,12 @@ export interface OpOptions {
 export interface PutOptions extends OpOptions {
   ifAbsent?: boolean | undefined;
   metadata?: Record<string, string> | undefined;
+  /**
+   * Only where `capabilities.lateMetadata`: called once after the whole body was read, before the
+   * object becomes visible; what it returns is added to `metadata`. A backend without the capability
+   * refuses the put (a programming error, LateMetadataUnsupported).
+   */
+  lateMetadata?: (() => Record<string, string>) | undefined;
   /** Known length of a streamed body, when the caller has it (lets S3 avoid buffering). */
   contentLength?: number | undefined;
 }

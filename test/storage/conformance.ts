@@ -215,6 +215,35 @@ export function runBackendConformance(target: ConformanceTarget): void {
     t.equal(sha256(await readAll(await b().get("rt/lent.bin"))), body.sha, "object unchanged");
   });
 
+  t.test(`${target.name}: lateMetadata is asked for after the body, or refused where unsupported`, async (t) => {
+    const size = 3 * 1024 * 1024 + 7;
+    const body = lentBody(size, 5);
+    const seen = { bytes: 0, askedAt: -1 };
+    const counted: LentChunks = {
+      lent: true,
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of body.lent()) {
+          seen.bytes += chunk.length;
+          yield chunk;
+        }
+      },
+    };
+    const late = () => {
+      seen.askedAt = seen.bytes;
+      return { sha256: body.sha };
+    };
+    if (!b().capabilities.lateMetadata) {
+      await t.rejects(b().put("rt/late.bin", counted, { ifAbsent: true, lateMetadata: late }), /cannot store metadata after the body/);
+      await expectError(t, b().head("rt/late.bin"), ObjectNotFoundError, "nothing stored");
+      return;
+    }
+    await b().put("rt/late.bin", counted, { ifAbsent: true, metadata: { early: "1" }, lateMetadata: late });
+    t.equal(seen.askedAt, size, "asked once the whole body was read");
+    const info = await b().head("rt/late.bin");
+    t.same(info.metadata, { early: "1", sha256: body.sha }, "early and late metadata both stored");
+    t.equal(sha256(await readAll(await b().get("rt/late.bin"))), body.sha, "bytes");
+  });
+
   t.test(`${target.name}: put without ifAbsent replaces the object`, async (t) => {
     await b().put("rt/replace", Buffer.from("one"), { metadata: { v: "1" } });
     await b().put("rt/replace", Buffer.from("two!"), { metadata: { v: "2" } });

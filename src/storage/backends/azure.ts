@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { ownedStream } from "../body.js";
+import { ownedStream, refuseLateMetadata } from "../body.js";
 import type { ContainerClient, RestError } from "@azure/storage-blob";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -41,7 +41,7 @@ function networkCode(err: unknown): string | undefined {
 export class AzureBackend implements Backend {
   readonly scheme = "az" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16 };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false };
   private container: Promise<ContainerClient> | undefined;
 
   constructor(private readonly location: AzureLocation) {
@@ -107,6 +107,7 @@ export class AzureBackend implements Backend {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
+    refuseLateMetadata(options, this.scheme);
     const { signal } = options;
     try {
       if (signal?.aborted) throw signal.reason;

@@ -54,7 +54,7 @@ function errnoOf(err: unknown): string | undefined {
 export class FsBackend implements Backend {
   readonly scheme = "file" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 8 };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 8, lateMetadata: true };
   private readonly root: string;
 
   constructor(location: FileLocation) {
@@ -156,7 +156,7 @@ export class FsBackend implements Backend {
       await this.ensureRoot();
       await this.ensureDir(p.dir);
       await writeDurably(tmpData, body, signal);
-      const sidecar: Sidecar = { v: 1, metadata: { ...(options.metadata ?? {}) } };
+      const sidecar: Sidecar = { v: 1, metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) } };
       await writeDurably(tmpMeta, Buffer.from(JSON.stringify(sidecar)), signal);
       if (signal?.aborted) throw signal.reason;
       if (options.ifAbsent) {

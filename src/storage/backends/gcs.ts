@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { ownedStream } from "../body.js";
+import { ownedStream, refuseLateMetadata } from "../body.js";
 import { pipeline } from "node:stream/promises";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { PitrError } from "../../errors/base.js";
@@ -72,7 +72,7 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 export class GcsBackend implements Backend {
   readonly scheme = "gs" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16 };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false };
   private client: Promise<{ storage: Storage; bucket: Bucket }> | undefined;
 
   constructor(private readonly location: GcsLocation) {
@@ -145,6 +145,7 @@ export class GcsBackend implements Backend {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
+    refuseLateMetadata(options, this.scheme);
     const { signal } = options;
     try {
       if (signal?.aborted) throw signal.reason;

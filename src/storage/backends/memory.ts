@@ -47,7 +47,7 @@ async function readAll(body: PutBody, signal: AbortSignal | undefined): Promise<
 export class MemoryBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16 };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true };
   private readonly store: Store;
 
   constructor(location: MemoryLocation) {
@@ -77,7 +77,8 @@ export class MemoryBackend implements Backend {
     // The existence check and the store happen in one synchronous step: atomic within the process.
     if (options.ifAbsent && this.objects.has(key)) throw new PreconditionFailedError(this.displayLocation, key);
     if (!this.objects.has(key)) this.store.sorted = undefined;
-    this.objects.set(key, { bytes, metadata: { ...(options.metadata ?? {}) }, modified: new Date() });
+    const metadata = { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) };
+    this.objects.set(key, { bytes, metadata, modified: new Date() });
   }
 
   private entry(key: string): Entry {

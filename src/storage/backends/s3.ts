@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { ownedStream } from "../body.js";
+import { ownedStream, refuseLateMetadata } from "../body.js";
 import type { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -107,7 +107,7 @@ export class S3Backend implements Backend {
   }
 
   get capabilities(): Capabilities {
-    return { conditionalCreate: this.conditionalSupported, maxConnections: 16 };
+    return { conditionalCreate: this.conditionalSupported, maxConnections: 16, lateMetadata: false };
   }
 
   /** Builds the client once; a construction failure is cached and reported the same way each time. */
@@ -184,6 +184,7 @@ export class S3Backend implements Backend {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
+    refuseLateMetadata(options, this.scheme);
     const { signal } = options;
     try {
       if (signal?.aborted) throw signal.reason;
