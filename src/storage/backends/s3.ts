@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { ownedStream, refuseLateMetadata } from "../body.js";
+import { refuseLateMetadata } from "../body.js";
+import { putInParts } from "../parts.js";
 import type { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -13,7 +14,7 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { S3Location } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 
 /**
  * s3:// backend on AWS SDK v3, for AWS S3 and S3-compatible servers (MinIO, SeaweedFS, ...).
@@ -27,23 +28,23 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  *   501 NotImplemented makes the backend fall back to head-then-put for the rest of the process
  *   (`capabilities.conditionalCreate` then reads false).
  * - Bodies: bytes and streams of known length (below 5 GiB) go in one PutObject; streams of unknown
- *   length go through a multipart Upload with 8 MiB parts.
+ *   length (compressed segments) go through our own multipart upload from a fixed pool of part
+ *   buffers (parts.ts), one PutObject when they fit in one part.
  */
-const PART_SIZE = 8 * 1024 * 1024;
+/** S3's smallest part (except the last): a 32 MiB segment compresses to about 8 MiB, two parts. */
+const PART_SIZE = 5 * 1024 * 1024;
 /**
- * Parts in flight. Each holds a PART_SIZE buffer, so this bounds the upload's memory whatever the
- * body's size; two keep the connection busy while the next part fills (a 32 MiB segment compresses
- * to about 8 MiB, one or two parts).
+ * Part buffers: one being sent while the next fills. This bounds the upload's memory at 10 MiB
+ * whatever the body's size; a third buffer bought nothing measurable against a local server.
  */
-const UPLOAD_CONCURRENCY = 2;
+const PART_BUFFERS = 2;
+const ABORT_UPLOAD_TIMEOUT_MS = 10_000;
 const SINGLE_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
 
 type Sdk = typeof import("@aws-sdk/client-s3");
-type Upload = typeof import("@aws-sdk/lib-storage");
 
 interface Clients {
   readonly sdk: Sdk;
-  readonly lib: Upload;
   readonly client: S3Client;
 }
 
@@ -114,7 +115,7 @@ export class S3Backend implements Backend {
   private getClients(): Promise<Clients> {
     this.clients ??= (async () => {
       process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
-      const [sdk, lib] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
+      const sdk = await import("@aws-sdk/client-s3");
       const loc = this.location;
       const client = new sdk.S3Client({
         region: loc.region,
@@ -134,7 +135,7 @@ export class S3Backend implements Backend {
         responseChecksumValidation: "WHEN_REQUIRED",
         requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
       });
-      return { sdk, lib, client };
+      return { sdk, client };
     })();
     return this.clients;
   }
@@ -188,7 +189,7 @@ export class S3Backend implements Backend {
     const { signal } = options;
     try {
       if (signal?.aborted) throw signal.reason;
-      const { sdk, lib, client } = await this.getClients();
+      const { sdk, client } = await this.getClients();
       const conditional = options.ifAbsent === true && this.conditionalSupported;
       if (options.ifAbsent === true && !conditional) await this.assertAbsent(key, signal);
       const params = {
@@ -197,28 +198,14 @@ export class S3Backend implements Backend {
         Metadata: { ...(options.metadata ?? {}) },
         ...(conditional ? { IfNoneMatch: "*" } : {}),
       };
+      const sendOptions = signal ? { abortSignal: signal } : {};
       const length = body instanceof Uint8Array ? body.byteLength : options.contentLength;
-      const payload = body instanceof Uint8Array ? body : ownedStream(body);
       try {
-        if (length !== undefined && length <= SINGLE_PUT_LIMIT) {
-          await client.send(new sdk.PutObjectCommand({ ...params, Body: payload, ContentLength: length }), signal ? { abortSignal: signal } : {});
+        if (body instanceof Uint8Array || (length !== undefined && length <= SINGLE_PUT_LIMIT && !("lent" in body))) {
+          // Bytes, or a stream of known length: one PutObject, streamed as it comes.
+          await client.send(new sdk.PutObjectCommand({ ...params, Body: body, ContentLength: length }), sendOptions);
         } else {
-          const controller = new AbortController();
-          const onAbort = () => controller.abort();
-          signal?.addEventListener("abort", onAbort, { once: true });
-          try {
-            const upload = new lib.Upload({
-              client,
-              params: { ...params, Body: payload },
-              partSize: PART_SIZE,
-              queueSize: UPLOAD_CONCURRENCY,
-              leavePartsOnError: false,
-              abortController: controller,
-            });
-            await upload.done();
-          } finally {
-            signal?.removeEventListener("abort", onAbort);
-          }
+          await this.putMultipart(sdk, client, params, body, sendOptions);
         }
       } catch (err) {
         const name = (err as { name?: string }).name;
@@ -232,6 +219,63 @@ export class S3Backend implements Backend {
       }
     } catch (err) {
       throw this.toStorageError(err, "put", key, signal);
+    }
+  }
+
+  /**
+   * A stream of unknown length (a compressed segment): parts from a fixed pool of buffers
+   * (parts.ts), so memory does not grow with the object. A body that fits in one part is one
+   * PutObject. `If-None-Match: *` goes on CompleteMultipartUpload; any failure aborts the upload so
+   * no parts are left behind.
+   */
+  private async putMultipart(
+    sdk: Sdk,
+    client: S3Client,
+    params: { Bucket: string; Key: string; Metadata: Record<string, string>; IfNoneMatch?: string },
+    body: Readable | LentChunks,
+    sendOptions: { abortSignal?: AbortSignal },
+  ): Promise<void> {
+    const { IfNoneMatch, ...create } = params;
+    let uploadId: string | undefined;
+    try {
+      const parts = await putInParts(
+        body,
+        {
+          single: async (bytes) => {
+            await client.send(new sdk.PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length }), sendOptions);
+          },
+          begin: async () => {
+            uploadId = (await client.send(new sdk.CreateMultipartUploadCommand(create), sendOptions)).UploadId;
+            if (uploadId === undefined) throw new StorageError(this.displayLocation, `put '${params.Key}': CreateMultipartUpload returned no UploadId`);
+          },
+          part: async (bytes, partNumber) => {
+            const out = await client.send(
+              new sdk.UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+              sendOptions,
+            );
+            return { PartNumber: partNumber, ETag: out.ETag };
+          },
+        },
+        { partSize: PART_SIZE, buffers: PART_BUFFERS, signal: sendOptions.abortSignal },
+      );
+      if (parts === undefined) return;
+      await client.send(
+        new sdk.CompleteMultipartUploadCommand({
+          Bucket: params.Bucket,
+          Key: params.Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(IfNoneMatch === undefined ? {} : { IfNoneMatch }),
+        }),
+        sendOptions,
+      );
+    } catch (err) {
+      if (uploadId !== undefined) {
+        // Bounded on its own: the caller's signal may be what failed the upload.
+        const abort = new sdk.AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId });
+        await client.send(abort, { abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS) }).catch(() => undefined);
+      }
+      throw err;
     }
   }
 
