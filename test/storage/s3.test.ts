@@ -26,7 +26,8 @@ if (url !== undefined) {
         await expectError(t, backend.put("mp/obj", big(2), { ifAbsent: true }), PreconditionFailedError, "second put refused");
         t.equal((await readAll(await backend.get("mp/obj")))[0], 1, "first object kept");
         const { S3Client, ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
-        const client = new S3Client({ endpoint: process.env["CASSANDRA_PITR_S3_ENDPOINT"], region: process.env["AWS_REGION"] ?? "us-east-1", forcePathStyle: true });
+        const endpoint = process.env["CASSANDRA_PITR_S3_ENDPOINT"];
+        const client = new S3Client({ ...(endpoint ? { endpoint } : {}), region: process.env["AWS_REGION"] ?? "us-east-1", forcePathStyle: true });
         const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${new URL(url).pathname.slice(1)}/${prefix}/mp/obj` }));
         t.same(listed.Uploads ?? [], [], "no multipart upload left open");
         client.destroy();
