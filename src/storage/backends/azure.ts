@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { ownedStream, refuseLateMetadata } from "../body.js";
+import { randomUUID } from "node:crypto";
+import { putInParts } from "../parts.js";
 import type { ContainerClient, RestError } from "@azure/storage-blob";
 import { PitrError } from "../../errors/base.js";
 import {
@@ -22,12 +23,17 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  *   AZURE_STORAGE_KEY (shared key for the URL's account), else a SAS token, else anonymous.
  *   CASSANDRA_PITR_AZURE_ENDPOINT replaces https://<account>.blob.core.windows.net (Azurite).
  * - The SDK tries each request once (our retry decorator retries).
- * - ifAbsent uses `If-None-Match: *`; for streamed uploads it applies to the final block commit.
+ * - ifAbsent uses `If-None-Match: *`; for streamed uploads it applies to the final block commit,
+ *   which also carries the metadata (so `lateMetadata` is supported).
  * - Metadata names must be C# identifiers: our lowercase [a-z0-9_] names starting with a letter.
  */
-const BLOCK_SIZE = 8 * 1024 * 1024;
-/** Blocks in flight; each holds a BLOCK_SIZE buffer, which bounds the upload's memory (see s3.ts). */
-const UPLOAD_CONCURRENCY = 2;
+/**
+ * Streamed bodies are staged in blocks from a pool of two 4 MiB buffers (parts.ts), then committed
+ * with the metadata, so memory does not grow with the object; a body that fits in one block is one
+ * Put Blob. A 32 MiB segment compresses to about 8 MiB, two blocks.
+ */
+const BLOCK_SIZE = 4 * 1024 * 1024;
+const BLOCK_BUFFERS = 2;
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "REQUEST_SEND_ERROR"]);
 
 function networkCode(err: unknown): string | undefined {
@@ -41,7 +47,7 @@ function networkCode(err: unknown): string | undefined {
 export class AzureBackend implements Backend {
   readonly scheme = "az" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true };
   private container: Promise<ContainerClient> | undefined;
 
   constructor(private readonly location: AzureLocation) {
@@ -107,21 +113,41 @@ export class AzureBackend implements Backend {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
-    refuseLateMetadata(options, this.scheme);
     const { signal } = options;
     try {
       if (signal?.aborted) throw signal.reason;
       const blob = (await this.getContainer()).getBlockBlobClient(this.name(key));
-      const common = {
-        metadata: { ...(options.metadata ?? {}) },
+      // Asked for only once the body is read: the metadata goes with the last request either way.
+      const common = () => ({
+        metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) },
         ...(options.ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
         ...(signal ? { abortSignal: signal } : {}),
-      };
+      });
       if (body instanceof Uint8Array) {
-        await blob.upload(body, body.byteLength, common);
-      } else {
-        await blob.uploadStream(ownedStream(body), BLOCK_SIZE, UPLOAD_CONCURRENCY, common);
+        await blob.upload(body, body.byteLength, common());
+        return;
       }
+      // Block ids are unique per upload (two racing puts of one key must not stage over each other's
+      // blocks) and as long as the SDK's own (48 characters before base64): all of a blob's block
+      // ids must have one length, and a failed upload's uncommitted blocks linger for a week.
+      const upload = randomUUID();
+      const ids: string[] = [];
+      const staged = await putInParts(
+        body,
+        {
+          single: async (bytes) => {
+            await blob.upload(bytes, bytes.length, common());
+          },
+          begin: async () => undefined,
+          part: async (bytes, n) => {
+            const id = Buffer.from(`${upload}${String(n).padStart(12, "0")}`).toString("base64");
+            await blob.stageBlock(id, bytes, bytes.length, signal ? { abortSignal: signal } : {});
+            ids[n - 1] = id;
+          },
+        },
+        { partSize: BLOCK_SIZE, buffers: BLOCK_BUFFERS, signal },
+      );
+      if (staged !== undefined) await blob.commitBlockList(ids, common());
     } catch (err) {
       throw this.toStorageError(err, "put", key, signal);
     }
