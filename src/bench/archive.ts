@@ -205,7 +205,7 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
   const zstdPlain = results.get("zstd -1 + write")!.p50Ms;
   const rows = configs.map((c) => {
     const s = results.get(c.name)!;
-    return [c.name, cmd(c.command), String(s.runs), fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.peakRssMiB), fmt(s.p50Ms / nodeP50, 2), fmt(s.p50Ms / zstdFsync, 2)];
+    return [c.name, cmd(c.command), String(s.runs), fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.cpuP50Ms), fmt(s.peakRssMiB), fmt(s.p50Ms / nodeP50, 2), fmt(s.p50Ms / zstdFsync, 2)];
   });
   const table: Table = {
     title: `Archive hook per segment — ${set.description}`,
@@ -213,9 +213,9 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
       `Segments: ${set.files.length} file(s) of ${set.sizeMiB} MiB used round-robin (${set.files.map((f) => "`" + basename(f) + "`").join(", ")}); ` +
         `${o.warmup} unmeasured warm-up round(s) then ${o.runs} measured rounds; each round runs every row once, in table order (interleaved, so drifting load from other work hits all rows alike). Files are in the page cache (warm reads). ` +
         `$W is a scratch directory on the same filesystem as the segments; every hook run writes a new key (CASSANDRA_PITR_NODE=run-$i) or a new spool directory, so no run is a re-archive. ` +
-        `Wall time is measured by the runner from spawn to exit; peak RSS is the child's (\`/usr/bin/time -f %M\`, which wraps every row alike).`,
+        `Wall time is measured by the runner from spawn to exit; peak RSS and CPU time (user + system, every thread, 10 ms steps) are the child's (\`/usr/bin/time -f '%M %U %S'\`, which wraps every row alike).`,
     ],
-    header: ["what", "command (timed)", "runs", "p50 ms", "p95 ms", "peak RSS MiB", "p50 / node start", "p50 / (zstd -1 + write + fsync)"],
+    header: ["what", "command (timed)", "runs", "p50 ms", "p95 ms", "CPU ms p50", "peak RSS MiB", "p50 / node start", "p50 / (zstd -1 + write + fsync)"],
     rows,
     notes: [],
   };

@@ -95,7 +95,7 @@ function targets(results: Map<string, Map<string, Summary>>, sets: readonly Segm
         (file.p50Ms <= 1.5 * zf.p50Ms ? "" : ` (${fmt(file.p50Ms / zf.p50Ms, 2)}×)`) +
         `; vs 1.5 × (zstd -1 + write, no fsync) = ${fmt(1.5 * z.p50Ms)} ms: ${verdict(file.p50Ms <= 1.5 * z.p50Ms)}` +
         (file.p50Ms <= 1.5 * z.p50Ms ? "" : ` (${fmt(file.p50Ms / z.p50Ms, 2)}×)`) +
-        `.`,
+        `. CPU time p50: hook ${fmt(file.cpuP50Ms)} ms (${fmt(file.cpuP50Ms / file.p50Ms, 2)} cores over its wall time), of which a bare node start is ${fmt(node.cpuP50Ms)} ms; zstd -1 + write + fsync ${fmt(zf.cpuP50Ms)} ms.`,
     );
   }
   // Memory: the hook rows' peak RSS from one segment size to the next.

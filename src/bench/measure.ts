@@ -1,6 +1,8 @@
 /**
- * Measuring child processes: wall time from the runner (hrtime around spawn → exit) and the child's
- * peak RSS from GNU time (`/usr/bin/time -f %M`, reported by wait4 for the child, not the runner).
+ * Measuring child processes: wall time from the runner (hrtime around spawn → exit), and the child's
+ * peak RSS and CPU time (user + system, all threads) from GNU time (`/usr/bin/time -f '%M %U %S'`,
+ * reported by wait4 for the child, not the runner). CPU time shows how much of the machine a row
+ * uses: above its wall time, it ran on more than one core. GNU time gives it in 10 ms steps.
  * Every command, product or baseline, runs under the same wrapper, so its small cost is shared.
  */
 import { spawn } from "node:child_process";
@@ -12,6 +14,7 @@ export const TIME_BIN = "/usr/bin/time";
 export interface ChildRun {
   readonly wallMs: number;
   readonly peakRssKiB: number;
+  readonly cpuMs: number;
 }
 
 export interface RunOptions {
@@ -30,7 +33,7 @@ export async function runChild(cmd: string, args: readonly string[], options: Ru
   const stderr: Buffer[] = [];
   const started = process.hrtime.bigint();
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(TIME_BIN, ["-f", "%M", "-o", rssFile, cmd, ...args], {
+    const child = spawn(TIME_BIN, ["-f", "%M %U %S", "-o", rssFile, cmd, ...args], {
       env: options.env ?? process.env,
       cwd: options.cwd,
       stdio: ["ignore", options.stdoutFd ?? "ignore", "pipe"],
@@ -46,9 +49,11 @@ export async function runChild(cmd: string, args: readonly string[], options: Ru
   if (err.length > 0) throw new Error(`${cmd} ${args.join(" ")} printed on stderr: ${err}`);
   const text = (await readFile(rssFile, "utf8")).trim().split("\n").at(-1) ?? "";
   await rm(rssFile, { force: true });
-  const peakRssKiB = Number(text);
-  if (!Number.isFinite(peakRssKiB)) throw new Error(`GNU time gave no RSS figure: '${text}'`);
-  return { wallMs, peakRssKiB };
+  const [rss, user, system] = text.split(" ").map(Number);
+  if (rss === undefined || user === undefined || system === undefined || ![rss, user, system].every(Number.isFinite)) {
+    throw new Error(`GNU time gave no RSS and CPU figures: '${text}'`);
+  }
+  return { wallMs, peakRssKiB: rss, cpuMs: (user + system) * 1000 };
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -68,6 +73,8 @@ export interface Summary {
   readonly p50Ms: number;
   readonly p95Ms: number;
   readonly peakRssMiB: number;
+  /** CPU time (user + system) of the median run by CPU. */
+  readonly cpuP50Ms: number;
 }
 
 export function summarize(runs: readonly ChildRun[]): Summary {
@@ -77,6 +84,7 @@ export function summarize(runs: readonly ChildRun[]): Summary {
     p50Ms: percentile(wall, 50),
     p95Ms: percentile(wall, 95),
     peakRssMiB: Math.max(...runs.map((r) => r.peakRssKiB)) / 1024,
+    cpuP50Ms: percentile(runs.map((r) => r.cpuMs), 50),
   };
 }
 
