@@ -1,6 +1,6 @@
+import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { abortableBody } from "../abortable.js";
-import { randomUUID } from "node:crypto";
 import { putInParts } from "../parts.js";
 import type { ContainerClient, RestError } from "@azure/storage-blob";
 import { PitrError } from "../../errors/base.js";
