@@ -18,7 +18,7 @@ if (url !== undefined) {
           lent: true,
           async *[Symbol.asyncIterator]() {
             const shared = Buffer.alloc(256 * 1024, seed);
-            for (let i = 0; i < 48; i++) yield shared; // 12 MiB: three parts
+            for (let i = 0; i < 48; i++) yield shared; // 12 MiB: two parts (8 + 4)
           },
         });
         await backend.put("mp/obj", big(1), { ifAbsent: true });

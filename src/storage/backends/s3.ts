@@ -31,12 +31,14 @@ import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOpti
  *   length (compressed segments) go through our own multipart upload from a fixed pool of part
  *   buffers (parts.ts), one PutObject when they fit in one part.
  */
-/** S3's smallest part (except the last): a 32 MiB segment compresses to about 8 MiB, two parts. */
-const PART_SIZE = 5 * 1024 * 1024;
 /**
- * Part buffers: one being sent while the next fills. This bounds the upload's memory at 10 MiB
- * whatever the body's size; a third buffer bought nothing measurable against a local server.
+ * A 32 MiB segment compresses to about 8 MiB: with 8 MiB parts it usually goes up in one PutObject
+ * instead of three requests (create, part, complete), which is what a remote S3's round trips
+ * charge for. Two buffers, one being sent while the next fills, bound the upload's memory at
+ * 16 MiB whatever the body's size (peak RSS from a 32 to a 128 MiB segment +6.9 MiB, against
+ * +3.6 MiB with 5 MiB parts and three requests; .tmp measurement on MinIO).
  */
+const PART_SIZE = 8 * 1024 * 1024;
 const PART_BUFFERS = 2;
 const ABORT_UPLOAD_TIMEOUT_MS = 10_000;
 const SINGLE_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
