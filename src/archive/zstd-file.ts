@@ -16,6 +16,12 @@ import binding from "zstd-napi/binding.js";
 import type { LentChunks } from "../storage/types.js";
 
 const INPUT_CHUNK = 1 << 20;
+/**
+ * Output handed out per chunk. zstd suggests 128 KiB (ZSTD_CStreamOutSize); 1 MiB means an eighth as
+ * many chunks, so an eighth as many awaited writes by the consumer, during which nothing feeds the
+ * workers (32 MiB segment to file://: p50 231 → 223 ms over 40 interleaved runs).
+ */
+const OUTPUT_CHUNK = 1 << 20;
 const EMPTY = Buffer.alloc(0);
 
 export interface ZstdFileOptions {
@@ -55,7 +61,7 @@ export class ZstdFileChunks implements LentChunks {
       cctx.setParameter(binding.CParameter.jobSize, INPUT_CHUNK);
     }
     const input = Buffer.allocUnsafe(INPUT_CHUNK);
-    const output = Buffer.allocUnsafe(binding.cStreamOutSize());
+    const output = Buffer.allocUnsafe(OUTPUT_CHUNK);
     let position = 0;
     for (;;) {
       let n = 0;
