@@ -22,7 +22,8 @@
 # init/start options:
 #   --port-base N                  native port N, storage port N+1, JMX port N+2 (default 19042)
 #   --compat CASSANDRA_4|NONE      storage_compatibility_mode (default CASSANDRA_4, the 5.0 default)
-#   --commitlog-compression lz4    compress commit log segments (LZ4Compressor)
+#   --commitlog-compression C      compress commit log segments: lz4, zstd, deflate or snappy
+#                                  (LZ4Compressor, ZstdCompressor, DeflateCompressor, SnappyCompressor)
 #   --segment-size MIB             commitlog_segment_size (default 1)
 #   --heap SIZE                    -Xms/-Xmx (default 512M)
 #   --archive-command CMD          archive_command (as Cassandra will split it: on single spaces)
@@ -153,7 +154,10 @@ ENV
   if [ -n "$compression" ]; then
     case "$compression" in
       lz4|LZ4) compression_yaml=$'commitlog_compression:\n  - class_name: LZ4Compressor' ;;
-      *) die "--commitlog-compression supports lz4" ;;
+      zstd|ZSTD) compression_yaml=$'commitlog_compression:\n  - class_name: ZstdCompressor' ;;
+      deflate|DEFLATE) compression_yaml=$'commitlog_compression:\n  - class_name: DeflateCompressor' ;;
+      snappy|SNAPPY) compression_yaml=$'commitlog_compression:\n  - class_name: SnappyCompressor' ;;
+      *) die "--commitlog-compression supports lz4, zstd, deflate, snappy" ;;
     esac
   fi
   cat > "$dir/conf/cassandra.yaml" <<YAML

@@ -121,11 +121,13 @@ async function writeSegmentFixtures(
   }
 }
 
+const COMPRESSOR_CLASS = { lz4: "LZ4Compressor", zstd: "ZstdCompressor", deflate: "DeflateCompressor", snappy: "SnappyCompressor" } as const;
+
 function settingsOf(o: NodeOptions) {
   return {
     storage_compatibility_mode: o.compat ?? "CASSANDRA_4",
     commitlog_segment_size: `${o.segmentSizeMiB ?? 1}MiB`,
-    commitlog_compression: o.commitlogCompression ? "LZ4Compressor" : null,
+    commitlog_compression: o.commitlogCompression ? COMPRESSOR_CLASS[o.commitlogCompression] : null,
     commitlog_sync: "periodic",
     commitlog_sync_period: "1000ms",
   };
@@ -256,7 +258,7 @@ async function writePitrFixture(): Promise<void> {
       const bytes = await readFile(path);
       const { mtimeMs } = await import("node:fs/promises").then((fs) => fs.stat(path));
       await copyFile(path, join(out, "segments", name));
-      const inside = (await import("./fixture-lz4.js")).rowsInCompressed(bytes, all);
+      const inside = (await import("./fixture-compressed.js")).rowsInCompressed(bytes, all);
       await writeFile(
         join(out, "segments", `${name}.json`),
         renderJson({
@@ -292,9 +294,10 @@ const which = process.argv.slice(2);
 const want = (name: string) => which.length === 0 || which.includes(name);
 if (want("v7")) await writeSegmentFixtures("v7", { compat: "CASSANDRA_4" }, 2, "closed uncompressed segments, storage_compatibility_mode CASSANDRA_4 (descriptor version 7)", rowsIn);
 if (want("v8")) await writeSegmentFixtures("v8", { compat: "NONE" }, 1, "closed uncompressed segment, storage_compatibility_mode NONE", rowsIn);
-if (want("lz4")) {
-  const { rowsInCompressed } = await import("./fixture-lz4.js");
-  await writeSegmentFixtures("lz4", { compat: "CASSANDRA_4", commitlogCompression: "lz4" }, 2, "closed segments written with commitlog_compression LZ4Compressor", rowsInCompressed);
+for (const [dir, compressor] of [["lz4", "LZ4Compressor"], ["zstd", "ZstdCompressor"], ["deflate", "DeflateCompressor"], ["snappy", "SnappyCompressor"]] as const) {
+  if (!want(dir)) continue;
+  const { rowsInCompressed } = await import("./fixture-compressed.js");
+  await writeSegmentFixtures(dir, { compat: "CASSANDRA_4", commitlogCompression: dir }, dir === "lz4" ? 2 : 1, `closed segments written with commitlog_compression ${compressor}`, rowsInCompressed);
 }
 if (want("torn")) await writeTornFixture();
 if (want("snapshot")) await writeSnapshotFixture();

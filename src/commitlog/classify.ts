@@ -24,10 +24,12 @@
  *
  * Evidence (fixtures/commitlog/5.0.9, commitlog_segment_size 1 MiB): v7/ ends 203 and 82 bytes before
  * the end of the 1048576-byte file, v8/ 188, lz4/ (logical positions) 12 and 67 bytes before 1 MiB,
- * all with entries of 353 bytes or more; torn/ ends at 133141 with a zero tail. Limits: a segment
- * closed early by a forced switch (drain, forceRecycleAllSegments) with data since its last sync is
- * reported as torn-tail; so is a closed compressed segment whose compressor is not LZ4 (entries cannot
- * be measured), unless its final section is empty.
+ * zstd/ 27, deflate/ 23, snappy/ 34, all with entries of 353 bytes or more; torn/ ends at 133141
+ * with a zero tail. Compressed sections are decoded for every compressor Cassandra ships (LZ4, Zstd,
+ * Deflate, Snappy: section-codecs.ts) and their entries checked like uncompressed ones. Limits: a
+ * segment closed early by a forced switch (drain, forceRecycleAllSegments) with data since its last
+ * sync is reported as torn-tail; so is a closed segment whose compressor is a custom class or that
+ * is encrypted (entries cannot be measured), unless its final section is empty.
  *
  * Capacity: an uncompressed (memory-mapped) file is the whole buffer, so its length; compressed and
  * encrypted files hold only what was written, so `options.segmentSize` or else the next multiple of
@@ -36,7 +38,7 @@
 import type { ErrorCode } from "../errors/codes.js";
 import { scanEntries } from "./entry.js";
 import { SegmentChecksumError, SegmentError, SegmentHeaderError, SegmentNameError, TruncatedSegmentError } from "./errors.js";
-import { decompressLz4Section } from "./lz4.js";
+import { sectionDecoder } from "./section-codecs.js";
 import { HEADER_CRC_SIZE, MAX_PARAMETERS_LENGTH, PARAMETERS_OFFSET, parseSegmentHeader, type SegmentHeader } from "./segment-header.js";
 import { parseSegmentName } from "./segment-name.js";
 import { parseSyncMarkerSlot, SYNC_MARKER_SIZE } from "./sync-marker.js";
@@ -166,7 +168,8 @@ function* walkSections(
   options: ClassifyOptions,
 ): Generator<number, SegmentClassification, void> {
   const framed = header.compression !== undefined || header.encryption !== undefined;
-  const lz4 = header.encryption === undefined && /(^|\.)LZ4Compressor$/.test(header.compression?.class ?? "");
+  const compressor = header.encryption === undefined ? header.compression?.class : undefined;
+  const decode = compressor === undefined ? undefined : sectionDecoder(compressor);
   const fileLength = reader.length;
   const opts = { segment };
   let offset = header.headerLength;
@@ -210,10 +213,11 @@ function* walkSections(
       if (length < 0) {
         return result("corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts));
       }
-      if (lz4) {
-        content = decompressLz4Section(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4));
-        if (content === undefined || content.length !== length) {
-          return result("corrupt", "section does not decompress", new SegmentHeaderError("lz4 section does not decompress to its stated length", m.offset, opts));
+      if (decode) {
+        content = decode(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4), length);
+        if (content === undefined) {
+          const what = compressor!.replace(/^.*\./, "");
+          return result("corrupt", "section does not decompress", new SegmentHeaderError(`${what} section does not decompress to its stated length ${length}`, m.offset, opts));
         }
       }
     } else {

@@ -31,6 +31,7 @@ export {
 export { SYNC_MARKER_SIZE, parseSyncMarker, syncMarkerChecksum, type SyncMarkerReading } from "./sync-marker.js";
 export { ENTRY_OVERHEAD_SIZE, scanEntries, type EntryScan } from "./entry.js";
 export { decompressLz4Section } from "./lz4.js";
+export { sectionDecoder, type SectionDecoder } from "./section-codecs.js";
 export {
   classifySegment,
   type ClassifyOptions,

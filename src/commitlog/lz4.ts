@@ -2,7 +2,7 @@
  * Decoder for the output of Cassandra's LZ4Compressor (org.apache.cassandra.io.compress.LZ4Compressor,
  * fast compressor of lz4-java): a 4-byte little-endian uncompressed length followed by one raw LZ4 block
  * (block format of lz4/lz4 doc/lz4_Block_format.md). Layout confirmed on the fixtures by
- * scripts/fixture-lz4.ts. Returns undefined for input that is not a well-formed block of that length.
+ * scripts/fixture-compressed.ts. Returns undefined for input that is not a well-formed block of that length.
  */
 export function decompressLz4Section(src: Uint8Array): Uint8Array | undefined {
   if (src.length < 4) return undefined;

@@ -77,7 +77,7 @@ const segmentObjects = async (dir: string) => (await listFiles(dir)).filter((p) 
 
 t.test("archives every real fixture segment: quiet, exit 0, original bytes recoverable", async (t) => {
   const s = await setup(t);
-  const fixtures = [...(await segmentFixtures("v7")), ...(await segmentFixtures("v8")), ...(await segmentFixtures("lz4"))];
+  const fixtures = (await Promise.all(["v7", "v8", "lz4", "zstd", "deflate", "snappy"].map((k) => segmentFixtures(k)))).flat();
   for (const f of fixtures) {
     const path = await place(s, f);
     const ran = await runNode(ARCHIVE_HOOK, [path, f.name], s.env);

@@ -51,7 +51,7 @@ interface Case {
 
 async function cases(): Promise<Case[]> {
   const out: Case[] = [];
-  for (const dir of ["v7", "v8", "lz4", "torn"]) {
+  for (const dir of ["v7", "v8", "lz4", "zstd", "deflate", "snappy", "torn"]) {
     for (const f of (await readdir(join(FIXTURES, dir))).filter((n) => n.endsWith(".log"))) {
       out.push({ label: `${dir}/${f}`, name: f, bytes: await readFile(join(FIXTURES, dir, f)) });
     }

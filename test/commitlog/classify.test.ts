@@ -2,6 +2,7 @@ import t from "tap";
 import { readFile } from "node:fs/promises";
 import { classifySegment } from "../../src/commitlog/classify.js";
 import { decompressLz4Section } from "../../src/commitlog/lz4.js";
+import { decompressDeflateSection, decompressSnappySection, decompressZstdSection, sectionDecoder } from "../../src/commitlog/section-codecs.js";
 import { serializeSegmentHeader } from "../../src/commitlog/segment-header.js";
 import { syncMarkerChecksum } from "../../src/commitlog/sync-marker.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
@@ -17,6 +18,9 @@ t.test("real fixtures: closed segments complete, the crashed one torn-tail", asy
     v7: [["complete", 1048373, 1048373], ["complete", 1048494, 1048494]],
     v8: [["complete", 1048388, 1048388]],
     lz4: [["complete", 268586, 1048564], ["complete", 266631, 1048509]],
+    zstd: [["complete", 169400, 1048549]],
+    deflate: [["complete", 180268, 1048553]],
+    snappy: [["complete", 293723, 1048542]],
     torn: [["torn-tail", 133141, 133141]],
   };
   for (const [kind, rows] of Object.entries(expected)) {
@@ -118,6 +122,54 @@ t.test("compressed fixtures cut or damaged", async (t) => {
   t.match(classifySegment(name, length), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: 91 } });
 });
 
+t.test("zstd, deflate and snappy fixtures: every section decoded, damage found at its section", async (t) => {
+  for (const kind of ["zstd", "deflate", "snappy"]) {
+    const { name, bytes } = await fixture(kind);
+    const ok = classifySegment(name, bytes);
+    t.equal(ok.status, "complete", `${kind}: complete`);
+    t.ok(ok.largestEntry >= 353, `${kind}: entries were measured (largest ${ok.largestEntry})`);
+    const first = ok.header!.headerLength; // the first section's sync marker
+    const next = bytes.readInt32BE(first);
+    // A byte in the middle of the first section's compressed body: the decoder refuses it, or it
+    // decodes to other bytes and an entry CRC fails. Either way the section is named.
+    const damaged = Buffer.from(bytes);
+    damaged[first + 12 + Math.floor((next - first - 12) / 2)]! ^= 0x5a;
+    const r = classifySegment(name, damaged);
+    t.equal(r.status, "corrupt", `${kind}: damaged body is corrupt`);
+    t.equal(r.error?.offset, first, `${kind}: at the section's marker`);
+    t.match(r.error?.code, /^E_SEGMENT_(HEADER|CHECKSUM)$/, `${kind}: ${r.error?.code}: ${r.error?.message}`);
+    // A stated length that disagrees with the body.
+    const wrongLength = Buffer.from(bytes);
+    wrongLength.writeInt32BE(bytes.readInt32BE(first + 8) + 1, first + 8);
+    t.match(classifySegment(name, wrongLength), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: first, message: /does not decompress to its stated length/ } }, `${kind}: wrong stated length`);
+    // Cut inside the second section: the first still verifies.
+    const cut = classifySegment(name, bytes.subarray(0, next + 20));
+    t.match(cut, { status: "torn-tail", sections: 1, lastValidOffset: next }, `${kind}: cut`);
+  }
+});
+
+t.test("section decoders refuse what is not their format", async (t) => {
+  const plain = Buffer.from("a commit log section, a commit log section, a commit log section");
+  const { deflateSync } = await import("node:zlib");
+  const { compress } = await import("zstd-napi");
+  t.same(decompressDeflateSection(deflateSync(plain), plain.length), plain, "deflate round trip");
+  t.equal(decompressDeflateSection(deflateSync(plain), plain.length - 1), undefined, "deflate: longer than stated");
+  t.equal(decompressDeflateSection(plain, plain.length), undefined, "deflate: not a zlib stream");
+  t.same(decompressZstdSection(compress(plain), plain.length), plain, "zstd round trip");
+  t.equal(decompressZstdSection(compress(plain), plain.length + 1), undefined, "zstd: shorter than stated");
+  t.equal(decompressZstdSection(compress(plain).subarray(0, 10), plain.length), undefined, "zstd: torn frame");
+  // Snappy: varint length 12, literal "abc" (tag (3-1)<<2), copy of 9 at offset 3 (2-byte offset form).
+  const snappy = Uint8Array.of(12, 2 << 2, 97, 98, 99, ((9 - 1) << 2) | 2, 3, 0);
+  t.equal(Buffer.from(decompressSnappySection(snappy, 12)!).toString(), "abcabcabcabc", "snappy: literal + overlapping copy");
+  t.equal(decompressSnappySection(snappy, 11), undefined, "snappy: stated length differs");
+  t.equal(decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98, 99, ((9 - 1) << 2) | 2, 4, 0), 12), undefined, "snappy: offset before the start");
+  t.equal(decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98), 12), undefined, "snappy: literal runs past the input");
+  t.equal(decompressSnappySection(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01), 0), undefined, "snappy: varint too long");
+  t.same(decompressSnappySection(Uint8Array.of(0), 0), new Uint8Array(0), "snappy: empty");
+  t.equal(sectionDecoder("org.apache.cassandra.io.compress.SnappyCompressor"), decompressSnappySection, "qualified class name");
+  t.equal(sectionDecoder("com.example.MyCompressor"), undefined, "a custom compressor has no decoder");
+});
+
 t.test("synthetic segments", async (t) => {
   const id = 42n;
   const name = "CommitLog-7-42.log";
@@ -153,10 +205,14 @@ t.test("synthetic segments", async (t) => {
   badEntry[20]! ^= 1;
   r = classifySegment(lzName, compressedSegment(id, "LZ4Compressor", [{ length: badEntry.length, body: lz4Literals(badEntry) }]));
   t.match(r, { status: "corrupt", error: { code: "E_SEGMENT_CHECKSUM", offset: r.header!.headerLength } });
-  t.match(classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 500, body: garbage(30) }])), { status: "torn-tail", largestEntry: 0 });
-  const snappyHeader = serializeSegmentHeader(7, id, JSON.stringify({ compressionClass: "SnappyCompressor", compressionParameters: null })).length;
-  r = classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 1048576 - snappyHeader - 8 - 4, body: garbage(30) }]));
+  // A compressor Cassandra does not ship has no decoder: sections are framed but entries unmeasured.
+  const custom = "com.example.CustomCompressor";
+  t.match(classifySegment(lzName, compressedSegment(id, custom, [{ length: 500, body: garbage(30) }])), { status: "torn-tail", largestEntry: 0 });
+  const customHeader = serializeSegmentHeader(7, id, JSON.stringify({ compressionClass: custom, compressionParameters: null })).length;
+  r = classifySegment(lzName, compressedSegment(id, custom, [{ length: 1048576 - customHeader - 8 - 4, body: garbage(30) }]));
   t.match(r, { status: "complete", dataEnd: 1048572 });
+  // Snappy has one: garbage is corrupt, at its section.
+  t.match(classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 500, body: garbage(30) }])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", message: /SnappyCompressor section does not decompress/ } });
   const noLength = compressedSegment(id, "SnappyCompressor", []);
   const withMarker = new Uint8Array(noLength.length + 8);
   withMarker.set(noLength);

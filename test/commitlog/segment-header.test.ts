@@ -7,15 +7,17 @@ import { parseSegmentName } from "../../src/commitlog/segment-name.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
 
 t.test("real fixtures: version, id, parameters", async (t) => {
-  for (const kind of ["v7", "v8", "lz4", "torn"]) {
+  const compressed: Record<string, [string, number]> = { lz4: ["LZ4Compressor", 83], zstd: ["ZstdCompressor", 84], deflate: ["DeflateCompressor", 87], snappy: ["SnappyCompressor", 86] };
+  for (const kind of ["v7", "v8", "lz4", "zstd", "deflate", "snappy", "torn"]) {
     for (const f of await segmentFixtures(kind)) {
       const h = parseSegmentHeader(await readFile(f.path), f.name);
       t.equal(h.version, kind === "v8" ? 8 : 7, f.name);
       t.equal(h.id, parseSegmentName(f.name).id, f.name);
-      if (kind === "lz4") {
-        t.equal(h.parametersJson, '{"compressionClass":"LZ4Compressor","compressionParameters":null}');
-        t.same(h.compression, { class: "LZ4Compressor", parameters: {} });
-        t.equal(h.headerLength, 83);
+      const c = compressed[kind];
+      if (c !== undefined) {
+        t.equal(h.parametersJson, `{"compressionClass":"${c[0]}","compressionParameters":null}`);
+        t.same(h.compression, { class: c[0], parameters: {} });
+        t.equal(h.headerLength, c[1]);
       } else {
         t.equal(h.parametersJson, "{}");
         t.same(h.parameters, {});

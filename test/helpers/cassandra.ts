@@ -20,7 +20,7 @@ const NODES_DIR = join(REPO, ".tmp/nodes");
 
 export interface NodeOptions {
   compat?: "CASSANDRA_4" | "NONE";
-  commitlogCompression?: "lz4";
+  commitlogCompression?: "lz4" | "zstd" | "deflate" | "snappy";
   segmentSizeMiB?: number;
   heap?: string;
   archiveCommand?: string;
