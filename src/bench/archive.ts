@@ -6,6 +6,7 @@
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { compress, decompress } from "zstd-napi";
+import { SegmentScan } from "../archive/scan.js";
 import { ZstdFileChunks } from "../archive/zstd-file.js";
 import { openBackend } from "../storage/open.js";
 import { cmd, type Table } from "./report.js";
@@ -224,6 +225,71 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
 }
 
 const HOOK_THREADS = [0, 2] as const;
+
+/**
+ * The parts of a direct upload, timed in this process per segment (median of `repeats` after one
+ * warm-up, so with a warm JIT, unlike the hook's single cold run): the validator alone (sha256 and
+ * classification with every entry CRC, reading the file itself), the compressor alone, and both in
+ * one pass as the file:// hook runs them (the validator observing the compressor's chunks while
+ * zstd's workers compress). CPU time is this process's user + system time over the same runs.
+ */
+export async function benchHookParts(sets: readonly SegmentSetInfo[], repeats: number): Promise<Table> {
+  const rows: string[][] = [];
+  for (const set of sets) {
+    const parts: { what: string; run: (fd: number, size: number, name: string) => Promise<void> }[] = [
+      { what: "validator: `SegmentScan.finish()` (sha256 + sync markers + every entry CRC)", run: async (fd, size, name) => void new SegmentScan(name, fd, size).finish() },
+      ...HOOK_THREADS.map((threads) => ({
+        what: `compressor: \`ZstdFileChunks\`, level 1, compressionThreads ${threads}, output discarded`,
+        run: async (fd: number, size: number) => {
+          for await (const chunk of new ZstdFileChunks(fd, size, { level: 1, threads })) void chunk;
+        },
+      })),
+      {
+        what: "one pass: compressor (2 threads) with the validator observing each chunk, as the file:// hook does",
+        run: async (fd, size, name) => {
+          const scan = new SegmentScan(name, fd, size);
+          for await (const chunk of new ZstdFileChunks(fd, size, { level: 1, threads: 2, onInput: (b, o) => scan.observe(b, o) })) void chunk;
+          scan.finish();
+        },
+      },
+    ];
+    for (const part of parts) {
+      const wall: number[] = [];
+      const cpu: number[] = [];
+      for (const f of set.files) {
+        const handle = await open(f, "r");
+        try {
+          const size = (await handle.stat()).size;
+          for (let r = 0; r < repeats + 1; r++) {
+            const c0 = process.cpuUsage();
+            const t = process.hrtime.bigint();
+            await part.run(handle.fd, size, basename(f));
+            const ms = Number(process.hrtime.bigint() - t) / 1e6;
+            const c = process.cpuUsage(c0);
+            if (r > 0) {
+              wall.push(ms);
+              cpu.push((c.user + c.system) / 1000);
+            }
+          }
+        } finally {
+          await handle.close();
+        }
+      }
+      const w = median(wall);
+      rows.push([set.description, part.what, fmt(w), fmt(median(cpu)), fmt(set.sizeMiB / (w / 1000), 0)]);
+    }
+  }
+  return {
+    title: "The hook's per-segment work, in process",
+    intro: [
+      `Median per segment over ${repeats} repetitions on every segment of the set, after one warm-up each (warm JIT and page cache; the hook itself runs once, cold). ` +
+        "CPU ms is user + system time of this process, all threads, over the same call. Produced by `benchHookParts` in src/bench/archive.ts.",
+    ],
+    header: ["data", "part", "wall ms p50", "CPU ms p50", "MiB/s"],
+    rows,
+    notes: [],
+  };
+}
 
 /** Median wall time of the hook's compressor over one file (after one warm-up), and its output size. */
 async function timeHookCompressor(file: string, threads: number, repeats: number): Promise<{ bytes: number; ms: number }> {

@@ -10,7 +10,7 @@ import os from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { benchArchive, benchCompression, type SegmentSetInfo } from "./archive.js";
+import { benchArchive, benchCompression, benchHookParts, type SegmentSetInfo } from "./archive.js";
 import { fmt, type Summary } from "./measure.js";
 import { renderTable, type Table } from "./report.js";
 import { benchFetch, benchPlanning } from "./restore.js";
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
 
   log("compression ...");
   tables.push(await benchCompression(sets, join(work, "compression"), quick ? 2 : 5));
+  tables.push(await benchHookParts(sets, quick ? 2 : 5));
 
   log("planning ...");
   const planning = await benchPlanning({ segments: quick ? 100_000 : 1_000_000, repeats: quick ? 2 : 5, log });
