@@ -54,7 +54,9 @@ export class ZstdFileChunks implements LentChunks {
     this.started = true;
     const cctx = new binding.CCtx();
     cctx.setParameter(binding.CParameter.compressionLevel, this.options.level);
-    if (this.options.threads > 0) {
+    // A segment of one job has nothing to spread over workers: starting them only costs time (1 MiB
+    // segments: 1.9 ms on the calling thread, 2.3 ms with two workers, BENCHMARKS.md "per-segment work").
+    if (this.options.threads > 0 && this.size > INPUT_CHUNK) {
       cctx.setParameter(binding.CParameter.nbWorkers, this.options.threads);
       // 1 MiB jobs (zstd's default at level 1 is 2 MiB): one job per input chunk, and the job pool's
       // buffers about halve (peak RSS 57 → 51 MiB compressing a 32 MiB segment, same speed).

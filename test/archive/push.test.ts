@@ -67,6 +67,9 @@ async function cases(): Promise<Case[]> {
   out.push({ label: "v7, cut at 300001 bytes", name: v7.name, bytes: v7.bytes.subarray(0, 300_001) });
   out.push({ label: "v7, 3 bytes", name: v7.name, bytes: v7.bytes.subarray(0, 3) });
   out.push({ label: "empty file", name: v7.name, bytes: Buffer.alloc(0) });
+  // Above one 1 MiB zstd job, so compressionThreads 2 really runs zstd's workers (a 1 MiB segment
+  // is compressed on the calling thread whatever the setting).
+  out.push({ label: "v7 five times over (5 MiB, several zstd jobs)", name: v7.name, bytes: Buffer.concat(Array(5).fill(v7.bytes)) });
   out.push({ label: "garbage", name: v7.name, bytes: createHash("sha512").update("x").digest() });
   return out;
 }
