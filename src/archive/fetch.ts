@@ -34,7 +34,6 @@ export interface WriteResult {
   readonly size: number;
 }
 
-
 /**
  * Writes `source` (optionally zstd-compressed) to `target` atomically, checking the result against
  * `expected` and that its header agrees with the target's segment name when it has one.

@@ -8,13 +8,13 @@
  * = success; different sha256 = the new bytes are kept beside the first under a conflict key, and the
  * outcome says so; nothing is overwritten.
  */
-import { open, type FileHandle } from "node:fs/promises";
-import { parseSegmentName } from "../commitlog/segment-name.js";
+import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentKey, type NodeIdentity } from "./layout.js";
 import { SegmentScan, type ScanResult } from "./scan.js";
+import { openSegment } from "./segment-file.js";
 import { ZstdFileChunks } from "./zstd-file.js";
 import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
 
@@ -43,15 +43,6 @@ export interface PushResult {
   readonly compressedSize: number;
 }
 
-export class SegmentMissingError extends PitrError {
-  override name = "SegmentMissingError";
-  constructor(readonly path: string) {
-    super("E_SEGMENT_MISSING", `segment '${path}' does not exist`, {
-      hint: "archive_command must be '<hook> %path %name'; check the commit log directory",
-    });
-  }
-}
-
 export class VerificationError extends PitrError {
   override name = "VerificationError";
   constructor(key: string, detail: string) {
@@ -61,43 +52,16 @@ export class VerificationError extends PitrError {
   }
 }
 
-/** An open segment file: size and close time (mtime) from one fstat. */
-export async function openSegment(path: string): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new SegmentMissingError(path);
-    throw err;
-  }
-  const stat = await handle.stat();
-  if (!stat.isFile()) {
-    await handle.close();
-    throw new SegmentMissingError(path);
-  }
-  return { handle, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
-}
-
-/** Builds the record for a segment (one pass over the file). Never throws for bad content: it flags it. */
-export function describeSegment(
-  name: string,
-  file: { fd: number; size: number; mtimeMs: number },
-  identity: NodeIdentity,
-  archivedBy: SegmentRecord["archivedBy"],
-  nowMs: number,
-): SegmentRecord {
-  return recordOf(name, file, new SegmentScan(name, file.fd, file.size).finish(), identity, archivedBy, nowMs);
-}
-
+/** The record stored with a segment. Never throws for bad content: the scan flags it. */
 function recordOf(
   name: string,
+  fromName: SegmentName,
   file: { size: number; mtimeMs: number },
   scan: ScanResult,
   identity: NodeIdentity,
   archivedBy: SegmentRecord["archivedBy"],
   nowMs: number,
 ): SegmentRecord {
-  const fromName = parseSegmentName(name);
   const c = scan.classification;
   const status: SegmentStatus = c.status;
   return {
@@ -123,40 +87,34 @@ function recordOf(
  * Stores one segment and verifies it. Throws SegmentNameError for a name that is not a segment,
  * SegmentMissingError when the file is gone, storage errors as the backend raises them.
  *
- * Where the backend takes metadata after the body (`capabilities.lateMetadata`, file://), one pass:
- * each 1 MiB the compressor reads is hashed and validated while zstd's workers compress it, and
- * the record (sha256, status) is computed when the body ends. Elsewhere (S3, GCS, Azure send
- * metadata with the first request) two passes, the second from the page cache: classify and hash,
- * then compress into the upload. Either way the body is lent chunks and the pipeline's own memory
- * does not grow with the segment size; the SDKs' buffers are another matter (BENCHMARKS.md).
+ * Where the backend takes metadata after the body (`capabilities.lateMetadata`: file://, az://,
+ * mem://), one pass: each 1 MiB the compressor reads is hashed and validated while zstd's workers
+ * compress it, and the record (sha256, status) is computed when the body ends. Elsewhere (S3 and GCS
+ * send metadata with the first request) two passes, the second from the page cache: classify and
+ * hash, then compress into the upload. Either way the body is lent chunks, and neither the pipeline
+ * nor the backends keep memory per byte of the segment (BENCHMARKS.md, 32 → 128 MiB).
  */
 export async function pushSegment(backend: Backend, identity: NodeIdentity, request: PushRequest): Promise<PushResult> {
-  parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O
+  const fromName = parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O
   const file = await openSegment(request.path);
   try {
     const nowMs = (request.now ?? Date.now)();
     const fd = file.handle.fd;
     const zstd = { level: request.compressionLevel ?? 1, threads: request.compressionThreads ?? 0 };
-    const fromName = parseSegmentName(request.name);
     const key = segmentKey(identity, { closeTimeMs: file.mtimeMs, segmentId: fromName.id, version: fromName.version });
-    const describe = (scan: SegmentScan): SegmentRecord => recordOf(request.name, file, scan.finish(), identity, request.archivedBy, nowMs);
+    const scan = new SegmentScan(request.name, fd, file.size);
+    let described: SegmentRecord | undefined;
+    // Reads whatever the scan has not seen yet, once; after a one-pass body that is nothing.
+    const record = (): SegmentRecord => (described ??= recordOf(request.name, fromName, file, scan.finish(), identity, request.archivedBy, nowMs));
+    const sha256 = () => record().sha256;
 
-    let first: PutOutcome;
-    let record: SegmentRecord;
-    if (backend.capabilities.lateMetadata) {
-      const scan = new SegmentScan(request.name, fd, file.size);
-      const body = new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) });
-      first = await putOnce(backend, key, body, { late: () => recordToMetadata(describe(scan)) }, () => describe(scan).sha256, request.signal);
-      record = describe(scan);
-    } else {
-      record = describe(new SegmentScan(request.name, fd, file.size));
-      const metadata = recordToMetadata(record);
-      first = await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: metadata }, () => record.sha256, request.signal);
-    }
+    const first = backend.capabilities.lateMetadata
+      ? await putOnce(backend, key, new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) }), { late: () => recordToMetadata(record()) }, sha256, request.signal)
+      : await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: recordToMetadata(record()) }, sha256, request.signal);
     if (first.kind !== "different") {
-      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record, compressedSize: first.compressedSize };
+      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record: record(), compressedSize: first.compressedSize };
     }
-    return await storeConflictCopy(backend, identity, key, record, () => new ZstdFileChunks(fd, file.size, zstd), recordToMetadata(record), request.signal);
+    return await storeConflictCopy(backend, identity, key, record(), () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
   } finally {
     await file.handle.close();
   }
@@ -168,7 +126,6 @@ async function storeConflictCopy(
   key: string,
   record: SegmentRecord,
   body: () => ZstdFileChunks,
-  metadata: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<PushResult> {
   const conflictKey = segmentKey(identity, {
@@ -177,7 +134,7 @@ async function storeConflictCopy(
     version: record.version,
     conflict: record.sha256.slice(0, 16),
   });
-  const second = await putOnce(backend, conflictKey, body(), { now: metadata }, () => record.sha256, signal);
+  const second = await putOnce(backend, conflictKey, body(), { now: recordToMetadata(record) }, () => record.sha256, signal);
   if (second.kind === "different") {
     throw new StorageError(backend.displayLocation, `'${conflictKey}' holds bytes that match neither copy`);
   }

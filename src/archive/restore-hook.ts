@@ -15,7 +15,7 @@ import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { openBackend } from "../storage/open.js";
 import { appendEvent } from "./events.js";
 import { fetchSegment, writeSegmentAtomically } from "./fetch.js";
-import { openSegment } from "./push.js";
+import { openSegment } from "./segment-file.js";
 import { MAX_STUB_SIZE, parseStub } from "./stub.js";
 import { splitHookArgs, type HookIo } from "./hook.js";
 

@@ -47,13 +47,8 @@ export class SegmentScan {
 
   /** The compressor read `bytes` at `offset` (in increasing order): hash them, classify as far. */
   observe(bytes: Uint8Array, offset: number): void {
-    if (offset > this.hashedTo) this.hashFromFile(offset);
-    const end = offset + bytes.length;
-    if (end > this.hashedTo) {
-      this.hash.update(bytes.subarray(this.hashedTo - offset));
-      this.hashedTo = end;
-    }
-    this.classifyTo(end);
+    this.hashThrough(bytes, offset);
+    this.classifyTo(offset + bytes.length);
   }
 
   /** Reads whatever was not observed, and returns the sha256 and classification. */
@@ -96,12 +91,18 @@ export class SegmentScan {
     // metadata-first path reads the file once.
     if (offset > this.hashedTo) this.hashFromFile(offset);
     const bytes = this.readAt(offset, length);
+    this.hashThrough(bytes, offset);
+    this.classifiedTo = Math.max(this.classifiedTo, offset + bytes.length);
+    return bytes;
+  }
+
+  /** Hashes the part of `bytes` (found at `offset`) beyond the hashed prefix, after any gap before it. */
+  private hashThrough(bytes: Uint8Array, offset: number): void {
+    if (offset > this.hashedTo) this.hashFromFile(offset);
     const end = offset + bytes.length;
     if (end > this.hashedTo) {
       this.hash.update(bytes.subarray(this.hashedTo - offset));
       this.hashedTo = end;
     }
-    this.classifiedTo = Math.max(this.classifiedTo, end);
-    return bytes;
   }
 }

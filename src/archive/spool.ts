@@ -21,7 +21,6 @@ export function defaultSpoolDir(commitlogDir: string): string {
   return join(dirname(commitlogDir), "cassandra-pitr-spool");
 }
 
-
 /**
  * Links `path` into the spool as `name`. Linking the same file twice is a success (same inode);
  * a different file under the same name is kept under `name.<n>` (never replaced).

@@ -8,8 +8,8 @@
  * `threads` > 0 hands compression to zstd's own worker threads (ZSTD_c_nbWorkers): on a 32 MiB
  * segment two workers take the compression from about 80 ms to about 60 ms on two cores (the
  * "hook's compressor" rows of BENCHMARKS.md), and the hook is what Cassandra waits for. Their
- * buffers are bounded (about 5 MiB with two workers and 1 MiB jobs, full from a 4 MiB segment on). A multi-threaded frame differs from a single-threaded one but
- * decompresses to the same bytes.
+ * buffers are bounded (about 5 MiB with two workers and 1 MiB jobs). A multi-threaded frame differs
+ * from a single-threaded one but decompresses to the same bytes.
  */
 import { readSync } from "node:fs";
 import binding from "zstd-napi/binding.js";
@@ -19,7 +19,7 @@ const INPUT_CHUNK = 1 << 20;
 /**
  * Output handed out per chunk. zstd suggests 128 KiB (ZSTD_CStreamOutSize); 1 MiB means an eighth as
  * many chunks, so an eighth as many awaited writes by the consumer, during which nothing feeds the
- * workers (32 MiB segment to file://: p50 231 → 223 ms over 40 interleaved runs).
+ * workers (about 3% off a 32 MiB upload to file:// in an A/B run of two builds, not a bench row).
  */
 const OUTPUT_CHUNK = 1 << 20;
 const EMPTY = Buffer.alloc(0);

@@ -11,8 +11,8 @@ import type { LentChunks, PutOptions } from "./types.js";
  * Each copy is garbage once the request has written it, but V8 collects Buffers only when its own
  * heap asks for it, so a 128 MiB segment's copies (about 30 MiB) used to stay allocated and peak
  * RSS grew 23 MiB from a 32 to a 128 MiB segment. A young-generation collection after every
- * COLLECT_EVERY bytes copied frees the copies already written (growth +1.6 MiB, measured with the
- * hook on fake-gcs-server); a scavenge of the hook's small heap takes about a millisecond.
+ * COLLECT_EVERY bytes copied frees the copies already written: the gs:// row of BENCHMARKS.md's
+ * 32 → 128 MiB memory target. A scavenge of the hook's small heap takes about a millisecond.
  */
 export function ownedStream(body: Readable | LentChunks): Readable {
   if (body instanceof Readable) return body;

@@ -14,7 +14,7 @@ import { nodePrefix } from "../../src/archive/layout.js";
 import { PlanRefusedError } from "../../src/restore/plan.js";
 import { openBackend } from "../../src/storage/open.js";
 import { countOf, jsonValue, parseExpectation, runDrill, splitStatements, type ScratchNode } from "../../src/verify/drill.js";
-import { Clock, createTables, expectOk, idsUpTo, pitrNode, writeRows } from "./restore-scenario.js";
+import { baseSnapshot, idsUpTo, pitrNode, writeRows } from "./restore-scenario.js";
 
 interface Evidence {
   kind: string;
@@ -108,11 +108,7 @@ t.test("restore drill on a scratch node: count at T, evidence in the archive, re
   const p = await pitrNode(t, "drill");
   t.teardown(() => rm(dirname(p.archiveDir), { recursive: true, force: true }));
   const { node } = p;
-  await createTables(node, ["orders"]);
-  const clock = new Clock();
-  const rows = await writeRows(node, "orders", 1, 300, clock);
-  await node.nodetool("flush", "shop", "orders");
-  await expectOk(t, await p.cli("snapshot", "-t", "base", "shop"), "snapshot -t base shop");
+  const { rows, clock } = await baseSnapshot(t, p);
   rows.push(...(await writeRows(node, "orders", 1000, 600, clock)));
   const at = rows[rows.length - 1]!.writetime - 173n; // between the last two rows
   rows.push(...(await writeRows(node, "orders", 2000, 600, clock)));

@@ -3,16 +3,12 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { listArchived } from "./archive-scenario.js";
 import { openBackend } from "../../src/storage/open.js";
-import { Clock, createTables, expectOk, idsIn, idsUpTo, pitrNode, propertiesOf, writeRows } from "./restore-scenario.js";
+import { baseSnapshot, expectOk, idsIn, idsUpTo, pitrNode, propertiesOf, writeRows } from "./restore-scenario.js";
 
 t.test("whole-node point-in-time restore on real Cassandra: exactly the rows with writetime <= T", async (t) => {
   const p = await pitrNode(t, "restore-node");
   const { node } = p;
-  await createTables(node, ["orders"]);
-  const clock = new Clock();
-  const rows = await writeRows(node, "orders", 1, 300, clock);
-  await node.nodetool("flush", "shop", "orders");
-  await expectOk(t, await p.cli("snapshot", "-t", "base", "shop"), "snapshot -t base shop");
+  const { rows, clock } = await baseSnapshot(t, p);
 
   rows.push(...(await writeRows(node, "orders", 1000, 600, clock)));
   await node.nodetool("flush", "shop", "orders");

@@ -51,6 +51,19 @@ export class Clock {
   }
 }
 
+/**
+ * The start every whole-node scenario shares: table shop.orders, 300 rows (ids 1..300) flushed, and
+ * `cassandra-pitr snapshot -t base shop`. Returns the rows and the clock to write more with.
+ */
+export async function baseSnapshot(t: Test, p: PitrNode): Promise<{ rows: RowRecord[]; clock: Clock }> {
+  await createTables(p.node, ["orders"]);
+  const clock = new Clock();
+  const rows = await writeRows(p.node, "orders", 1, 300, clock);
+  await p.node.nodetool("flush", "shop", "orders");
+  await expectOk(t, await p.cli("snapshot", "-t", "base", "shop"), "snapshot -t base shop");
+  return { rows, clock };
+}
+
 export async function createTables(node: CassandraNode, tables: string[]): Promise<void> {
   for (const table of tables) await node.createTable(KS, table);
 }

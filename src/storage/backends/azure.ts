@@ -31,8 +31,8 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  * Streamed bodies are staged in blocks from a pool of two 4 MiB buffers (parts.ts), then committed
  * with the metadata, so memory does not grow with the object; a body that fits in one block is one
  * Put Blob. A 32 MiB segment compresses to about 8 MiB, two blocks. 8 MiB blocks would make that one
- * request, but the Azure SDK keeps more per request than S3's: peak RSS then grew 13 MiB from a 32
- * to a 128 MiB segment, against 5 to 7 MiB with 4 MiB blocks.
+ * request, but the Azure SDK keeps more per request than S3's: in a one-off run with 8 MiB blocks
+ * peak RSS grew 13 MiB from a 32 to a 128 MiB segment, over BENCHMARKS.md's 8 MiB bound.
  */
 const BLOCK_SIZE = 4 * 1024 * 1024;
 const BLOCK_BUFFERS = 2;

@@ -1,10 +1,10 @@
-import { fsyncDir } from "../durable.js";
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { addAbortSignal, Readable } from "node:stream";
 import { PitrError } from "../../errors/base.js";
+import { fsyncDir } from "../durable.js";
 import {
   AccessDeniedError,
   ArchiveMissingError,
@@ -353,7 +353,6 @@ async function writeDurably(file: string, body: PutBody, signal: AbortSignal | u
     await fh.close();
   }
 }
-
 
 export function createBackend(location: FileLocation): Backend {
   return new FsBackend(location);

@@ -35,8 +35,8 @@ import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOpti
  * A 32 MiB segment compresses to about 8 MiB: with 8 MiB parts it usually goes up in one PutObject
  * instead of three requests (create, part, complete), which is what a remote S3's round trips
  * charge for. Two buffers, one being sent while the next fills, bound the upload's memory at
- * 16 MiB whatever the body's size (peak RSS from a 32 to a 128 MiB segment +6.9 MiB, against
- * +3.6 MiB with 5 MiB parts and three requests; .tmp measurement on MinIO).
+ * 16 MiB whatever the body's size: BENCHMARKS.md's memory target compares 32 and 128 MiB segments.
+ * 5 MiB parts (S3's smallest) would hold 10 MiB, at the cost of three requests per segment.
  */
 const PART_SIZE = 8 * 1024 * 1024;
 const PART_BUFFERS = 2;
