@@ -47,14 +47,18 @@ export PITR_TEST_REQUIRE=${PITR_TEST_REQUIRE:-s3,gcs,azure}
 
 step "tests"
 # Without arguments tap runs the files its config includes (test/**/*.test.ts).
-npx tap --reporter=tap "$@" 2>&1 | tee "$log" | grep -E '^(not )?ok |^# (Subtest|\{)' || true
+# The filter is the pipe's last element and cannot fail, so PIPESTATUS[0] is tap's own status.
+npx tap --reporter=tap "$@" 2>&1 | tee "$log" | { grep -E '^(not )?ok |^# (Subtest|\{)' || true; }
 status=${PIPESTATUS[0]}
 
 summary=$(grep -E '^# \{ total:' "$log" | tail -n 1)
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
 failn=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); failn=${failn:-0}
 skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
-if [ "$status" -ne 0 ] && [ "$failn" -eq 0 ]; then failn=1; fi
 echo "full TAP output: $log"
+# A run is green only when tap exited 0 and printed its summary: a crash before the summary, or a
+# non-zero exit with no failing test counted, is one failure more, never a green total.
+if [ -z "$summary" ]; then echo "tap printed no summary (exit status $status): counted as a failure" >&2; failn=$((failn + 1)); fi
+if [ "$status" -ne 0 ] && [ "$failn" -eq 0 ]; then echo "tap exited $status with no failing test counted: counted as a failure" >&2; failn=1; fi
 if [ "$skip" -gt 0 ]; then echo "$pass passed, $failn failed, $skip skipped"; else echo "$pass passed, $failn failed"; fi
 [ "$failn" -eq 0 ]

@@ -46,10 +46,15 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Reserves three consecutive ports (native, storage, JMX) from 19042 upwards, in steps of 4. */
+/**
+ * Reserves three consecutive ports (native, storage, JMX) in steps of 4, from 19042 up to 19300, or
+ * from PITR_TEST_PORT_BASE (200 ports) so that two checkouts can run their suites side by side.
+ */
 async function reservePortBase(): Promise<number> {
   await mkdir(PORTS_DIR, { recursive: true });
-  for (let base = 19042; base < 19300; base += 4) {
+  const first = Number(process.env.PITR_TEST_PORT_BASE ?? 19042);
+  const last = process.env.PITR_TEST_PORT_BASE ? first + 200 : 19300;
+  for (let base = first; base < last; base += 4) {
     try {
       await mkdir(join(PORTS_DIR, String(base)));
     } catch {
@@ -58,7 +63,7 @@ async function reservePortBase(): Promise<number> {
     if ((await portFree(base)) && (await portFree(base + 1)) && (await portFree(base + 2))) return base;
     await rm(join(PORTS_DIR, String(base)), { recursive: true, force: true });
   }
-  throw new Error("no free port base for a test Cassandra node between 19042 and 19300");
+  throw new Error(`no free port base for a test Cassandra node between ${first} and ${last}`);
 }
 
 export class CassandraNode {
