@@ -278,7 +278,7 @@ class Cursor {
   expect(...words: string[]): void {
     for (const w of words) {
       const t = this.peek();
-      if (t?.text.toUpperCase() !== w) throw this.reader.error(t, `expected "${w}" but found "${t?.text ?? "end of statement"}"`);
+      if (t?.text.toUpperCase() !== w) throw this.reader.error(t ?? this.tokens[this.tokens.length - 1], `expected "${w}" but found "${t?.text ?? "end of statement"}"`);
       this.i++;
     }
   }
