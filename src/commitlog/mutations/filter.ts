@@ -12,7 +12,8 @@
  * it and logs "Skipped N mutations from unknown (probably removed) CF with id <WITHHELD_TABLE_ID>"
  * (read in cassandra-all 5.0.9 with javap; every id is replaced anyway).
  *
- * - Uncompressed segments are patched in place (a copy): sync markers and length unchanged.
+ * - Uncompressed segments are patched in a copy, made only when something is withheld: sync markers
+ *   and length unchanged. The input is never modified.
  * - Compressed segments: a section holding a withheld entry is decoded, patched and encoded again with
  *   the same compressor and the same uncompressed length (section-encoders.ts). Its compressed length
  *   changes, so every sync marker from there on is rewritten: a compressed segment's marker holds the
@@ -92,15 +93,36 @@ export function filterSegment(name: string, bytes: Uint8Array, o: ReplayFilterOp
   if (header.encryption) throw new SegmentEncryptedError(header.encryption.cipher, opts);
   const messagingVersion = describeVersion(header.version)!.messagingVersion;
   const codec = codecOf(header, name);
-  const out = codec ? bytes : bytes.slice();
   const counts: Counts = { mutations: 0, kept: 0, withheld: 0, withheldBeyondCassandra: 0, passedThrough: 0, withheldAt: [] };
-  const sections = readSections(name, bytes, header, codec?.decode, codec ? undefined : out);
-  for (const s of sections) {
-    s.changed = filterEntries(s, { name, messagingVersion, options: o, counts, compressed: codec !== undefined });
-  }
+  const sections = readSections(name, bytes, header, codec?.decode);
+  const patches: Patch[] = [];
+  for (const s of sections) filterEntries(s, { name, messagingVersion, options: o, counts, compressed: codec !== undefined }, patches);
   const result = { ...counts, bytes };
-  if (counts.withheld === 0) return result;
-  return { ...result, bytes: codec ? rewriteCompressed(name, bytes, header.id, sections, codec.encode) : out };
+  if (patches.length === 0) return result;
+  if (!codec) return { ...result, bytes: patchedCopy(bytes, patches) };
+  for (const p of patches) apply(p.section.content, p);
+  return { ...result, bytes: rewriteCompressed(name, bytes, header.id, sections, codec.encode) };
+}
+
+/** A withheld entry's new payload and trailing CRC; `at` is the entry's offset in its section's content. */
+interface Patch {
+  readonly section: Section;
+  readonly at: number;
+  readonly payload: Uint8Array;
+  readonly crc: number;
+}
+
+function apply(content: Uint8Array, p: Patch): void {
+  content.set(p.payload, p.at + 8);
+  new DataView(content.buffer, content.byteOffset, content.byteLength).setUint32(p.at + 8 + p.payload.length, p.crc);
+  p.section.changed = true;
+}
+
+/** An uncompressed segment: a copy with each patch written at its entry's file offset. */
+function patchedCopy(bytes: Uint8Array, patches: readonly Patch[]): Uint8Array {
+  const out = bytes.slice();
+  for (const p of patches) apply(out.subarray(p.section.marker + SYNC_MARKER_SIZE, p.section.next), p);
+  return out;
 }
 
 interface Codec {
@@ -118,17 +140,8 @@ function codecOf(header: SegmentHeader, name: string): Codec | undefined {
   return { decode, encode };
 }
 
-/**
- * Every section up to the end of the written data, verified like classify.ts does. `target` is the
- * copy an uncompressed segment is patched in: its sections' contents are views of it.
- */
-function readSections(
-  name: string,
-  bytes: Uint8Array,
-  header: SegmentHeader,
-  decode: Codec["decode"] | undefined,
-  target: Uint8Array | undefined,
-): Section[] {
+/** Every section up to the end of the written data, verified like classify.ts does. */
+function readSections(name: string, bytes: Uint8Array, header: SegmentHeader, decode: Codec["decode"] | undefined): Section[] {
   const opts = { segment: name };
   const sections: Section[] = [];
   let offset = header.headerLength;
@@ -147,7 +160,7 @@ function readSections(
       if (!decoded) throw new SegmentHeaderError(`section does not decompress to its stated length ${length}`, offset, opts);
       content = decoded;
     } else {
-      content = target!.subarray(offset + SYNC_MARKER_SIZE, m.next);
+      content = bytes.subarray(offset + SYNC_MARKER_SIZE, m.next);
     }
     sections.push({ marker: offset, next: m.next, content, logical: logical + SYNC_MARKER_SIZE, changed: false });
     logical += SYNC_MARKER_SIZE + content.length;
@@ -163,11 +176,10 @@ interface EntryContext {
   readonly compressed: boolean;
 }
 
-/** Reads each entry of a section and neutralises the withheld ones in `s.content`; true when any was. */
-function filterEntries(s: Section, c: EntryContext): boolean {
+/** Reads each entry of a section; a withheld one adds its patch to `patches`. */
+function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
   const content = s.content;
   const dv = new DataView(content.buffer, content.byteOffset, content.byteLength);
-  let changed = false;
   for (let q = 0; q + 4 <= content.length; ) {
     const size = dv.getInt32(q);
     if (size === 0) break;
@@ -179,13 +191,10 @@ function filterEntries(s: Section, c: EntryContext): boolean {
     const payload = content.subarray(q + 8, q + 8 + size);
     checkCrc(dv.getUint32(q + 4), sizeCrc, "entry size", where, c.name);
     checkCrc(dv.getUint32(q + 8 + size), crc32(payload, sizeCrc), "entry", where, c.name);
-    if (decide(payload, s.logical + q + ENTRY_OVERHEAD_SIZE + size, where, c)) {
-      dv.setUint32(q + 8 + size, crc32(payload, sizeCrc));
-      changed = true;
-    }
+    const withheld = decide(payload, s.logical + q + ENTRY_OVERHEAD_SIZE + size, where, c);
+    if (withheld) patches.push({ section: s, at: q, payload: withheld, crc: crc32(withheld, sizeCrc) });
     q += ENTRY_OVERHEAD_SIZE + size;
   }
-  return changed;
 }
 
 function checkCrc(stored: number, computed: number, what: string, where: { offset: number }, name: string): void {
@@ -198,25 +207,26 @@ function entryWhere(s: Section, q: number, compressed: boolean): { offset: numbe
   return { offset: s.marker, text: `compressed section at ${s.marker}, entry at logical position ${s.logical + q}` };
 }
 
-/** Counts the entry and, when it is withheld, patches its table ids in place; true when patched. */
-function decide(payload: Uint8Array, position: number, where: { offset: number; text: string }, c: EntryContext): boolean {
+/** Counts the entry; when it is withheld, returns its payload with every table id replaced. */
+function decide(payload: Uint8Array, position: number, where: { offset: number; text: string }, c: EntryContext): Uint8Array | undefined {
   const counts = c.counts;
   counts.mutations++;
   const reading = readEntry(payload, where, c);
   if (reading === undefined) {
     counts.passedThrough++;
-    return false;
+    return undefined;
   }
   const cutoff = c.options.cutoffMicros;
   if (reading.maxTimestamp === undefined || reading.maxTimestamp <= cutoff) {
     counts.kept++;
-    return false;
+    return undefined;
   }
   counts.withheld++;
   counts.withheldAt.push(position);
   if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
-  for (const u of reading.updates) payload.set(WITHHELD_ID_BYTES, u.tableIdOffset);
-  return true;
+  const patched = payload.slice();
+  for (const u of reading.updates) patched.set(WITHHELD_ID_BYTES, u.tableIdOffset);
+  return patched;
 }
 
 /** The reading of an entry, or undefined when it is passed through; reader errors gain the segment and offset. */

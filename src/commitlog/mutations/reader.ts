@@ -254,12 +254,14 @@ function readHeaderColumns(r: ByteReader, s: UpdateState, statics: boolean): rea
   return resolved;
 }
 
+const UTF8 = new TextDecoder("utf-8");
+
 function resolveColumns(raw: Uint8Array, s: UpdateState, offset: number): ColumnSchema[] {
   const r = new ByteReader(raw);
   const count = r.vint();
   const out: ColumnSchema[] = [];
   for (let i = 0; i < count; i++) {
-    const name = new TextDecoder("utf-8", { fatal: false }).decode(r.take(r.vint()));
+    const name = UTF8.decode(r.take(r.vint()));
     const col = s.columns.byName.get(name);
     if (!col) throw new MutationReadError(`column "${name}" is not in the schema of ${s.table.keyspace}.${s.table.table}`, offset);
     out.push(col);
