@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { filterSegment, WITHHELD_TABLE_ID } from "../../src/commitlog/mutations/filter.js";
 import { isSystemTableId, systemTableId } from "../../src/commitlog/mutations/system-tables.js";
 import { formatRestorePoint } from "../../src/restore/time.js";
-import { CassandraNode } from "../helpers/cassandra.js";
+import { CassandraNode, type NodeOptions } from "../helpers/cassandra.js";
 import { tempDir } from "../helpers/hooks.js";
 import { loadMutationSet, type MutationSet } from "../commitlog/mutation-fixtures.js";
 
@@ -41,8 +41,8 @@ async function contents(node: CassandraNode): Promise<Record<string, string[]>> 
   return out;
 }
 
-async function fresh(t: Test, name: string): Promise<CassandraNode> {
-  const node = await CassandraNode.create(name, {});
+async function fresh(t: Test, name: string, options: NodeOptions = {}): Promise<CassandraNode> {
+  const node = await CassandraNode.create(name, options);
   t.teardown(() => node.destroy());
   await node.start();
   return node;
@@ -63,9 +63,13 @@ async function reference(t: Test, set: MutationSet, lastSeq: number) {
   return { expected, systemIds: systemIds.rows.map((r) => ({ ks: String(r["keyspace_name"]), table: String(r["table_name"]), id: String(r["id"]) })) };
 }
 
-/** A fresh node with the snapshot's schema, then restarted to restore `segment` up to `at`. */
+/**
+ * A fresh node with the snapshot's schema, then restarted to restore `segment` up to `at`. A
+ * descriptor 8 segment needs a node writing version 8 (storage_compatibility_mode NONE).
+ */
 async function restored(t: Test, name: string, set: MutationSet, segment: { name: string; bytes: Uint8Array }, at: bigint) {
-  const node = await fresh(t, name);
+  const options: NodeOptions = set.kind === "v8" ? { compat: "NONE" } : {};
+  const node = await fresh(t, name, options);
   const { creates, alters } = schemaStatements(set);
   await createSchema(node, [...creates, ...alters]);
   await node.stop();
@@ -74,6 +78,7 @@ async function restored(t: Test, name: string, set: MutationSet, segment: { name
   await mkdir(staged);
   await writeFile(join(staged, segment.name), segment.bytes);
   await node.reconfigure({
+    ...options,
     restoreCommand: "cp %from %to",
     restoreDirectories: staged,
     restorePointInTime: formatRestorePoint(at, true),
@@ -96,7 +101,7 @@ t.test("filtered segments restore exactly the statements <= T on Cassandra 5.0.9
     t.ok(s.id === systemTableId(s.ks, s.table) && isSystemTableId(s.id), `${s.ks}.${s.table} has the name-based id the filter passes through`);
   }
 
-  for (const kind of ["v7", "lz4", "zstd", "deflate", "snappy"]) {
+  for (const kind of ["v7", "v8", "lz4", "zstd", "deflate", "snappy"]) {
     const set = kind === "v7" ? v7 : await loadMutationSet(kind);
     const at = set.statements.find((s) => s.seq === cut.seq)!.timestamp!;
     const segment = set.segments[0]!;
