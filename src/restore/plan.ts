@@ -116,7 +116,8 @@ export type RefusalKind =
   | "in-future"
   | "table-recreated"
   | "segment-version"
-  | "unknown-scope";
+  | "unknown-scope"
+  | "unreadable-mutations";
 
 /** The planner will not produce a plan; the message names the nearest instant that would work, when there is one. */
 export class PlanRefusedError extends PitrError {

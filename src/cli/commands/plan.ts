@@ -21,7 +21,7 @@ export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
     const plan = await buildPlan(ctx, config, backend);
-    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan));
+    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     return EXIT.OK;
   } finally {
     await backend.close();
@@ -55,11 +55,20 @@ export function renderPlanJson(plan: RestorePlan): string {
   return JSON.stringify(plan, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
-export function renderPlanText(p: RestorePlan): string {
+/** What the restore does to each segment's mutations, in the plan's words. */
+export function replayFilterLine(p: RestorePlan, acceptCassandraFilter: boolean): string {
+  const base = `replay filter: every mutation of every segment is read before Cassandra sees it; those with any timestamp after ${p.cutoff.value} UTC are withheld (row deletions included, which Cassandra's own filter would replay)`;
+  return acceptCassandraFilter
+    ? `${base}; --accept-cassandra-filter: mutations of tables the base snapshot does not describe are left to Cassandra's own filter`
+    : `${base}; a segment holding mutations of a table the base snapshot does not describe makes the restore refuse`;
+}
+
+export function renderPlanText(p: RestorePlan, acceptCassandraFilter = false): string {
   const lines = [
     `restore plan for ${p.node.cluster}/${p.node.node} at ${formatInstant(p.at)} (Cassandra ${p.targetVersion}, precision ${p.precision})`,
     `scope: ${p.scope.kind === "node" ? "whole node" : p.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")}`,
     `cutoff: ${p.cutoff.statement}`,
+    replayFilterLine(p, acceptCassandraFilter),
     "",
     "steps:",
   ];

@@ -37,7 +37,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const configFile = (await ctx.config()).file;
     const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
     const plan = await buildPlan(ctx, config, backend, restoreCommand);
-    ctx.out(renderPlanText(plan));
+    ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     ctx.out("");
     const now = Date.now();
     const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
@@ -50,7 +50,8 @@ export async function run(ctx: CliContext): Promise<number> {
       paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf: config.cassandraConf },
       restoreDir,
       restoreCommand,
-      stubs: ctx.args["stubs"] !== false,
+      stubs: ctx.args["stubs"] === true,
+      acceptCassandraFilter: ctx.args["acceptCassandraFilter"] === true,
       dryRun,
       isNodeRunning: () => nodeAnswers(nodetool),
       say: ctx.out,
