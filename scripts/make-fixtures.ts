@@ -11,6 +11,7 @@ import { copyFile, mkdir, readdir, readFile, rm, writeFile, cp } from "node:fs/p
 import { join } from "node:path";
 import { fixtureValue } from "../test/helpers/fixtures.js";
 import { CassandraNode, REPO, nowMicros, waitFor, type NodeOptions, type RowRecord } from "../test/helpers/cassandra.js";
+import { MUTATION_KEYSPACE, runMutationWorkload } from "./mutation-workload.js";
 
 const OUT = join(REPO, "fixtures");
 const CAPTURE_SCRIPT = join(REPO, "test/helpers/capture-archive.sh");
@@ -290,6 +291,54 @@ async function writePitrFixture(): Promise<void> {
   }
 }
 
+/**
+ * Every segment a node archived while it ran the mutation workload (scripts/mutation-workload.ts),
+ * its statement log, and the schema.cql of each table from a snapshot taken at the end.
+ */
+async function writeMutationFixture(dirName: string, options: NodeOptions): Promise<void> {
+  const node = await CassandraNode.create(`fixture-mut-${dirName}`, options);
+  const capture = join(node.dir, "capture");
+  await mkdir(capture);
+  await node.reconfigure({ ...options, archiveCommand: `${CAPTURE_SCRIPT} ${capture} %path %name` });
+  const out = join(OUT, "mutations", VERSION, dirName);
+  await rm(out, { recursive: true, force: true });
+  await mkdir(join(out, "schema"), { recursive: true });
+  try {
+    await node.start();
+    const statements = await runMutationWorkload(node);
+    await node.nodetool("snapshot", "-t", "mutations", MUTATION_KEYSPACE);
+    for (const dir of await readdir(join(node.dataDir, MUTATION_KEYSPACE))) {
+      const schema = join(node.dataDir, MUTATION_KEYSPACE, dir, "snapshots/mutations/schema.cql");
+      await waitFor(`schema.cql of ${dir}`, async () => (await readFile(schema).catch(() => undefined)) !== undefined);
+      await copyFile(schema, join(out, "schema", `${dir.replace(/-[0-9a-f]{32}$/, "")}.cql`));
+    }
+    await node.stop(); // drain: the active segment is archived too
+    const segments = [];
+    for (const name of (await readdir(capture)).filter((n) => n.endsWith(".log")).sort()) {
+      const bytes = await readFile(join(capture, name));
+      await copyFile(join(capture, name), join(out, name));
+      segments.push({ name, sizeBytes: bytes.length, sha256: sha256(bytes) });
+    }
+    await writeFile(
+      join(out, "statements.json"),
+      JSON.stringify(
+        {
+          description: "every statement of scripts/mutation-workload.ts with the timestamp (µs) it was written with; counters have the wall-clock window around the update instead",
+          cassandraVersion: VERSION,
+          settings: settingsOf(options),
+          keyspace: MUTATION_KEYSPACE,
+          segments,
+          statements,
+        },
+        null,
+        1,
+      ) + "\n",
+    );
+  } finally {
+    await node.destroy();
+  }
+}
+
 const which = process.argv.slice(2);
 const want = (name: string) => which.length === 0 || which.includes(name);
 if (want("v7")) await writeSegmentFixtures("v7", { compat: "CASSANDRA_4" }, 2, "closed uncompressed segments, storage_compatibility_mode CASSANDRA_4 (descriptor version 7)", rowsIn);
@@ -302,3 +351,14 @@ for (const [dir, compressor] of [["lz4", "LZ4Compressor"], ["zstd", "ZstdCompres
 if (want("torn")) await writeTornFixture();
 if (want("snapshot")) await writeSnapshotFixture();
 if (want("pitr")) await writePitrFixture();
+const MUTATION_SETS: ReadonlyArray<readonly [string, NodeOptions]> = [
+  ["v7", { compat: "CASSANDRA_4" }],
+  ["v8", { compat: "NONE" }],
+  ["lz4", { compat: "CASSANDRA_4", commitlogCompression: "lz4" }],
+  ["zstd", { compat: "CASSANDRA_4", commitlogCompression: "zstd" }],
+  ["deflate", { compat: "CASSANDRA_4", commitlogCompression: "deflate" }],
+  ["snappy", { compat: "CASSANDRA_4", commitlogCompression: "snappy" }],
+];
+for (const [dir, options] of MUTATION_SETS) {
+  if (which.length === 0 || which.includes("mutations") || which.includes(`mutations-${dir}`)) await writeMutationFixture(dir, options);
+}
