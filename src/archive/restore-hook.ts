@@ -39,18 +39,18 @@ async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
  * Fetches and verifies the archived bytes (sha256), then writes them through the restore's replay
  * filter: the mutations stamped after the restore point are withheld before Cassandra reads them.
  */
-async function fetchFiltered(backend: Backend, stub: StubReference & { filter: { spec: string; sha256: string } }, to: string): Promise<{ mutations: number; withheld: number }> {
+async function fetchFiltered(backend: Backend, stub: StubReference, filter: { readonly spec: string; readonly sha256: string }, to: string): Promise<{ mutations: number; withheld: number }> {
   const { compileReplayFilter, parseSpec, specDigest } = await import("../restore/replay-filter.js");
-  const text = await readFile(stub.filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`replay filter '${stub.filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
+  const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
       hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",
     });
   });
-  if (specDigest(text) !== stub.filter.sha256) {
-    throw new ChecksumMismatchError(`replay filter '${stub.filter.spec}'`, "its sha256 is not the one the stub recorded");
+  if (specDigest(text) !== filter.sha256) {
+    throw new ChecksumMismatchError(`replay filter '${filter.spec}'`, "its sha256 is not the one the stub recorded");
   }
   const bytes = await readVerifiedSegment(backend, stub.key, stub.name, { sha256: stub.sha256, size: stub.size });
-  const result = compileReplayFilter(parseSpec(text, stub.filter.spec))(stub.name, bytes);
+  const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
   await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`);
   return { mutations: result.mutations, withheld: result.withheld };
 }
@@ -74,7 +74,7 @@ export async function runRestoreHook(args: readonly string[], io: HookIo): Promi
       const backend = await openBackend(stub.archive, { retry: { attempts: config.retryAttempts } });
       try {
         if (stub.filter) {
-          const counts = await fetchFiltered(backend, stub, to);
+          const counts = await fetchFiltered(backend, stub, stub.filter, to);
           await appendEvent(logFile, { event: "restored", from, to, key: stub.key, ...counts });
         } else {
           await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size });
