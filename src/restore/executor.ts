@@ -27,6 +27,7 @@ import type { ArchivedSstable } from "../backup/types.js";
 import { undashedUuid } from "../backup/layout.js";
 import { PitrError, UsageError, isPitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
+import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
 import {
   REPLAY_FILTER_FILE,
@@ -88,6 +89,9 @@ export interface RestoreState {
   readonly jvm_options: string[];
   readonly tables: { keyspace: string; table: string; dir: string; placed: string[]; moved_aside: string[] }[];
   readonly segments: number;
+  /** The effective cutoff (µs, decimal) and the restored table ids (null: whole node): the branch point finish records. */
+  readonly cutoff_micros?: string | undefined;
+  readonly table_ids?: readonly string[] | null | undefined;
   /** The replay filter's spec file (removed by finish) and what it withheld while staging. */
   readonly replay_filter?: { readonly spec: string; readonly tally: FilterTally } | undefined;
 }
@@ -165,6 +169,13 @@ export function replayFilterSpec(plan: RestorePlan, schemas: ReplayFilterSpec["s
     accept_cassandra_filter: acceptCassandraFilter,
     scope_table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
     schemas,
+    segment_cutoffs: Object.fromEntries(
+      plan.steps.flatMap((s) =>
+        s.kind === "segment" && s.branchCutoffs
+          ? [[s.name, s.branchCutoffs.map((b) => ({ table_ids: b.tableIds ? [...b.tableIds] : null, cutoff_micros: b.cutoffMicros.toString() }))]]
+          : [],
+      ),
+    ),
   };
 }
 
@@ -363,6 +374,8 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     tables: stateTables,
     segments: segments.length,
     replay_filter: { spec: filterPath, tally },
+    cutoff_micros: plan.cutoff.effectiveMicros.toString(),
+    table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
   };
   await writeFile(statePath, JSON.stringify(state, null, 2) + "\n");
   say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
@@ -374,7 +387,14 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
  * After the node started (replay completes before Cassandra opens CQL): remove every restore
  * setting, restoring the properties file as it was and dropping our JVM option lines.
  */
-export async function finishRestore(o: { cassandraConf: string; isNodeRunning: () => Promise<boolean>; say: (l: string) => void; dryRun: boolean }): Promise<boolean> {
+export async function finishRestore(o: {
+  cassandraConf: string;
+  isNodeRunning: () => Promise<boolean>;
+  say: (l: string) => void;
+  dryRun: boolean;
+  /** Records the branch point in the archive (branches.ts); returns the object key. */
+  recordBranch?: ((branch: Branch, tables: readonly string[]) => Promise<string>) | undefined;
+}): Promise<boolean> {
   const statePath = join(o.cassandraConf, STATE_FILE);
   if (!existsSync(statePath)) {
     o.say("no restore in progress: nothing to finish");
@@ -388,6 +408,15 @@ export async function finishRestore(o: { cassandraConf: string; isNodeRunning: (
   if (state.jvm_options_file) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
   o.say(`${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`);
   if (o.dryRun) return true;
+  if (o.recordBranch && state.cutoff_micros !== undefined) {
+    // Replay is done: from here on the node's history is the restored one. A later restore must not
+    // bring back what this one undid; the branch point in the archive tells its planner.
+    const key = await o.recordBranch(
+      { restoredAtMs: Date.parse(state.started), cutoffMicros: BigInt(state.cutoff_micros), tableIds: state.table_ids ?? undefined, restorePoint: state.restore_point_in_time },
+      state.scope,
+    );
+    o.say(`recorded the branch point in the archive ('${key}'): later restores keep the writes this one undid undone`);
+  }
   const current = existsSync(state.properties_file) ? await readFile(state.properties_file, "utf8") : "";
   const kept = current
     .split("\n")

@@ -31,6 +31,11 @@ export interface ReplayFilterSpec {
   readonly scope_table_ids: readonly string[] | null;
   /** schema.cql of each table of the base snapshot, with where it came from. */
   readonly schemas: readonly { readonly source: string; readonly cql: string }[];
+  /**
+   * Segments of a history an earlier restore abandoned, by file name: their mutations of those
+   * tables (null: every table) stamped after `cutoff_micros` are withheld as well.
+   */
+  readonly segment_cutoffs?: Readonly<Record<string, readonly { readonly table_ids: readonly string[] | null; readonly cutoff_micros: string }[]>> | undefined;
 }
 
 export interface FilterTally {
@@ -100,5 +105,13 @@ export function compileReplayFilter(spec: ReplayFilterSpec): SegmentFilter {
   const passThrough = (tableId: string): boolean =>
     isSystemTableId(tableId) || (scope !== undefined && !scope.has(tableId)) || (spec.accept_cassandra_filter && !tables.has(tableId));
   const cutoffMicros = BigInt(spec.cutoff_micros);
-  return (name, bytes) => filterSegment(name, bytes, { cutoffMicros, tables, passThrough });
+  return (name, bytes) => filterSegment(name, bytes, { cutoffMicros, tables, passThrough, cutoffFor: cutoffsOf(spec, name, cutoffMicros) });
+}
+
+/** The cutoff per table for one segment: the restore point, lowered by earlier restores' branch points. */
+function cutoffsOf(spec: ReplayFilterSpec, name: string, cutoffMicros: bigint): ((tableId: string) => bigint) | undefined {
+  const branches = spec.segment_cutoffs?.[name];
+  if (!branches || branches.length === 0) return undefined;
+  const parsed = branches.map((b) => ({ tables: b.table_ids ? new Set(b.table_ids) : undefined, micros: BigInt(b.cutoff_micros) }));
+  return (tableId) => parsed.reduce((min, b) => (b.micros < min && (!b.tables || b.tables.has(tableId)) ? b.micros : min), cutoffMicros);
 }

@@ -4,6 +4,7 @@ import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
 import { parseDuration } from "../../config/duration.js";
 import { EXIT } from "../../errors/codes.js";
+import { listBranches } from "../../restore/branches.js";
 import type { RestorePlan } from "../../restore/plan.js";
 import { planRestore } from "../../restore/planner.js";
 import { formatInstant, parseInstant } from "../../restore/time.js";
@@ -35,11 +36,16 @@ export async function buildPlan(ctx: CliContext, config: Config, backend: Backen
     const at = parseInstant(String(ctx.args["at"]), { now });
     const graceMs = parseDuration(String(ctx.args["grace"] ?? DEFAULT_GRACE), "--grace");
     await requireKnownNode(backend, identity, ctx.signal);
-    const catalog = await readCatalog(backend, identity, { fromMs: at.epochMs, toMs: at.epochMs + graceMs, loadSnapshots, loadIncrementals, signal: ctx.signal });
+    // A restore point in the future is refused by the planner; the catalog is read up to now, so
+    // that such a point never lists day folders up to a far year.
+    const fromMs = Math.min(at.epochMs, now);
+    const catalog = await readCatalog(backend, identity, { fromMs, toMs: fromMs + graceMs, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const keyspaces = strings(ctx.args["keyspace"]);
     const tables = strings(ctx.args["table"]);
     const targetVersion = typeof ctx.args["targetVersion"] === "string" ? ctx.args["targetVersion"] : config.cassandraVersion;
+    const branches = await listBranches(backend, identity, ctx.signal);
     return planRestore(catalog, {
+      branches,
       at: at.epochMicros,
       now,
       graceMs,
