@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Transform, Writable, type Readable } from "node:stream";
+import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
 import { parseSegmentHeader } from "../commitlog/segment-header.js";
@@ -113,4 +113,46 @@ export async function fetchSegment(
 ): Promise<WriteResult> {
   const body = await backend.get(key, { signal });
   return writeSegmentAtomically(body, target, { compressed: true, expected, what: `archived segment '${key}'`, signal });
+}
+
+/**
+ * Reads an archived segment into memory and checks it (size, sha256, header against `name`) before
+ * anyone may look at its bytes: the restore filters what it has verified, never what it merely read.
+ */
+export async function readVerifiedSegment(
+  backend: Backend,
+  key: string,
+  name: string,
+  expected: ExpectedSegment,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  const what = `archived segment '${key}'`;
+  const chunks: Buffer[] = [];
+  const hash = createHash("sha256");
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  await pipeline([await backend.get(key, { signal }), new DecompressStream(), sink], signal ? { signal } : {});
+  const bytes = Buffer.concat(chunks);
+  const sha256 = hash.digest("hex");
+  if (expected.size !== undefined && expected.size !== bytes.length) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${expected.size}`);
+  if (expected.sha256 !== undefined && expected.sha256 !== sha256) {
+    throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
+  }
+  checkHeaderAgainstName(bytes.subarray(0, 65_536 + 18), name, what);
+  return bytes;
+}
+
+/** Writes bytes already checked (a verified, possibly rewritten segment) to `target` atomically. */
+export async function writeBytesAtomically(bytes: Uint8Array, target: string, what: string, signal?: AbortSignal): Promise<WriteResult> {
+  return writeSegmentAtomically(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)]), target, {
+    compressed: false,
+    expected: { size: bytes.length },
+    what,
+    signal,
+  });
 }

@@ -9,14 +9,16 @@
  * non-zero, so Cassandra refuses to start rather than replay the wrong bytes.
  */
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { loadConfig } from "../config/load.js";
 import { UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { openBackend } from "../storage/open.js";
 import { appendEvent } from "./events.js";
-import { fetchSegment, writeSegmentAtomically } from "./fetch.js";
+import type { Backend } from "../storage/types.js";
+import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
 import { openSegment } from "./segment-file.js";
-import { MAX_STUB_SIZE, parseStub } from "./stub.js";
+import { MAX_STUB_SIZE, parseStub, type StubReference } from "./stub.js";
 import { splitHookArgs, type HookIo } from "./hook.js";
 
 const PREFIX = "cassandra-pitr-restore";
@@ -31,6 +33,26 @@ async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Fetches and verifies the archived bytes (sha256), then writes them through the restore's replay
+ * filter: the mutations stamped after the restore point are withheld before Cassandra reads them.
+ */
+async function fetchFiltered(backend: Backend, stub: StubReference, filter: { readonly spec: string; readonly sha256: string }, to: string): Promise<{ mutations: number; withheld: number }> {
+  const { compileReplayFilter, parseSpec, specDigest } = await import("../restore/replay-filter.js");
+  const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
+      hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",
+    });
+  });
+  if (specDigest(text) !== filter.sha256) {
+    throw new ChecksumMismatchError(`replay filter '${filter.spec}'`, "its sha256 is not the one the stub recorded");
+  }
+  const bytes = await readVerifiedSegment(backend, stub.key, stub.name, { sha256: stub.sha256, size: stub.size });
+  const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
+  await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`);
+  return { mutations: result.mutations, withheld: result.withheld };
 }
 
 export async function runRestoreHook(args: readonly string[], io: HookIo): Promise<number> {
@@ -51,11 +73,16 @@ export async function runRestoreHook(args: readonly string[], io: HookIo): Promi
       // The stub names the archive the plan chose; credentials and endpoints come from the environment.
       const backend = await openBackend(stub.archive, { retry: { attempts: config.retryAttempts } });
       try {
-        await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size });
+        if (stub.filter) {
+          const counts = await fetchFiltered(backend, stub, stub.filter, to);
+          await appendEvent(logFile, { event: "restored", from, to, key: stub.key, ...counts });
+        } else {
+          await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size });
+          await appendEvent(logFile, { event: "restored", from, to, key: stub.key });
+        }
       } finally {
         await backend.close().catch(() => undefined);
       }
-      await appendEvent(logFile, { event: "restored", from, to, key: stub.key });
     } else {
       await writeSegmentAtomically(createReadStream(from), to, {
         compressed: false,

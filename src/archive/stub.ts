@@ -23,6 +23,11 @@ export interface StubReference {
   readonly size: number;
   /** Cassandra's file name of the segment. */
   readonly name: string;
+  /**
+   * The restore's replay filter (src/restore/replay-filter.ts): the hook rewrites the verified bytes
+   * through it, withholding mutations stamped after the restore point. `sha256` is the spec file's.
+   */
+  readonly filter?: { readonly spec: string; readonly sha256: string } | undefined;
 }
 
 export function renderStub(version: number, segmentId: bigint, headerParameters: string, ref: StubReference): Uint8Array {
@@ -63,6 +68,9 @@ export function parseStub(bytes: Uint8Array, path: string): StubReference | unde
   const r = ref as Partial<StubReference>;
   if (typeof r.archive !== "string" || typeof r.key !== "string" || typeof r.sha256 !== "string" || typeof r.size !== "number" || typeof r.name !== "string") {
     throw new StubError(path, "its reference lacks archive, key, sha256, size or name");
+  }
+  if (r.filter !== undefined && (typeof r.filter !== "object" || r.filter === null || typeof r.filter.spec !== "string" || typeof r.filter.sha256 !== "string")) {
+    throw new StubError(path, "its filter lacks spec or sha256");
   }
   return r as StubReference;
 }

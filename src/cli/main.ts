@@ -112,6 +112,7 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("table", { type: "string", array: true, describe: "restore only these tables (keyspace.table)" })
         .option("grace", { type: "string", describe: "extra segments closed up to this long after the restore point (late writes)" })
         .option("target-version", { type: "string", describe: "Cassandra version of the node restored to (default: the node's)" })
+        .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "as for restore: name the filter the restore would use" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/plan.js"),
   },
@@ -127,7 +128,8 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("grace", { type: "string" })
         .option("target-version", { type: "string" })
         .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
-        .option("stubs", { type: "boolean", default: true, describe: "stage stubs (fetched by the restore hook) instead of whole segments" })
+        .option("stubs", { type: "boolean", default: false, describe: "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them" })
+        .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing" })
         .option("nodetool", { type: "string", describe: "nodetool command used to check that the node is stopped (default: nodetool)" })
         .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
         .option("json", { type: "boolean", default: false }),

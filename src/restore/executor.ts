@@ -19,15 +19,28 @@ import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../archive/layout.js";
-import { fetchSegment, ChecksumMismatchError } from "../archive/fetch.js";
+import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../archive/fetch.js";
 import { recordFromMetadata } from "../archive/record.js";
 import { renderStub } from "../archive/stub.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
 import { undashedUuid } from "../backup/layout.js";
-import { PitrError, UsageError } from "../errors/base.js";
+import { PitrError, UsageError, isPitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
-import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan } from "./plan.js";
+import type { Branch } from "./branches.js";
+import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
+import {
+  REPLAY_FILTER_FILE,
+  addToTally,
+  compileReplayFilter,
+  describeTally,
+  emptyTally,
+  renderSpec,
+  specDigest,
+  type FilterTally,
+  type ReplayFilterSpec,
+  type SegmentFilter,
+} from "./replay-filter.js";
 
 export const STATE_FILE = "cassandra-pitr-restore.json";
 const PROPERTIES = "commitlog_archiving.properties";
@@ -51,6 +64,8 @@ export interface ExecuteOptions {
   /** restore_command as it will be written (our hook, with --config when needed). */
   readonly restoreCommand: string;
   readonly stubs: boolean;
+  /** Leave mutations of tables no schema.cql describes to Cassandra's own filter instead of refusing. */
+  readonly acceptCassandraFilter?: boolean | undefined;
   readonly dryRun: boolean;
   /** Resolves to true when the node answers (nodetool). */
   readonly isNodeRunning: () => Promise<boolean>;
@@ -74,6 +89,11 @@ export interface RestoreState {
   readonly jvm_options: string[];
   readonly tables: { keyspace: string; table: string; dir: string; placed: string[]; moved_aside: string[] }[];
   readonly segments: number;
+  /** The effective cutoff (µs, decimal) and the restored table ids (null: whole node): the branch point finish records. */
+  readonly cutoff_micros?: string | undefined;
+  readonly table_ids?: readonly string[] | null | undefined;
+  /** The replay filter's spec file (removed by finish) and what it withheld while staging. */
+  readonly replay_filter?: { readonly spec: string; readonly tally: FilterTally } | undefined;
 }
 
 export class NodeStateError extends PitrError {
@@ -141,6 +161,36 @@ async function segmentsWithData(commitlogDir: string): Promise<string[]> {
   return out;
 }
 
+/** The replay filter for this plan: its cutoff, its scope, and the base snapshot's schemas. */
+export function replayFilterSpec(plan: RestorePlan, schemas: ReplayFilterSpec["schemas"], acceptCassandraFilter: boolean): ReplayFilterSpec {
+  return {
+    schema_version: 1,
+    cutoff_micros: plan.cutoff.effectiveMicros.toString(),
+    accept_cassandra_filter: acceptCassandraFilter,
+    scope_table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
+    schemas,
+    segment_cutoffs: Object.fromEntries(
+      plan.steps.flatMap((s) =>
+        s.kind === "segment" && s.branchCutoffs
+          ? [[s.name, s.branchCutoffs.map((b) => ({ table_ids: b.tableIds ? [...b.tableIds] : null, cutoff_micros: b.cutoffMicros.toString() }))]]
+          : [],
+      ),
+    ),
+  };
+}
+
+/** A segment whose mutations cannot be read refuses the restore (exit 17) with the reason. */
+function filterOrRefuse(filter: SegmentFilter, name: string, bytes: Uint8Array): ReturnType<SegmentFilter> {
+  try {
+    return filter(name, bytes);
+  } catch (err) {
+    if (!isPitrError(err)) throw err;
+    throw new PlanRefusedError("unreadable-mutations", `cannot read the mutations of segment ${name}: ${err.message}`, {
+      hint: "restore from a snapshot that holds the table, or pass --accept-cassandra-filter to leave such mutations to Cassandra's own filter (which replays row deletions stamped after T)",
+    });
+  }
+}
+
 /** Rewrites commitlog_archiving.properties: restore lines replaced, every other line kept. */
 export function renderProperties(current: string, restoreLines: readonly string[]): string {
   const keep = current
@@ -186,11 +236,15 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   // What to place per table: sstables of the snapshot and incremental steps, with their archive keys.
   const snapshotStep = plan.steps.find((s) => s.kind === "snapshot");
   const placements = new Map<string, ArchivedSstable[]>(); // table dir → sstables
+  const baseSchemas: ReplayFilterSpec["schemas"][number][] = [];
   if (snapshotStep && snapshotStep.kind === "snapshot") {
     const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
       (s) => s.manifest.tag === snapshotStep.tag && Date.parse(s.manifest.snapshot_time) === snapshotStep.snapshotTimeMs,
     );
     if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapshotStep.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
+    for (const m of stored.manifest.tables) {
+      if (m.schema_cql) baseSchemas.push({ source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql });
+    }
     for (const t of tables) {
       const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
       placements.set(t.dir, [...(entry?.sstables ?? [])]);
@@ -208,7 +262,9 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
       placements.get(t.dir)?.push(rec.record.sstable) ?? placements.set(t.dir, [rec.record.sstable]);
     }
   }
-  const segments = plan.steps.filter((s) => s.kind === "segment");
+  const segments = plan.steps.filter((s): s is SegmentStep => s.kind === "segment");
+  const filterSpec = replayFilterSpec(plan, baseSchemas, o.acceptCassandraFilter === true);
+  const filterPath = join(paths.cassandraConf, REPLAY_FILTER_FILE);
   const restoreLines = plan.properties.map((l) => l.replace(RESTORE_DIR_PLACEHOLDER, o.restoreDir).replace(/^restore_command=.*$/, `restore_command=${o.restoreCommand}`));
   const asideDir = join(dirname(paths.dataDir), `cassandra-pitr-aside-${stamp}`);
   const stagingDir = join(dirname(paths.dataDir), `cassandra-pitr-staging-${stamp}`);
@@ -216,7 +272,8 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   say(`restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`);
   for (const [dir, list] of placements) say(`${o.dryRun ? "would place" : "place"} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${asideDir}')`);
-  say(`${o.dryRun ? "would stage" : "stage"} ${segments.length} segment ${o.stubs ? "stub(s)" : "file(s)"} in '${o.restoreDir}'`);
+  say(`${o.dryRun ? "would stage" : "stage"} ${segments.length} segment ${o.stubs ? "stub(s)" : "file(s)"} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
+  if (filterSpec.accept_cassandra_filter) say("--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)");
   say(`${o.dryRun ? "would move" : "move"} the commit log directory's files to '${join(asideDir, "commitlog")}'`);
   say(`${o.dryRun ? "would write" : "write"} ${join(paths.cassandraConf, PROPERTIES)}: ${restoreLines.join("; ")}`);
   if (plan.jvmOptions.length > 0) say(`${o.dryRun ? "would add" : "add"} JVM option(s) ${plan.jvmOptions.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
@@ -224,6 +281,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   // 2. Fetch everything; on any failure remove what this run created and change nothing else.
   const createdRestoreDir = !existsSync(o.restoreDir);
+  const tally = emptyTally();
   try {
     await mkdir(o.restoreDir, { recursive: true });
     await mkdir(stagingDir, { recursive: true });
@@ -240,18 +298,28 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
       }
       await writeFile(j.target, bytes);
     });
+    const specText = renderSpec(filterSpec);
+    await writeFile(filterPath, specText);
+    const filter = compileReplayFilter(filterSpec);
     await mapLimit(segments, o.parallelism, async (s) => {
-      if (s.kind !== "segment") return;
       const record = recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
       if (!record) throw new PitrError("E_NOT_FOUND", `object '${s.key}' carries no segment record`);
       const target = join(o.restoreDir, s.name);
+      // Every segment is verified and read now, stubs or not, so that one the filter cannot read
+      // stops the restore here, before anything of the node has changed.
+      const bytes = await readVerifiedSegment(o.backend, s.key, s.name, { sha256: record.sha256, size: record.size }, o.signal);
+      const result = filterOrRefuse(filter, s.name, bytes);
+      addToTally(tally, result);
       if (o.stubs) {
-        await writeFile(target, renderStub(record.version, record.segmentId, record.headerParameters, { archive: o.archiveUrl, key: s.key, sha256: record.sha256, size: record.size, name: s.name }));
+        const ref = { archive: o.archiveUrl, key: s.key, sha256: record.sha256, size: record.size, name: s.name, filter: { spec: filterPath, sha256: specDigest(specText) } };
+        await writeFile(target, renderStub(record.version, record.segmentId, record.headerParameters, ref));
       } else {
-        await fetchSegment(o.backend, s.key, target, { sha256: record.sha256, size: record.size }, o.signal);
+        await writeBytesAtomically(result.bytes, target, `segment ${s.name} after the replay filter`, o.signal);
       }
     });
+    say(describeTally(tally, plan.cutoff.value));
   } catch (err) {
+    await rm(filterPath, { force: true });
     await rm(stagingDir, { recursive: true, force: true });
     if (createdRestoreDir) await rm(o.restoreDir, { recursive: true, force: true });
     else for (const f of await readdir(o.restoreDir).catch(() => [] as string[])) await rm(join(o.restoreDir, f), { force: true });
@@ -305,6 +373,9 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     jvm_options: [...plan.jvmOptions],
     tables: stateTables,
     segments: segments.length,
+    replay_filter: { spec: filterPath, tally },
+    cutoff_micros: plan.cutoff.effectiveMicros.toString(),
+    table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
   };
   await writeFile(statePath, JSON.stringify(state, null, 2) + "\n");
   say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
@@ -316,7 +387,14 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
  * After the node started (replay completes before Cassandra opens CQL): remove every restore
  * setting, restoring the properties file as it was and dropping our JVM option lines.
  */
-export async function finishRestore(o: { cassandraConf: string; isNodeRunning: () => Promise<boolean>; say: (l: string) => void; dryRun: boolean }): Promise<boolean> {
+export async function finishRestore(o: {
+  cassandraConf: string;
+  isNodeRunning: () => Promise<boolean>;
+  say: (l: string) => void;
+  dryRun: boolean;
+  /** Records the branch point in the archive (branches.ts); returns the object key. */
+  recordBranch?: ((branch: Branch, tables: readonly string[]) => Promise<string>) | undefined;
+}): Promise<boolean> {
   const statePath = join(o.cassandraConf, STATE_FILE);
   if (!existsSync(statePath)) {
     o.say("no restore in progress: nothing to finish");
@@ -330,6 +408,15 @@ export async function finishRestore(o: { cassandraConf: string; isNodeRunning: (
   if (state.jvm_options_file) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
   o.say(`${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`);
   if (o.dryRun) return true;
+  if (o.recordBranch && state.cutoff_micros !== undefined) {
+    // Replay is done: from here on the node's history is the restored one. A later restore must not
+    // bring back what this one undid; the branch point in the archive tells its planner.
+    const key = await o.recordBranch(
+      { restoredAtMs: Date.parse(state.started), cutoffMicros: BigInt(state.cutoff_micros), tableIds: state.table_ids ?? undefined, restorePoint: state.restore_point_in_time },
+      state.scope,
+    );
+    o.say(`recorded the branch point in the archive ('${key}'): later restores keep the writes this one undid undone`);
+  }
   const current = existsSync(state.properties_file) ? await readFile(state.properties_file, "utf8") : "";
   const kept = current
     .split("\n")
@@ -342,6 +429,7 @@ export async function finishRestore(o: { cassandraConf: string; isNodeRunning: (
     await writeFile(state.jvm_options_file, lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"));
   }
   await rm(state.restore_dir, { recursive: true, force: true });
+  if (state.replay_filter) await rm(state.replay_filter.spec, { force: true });
   await rename(statePath, `${statePath}.finished-${Date.now()}`);
   o.say("restore finished: the node will not replay again on restart. Run 'nodetool repair' for the restored tables as appropriate.");
   return true;

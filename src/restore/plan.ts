@@ -4,6 +4,7 @@
  */
 import type { NodeIdentity } from "../archive/layout.js";
 import { PitrError } from "../errors/base.js";
+import type { Branch } from "./branches.js";
 import type { Precision } from "./versions.js";
 
 export interface PlanScope {
@@ -29,6 +30,8 @@ export interface PlanRequest {
   readonly currentTableIds?: Readonly<Record<string, string>> | undefined;
   /** restore_command value (default: RESTORE_COMMAND). */
   readonly restoreCommand?: string | undefined;
+  /** Branch points of earlier restores (branches.ts): their undone writes never come back. */
+  readonly branches?: readonly Branch[] | undefined;
 }
 
 export const RESTORE_COMMAND = "/usr/bin/cassandra-pitr-restore %from %to";
@@ -71,12 +74,24 @@ export interface SegmentStep {
   readonly closeTimeMs: number;
   readonly bytes: number;
   readonly reason: string;
+  /**
+   * Cutoffs earlier restores put on this segment (it belongs to a history they abandoned): its
+   * mutations of those tables stamped after the cutoff are withheld as well. Absent when none.
+   */
+  readonly branchCutoffs?: readonly BranchCutoff[] | undefined;
+}
+
+export interface BranchCutoff {
+  /** Table ids the earlier restore covered; undefined: every table. */
+  readonly tableIds?: readonly string[] | undefined;
+  readonly cutoffMicros: bigint;
+  readonly restoredAtMs: number;
 }
 
 export type PlanStep = SnapshotStep | IncrementalStep | SegmentStep;
 
 export interface SkippedItem {
-  readonly kind: "incremental" | "segment-copy";
+  readonly kind: "incremental" | "segment-copy" | "snapshot";
   readonly name: string;
   readonly reason: string;
 }
@@ -116,7 +131,8 @@ export type RefusalKind =
   | "in-future"
   | "table-recreated"
   | "segment-version"
-  | "unknown-scope";
+  | "unknown-scope"
+  | "unreadable-mutations";
 
 /** The planner will not produce a plan; the message names the nearest instant that would work, when there is one. */
 export class PlanRefusedError extends PitrError {

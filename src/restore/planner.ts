@@ -11,6 +11,7 @@
  */
 import { segmentNameOfKey } from "../archive/layout.js";
 import { chainEnd, snapshotStartSegmentId, type Catalog, type CatalogSegment, type SnapshotEntry } from "../catalog/model.js";
+import { abandonedBy, branchCutoffsFor, type Branch } from "./branches.js";
 import { formatInstant, formatRestorePoint } from "./time.js";
 import {
   PlanRefusedError,
@@ -20,6 +21,7 @@ import {
   type PlanRequest,
   type PlanStep,
   type RestorePlan,
+  type BranchCutoff,
   type SegmentStep,
   type SkippedItem,
   type SnapshotStep,
@@ -88,7 +90,14 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   }
 
   const scope = resolveScope(catalog, request);
-  const complete = catalog.snapshots.filter((s) => s.complete && holdsScope(s, scope));
+  const branches = request.branches ?? [];
+  const abandonedSnapshots: SkippedItem[] = [];
+  const complete = catalog.snapshots.filter((s) => {
+    if (!s.complete || !holdsScope(s, scope)) return false;
+    const b = s.tables.filter((t) => inScope(scope, t)).map((t) => abandonedBy(branches, at, t.tableId, s.snapshotTimeMs)).find((x) => x !== undefined);
+    if (b) abandonedSnapshots.push({ kind: "snapshot", name: s.tag, reason: `taken on a history a restore abandoned (writes after ${b.restorePoint} undone on ${iso(b.restoredAtMs)})` });
+    return b === undefined;
+  });
   const snap = complete.filter((s) => micros(s.snapshotTimeMs) <= at).at(-1);
   if (!snap) {
     const next = complete.find((s) => micros(s.snapshotTimeMs) > at);
@@ -176,7 +185,7 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   }
 
   const warnings: string[] = [];
-  const skipped: SkippedItem[] = [];
+  const skipped: SkippedItem[] = [...abandonedSnapshots];
   const fractional = caps.fractionalRestorePoint;
   const precision = request.precision;
   const applied = (ts: bigint) => isAppliedAt(ts, at, fractional, precision);
@@ -212,6 +221,8 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     const name = `${qualified(inc)}/${inc.sstable}`;
     if (inc.tableId !== t.tableId) {
       skipped.push({ kind: "incremental", name, reason: `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)` });
+    } else if (abandonedIncremental(branches, at, inc)) {
+      skipped.push({ kind: "incremental", name, reason: `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)` });
     } else if (t.sstables.some((s) => s.name === inc.sstable)) {
       skipped.push({ kind: "incremental", name, reason: `already in snapshot '${snap.tag}'` });
     } else if (!applied(inc.maxTimestamp)) {
@@ -240,6 +251,7 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     key: s.key,
     closeTimeMs: s.closeTimeMs,
     bytes: s.storedBytes,
+    ...branchCutoffsOf(branches, at, s.closeTimeMs),
     reason:
       s.segmentId === startId
         ? hasBounds
@@ -251,6 +263,11 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
             ? "written between the snapshot and the restore point"
             : `closed within the grace (${request.graceMs} ms) after the restore point: late writes with older timestamps`,
   }));
+  for (const [i, step] of segmentSteps.entries()) {
+    if (!step.branchCutoffs) continue;
+    const undone = step.branchCutoffs.map((b) => `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`);
+    segmentSteps[i] = { ...step, reason: `${step.reason}; a restore abandoned its history: writes stamped ${undone.join(", ")} stay withheld` };
+  }
   for (const d of catalog.duplicates) {
     if (d.segmentId < startId || d.segmentId > endId) continue;
     for (const o of d.others) skipped.push({ kind: "segment-copy", name: o.key, reason: o.reason });
@@ -299,6 +316,19 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     bytes: { ...bytes, total: bytes.snapshot + bytes.incrementals + bytes.segments },
     warnings,
   };
+}
+
+/** The cutoffs of the restores whose abandoned history this segment belongs to (none: no field). */
+function branchCutoffsOf(branches: readonly Branch[], at: bigint, closeTimeMs: number): { branchCutoffs?: BranchCutoff[] } {
+  const cutoffs = branchCutoffsFor(branches, at, closeTimeMs).map((b) => ({ tableIds: b.tableIds, cutoffMicros: b.cutoffMicros, restoredAtMs: b.restoredAtMs }));
+  return cutoffs.length > 0 ? { branchCutoffs: cutoffs } : {};
+}
+
+/** An incremental flushed before a restore that holds writes stamped after that restore's point. */
+function abandonedIncremental(branches: readonly Branch[], at: bigint, inc: { tableId: string; foundTimeMs: number; maxTimestamp: bigint }): boolean {
+  return branches.some(
+    (b) => micros(b.restoredAtMs) <= at && (b.tableIds === undefined || b.tableIds.includes(inc.tableId)) && inc.foundTimeMs < b.restoredAtMs && inc.maxTimestamp > b.cutoffMicros,
+  );
 }
 
 function cutoffStatement(version: string, at: bigint, fractional: boolean, precision: Precision, cutoff: bigint): string {

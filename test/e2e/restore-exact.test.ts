@@ -3,10 +3,13 @@
  * deletes after T are the case Cassandra's own replay filter lets through), a snapshot, incremental
  * flushes, several segments, out-of-order timestamps, T equal to a write's timestamp with the next
  * write 300 µs later. After the restore, the statements stamped <= T are replayed into a reference
- * keyspace on the same node and both keyspaces are dumped in full and compared.
+ * keyspace on the same node and both keyspaces are dumped in full and compared. Then a table-scope
+ * restore to an earlier instant on the same node, checked the same way, and a whole-node restore to
+ * an instant after the first restore: what the first restore undid must stay undone (branches).
  */
 import t from "tap";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
+import { WITHHELD_TABLE_ID } from "../../src/restore/replay-filter.js";
 import { EXACT_TABLES, Workload, apply, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
 
 const KS = "exact";
@@ -60,8 +63,12 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   const plan = await expectOk(t, await p.cli("plan", "--at", at.toString(), "--grace", "1h", "--json"), "plan --json");
   const planJson = JSON.parse(plan.stdout) as { steps: { kind: string }[] };
   t.ok(planJson.steps.filter((s) => s.kind === "segment").length >= 3, "the plan replays several segments");
-  await expectOk(t, await p.cli("restore", "--at", at.toString(), "--grace", "1h"), "restore");
+  const restored = await expectOk(t, await p.cli("restore", "--at", at.toString(), "--grace", "1h"), "restore");
+  const tally = /withheld (\d+) stamped after .*?(?:, (\d+) of them row deletions Cassandra's own filter would have replayed)?(?:;|$)/m.exec(restored.stdout);
+  t.ok(tally && Number(tally[1]) > 0, `restore says how many mutations it withheld (${tally?.[1]})`);
+  t.ok(tally && Number(tally[2] ?? 0) > 0, `and how many of them Cassandra's own filter would have replayed (${tally?.[2]})`);
   await node.start();
+  t.match(await node.systemLog(), new RegExp(`Skipped \\d+ mutations from unknown \\(probably removed\\) CF with id ${WITHHELD_TABLE_ID}`), "Cassandra read the rewritten segments and skipped the withheld mutations");
   await expectOk(t, await p.cli("restore", "finish"), "restore finish");
 
   const replayed = await replayInto(node, w.log, at, "exact_ref");
@@ -72,6 +79,41 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
     t.ok(want.length > 0, `${table}: the reference is not empty (${want.length} rows)`);
     t.same(got.length, want.length, `${table}: as many rows as the reference`);
     t.ok(got.join("\n") === want.join("\n"), `${table}: every column and writetime equals the reference\n${dumpDiff(got, want)}`);
+  }
+
+  // Life goes on after the restore, then a table-scope restore of exact.events to an earlier T':
+  // events holds exactly its writes stamped <= T', the other tables keep every newer write.
+  const firstAfterRestore = w.log.length;
+  await write(300);
+  const at2 = w.log[w.log.length - 1]!.ts;
+  const earlier = w.log[Math.floor(before * 0.75)]!.ts; // well after the snapshot, well before T
+  const others = { kv: await dumpTable(node, KS, "kv"), wide: await dumpTable(node, KS, "wide") };
+  await node.stop();
+  await expectOk(t, await p.cli("restore", "--at", earlier.toString(), "--table", `${KS}.events`, "--grace", "1h"), "restore --table exact.events to T'");
+  await node.start();
+  await expectOk(t, await p.cli("restore", "finish"), "restore finish (table scope)");
+  await replayInto(node, w.log, earlier, "exact_ref2");
+  const events = await dumpTable(node, KS, "events");
+  const wantEvents = await dumpTable(node, "exact_ref2", "events");
+  t.ok(events.length > 0 && events.join("\n") === wantEvents.join("\n"), `events equals the reference at T' (${wantEvents.length} rows)\n${dumpDiff(events, wantEvents)}`);
+  t.same(await dumpTable(node, KS, "kv"), others.kv, "kv keeps every write, those after T' and after the first restore included");
+  t.same(await dumpTable(node, KS, "wide"), others.wide, "wide keeps every write");
+
+  // A second whole-node restore, to T2 after the first restore (before the table-scope one): the
+  // writes the first restore undid (stamped after T) stay undone, although T2 is later than them.
+  await node.stop();
+  const plan2 = await expectOk(t, await p.cli("plan", "--at", at2.toString(), "--grace", "1h"), "plan --at T2 (after the first restore)");
+  t.match(plan2.stdout, /a restore abandoned its history: writes stamped after .* stay withheld/, "the plan says which segments belong to the abandoned history");
+  await expectOk(t, await p.cli("restore", "--at", at2.toString(), "--grace", "1h"), "restore --at T2");
+  await node.start();
+  await expectOk(t, await p.cli("restore", "finish"), "restore finish (T2)");
+  const history = w.log.filter((s, i) => (i < firstAfterRestore ? s.ts <= at : s.ts <= at2));
+  t.ok(w.log.some((s, i) => i < firstAfterRestore && s.ts > at && s.ts <= at2), "some writes undone by the first restore are stamped before T2");
+  await replayInto(node, history, at2, "exact_ref3");
+  for (const table of EXACT_TABLES) {
+    const got = await dumpTable(node, KS, table);
+    const want = await dumpTable(node, "exact_ref3", table);
+    t.ok(got.join("\n") === want.join("\n"), `${table} at T2 holds the restored history, not the abandoned one (${want.length} rows)\n${dumpDiff(got, want)}`);
   }
   await node.stop();
 });

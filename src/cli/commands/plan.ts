@@ -4,6 +4,7 @@ import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
 import { parseDuration } from "../../config/duration.js";
 import { EXIT } from "../../errors/codes.js";
+import { listBranches } from "../../restore/branches.js";
 import type { RestorePlan } from "../../restore/plan.js";
 import { planRestore } from "../../restore/planner.js";
 import { formatInstant, parseInstant } from "../../restore/time.js";
@@ -21,7 +22,7 @@ export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
     const plan = await buildPlan(ctx, config, backend);
-    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan));
+    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     return EXIT.OK;
   } finally {
     await backend.close();
@@ -35,11 +36,16 @@ export async function buildPlan(ctx: CliContext, config: Config, backend: Backen
     const at = parseInstant(String(ctx.args["at"]), { now });
     const graceMs = parseDuration(String(ctx.args["grace"] ?? DEFAULT_GRACE), "--grace");
     await requireKnownNode(backend, identity, ctx.signal);
-    const catalog = await readCatalog(backend, identity, { fromMs: at.epochMs, toMs: at.epochMs + graceMs, loadSnapshots, loadIncrementals, signal: ctx.signal });
+    // A restore point in the future is refused by the planner; the catalog is read up to now, so
+    // that such a point never lists day folders up to a far year.
+    const fromMs = Math.min(at.epochMs, now);
+    const catalog = await readCatalog(backend, identity, { fromMs, toMs: fromMs + graceMs, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const keyspaces = strings(ctx.args["keyspace"]);
     const tables = strings(ctx.args["table"]);
     const targetVersion = typeof ctx.args["targetVersion"] === "string" ? ctx.args["targetVersion"] : config.cassandraVersion;
+    const branches = await listBranches(backend, identity, ctx.signal);
     return planRestore(catalog, {
+      branches,
       at: at.epochMicros,
       now,
       graceMs,
@@ -55,11 +61,20 @@ export function renderPlanJson(plan: RestorePlan): string {
   return JSON.stringify(plan, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
-export function renderPlanText(p: RestorePlan): string {
+/** What the restore does to each segment's mutations, in the plan's words. */
+export function replayFilterLine(p: RestorePlan, acceptCassandraFilter: boolean): string {
+  const base = `replay filter: every mutation of every segment is read before Cassandra sees it; those with any timestamp after ${p.cutoff.value} UTC are withheld (row deletions included, which Cassandra's own filter would replay)`;
+  return acceptCassandraFilter
+    ? `${base}; --accept-cassandra-filter: mutations of tables the base snapshot does not describe are left to Cassandra's own filter`
+    : `${base}; a segment holding mutations of a table the base snapshot does not describe makes the restore refuse`;
+}
+
+export function renderPlanText(p: RestorePlan, acceptCassandraFilter = false): string {
   const lines = [
     `restore plan for ${p.node.cluster}/${p.node.node} at ${formatInstant(p.at)} (Cassandra ${p.targetVersion}, precision ${p.precision})`,
     `scope: ${p.scope.kind === "node" ? "whole node" : p.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")}`,
     `cutoff: ${p.cutoff.statement}`,
+    replayFilterLine(p, acceptCassandraFilter),
     "",
     "steps:",
   ];

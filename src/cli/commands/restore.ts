@@ -6,6 +6,7 @@ import { join, dirname } from "node:path";
 import { compactTime } from "../../archive/layout.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
+import { recordBranch } from "../../restore/branches.js";
 import { executeRestore, finishRestore } from "../../restore/executor.js";
 import { identityOf, openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
@@ -29,7 +30,14 @@ export async function run(ctx: CliContext): Promise<number> {
   try {
     if (!config.cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
     if (ctx.args["action"] === "finish") {
-      await finishRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool), say: ctx.out, dryRun });
+      const identity = identityOf(config);
+      await finishRestore({
+        cassandraConf: config.cassandraConf,
+        isNodeRunning: () => nodeAnswers(nodetool),
+        say: ctx.out,
+        dryRun,
+        recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
+      });
       return EXIT.OK;
     }
     if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
@@ -37,7 +45,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const configFile = (await ctx.config()).file;
     const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
     const plan = await buildPlan(ctx, config, backend, restoreCommand);
-    ctx.out(renderPlanText(plan));
+    ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     ctx.out("");
     const now = Date.now();
     const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
@@ -50,7 +58,8 @@ export async function run(ctx: CliContext): Promise<number> {
       paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf: config.cassandraConf },
       restoreDir,
       restoreCommand,
-      stubs: ctx.args["stubs"] !== false,
+      stubs: ctx.args["stubs"] === true,
+      acceptCassandraFilter: ctx.args["acceptCassandraFilter"] === true,
       dryRun,
       isNodeRunning: () => nodeAnswers(nodetool),
       say: ctx.out,

@@ -53,6 +53,11 @@ export interface ReplayFilterOptions {
   readonly tables: ReadonlyMap<string, TableSchema>;
   /** Mutations whose (first) table id this accepts are left as they are, unread. */
   readonly passThrough?: (tableId: string) => boolean;
+  /**
+   * A lower cutoff for some tables (an earlier restore undid their later writes in this segment's
+   * history): a mutation is withheld when any of its updates is stamped after its table's cutoff.
+   */
+  readonly cutoffFor?: ((tableId: string) => bigint) | undefined;
 }
 
 export interface ReplayFilterResult {
@@ -217,7 +222,7 @@ function decide(payload: Uint8Array, position: number, where: { offset: number; 
     return undefined;
   }
   const cutoff = c.options.cutoffMicros;
-  if (reading.maxTimestamp === undefined || reading.maxTimestamp <= cutoff) {
+  if (!isWithheld(reading, c.options)) {
     counts.kept++;
     return undefined;
   }
@@ -227,6 +232,12 @@ function decide(payload: Uint8Array, position: number, where: { offset: number; 
   const patched = payload.slice();
   for (const u of reading.updates) patched.set(WITHHELD_ID_BYTES, u.tableIdOffset);
   return patched;
+}
+
+function isWithheld(reading: MutationReading, o: ReplayFilterOptions): boolean {
+  const cutoffFor = o.cutoffFor;
+  if (!cutoffFor) return reading.maxTimestamp !== undefined && reading.maxTimestamp > o.cutoffMicros;
+  return reading.updates.some((u) => u.maxTimestamp !== undefined && u.maxTimestamp > cutoffFor(u.tableId));
 }
 
 /** The reading of an entry, or undefined when it is passed through; reader errors gain the segment and offset. */
