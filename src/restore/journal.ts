@@ -47,8 +47,9 @@ export interface Journal<S> {
 
 /**
  * Test-only fault injection, documented in docs/restore.md: CASSANDRA_PITR_TEST_FAIL_AT_STEP=N makes
- * step N fail before it runs (as a full or read-only disk would); CASSANDRA_PITR_TEST_CRASH_AT_STEP=N
- * kills the process with SIGKILL right after step N ran, before its journal line (as a power loss would).
+ * step N (from 0; negative counts from the end, -1 is the last) fail before it runs, as a full or
+ * read-only disk would; CASSANDRA_PITR_TEST_CRASH_AT_STEP=N kills the process with SIGKILL right after
+ * step N ran, before its journal line, as a power loss would.
  */
 export function describeStep(step: JournalStep): string {
   return step.op === "move" ? `move '${step.from}' to '${step.to}'` : `write '${step.path}'`;
@@ -67,9 +68,11 @@ export class StepFailedError extends Error {
   }
 }
 
-function injected(name: string, step: number): boolean {
+function injected(name: string, step: number, total: number): boolean {
   const v = process.env[name];
-  return v !== undefined && v !== "" && Number(v) === step;
+  if (v === undefined || v === "") return false;
+  const n = Number(v);
+  return n === step || (n < 0 && total + n === step); // -1: the last step
 }
 
 async function writeAtomically(path: string, content: string): Promise<void> {
@@ -155,12 +158,12 @@ export async function runForward<S>(journal: Journal<S>, say: (line: string) => 
   if (journal.done > 0) say(`resuming the interrupted restore at step ${journal.done + 1} of ${steps.length}`);
   for (let i = journal.done; i < steps.length; i++) {
     try {
-      if (injected("CASSANDRA_PITR_TEST_FAIL_AT_STEP", i)) throw new Error("injected failure (CASSANDRA_PITR_TEST_FAIL_AT_STEP)");
+      if (injected("CASSANDRA_PITR_TEST_FAIL_AT_STEP", i, steps.length)) throw new Error("injected failure (CASSANDRA_PITR_TEST_FAIL_AT_STEP)");
       await doStep(steps[i]!);
     } catch (err) {
       throw new StepFailedError(i, steps.length, steps[i]!, err);
     }
-    if (injected("CASSANDRA_PITR_TEST_CRASH_AT_STEP", i)) process.kill(process.pid, "SIGKILL");
+    if (injected("CASSANDRA_PITR_TEST_CRASH_AT_STEP", i, steps.length)) process.kill(process.pid, "SIGKILL");
     await appendLine(journal.path, { done: i });
   }
 }

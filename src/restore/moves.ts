@@ -34,12 +34,21 @@ export async function exists(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * A file time for utimes (seconds, a double) that reads back in the same millisecond: the archive
+ * keys a segment by its mtime in ms, and seconds as a double cannot carry nanoseconds exactly, so the
+ * middle of the millisecond is written rather than its edge.
+ */
+function keptMs(ms: number): number {
+  return (Math.floor(ms) + 0.5) / 1000;
+}
+
 /** Copies `from` to `to` durably (temp name, fsync, rename, directory fsync), keeping its times. */
 export async function copyDurably(from: string, to: string): Promise<void> {
   const partial = partialName(to);
   const times = await stat(from);
   await copyFile(from, partial);
-  await utimes(partial, times.atime, times.mtime);
+  await utimes(partial, keptMs(times.atimeMs), keptMs(times.mtimeMs));
   await fsyncFile(partial);
   await rename(partial, to);
   await fsyncDir(dirname(to));
