@@ -45,7 +45,7 @@ async function nodeFiles(root: string): Promise<string[]> {
     for (const e of await readdir(d)) {
       const p = join(d, e);
       const rel = relative(root, p);
-      if (rel === "logs" || rel === "cassandra-pitr.yaml") continue;
+      if (rel === "logs" || rel === "cassandra-pitr.yaml" || rel === ".cassandra") continue; // logs and nodetool's history
       const s = await stat(p);
       if (s.isDirectory()) {
         out.push(`${rel}/`);
@@ -156,7 +156,7 @@ t.test("restore with the commit log on its own filesystem: preflight, rollback, 
     t.ok(archived.length >= archivedBefore, "nothing was lost from the archive");
     const log = await readFile(join(node.dir, "logs/cassandra-pitr.log"), "utf8").catch(() => "");
     for (const name of stubs) t.match(log, new RegExp(`"already-archived"[^\\n]*${name}|${name}[^\\n]*"already-archived"`), `${name} archived again at start, recognised as already archived`);
-    const list = await cli(p, {}, "list", "--json");
+    const list = await p.cli("list", "--json");
     t.equal(list.exitCode, 0, `list: exit 0 (no gaps)${list.exitCode === 0 ? "" : `\n${list.stdout}`}`);
     const summary = JSON.parse(list.stdout) as { segments?: { duplicates: number }; gaps?: unknown[] }[] | { segments: { duplicates: number }; gaps: unknown[] };
     const nodeSummary = Array.isArray(summary) ? summary[0]! : summary;
