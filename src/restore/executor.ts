@@ -308,7 +308,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     at: plan.at.toString(),
     restore_point_in_time: plan.cutoff.value,
     steps,
-    created: { staging_dir: stagingDir, restore_dir: createdRestoreDir ? o.restoreDir : null, aside_dir: asideDir },
+    created: { staging_dir: stagingDir, restore_dir: o.restoreDir, restore_dir_created: createdRestoreDir, aside_dir: asideDir },
     state,
   });
   await applyJournal(journal, statePath, say);

@@ -32,7 +32,13 @@ export interface JournalHeader<S> {
   readonly restore_point_in_time: string;
   readonly steps: readonly JournalStep[];
   /** Directories the restore created and a rollback removes (staged copies of archived objects). */
-  readonly created: { readonly staging_dir: string; readonly restore_dir: string | null; readonly aside_dir: string };
+  readonly created: {
+    readonly staging_dir: string;
+    readonly restore_dir: string;
+    /** false: the restore directory existed (empty) before, so only its contents go. */
+    readonly restore_dir_created: boolean;
+    readonly aside_dir: string;
+  };
   /** What the state file holds once the restore commits. */
   readonly state: S;
 }
@@ -189,9 +195,10 @@ export async function rollBack<S>(journal: Journal<S>): Promise<number> {
   const steps = journal.header.steps;
   // The step in flight (index done) may have run in part; later ones never started.
   for (let i = Math.min(journal.done, steps.length - 1); i >= 0; i--) await undoStep(steps[i]!);
-  const { staging_dir, restore_dir, aside_dir } = journal.header.created;
+  const { staging_dir, restore_dir, restore_dir_created, aside_dir } = journal.header.created;
   await rm(staging_dir, { recursive: true, force: true });
-  if (restore_dir) await rm(restore_dir, { recursive: true, force: true });
+  if (restore_dir_created) await rm(restore_dir, { recursive: true, force: true });
+  else for (const f of await readdir(restore_dir).catch(() => [] as string[])) await rm(join(restore_dir, f), { recursive: true, force: true });
   const left = await pruneEmptyDirs(aside_dir);
   await rm(journal.path, { force: true });
   await fsyncDir(dirname(journal.path));

@@ -63,7 +63,7 @@ async function setup(t: Test) {
     { op: "move", from: join(commitlog, "CommitLog-8-2.log"), to: join(aside, "commitlog", "CommitLog-8-2.log") },
     { op: "write", path: join(conf, "props"), backup: join(conf, "props.bak"), content: "archive_command=x\nrestore_point_in_time=T\n" },
   ];
-  const header = { schema_version: 1 as const, at: "1", restore_point_in_time: "T", steps, created: { staging_dir: join(disk, "fetched"), restore_dir: null, aside_dir: aside }, state: { ok: true } };
+  const header = { schema_version: 1 as const, at: "1", restore_point_in_time: "T", steps, created: { staging_dir: join(disk, "fetched"), restore_dir: join(disk, "restore"), restore_dir_created: true, aside_dir: aside }, state: { ok: true } };
   return { disk, other, commitlog, conf, steps, header, journalPath: join(conf, "journal") };
 }
 
