@@ -16,6 +16,7 @@ export interface NodeIdentity {
 }
 
 export const SEGMENTS_DIR = "segments";
+export const SEGMENT_IDS_DIR = "segment-ids";
 export const SEGMENT_SUFFIX = ".log.zst";
 
 /** Keeps [A-Za-z0-9._-]; anything else becomes +XX (hex of each UTF-8 byte), so names stay distinct. */
@@ -107,4 +108,15 @@ export function parseSegmentKey(key: string): SegmentKeyParts | undefined {
 /** The Cassandra file name a segment key restores to. */
 export function segmentNameOfKey(parts: SegmentKeyParts): string {
   return `CommitLog-${parts.version}-${parts.segmentId}.log`;
+}
+
+/**
+ * The id index entry of a segment: `<cluster>/<host id>/segment-ids/<segment id>_v<version>`, an empty
+ * object whose metadata names the key the segment is stored under and its sha256. It lets the archive
+ * recognise a segment by its id and checksum whatever its file time (a segment that a restore copied
+ * back into the commit log directory has the restore's file time, and Cassandra archives it again at
+ * the next start if it is still there).
+ */
+export function segmentIdKey(id: NodeIdentity, segmentId: bigint, version: number): string {
+  return `${nodePrefix(id)}${SEGMENT_IDS_DIR}/${segmentId}_v${version}`;
 }

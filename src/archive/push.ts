@@ -6,13 +6,15 @@
  * Idempotency (architecture.md): the key is a function of the node, the segment's close time (its
  * mtime), id and version, so archiving the same file again lands on the same key. Same sha256 there
  * = success; different sha256 = the new bytes are kept beside the first under a conflict key, and the
- * outcome says so; nothing is overwritten.
+ * outcome says so; nothing is overwritten. A segment whose file time changed (a restore copied it
+ * back into the commit log directory) is recognised by the id index (layout.ts segmentIdKey): same
+ * id and same sha256 as the stored copy = already archived, under the stored key.
  */
 import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
-import { segmentKey, type NodeIdentity } from "./layout.js";
+import { segmentIdKey, segmentKey, type NodeIdentity } from "./layout.js";
 import { SegmentScan, type ScanResult } from "./scan.js";
 import { openSegment } from "./segment-file.js";
 import { ZstdFileChunks } from "./zstd-file.js";
@@ -108,15 +110,58 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
     const record = (): SegmentRecord => (described ??= recordOf(request.name, fromName, file, scan.finish(), identity, request.archivedBy, nowMs));
     const sha256 = () => record().sha256;
 
+    const known = await storedUnderId(backend, identity, fromName, sha256, request.signal);
+    if (known) return { outcome: "already-archived", key: known, record: record(), compressedSize: 0 };
     const first = backend.capabilities.lateMetadata
       ? await putOnce(backend, key, new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) }), { late: () => recordToMetadata(record()) }, sha256, request.signal)
       : await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: recordToMetadata(record()) }, sha256, request.signal);
     if (first.kind !== "different") {
+      await indexId(backend, identity, key, record(), request.signal);
       return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record: record(), compressedSize: first.compressedSize };
     }
     return await storeConflictCopy(backend, identity, key, record(), () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
   } finally {
     await file.handle.close();
+  }
+}
+
+/**
+ * The key of a stored copy of this segment id with this sha256, whatever its close time; undefined
+ * when there is none. The common case (no entry) costs one head and no read of the file; the file is
+ * hashed only when an entry exists. An entry whose object was pruned does not count.
+ */
+async function storedUnderId(
+  backend: Backend,
+  identity: NodeIdentity,
+  name: SegmentName,
+  sha256: () => string,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  let entry;
+  try {
+    entry = (await backend.head(segmentIdKey(identity, name.id, name.version), { signal })).metadata;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+  const key = entry["key"];
+  if (!key || entry["sha256"] !== sha256()) return undefined;
+  try {
+    return recordFromMetadata((await backend.head(key, { signal })).metadata)?.sha256 === sha256() ? key : undefined;
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+    // The object was pruned: the entry goes, so the copy stored now is indexed instead.
+    await backend.delete(segmentIdKey(identity, name.id, name.version), { signal });
+    return undefined;
+  }
+}
+
+/** Records the first stored copy of a segment id; an existing entry is kept (the first copy wins). */
+async function indexId(backend: Backend, identity: NodeIdentity, key: string, record: SegmentRecord, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await backend.put(segmentIdKey(identity, record.segmentId, record.version), new Uint8Array(0), { ifAbsent: true, signal, metadata: { key, sha256: record.sha256 } });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
   }
 }
 

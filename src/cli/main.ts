@@ -118,10 +118,10 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "restore [action]",
-    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay)",
+    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay; 'abort' rolls back an interrupted restore)",
     builder: (y) =>
       y
-        .positional("action", { choices: ["finish"] as const, describe: "finish: after replay, remove every restore setting" })
+        .positional("action", { choices: ["finish", "abort"] as const, describe: "finish: after replay, remove every restore setting; abort: put back every file an interrupted restore moved" })
         .option("at", { type: "string", describe: "restore point (as for plan)" })
         .option("keyspace", { type: "string", array: true })
         .option("table", { type: "string", array: true })

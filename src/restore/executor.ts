@@ -8,13 +8,17 @@
  *      removed, so nothing of the node changed;
  *   3. apply: live sstables of the restored tables and the commit log's files are moved aside
  *      (never deleted), the staged sstables moved into the table directories, the restore settings
- *      written, and a state file records all of it for `restore finish`.
+ *      written, and a state file records all of it for `restore finish`. Every step is decided first
+ *      and written to a journal (journal.ts); a failing step rolls all of them back, an interrupted
+ *      run is resumed by `restore` with the same time or rolled back by `restore abort`. Moves work
+ *      across filesystems (moves.ts).
+ * Before phase 2, a disk preflight (preflight.ts) checks that every filesystem written to has room.
  * Every action is described before it runs; `dryRun` only describes.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
@@ -29,6 +33,8 @@ import { PitrError, UsageError, isPitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
+import { commitJournal, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
+import { checkDiskSpace } from "./preflight.js";
 import {
   REPLAY_FILTER_FILE,
   addToTally,
@@ -87,6 +93,8 @@ export interface RestoreState {
   readonly properties_backup: string | null;
   readonly jvm_options_file: string | null;
   readonly jvm_options: string[];
+  /** The options file as it was, removed by `restore finish` (absent in states written before it existed). */
+  readonly jvm_options_backup?: string | null;
   readonly tables: { keyspace: string; table: string; dir: string; placed: string[]; moved_aside: string[] }[];
   readonly segments: number;
   /** The effective cutoff (µs, decimal) and the restored table ids (null: whole node): the branch point finish records. */
@@ -100,6 +108,22 @@ export class NodeStateError extends PitrError {
   override name = "NodeStateError";
   constructor(message: string, hint: string) {
     super("E_NODE_STATE", message, { hint });
+  }
+}
+
+/** A restore's apply phase failed and every change was undone. */
+export class RestoreRolledBackError extends PitrError {
+  override name = "RestoreRolledBackError";
+  constructor(message: string, hint: string) {
+    super("E_RESTORE_ROLLED_BACK", message, { hint });
+  }
+}
+
+/** A restore's apply phase stopped part-way and is still recorded in its journal. */
+export class RestoreIncompleteError extends PitrError {
+  override name = "RestoreIncompleteError";
+  constructor(message: string, hint: string) {
+    super("E_RESTORE_INCOMPLETE", message, { hint });
   }
 }
 
@@ -204,8 +228,11 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   const { plan, paths, say } = o;
   const stamp = compactTime(o.now).replace(/[.]/g, "");
   const statePath = join(paths.cassandraConf, STATE_FILE);
+  const journalPath = join(paths.cassandraConf, JOURNAL_FILE);
   if (existsSync(statePath)) {
     const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
+    // A journal beside a state file: the restore committed and stopped before removing it.
+    if (!o.dryRun) await rm(journalPath, { force: true });
     if (state.at === plan.at.toString()) {
       say(`this restore (at ${plan.cutoff.value}) is already applied; start the node, then run 'cassandra-pitr restore finish'`);
       return state;
@@ -217,6 +244,8 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   if (await o.isNodeRunning()) {
     throw new NodeStateError("the node is running; a restore needs it stopped", "run 'nodetool drain' and stop Cassandra, then run restore again");
   }
+  const pending = await readJournal<RestoreState>(journalPath);
+  if (pending) return resumeRestore(pending, plan, statePath, say, o.dryRun);
   if (plan.scope.kind !== "node") {
     const busy = await segmentsWithData(paths.commitlogDir);
     if (busy.length > 0) {
@@ -270,6 +299,19 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   const stagingDir = join(dirname(paths.dataDir), `cassandra-pitr-staging-${stamp}`);
   const jvmFile = ["jvm-server.options", "jvm-extra.options"].map((f) => join(paths.cassandraConf, f)).find((f) => existsSync(f));
 
+  const diskLines = await checkDiskSpace({
+    commitlogDir: paths.commitlogDir,
+    dataDir: paths.dataDir,
+    stagingDir,
+    restoreDir: o.restoreDir,
+    asideDir,
+    segmentBytes: await segmentSizes(o, segments),
+    stubs: o.stubs,
+    sstableBytes: [...placements.values()].flat().reduce((n, s) => n + s.components.reduce((m, c) => m + c.size, 0), 0),
+    liveSstableBytes: (await Promise.all(tables.map((t) => bytesIn(t.dir, isSstableFile)))).reduce((n, b) => n + b, 0),
+    commitlogBytes: await bytesIn(paths.commitlogDir, () => true),
+  });
+
   say(`restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`);
   for (const [dir, list] of placements) say(`${o.dryRun ? "would place" : "place"} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${asideDir}')`);
   say(`${o.dryRun ? "would stage" : "stage"} ${segments.length} segment ${o.stubs ? "stub(s)" : "file(s)"} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
@@ -277,6 +319,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   say(`${o.dryRun ? "would move" : "move"} the commit log directory's files to '${join(asideDir, "commitlog")}'`);
   say(`${o.dryRun ? "would write" : "write"} ${join(paths.cassandraConf, PROPERTIES)}: ${restoreLines.join("; ")}`);
   if (plan.jvmOptions.length > 0) say(`${o.dryRun ? "would add" : "add"} JVM option(s) ${plan.jvmOptions.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
+  for (const line of diskLines) say(line);
   if (o.dryRun) return undefined;
 
   // 2. Fetch everything; on any failure remove what this run created and change nothing else.
@@ -326,61 +369,182 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     throw err;
   }
 
-  // 3. Apply.
-  const stateTables: RestoreState["tables"] = [];
-  for (const t of tables) {
-    const aside = join(asideDir, "data", t.keyspace, t.dir.split("/").pop()!);
-    await mkdir(aside, { recursive: true });
-    const moved: string[] = [];
-    for (const f of (await readdir(t.dir)).filter(isSstableFile)) {
-      await rename(join(t.dir, f), join(aside, f));
-      moved.push(f);
-    }
-    const stage = join(stagingDir, t.dir.slice(paths.dataDir.length).replace(/\//g, "_"));
-    const placed: string[] = [];
-    for (const f of await readdir(stage).catch(() => [] as string[])) {
-      await rename(join(stage, f), join(t.dir, f));
-      placed.push(f);
-    }
-    stateTables.push({ keyspace: t.keyspace, table: t.table, dir: t.dir, placed, moved_aside: moved });
-  }
-  await rm(stagingDir, { recursive: true, force: true });
-  const commitAside = join(asideDir, "commitlog");
-  await mkdir(commitAside, { recursive: true });
-  for (const f of await readdir(paths.commitlogDir)) await rename(join(paths.commitlogDir, f), join(commitAside, f));
-
-  const propsPath = join(paths.cassandraConf, PROPERTIES);
-  const backupPath = join(paths.cassandraConf, PROPERTIES_BACKUP);
-  const current = existsSync(propsPath) ? await readFile(propsPath, "utf8") : "";
-  if (existsSync(propsPath)) await copyFile(propsPath, backupPath);
-  await writeFile(propsPath, renderProperties(current, restoreLines));
-  if (jvmFile && plan.jvmOptions.length > 0) {
-    const text = await readFile(jvmFile, "utf8");
-    // Cassandra's options files allow whole-line comments only: a marker line precedes each option.
-    await writeFile(jvmFile, (text.endsWith("\n") || text === "" ? text : text + "\n") + plan.jvmOptions.map((o) => `${JVM_MARKER}\n${o}`).join("\n") + "\n");
-  }
+  // 3. Apply, through a journal: decided in full, then run step by step.
+  const applied = await applySteps({ plan, paths, tables, stagingDir, asideDir, restoreDir: o.restoreDir, restoreLines, jvmFile, now: o.now, segments: segments.length });
+  const steps = applied.steps;
   const state: RestoreState = {
-    schema_version: 1,
-    at: plan.at.toString(),
-    restore_point_in_time: plan.cutoff.value,
-    scope: plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`),
-    started: new Date(o.now).toISOString(),
-    restore_dir: o.restoreDir,
-    aside_dir: asideDir,
-    properties_file: propsPath,
-    properties_backup: current ? backupPath : null,
-    jvm_options_file: jvmFile ?? null,
-    jvm_options: [...plan.jvmOptions],
-    tables: stateTables,
-    segments: segments.length,
+    ...applied.state,
     replay_filter: { spec: filterPath, tally },
     cutoff_micros: plan.cutoff.effectiveMicros.toString(),
     table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
   };
-  await writeFile(statePath, JSON.stringify(state, null, 2) + "\n");
+  const journal = await createJournal<RestoreState>(journalPath, {
+    schema_version: 1,
+    at: plan.at.toString(),
+    restore_point_in_time: plan.cutoff.value,
+    steps,
+    created: { staging_dir: stagingDir, restore_dir: o.restoreDir, restore_dir_created: createdRestoreDir, aside_dir: asideDir },
+    state,
+  });
+  await applyJournal(journal, statePath, say);
   say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
   say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
   return state;
+}
+
+/** Original sizes of the plan's segments, from their records (the preflight needs them before any fetch). */
+async function segmentSizes(o: ExecuteOptions, segments: RestorePlan["steps"]): Promise<number[]> {
+  const sizes: number[] = [];
+  await mapLimit(segments, o.parallelism, async (s) => {
+    if (s.kind !== "segment") return;
+    const record = recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
+    if (!record) throw new PitrError("E_NOT_FOUND", `object '${s.key}' carries no segment record`);
+    sizes.push(record.size);
+  });
+  return sizes;
+}
+
+async function bytesIn(dir: string, wanted: (name: string) => boolean): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isFile() && wanted(e.name)) total += (await stat(join(dir, e.name))).size;
+  }
+  return total;
+}
+
+/** Where the fetch phase stages one table directory's sstables. */
+function stageDirOf(stagingDir: string, dataDir: string, tableDir: string): string {
+  return join(stagingDir, tableDir.slice(dataDir.length).replace(/\//g, "_"));
+}
+
+interface ApplyInput {
+  readonly plan: RestorePlan;
+  readonly paths: NodePaths;
+  readonly tables: readonly { keyspace: string; table: string; dir: string }[];
+  readonly stagingDir: string;
+  readonly asideDir: string;
+  readonly restoreDir: string;
+  readonly restoreLines: readonly string[];
+  readonly jvmFile: string | undefined;
+  readonly now: number;
+  readonly segments: number;
+}
+
+/**
+ * Every change of the apply phase, in order, and the state file that records them: live sstables
+ * aside, staged sstables in, the commit log's files aside, then the settings (each with a backup).
+ */
+async function applySteps(a: ApplyInput): Promise<{ steps: JournalStep[]; state: RestoreState }> {
+  const steps: JournalStep[] = [];
+  const stateTables: RestoreState["tables"] = [];
+  for (const t of a.tables) {
+    const aside = join(a.asideDir, "data", t.keyspace, basename(t.dir));
+    const live = (await readdir(t.dir)).filter(isSstableFile);
+    const stage = stageDirOf(a.stagingDir, a.paths.dataDir, t.dir);
+    const staged = await readdir(stage).catch(() => [] as string[]);
+    steps.push(...live.map((f) => ({ op: "move" as const, from: join(t.dir, f), to: join(aside, f) })));
+    steps.push(...staged.map((f) => ({ op: "move" as const, from: join(stage, f), to: join(t.dir, f) })));
+    stateTables.push({ keyspace: t.keyspace, table: t.table, dir: t.dir, placed: staged, moved_aside: live });
+  }
+  const commitAside = join(a.asideDir, "commitlog");
+  for (const f of await readdir(a.paths.commitlogDir)) steps.push({ op: "move", from: join(a.paths.commitlogDir, f), to: join(commitAside, f) });
+
+  const propsPath = join(a.paths.cassandraConf, PROPERTIES);
+  const current = existsSync(propsPath) ? await readFile(propsPath, "utf8") : "";
+  const propsBackup = existsSync(propsPath) ? join(a.paths.cassandraConf, PROPERTIES_BACKUP) : null;
+  steps.push({ op: "write", path: propsPath, backup: propsBackup, content: renderProperties(current, a.restoreLines) });
+  let jvmBackup: string | null = null;
+  if (a.jvmFile && a.plan.jvmOptions.length > 0) {
+    const text = await readFile(a.jvmFile, "utf8");
+    jvmBackup = `${a.jvmFile}.before-cassandra-pitr`;
+    // Cassandra's options files allow whole-line comments only: a marker line precedes each option.
+    const content = (text.endsWith("\n") || text === "" ? text : text + "\n") + a.plan.jvmOptions.map((o) => `${JVM_MARKER}\n${o}`).join("\n") + "\n";
+    steps.push({ op: "write", path: a.jvmFile, backup: jvmBackup, content });
+  }
+  const state: RestoreState = {
+    schema_version: 1,
+    at: a.plan.at.toString(),
+    restore_point_in_time: a.plan.cutoff.value,
+    scope: a.plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`),
+    started: new Date(a.now).toISOString(),
+    restore_dir: a.restoreDir,
+    aside_dir: a.asideDir,
+    properties_file: propsPath,
+    properties_backup: propsBackup,
+    jvm_options_file: a.jvmFile ?? null,
+    jvm_options: [...a.plan.jvmOptions],
+    jvm_options_backup: jvmBackup,
+    tables: stateTables,
+    segments: a.segments,
+  };
+  return { steps, state };
+}
+
+/**
+ * Runs the journal's remaining steps and commits. A failing step rolls everything back; if that
+ * fails too, the journal stays for `restore abort`. Either way the error says which happened.
+ */
+async function applyJournal(journal: Journal<RestoreState>, statePath: string, say: (line: string) => void): Promise<void> {
+  try {
+    await runForward(journal, say);
+  } catch (err) {
+    if (!(err instanceof StepFailedError)) throw err;
+    const current = (await readJournal<RestoreState>(journal.path)) ?? journal;
+    try {
+      const left = await rollBack(current);
+      await rm(join(dirname(statePath), REPLAY_FILTER_FILE), { force: true });
+      const kept = left > 0 ? ` (${left} file(s) found in '${current.header.created.aside_dir}' were kept there)` : "";
+      throw new RestoreRolledBackError(
+        `restore failed at ${err.message}; every change was rolled back, the node holds its live data${kept}`,
+        "fix the cause (disk space, permissions), then run restore again",
+      );
+    } catch (undoErr) {
+      if (undoErr instanceof RestoreRolledBackError) throw undoErr;
+      throw new RestoreIncompleteError(
+        `restore failed at ${err.message}, and rolling it back failed too: ${undoErr instanceof Error ? undoErr.message : String(undoErr)}; '${journal.path}' records every step`,
+        "fix the cause, then run 'cassandra-pitr restore abort' to put every file back (do not start Cassandra before)",
+      );
+    }
+  }
+  await commitJournal(journal, statePath);
+}
+
+/** `restore` again after an interrupted apply phase: the same restore point resumes it. */
+async function resumeRestore(journal: Journal<RestoreState>, plan: RestorePlan, statePath: string, say: (line: string) => void, dryRun: boolean): Promise<RestoreState | undefined> {
+  const where = `step ${journal.done + 1} of ${journal.header.steps.length}`;
+  if (journal.rollingBack) {
+    throw new RestoreIncompleteError(`a rollback of the restore to ${journal.header.restore_point_in_time} was interrupted ('${journal.path}')`, "run 'cassandra-pitr restore abort' to finish putting every file back");
+  }
+  if (journal.header.at !== plan.at.toString()) {
+    throw new RestoreIncompleteError(
+      `a restore to ${journal.header.restore_point_in_time} was interrupted at ${where} ('${journal.path}'); it must be resumed or rolled back first`,
+      `run 'cassandra-pitr restore --at ${journal.header.at}' to resume it, or 'cassandra-pitr restore abort' to put every file back`,
+    );
+  }
+  say(`${dryRun ? "would resume" : "resuming"} the interrupted restore to ${journal.header.restore_point_in_time} at ${where} (journal '${journal.path}')`);
+  if (dryRun) return undefined;
+  await applyJournal(journal, statePath, say);
+  say(`done. Next: start Cassandra; it fetches and replays ${journal.header.state.segments} segment(s) up to ${journal.header.restore_point_in_time} UTC.`);
+  say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
+  return journal.header.state;
+}
+
+/** `restore abort`: rolls back an interrupted apply phase, so the node holds its live data again. */
+export async function abortRestore(o: { cassandraConf: string; isNodeRunning: () => Promise<boolean>; say: (l: string) => void; dryRun: boolean }): Promise<boolean> {
+  const journal = await readJournal<RestoreState>(join(o.cassandraConf, JOURNAL_FILE));
+  if (!journal) {
+    o.say("no interrupted restore: nothing to abort");
+    return false;
+  }
+  if (await o.isNodeRunning()) {
+    throw new NodeStateError("the node is running; rolling back a restore needs it stopped", "stop Cassandra, then run 'cassandra-pitr restore abort' again");
+  }
+  o.say(`${o.dryRun ? "would roll back" : "rolling back"} the interrupted restore to ${journal.header.restore_point_in_time} (${journal.done} of ${journal.header.steps.length} step(s) done)`);
+  if (o.dryRun) return true;
+  const left = await rollBack(journal);
+  await rm(join(o.cassandraConf, REPLAY_FILTER_FILE), { force: true });
+  o.say(left > 0 ? `rolled back; ${left} file(s) found in '${journal.header.created.aside_dir}' were kept there` : "rolled back: every file is where it was before the restore");
+  return true;
 }
 
 /**
@@ -396,11 +560,18 @@ export async function finishRestore(o: {
   recordBranch?: ((branch: Branch, tables: readonly string[]) => Promise<string>) | undefined;
 }): Promise<boolean> {
   const statePath = join(o.cassandraConf, STATE_FILE);
+  if (!existsSync(statePath) && existsSync(join(o.cassandraConf, JOURNAL_FILE))) {
+    throw new RestoreIncompleteError(
+      `a restore was interrupted part-way ('${join(o.cassandraConf, JOURNAL_FILE)}'): there is nothing to finish yet`,
+      "run 'cassandra-pitr restore --at T' with the same time to resume it, or 'cassandra-pitr restore abort' to roll it back",
+    );
+  }
   if (!existsSync(statePath)) {
     o.say("no restore in progress: nothing to finish");
     return false;
   }
   const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
+  if (existsSync(join(o.cassandraConf, JOURNAL_FILE))) await rm(join(o.cassandraConf, JOURNAL_FILE), { force: true }); // committed; left by a stop before its removal
   if (!(await o.isNodeRunning())) {
     throw new NodeStateError("the node is not running, so replay has not completed", "start Cassandra (it replays the restored segments first), then run 'cassandra-pitr restore finish'");
   }
@@ -423,6 +594,7 @@ export async function finishRestore(o: {
     .filter((l) => !/^\s*(restore_command|restore_directories|restore_point_in_time|precision)\s*[=:]/.test(l) && !l.startsWith("# restore settings written by cassandra-pitr"));
   await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
   if (state.properties_backup) await rm(state.properties_backup, { force: true });
+  if (state.jvm_options_backup) await rm(state.jvm_options_backup, { force: true });
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {
     const text = await readFile(state.jvm_options_file, "utf8");
     const lines = text.split("\n");

@@ -1,13 +1,14 @@
 /**
- * `cassandra-pitr restore --at T [scope] [--dry-run]` applies a plan to the stopped node;
- * `cassandra-pitr restore finish` removes every restore setting once the node has replayed.
+ * `cassandra-pitr restore --at T [scope] [--dry-run]` applies a plan to the stopped node (or resumes
+ * an interrupted one to the same T); `cassandra-pitr restore finish` removes every restore setting
+ * once the node has replayed; `cassandra-pitr restore abort` rolls back an interrupted restore.
  */
 import { join, dirname } from "node:path";
 import { compactTime } from "../../archive/layout.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
-import { executeRestore, finishRestore } from "../../restore/executor.js";
+import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { identityOf, openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
 import { hookPaths, runNodetool } from "./init.js";
@@ -38,6 +39,10 @@ export async function run(ctx: CliContext): Promise<number> {
         dryRun,
         recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
       });
+      return EXIT.OK;
+    }
+    if (ctx.args["action"] === "abort") {
+      await abortRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool), say: ctx.out, dryRun });
       return EXIT.OK;
     }
     if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
