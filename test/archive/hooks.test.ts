@@ -551,3 +551,104 @@ t.test("a claim left by a writer killed between its two links is taken over by t
   t.equal((await runNode(ARCHIVE_HOOK, [path, f!.name], s.env)).exitCode, 0, "the next run archives");
   t.same((await readdir(dir)).filter((n) => n.endsWith(".tmp")), [], "and sweeps the dead writer's temps");
 });
+
+/** Archives the v7 fixtures and writes their stubs: what a restore directory holds. */
+async function archivedWithStubs(t: Test, s: Setup): Promise<{ f: SegmentFixture; stub: string; obj: string; restoreDir: string }> {
+  const [f] = await segmentFixtures("v7");
+  t.equal((await runNode(ARCHIVE_HOOK, [await place(s, f!), f!.name], s.env)).exitCode, 0, "archived");
+  const [obj] = await segmentObjects(s.archiveDir);
+  const restoreDir = join(s.root, "restore");
+  await mkdir(restoreDir);
+  t.equal((await runNode(CLI, ["stub", obj!.slice(s.archiveDir.length + 1), restoreDir], s.env)).exitCode, 0, "stub written");
+  return { f: f!, stub: join(restoreDir, f!.name), obj: obj!, restoreDir };
+}
+
+t.test("restore hook bad input: one clear line, a documented exit code, %to never replaced, nothing left behind", async (t) => {
+  const s = await setup(t);
+  const { f, stub, obj, restoreDir } = await archivedWithStubs(t, s);
+  const target = join(s.root, "target");
+  await mkdir(target);
+  const to = join(target, f.name);
+  await writeFile(to, "written by someone else");
+  await mkdir(join(target, "CommitLog-7-31.log"));
+  const fifo = join(restoreDir, "CommitLog-7-32.log");
+  t.equal((await execa("mkfifo", [fifo], { reject: false })).exitCode, 0, "mkfifo");
+  const cases: { title: string; args: string[]; env?: Record<string, string>; exit: number; line: RegExp }[] = [
+    { title: "%to exists", args: [stub, to], exit: 13, line: /target '.*' already exists \(a file of 23 bytes\); refused, nothing replaced/ },
+    { title: "%to is a directory", args: [stub, join(target, "CommitLog-7-31.log")], exit: 13, line: /already exists \(a directory\)/ },
+    { title: "%to in a missing directory", args: [stub, join(s.root, "nowhere", f.name)], exit: 14, line: /directory '.*nowhere' does not exist/ },
+    { title: "%to below a regular file", args: [stub, join(to, f.name)], exit: 14, line: /cannot write '.*': .*is not a directory|parent of it is a file/ },
+    { title: "missing %from", args: [join(restoreDir, "CommitLog-7-33.log"), join(target, "CommitLog-7-33.log")], exit: 14, line: /segment '.*CommitLog-7-33\.log' does not exist/ },
+    { title: "a FIFO as %from", args: [fifo, join(target, "CommitLog-7-32.log")], exit: 15, line: /CommitLog-7-32\.log' is a FIFO, not a segment file/ },
+    { title: "a directory as %from", args: [target, join(target, "CommitLog-7-34.log")], exit: 15, line: /is a directory, not a segment file/ },
+    { title: "restoreTimeout beyond a timer", args: [stub, join(target, "CommitLog-7-35.log")], env: { CASSANDRA_PITR_RESTORE_TIMEOUT: "30d" }, exit: 2, line: /CASSANDRA_PITR_RESTORE_TIMEOUT: '30d' is longer than the 24d/ },
+  ];
+  for (const c of cases) {
+    const ran = await runNode(RESTORE_HOOK, c.args, { ...s.env, ...(c.env ?? {}) });
+    t.equal(ran.exitCode, c.exit, `${c.title}: exit ${c.exit}`);
+    quiet(t, ran);
+    t.match(ran.lines[0] ?? "", c.line, `${c.title}: says what is wrong`);
+  }
+  const missing = await runNode(RESTORE_HOOK, [join(restoreDir, "CommitLog-7-33.log"), join(target, "CommitLog-7-33.log")], s.env);
+  t.match(missing.stderr, /hint: restore_command must be .*restore_directories/, "a missing %from: the hint is about the restore, not archive_command");
+  t.notMatch(missing.stderr, /archive_command/, "and never mentions archive_command");
+  t.equal(await readFile(to, "utf8"), "written by someone else", "the existing %to is untouched");
+
+  // Damaged archived objects: truncated, and not zstd at all (docs/exit-codes.md: 15).
+  const good = await readFile(obj);
+  for (const [what, body] of [["truncated", good.subarray(0, 1000)], ["not zstd", Buffer.from("hello, not a zstd frame\n")]] as const) {
+    await writeFile(obj, body);
+    const fresh = join(target, `fresh-${what.replace(" ", "-")}`);
+    await mkdir(fresh);
+    const ran = await runNode(RESTORE_HOOK, [stub, join(fresh, f.name)], s.env);
+    t.equal(ran.exitCode, 15, `${what} archived object: exit 15`);
+    quiet(t, ran);
+    t.match(ran.lines[0] ?? "", /archived segment '.*': does not decompress/, `${what}: says the archived copy is damaged`);
+    t.same(await readdir(fresh), [], `${what}: nothing written, no temporary file`);
+  }
+  await writeFile(obj, good);
+  t.same((await readdir(target)).filter((n) => n.includes(".tmp")), [], "no temporary files anywhere in the target");
+});
+
+t.test("the restore hook is bounded in time: a storage endpoint that never answers ends at restoreTimeout", async (t) => {
+  const { createServer } = await import("node:net");
+  const sockets: import("node:net").Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket)); // accepts, never answers
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    for (const sock of sockets) sock.destroy();
+    server.close();
+  });
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  const s = await setup(t);
+  const { f, stub } = await archivedWithStubs(t, s);
+  // The same stub, pointing at an S3 archive behind the hung endpoint.
+  const text = (await readFile(stub)).toString("latin1").replace(/"archive":"[^"]*"/, '"archive":"s3://hung-bucket/prefix"');
+  await writeFile(stub, Buffer.from(text, "latin1"));
+  const target = join(s.root, "target");
+  await mkdir(target);
+  const env = { ...s.env, CASSANDRA_PITR_S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "y", CASSANDRA_PITR_RESTORE_TIMEOUT: "1500ms" };
+  const ran = await runNode(RESTORE_HOOK, [stub, join(target, f.name)], env);
+  t.equal(ran.exitCode, 16, "exit 16 (storage unavailable) instead of waiting forever");
+  quiet(t, ran);
+  t.match(ran.lines[0] ?? "", /ran out of its time budget of 1500 ms; nothing written at %to/, "says the budget ran out");
+  t.same(await readdir(target), [], "nothing at %to, no temporary file");
+});
+
+t.test("CLI bad input: stub and report into missing directories, an existing stub, a garbage segment size", async (t) => {
+  const s = await setup(t);
+  const { obj, restoreDir } = await archivedWithStubs(t, s);
+  const key = obj.slice(s.archiveDir.length + 1);
+  const cases: { title: string; args: string[]; exit: number; line: RegExp }[] = [
+    { title: "stub into a missing directory", args: ["stub", key, join(s.root, "missing", "dir")], exit: 14, line: /cannot write '.*': directory '.*missing\/dir' does not exist/ },
+    { title: "stub over an existing stub", args: ["stub", key, restoreDir], exit: 13, line: /already exists; refused, nothing replaced/ },
+    { title: "report --out into a missing directory", args: ["report", "--since", "2026-11-20T00:00:00Z", "--until", "2026-11-22T00:00:00Z", "--out", join(s.root, "missing", "x")], exit: 14, line: /cannot write '.*missing\/x': directory '.*missing' does not exist/ },
+    { title: "check --segment-size garbage", args: ["check", "--segment-size", "garbage"], exit: 2, line: /--segment-size 'garbage' is not a commit log segment size/ },
+  ];
+  for (const c of cases) {
+    const ran = await runNode(CLI, c.args, s.env);
+    t.equal(ran.exitCode, c.exit, `${c.title}: exit ${c.exit}`);
+    t.ok(ran.stderr.split("\n").filter(Boolean).length <= 2, `${c.title}: at most two lines`);
+    t.match(ran.stderr.split("\n")[0] ?? "", c.line, `${c.title}: says what is wrong`);
+  }
+});
