@@ -15,7 +15,7 @@ import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { runBounded, type Bound, type HookIo } from "./bounded.js";
-import { requireRegularFile } from "./segment-file.js";
+import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
 import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
@@ -161,6 +161,7 @@ function requireNameOfPath(path: string, name: string): void {
 
 function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {
   if (deadline.aborted) return true;
+  if (err instanceof SegmentAccessError) return false; // the segment's own permissions: spooling cannot help
   if (!isPitrError(err)) return (err as Error)?.name === "AbortError";
   return ["E_STORAGE_UNAVAILABLE", "E_STORAGE", "E_ACCESS_DENIED", "E_ARCHIVE_MISSING", "E_PRECONDITION_FAILED"].includes(err.code);
 }

@@ -8,7 +8,7 @@
  * forever. O_NONBLOCK changes nothing for a regular file; anything else is refused after one fstat.
  */
 import { constants } from "node:fs";
-import { lstat, open, type FileHandle } from "node:fs/promises";
+import { access, lstat, open, type FileHandle } from "node:fs/promises";
 import { PitrError } from "../errors/base.js";
 
 /** Whose argument the file is: the hints differ (archive_command vs restore_command). */
@@ -23,6 +23,16 @@ export class SegmentMissingError extends PitrError {
   override name = "SegmentMissingError";
   constructor(readonly path: string, role: SegmentRole = "archive", detail = "does not exist") {
     super("E_SEGMENT_MISSING", `segment '${path}' ${detail}`, { hint: HINTS[role] });
+  }
+}
+
+/** The segment exists but the hook's user may not read it: not storage trouble, so never spooled. */
+export class SegmentAccessError extends PitrError {
+  override name = "SegmentAccessError";
+  constructor(path: string) {
+    super("E_ACCESS_DENIED", `cannot read segment '${path}': permission denied`, {
+      hint: "the hooks run as the Cassandra user, which must be able to read this file and its directory",
+    });
   }
 }
 
@@ -54,9 +64,7 @@ export function segmentOpenError(err: unknown, path: string, role: SegmentRole):
       return new SegmentMissingError(path, role, "does not exist (a parent of it is a file, not a directory)");
     case "EACCES":
     case "EPERM":
-      return new PitrError("E_ACCESS_DENIED", `cannot read segment '${path}': permission denied`, {
-        hint: "the hooks run as the Cassandra user, which must be able to read this file and its directory",
-      });
+      return new SegmentAccessError(path);
     default:
       return err;
   }
@@ -78,7 +86,10 @@ export async function openSegment(path: string, role: SegmentRole = "archive"): 
   return { handle, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
 }
 
-/** Refuses a path that is not a regular file, without opening it (for the spool's hard link). */
+/**
+ * Refuses a path that is not a readable regular file, without opening it (for the spool's hard
+ * link: a link to a FIFO, or to a file the agent cannot read, would be spooled and never archived).
+ */
 export async function requireRegularFile(path: string, role: SegmentRole): Promise<void> {
   let stat;
   try {
@@ -87,4 +98,7 @@ export async function requireRegularFile(path: string, role: SegmentRole): Promi
     throw segmentOpenError(err, path, role);
   }
   if (!stat.isFile()) throw new NotAFileError(path, fileKind(stat), role);
+  await access(path, constants.R_OK).catch((err: unknown) => {
+    throw segmentOpenError(err, path, role);
+  });
 }

@@ -652,3 +652,35 @@ t.test("CLI bad input: stub and report into missing directories, an existing stu
     t.match(ran.stderr.split("\n")[0] ?? "", c.line, `${c.title}: says what is wrong`);
   }
 });
+
+t.test("an unreadable %path: exit 12 in both modes, nothing spooled (the agent could not read it either)", async (t) => {
+  // Run as 'nobody' so that file permissions apply (root reads everything).
+  const root = await tempDir("unreadable");
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await (await import("node:fs/promises")).chmod(root, 0o755);
+  const commitlog = join(root, "commitlog");
+  const spool = join(root, "spool");
+  await mkdir(commitlog, { mode: 0o755 });
+  await mkdir(spool, { mode: 0o777 });
+  await (await import("node:fs/promises")).chmod(spool, 0o777);
+  const [f] = await segmentFixtures("v7");
+  const path = join(commitlog, f!.name);
+  await copyFile(f!.path, path);
+  await (await import("node:fs/promises")).chmod(path, 0o600);
+  const env = { PATH: process.env["PATH"], CASSANDRA_PITR_ARCHIVE: `file://${join(root, "archive")}`, CASSANDRA_PITR_CLUSTER: "c1", CASSANDRA_PITR_NODE: NODE_ID, CASSANDRA_PITR_SPOOL_DIR: spool };
+  for (const mode of ["upload", "spool"]) {
+    // tap adds its process-info hook to every child's NODE_OPTIONS; 'nobody' may not write its files.
+    const r = await execa("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "env", "-u", "NODE_OPTIONS", process.execPath, ARCHIVE_HOOK, path, f!.name], {
+      env: { ...env, CASSANDRA_PITR_HOOK_MODE: mode },
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    });
+    t.equal(r.exitCode, 12, `${mode} mode: exit 12 (access denied)`);
+    const lines = String(r.stderr).split("\n").filter(Boolean);
+    t.ok(lines.length <= 2, "at most two lines");
+    t.match(lines[0] ?? "", /cannot read segment '.*CommitLog-7-\d+\.log': permission denied/, `${mode} mode: says which file and why`);
+    t.match(lines[1] ?? "", /Cassandra user/, "hints at the user the hooks run as");
+  }
+  t.same(await readdir(spool), [], "nothing spooled");
+});
