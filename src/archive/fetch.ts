@@ -1,10 +1,11 @@
 /**
  * Reproduces an archived segment's original bytes at a path, atomically: decompress while hashing
  * into a temporary name outside Cassandra's commit log name pattern, fsync, check sha256, size and
- * header, rename into place, fsync the directory. A mismatch leaves nothing at the target.
+ * header, link into place (never replacing: link fails if the target exists), fsync the directory.
+ * A mismatch leaves nothing at the target.
  */
-import { createHash } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { link, lstat, open, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -22,6 +23,67 @@ export class ChecksumMismatchError extends PitrError {
       hint: "the archived copy is damaged or is not this segment; run 'cassandra-pitr verify'",
     });
   }
+}
+
+/** %to exists already (Cassandra skips such targets, so someone else wrote it): never replaced. */
+export class TargetExistsError extends PitrError {
+  override name = "TargetExistsError";
+  constructor(target: string, kind: string) {
+    super("E_TARGET_EXISTS", `target '${target}' already exists (${kind}); refused, nothing replaced`, {
+      hint: "Cassandra does not restore over an existing file: find out what wrote it, move it away, and start again",
+    });
+  }
+}
+
+/** The target's directory is missing or not a directory. */
+export class TargetDirectoryError extends PitrError {
+  override name = "TargetDirectoryError";
+  constructor(target: string, detail: string) {
+    super("E_NOT_FOUND", `cannot write '${target}': ${detail}`, {
+      hint: "%to must name a file in an existing directory (Cassandra passes its commit log directory)",
+    });
+  }
+}
+
+/** Refuses an existing %to (of any kind) and a %to whose directory is missing, before any work. */
+export async function requireNewTarget(target: string): Promise<void> {
+  try {
+    const st = await lstat(target);
+    throw new TargetExistsError(target, st.isDirectory() ? "a directory" : st.isFile() ? `a file of ${st.size} bytes` : "not a regular file");
+  } catch (err) {
+    if (err instanceof PitrError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      const dir = await lstat(dirname(target)).catch(() => undefined);
+      if (dir?.isDirectory()) return;
+      throw new TargetDirectoryError(target, dir ? `'${dirname(target)}' is not a directory` : `directory '${dirname(target)}' does not exist`);
+    }
+    if (code === "ENOTDIR") throw new TargetDirectoryError(target, "a parent of it is a file, not a directory");
+    throw err;
+  }
+}
+
+/** Maps errors of creating the temporary file beside %to. */
+function tempOpenError(err: unknown, target: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new TargetDirectoryError(target, `directory '${dirname(target)}' does not exist`);
+  if (code === "ENOTDIR") return new TargetDirectoryError(target, `'${dirname(target)}' is not a directory`);
+  if (code === "EACCES" || code === "EPERM") {
+    return new PitrError("E_ACCESS_DENIED", `cannot write in '${dirname(target)}': permission denied`, {
+      hint: "the restore hook runs as the Cassandra user, which must be able to write its commit log directory",
+    });
+  }
+  return err;
+}
+
+/** A body that does not decompress (truncated, or not zstd at all) is a damaged archived copy. */
+function decompressError(err: unknown, what: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted || err instanceof PitrError) return err;
+  const name = (err as Error)?.name;
+  if (name === "AbortError") return err;
+  const message = (err as Error)?.message ?? String(err);
+  // zstd-napi reports damaged frames as plain Errors; the stream's own end check says "truncated".
+  return new ChecksumMismatchError(what, `does not decompress (${message.split("\n")[0]})`);
 }
 
 export interface ExpectedSegment {
@@ -43,11 +105,16 @@ export async function writeSegmentAtomically(
   target: string,
   options: { compressed: boolean; expected: ExpectedSegment; what: string; signal?: AbortSignal | undefined },
 ): Promise<WriteResult> {
-  const temp = join(dirname(target), `.cassandra-pitr-restore.${basename(target)}.${process.pid}.tmp`);
+  const temp = join(dirname(target), `.cassandra-pitr-restore.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const hash = createHash("sha256");
   let size = 0;
   let head = Buffer.alloc(0);
-  const handle = await open(temp, "w", 0o644);
+  let handle;
+  try {
+    handle = await open(temp, "wx", 0o644);
+  } catch (err) {
+    throw tempOpenError(err, target);
+  }
   let done = false;
   try {
     const meter = new Transform({
@@ -64,7 +131,11 @@ export async function writeSegmentAtomically(
       },
     });
     const stages: NodeJS.ReadWriteStream[] = options.compressed ? [new DecompressStream(), meter] : [meter];
-    await pipeline([source, ...stages, sink], options.signal ? { signal: options.signal } : {});
+    try {
+      await pipeline([source, ...stages, sink], options.signal ? { signal: options.signal } : {});
+    } catch (err) {
+      throw options.compressed ? decompressError(err, options.what, options.signal) : err;
+    }
     await handle.sync();
     await handle.close();
     done = true;
@@ -76,13 +147,17 @@ export async function writeSegmentAtomically(
       throw new ChecksumMismatchError(options.what, `sha256 ${sha256.slice(0, 16)}…, expected ${options.expected.sha256.slice(0, 16)}…`);
     }
     checkHeaderAgainstName(head, basename(target), options.what);
-    await rename(temp, target);
+    // link, not rename: rename would replace a %to that appeared meanwhile.
+    await link(temp, target).catch((err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === "EEXIST" ? new TargetExistsError(target, "it appeared during the restore") : err;
+    });
     await fsyncDir(dirname(target));
     return { sha256, size };
   } catch (err) {
     if (!done) await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
     throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
 }
 

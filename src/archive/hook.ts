@@ -10,10 +10,12 @@
  * no SDK until the configured backend is opened, no planner or report code; the upload pipeline
  * itself is imported only in upload mode.
  */
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
+import { runBounded, type Bound, type HookIo } from "./bounded.js";
+import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
 import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
@@ -21,10 +23,7 @@ import { parseSegmentName } from "../commitlog/segment-name.js";
 
 const PREFIX = "cassandra-pitr-archive";
 
-export interface HookIo {
-  readonly env: NodeJS.ProcessEnv;
-  readonly stderr: (line: string) => void;
-}
+export type { HookIo } from "./bounded.js";
 
 export function requireIdentity(config: Config): { cluster: string; node: string } {
   if (!config.cluster || !config.node) {
@@ -47,35 +46,28 @@ export function splitHookArgs(all: readonly string[]): { configPath: string | un
 
 /** Past the time budget, the spool fallback gets this long before the hook gives up. */
 export const WATCHDOG_GRACE_MS = 15_000;
+/** The bound before the configuration is read (the default hookTimeout plus the grace). */
+const INITIAL_BOUND_MS = 20_000 + WATCHDOG_GRACE_MS;
 
 /**
  * Runs the hook with a hard bound: if the work (including the spool fallback) has not finished
  * `hookTimeout + WATCHDOG_GRACE_MS` after start, it reports failure (the segment stays where
  * Cassandra keeps it, and the sweeper takes it later) instead of blocking Cassandra's flushes.
+ * SIGTERM aborts the upload (its temporary object is removed) and exits 143.
  */
 export async function runArchiveHookBounded(args: readonly string[], io: HookIo): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const watchdog = new Promise<number>((resolve) => {
-    const arm = (ms: number) => {
-      timer = setTimeout(() => {
-        io.stderr(`${PREFIX}: gave up after ${ms} ms (storage and spool both stuck); Cassandra keeps the segment, the agent's sweeper will archive it`);
-        resolve(EXIT.STORAGE_UNAVAILABLE);
-      }, ms);
-      timer.unref();
-    };
-    armWatchdog = arm; // armed once the configuration (and so the budget) is known
-  });
-  try {
-    return await Promise.race([runArchiveHook(args, io), watchdog]);
-  } finally {
-    clearTimeout(timer);
-    armWatchdog = undefined;
-  }
+  return runBounded(
+    {
+      io,
+      prefix: PREFIX,
+      initialMs: INITIAL_BOUND_MS,
+      giveUp: (ms) => `${PREFIX}: gave up after ${ms} ms (storage and spool both stuck); Cassandra keeps the segment, the agent's sweeper will archive it`,
+    },
+    (bound) => runArchiveHook(args, bound.io, bound),
+  );
 }
 
-let armWatchdog: ((ms: number) => void) | undefined;
-
-export async function runArchiveHook(args: readonly string[], io: HookIo): Promise<number> {
+export async function runArchiveHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<number> {
   let config: Config | undefined;
   const { configPath, argv } = splitHookArgs(args);
   try {
@@ -86,18 +78,21 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
     }
     const [path, name] = argv as [string, string];
     parseSegmentName(name);
+    requireNameOfPath(path, name);
     config = (await loadConfig({ env: io.env, configPath })).config;
     const identity = requireIdentity(config);
     const spoolDir = config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path));
 
     if (config.hookMode === "spool") {
+      await requireRegularFile(path, "archive"); // never link a FIFO or a directory into the spool
       await spoolSegment(spoolDir, path, name);
       await appendEvent(config.logFile, { event: "spooled", name, reason: "spool mode" });
       return EXIT.OK;
     }
 
-    armWatchdog?.(config.hookTimeout + WATCHDOG_GRACE_MS);
-    const deadline = AbortSignal.timeout(config.hookTimeout);
+    bound?.arm(config.hookTimeout + WATCHDOG_GRACE_MS);
+    const budget = AbortSignal.timeout(config.hookTimeout);
+    const deadline = bound ? AbortSignal.any([budget, bound.stop]) : budget;
     try {
       // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
       const [{ openBackend }, { pushSegment }] = await Promise.all([import("../storage/open.js"), import("./push.js")]);
@@ -129,9 +124,12 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
       }
     } catch (err) {
       // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
+      // Stopped by a signal: the upload cleaned up after itself; the segment stays with Cassandra.
+      if (bound?.stop.aborted) throw err;
       if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw err;
       const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
       try {
+        await requireRegularFile(path, "archive");
         await spoolSegment(spoolDir, path, name);
       } catch (spoolErr) {
         // Both ways out failed: say why for each, on one line (the hint follows on the second).
@@ -149,8 +147,21 @@ export async function runArchiveHook(args: readonly string[], io: HookIo): Promi
   }
 }
 
+/**
+ * Cassandra passes %name = basename(%path). Anything else is a misconfigured archive_command, and
+ * storing the bytes under %name's segment id would record as archived a segment no object holds.
+ */
+function requireNameOfPath(path: string, name: string): void {
+  if (basename(path) !== name) {
+    throw new UsageError(`%name '${name}' is not the file name of %path '${path}'`, {
+      hint: "archive_command must be '<hook> %path %name', in that order",
+    });
+  }
+}
+
 function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {
   if (deadline.aborted) return true;
+  if (err instanceof SegmentAccessError) return false; // the segment's own permissions: spooling cannot help
   if (!isPitrError(err)) return (err as Error)?.name === "AbortError";
   return ["E_STORAGE_UNAVAILABLE", "E_STORAGE", "E_ACCESS_DENIED", "E_ARCHIVE_MISSING", "E_PRECONDITION_FAILED"].includes(err.code);
 }

@@ -19,13 +19,17 @@ export const SEGMENTS_DIR = "segments";
 export const SEGMENT_IDS_DIR = "segment-ids";
 export const SEGMENT_SUFFIX = ".log.zst";
 
-/** Keeps [A-Za-z0-9._-]; anything else becomes +XX (hex of each UTF-8 byte), so names stay distinct. */
+/**
+ * Keeps [A-Za-z0-9._-]; anything else becomes +XX (hex of each UTF-8 byte), so names stay distinct.
+ * A leading "." is encoded too: key segments starting with "." are reserved (key.ts, the file://
+ * backend's sidecars and temps), and a cluster named ".prod" must archive like any other.
+ */
 export function encodeKeyPart(text: string): string {
   if (text.length === 0) throw new Error("empty key part");
   return Array.from(Buffer.from(text, "utf8"))
-    .map((b) => {
+    .map((b, i) => {
       const c = String.fromCharCode(b);
-      return /[A-Za-z0-9._-]/.test(c) && !(c === "." && text === "..") ? c : `+${b.toString(16).padStart(2, "0")}`;
+      return /[A-Za-z0-9._-]/.test(c) && !(c === "." && (i === 0 || text === "..")) ? c : `+${b.toString(16).padStart(2, "0")}`;
     })
     .join("");
 }

@@ -12,7 +12,7 @@
  */
 import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
-import { ObjectNotFoundError, PreconditionFailedError, StorageError } from "../storage/errors.js";
+import { ObjectNotFoundError, PreconditionFailedError, StorageError, TransientStorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { segmentIdKey, segmentKey, type NodeIdentity } from "./layout.js";
 import { SegmentScan, type ScanResult } from "./scan.js";
@@ -208,7 +208,7 @@ async function putOnce(
     await backend.put(key, body, { ifAbsent: true, signal, ...("now" in metadata ? { metadata: metadata.now } : { lateMetadata: metadata.late }) });
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
-    const existing = recordFromMetadata((await backend.head(key, { signal })).metadata);
+    const existing = recordFromMetadata((await headClaimed(backend, key, signal)).metadata);
     return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0 };
   }
   // A backend that returned before reading the whole body stored a truncated frame: not archived.
@@ -216,6 +216,21 @@ async function putOnce(
   const compressedSize = body.compressedBytes;
   await verifyStored(backend, key, compressedSize, sha256(), signal);
   return { kind: "stored", compressedSize };
+}
+
+/**
+ * The object that refused our put. Not found means another upload of the key holds its claim and
+ * has not finished: storage is busy, not the segment missing (so the hook spools, never exits 14).
+ */
+async function headClaimed(backend: Backend, key: string, signal: AbortSignal | undefined) {
+  try {
+    return await backend.head(key, { signal });
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+    throw new TransientStorageError(backend.displayLocation, `another upload of '${key}' is in progress`, {
+      hint: "the segment is spooled and retried by the agent",
+    });
+  }
 }
 
 async function verifyStored(backend: Backend, key: string, size: number, sha256: string, signal: AbortSignal | undefined) {

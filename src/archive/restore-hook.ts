@@ -7,39 +7,49 @@
  * it). Either way the original bytes are reproduced exactly (sha256 and size checked when known,
  * header checked against the target name) and `%to` appears atomically. Any mismatch exits
  * non-zero, so Cassandra refuses to start rather than replay the wrong bytes.
+ *
+ * `%to` is never replaced: Cassandra skips a target that already exists, so an existing one was
+ * written by someone else and is refused. Cassandra's start-up waits for this hook, so the whole run
+ * is bounded by `restoreTimeout` (bounded.ts), and %from is never opened in a way that can block.
  */
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, type FileHandle } from "node:fs/promises";
 import { loadConfig } from "../config/load.js";
-import { UsageError, isPitrError, renderError } from "../errors/base.js";
+import { PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
+import { stripCredentials } from "../errors/redact.js";
 import { openBackend } from "../storage/open.js";
+import { runBounded, type Bound, type HookIo } from "./bounded.js";
 import { appendEvent } from "./events.js";
 import type { Backend } from "../storage/types.js";
-import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
+import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, requireNewTarget, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
+import { splitHookArgs } from "./hook.js";
 import { openSegment } from "./segment-file.js";
 import { MAX_STUB_SIZE, parseStub, type StubReference } from "./stub.js";
-import { splitHookArgs, type HookIo } from "./hook.js";
 
 const PREFIX = "cassandra-pitr-restore";
+/** The bound before the configuration is read: the default restoreTimeout plus a grace. */
+const INITIAL_BOUND_MS = 5 * 60_000 + 15_000;
+/** Past restoreTimeout, the cleanup of an aborted fetch gets this long. */
+const GRACE_MS = 15_000;
 
-async function readHead(path: string): Promise<{ head: Buffer; size: number }> {
-  const { handle, size } = await openSegment(path);
-  try {
-    const length = Math.min(size, MAX_STUB_SIZE + 1);
-    const head = Buffer.alloc(length);
-    await handle.read(head, 0, length, 0);
-    return { head, size };
-  } finally {
-    await handle.close();
-  }
+async function readHead(handle: FileHandle, size: number): Promise<Buffer> {
+  const length = Math.min(size, MAX_STUB_SIZE + 1);
+  const head = Buffer.alloc(length);
+  await handle.read(head, 0, length, 0);
+  return head;
 }
 
 /**
  * Fetches and verifies the archived bytes (sha256), then writes them through the restore's replay
  * filter: the mutations stamped after the restore point are withheld before Cassandra reads them.
  */
-async function fetchFiltered(backend: Backend, stub: StubReference, filter: { readonly spec: string; readonly sha256: string }, to: string): Promise<{ mutations: number; withheld: number }> {
+async function fetchFiltered(
+  backend: Backend,
+  stub: StubReference,
+  filter: { readonly spec: string; readonly sha256: string },
+  to: string,
+  signal: AbortSignal,
+): Promise<{ mutations: number; withheld: number }> {
   const { compileReplayFilter, parseSpec, specDigest } = await import("../restore/replay-filter.js");
   const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
@@ -49,14 +59,35 @@ async function fetchFiltered(backend: Backend, stub: StubReference, filter: { re
   if (specDigest(text) !== filter.sha256) {
     throw new ChecksumMismatchError(`replay filter '${filter.spec}'`, "its sha256 is not the one the stub recorded");
   }
-  const bytes = await readVerifiedSegment(backend, stub.key, stub.name, { sha256: stub.sha256, size: stub.size });
+  const bytes = await readVerifiedSegment(backend, stub.key, stub.name, { sha256: stub.sha256, size: stub.size }, signal);
   const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
-  await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`);
+  await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`, signal);
   return { mutations: result.mutations, withheld: result.withheld };
 }
 
-export async function runRestoreHook(args: readonly string[], io: HookIo): Promise<number> {
+/**
+ * The archive URL to open for a stub. A stub carries the URL without credentials (stub.ts); when it
+ * names the configured archive, the configured URL (with its SAS token, if any) is used.
+ */
+export function archiveForStub(stub: StubReference, configured: string | undefined): string {
+  return configured !== undefined && stripCredentials(configured) === stub.archive ? configured : stub.archive;
+}
+
+export async function runRestoreHookBounded(args: readonly string[], io: HookIo): Promise<number> {
+  return runBounded(
+    {
+      io,
+      prefix: PREFIX,
+      initialMs: INITIAL_BOUND_MS,
+      giveUp: (ms) => `${PREFIX}: gave up after ${ms} ms (restoreTimeout plus grace); nothing written at %to, Cassandra's start-up stops here: check the storage and start again`,
+    },
+    (bound) => runRestoreHook(args, bound.io, bound),
+  );
+}
+
+export async function runRestoreHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<number> {
   let logFile: string | undefined;
+  let budget: { signal: AbortSignal; ms: number } | undefined;
   const { configPath, argv } = splitHookArgs(args);
   try {
     if (argv.length !== 2 || !argv[0] || !argv[1]) {
@@ -67,34 +98,52 @@ export async function runRestoreHook(args: readonly string[], io: HookIo): Promi
     const [from, to] = argv as [string, string];
     const config = (await loadConfig({ env: io.env, configPath })).config;
     logFile = config.logFile;
-    const { head, size } = await readHead(from);
-    const stub = size <= MAX_STUB_SIZE ? parseStub(head, from) : undefined;
+    bound?.arm(config.restoreTimeout + GRACE_MS);
+    budget = { signal: AbortSignal.timeout(config.restoreTimeout), ms: config.restoreTimeout };
+    const signal = bound ? AbortSignal.any([budget.signal, bound.stop]) : budget.signal;
+    await requireNewTarget(to);
+    const { handle, size } = await openSegment(from, "restore");
+    let stub: StubReference | undefined;
+    let counts: { mutations: number; withheld: number } | undefined;
+    try {
+      stub = size <= MAX_STUB_SIZE ? parseStub(await readHead(handle, size), from) : undefined;
+      if (!stub) {
+        // The same open file is streamed: %from is never reopened by name.
+        await writeSegmentAtomically(handle.createReadStream({ start: 0, autoClose: false }), to, {
+          compressed: false,
+          expected: { size },
+          what: `staged segment '${from}'`,
+          signal,
+        });
+      }
+    } finally {
+      await handle.close();
+    }
     if (stub) {
-      // The stub names the archive the plan chose; credentials and endpoints come from the environment.
-      const backend = await openBackend(stub.archive, { retry: { attempts: config.retryAttempts } });
+      const backend = await openBackend(archiveForStub(stub, config.archive), { retry: { attempts: config.retryAttempts }, signal });
       try {
         if (stub.filter) {
-          const counts = await fetchFiltered(backend, stub, stub.filter, to);
-          await appendEvent(logFile, { event: "restored", from, to, key: stub.key, ...counts });
+          counts = await fetchFiltered(backend, stub, stub.filter, to, signal);
         } else {
-          await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size });
-          await appendEvent(logFile, { event: "restored", from, to, key: stub.key });
+          await fetchSegment(backend, stub.key, to, { sha256: stub.sha256, size: stub.size }, signal);
         }
       } finally {
         await backend.close().catch(() => undefined);
       }
-    } else {
-      await writeSegmentAtomically(createReadStream(from), to, {
-        compressed: false,
-        expected: { size },
-        what: `staged segment '${from}'`,
-      });
-      await appendEvent(logFile, { event: "restored", from, to });
     }
+    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : {}), ...counts });
     return EXIT.OK;
-  } catch (err) {
+  } catch (caught) {
+    const err = budget?.signal.aborted ? outOfTime(argv[1] ?? "", budget.ms, caught) : caught;
     io.stderr(renderError(err, PREFIX));
     await appendEvent(logFile, { event: "restore-failed", args: argv.join(" "), error: String(err) });
     return isPitrError(err) ? exitStatusFor(err.code) : EXIT.INTERNAL;
   }
+}
+
+function outOfTime(to: string, ms: number, cause: unknown): PitrError {
+  return new PitrError("E_STORAGE_UNAVAILABLE", `restoring '${to}' ran out of its time budget of ${ms} ms; nothing written at %to`, {
+    hint: "check the storage; raise restoreTimeout for very slow storage",
+    cause,
+  });
 }

@@ -9,6 +9,7 @@
  */
 import { parseSegmentHeader, serializeSegmentHeader } from "../commitlog/segment-header.js";
 import { PitrError } from "../errors/base.js";
+import { stripCredentials } from "../errors/redact.js";
 
 export const STUB_MARKER = "\n#cassandra-pitr-stub v1\n";
 /** Stubs are small; anything larger is a staged segment file. */
@@ -32,7 +33,9 @@ export interface StubReference {
 
 export function renderStub(version: number, segmentId: bigint, headerParameters: string, ref: StubReference): Uint8Array {
   const header = serializeSegmentHeader(version, segmentId, headerParameters || "{}");
-  const tail = new TextEncoder().encode(STUB_MARKER + JSON.stringify(ref) + "\n");
+  // Credentials never land in a stub (it sits in restore_directories, readable by the node's users):
+  // a SAS token or userinfo is cut here, for every caller; the restore hook takes them from its config.
+  const tail = new TextEncoder().encode(STUB_MARKER + JSON.stringify({ ...ref, archive: stripCredentials(ref.archive) }) + "\n");
   const out = new Uint8Array(header.length + tail.length);
   out.set(header, 0);
   out.set(tail, header.length);

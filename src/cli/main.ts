@@ -7,6 +7,7 @@ import yargs, { type Argv } from "yargs";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { SETTINGS, flagName, type Config } from "../config/schema.js";
 import { isPitrError, renderError } from "../errors/base.js";
+import { redactText } from "../errors/redact.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 
 export type Args = Record<string, unknown> & { _: (string | number)[] };
@@ -190,7 +191,10 @@ const COMMANDS: readonly CommandSpec[] = [
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
-  const err = (text: string) => process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  const err = (raw: string) => {
+    const text = redactText(raw);
+    process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  };
   const controller = new AbortController();
   let interrupted: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -261,7 +265,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   } catch (e) {
     if (interrupted !== undefined) return interrupted;
     err(renderError(e, "cassandra-pitr"));
-    if (!isPitrError(e) && env["CASSANDRA_PITR_DEBUG"]) err(String((e as Error)?.stack));
+    if (!isPitrError(e) && env["CASSANDRA_PITR_DEBUG"]) err(redactText(String((e as Error)?.stack)));
     return isPitrError(e) ? exitStatusFor(e.code) : EXIT.INTERNAL;
   } finally {
     process.off("SIGINT", onSignal);

@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { ConfigError } from "../errors/base.js";
-import { parseDuration } from "./duration.js";
-import { DEFAULT_CONFIG_PATH, SETTINGS, envName, type Config, type SettingSpec } from "./schema.js";
+import { formatDuration, parseDuration } from "./duration.js";
+import { DEFAULT_CONFIG_PATH, MAX_DURATION_MS, SETTINGS, envName, type Config, type SettingSpec } from "./schema.js";
 
 export interface LoadOptions {
   /** --config; otherwise CASSANDRA_PITR_CONFIG; otherwise /etc/cassandra-pitr/config.yaml if it exists. */
@@ -30,9 +31,10 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   let file: string | undefined;
   let text: string | undefined;
   try {
-    text = await readFile(path, "utf8");
+    text = await readConfigFile(path);
     file = path;
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (explicit !== undefined || code !== "ENOENT") {
       throw new ConfigError(`cannot read config file '${path}': ${code ?? String(err)}`, {
@@ -46,6 +48,12 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   for (const spec of SETTINGS) {
     const raw = options.flags?.[spec.key] ?? env[envName(spec.key)] ?? fileValues[spec.key] ?? spec.default;
     const source = options.flags?.[spec.key] !== undefined ? `--${spec.key}` : env[envName(spec.key)] !== undefined ? envName(spec.key) : `${path}: ${spec.key}`;
+    if (spec.key === "archive" && typeof raw === "string" && raw.trim() === "") {
+      // Without this the default would not apply either, and every hook would fail obscurely.
+      throw new ConfigError(`${source}: the archive location is empty`, {
+        hint: "set it to a URL such as file:///var/lib/cassandra-pitr/archive or s3://bucket/prefix, or leave it out for the default",
+      });
+    }
     values[spec.key] = raw === undefined || raw === "" ? undefined : coerce(spec, raw, source);
   }
   for (const key of Object.keys(fileValues)) {
@@ -58,13 +66,29 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   return { config: values as Config, file };
 }
 
+/**
+ * Reads the config file without ever blocking: the hooks read it too, and a FIFO opened for reading
+ * would wait for a writer forever while Cassandra waits for the hook.
+ */
+async function readConfigFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new ConfigError(`config file '${path}' is not a regular file`, { hint: "check --config / CASSANDRA_PITR_CONFIG" });
+    }
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
   const text = String(raw).trim();
   switch (spec.type) {
     case "string":
       return text;
     case "duration":
-      return typeof raw === "number" ? raw * 1000 : parseDuration(text, source);
+      return boundDuration(spec, typeof raw === "number" ? raw * 1000 : parseDuration(text, source), text, source);
     case "integer": {
       if (!/^-?\d+$/.test(text)) throw new ConfigError(`${source}: '${text}' is not an integer`);
       const value = Number(text);
@@ -83,6 +107,17 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
       return text;
     }
   }
+}
+
+/** A duration beyond what its setting can hold (a timer, or 100 years) is refused, not wrapped. */
+function boundDuration(spec: SettingSpec, ms: number, text: string, source: string): number {
+  const max = spec.max ?? MAX_DURATION_MS;
+  if (!Number.isFinite(ms) || ms > max) {
+    throw new ConfigError(`${source}: '${text}' is longer than the ${formatDuration(max)} this setting can hold`, {
+      hint: `use at most ${formatDuration(max)}`,
+    });
+  }
+  return ms;
 }
 
 const FLAT_LINE = /^([A-Za-z][A-Za-z0-9]*):(?:\s+(.*?))?\s*$/;

@@ -7,7 +7,7 @@ export interface SettingSpec {
   readonly key: keyof Config;
   readonly type: "string" | "duration" | "integer" | "boolean" | "enum";
   readonly values?: readonly string[];
-  /** Inclusive bounds of an integer setting. */
+  /** Inclusive bounds of an integer setting, or of a duration setting in milliseconds. */
   readonly min?: number;
   readonly max?: number;
   readonly default?: string;
@@ -35,6 +35,8 @@ export interface Config {
   hookMode: "upload" | "spool";
   /** Wall-clock budget of one archive hook run, after which it spools. */
   hookTimeout: number;
+  /** Wall-clock budget of one restore hook run (Cassandra's start-up waits for it). */
+  restoreTimeout: number;
   /** Whether the hook may fall back to the spool (false: a failed upload exits non-zero). */
   spoolFallback: boolean;
   /** zstd level for archived segments. */
@@ -58,6 +60,14 @@ export interface Config {
   incrementalInterval: number | undefined;
 }
 
+/**
+ * The longest duration a timer can wait: Node's timers hold 2^31-1 ms (about 24.8 days) and fire
+ * after 1 ms beyond it. 24 days leaves room for the hooks' grace periods on top.
+ */
+export const MAX_TIMER_DURATION_MS = 24 * 86_400_000;
+/** Durations that are only compared, never waited for: 100 years is beyond any sensible setting. */
+export const MAX_DURATION_MS = 36_500 * 86_400_000;
+
 export const DEFAULT_ARCHIVE = "file:///var/lib/cassandra-pitr/archive";
 export const DEFAULT_CONFIG_PATH = "/etc/cassandra-pitr/config.yaml";
 
@@ -72,18 +82,19 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "dataDir", type: "string", description: "Cassandra's data directory" },
   { key: "spoolDir", type: "string", description: "spool directory (default: <commit log dir>/../cassandra-pitr-spool)" },
   { key: "hookMode", type: "enum", values: ["upload", "spool"], default: "upload", description: "archive hook mode" },
-  { key: "hookTimeout", type: "duration", default: "20s", description: "archive hook time budget before it spools" },
+  { key: "hookTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "20s", description: "archive hook time budget before it spools" },
+  { key: "restoreTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "5m", description: "restore hook time budget for one segment" },
   { key: "spoolFallback", type: "boolean", default: "true", description: "spool when an upload fails or runs out of time" },
   { key: "compressionLevel", type: "integer", min: -7, max: 22, default: "1", description: "zstd compression level" },
   { key: "compressionThreads", type: "integer", min: 0, max: 64, default: "2", description: "zstd worker threads per segment (0: compress on the hook's own thread)" },
   { key: "retryAttempts", type: "integer", default: "3", description: "attempts per storage call on transient errors" },
   { key: "parallelism", type: "integer", default: "4", description: "parallel transfers (agent, restore)" },
-  { key: "targetRpo", type: "duration", default: "15m", description: "recovery point objective target" },
+  { key: "targetRpo", type: "duration", max: MAX_DURATION_MS, default: "15m", description: "recovery point objective target" },
   { key: "logFile", type: "string", description: "file the hooks append event lines to" },
-  { key: "agentInterval", type: "duration", default: "10s", description: "agent loop interval" },
-  { key: "sweepMinAge", type: "duration", default: "10m", description: "age before the sweeper takes a leftover segment" },
+  { key: "agentInterval", type: "duration", max: MAX_TIMER_DURATION_MS, default: "10s", description: "agent loop interval" },
+  { key: "sweepMinAge", type: "duration", max: MAX_DURATION_MS, default: "10m", description: "age before the sweeper takes a leftover segment" },
   { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
-  { key: "incrementalInterval", type: "duration", description: "agent: upload incremental backups this often (off when unset)" },
+  { key: "incrementalInterval", type: "duration", max: MAX_TIMER_DURATION_MS, description: "agent: upload incremental backups this often (off when unset)" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

@@ -1,4 +1,5 @@
 import { exitStatusFor, type ErrorCode, type ExitStatus } from "./codes.js";
+import { redactText } from "./redact.js";
 
 const BRAND = Symbol.for("cassandra-pitr.error");
 
@@ -49,11 +50,14 @@ export class ConfigError extends PitrError {
   }
 }
 
-/** Formats an error as the one or two lines a user sees on stderr. */
+/**
+ * Formats an error as the one or two lines a user sees on stderr, with secrets redacted (an SDK's
+ * message may quote a URL or a key it was given).
+ */
 export function renderError(err: unknown, prefix: string): string {
   if (isPitrError(err)) {
-    return `${prefix}: ${err.message}` + (err.hint ? `\n${prefix}: hint: ${err.hint}` : "");
+    return redactText(`${prefix}: ${err.message}` + (err.hint ? `\n${prefix}: hint: ${err.hint}` : ""));
   }
   const message = err instanceof Error ? err.message : String(err);
-  return `${prefix}: internal error: ${message.split("\n")[0]}`;
+  return redactText(`${prefix}: internal error: ${message.split("\n")[0]}`);
 }

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors/base.js";
+import { hasUserinfo, redactUrl as redact } from "../errors/redact.js";
 import type { Scheme } from "./types.js";
 
 /**
@@ -79,14 +80,6 @@ export const SUPPORTED_SCHEMES: readonly Scheme[] = ["file", "s3", "gs", "az", "
 const SCHEME_HINT =
   "use file:///abs/path, s3://bucket/prefix, gs://bucket/prefix, az://account/container/prefix or mem://name";
 
-/** Removes userinfo and the query string (SAS tokens, signatures) from a URL-like string. */
-export function redact(url: string): string {
-  let out = url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1***@");
-  const q = out.search(/[?#]/);
-  if (q >= 0) out = `${out.slice(0, q)}${out[q] === "?" ? "?***" : ""}`;
-  return out;
-}
-
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === "" ? undefined : v.trim();
 }
@@ -118,6 +111,9 @@ function parsePrefix(display: string, raw: string): string {
  * messages carry only the redacted URL.
  */
 export function parseLocation(url: string, env: Env = process.env): Location {
+  if (typeof url !== "string" || url.trim() === "") {
+    throw new ConfigError("the archive location is empty", { hint: "set archive (or CASSANDRA_PITR_ARCHIVE) to a URL such as file:///var/lib/cassandra-pitr/archive" });
+  }
   const display = redact(url.trim());
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url.trim());
   if (!match) bad(display, "not a URL with a scheme");
@@ -126,7 +122,7 @@ export function parseLocation(url: string, env: Env = process.env): Location {
   if (!(SUPPORTED_SCHEMES as readonly string[]).includes(scheme)) {
     bad(display, `unknown scheme '${scheme}'`);
   }
-  if (/^[^/?#]*@/.test(rest)) {
+  if (hasUserinfo(url)) {
     bad(display, "credentials in the URL are not supported", "put credentials in the environment (see docs/backends.md)");
   }
   if (rest.includes("#")) bad(display, "fragments are not supported");
@@ -156,8 +152,8 @@ export function parseLocation(url: string, env: Env = process.env): Location {
       if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
       const endpoint =
         nonEmpty(env["CASSANDRA_PITR_S3_ENDPOINT"]) ?? nonEmpty(env["AWS_ENDPOINT_URL_S3"]) ?? nonEmpty(env["AWS_ENDPOINT_URL"]);
-      if (endpoint !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(endpoint)) {
-        bad(display, `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path`, "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000");
+      if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^/?#]+\/?$/.test(endpoint))) {
+        bad(display, `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path or credentials`, "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000");
       }
       const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
       const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
@@ -202,8 +198,8 @@ export function parseLocation(url: string, env: Env = process.env): Location {
         bad(display, container === "" ? "the container is missing" : `'${container}' is not a valid container name`, "use az://account/container/prefix");
       }
       const endpoint = nonEmpty(env["CASSANDRA_PITR_AZURE_ENDPOINT"]);
-      if (endpoint !== undefined && !/^https?:\/\/[^?#]+$/.test(endpoint)) {
-        bad(display, `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL`, "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1");
+      if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^?#]+$/.test(endpoint))) {
+        bad(display, `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL without credentials`, "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1");
       }
       return {
         scheme: "az",

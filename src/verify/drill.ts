@@ -28,6 +28,7 @@ import { compactTime, nodePrefix, type NodeIdentity } from "../archive/layout.js
 import { SYSTEM_KEYSPACES } from "../backup/local.js";
 import { listSnapshots } from "../backup/read.js";
 import { isPitrError, PitrError, UsageError } from "../errors/base.js";
+import { stripCredentials } from "../errors/redact.js";
 import { executeRestore, finishRestore, type NodePaths } from "../restore/executor.js";
 import type { RestorePlan } from "../restore/plan.js";
 import { formatInstant } from "../restore/time.js";
@@ -416,7 +417,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
     status: passed ? "passed" : "failed",
     details,
     node: { cluster: o.identity.cluster, node: o.identity.node },
-    archive: o.archiveUrl,
+    archive: stripCredentials(o.archiveUrl),
     tool_version: toolVersion(),
     restore_point_in_time: plan?.cutoff.value ?? null,
     plan: plan

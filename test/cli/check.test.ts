@@ -1,12 +1,12 @@
 import t from "tap";
-import { mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CLI, cleanEnv, runNode, tempDir } from "../helpers/hooks.js";
 
 t.test("check: storage, spool filesystem, paths and segment size, as ok / warning / failure", async (t) => {
   const root = await tempDir("check");
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  await mkdir(join(root, "archive"));
+  await mkdir(join(root, "archive"), { mode: 0o700 });
   await mkdir(join(root, "commitlog"));
   const base = {
     CASSANDRA_PITR_ARCHIVE: `file://${join(root, "archive")}`,
@@ -18,7 +18,7 @@ t.test("check: storage, spool filesystem, paths and segment size, as ok / warnin
   t.equal(good.exitCode, 0, "a sound setup: exit 0");
   const report = JSON.parse(good.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
   t.ok(report.ok, "ok: true");
-  t.same(report.checks.map((c) => [c.id, c.status]), [["config", "ok"], ["identity", "ok"], ["storage", "ok"], ["spool", "ok"], ["paths", "ok"], ["segment-size", "ok"]]);
+  t.same(report.checks.map((c) => [c.id, c.status]), [["config", "ok"], ["archive-mode", "ok"], ["identity", "ok"], ["storage", "ok"], ["spool", "ok"], ["paths", "ok"], ["segment-size", "ok"]]);
 
   const bigSegments = await runNode(CLI, ["check", "--segment-size", "32MiB"], cleanEnv(base));
   t.equal(bigSegments.exitCode, 0, "a warning alone still exits 0");
@@ -42,4 +42,21 @@ t.test("check: storage, spool filesystem, paths and segment size, as ok / warnin
   const noId = await runNode(CLI, ["check"], cleanEnv({ ...base, CASSANDRA_PITR_NODE: undefined }));
   t.equal(noId.exitCode, 3, "no node identity: exit 3");
   t.match(noId.stdout, /failure\s+identity/);
+
+  // Data and secrets open to other users: a warning each (exit 0), with the chmod to run.
+  await chmod(join(root, "archive"), 0o755);
+  const config = join(root, "config.yaml");
+  await writeFile(config, "targetRpo: 15m\n", { mode: 0o644 });
+  const open = await runNode(CLI, ["check", "--config", config, "--segment-size", "16MiB", "--json"], cleanEnv(base));
+  t.equal(open.exitCode, 0, "readable by others: warnings, exit 0");
+  const checks = (JSON.parse(open.stdout) as { checks: { id: string; status: string; detail: string; hint?: string }[] }).checks;
+  const byId = (id: string) => checks.find((c) => c.id === id);
+  t.equal(byId("config-mode")?.status, "warning", "the config file 0644: a warning");
+  t.match(byId("config-mode")?.detail ?? "", /config file '.*config\.yaml' is open to other users \(mode 644\)/, "names the file and its mode");
+  t.match(byId("config-mode")?.hint ?? "", /chmod 600/, "and the fix");
+  t.equal(byId("archive-mode")?.status, "warning", "the archive directory 0755: a warning");
+  t.match(byId("archive-mode")?.hint ?? "", /chmod 700/, "and the fix");
+  await chmod(config, 0o600);
+  const closed = await runNode(CLI, ["check", "--config", config, "--segment-size", "16MiB", "--json"], cleanEnv(base));
+  t.equal((JSON.parse(closed.stdout) as { checks: { id: string; status: string }[] }).checks.find((c) => c.id === "config-mode")?.status, "ok", "0600: ok");
 });

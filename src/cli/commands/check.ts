@@ -8,7 +8,9 @@ import { buffer } from "node:stream/consumers";
 import { nodePrefix } from "../../archive/layout.js";
 import { defaultSpoolDir } from "../../archive/spool.js";
 import { formatDuration } from "../../config/duration.js";
+import { UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
+import { parseLocation } from "../../storage/location.js";
 import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
@@ -21,16 +23,42 @@ export interface CheckResult {
   readonly hint?: string | undefined;
 }
 
-function parseSize(text: string): number | undefined {
+function parseSize(text: string): number {
   const m = /^(\d+)\s*(MiB|MB|M)?$/i.exec(text.trim());
-  return m ? Number(m[1]) : undefined;
+  const mib = m ? Number(m[1]) : 0;
+  if (!m || mib < 1 || mib > 2048) {
+    throw new UsageError(`--segment-size '${text}' is not a commit log segment size`, { hint: "give commitlog_segment_size from cassandra.yaml, e.g. 32MiB (1 to 2048 MiB)" });
+  }
+  return mib;
+}
+
+/**
+ * Warns when a file or directory holding secrets or the database's data is open to other users
+ * (group or world bits set). A warning, not a failure: the operator may mean it, but should know.
+ */
+async function privacyCheck(id: string, path: string, what: string): Promise<CheckResult> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode & 0o777;
+  } catch (err) {
+    return { id, status: "warning", detail: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+  const octal = mode.toString(8).padStart(3, "0");
+  return (mode & 0o077) === 0
+    ? { id, status: "ok", detail: `'${path}' is closed to other users (mode ${octal})` }
+    : { id, status: "warning", detail: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
 }
 
 export async function run(ctx: CliContext): Promise<number> {
   const results: CheckResult[] = [];
   const add = (r: CheckResult) => results.push(r);
+  const sizeText = ctx.args["segment-size"] as string | undefined;
+  const sizeMiB = sizeText === undefined ? undefined : parseSize(sizeText); // bad input refused before any check runs
   const { config, file } = await ctx.config();
   add({ id: "config", status: "ok", detail: file ? `read '${file}'` : "no config file; settings from flags and environment" });
+  if (file) add(await privacyCheck("config-mode", file, "config file"));
+  const location = parseLocation(config.archive, ctx.env);
+  if (location.scheme === "file") add(await privacyCheck("archive-mode", location.root, "archive directory"));
 
   let identity;
   try {
@@ -91,8 +119,6 @@ export async function run(ctx: CliContext): Promise<number> {
   );
 
   // Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra).
-  const sizeText = ctx.args["segment-size"] as string | undefined;
-  const sizeMiB = sizeText ? parseSize(sizeText) : undefined;
   if (sizeMiB === undefined) {
     add({ id: "segment-size", status: "warning", detail: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
   } else {

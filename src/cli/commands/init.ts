@@ -3,7 +3,7 @@
  * print the exact commitlog_archiving.properties lines. The hooks never run nodetool themselves.
  */
 import { existsSync, realpathSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -91,7 +91,9 @@ export async function run(ctx: CliContext): Promise<number> {
     logFile: config.logFile,
   });
   await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, text, { mode: 0o644 });
+  // 0600: the file may hold credentials (an az:// SAS token); chmod too, as --force keeps the old mode.
+  await writeFile(target, text, { mode: 0o600 });
+  await chmod(target, 0o600);
   const hooks = hookPaths();
   const configArg = target === DEFAULT_CONFIG_PATH ? "" : ` --config=${target}`;
   ctx.out(`wrote ${target}: cluster '${found.cluster}', node ${found.node}${found.datacenter ? `, dc ${found.datacenter}` : ""}${found.cassandraVersion ? `, Cassandra ${found.cassandraVersion}` : ""}`);

@@ -3,7 +3,7 @@
  * the recovery point report (src/report). Exit 3 when a check fails (target breached, gap, nothing
  * restorable); 14 for unknown nodes, an archive without nodes or a window without data; 2 for bad input.
  */
-import { writeFile } from "node:fs/promises";
+import { writeOutputFile } from "../output-file.js";
 import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { parseDuration } from "../../config/duration.js";
@@ -63,7 +63,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const text = render(model, format);
     const out = ctx.args["out"];
     if (typeof out === "string" && out.length > 0) {
-      await writeFile(out, text);
+      await writeOutputFile(out, text);
       ctx.out(`${model.status}: ${model.nodes.length} node(s), target RPO ${humanDuration(targetRpoMs)}, ${iso(since)} .. ${iso(until)}; ${format} written to ${out}`);
     } else ctx.out(text);
     return reportBreached(model) ? EXIT.PROBLEMS_FOUND : EXIT.OK;

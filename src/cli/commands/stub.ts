@@ -1,10 +1,10 @@
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { recordFromMetadata } from "../../archive/record.js";
 import { renderStub } from "../../archive/stub.js";
 import { PitrError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { openArchive } from "../context.js";
+import { writeOutputFile } from "../output-file.js";
 import type { CliContext } from "../main.js";
 
 export async function run(ctx: CliContext): Promise<number> {
@@ -21,7 +21,7 @@ export async function run(ctx: CliContext): Promise<number> {
       size: record.size,
       name: record.name,
     });
-    await writeFile(path, stub, { flag: "wx" });
+    await writeOutputFile(path, stub, { exclusive: true });
     ctx.out(path);
     return EXIT.OK;
   } finally {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { addAbortSignal, Readable } from "node:stream";
 import { PitrError } from "../../errors/base.js";
@@ -29,20 +30,52 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  *   new metadata);
  * - with ifAbsent: link() the sidecar into place first (link fails with EEXIST if it exists, which
  *   makes the sidecar the claim on the key, so a losing racer never touches the winner's metadata),
- *   then link() the data. EEXIST on either → PreconditionFailedError. A sidecar with no data that is
- *   older than STALE_CLAIM_MS (left by a crash) is removed and the claim is retried once.
+ *   then link() the data. EEXIST on either → PreconditionFailedError.
  * The directory is fsynced afterwards, so the object is durable when put resolves. Readers never see
  * a partial object: data only appears by an atomic link/rename of a complete, fsynced file.
+ *
+ * Claims a later run can take over (a writer killed between its two links must not leave the key
+ * blocked, or the next hook for that segment finds neither a free key nor an object). The sidecar
+ * names its owner's token, and the owner's data temp is complete and fsynced before it claims. So a
+ * later put that finds a claim without data links the owner's temp into place itself (finishing the
+ * object exactly as the owner would have); when that temp is gone too and the owner is dead (its pid
+ * on this host) or the claim is older than STALE_CLAIM_MS, the claim is removed and taken.
+ * Temps left by killed writers are swept by the next put of the same key, on the same rules.
+ *
+ * Objects are created 0600 and directories 0700 (as pgBackRest keeps its repository): the archive
+ * holds every commit log segment and sstable of the database.
  *
  * The root directory is never created (a missing root is ArchiveMissingError, likely a typo or an
  * unmounted volume); directories below it are created on put.
  */
 const STALE_CLAIM_MS = 60_000;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const HOST = hostname().replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "host";
 const META_SUFFIX = ".meta";
 
 interface Sidecar {
   readonly v: 1;
   readonly metadata: Record<string, string>;
+  /** The token of the put that wrote it: `<host>-<pid>-<random>`, also in its temp file names. */
+  readonly owner?: string;
+}
+
+/** A writer's token, in its temp names and its claim: the host and pid tell whether it still runs. */
+function newToken(): string {
+  return `${HOST}-${process.pid}-${randomBytes(6).toString("hex")}`;
+}
+
+/** Whether the writer that made `token` may still be running: dead only when known dead. */
+function ownerMayRun(token: string, ageMs: number): boolean {
+  const m = /^([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(token);
+  if (!m || m[1] !== HOST) return ageMs < STALE_CLAIM_MS; // another host (shared mount): by age only
+  try {
+    process.kill(Number(m[2]), 0);
+    return ageMs < STALE_CLAIM_MS * 60; // a live pid may have been reused; an hour settles it
+  } catch (err) {
+    return errnoOf(err) === "EPERM"; // exists, owned by another user
+  }
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -132,7 +165,7 @@ export class FsBackend implements Backend {
 
   /** mkdir -p below the root, fsyncing each parent whose entries changed. */
   private async ensureDir(dir: string): Promise<void> {
-    const created = await mkdir(dir, { recursive: true });
+    const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
     if (created === undefined) return;
     let current = path.dirname(created);
     const chain = [current];
@@ -148,35 +181,31 @@ export class FsBackend implements Backend {
     this.checkKey(key);
     const { signal } = options;
     const p = this.paths(key);
-    const token = randomBytes(6).toString("hex");
+    const token = newToken();
     const tmpData = path.join(p.dir, `.${p.base}.${token}.tmp`);
     const tmpMeta = path.join(p.dir, `.${p.base}.${token}.meta.tmp`);
+    let claimed = false;
     try {
       if (signal?.aborted) throw signal.reason;
       await this.ensureRoot();
       await this.ensureDir(p.dir);
+      await sweepTemps(p.dir, p.base);
       await writeDurably(tmpData, body, signal);
-      const sidecar: Sidecar = { v: 1, metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) } };
+      const sidecar: Sidecar = { v: 1, metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) }, owner: token };
       await writeDurably(tmpMeta, Buffer.from(JSON.stringify(sidecar)), signal);
       if (signal?.aborted) throw signal.reason;
       if (options.ifAbsent) {
         await this.claim(key, p, tmpMeta);
-        try {
-          await link(tmpData, p.file);
-        } catch (err) {
-          if (errnoOf(err) === "EEXIST") {
-            // Data without our claim: written without a sidecar. Give the sidecar slot back.
-            await unlink(p.meta).catch(() => {});
-            throw new PreconditionFailedError(this.displayLocation, key);
-          }
-          throw err;
-        }
+        claimed = true;
+        await this.linkData(key, p, tmpData);
       } else {
         await rename(tmpMeta, p.meta);
         await rename(tmpData, p.file);
       }
       await fsyncDir(p.dir);
     } catch (err) {
+      // A claim whose data never made it is given back, so the next put is not blocked by it.
+      if (claimed && !(await exists(p.file).catch(() => true))) await releaseClaim(p.meta, token);
       throw await this.toStorageError(err, "put", key, signal);
     } finally {
       await unlink(tmpData).catch(() => {});
@@ -184,21 +213,55 @@ export class FsBackend implements Backend {
     }
   }
 
+  /** Links our data under the claimed key. Already there as the same file: a later put finished it for us. */
+  private async linkData(key: string, p: { file: string; meta: string }, tmpData: string): Promise<void> {
+    try {
+      await link(tmpData, p.file);
+    } catch (err) {
+      if (errnoOf(err) !== "EEXIST") throw err;
+      const [mine, there] = await Promise.all([lstat(tmpData), lstat(p.file)]);
+      if (mine.ino === there.ino && mine.dev === there.dev) return;
+      throw new PreconditionFailedError(this.displayLocation, key);
+    }
+  }
+
   /** Links the sidecar into place exclusively; the first to do so owns the key. */
-  private async claim(key: string, p: { file: string; meta: string }, tmpMeta: string): Promise<void> {
-    for (let tries = 0; ; tries++) {
+  private async claim(key: string, p: { file: string; dir: string; base: string; meta: string }, tmpMeta: string): Promise<void> {
+    for (let tries = 0; tries < 3; tries++) {
       try {
         await link(tmpMeta, p.meta);
         return;
       } catch (err) {
         if (errnoOf(err) !== "EEXIST") throw err;
       }
-      if (await exists(p.file)) throw new PreconditionFailedError(this.displayLocation, key);
-      // A sidecar without data: another put is between its two links (it wins), or a crash left it.
-      const age = await lstat(p.meta).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (tries > 0 || age < STALE_CLAIM_MS) throw new PreconditionFailedError(this.displayLocation, key);
-      await unlink(p.meta).catch(() => {});
+      if (!(await this.takeOver(p))) throw new PreconditionFailedError(this.displayLocation, key);
     }
+    throw new PreconditionFailedError(this.displayLocation, key);
+  }
+
+  /**
+   * A claim is in the way. Finishes its owner's object when the owner's complete temp is still
+   * there (false: the key now holds an object); removes a dead claim (true: claim again); leaves a
+   * live one alone (false).
+   */
+  private async takeOver(p: { file: string; dir: string; base: string; meta: string }): Promise<boolean> {
+    if (await exists(p.file)) return false;
+    const claim = await readClaim(p.meta);
+    if (claim === undefined) return true; // removed meanwhile: claim again
+    if (claim.owner !== undefined) {
+      try {
+        await link(path.join(p.dir, `.${p.base}.${claim.owner}.tmp`), p.file);
+        await fsyncDir(p.dir);
+        return false;
+      } catch (err) {
+        if (errnoOf(err) === "EEXIST") return false;
+        if (errnoOf(err) !== "ENOENT") throw err;
+      }
+      if (await exists(p.file)) return false; // the owner linked it between our two looks
+    }
+    if (ownerMayRun(claim.owner ?? "", claim.ageMs)) return false;
+    await releaseClaim(p.meta, claim.owner);
+    return true;
   }
 
   async get(key: string, options: OpOptions = {}): Promise<Readable> {
@@ -317,6 +380,49 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** The claim at `file`: its owner token (undefined for sidecars written before owners) and age. */
+async function readClaim(file: string): Promise<{ owner: string | undefined; ageMs: number } | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(file, "utf8"), lstat(file)]);
+    let owner: string | undefined;
+    try {
+      const parsed = JSON.parse(text) as Partial<Sidecar>;
+      owner = typeof parsed.owner === "string" ? parsed.owner : undefined;
+    } catch {
+      owner = undefined; // a torn sidecar: judged by age alone
+    }
+    return { owner, ageMs: Date.now() - st.mtimeMs };
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Removes the claim at `file` if it is still the one `owner` made (never a newer claim). */
+async function releaseClaim(file: string, owner: string | undefined): Promise<void> {
+  const claim = await readClaim(file).catch(() => undefined);
+  if (claim !== undefined && claim.owner === owner) await unlink(file).catch(() => {});
+}
+
+/**
+ * Removes temps of `base` (`.<base>.<token>.tmp`, `.<base>.<token>.meta.tmp`) whose writer is
+ * dead: left by a writer killed mid-upload. A live writer's temps are left alone.
+ */
+async function sweepTemps(dir: string, base: string): Promise<void> {
+  const lead = `.${base}.`;
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.startsWith(lead) && n.endsWith(".tmp"));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const token = name.slice(lead.length).replace(/(\.meta)?\.tmp$/, "");
+    const st = await lstat(path.join(dir, name)).catch(() => undefined);
+    if (st && !ownerMayRun(token, Date.now() - st.mtimeMs)) await unlink(path.join(dir, name)).catch(() => {});
+  }
+}
+
 async function readSidecar(file: string): Promise<Record<string, string>> {
   let text: string;
   try {
@@ -333,7 +439,7 @@ async function readSidecar(file: string): Promise<Record<string, string>> {
 
 /** Writes `body` to a new file (exclusive create) and fsyncs it. Each chunk is written before the next is asked for, so lent chunks need no copy. */
 async function writeDurably(file: string, body: PutBody, signal: AbortSignal | undefined): Promise<void> {
-  const fh = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+  const fh = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
   try {
     if (body instanceof Uint8Array) {
       await fh.writeFile(body, signal ? { signal } : {});
