@@ -109,7 +109,7 @@ export async function ensureSegments(repo: string, sizeMiB: number, count: numbe
     await rm(join(repo, ".tmp/ports", String(base)), { recursive: true, force: true });
   }
   files = await full();
-  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by src/bench/segments.ts\n`);
+  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by bench/segments.ts\n`);
   log(`generated ${files.length} segments in ${Math.round((Date.now() - started) / 1000)} s`);
   return { dir, files: files.slice(0, count), sizeBytes: bytes, origin: "generated" };
 }
