@@ -327,7 +327,7 @@ export async function finishRestore(o: { cassandraConf: string; isNodeRunning: (
     throw new NodeStateError("the node is not running, so replay has not completed", "start Cassandra (it replays the restored segments first), then run 'cassandra-pitr restore finish'");
   }
   o.say(`${o.dryRun ? "would remove" : "remove"} the restore settings from '${state.properties_file}'`);
-  if (state.jvm_options_file) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
+  if (state.jvm_options_file && state.jvm_options.length > 0) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
   o.say(`${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`);
   if (o.dryRun) return true;
   const current = existsSync(state.properties_file) ? await readFile(state.properties_file, "utf8") : "";
