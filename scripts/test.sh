@@ -23,6 +23,8 @@ fi
 step "build and type-check"
 npm run build --silent || fail_setup "tsc build"
 npx tsc -p tsconfig.json --noEmit || fail_setup "tsc type-check"
+step "lint (eslint.config.js: floating promises, unused code, explicit any)"
+npx eslint --max-warnings 0 . || fail_setup "eslint"
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -1,33 +1,21 @@
 /**
  * The agent's Prometheus endpoint (GET /metrics). Spool and failure figures come from the agent's
- * own passes; the newest segment and the restorable window from the node's catalog of the last
- * week (day prefixes only), refreshed at most once a minute.
+ * own passes; the newest segment and the restorable window from the reader the caller passes
+ * (catalog/figures.ts: the node's catalog of the last week), refreshed at most once a minute.
  */
 import { createServer } from "node:http";
 import { ConfigError } from "../errors/base.js";
-import type { Backend } from "../storage/types.js";
 import type { AgentStats } from "./agent.js";
 import type { NodeIdentity } from "./layout.js";
 
 export interface RestorableFigures {
   readonly newestSegmentMs: number | undefined;
-  /** The restorable window from the catalog of the last `RESTORABLE_LOOKBACK_MS`. */
+  /** The restorable window of the recent past (catalog/figures.ts: the last week). */
   readonly restorable: { earliestMs: number; latestMs: number } | undefined;
 }
 
-/** How far back the agent's metrics look for the restorable window (a week of day prefixes). */
-export const RESTORABLE_LOOKBACK_MS = 7 * 86_400_000;
-
-export async function restorableFigures(backend: Backend, identity: NodeIdentity, nowMs: number): Promise<RestorableFigures> {
-  const { readCatalog } = await import("../catalog/read.js");
-  const { loadIncrementals, loadSnapshots } = await import("../catalog/backup-source.js");
-  const catalog = await readCatalog(backend, identity, { fromMs: nowMs - RESTORABLE_LOOKBACK_MS, toMs: nowMs, loadSnapshots, loadIncrementals });
-  const newest = catalog.segments.reduce<number | undefined>((m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m), undefined);
-  return {
-    newestSegmentMs: newest,
-    restorable: catalog.restorable ? { earliestMs: catalog.restorable.earliestMs, latestMs: catalog.restorable.latestMs } : undefined,
-  };
-}
+/** Reads the figures from the archive; the caller supplies it (the catalog is a layer above this one). */
+export type FiguresReader = (nowMs: number) => Promise<RestorableFigures>;
 
 export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, figures: RestorableFigures, nowMs: number): string {
   const newestMs = figures.newestSegmentMs;
@@ -69,7 +57,7 @@ export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, fi
   return lines.join("\n") + "\n";
 }
 
-export async function startMetricsServer(listen: string, backend: Backend, identity: NodeIdentity) {
+export async function startMetricsServer(listen: string, identity: NodeIdentity, readFigures: FiguresReader) {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
   let stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0 };
@@ -81,7 +69,7 @@ export async function startMetricsServer(listen: string, backend: Backend, ident
     }
     const now = Date.now();
     // Scrapes come every few seconds; the archive is listed at most once a minute.
-    if (!cached || now - cached.at > 60_000) cached = { at: now, figures: restorableFigures(backend, identity, now) };
+    if (!cached || now - cached.at > 60_000) cached = { at: now, figures: readFigures(now) };
     cached.figures.then(
       (figures) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderAgentMetrics(stats, identity, figures, now)),
       (err: unknown) => {

@@ -17,8 +17,11 @@ export interface CliContext {
   readonly env: NodeJS.ProcessEnv;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
-  /** Loads the configuration with this invocation's flags applied. */
-  readonly config: () => Promise<LoadedConfig>;
+  /**
+   * Loads the configuration with this invocation's flags applied. `missingFileOk`: a --config file
+   * that does not exist yet reads as empty (init creates it) instead of failing.
+   */
+  readonly config: (options?: { missingFileOk?: boolean }) => Promise<LoadedConfig>;
   /** Stops long-running commands (agent) on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
 }
@@ -46,7 +49,6 @@ const COMMANDS: readonly CommandSpec[] = [
     describe: "discover the node identity (nodetool), write the config file, print the commitlog_archiving.properties lines",
     builder: (y) =>
       y
-        .option("nodetool", { type: "string", describe: "nodetool command to run (default: nodetool on PATH)" })
         .option("write", { type: "string", describe: "config file to write (default: the --config path)" })
         .option("force", { type: "boolean", default: false, describe: "overwrite an existing config file" }),
     load: () => import("./commands/init.js"),
@@ -79,8 +81,8 @@ const COMMANDS: readonly CommandSpec[] = [
     builder: (y) =>
       y
         .option("tag", { alias: "t", type: "string", describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)" })
-        .option("nodetool", { type: "string", describe: "nodetool command (default: nodetool on PATH)" })
         .option("clear", { type: "boolean", default: false, describe: "clear the local snapshot after a verified upload" })
+        .option("tokens", { type: "boolean", default: true, describe: "record the node's tokens (nodetool info -T); --no-tokens when no node runs, e.g. for a copied snapshot" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/snapshot.js"),
   },
@@ -131,7 +133,6 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
         .option("stubs", { type: "boolean", default: false, describe: "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them" })
         .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing" })
-        .option("nodetool", { type: "string", describe: "nodetool command used to check that the node is stopped (default: nodetool)" })
         .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/restore.js"),
@@ -220,7 +221,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       throw e ?? new UsageErrorWrapper(msg);
     });
   for (const spec of SETTINGS) {
-    parser = parser.option(flagName(spec.key), { type: "string", describe: spec.description, global: true, hidden: !["archive", "cluster", "node"].includes(spec.key) });
+    parser = parser.option(flagName(spec.key), { type: "string", describe: spec.description, global: true, hidden: !["archive", "cluster", "node", "nodetool"].includes(spec.key) });
   }
   for (const spec of COMMANDS) {
     parser = parser.command(
@@ -257,7 +258,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       out,
       err,
       signal: controller.signal,
-      config: () => loadConfig({ configPath: args["config"] as string | undefined, env, flags }),
+      config: (options) => loadConfig({ configPath: args["config"] as string | undefined, env, flags, missingFileOk: options?.missingFileOk === true }),
     };
     const command = await chosen.load();
     const status = await command.run(ctx);

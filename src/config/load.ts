@@ -8,6 +8,8 @@ export interface LoadOptions {
   /** --config; otherwise CASSANDRA_PITR_CONFIG; otherwise /etc/cassandra-pitr/config.yaml if it exists. */
   configPath?: string | undefined;
   env?: NodeJS.ProcessEnv;
+  /** A named file that does not exist reads as empty (for `init`, which writes it). */
+  missingFileOk?: boolean;
   /** Values given as flags, by setting key, as the user typed them. */
   flags?: Partial<Record<keyof Config, string | number | boolean>>;
 }
@@ -36,7 +38,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (explicit !== undefined || code !== "ENOENT") {
+    if (code !== "ENOENT" || (explicit !== undefined && options.missingFileOk !== true)) {
       throw new ConfigError(`cannot read config file '${path}': ${code ?? String(err)}`, {
         hint: "check --config / CASSANDRA_PITR_CONFIG",
       });

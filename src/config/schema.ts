@@ -23,6 +23,8 @@ export interface Config {
   node: string | undefined;
   datacenter: string | undefined;
   cassandraVersion: string | undefined;
+  /** The nodetool command line (split on spaces, no shell) for init, snapshot and restore. */
+  nodetool: string;
   /** Cassandra's commit log directory (the hook derives it from %path when unset). */
   commitlogDir: string | undefined;
   /** Cassandra's conf directory (where commitlog_archiving.properties lives). */
@@ -77,6 +79,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "node", type: "string", description: "the node's host id (node identity, part 2)" },
   { key: "datacenter", type: "string", description: "the node's data centre" },
   { key: "cassandraVersion", type: "string", description: "Cassandra release of the node, e.g. 5.0.9" },
+  { key: "nodetool", type: "string", default: "nodetool", description: "nodetool command line, split on spaces (e.g. '/opt/cassandra/bin/nodetool -h 127.0.0.1')" },
   { key: "commitlogDir", type: "string", description: "Cassandra's commit log directory" },
   { key: "cassandraConf", type: "string", description: "Cassandra's conf directory" },
   { key: "dataDir", type: "string", description: "Cassandra's data directory" },

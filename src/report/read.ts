@@ -13,8 +13,8 @@
  *   written last, so a snapshot exists for a restore from then on).
  * - Restore drills: the JSON documents under `<node prefix>evidence/`.
  */
-import { nodePrefix, type NodeIdentity } from "../archive/layout.js";
-import { snapshotManifestKey } from "../backup/layout.js";
+import { nodePrefix, parseSegmentKey, segmentsPrefix, type NodeIdentity } from "../archive/layout.js";
+import { parseSnapshotManifestKey, snapshotManifestKey, snapshotsPrefix } from "../backup/layout.js";
 import { readSnapshotManifest } from "../backup/read.js";
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
@@ -64,6 +64,27 @@ export async function readDrills(backend: Backend, identity: NodeIdentity, signa
     }
   }
   return out;
+}
+
+/** The first key under `prefix` that `parse` accepts (keys sort by time, so the oldest). */
+async function firstTime(backend: Backend, prefix: string, parse: (key: string) => number | undefined, signal: AbortSignal | undefined): Promise<number | undefined> {
+  for await (const info of backend.list(prefix, { signal })) {
+    const at = parse(info.key);
+    if (at !== undefined) return at;
+  }
+  return undefined;
+}
+
+/**
+ * When the node's archive starts: its oldest segment (close time) or snapshot, whichever is first;
+ * undefined for a node with nothing archived. Two short listings: segment and snapshot keys sort by
+ * time, so the first key of each is the oldest.
+ */
+export async function archiveStart(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<number | undefined> {
+  const segment = await firstTime(backend, segmentsPrefix(identity), (k) => parseSegmentKey(k)?.closeTimeMs, signal);
+  const snapshot = await firstTime(backend, snapshotsPrefix(identity), (k) => parseSnapshotManifestKey(k)?.snapshotTimeMs, signal);
+  const times = [segment, snapshot].filter((t): t is number => t !== undefined);
+  return times.length > 0 ? Math.min(...times) : undefined;
 }
 
 export async function readNodeInput(backend: Backend, identity: NodeIdentity, options: { fromMs: number; toMs: number; signal?: AbortSignal | undefined }): Promise<NodeInput> {

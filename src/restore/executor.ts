@@ -576,7 +576,7 @@ export async function finishRestore(o: {
     throw new NodeStateError("the node is not running, so replay has not completed", "start Cassandra (it replays the restored segments first), then run 'cassandra-pitr restore finish'");
   }
   o.say(`${o.dryRun ? "would remove" : "remove"} the restore settings from '${state.properties_file}'`);
-  if (state.jvm_options_file) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
+  if (state.jvm_options_file && state.jvm_options.length > 0) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
   o.say(`${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`);
   if (o.dryRun) return true;
   if (o.recordBranch && state.cutoff_micros !== undefined) {

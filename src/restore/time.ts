@@ -8,6 +8,7 @@
  *
  * A time without a zone is refused: at 3 a.m. nobody should have to guess which clock was meant.
  */
+import { DateTime, FixedOffsetZone } from "luxon";
 import { parseDuration } from "../config/duration.js";
 import { PitrError } from "../errors/base.js";
 
@@ -29,17 +30,35 @@ export interface Instant {
   readonly precision: "s" | "ms" | "us";
 }
 
-function fromParts(text: string, y: string, mo: string, d: string, h: string, mi: string, s: string, frac: string | undefined, offsetMin: number): Instant {
-  const year = +y, month = +mo, day = +d, hour = +h, minute = +mi, second = +s;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
-    throw new BadTimeError(text, "a field is out of range");
+/** Java's ZoneOffset range (what Cassandra itself would accept): ±18:00, minutes below 60. */
+const MAX_OFFSET_MINUTES = 18 * 60;
+
+/** `Z`, `+HH:MM` or `+HHMM` as minutes east of UTC; an offset no clock uses is refused. */
+function offsetMinutes(text: string, zone: string): number {
+  if (zone.toUpperCase() === "Z") return 0;
+  const hours = Number(zone.slice(1, 3));
+  const minutes = Number(zone.slice(-2));
+  const total = hours * 60 + minutes;
+  if (minutes > 59 || total > MAX_OFFSET_MINUTES) {
+    throw new BadTimeError(text, `${zone} is not a UTC offset (at most ±18:00, minutes 00-59)`);
   }
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(ms);
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) throw new BadTimeError(text, "no such date");
+  return zone.startsWith("-") ? -total : total;
+}
+
+/**
+ * The calendar (leap years, month lengths) and the offset arithmetic are luxon's; the grammar and
+ * the microseconds, which luxon does not keep, are ours.
+ */
+function fromParts(text: string, y: string, mo: string, d: string, h: string, mi: string, s: string, frac: string | undefined, offsetMin: number): Instant {
+  const [hour, minute, second] = [+h, +mi, +s];
+  // luxon reads 24:00 as the next midnight; a restore point must name one instant only.
+  if (hour > 23 || minute > 59 || second > 59) throw new BadTimeError(text, "a field is out of range");
   if (frac !== undefined && frac.length > 6) throw new BadTimeError(text, "more than 6 fractional digits (Cassandra keeps µs)");
+  const zone = offsetMin === 0 ? "utc" : FixedOffsetZone.instance(offsetMin);
+  const dt = DateTime.fromObject({ year: +y, month: +mo, day: +d, hour, minute, second }, { zone });
+  if (!dt.isValid) throw new BadTimeError(text, `no such date (${dt.invalidExplanation ?? dt.invalidReason ?? "invalid"})`);
   const micros = frac === undefined ? 0n : BigInt(frac.padEnd(6, "0"));
-  const epochMicros = BigInt(ms - offsetMin * 60_000) * 1000n + micros;
+  const epochMicros = BigInt(dt.toMillis()) * 1000n + micros;
   const precision = frac === undefined ? "s" : frac.length <= 3 ? "ms" : "us";
   return { epochMicros, epochMs: Number(epochMicros / 1000n), precision };
 }
@@ -66,9 +85,7 @@ export function parseInstant(input: string, options: { now: number }): Instant {
   if (m) {
     const zone = m[8];
     if (!zone) throw new BadTimeError(input, "it has no zone; add Z for UTC or an offset such as +01:00");
-    const sign = zone.startsWith("-") ? -1 : 1;
-    const offset = zone.toUpperCase() === "Z" ? 0 : sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
-    return fromParts(input, m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], offset);
+    return fromParts(input, m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], offsetMinutes(input, zone));
   }
   m = /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(text);
   if (m) {
@@ -85,16 +102,20 @@ export function parseInstant(input: string, options: { now: number }): Instant {
   throw new BadTimeError(input, "unrecognised format");
 }
 
-function pad(n: number | bigint, w = 2): string {
-  return String(n).padStart(w, "0");
+/** The microseconds within the second (0..999999), also for instants before 1970. */
+function microsOfSecond(epochMicros: bigint): string {
+  return String(((epochMicros % 1_000_000n) + 1_000_000n) % 1_000_000n).padStart(6, "0");
+}
+
+function utc(epochMicros: bigint): DateTime {
+  // Floor division, so an instant before 1970 keeps its second and its micros stay positive.
+  const floorMs = epochMicros >= 0n ? epochMicros / 1000n : -((-epochMicros + 999n) / 1000n);
+  return DateTime.fromMillis(Number(floorMs), { zone: "utc" });
 }
 
 /** ISO-8601 UTC with microseconds: 2026-11-21T08:30:12.123456Z */
 export function formatInstant(epochMicros: bigint): string {
-  const ms = Number(epochMicros / 1000n);
-  const micros = ((epochMicros % 1_000_000n) + 1_000_000n) % 1_000_000n;
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 19)}.${pad(micros, 6)}Z`;
+  return `${utc(epochMicros).toFormat("yyyy-MM-dd'T'HH:mm:ss")}.${microsOfSecond(epochMicros)}Z`;
 }
 
 /**
@@ -102,10 +123,6 @@ export function formatInstant(epochMicros: bigint): string {
  * without, whole seconds (older releases ignore any fraction and cut at the start of the second).
  */
 export function formatRestorePoint(epochMicros: bigint, fractional: boolean): string {
-  const ms = Number(epochMicros / 1000n);
-  const d = new Date(ms);
-  const base = `${d.getUTCFullYear()}:${pad(d.getUTCMonth() + 1)}:${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  if (!fractional) return base;
-  const micros = ((epochMicros % 1_000_000n) + 1_000_000n) % 1_000_000n;
-  return `${base}.${pad(micros, 6)}`;
+  const base = utc(epochMicros).toFormat("yyyy:MM:dd HH:mm:ss");
+  return fractional ? `${base}.${microsOfSecond(epochMicros)}` : base;
 }

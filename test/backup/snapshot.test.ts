@@ -142,7 +142,8 @@ t.test("bad input: one PitrError with a stable code", async (t) => {
     throw new NodetoolError(args, "Connection refused");
   };
   await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "new-tag", nodetool: failing }), { code: "E_NODE_STATE", message: /nodetool snapshot -t new-tag' failed: Connection refused/ });
-  await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "new-tag", nodetool: "/nonexistent/nodetool" }), { code: "E_NODE_STATE" });
+  // A nodetool that does not exist is a configuration error (exit 2), not a node in the wrong state.
+  await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "new-tag", nodetool: "/nonexistent/nodetool" }), { code: "E_CONFIG", message: /nodetool command .\/nonexistent\/nodetool. not found/ });
   await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "new-tag", nodetool: "true" }), { code: "E_NOT_FOUND", message: /snapshot 'new-tag' not found/ });
   await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "fixture-tag", scope: ["other_ks"], tokens: false }), { code: "E_NOT_FOUND" });
   await unlink(join(dataDir, TABLE_DIR, "snapshots/fixture-tag/schema.cql"));

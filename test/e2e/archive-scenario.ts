@@ -60,7 +60,8 @@ export async function nodeWithHook(
     CLI,
     [
       "init",
-      `--write=${configFile}`,
+      // --config names the file init writes (it does not exist yet); --nodetool is kept in it.
+      `--config=${configFile}`,
       `--nodetool=${node.nodetoolCommand}`,
       `--archive=${archiveUrl}`,
       `--commitlog-dir=${node.commitlogDir}`,
@@ -72,7 +73,9 @@ export async function nodeWithHook(
   t.equal(init.exitCode, 0, "cassandra-pitr init against the running node: exit 0");
   t.match(init.stdout, /archive_command=\S+archive-hook\.js --config=\S+ %path %name/, "init prints the archive_command line");
   const hostId = await node.hostId();
-  t.match(await readFile(configFile, "utf8"), new RegExp(`node: ${hostId}`), "init wrote the node's host id");
+  const written = await readFile(configFile, "utf8");
+  t.match(written, new RegExp(`node: ${hostId}`), "init wrote the node's host id");
+  t.ok(written.includes(`nodetool: ${JSON.stringify(node.nodetoolCommand)}`), "and the nodetool command, so later commands need no --nodetool");
   const extra = Object.entries(extraConfig).map(([k, v]) => `${k}: ${v}`).join("\n");
   if (extra) await import("node:fs/promises").then((fs) => fs.appendFile(configFile, extra + "\n"));
   await node.stop();

@@ -28,13 +28,8 @@ export async function pitrNode(t: Test, name: string): Promise<PitrNode> {
   await mkdir(archiveDir);
   const made = await nodeWithHook(t, name, `file://${archiveDir}`, {});
   await appendFile(made.configFile, `cassandraConf: ${made.node.confDir}\n`);
-  const takesNodetool = (command: string | undefined) => command === "snapshot" || command === "restore";
-  const cli = (...args: string[]) =>
-    runNode(
-      CLI,
-      [...args, `--config=${made.configFile}`, ...(takesNodetool(args[0]) ? [`--nodetool=${made.node.nodetoolCommand}`] : [])],
-      process.env,
-    );
+  // snapshot and restore run nodetool: init kept the node's nodetool command in the config file.
+  const cli = (...args: string[]) => runNode(CLI, [...args, `--config=${made.configFile}`], process.env);
   return { node: made.node, identity: made.identity, configFile: made.configFile, archiveDir, cli };
 }
 

@@ -52,3 +52,21 @@ t.test("report: bad input and empty archives", async (t) => {
   t.equal(doc.schema_version, 1);
   t.equal(doc.nodes[0]!.node, "host-p");
 });
+
+t.test("report: the default window starts when the node's archive starts, not a week before --until", async (t) => {
+  const b = await openBackend("mem://report-cli-start");
+  await buildArchive(b, 2); // segments every 10 min from T0 + 10 min, a daily snapshot at T0 + 1 h
+  const until = new Date(T0 + 2 * DAY).toISOString();
+  const r = await cli(["report", "--until", until, "--format", "json"], "mem://report-cli-start");
+  t.ok([0, 3].includes(r.status), `exit ${r.status}`);
+  const doc = JSON.parse(r.out) as { window: { from_at: string; to_at: string } };
+  t.equal(doc.window.from_at, new Date(T0 + 600_000).toISOString(), "from the first archived segment's close time");
+  t.equal(doc.window.to_at, until);
+
+  const older = await cli(["report", "--until", new Date(T0 + 20 * DAY).toISOString(), "--format", "json"], "mem://report-cli-start");
+  const week = JSON.parse(older.out) as { window: { from_at: string } };
+  t.equal(week.window.from_at, new Date(T0 + 13 * DAY).toISOString(), "an archive older than a week: the week before --until");
+
+  const given = await cli(["report", "--since", new Date(T0 - DAY).toISOString(), "--until", until, "--format", "json"], "mem://report-cli-start");
+  t.equal((JSON.parse(given.out) as { window: { from_at: string } }).window.from_at, new Date(T0 - DAY).toISOString(), "--since is taken as given");
+});

@@ -1,6 +1,6 @@
 import t from "tap";
 import { buildReport, digestOf, type ReportInput } from "../../src/report/model.js";
-import { every, syntheticNode } from "../../src/report/synthetic.js";
+import { every, syntheticNode } from "../../bench/synthetic.js";
 import { FROM, H, M, NOW, T0, TO, nodeA, scenarioInput } from "./scenario.js";
 
 const at = (h: number, m = 0, s = 0) => T0 + h * H + m * M + s * 1000;

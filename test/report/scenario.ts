@@ -7,7 +7,7 @@
  * - node-c: healthy until 10:00, then the node is down and restarts (new run) at 11:00.
  */
 import type { NodeInput, ReportInput } from "../../src/report/model.js";
-import { every, syntheticNode, type SyntheticSegment } from "../../src/report/synthetic.js";
+import { every, syntheticNode, type SyntheticSegment } from "../../bench/synthetic.js";
 
 export const T0 = Date.UTC(2026, 2, 1);
 export const H = 3_600_000;

@@ -70,6 +70,19 @@ t.test("restore: bad input changes nothing; a good restore places, stages and wr
   t.notOk((await readdir(s.root)).includes("rd-bad"), "the restore directory it created is gone");
   await writeFile(join(s.archive, dataKey), original);
 
+  // nodetool may live in the config file instead of on every command line.
+  const nodetoolConfig = join(s.root, "nodetool-config.yaml");
+  await writeFile(nodetoolConfig, (await readFile(s.configFile, "utf8")) + "nodetool: /nonexistent/bin/nodetool -h 127.0.0.1\n");
+  const fromConfig = await cli("restore", "--at", s.at, "--grace", "0s", `--config=${nodetoolConfig}`);
+  t.equal(fromConfig.exitCode, 2, "the config's nodetool is the one run: a missing one is exit 2, never 'node stopped'");
+  t.match(fromConfig.stderr, /nodetool command '\/nonexistent\/bin\/nodetool' not found/, "naming the configured command");
+  t.same(await tree(s.node), before, "and nothing changed on disk");
+
+  const planned = await cli("plan", "--at", s.at, "--grace", "0s");
+  t.equal(planned.exitCode, 0, "plan: exit 0");
+  const plannedCommand = /restore_command=(.*)$/m.exec(planned.stdout)?.[1];
+  t.equal(plannedCommand, `${RESTORE_HOOK} --config=${s.configFile} %from %to`, "plan prints the restore_command restore will write");
+
   const restoreDir = join(s.root, "restore-here");
   const ok = await cli("restore", "--at", s.at, "--grace", "0s", "--nodetool=false", `--restore-dir=${restoreDir}`);
   t.equal(ok.exitCode, 0, `restore: exit 0 ${ok.stderr}`);
@@ -87,6 +100,7 @@ t.test("restore: bad input changes nothing; a good restore places, stages and wr
   t.match(props, /^archive_command=\/usr\/bin\/cassandra-pitr-archive %path %name$/m, "archive_command kept");
   t.match(props, new RegExp(`^restore_directories=${restoreDir}$`, "m"), "restore_directories names the staging directory");
   t.match(props, /^restore_command=\S+restore-hook\.js --config=\S+ %from %to$/m, "restore_command is our hook with this config");
+  t.equal(/^restore_command=(.*)$/m.exec(props)?.[1], plannedCommand, "the very line plan printed");
   t.match(props, /^restore_point_in_time=\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/m, "restore point with microseconds");
 
   // What Cassandra will do with a stub: call the restore hook with %from %to.
@@ -99,6 +113,7 @@ t.test("restore: bad input changes nothing; a good restore places, stages and wr
   t.equal(notYet.exitCode, 18, "finish while the node is down: exit 18 (replay has not run)");
   const finished = await cli("restore", "finish", "--nodetool=true");
   t.equal(finished.exitCode, 0, "finish once the node is up: exit 0");
+  t.notMatch(finished.stdout, /JVM|jvm|remove +from/, "a whole-node restore added no JVM option, and finish says nothing about any");
   const after = await readFile(join(s.node, "conf/commitlog_archiving.properties"), "utf8");
   t.notMatch(after, /restore_/, "every restore setting removed");
   t.match(after, /archive_command=/, "archive_command still there");

@@ -45,3 +45,20 @@ t.test("formatting", async (t) => {
   t.equal(formatRestorePoint(x, false), "2026:11:21 08:30:12");
   t.equal(p(formatRestorePoint(x, true)).epochMicros, x, "round trip");
 });
+
+t.test("an offset no clock uses is refused with one line naming it", async (t) => {
+  for (const bad of ["2026-11-21T09:30:12+99:99", "2026-11-21T09:30:12+18:01", "2026-11-21T09:30:12-0560", "2026-11-21T09:30:12+24:00"]) {
+    t.throws(() => p(bad), { code: "E_BAD_TIME", message: /is not a UTC offset/ }, bad);
+  }
+  const err = (() => { try { p("2026-11-21T09:30:12+99:99"); } catch (e) { return e as Error; } })();
+  t.equal(err?.message.split("\n").length, 1, "one line");
+  t.match(err?.message, /\+99:99/, "names the offset");
+  t.equal(p("2026-11-21T09:30:12+18:00").epochMicros, us("2026-11-20T15:30:12Z"), "±18:00 is the edge, accepted");
+  t.equal(p("2026-11-21T09:30:12+0530").epochMicros, us("2026-11-21T04:00:12Z"), "offsets without a colon");
+});
+
+t.test("leap days and month lengths come from the calendar", async (t) => {
+  t.equal(p("2028-02-29T00:00:00Z").epochMicros, us("2028-02-29T00:00:00Z"));
+  t.throws(() => p("2026-02-29T00:00:00Z"), { message: /no such date/ });
+  t.throws(() => p("2026-04-31T00:00:00Z"), { message: /no such date/ });
+});

@@ -17,7 +17,8 @@ export async function run(ctx: CliContext): Promise<number> {
   let metrics: { close: () => Promise<void>; update: (s: import("../../archive/agent.js").AgentStats) => void } | undefined;
   if (config.metricsListen && !once) {
     const { startMetricsServer } = await import("../../archive/metrics.js");
-    metrics = await startMetricsServer(config.metricsListen, backend, identity);
+    const { restorableFigures } = await import("../../catalog/figures.js");
+    metrics = await startMetricsServer(config.metricsListen, identity, (nowMs) => restorableFigures(backend, identity, nowMs));
   }
   // Incremental backups on their own interval, one run at a time, never failing the agent.
   let lastIncremental = 0;

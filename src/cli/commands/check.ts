@@ -14,7 +14,7 @@ import { parseLocation } from "../../storage/location.js";
 import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
-import { hookPaths } from "./init.js";
+import { hookPaths } from "../hooks.js";
 
 export interface CheckResult {
   readonly id: string;

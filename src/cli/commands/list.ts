@@ -1,4 +1,8 @@
-/** `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots, gaps, segment counts. */
+/**
+ * `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots,
+ * gaps, segment counts. It describes what it found (the first and last segment close times), and
+ * names the searched window as such.
+ */
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
 import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
@@ -16,12 +20,15 @@ export async function run(ctx: CliContext): Promise<number> {
     const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
     await requireKnownNode(backend, identity, ctx.signal);
     const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
+    const closes = c.segments.map((s) => s.closeTimeMs);
+    const found = closes.length > 0 ? { first: iso(Math.min(...closes)), last: iso(Math.max(...closes)) } : undefined;
     const summary = {
       schema_version: 1,
       node: identity,
       listed: { from: iso(c.listedFromMs), to: iso(c.listedToMs) },
       window: c.restorable ? { earliest: iso(c.restorable.earliestMs), latest: iso(c.restorable.latestMs), snapshot: c.restorable.snapshotTag } : null,
-      segments: { count: c.segments.length, runs: c.runs.length, duplicates: c.duplicates.length, newest_close: iso(c.unarchivedTail?.sinceMs) },
+      searched: { from: iso(since), to: iso(until) },
+      segments: { count: c.segments.length, first_close: found?.first ?? null, last_close: found?.last ?? null, runs: c.runs.length, duplicates: c.duplicates.length, newest_close: iso(c.unarchivedTail?.sinceMs) },
       snapshots: c.snapshots.map((s) => ({ tag: s.tag, time: iso(s.snapshotTimeMs), complete: s.complete, cassandra_version: s.cassandraVersion, tables: s.tables.length })),
       incrementals: c.incrementals.length,
       gaps: c.gaps.map((g) => ({ from_id: g.fromId.toString(), to_id: g.toId.toString(), count: g.count, after_close: iso(g.afterCloseMs), kind: g.kind, cause: g.cause })),
@@ -30,10 +37,10 @@ export async function run(ctx: CliContext): Promise<number> {
     if (ctx.args["json"]) {
       ctx.out(JSON.stringify(summary, null, 2));
     } else {
-      ctx.out(`node ${identity.cluster}/${identity.node} (segments closed ${summary.listed.from} .. ${summary.listed.to})`);
+      ctx.out(`node ${identity.cluster}/${identity.node}: ${found ? `segments closed ${found.first} .. ${found.last}` : "no segment"} (searched ${summary.searched.from} .. ${summary.searched.to})`);
       ctx.out(`  restorable window: ${summary.window ? `${summary.window.earliest} .. ${summary.window.latest} (from snapshot '${summary.window.snapshot}')` : "none"}`);
       ctx.out(`  segments: ${c.segments.length} in ${c.runs.length} run(s), ${c.duplicates.length} duplicate id(s); newest closed ${summary.segments.newest_close}`);
-      ctx.out(`  snapshots: ${c.snapshots.length}${c.snapshots.length === 0 ? "" : ""}`);
+      ctx.out(`  snapshots: ${c.snapshots.length}`);
       for (const s of summary.snapshots) ctx.out(`    ${s.time}  ${s.tag}  ${s.complete ? "complete" : "INCOMPLETE"}  ${s.tables} table(s)  Cassandra ${s.cassandra_version}`);
       ctx.out(`  incrementals: ${c.incrementals.length}`);
       ctx.out(`  gaps: ${c.gaps.length}`);

@@ -1,6 +1,8 @@
 /**
  * `cassandra-pitr report [--since T] [--until T] [--target-rpo D] [--node ID ...] [--format F] [--out FILE]`:
- * the recovery point report (src/report). Exit 3 when a check fails (target breached, gap, nothing
+ * the recovery point report (src/report). The default window is the week before --until, or less:
+ * it starts when the reported nodes' archive starts (their oldest segment or snapshot), so a new
+ * cluster is not reported as unprotected for the days before it existed. Exit 3 when a check fails (target breached, gap, nothing
  * restorable); 14 for unknown nodes, an archive without nodes or a window without data; 2 for bad input.
  */
 import { writeOutputFile } from "../output-file.js";
@@ -9,10 +11,12 @@ import { EXIT } from "../../errors/codes.js";
 import { parseDuration } from "../../config/duration.js";
 import { buildReport, humanDuration, reportBreached } from "../../report/model.js";
 import { scanLocalSnapshots } from "../../report/local-snapshots.js";
-import { listNodes, nodeExists, readNodeInput } from "../../report/read.js";
+import { archiveStart, listNodes, nodeExists, readNodeInput } from "../../report/read.js";
+import { parseInstant } from "../../restore/time.js";
 import { FORMATS, render, type Format } from "../../report/render.js";
 import { toolVersion } from "../../report/version.js";
-import { openArchive, windowArgs } from "../context.js";
+import type { Backend } from "../../storage/types.js";
+import { openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -21,8 +25,9 @@ export async function run(ctx: CliContext): Promise<number> {
   const now = Date.now();
   const format = String(ctx.args["format"] ?? "text") as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format: '${format}' is not one of ${FORMATS.join(", ")}`);
-  const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
-  if (!(since < until)) throw new UsageError(`the window is empty: --since ${iso(since)} is not before --until ${iso(until)}`);
+  const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
+  const givenSince = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : undefined;
+  if (givenSince !== undefined && !(givenSince < until)) throw new UsageError(`the window is empty: --since ${iso(givenSince)} is not before --until ${iso(until)}`);
   const { config, backend } = await openArchive(ctx);
   try {
     const targetRpoMs = ctx.args["target-rpo"] !== undefined ? parseDuration(String(ctx.args["target-rpo"]), "--target-rpo") : config.targetRpo;
@@ -46,6 +51,7 @@ export async function run(ctx: CliContext): Promise<number> {
         throw new PitrError("E_NOT_FOUND", `the archive ${backend.displayLocation} holds no node of cluster '${cluster}'`, { hint: "check --archive and --cluster; a node appears once its first segment or snapshot is stored" });
       }
     }
+    const since = givenSince ?? (await defaultSince(backend, cluster, nodes, until, ctx.signal));
     const inputs = [];
     for (const node of nodes) {
       const input = await readNodeInput(backend, { cluster, node }, { fromMs: since, toMs: until, signal: ctx.signal });
@@ -70,4 +76,18 @@ export async function run(ctx: CliContext): Promise<number> {
   } finally {
     await backend.close();
   }
+}
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** The week before `until`, cut to when the oldest of these nodes' archives starts. */
+async function defaultSince(backend: Backend, cluster: string, nodes: readonly string[], until: number, signal: AbortSignal): Promise<number> {
+  const starts: number[] = [];
+  for (const node of nodes) {
+    const start = await archiveStart(backend, { cluster, node }, signal);
+    if (start !== undefined) starts.push(start);
+  }
+  const start = starts.length > 0 ? Math.min(...starts) : undefined;
+  // A window must not be empty: an archive that starts at or after --until keeps the week.
+  return start !== undefined && start > until - WEEK_MS && start < until ? start : until - WEEK_MS;
 }

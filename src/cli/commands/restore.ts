@@ -5,28 +5,22 @@
  */
 import { join, dirname } from "node:path";
 import { compactTime } from "../../archive/layout.js";
+import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
+import { renderPlanText } from "../../restore/plan-text.js";
+import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
+import { parseInstant } from "../../restore/time.js";
+import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
+import { restoreCommandLine } from "../hooks.js";
 import type { CliContext } from "../main.js";
-import { hookPaths, runNodetool } from "./init.js";
-import { buildPlan, renderPlanText } from "./plan.js";
-
-async function nodeAnswers(nodetool: string): Promise<boolean> {
-  try {
-    await runNodetool(nodetool, ["info"]);
-    return true;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err; // no nodetool: we cannot tell, so we do not guess
-    return false;
-  }
-}
 
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
-  const nodetool = (ctx.args["nodetool"] as string | undefined) ?? "nodetool";
+  const nodetool = createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 });
   const dryRun = ctx.args["dryRun"] === true;
   try {
     if (!config.cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
@@ -34,7 +28,7 @@ export async function run(ctx: CliContext): Promise<number> {
       const identity = identityOf(config);
       await finishRestore({
         cassandraConf: config.cassandraConf,
-        isNodeRunning: () => nodeAnswers(nodetool),
+        isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
         say: ctx.out,
         dryRun,
         recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
@@ -42,14 +36,25 @@ export async function run(ctx: CliContext): Promise<number> {
       return EXIT.OK;
     }
     if (ctx.args["action"] === "abort") {
-      await abortRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool), say: ctx.out, dryRun });
+      await abortRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool, ctx.signal), say: ctx.out, dryRun });
       return EXIT.OK;
     }
     if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
     if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
     const configFile = (await ctx.config()).file;
-    const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
-    const plan = await buildPlan(ctx, config, backend, restoreCommand);
+    const restoreCommand = restoreCommandLine(configFile);
+    const plan = await preparePlan({
+      backend,
+      identity: identityOf(config),
+      at: parseInstant(String(ctx.args["at"]), { now: Date.now() }),
+      graceMs: durationArg(ctx.args, "grace", DEFAULT_GRACE),
+      keyspaces: strings(ctx.args, "keyspace"),
+      tables: strings(ctx.args, "table"),
+      targetVersion: optionalString(ctx.args, "targetVersion") ?? config.cassandraVersion,
+      restoreCommand,
+      now: Date.now(),
+      signal: ctx.signal,
+    });
     ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     ctx.out("");
     const now = Date.now();
@@ -66,7 +71,7 @@ export async function run(ctx: CliContext): Promise<number> {
       stubs: ctx.args["stubs"] === true,
       acceptCassandraFilter: ctx.args["acceptCassandraFilter"] === true,
       dryRun,
-      isNodeRunning: () => nodeAnswers(nodetool),
+      isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
       say: ctx.out,
       now,
       parallelism: config.parallelism,

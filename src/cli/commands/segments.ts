@@ -1,3 +1,4 @@
+/** `cassandra-pitr segments [--since T] [--until T] [--json]`: the archived segments of the node closed in a window, oldest first. */
 import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../archive/layout.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
@@ -28,7 +29,10 @@ export async function run(ctx: CliContext): Promise<number> {
     if (ctx.args["json"]) {
       ctx.out(JSON.stringify({ schema_version: 1, node: identity, since: new Date(since).toISOString(), until: new Date(until).toISOString(), segments: rows }, null, 2));
     } else {
-      ctx.out(`${rows.length} segment(s) of ${identity.cluster}/${identity.node} closed ${new Date(since).toISOString()} .. ${new Date(until).toISOString()}`);
+      // What was found, then the window searched: never the window as if it were the data's range.
+      const searched = `${new Date(since).toISOString()} .. ${new Date(until).toISOString()}`;
+      const found = rows.length > 0 ? `closed ${rows[0]!.closeTime} .. ${rows[rows.length - 1]!.closeTime}` : "closed";
+      ctx.out(`${rows.length} segment(s) of ${identity.cluster}/${identity.node} ${found} (searched ${searched})`);
       for (const r of rows) ctx.out(`${r.closeTime}  ${r.segment.padEnd(34)} ${String(r.storedBytes).padStart(10)} B${r.conflict ? "  CONFLICT COPY" : ""}`);
     }
     return EXIT.OK;

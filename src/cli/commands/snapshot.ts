@@ -1,4 +1,4 @@
-/** `cassandra-pitr snapshot [scope..] [--tag T] [--nodetool CMD] [--clear] [--json]`. */
+/** `cassandra-pitr snapshot [scope..] [--tag T] [--nodetool CMD] [--clear] [--no-tokens] [--json]`. */
 import { uploadSnapshot, type SnapshotProgress } from "../../backup/snapshot.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
@@ -23,7 +23,8 @@ export async function run(ctx: CliContext): Promise<number> {
       dataDir: config.dataDir,
       tag: typeof ctx.args["tag"] === "string" ? ctx.args["tag"] : undefined,
       scope,
-      nodetool: typeof ctx.args["nodetool"] === "string" ? ctx.args["nodetool"] : undefined,
+      nodetool: config.nodetool,
+      tokens: ctx.args["tokens"] !== false,
       clear: ctx.args["clear"] === true,
       datacenter: config.datacenter,
       cassandraVersion: config.cassandraVersion,

@@ -10,12 +10,11 @@ import { EXIT } from "../../errors/codes.js";
 import { parseInstant } from "../../restore/time.js";
 import { verifyNode } from "../../verify/verify.js";
 import { createHarnessScratch, findHarness, parseExpectation, runDrill } from "../../verify/drill.js";
-import { hookPaths } from "./init.js";
-import { buildPlan } from "./plan.js";
+import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
+import { durationArg, strings } from "../args.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
+import { hookPaths, restoreCommandLine } from "../hooks.js";
 import type { CliContext } from "../main.js";
-
-const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : undefined);
 
 export async function run(ctx: CliContext): Promise<number> {
   if (ctx.args["drill"]) return drill(ctx);
@@ -52,19 +51,19 @@ export async function run(ctx: CliContext): Promise<number> {
 async function drill(ctx: CliContext): Promise<number> {
   if (ctx.args["at"] === undefined) throw new UsageError("verify --drill needs --at (the instant to restore to)", { hint: "e.g. --at '2026-01-31T12:00:00Z'; 'cassandra-pitr list' shows the restorable window" });
   if (ctx.args["since"] !== undefined || ctx.args["until"] !== undefined) throw new UsageError("--since and --until do not apply to verify --drill (it restores to --at)");
-  const nodes = strings(ctx.args["node"]) ?? [];
+  const nodes = strings(ctx.args, "node") ?? [];
   if (nodes.length > 1) throw new UsageError("verify --drill drills one node at a time", { hint: "run it once per --node" });
   const now = Date.now();
   const at = parseInstant(String(ctx.args["at"]), { now });
-  const expectations = (strings(ctx.args["expect"]) ?? []).map(parseExpectation);
-  const checks = (strings(ctx.args["check"]) ?? []).map((c) => c.trim()).filter((c) => c.length > 0);
+  const expectations = (strings(ctx.args, "expect") ?? []).map(parseExpectation);
+  const checks = (strings(ctx.args, "check") ?? []).map((c) => c.trim()).filter((c) => c.length > 0);
   const harness = findHarness(ctx.args["harness"] as string | undefined);
   const { config, backend } = await openArchive(ctx);
   try {
     const drilled = nodes[0] ? { ...config, node: nodes[0] } : config;
     const identity = identityOf(drilled);
     const configFile = (await ctx.config()).file;
-    const restoreCommand = `${hookPaths().restore}${configFile ? ` --config=${configFile}` : ""} %from %to`;
+    const restoreCommand = restoreCommandLine(configFile);
     if ([hookPaths().restore, configFile ?? ""].some((p) => /\s/.test(p))) {
       throw new UsageError(`restore_command '${restoreCommand}' has a path with a space`, { hint: "Cassandra splits restore_command on spaces" });
     }
@@ -73,15 +72,26 @@ async function drill(ctx: CliContext): Promise<number> {
       identity,
       archiveUrl: config.archive,
       at: at.epochMicros,
-      keyspaces: strings(ctx.args["keyspace"]),
-      tables: strings(ctx.args["table"]),
+      keyspaces: strings(ctx.args, "keyspace"),
+      tables: strings(ctx.args, "table"),
       checks,
       expectations,
       keepScratch: ctx.args["keepScratch"] === true,
       restoreCommand,
       parallelism: config.parallelism,
       plan: (r) =>
-        buildPlan({ ...ctx, args: { ...ctx.args, keyspace: r.keyspaces, table: r.tables, targetVersion: r.targetVersion } }, drilled, backend, restoreCommand),
+        preparePlan({
+          backend,
+          identity,
+          at,
+          graceMs: durationArg(ctx.args, "grace", DEFAULT_GRACE),
+          keyspaces: r.keyspaces,
+          tables: r.tables,
+          targetVersion: r.targetVersion,
+          restoreCommand,
+          now: Date.now(),
+          signal: ctx.signal,
+        }),
       createScratch: () => createHarnessScratch({ harness, env: ctx.env, say: ctx.args["json"] ? ctx.err : ctx.out }),
       now: () => Date.now(),
       say: ctx.args["json"] ? ctx.err : ctx.out,

@@ -3,10 +3,10 @@
  * later, a daily snapshot, a few outages and a lost segment per node), built in memory (no
  * storage), then the model and every renderer. Measures wall time and heap growth.
  */
-import { buildReport } from "./model.js";
-import { render, FORMATS } from "./render.js";
+import { buildReport } from "../src/report/model.js";
+import { render, FORMATS } from "../src/report/render.js";
 import { syntheticNode, type SyntheticSegment } from "./synthetic.js";
-import type { NodeInput } from "./model.js";
+import type { NodeInput } from "../src/report/model.js";
 
 const DAY = 86_400_000;
 const EVERY = 300_000;
@@ -37,7 +37,7 @@ export async function benchReport(): Promise<{ name: string; value: number; unit
   for (const f of FORMATS) bytes += render(model, f).length;
   const t2 = performance.now();
   const heapAfter = process.memoryUsage().heapUsed;
-  const command = "npm run bench (src/report/bench.ts: 10 nodes × 1 year, a segment every 5 min)";
+  const command = "npm run bench (bench/report-model.ts: 10 nodes × 1 year, a segment every 5 min)";
   return [
     { name: `report model, ${segments} segments on 10 nodes over a year`, value: Math.round(t1 - t0), unit: "ms", command },
     { name: "report rendering, all 5 formats", value: Math.round(t2 - t1), unit: "ms", command },

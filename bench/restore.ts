@@ -5,15 +5,15 @@
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { segmentKey, type NodeIdentity } from "../archive/layout.js";
-import { fetchSegment } from "../archive/fetch.js";
-import { pushSegment } from "../archive/push.js";
-import { recordFromMetadata } from "../archive/record.js";
-import { readCatalog } from "../catalog/read.js";
-import type { SnapshotEntry } from "../catalog/model.js";
-import { planRestore } from "../restore/planner.js";
-import { openBackend } from "../storage/open.js";
-import type { Backend, ListOptions, ObjectInfo } from "../storage/types.js";
+import { segmentKey, type NodeIdentity } from "../src/archive/layout.js";
+import { fetchSegment } from "../src/archive/fetch.js";
+import { pushSegment } from "../src/archive/push.js";
+import { recordFromMetadata } from "../src/archive/record.js";
+import { readCatalog } from "../src/catalog/read.js";
+import type { SnapshotEntry } from "../src/catalog/model.js";
+import { planRestore } from "../src/restore/planner.js";
+import { openBackend } from "../src/storage/open.js";
+import type { Backend, ListOptions, ObjectInfo } from "../src/storage/types.js";
 import { cmd, type Table } from "./report.js";
 import { fmt, median, MiB, percentile, runChild, type ChildRun } from "./measure.js";
 import type { SegmentSetInfo } from "./archive.js";
@@ -277,12 +277,12 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     },
     {
       what: "fetchSegment in one process, parallelism 1",
-      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, 1 at a time (src/bench/restore.ts)`,
+      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, 1 at a time (bench/restore.ts)`,
       pass: inProcess(1),
     },
     {
       what: `fetchSegment in one process, parallelism ${o.parallelism}`,
-      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, ${o.parallelism} at a time (src/bench/restore.ts)`,
+      command: `fetchSegment(backend, key, target, {sha256, size}) × ${items.length}, ${o.parallelism} at a time (bench/restore.ts)`,
       pass: inProcess(o.parallelism),
     },
   ].map((r) => ({ ...r, totals: [], calls: [] }));

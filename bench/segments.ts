@@ -81,8 +81,7 @@ export async function ensureSegments(repo: string, sizeMiB: number, count: numbe
     await rm(nodeDir, { recursive: true, force: true });
     await run("bash", [script, "init", nodeDir, "--port-base", String(base), "--segment-size", String(sizeMiB), "--heap", "1G", "--archive-command", `/bin/sh ${capture} ${dir} %path %name`], { maxBuffer: 1 << 24 });
     await run("bash", [script, "start", nodeDir], { maxBuffer: 1 << 24 });
-    const driverName = "cassandra-driver";
-    const cassandra = (await import(driverName)).default as any;
+    const { default: cassandra } = await import("cassandra-driver");
     const client = new cassandra.Client({ contactPoints: [`127.0.0.1:${base}`], localDataCenter: "datacenter1", socketOptions: { readTimeout: 60_000 } });
     await client.connect();
     await client.execute("CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
@@ -109,7 +108,7 @@ export async function ensureSegments(repo: string, sizeMiB: number, count: numbe
     await rm(join(repo, ".tmp/ports", String(base)), { recursive: true, force: true });
   }
   files = await full();
-  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by src/bench/segments.ts\n`);
+  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by bench/segments.ts\n`);
   log(`generated ${files.length} segments in ${Math.round((Date.now() - started) / 1000)} s`);
   return { dir, files: files.slice(0, count), sizeBytes: bytes, origin: "generated" };
 }

@@ -6,9 +6,9 @@
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { compress, decompress } from "zstd-napi";
-import { SegmentScan } from "../archive/scan.js";
-import { ZstdFileChunks } from "../archive/zstd-file.js";
-import { openBackend } from "../storage/open.js";
+import { SegmentScan } from "../src/archive/scan.js";
+import { ZstdFileChunks } from "../src/archive/zstd-file.js";
+import { openBackend } from "../src/storage/open.js";
 import { cmd, type Table } from "./report.js";
 import { fmt, median, MiB, runChild, summarize, type ChildRun, type Summary } from "./measure.js";
 
@@ -283,7 +283,7 @@ export async function benchHookParts(sets: readonly SegmentSetInfo[], repeats: n
     title: "The hook's per-segment work, in process",
     intro: [
       `Median per segment over ${repeats} repetitions on every segment of the set, after one warm-up each (warm JIT and page cache; the hook itself runs once, cold). ` +
-        "CPU ms is user + system time of this process, all threads, over the same call. Produced by `benchHookParts` in src/bench/archive.ts.",
+        "CPU ms is user + system time of this process, all threads, over the same call. Produced by `benchHookParts` in bench/archive.ts.",
     ],
     header: ["data", "part", "wall ms p50", "CPU ms p50", "MiB/s"],
     rows,
