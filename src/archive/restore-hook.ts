@@ -50,7 +50,7 @@ async function fetchFiltered(
   to: string,
   signal: AbortSignal,
 ): Promise<{ mutations: number; withheld: number }> {
-  const { compileReplayFilter, parseSpec, specDigest } = await import("../restore/replay-filter.js");
+  const { compileReplayFilter, parseSpec, specDigest } = await import("./replay-filter.js");
   const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
       hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",

@@ -46,7 +46,7 @@ import {
   type FilterTally,
   type ReplayFilterSpec,
   type SegmentFilter,
-} from "./replay-filter.js";
+} from "../archive/replay-filter.js";
 
 export const STATE_FILE = "cassandra-pitr-restore.json";
 const PROPERTIES = "commitlog_archiving.properties";
@@ -209,7 +209,7 @@ function filterOrRefuse(filter: SegmentFilter, name: string, bytes: Uint8Array):
     return filter(name, bytes);
   } catch (err) {
     if (!isPitrError(err)) throw err;
-    throw new PlanRefusedError("unreadable-mutations", `cannot read the mutations of segment ${name}: ${err.message}`, {
+    throw new PlanRefusedError("unreadable-mutations", `restore refused before changing anything: ${err.message}`, {
       hint: "restore from a snapshot that holds the table, or pass --accept-cassandra-filter to leave such mutations to Cassandra's own filter (which replays row deletions stamped after T)",
     });
   }

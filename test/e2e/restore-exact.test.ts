@@ -9,7 +9,7 @@
  */
 import t from "tap";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
-import { WITHHELD_TABLE_ID } from "../../src/restore/replay-filter.js";
+import { WITHHELD_TABLE_ID } from "../../src/archive/replay-filter.js";
 import { EXACT_TABLES, Workload, apply, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
 
 const KS = "exact";
@@ -99,12 +99,17 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   t.same(await dumpTable(node, KS, "kv"), others.kv, "kv keeps every write, those after T' and after the first restore included");
   t.same(await dumpTable(node, KS, "wide"), others.wide, "wide keeps every write");
 
-  // A second whole-node restore, to T2 after the first restore (before the table-scope one): the
-  // writes the first restore undid (stamped after T) stay undone, although T2 is later than them.
+  // A keyspace restore, to T2 after the first restore (before the table-scope one): the writes the
+  // first restore undid (stamped after T) stay undone, although T2 is later than them. A whole-node
+  // restore is refused here, and rightly: the reference keyspaces were created after the snapshot,
+  // so no schema.cql describes their mutations.
   await node.stop();
-  const plan2 = await expectOk(t, await p.cli("plan", "--at", at2.toString(), "--grace", "1h"), "plan --at T2 (after the first restore)");
+  const refused = await p.cli("restore", "--at", at2.toString(), "--grace", "1h");
+  t.equal(refused.exitCode, 17, "a whole-node restore over tables the snapshot does not describe is refused (exit 17)");
+  t.match(refused.stderr, /unknown table id .*--accept-cassandra-filter/s, "naming the table id and the way out");
+  const plan2 = await expectOk(t, await p.cli("plan", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"), "plan --at T2 (after the first restore)");
   t.match(plan2.stdout, /a restore abandoned its history: writes stamped after .* stay withheld/, "the plan says which segments belong to the abandoned history");
-  await expectOk(t, await p.cli("restore", "--at", at2.toString(), "--grace", "1h"), "restore --at T2");
+  await expectOk(t, await p.cli("restore", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"), "restore --at T2 --keyspace exact");
   await node.start();
   await expectOk(t, await p.cli("restore", "finish"), "restore finish (T2)");
   const history = w.log.filter((s, i) => (i < firstAfterRestore ? s.ts <= at : s.ts <= at2));
