@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Obtains Apache Cassandra from Maven Central and runs isolated single nodes on 127.0.0.1.
 #
-# Apache publishes no binary tarball of 4.1.x or 5.0.x to Maven Central (the apache-cassandra:tar.gz:bin
-# artifact stops at 4.0-alpha2), but it does publish `org.apache.cassandra:cassandra-all` and all of
-# its runtime dependencies. `fetch` resolves those with Maven (checksums enforced), and this script
-# supplies what the tarball's bin/ and conf/ would: the JVM options of conf/jvm17-server.options
+# Apache publishes no binary tarball of 4.1.x or 5.0.x to Maven Central (the
+# apache-cassandra:tar.gz:bin artifact stops at 4.0-alpha2), but it does publish
+# `org.apache.cassandra:cassandra-all` and all of its runtime dependencies. `fetch` resolves those
+# with Maven (checksums enforced), and this script supplies what the tarball's bin/ and conf/ would: the JVM options of conf/jvm17-server.options
 # (5.0) or conf/jvm11-server.options (4.x), a cassandra.yaml written per node, logback.xml, and
 # nodetool (org.apache.cassandra.tools.NodeTool).
 #
@@ -17,6 +17,7 @@
 #
 # usage: scripts/cassandra-node.sh COMMAND [options]
 #   fetch                          download and verify Cassandra into .cache/cassandra/<version>
+#                                  (4.x: and its Java 11 into .cache/jdk/)
 #   init DIR [options]             write DIR/conf (cassandra.yaml, commitlog_archiving.properties)
 #   start DIR [options]            init if needed, start, wait until CQL answers and nodetool shows UN
 #   stop DIR                       nodetool drain, then SIGTERM and wait
@@ -164,8 +165,8 @@ module_opts() {
 }
 
 # JVM options the distribution's conf/jvm-server.options and conf/jvm17-server.options would give;
-# for 4.x those of jvm11-server.options, except that the collector stays G1 (which that file offers
-# beside its CMS default) so that both versions run the same collector.
+# for 4.x those of jvm11-server.options, with the G1 settings above so that both releases run the
+# same collector.
 jvm_opts() {
   local dir=$1
   # shellcheck disable=SC1091
