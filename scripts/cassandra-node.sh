@@ -4,9 +4,9 @@
 # Apache publishes no binary tarball of 4.1.x or 5.0.x to Maven Central (the
 # apache-cassandra:tar.gz:bin artifact stops at 4.0-alpha2), but it does publish
 # `org.apache.cassandra:cassandra-all` and all of its runtime dependencies. `fetch` resolves those
-# with Maven (checksums enforced), and this script supplies what the tarball's bin/ and conf/ would: the JVM options of conf/jvm17-server.options
-# (5.0) or conf/jvm11-server.options (4.x), a cassandra.yaml written per node, logback.xml, and
-# nodetool (org.apache.cassandra.tools.NodeTool).
+# with Maven (checksums enforced), and this script supplies what the tarball's bin/ and conf/
+# would: the JVM options of conf/jvm17-server.options (5.0) or conf/jvm11-server.options (4.x), a
+# cassandra.yaml written per node, logback.xml, and nodetool (org.apache.cassandra.tools.NodeTool).
 #
 # Cassandra 4.x supports Java 8 and 11 only. Debian 12 packages no Java 11, so for 4.x the script
 # uses JAVA_HOME when it is a Java 11, and otherwise installs the Temurin 11 runtime that the PyPI
