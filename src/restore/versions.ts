@@ -5,7 +5,8 @@
  * - Commit log descriptor versions read: 3.x → 6, 4.0/4.1 → 7, 5.0 → 8, trunk (5.1/6.0) → 9.
  * - restore_point_in_time sub-second digits (CASSANDRA-19448): honoured from 4.0.14, 4.1.7, 5.0.1 and
  *   5.1/trunk. These release numbers are the EXPECTED fix versions (not verified against release
- *   notes); older releases parse whole seconds only.
+ *   notes); older releases parse whole seconds only. Checked on real nodes for 4.1.10 and 5.0.9: both
+ *   restore to an instant between two writes less than a millisecond apart (test/e2e).
  * - `-Dcassandra.replayList`: always `ks.table` entries (a bare keyspace is accepted only by newer
  *   code; we never rely on it).
  */

@@ -14,7 +14,7 @@ import { nodePrefix, parseSegmentKey, type NodeIdentity } from "../../src/archiv
 import { recordFromMetadata, type SegmentRecord } from "../../src/archive/record.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
-import { CassandraNode, nowMicros, waitFor } from "../helpers/cassandra.js";
+import { CassandraNode, nowMicros, waitFor, type NodeOptions } from "../helpers/cassandra.js";
 import { ARCHIVE_HOOK, CLI, runNode } from "../helpers/hooks.js";
 
 export interface ArchivedSegment {
@@ -49,8 +49,9 @@ export async function nodeWithHook(
   archiveUrl: string,
   env: Record<string, string>,
   extraConfig: Record<string, string> = {},
+  nodeOptions: NodeOptions = {},
 ): Promise<{ node: CassandraNode; identity: NodeIdentity; configFile: string; logFile: string }> {
-  const node = await CassandraNode.create(name);
+  const node = await CassandraNode.create(name, nodeOptions);
   t.teardown(() => node.destroy());
   node.env = env;
   await node.start();
@@ -79,7 +80,7 @@ export async function nodeWithHook(
   const extra = Object.entries(extraConfig).map(([k, v]) => `${k}: ${v}`).join("\n");
   if (extra) await import("node:fs/promises").then((fs) => fs.appendFile(configFile, extra + "\n"));
   await node.stop();
-  await node.reconfigure({ archiveCommand: `${ARCHIVE_HOOK} --config=${configFile} %path %name` });
+  await node.reconfigure({ ...nodeOptions, archiveCommand: `${ARCHIVE_HOOK} --config=${configFile} %path %name` });
   await node.start();
   return { node, identity: { cluster: "pitr-test", node: hostId }, configFile, logFile };
 }

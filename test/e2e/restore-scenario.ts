@@ -7,7 +7,7 @@
 import type { Test } from "tap";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CassandraNode, RowRecord } from "../helpers/cassandra.js";
+import type { CassandraNode, NodeOptions, RowRecord } from "../helpers/cassandra.js";
 import { CLI, runNode, tempDir, type Ran } from "../helpers/hooks.js";
 import { nodeWithHook } from "./archive-scenario.js";
 import type { NodeIdentity } from "../../src/archive/layout.js";
@@ -22,11 +22,11 @@ export interface PitrNode {
   cli: (...args: string[]) => Promise<Ran>;
 }
 
-export async function pitrNode(t: Test, name: string): Promise<PitrNode> {
+export async function pitrNode(t: Test, name: string, nodeOptions: NodeOptions = {}): Promise<PitrNode> {
   const root = await tempDir(name);
   const archiveDir = join(root, "archive");
   await mkdir(archiveDir);
-  const made = await nodeWithHook(t, name, `file://${archiveDir}`, {});
+  const made = await nodeWithHook(t, name, `file://${archiveDir}`, {}, {}, nodeOptions);
   await appendFile(made.configFile, `cassandraConf: ${made.node.confDir}\n`);
   // snapshot and restore run nodetool: init kept the node's nodetool command in the config file.
   const cli = (...args: string[]) => runNode(CLI, [...args, `--config=${made.configFile}`], process.env);

@@ -18,7 +18,13 @@ export const NODE_SCRIPT = join(REPO, "scripts/cassandra-node.sh");
 const PORTS_DIR = join(REPO, ".tmp/ports");
 const NODES_DIR = join(REPO, ".tmp/nodes");
 
+/** The Cassandra release the harness runs when a test names none (scripts/cassandra-node.sh's default). */
+export const DEFAULT_CASSANDRA_VERSION = "5.0.9";
+
 export interface NodeOptions {
+  /** Cassandra release, e.g. "4.1.10"; fixed at create (the node's directory records it). */
+  version?: string;
+  /** storage_compatibility_mode: a 5.0 setting, refused for 4.x. */
   compat?: "CASSANDRA_4" | "NONE";
   commitlogCompression?: "lz4" | "zstd" | "deflate" | "snappy";
   segmentSizeMiB?: number;
@@ -72,6 +78,7 @@ export class CassandraNode {
   private constructor(
     readonly dir: string,
     readonly portBase: number,
+    readonly version: string,
   ) {}
 
   /** Creates (but does not start) a node with a fresh directory and reserved ports. */
@@ -80,7 +87,7 @@ export class CassandraNode {
     const dir = join(NODES_DIR, `${name}-${portBase}-${process.pid}`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const node = new CassandraNode(dir, portBase);
+    const node = new CassandraNode(dir, portBase, options.version ?? DEFAULT_CASSANDRA_VERSION);
     await node.script("init", dir, ...node.initArgs(options));
     return node;
   }
@@ -124,15 +131,19 @@ export class CassandraNode {
   env: Record<string, string> = {};
 
   private async script(...args: string[]): Promise<string> {
-    const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true, env: this.env });
+    const env = { ...this.env, CASSANDRA_VERSION: this.version };
+    const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true, env });
     if (result.exitCode !== 0) {
       throw new Error(`cassandra-node.sh ${args[0]} failed (${result.exitCode}):\n${result.all}`);
     }
     return result.stdout;
   }
 
-  /** Rewrites the node's configuration (keeps its data); use between stop and start. */
+  /** Rewrites the node's configuration (keeps its data and its version); use between stop and start. */
   async reconfigure(options: NodeOptions): Promise<void> {
+    if (options.version !== undefined && options.version !== this.version) {
+      throw new Error(`node ${this.dir} runs Cassandra ${this.version}; reconfigure cannot change it to ${options.version}`);
+    }
     await this.script("init", this.dir, ...this.initArgs(options));
   }
 
