@@ -7,7 +7,8 @@
 # only (Cassandra binds the local JMX server to the loopback address), so each node has its own JMX
 # port. Node 1 is the only seed. Hinted handoff is on (a cluster is where hints matter); a fresh
 # cluster has nothing to stream, so nodes join without bootstrapping, one after another, each
-# waiting until it is Up/Normal, which is what keeps a 3-node start affordable on 2 cores.
+# waiting until it is Up/Normal, and the JIT compiles with C1 only (-XX:TieredStopAtLevel=1: short
+# test runs never repay C2's compile time), which is what keeps a 3-node start affordable on 2 cores.
 #
 # usage: scripts/cassandra-cluster.sh COMMAND DIR [ARGS]
 #   init DIR [options] [node options]  write DIR/cluster.env and each node's conf
@@ -62,6 +63,7 @@ node_init() {
     --address "${ADDRS[$((i - 1))]}" --port-base "$PORT_BASE" --jmx-port "$((PORT_BASE + 1 + i))"
     --seeds "${ADDRS[0]}:$((PORT_BASE + 1))" --cluster-name "$CLUSTER_NAME"
     --hinted-handoff "$HINTS" --auto-bootstrap false --snitch GossipingPropertyFileSnitch --heap "$HEAP"
+    --jvm-opt -XX:TieredStopAtLevel=1
   )
   local -a stored=()
   [ -f "$dir/node-options" ] && mapfile -t stored < "$dir/node-options"
