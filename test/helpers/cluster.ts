@@ -125,6 +125,11 @@ export class CassandraCluster {
     for (const member of [...this.nodes].reverse()) await member.stop();
   }
 
+  /** Rewrites every node's configuration with the cluster's settings plus `options` (nodes stopped). */
+  async reconfigure(options: NodeOptions): Promise<void> {
+    await this.script("reconfigure", "all", ...nodeOptionArgs(options));
+  }
+
   /** Until every running node lists every running node as UN (gossip has converged everywhere). */
   async waitAllUp(): Promise<void> {
     await this.script("wait");
