@@ -13,6 +13,10 @@
  * every node of a cluster takes writes, so one whose segments stop arriving is down, or its hook or
  * agent is failing. A cluster that is quiet everywhere is not flagged here (`report` measures RPO
  * against the clock).
+ *
+ * Given the live ring (`nodetool status`), the view also names the nodes that are in the ring but
+ * have nothing archived (their hook was never installed, or they archive elsewhere), and marks the
+ * archived nodes that are no longer in the ring (a replaced or removed node).
  */
 import type { Catalog, SegmentGap } from "./model.js";
 
@@ -32,6 +36,15 @@ export interface ClusterNode {
   /** Set when the node's archive stopped; lagMs is how far its newest segment is behind the cluster's. */
   readonly stopped: { readonly lagMs: number | undefined } | undefined;
   readonly gaps: readonly SegmentGap[];
+  /** Whether the live ring lists this host id; undefined when no ring was given. */
+  readonly inRing: boolean | undefined;
+}
+
+/** A node of the live ring, as `nodetool status` lists it. */
+export interface RingNode {
+  readonly hostId: string;
+  readonly address: string;
+  readonly state: string;
 }
 
 export interface ClusterView {
@@ -44,11 +57,15 @@ export interface ClusterView {
   /** The newest segment close time over all nodes. */
   readonly newestCloseMs: number | undefined;
   readonly stoppedAfterMs: number;
+  /** Nodes of the live ring with nothing archived (empty when no ring was given). */
+  readonly ringWithoutArchive: readonly RingNode[];
 }
 
 export interface ClusterViewOptions {
   /** A node whose newest segment is further behind the cluster's newest than this has stopped. */
   readonly stoppedAfterMs: number;
+  /** The live ring, when known. */
+  readonly ring?: readonly RingNode[] | undefined;
 }
 
 /** Sorts and merges overlapping or touching intervals. */
@@ -110,7 +127,9 @@ export function buildClusterView(cluster: string, catalogs: readonly Catalog[], 
     newestCloseMs: newestByNode[i],
     stopped: stoppedOf(newestByNode[i], newestCloseMs, options.stoppedAfterMs),
     gaps: c.gaps,
+    inRing: options.ring ? options.ring.some((r) => r.hostId === c.identity.node) : undefined,
   }));
+  const archived = new Set(sorted.map((c) => c.identity.node));
   const common = nodes.length === 0 ? [] : nodes.slice(1).reduce((acc, n) => intersectIntervals(acc, n.restorable), nodes[0]!.restorable as Interval[]);
   return {
     cluster,
@@ -119,6 +138,7 @@ export function buildClusterView(cluster: string, catalogs: readonly Catalog[], 
     commonWindow: common[common.length - 1],
     newestCloseMs,
     stoppedAfterMs: options.stoppedAfterMs,
+    ringWithoutArchive: (options.ring ?? []).filter((r) => !archived.has(r.hostId)),
   };
 }
 
@@ -126,6 +146,7 @@ export function buildClusterView(cluster: string, catalogs: readonly Catalog[], 
 export function clusterProblems(view: ClusterView): string[] {
   const problems: string[] = [];
   if (view.commonWindow === undefined) problems.push("no instant to which every node can be restored");
+  for (const r of view.ringWithoutArchive) problems.push(`node ${r.hostId} (${r.address}) is in the ring but has nothing archived`);
   for (const n of view.nodes) {
     if (n.restorable.length === 0) problems.push(`node ${n.node}: nothing restorable`);
     if (n.stopped) problems.push(`node ${n.node}: archive stopped`);

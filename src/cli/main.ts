@@ -99,6 +99,7 @@ const COMMANDS: readonly CommandSpec[] = [
       y
         .option("since", { type: "string", describe: "list from this time (default: 7 days before --until)" })
         .option("until", { type: "string", describe: "list up to this time (default: now)" })
+        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (nodes in it with nothing archived are named)" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/list.js"),
   },

@@ -1,6 +1,7 @@
 /** The cluster's view (pure): restorable instants per node, their intersection, stopped archives, gaps. */
 import t from "tap";
 import { segmentKey } from "../../src/archive/layout.js";
+import { parseStatusNodes } from "../../src/backup/nodetool.js";
 import { buildClusterView, clusterProblems, intersectIntervals, mergeIntervals, restorableIntervals } from "../../src/catalog/cluster.js";
 import { buildCatalog, type Catalog, type ListedSegment, type SnapshotEntry } from "../../src/catalog/model.js";
 
@@ -93,4 +94,33 @@ t.test("disjoint windows: nodes restorable at different times have no common ins
   const view = buildClusterView("prod", [a, b], { stoppedAfterMs: 24 * 60 * MIN });
   t.same(view.nodes.map((n) => n.restorable.length), [1, 1], "each node alone is restorable");
   t.equal(view.commonWindow, undefined, "but to no common instant");
+});
+
+// `nodetool status` of this project's 3-node harness cluster (Cassandra 5.0.9), one node down.
+const STATUS = `Datacenter: datacenter1
+=======================
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address     Load       Tokens  Owns (effective)  Host ID                               Rack 
+UN  127.0.0.23  25.94 KiB  4       81.7%             5f3846ca-1738-4039-bef1-3fa9ec67cbce  rack1
+DN  127.0.0.21  79.85 KiB  4       69.3%             537ca52d-11bf-4019-869c-3990c1c4c02b  rack1
+UN  127.0.0.22  97.9 KiB   4       49.0%             9514e4c9-66ea-4c4b-9115-7550980445da  rack1
+`;
+
+t.test("the live ring: nodetool status parsed; ring nodes with nothing archived, archived nodes not in the ring", async (t) => {
+  const ring = parseStatusNodes(STATUS);
+  t.same(ring, [
+    { state: "UN", address: "127.0.0.23", hostId: "5f3846ca-1738-4039-bef1-3fa9ec67cbce" },
+    { state: "DN", address: "127.0.0.21", hostId: "537ca52d-11bf-4019-869c-3990c1c4c02b" },
+    { state: "UN", address: "127.0.0.22", hostId: "9514e4c9-66ea-4c4b-9115-7550980445da" },
+  ], "every node, up or down, with address and host id");
+  const a = node("5f3846ca-1738-4039-bef1-3fa9ec67cbce", { snapshots: [5], closes: every10(10, 100) });
+  const b = node("9514e4c9-66ea-4c4b-9115-7550980445da", { snapshots: [5], closes: every10(10, 100) });
+  const gone = node("00000000-0000-4000-8000-0000000000aa", { snapshots: [5], closes: every10(10, 100) });
+  const view = buildClusterView("prod", [a, b, gone], { stoppedAfterMs: 15 * MIN, ring });
+  t.same(view.ringWithoutArchive, [ring[1]], "127.0.0.21 is in the ring and has nothing archived");
+  t.same(view.nodes.map((n) => n.inRing), [false, true, true], "the archived node missing from the ring is marked");
+  t.same(clusterProblems(view), ["node 537ca52d-11bf-4019-869c-3990c1c4c02b (127.0.0.21) is in the ring but has nothing archived"]);
+  t.same(buildClusterView("prod", [a], { stoppedAfterMs: 1 }).nodes[0]!.inRing, undefined, "no ring given: unknown");
+  t.same(parseStatusNodes("nothing here"), [], "no node lines: none");
 });

@@ -73,6 +73,10 @@ t.test("list --cluster: every node, the common restorable window, a stopped arch
   t.same(unknown.lines.length, 2, "one line and a hint");
   t.match(unknown.lines[0], /holds no node of cluster 'nope'/);
 
+  const badNodetool = await runNode(CLI, ["list", "--cluster", "other", "--nodetool", join(root, "no-such-nodetool")], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
+  t.equal(badNodetool.exitCode, 18, "a nodetool that cannot run: exit 18 (node state)");
+  t.match(badNodetool.lines[0], /'nodetool status' failed/, "names the nodetool call");
+
   const unnamed = await runNode(CLI, ["list", "--cluster"], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
   t.equal(unnamed.exitCode, 2, "--cluster without a name and none configured: exit 2");
   t.match(unnamed.stdout + unnamed.stderr, /cluster is not configured/);

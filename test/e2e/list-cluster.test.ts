@@ -2,7 +2,7 @@
  * `list --cluster` on a real 3-node cluster (RF=3) whose nodes archive through the compiled hook:
  * `init` on each node, the hook as every node's archive_command, a snapshot per node, writes,
  * drain; the cluster's view then shows the three nodes and a common restorable window that covers
- * the writes made after the snapshots.
+ * the writes made after the snapshots, and with the live ring every ring node has an archive.
  */
 import t from "tap";
 import cassandra from "cassandra-driver";
@@ -92,6 +92,13 @@ t.test("list --cluster on a real 3-node cluster archiving through the hook: thre
   t.match(text.stdout, /^cluster pitr-listcl: 3 node\(s\) in file:/m, "three nodes");
   t.match(text.stdout, `common restorable window: ${view.common_window!.from} .. ${view.common_window!.to}`, "the common window");
   for (const id of hostIds) t.match(text.stdout, `node ${id}: restorable`, `node ${id}`);
+
+  // With the live ring (nodetool status on any node): every ring node has an archive.
+  const withRing = await runNode(CLI, ["list", "--cluster", "pitr-listcl", "--json", `--nodetool=${cluster.node(2).nodetoolCommand}`], env);
+  t.equal(withRing.exitCode, 0, "list --cluster --nodetool: exit 0");
+  const ringView = JSON.parse(withRing.stdout) as { ring_without_archive: unknown[]; nodes: { in_ring: boolean }[] };
+  t.same(ringView.ring_without_archive, [], "no node of the ring without an archive");
+  t.same(ringView.nodes.map((n) => n.in_ring), [true, true, true], "every archived node is in the ring");
 
   await cluster.stop();
 });

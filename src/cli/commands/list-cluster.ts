@@ -4,8 +4,9 @@
  * every node can be restored), nodes whose archive stopped, and gaps per node. The model is
  * src/catalog/cluster.ts; this file reads the catalogs and renders.
  */
+import { createNodetoolRunner, parseStatusNodes } from "../../backup/nodetool.js";
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
-import { buildClusterView, clusterProblems, type ClusterView, type Interval } from "../../catalog/cluster.js";
+import { buildClusterView, clusterProblems, type ClusterView, type Interval, type RingNode } from "../../catalog/cluster.js";
 import type { Catalog } from "../../catalog/model.js";
 import { listNodes } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
@@ -58,10 +59,12 @@ function toJson(view: ClusterView, archive: string, since: number, until: number
       segments: n.segments,
       snapshots: n.snapshots,
       newest_close: iso(n.newestCloseMs),
+      in_ring: n.inRing ?? null,
       archive_stopped: n.stopped !== undefined,
       lag_ms: n.stopped?.lagMs ?? null,
       gaps: n.gaps.map((g) => ({ from_id: g.fromId.toString(), to_id: g.toId.toString(), count: g.count, after_close: iso(g.afterCloseMs), kind: g.kind, cause: g.cause })),
     })),
+    ring_without_archive: view.ringWithoutArchive.map((r) => ({ node: r.hostId, address: r.address, state: r.state })),
     problems: clusterProblems(view),
   };
 }
@@ -72,7 +75,7 @@ function renderText(view: ClusterView, archive: string, out: (line: string) => v
   for (const earlier of view.common.slice(0, -1)) out(`    also, before a gap: ${span(earlier)}`);
   for (const n of view.nodes) {
     const restorable = n.restorable.length > 0 ? n.restorable.map(span).join(", ") : "none";
-    out(`  node ${n.node}: restorable ${restorable}`);
+    out(`  node ${n.node}${n.inRing === false ? " (not in the ring)" : ""}: restorable ${restorable}`);
     out(`    ${n.segments} segment(s), ${n.snapshots} snapshot(s), newest segment closed ${iso(n.newestCloseMs)}; gaps: ${n.gaps.length}`);
     if (n.stopped) {
       const behind = n.stopped.lagMs === undefined ? "no segment archived while other nodes have" : `${shortDuration(n.stopped.lagMs)} behind the newest segment of the cluster`;
@@ -80,12 +83,23 @@ function renderText(view: ClusterView, archive: string, out: (line: string) => v
     }
     for (const g of n.gaps) out(`    gap: ids ${g.fromId}..${g.toId} (${g.count}) after the segment closed ${iso(g.afterCloseMs)}: ${g.cause}`);
   }
+  for (const r of view.ringWithoutArchive) {
+    out(`  node ${r.hostId} (${r.address}, ${r.state}): IN THE RING, NOTHING ARCHIVED; hint: install the hook on it ('cassandra-pitr init' there) or check its archive setting`);
+  }
+}
+
+/** The live ring from `nodetool status` when --nodetool is given. */
+async function readRing(ctx: CliContext): Promise<RingNode[] | undefined> {
+  const command = ctx.args["nodetool"];
+  if (typeof command !== "string" || command.length === 0) return undefined;
+  return parseStatusNodes(await createNodetoolRunner(command)(["status"], ctx.signal));
 }
 
 export async function runClusterList(ctx: CliContext, config: Config, backend: Backend, since: number, until: number): Promise<number> {
   if (!config.cluster) throw new ConfigError("the cluster is not configured", { hint: "name it: 'list --cluster NAME', CASSANDRA_PITR_CLUSTER or 'cassandra-pitr init'" });
   const catalogs = await readCatalogs(ctx, backend, config.cluster, since, until);
-  const view = buildClusterView(config.cluster, catalogs, { stoppedAfterMs: config.targetRpo });
+  const ring = await readRing(ctx);
+  const view = buildClusterView(config.cluster, catalogs, { stoppedAfterMs: config.targetRpo, ring });
   if (ctx.args["json"]) ctx.out(JSON.stringify(toJson(view, backend.displayLocation, since, until), null, 2));
   else renderText(view, backend.displayLocation, ctx.out);
   return clusterProblems(view).length > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
