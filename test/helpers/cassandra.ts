@@ -15,7 +15,7 @@ import cassandra from "cassandra-driver";
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const NODE_SCRIPT = join(REPO, "scripts/cassandra-node.sh");
-const PORTS_DIR = join(REPO, ".tmp/ports");
+export const PORTS_DIR = join(REPO, ".tmp/ports");
 const NODES_DIR = join(REPO, ".tmp/nodes");
 
 export interface NodeOptions {

@@ -9,12 +9,12 @@
  * list) overrides them. Every JVM a cluster started is killed in teardown, and also when the test
  * process exits or is terminated without running its teardown.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import cassandra from "cassandra-driver";
-import { CassandraNode, REPO, nodeOptionArgs, releasePortBase, reservePortBase, type NodeOptions } from "./cassandra.js";
+import { CassandraNode, PORTS_DIR, REPO, nodeOptionArgs, releasePortBase, reservePortBase, type NodeOptions } from "./cassandra.js";
 
 export const CLUSTER_SCRIPT = join(REPO, "scripts/cassandra-cluster.sh");
 const CLUSTERS_DIR = join(REPO, ".tmp/clusters");
@@ -68,7 +68,7 @@ export class CassandraCluster {
   private constructor(
     readonly dir: string,
     readonly portBase: number,
-    private readonly blocks: number,
+    readonly blocks: number,
     readonly addresses: readonly string[],
   ) {}
 
@@ -203,8 +203,12 @@ function killSync(cluster: CassandraCluster): void {
   }
 }
 
+/** Kills the JVMs and frees the port blocks (the directory stays, with its logs). */
 function killAll(): void {
-  for (const cluster of liveClusters) killSync(cluster);
+  for (const cluster of liveClusters) {
+    killSync(cluster);
+    for (let i = 0; i < cluster.blocks; i++) rmSync(join(PORTS_DIR, String(cluster.portBase + 4 * i)), { recursive: true, force: true });
+  }
 }
 
 process.once("exit", killAll);
