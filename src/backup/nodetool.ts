@@ -57,6 +57,22 @@ export function createNodetoolRunner(command: string = DEFAULT_NODETOOL, options
   };
 }
 
+/** One node of `nodetool status`: its state (UN, DN, UJ, ...), address and host id. */
+export interface StatusNode {
+  readonly state: string;
+  readonly address: string;
+  readonly hostId: string;
+}
+
+/** The nodes `nodetool status` lists, every datacenter. */
+export function parseStatusNodes(text: string): StatusNode[] {
+  const out: StatusNode[] = [];
+  for (const m of text.matchAll(/^([UD][NLJM])\s+(\S+)\s.*?\s([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s/gm)) {
+    out.push({ state: m[1]!, address: m[2]!, hostId: m[3]! });
+  }
+  return out;
+}
+
 /** Tokens from `nodetool info -T` ("Token : <n>" lines); empty when none are printed. */
 export function parseInfoTokens(text: string): string[] {
   const out: string[] = [];

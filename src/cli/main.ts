@@ -97,11 +97,12 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "list",
-    describe: "per node: the restorable window, snapshots, incrementals and gaps",
+    describe: "per node: the restorable window, snapshots, incrementals and gaps; with --cluster [NAME]: every node of the cluster and the common restorable window",
     builder: (y) =>
       y
         .option("since", { type: "string", describe: "list from this time (default: 7 days before --until)" })
         .option("until", { type: "string", describe: "list up to this time (default: now)" })
+        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (nodes in it with nothing archived are named)" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/list.js"),
   },
@@ -250,7 +251,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const flags: Partial<Record<keyof Config, string>> = {};
     for (const spec of SETTINGS) {
       const value = args[flagName(spec.key)];
-      if (typeof value === "string") flags[spec.key] = value;
+      // `list --cluster` without a name means the configured cluster, not an empty name.
+      if (typeof value === "string" && !(spec.key === "cluster" && value === "")) flags[spec.key] = value;
     }
     const ctx: CliContext = {
       args,

@@ -15,7 +15,7 @@ import cassandra from "cassandra-driver";
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const NODE_SCRIPT = join(REPO, "scripts/cassandra-node.sh");
-const PORTS_DIR = join(REPO, ".tmp/ports");
+export const PORTS_DIR = join(REPO, ".tmp/ports");
 const NODES_DIR = join(REPO, ".tmp/nodes");
 
 /** The Cassandra release the harness runs when a test names none (scripts/cassandra-node.sh's default). */
@@ -53,32 +53,52 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * Reserves three consecutive ports (native, storage, JMX) in steps of 4, from 19042 up to 19300, or
- * from PITR_TEST_PORT_BASE (200 ports) so that two checkouts can run their suites side by side.
+ * Reserves `blocks` consecutive blocks of 4 ports (a node uses three: native, storage, JMX; a
+ * cluster more, see test/helpers/cluster.ts), from 19042 up to 19300, or from PITR_TEST_PORT_BASE
+ * (200 ports) so that two checkouts can run their suites side by side.
  */
-async function reservePortBase(): Promise<number> {
+export async function reservePortBase(blocks = 1): Promise<number> {
   await mkdir(PORTS_DIR, { recursive: true });
   const first = Number(process.env.PITR_TEST_PORT_BASE ?? 19042);
   const last = process.env.PITR_TEST_PORT_BASE ? first + 200 : 19300;
-  for (let base = first; base < last; base += 4) {
-    try {
-      await mkdir(join(PORTS_DIR, String(base)));
-    } catch {
-      continue;
-    }
-    if ((await portFree(base)) && (await portFree(base + 1)) && (await portFree(base + 2))) return base;
-    await rm(join(PORTS_DIR, String(base)), { recursive: true, force: true });
+  for (let base = first; base + 4 * blocks - 1 < last; base += 4) {
+    if ((await reserveBlocks(base, blocks)) && (await portsFree(base, blocks))) return base;
+    await releasePortBase(base, blocks);
   }
-  throw new Error(`no free port base for a test Cassandra node between ${first} and ${last}`);
+  throw new Error(`no ${blocks} free port block(s) for test Cassandra nodes between ${first} and ${last}`);
+}
+
+/** mkdir is atomic: a block is ours when we created its directory (all or none of them). */
+async function reserveBlocks(base: number, blocks: number): Promise<boolean> {
+  for (let i = 0; i < blocks; i++) {
+    try {
+      await mkdir(join(PORTS_DIR, String(base + 4 * i)));
+    } catch {
+      await releasePortBase(base, i);
+      return false;
+    }
+  }
+  return true;
+}
+
+async function portsFree(base: number, blocks: number): Promise<boolean> {
+  for (let port = base; port < base + 4 * blocks - 1; port++) if (!(await portFree(port))) return false;
+  return true;
+}
+
+export async function releasePortBase(base: number, blocks = 1): Promise<void> {
+  for (let i = 0; i < blocks; i++) await rm(join(PORTS_DIR, String(base + 4 * i)), { recursive: true, force: true });
 }
 
 export class CassandraNode {
   private session: cassandra.Client | undefined;
 
-  private constructor(
+  protected constructor(
     readonly dir: string,
     readonly portBase: number,
     readonly version: string,
+    /** The node's listen and rpc address (a cluster's nodes each have their own loopback address). */
+    readonly address = "127.0.0.1",
   ) {}
 
   /** Creates (but does not start) a node with a fresh directory and reserved ports. */
@@ -110,27 +130,13 @@ export class CassandraNode {
   }
 
   private initArgs(o: NodeOptions): string[] {
-    const args = ["--port-base", String(this.portBase)];
-    const add = (flag: string, value: string | number | undefined) => {
-      if (value !== undefined) args.push(flag, String(value));
-    };
-    add("--compat", o.compat);
-    add("--commitlog-compression", o.commitlogCompression);
-    add("--segment-size", o.segmentSizeMiB);
-    add("--heap", o.heap);
-    add("--archive-command", o.archiveCommand);
-    add("--restore-command", o.restoreCommand);
-    add("--restore-directories", o.restoreDirectories);
-    add("--restore-point-in-time", o.restorePointInTime);
-    add("--precision", o.precision);
-    for (const opt of o.jvmOpts ?? []) args.push("--jvm-opt", opt);
-    return args;
+    return ["--port-base", String(this.portBase), ...nodeOptionArgs(o)];
   }
 
   /** Extra environment for the Cassandra process (and so for its archive/restore commands). */
   env: Record<string, string> = {};
 
-  private async script(...args: string[]): Promise<string> {
+  protected async script(...args: string[]): Promise<string> {
     const env = { ...this.env, CASSANDRA_VERSION: this.version };
     const result = await execa("bash", [NODE_SCRIPT, ...args], { reject: false, all: true, env });
     if (result.exitCode !== 0) {
@@ -178,20 +184,27 @@ export class CassandraNode {
     return match[1];
   }
 
+  /**
+   * A session pinned to this node: the driver would otherwise discover a cluster's other nodes and
+   * send queries to them, so a read at ONE would not say what this node holds.
+   */
   async cql(): Promise<cassandra.Client> {
     if (!this.session) {
+      const self = `${this.address}:${this.nativePort}`;
+      const { AllowListPolicy, DCAwareRoundRobinPolicy } = cassandra.policies.loadBalancing;
       this.session = new cassandra.Client({
-        contactPoints: [`127.0.0.1:${this.nativePort}`],
+        contactPoints: [self],
         localDataCenter: "datacenter1",
         socketOptions: { readTimeout: 60_000 },
+        policies: { loadBalancing: new AllowListPolicy(new DCAwareRoundRobinPolicy("datacenter1"), [self]) },
       });
       await this.session.connect();
     }
     return this.session;
   }
 
-  async execute(query: string, params: unknown[] = []): Promise<cassandra.types.ResultSet> {
-    return (await this.cql()).execute(query, params, { prepare: params.length > 0 });
+  async execute(query: string, params: unknown[] = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+    return (await this.cql()).execute(query, params, { prepare: params.length > 0, ...options });
   }
 
   async createTable(keyspace: string, table: string): Promise<void> {
@@ -236,7 +249,7 @@ export class CassandraNode {
     return readFile(join(this.dir, "logs/system.log"), "utf8").catch(() => "");
   }
 
-  private async closeSession(): Promise<void> {
+  protected async closeSession(): Promise<void> {
     const session = this.session;
     this.session = undefined;
     if (session) await session.shutdown().catch(() => undefined);
@@ -246,9 +259,28 @@ export class CassandraNode {
   async destroy(keep = false): Promise<void> {
     await this.closeSession();
     if (await this.isRunning().catch(() => false)) await this.script("kill", this.dir).catch(() => undefined);
-    await rm(join(PORTS_DIR, String(this.portBase)), { recursive: true, force: true });
+    await releasePortBase(this.portBase);
     if (!keep) await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The cassandra-node.sh init options for `o` (everything but the ports). */
+export function nodeOptionArgs(o: NodeOptions): string[] {
+  const args: string[] = [];
+  const add = (flag: string, value: string | number | undefined) => {
+    if (value !== undefined) args.push(flag, String(value));
+  };
+  add("--compat", o.compat);
+  add("--commitlog-compression", o.commitlogCompression);
+  add("--segment-size", o.segmentSizeMiB);
+  add("--heap", o.heap);
+  add("--archive-command", o.archiveCommand);
+  add("--restore-command", o.restoreCommand);
+  add("--restore-directories", o.restoreDirectories);
+  add("--restore-point-in-time", o.restorePointInTime);
+  add("--precision", o.precision);
+  for (const opt of o.jvmOpts ?? []) args.push("--jvm-opt", opt);
+  return args;
 }
 
 export function segmentIdOf(name: string): bigint {

@@ -1,7 +1,8 @@
 /**
  * `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots,
  * gaps, segment counts. It describes what it found (the first and last segment close times), and
- * names the searched window as such.
+ * names the searched window as such. With `--cluster [NAME]` (and no `--node`): every node of the
+ * cluster, see list-cluster.ts.
  */
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
 import { requireKnownNode } from "../../catalog/nodes.js";
@@ -15,9 +16,13 @@ const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).t
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
-    const identity = identityOf(config);
     const now = Date.now();
     const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
+    if (ctx.args["cluster"] !== undefined && ctx.args["node"] === undefined) {
+      const { runClusterList } = await import("./list-cluster.js");
+      return await runClusterList(ctx, config, backend, since, until);
+    }
+    const identity = identityOf(config);
     await requireKnownNode(backend, identity, ctx.signal);
     const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
     const closes = c.segments.map((s) => s.closeTimeMs);
