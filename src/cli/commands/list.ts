@@ -2,7 +2,7 @@
  * `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots,
  * gaps, segment counts. It describes what it found (the first and last segment close times), and
  * names the searched window as such. With `--cluster [NAME]` (and no `--node`): every node of the
- * cluster, see list-cluster.ts.
+ * cluster, see cli/list-cluster.ts.
  */
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
 import { requireKnownNode } from "../../catalog/nodes.js";
@@ -19,7 +19,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const now = Date.now();
     const { since, until } = windowArgs(ctx, now, 7 * 86_400_000);
     if (ctx.args["cluster"] !== undefined && ctx.args["node"] === undefined) {
-      const { runClusterList } = await import("./list-cluster.js");
+      const { runClusterList } = await import("../list-cluster.js");
       return await runClusterList(ctx, config, backend, since, until);
     }
     const identity = identityOf(config);

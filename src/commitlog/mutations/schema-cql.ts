@@ -50,7 +50,7 @@ interface Token {
   readonly at: number;
 }
 
-const TOKEN = /\s+|--[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|'(?:[^']|'')*'|[A-Za-z0-9_.+-]+|[(){}<>,;=:\[\]]/y;
+const TOKEN = /\s+|--[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|'(?:[^']|'')*'|[A-Za-z0-9_.+-]+|[(){}<>,;=:[\]]/y;
 
 function tokenize(text: string, source: string): Token[] {
   const tokens: Token[] = [];

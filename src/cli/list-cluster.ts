@@ -4,17 +4,17 @@
  * every node can be restored), nodes whose archive stopped, and gaps per node. The model is
  * src/catalog/cluster.ts; this file reads the catalogs and renders.
  */
-import { createNodetoolRunner, parseStatusNodes } from "../../backup/nodetool.js";
-import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
-import { buildClusterView, clusterProblems, type ClusterView, type Interval, type RingNode } from "../../catalog/cluster.js";
-import type { Catalog } from "../../catalog/model.js";
-import { listNodes } from "../../catalog/nodes.js";
-import { readCatalog } from "../../catalog/read.js";
-import type { Config } from "../../config/schema.js";
-import { ConfigError, PitrError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
-import type { Backend } from "../../storage/types.js";
-import type { CliContext } from "../main.js";
+import { createNodetoolRunner, parseStatusNodes } from "../backup/nodetool.js";
+import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
+import { buildClusterView, clusterProblems, type ClusterView, type Interval, type RingNode } from "../catalog/cluster.js";
+import type { Catalog } from "../catalog/model.js";
+import { listNodes } from "../catalog/nodes.js";
+import { readCatalog } from "../catalog/read.js";
+import type { Config } from "../config/schema.js";
+import { ConfigError, PitrError } from "../errors/base.js";
+import { EXIT } from "../errors/codes.js";
+import type { Backend } from "../storage/types.js";
+import type { CliContext } from "./main.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
 const span = (i: Interval) => `${iso(i.fromMs)} .. ${iso(i.toMs)}`;
