@@ -73,6 +73,8 @@ export async function nodeWithHook(
   t.match(init.stdout, /archive_command=\S+archive-hook\.js --config=\S+ %path %name/, "init prints the archive_command line");
   const hostId = await node.hostId();
   t.match(await readFile(configFile, "utf8"), new RegExp(`node: ${hostId}`), "init wrote the node's host id");
+  const { stat } = await import("node:fs/promises");
+  t.equal((await stat(configFile)).mode & 0o777, 0o600, "init wrote the config file 0600 (it can hold credentials)");
   const extra = Object.entries(extraConfig).map(([k, v]) => `${k}: ${v}`).join("\n");
   if (extra) await import("node:fs/promises").then((fs) => fs.appendFile(configFile, extra + "\n"));
   await node.stop();
