@@ -192,11 +192,14 @@ const COMMANDS: readonly CommandSpec[] = [
 ];
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
-  const err = (raw: string) => {
-    const text = redactText(raw);
-    process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  // Everything printed goes through the one redaction (errors/redact.ts): a check detail or an SDK
+  // message may quote a URL or a key.
+  const print = (stream: NodeJS.WriteStream, raw: string) => {
+    const text = redactText(raw, env);
+    stream.write(text.endsWith("\n") ? text : text + "\n");
   };
+  const out = (text: string) => print(process.stdout, text);
+  const err = (text: string) => print(process.stderr, text);
   const controller = new AbortController();
   let interrupted: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -77,6 +77,8 @@ export async function nodeWithHook(
   const written = await readFile(configFile, "utf8");
   t.match(written, new RegExp(`node: ${hostId}`), "init wrote the node's host id");
   t.ok(written.includes(`nodetool: ${JSON.stringify(node.nodetoolCommand)}`), "and the nodetool command, so later commands need no --nodetool");
+  const { stat } = await import("node:fs/promises");
+  t.equal((await stat(configFile)).mode & 0o777, 0o600, "init wrote the config file 0600 (it can hold credentials)");
   const extra = Object.entries(extraConfig).map(([k, v]) => `${k}: ${v}`).join("\n");
   if (extra) await import("node:fs/promises").then((fs) => fs.appendFile(configFile, extra + "\n"));
   await node.stop();
