@@ -1,6 +1,8 @@
 // Lint for bugs, not style (no formatting rules): promises nobody awaits, unused code, `any` that
 // hides a type error, and ESLint's own correctness rules. Run by scripts/test.sh before the tests.
 import js from "@eslint/js";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -10,7 +12,7 @@ export default tseslint.config(
   {
     files: ["**/*.ts"],
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: true, tsconfigRootDir: dirname(fileURLToPath(import.meta.url)) },
     },
     rules: {
       // A promise nobody awaits loses its error and its ordering (the hooks must exit only when done).

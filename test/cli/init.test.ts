@@ -1,0 +1,27 @@
+/**
+ * `init` without a running node: the config file it is asked to write may not exist yet (that is
+ * the normal case), and a nodetool that cannot run is one clear line, exit 2, nothing written. The
+ * discovery itself runs against a real node in test/e2e (archive-scenario.ts, nodeWithHook).
+ */
+import t from "tap";
+import { existsSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CLI, cleanEnv, runNode, tempDir } from "../helpers/hooks.js";
+
+t.test("init --config=<new file>: reads no file, and a missing nodetool is exit 2 with nothing written", async (t) => {
+  const root = await tempDir("init");
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const target = join(root, "conf", "cassandra-pitr.yaml");
+  const r = await runNode(CLI, ["init", `--config=${target}`, "--nodetool=/nonexistent/bin/nodetool -h 127.0.0.1"], cleanEnv({}));
+  t.equal(r.exitCode, 2, "exit 2 (configuration)");
+  t.notMatch(r.stderr, /cannot read config file|ENOENT/, "the file to be written is not read first");
+  t.match(r.stderr, /nodetool command '\/nonexistent\/bin\/nodetool' not found/, "names the nodetool command that could not run");
+  t.ok(r.stderr.trim().split("\n").length <= 2, "one line and a hint");
+  t.notOk(existsSync(target), "nothing written");
+
+  await writeFile(join(root, "existing.yaml"), "archive: file:///tmp/x\n");
+  const again = await runNode(CLI, ["init", `--config=${join(root, "existing.yaml")}`, "--nodetool=/nonexistent/nodetool"], cleanEnv({}));
+  t.equal(again.exitCode, 2, "an existing file without --force: exit 2");
+  t.match(again.stderr, /already exists/, "says so");
+});
