@@ -9,6 +9,9 @@
 # cluster has nothing to stream, so nodes join without bootstrapping, one after another, each
 # waiting until it is Up/Normal, and the JIT compiles with C1 only (-XX:TieredStopAtLevel=1: short
 # test runs never repay C2's compile time), which is what keeps a 3-node start affordable on 2 cores.
+# The failure detector is less eager (phi_convict_threshold 12): on a starved 2-core machine the
+# default 8 marks live nodes down for a moment. A stopped node is marked down at once all the same
+# (it announces its shutdown); a killed one a few seconds later than with 8.
 #
 # usage: scripts/cassandra-cluster.sh COMMAND DIR [ARGS]
 #   init DIR [options] [node options]  write DIR/cluster.env and each node's conf
@@ -20,6 +23,7 @@
 #   reconfigure DIR I|all [node options]  rewrite the node's conf with extra node options (node stopped)
 #   nodetool DIR I ARGS...         nodetool against node I
 #   wait DIR                       until every running node sees every running node UN
+#                                  (at most CASSANDRA_CLUSTER_WAIT_TIMEOUT seconds, default 300)
 #   status DIR                     one line per node: "I ADDRESS running PID" or "I ADDRESS stopped"
 #   env DIR                        print the cluster's settings as shell variables
 # init options:
@@ -63,7 +67,7 @@ node_init() {
     --address "${ADDRS[$((i - 1))]}" --port-base "$PORT_BASE" --jmx-port "$((PORT_BASE + 1 + i))"
     --seeds "${ADDRS[0]}:$((PORT_BASE + 1))" --cluster-name "$CLUSTER_NAME"
     --hinted-handoff "$HINTS" --auto-bootstrap false --snitch GossipingPropertyFileSnitch --heap "$HEAP"
-    --jvm-opt -XX:TieredStopAtLevel=1
+    --jvm-opt -XX:TieredStopAtLevel=1 --phi-convict-threshold 12
   )
   local -a stored=()
   [ -f "$dir/node-options" ] && mapfile -t stored < "$dir/node-options"
@@ -135,7 +139,7 @@ all_up() {
 }
 
 cmd_wait() {
-  local dir=$1 deadline=$((SECONDS + ${CASSANDRA_START_TIMEOUT:-180}))
+  local dir=$1 deadline=$((SECONDS + ${CASSANDRA_CLUSTER_WAIT_TIMEOUT:-300}))
   until all_up "$dir"; do
     [ $SECONDS -lt $deadline ] || die "the nodes never all saw each other UN; see $dir/node*/logs/system.log"
     sleep 1

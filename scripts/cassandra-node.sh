@@ -50,6 +50,7 @@
 #   --auto-bootstrap true|false    auto_bootstrap (default true)
 #   --snitch CLASS                 endpoint_snitch (default SimpleSnitch); GossipingPropertyFileSnitch
 #                                  gets dc datacenter1, rack rack1 (the names SimpleSnitch uses)
+#   --phi-convict-threshold N      failure detector threshold (default 8, Cassandra's)
 # Environment: CASSANDRA_VERSION (default: the version DIR was initialised with, else 5.0.9; e.g.
 #   4.1.10), JAVA_HOME (default: java on PATH; for 4.x used only if it is a Java 11),
 #   CASSANDRA_PITR_CACHE (default <repo>/.cache).
@@ -206,7 +207,7 @@ cmd_init() {
   local dir=$1; shift
   local port_base=19042 compat="" compression="" seg=1 heap=512M
   local archive="" restore="" restore_dirs="" rpit="" precision=MICROSECONDS
-  local address=127.0.0.1 jmx_port="" seeds="" cluster_name=pitr-test hints=false bootstrap=true snitch=SimpleSnitch
+  local address=127.0.0.1 jmx_port="" seeds="" cluster_name=pitr-test hints=false bootstrap=true snitch=SimpleSnitch phi=8
   local -a jvm_extra=()
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -228,6 +229,7 @@ cmd_init() {
       --hinted-handoff) hints=$2; shift 2 ;;
       --auto-bootstrap) bootstrap=$2; shift 2 ;;
       --snitch) snitch=$2; shift 2 ;;
+      --phi-convict-threshold) phi=$2; shift 2 ;;
       *) die "unknown option '$1'; hint: see the usage at the top of scripts/cassandra-node.sh" ;;
     esac
   done
@@ -299,6 +301,7 @@ storage_port: $((port_base + 1))
 native_transport_port: $port_base
 start_native_transport: true
 endpoint_snitch: $snitch
+phi_convict_threshold: $phi
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 disk_failure_policy: stop

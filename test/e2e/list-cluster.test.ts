@@ -39,7 +39,8 @@ t.test("list --cluster on a real 3-node cluster archiving through the hook: thre
   const archive = `file://${join(root, "archive")}`;
   await mkdir(join(root, "archive"));
   const cluster = await CassandraCluster.create("listcl");
-  t.teardown(() => cluster.destroy());
+  // A failed run keeps the nodes' directories (logs) under .tmp/clusters; the JVMs are killed either way.
+  t.teardown(() => cluster.destroy(!t.passing()));
   await cluster.start();
 
   const hostIds: string[] = [];

@@ -66,7 +66,8 @@ async function setHandoff(members: ClusterMember[], action: "pausehandoff" | "re
 
 t.test("a 3-node cluster: QUORUM writes on every replica, pinned reads, hints, SIGKILL and restart", async (t) => {
   const cluster = await CassandraCluster.create("harness");
-  t.teardown(() => cluster.destroy());
+  // A failed run keeps the nodes' directories (logs) under .tmp/clusters; the JVMs are killed either way.
+  t.teardown(() => cluster.destroy(!t.passing()));
   const [n1, n2, n3] = [cluster.node(1), cluster.node(2), cluster.node(3)];
 
   const started = Date.now();
