@@ -183,7 +183,7 @@ function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
   for (let q = 0; q + 4 <= content.length; ) {
     const size = dv.getInt32(q);
     if (size === 0) break;
-    const where = entryWhere(s, q, c.compressed);
+    const where = new EntryWhere(s, q, c.compressed);
     if (size < MIN_MUTATION_SIZE || q + ENTRY_OVERHEAD_SIZE + size > content.length) {
       throw new MutationUnreadableError(`entry of ${size} bytes does not fit its section (${where.text})`, where.offset, { segment: c.name });
     }
@@ -197,18 +197,27 @@ function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
   }
 }
 
-function checkCrc(stored: number, computed: number, what: string, where: { offset: number }, name: string): void {
+function checkCrc(stored: number, computed: number, what: string, where: EntryWhere, name: string): void {
   if (stored !== computed) throw new SegmentChecksumError(what, where.offset, computed, stored, { segment: name });
 }
 
 /** Where an entry is, for messages: a file offset when uncompressed, else the section and the logical position. */
-function entryWhere(s: Section, q: number, compressed: boolean): { offset: number; text: string } {
-  if (!compressed) return { offset: s.marker + SYNC_MARKER_SIZE + q, text: `entry at ${s.marker + SYNC_MARKER_SIZE + q}` };
-  return { offset: s.marker, text: `compressed section at ${s.marker}, entry at logical position ${s.logical + q}` };
+class EntryWhere {
+  constructor(
+    private readonly s: Section,
+    private readonly q: number,
+    private readonly compressed: boolean,
+  ) {}
+  get offset(): number {
+    return this.compressed ? this.s.marker : this.s.marker + SYNC_MARKER_SIZE + this.q;
+  }
+  get text(): string {
+    return this.compressed ? `compressed section at ${this.s.marker}, entry at logical position ${this.s.logical + this.q}` : `entry at ${this.offset}`;
+  }
 }
 
 /** Counts the entry; when it is withheld, returns its payload with every table id replaced. */
-function decide(payload: Uint8Array, position: number, where: { offset: number; text: string }, c: EntryContext): Uint8Array | undefined {
+function decide(payload: Uint8Array, position: number, where: EntryWhere, c: EntryContext): Uint8Array | undefined {
   const counts = c.counts;
   counts.mutations++;
   const reading = readEntry(payload, where, c);
@@ -230,7 +239,7 @@ function decide(payload: Uint8Array, position: number, where: { offset: number; 
 }
 
 /** The reading of an entry, or undefined when it is passed through; reader errors gain the segment and offset. */
-function readEntry(payload: Uint8Array, where: { offset: number; text: string }, c: EntryContext): MutationReading | undefined {
+function readEntry(payload: Uint8Array, where: EntryWhere, c: EntryContext): MutationReading | undefined {
   try {
     if (c.options.passThrough?.(firstTableId(payload))) return undefined;
     return readMutation(payload, c.messagingVersion, (id) => c.options.tables.get(id));
@@ -239,7 +248,7 @@ function readEntry(payload: Uint8Array, where: { offset: number; text: string },
   }
 }
 
-function located(err: unknown, where: { offset: number; text: string }, name: string): unknown {
+function located(err: unknown, where: EntryWhere, name: string): unknown {
   if (err instanceof UnknownTableError) return new UnknownTableInSegmentError(err.tableId, `(${where.text})`, where.offset, { segment: name });
   if (err instanceof MutationReadError) {
     return new MutationUnreadableError(`mutation unreadable: ${err.what} at byte ${err.offset} of the payload (${where.text})`, where.offset, { segment: name });

@@ -400,14 +400,27 @@ function readClusteringValues(r: ByteReader, types: readonly ValueType[], size: 
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/**
+ * The same few table ids come back in every mutation: handing out one string per id (matched by its
+ * bytes) spares building it, and lets Map lookups reuse the string's cached hash.
+ */
+const recentIds: { readonly bytes: Uint8Array; readonly text: string }[] = [];
+const RECENT_IDS = 64;
+
+function uuidText(b: Uint8Array): string {
+  for (const known of recentIds) if (sameBytes(known.bytes, b)) return known.text;
+  let text = "";
+  for (let i = 0; i < 16; i++) text += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + HEX[b[i]!]!;
+  if (recentIds.length >= RECENT_IDS) recentIds.shift();
+  recentIds.push({ bytes: b.slice(), text });
+  return text;
+}
+
 /** Bounds-checked big-endian reads; every overrun is a MutationReadError. */
 class ByteReader {
   pos = 0;
-  private readonly view: DataView;
 
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  constructor(readonly bytes: Uint8Array) {}
 
   private need(n: number): void {
     if (n < 0 || this.pos + n > this.bytes.length) throw new MutationReadError(`${n} bytes needed, ${this.bytes.length - this.pos} left`, this.pos);
@@ -420,7 +433,7 @@ class ByteReader {
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.pos);
+    const v = (this.bytes[this.pos]! << 8) | this.bytes[this.pos + 1]!;
     this.pos += 2;
     return v;
   }
@@ -438,10 +451,7 @@ class ByteReader {
   }
 
   uuid(): string {
-    const b = this.take(16);
-    let text = "";
-    for (let i = 0; i < 16; i++) text += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + HEX[b[i]!]!;
-    return text;
+    return uuidText(this.take(16));
   }
 
   /** The value of the last vintSmall that did not fit a double. */
