@@ -120,7 +120,7 @@ function apply(content: Uint8Array, p: Patch): void {
 
 /** An uncompressed segment: a copy with each patch written at its entry's file offset. */
 function patchedCopy(bytes: Uint8Array, patches: readonly Patch[]): Uint8Array {
-  const out = bytes.slice();
+  const out = new Uint8Array(bytes); // a copy: Buffer.slice would be a view of the input
   for (const p of patches) apply(out.subarray(p.section.marker + SYNC_MARKER_SIZE, p.section.next), p);
   return out;
 }
@@ -233,7 +233,7 @@ function decide(payload: Uint8Array, position: number, where: EntryWhere, c: Ent
   counts.withheld++;
   counts.withheldAt.push(position);
   if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
-  const patched = payload.slice();
+  const patched = new Uint8Array(payload); // a copy even when the payload is a Buffer
   for (const u of reading.updates) patched.set(WITHHELD_ID_BYTES, u.tableIdOffset);
   return patched;
 }

@@ -277,7 +277,7 @@ function readHeaderColumns(r: ByteReader, s: UpdateState): readonly ColumnSchema
   const known = s.columns.headers.find((h) => sameBytes(h.raw, raw));
   if (known) return known.columns;
   const columns = resolveColumns(raw, s, start);
-  s.columns.headers.push({ raw: raw.slice(), columns });
+  s.columns.headers.push({ raw: new Uint8Array(raw), columns });
   return columns;
 }
 
@@ -412,7 +412,7 @@ function uuidText(b: Uint8Array): string {
   let text = "";
   for (let i = 0; i < 16; i++) text += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + HEX[b[i]!]!;
   if (recentIds.length >= RECENT_IDS) recentIds.shift();
-  recentIds.push({ bytes: b.slice(), text });
+  recentIds.push({ bytes: new Uint8Array(b), text }); // a copy even when b is a Buffer
   return text;
 }
 
