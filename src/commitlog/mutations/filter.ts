@@ -101,7 +101,8 @@ export function filterSegment(name: string, bytes: Uint8Array, o: ReplayFilterOp
   const counts: Counts = { mutations: 0, kept: 0, withheld: 0, withheldBeyondCassandra: 0, passedThrough: 0, withheldAt: [] };
   const sections = readSections(name, bytes, header, codec?.decode);
   const patches: Patch[] = [];
-  for (const s of sections) filterEntries(s, { name, messagingVersion, options: o, counts, compressed: codec !== undefined }, patches);
+  const context = { name, messagingVersion, options: o, counts, compressed: codec !== undefined, lookup: (id: string) => o.tables.get(id) };
+  for (const s of sections) filterEntries(s, context, patches);
   const result = { ...counts, bytes };
   if (patches.length === 0) return result;
   if (!codec) return { ...result, bytes: patchedCopy(bytes, patches) };
@@ -109,23 +110,26 @@ export function filterSegment(name: string, bytes: Uint8Array, o: ReplayFilterOp
   return { ...result, bytes: rewriteCompressed(name, bytes, header.id, sections, codec.encode) };
 }
 
-/** A withheld entry's new payload and trailing CRC; `at` is the entry's offset in its section's content. */
+/** A withheld entry: `at` is its offset in its section's content, `idOffsets` where its table ids are in the payload. */
 interface Patch {
   readonly section: Section;
   readonly at: number;
-  readonly payload: Uint8Array;
-  readonly crc: number;
+  readonly size: number;
+  readonly sizeCrc: number;
+  readonly idOffsets: readonly number[];
 }
 
+/** Writes WITHHELD_TABLE_ID over the entry's table ids in `content` and recomputes its trailing CRC. */
 function apply(content: Uint8Array, p: Patch): void {
-  content.set(p.payload, p.at + 8);
-  new DataView(content.buffer, content.byteOffset, content.byteLength).setUint32(p.at + 8 + p.payload.length, p.crc);
+  const payload = content.subarray(p.at + 8, p.at + 8 + p.size);
+  for (const offset of p.idOffsets) payload.set(WITHHELD_ID_BYTES, offset);
+  new DataView(content.buffer, content.byteOffset, content.byteLength).setUint32(p.at + 8 + p.size, crc32(payload, p.sizeCrc));
   p.section.changed = true;
 }
 
 /** An uncompressed segment: a copy with each patch written at its entry's file offset. */
 function patchedCopy(bytes: Uint8Array, patches: readonly Patch[]): Uint8Array {
-  const out = bytes.slice();
+  const out = new Uint8Array(bytes); // a copy: Buffer.slice would be a view of the input
   for (const p of patches) apply(out.subarray(p.section.marker + SYNC_MARKER_SIZE, p.section.next), p);
   return out;
 }
@@ -179,16 +183,17 @@ interface EntryContext {
   readonly options: ReplayFilterOptions;
   readonly counts: Counts;
   readonly compressed: boolean;
+  readonly lookup: (tableId: string) => TableSchema | undefined;
 }
 
-/** Reads each entry of a section; a withheld one adds its patch to `patches`. */
+/** Reads each entry of a section; a withheld one adds its patch to `patches` (applied once all verified). */
 function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
   const content = s.content;
   const dv = new DataView(content.buffer, content.byteOffset, content.byteLength);
   for (let q = 0; q + 4 <= content.length; ) {
     const size = dv.getInt32(q);
     if (size === 0) break;
-    const where = entryWhere(s, q, c.compressed);
+    const where = new EntryWhere(s, q, c.compressed);
     if (size < MIN_MUTATION_SIZE || q + ENTRY_OVERHEAD_SIZE + size > content.length) {
       throw new MutationUnreadableError(`entry of ${size} bytes does not fit its section (${where.text})`, where.offset, { segment: c.name });
     }
@@ -196,24 +201,33 @@ function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
     const payload = content.subarray(q + 8, q + 8 + size);
     checkCrc(dv.getUint32(q + 4), sizeCrc, "entry size", where, c.name);
     checkCrc(dv.getUint32(q + 8 + size), crc32(payload, sizeCrc), "entry", where, c.name);
-    const withheld = decide(payload, s.logical + q + ENTRY_OVERHEAD_SIZE + size, where, c);
-    if (withheld) patches.push({ section: s, at: q, payload: withheld, crc: crc32(withheld, sizeCrc) });
+    const idOffsets = decide(payload, s.logical + q + ENTRY_OVERHEAD_SIZE + size, where, c);
+    if (idOffsets) patches.push({ section: s, at: q, size, sizeCrc, idOffsets });
     q += ENTRY_OVERHEAD_SIZE + size;
   }
 }
 
-function checkCrc(stored: number, computed: number, what: string, where: { offset: number }, name: string): void {
+function checkCrc(stored: number, computed: number, what: string, where: EntryWhere, name: string): void {
   if (stored !== computed) throw new SegmentChecksumError(what, where.offset, computed, stored, { segment: name });
 }
 
 /** Where an entry is, for messages: a file offset when uncompressed, else the section and the logical position. */
-function entryWhere(s: Section, q: number, compressed: boolean): { offset: number; text: string } {
-  if (!compressed) return { offset: s.marker + SYNC_MARKER_SIZE + q, text: `entry at ${s.marker + SYNC_MARKER_SIZE + q}` };
-  return { offset: s.marker, text: `compressed section at ${s.marker}, entry at logical position ${s.logical + q}` };
+class EntryWhere {
+  constructor(
+    private readonly s: Section,
+    private readonly q: number,
+    private readonly compressed: boolean,
+  ) {}
+  get offset(): number {
+    return this.compressed ? this.s.marker : this.s.marker + SYNC_MARKER_SIZE + this.q;
+  }
+  get text(): string {
+    return this.compressed ? `compressed section at ${this.s.marker}, entry at logical position ${this.s.logical + this.q}` : `entry at ${this.offset}`;
+  }
 }
 
-/** Counts the entry; when it is withheld, returns its payload with every table id replaced. */
-function decide(payload: Uint8Array, position: number, where: { offset: number; text: string }, c: EntryContext): Uint8Array | undefined {
+/** Counts the entry; when it is withheld, returns where its table ids are in the payload. */
+function decide(payload: Uint8Array, position: number, where: EntryWhere, c: EntryContext): readonly number[] | undefined {
   const counts = c.counts;
   counts.mutations++;
   const reading = readEntry(payload, where, c);
@@ -229,9 +243,7 @@ function decide(payload: Uint8Array, position: number, where: { offset: number; 
   counts.withheld++;
   counts.withheldAt.push(position);
   if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
-  const patched = payload.slice();
-  for (const u of reading.updates) patched.set(WITHHELD_ID_BYTES, u.tableIdOffset);
-  return patched;
+  return reading.updates.map((u) => u.tableIdOffset);
 }
 
 function isWithheld(reading: MutationReading, o: ReplayFilterOptions): boolean {
@@ -241,16 +253,16 @@ function isWithheld(reading: MutationReading, o: ReplayFilterOptions): boolean {
 }
 
 /** The reading of an entry, or undefined when it is passed through; reader errors gain the segment and offset. */
-function readEntry(payload: Uint8Array, where: { offset: number; text: string }, c: EntryContext): MutationReading | undefined {
+function readEntry(payload: Uint8Array, where: EntryWhere, c: EntryContext): MutationReading | undefined {
   try {
     if (c.options.passThrough?.(firstTableId(payload))) return undefined;
-    return readMutation(payload, c.messagingVersion, (id) => c.options.tables.get(id));
+    return readMutation(payload, c.messagingVersion, c.lookup);
   } catch (err) {
     throw located(err, where, c.name);
   }
 }
 
-function located(err: unknown, where: { offset: number; text: string }, name: string): unknown {
+function located(err: unknown, where: EntryWhere, name: string): unknown {
   if (err instanceof UnknownTableError) return new UnknownTableInSegmentError(err.tableId, `(${where.text})`, where.offset, { segment: name });
   if (err instanceof MutationReadError) {
     return new MutationUnreadableError(`mutation unreadable: ${err.what} at byte ${err.offset} of the payload (${where.text})`, where.offset, { segment: name });

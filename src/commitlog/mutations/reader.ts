@@ -135,8 +135,8 @@ function maxOf(values: readonly (bigint | undefined)[]): bigint | undefined {
 interface TableColumns {
   readonly clustering: readonly ValueType[];
   readonly byName: ReadonlyMap<string, ColumnSchema>;
-  /** Resolved header column lists, keyed by their raw bytes (headers repeat from mutation to mutation). */
-  readonly headers: Map<string, readonly ColumnSchema[]>;
+  /** Resolved header column lists with their raw bytes (headers repeat from mutation to mutation). */
+  readonly headers: { readonly raw: Uint8Array; readonly columns: readonly ColumnSchema[] }[];
 }
 
 const tableCache = new WeakMap<TableSchema, TableColumns>();
@@ -149,16 +149,26 @@ function columnsOf(table: TableSchema): TableColumns {
     for (const col of table.columns) if (col.droppedAt !== undefined) byName.set(col.name, col);
     for (const col of table.columns) if (col.droppedAt === undefined) byName.set(col.name, col);
     const clustering = table.columns.filter((x) => x.kind === "clustering" && x.droppedAt === undefined).map((x) => x.type);
-    c = { clustering, byName, headers: new Map() };
+    c = { clustering, byName, headers: [] };
     tableCache.set(table, c);
   }
   return c;
 }
 
+/**
+ * A timestamp as read: its delta from EncodingStats.minTimestamp when the delta fits a double exactly
+ * (the usual case: a vint of at most 7 bytes), else the timestamp itself. Keeping deltas as numbers
+ * spares a BigInt per timestamp; the maxima become timestamps once per update.
+ */
+type Stamp = number | bigint;
+
 /** Per-update state: the encoding stats and the running maxima. */
 class UpdateState {
-  maxAll = NO_TIMESTAMP;
-  maxCassandra = NO_TIMESTAMP;
+  /** Largest small delta (-1: none), and largest timestamp read whole. */
+  private maxDelta = -1;
+  private maxDeltaCassandra = -1;
+  private maxWhole = NO_TIMESTAMP;
+  private maxWholeCassandra = NO_TIMESTAMP;
   kinds = 0;
   minTimestamp = TIMESTAMP_EPOCH;
 
@@ -168,22 +178,41 @@ class UpdateState {
   ) {}
 
   /** Reads a delta-encoded timestamp; `cassandra` says whether maxTimestamp() counts it. */
-  timestamp(r: ByteReader, kind: number, cassandra: boolean): bigint {
-    const ts = BigInt.asIntN(64, this.minTimestamp + r.vintBig());
-    this.note(ts, kind, cassandra);
-    return ts;
+  timestamp(r: ByteReader, kind: number, cassandra: boolean): Stamp {
+    const delta = r.vintSmall();
+    const stamp = delta >= 0 ? delta : BigInt.asIntN(64, this.minTimestamp + r.lastBig);
+    this.note(stamp, kind, cassandra);
+    return stamp;
   }
 
-  note(ts: bigint, kind: number, cassandra: boolean): void {
-    if (ts === NO_TIMESTAMP) return; // DeletionTime.LIVE, written for complex columns without a deletion
+  note(stamp: Stamp, kind: number, cassandra: boolean): void {
+    if (typeof stamp === "number") {
+      this.kinds |= kind;
+      if (stamp > this.maxDelta) this.maxDelta = stamp;
+      if (cassandra && stamp > this.maxDeltaCassandra) this.maxDeltaCassandra = stamp;
+      return;
+    }
+    if (stamp === NO_TIMESTAMP) return; // DeletionTime.LIVE, written for complex columns without a deletion
     this.kinds |= kind;
-    if (ts > this.maxAll) this.maxAll = ts;
-    if (cassandra && ts > this.maxCassandra) this.maxCassandra = ts;
+    if (stamp > this.maxWhole) this.maxWhole = stamp;
+    if (cassandra && stamp > this.maxWholeCassandra) this.maxWholeCassandra = stamp;
   }
 
   deletionTime(r: ByteReader, kind: number, cassandra: boolean): void {
     this.timestamp(r, kind, cassandra);
-    r.vintBig(); // local deletion time
+    r.skipVint(); // local deletion time
+  }
+
+  /** The largest timestamp of any kind, and the largest Cassandra's maxTimestamp() counts; undefined for none. */
+  maxima(): [bigint | undefined, bigint | undefined] {
+    return [this.max(this.maxDelta, this.maxWhole), this.max(this.maxDeltaCassandra, this.maxWholeCassandra)];
+  }
+
+  private max(delta: number, whole: bigint): bigint | undefined {
+    // min + delta (< 2^49) wraps only for a minTimestamp within 2^49 of 2^63, which no clock writes.
+    const fromDelta = delta < 0 ? NO_TIMESTAMP : BigInt.asIntN(64, this.minTimestamp + BigInt(delta));
+    const max = fromDelta > whole ? fromDelta : whole;
+    return max === NO_TIMESTAMP ? undefined : max;
   }
 }
 
@@ -197,13 +226,13 @@ function readPartitionUpdate(r: ByteReader, lookup: TableLookup): PartitionUpdat
   const state = new UpdateState(table, columnsOf(table));
   const flags = r.u8();
   if ((flags & 0x01) === 0) readPartitionBody(r, state, flags);
-  const present = (v: bigint) => (v === NO_TIMESTAMP ? undefined : v);
+  const [maxTimestamp, cassandraMaxTimestamp] = state.maxima();
   return {
     tableId,
     tableIdOffset,
     partitionKey,
-    maxTimestamp: present(state.maxAll),
-    cassandraMaxTimestamp: present(state.maxCassandra),
+    maxTimestamp,
+    cassandraMaxTimestamp,
     kinds: KIND_BITS.filter((k) => (state.kinds & K[k]) !== 0),
   };
 }
@@ -211,10 +240,10 @@ function readPartitionUpdate(r: ByteReader, lookup: TableLookup): PartitionUpdat
 function readPartitionBody(r: ByteReader, s: UpdateState, flags: number): void {
   const hasStatic = (flags & 0x08) !== 0;
   s.minTimestamp = BigInt.asIntN(64, TIMESTAMP_EPOCH + r.vintBig());
-  r.vintBig(); // min local deletion time
-  r.vintBig(); // min TTL
-  const statics = hasStatic ? readHeaderColumns(r, s, true) : [];
-  const regulars = readHeaderColumns(r, s, false);
+  r.skipVint(); // min local deletion time
+  r.skipVint(); // min TTL
+  const statics = hasStatic ? readHeaderColumns(r, s) : [];
+  const regulars = readHeaderColumns(r, s);
   if ((flags & 0x04) !== 0) s.deletionTime(r, K["partition-deletion"], true);
   if (hasStatic) {
     const rowFlags = r.u8();
@@ -240,18 +269,22 @@ function readPartitionBody(r: ByteReader, s: UpdateState, flags: number): void {
 }
 
 /** Columns.serializer: vint count, then vint-length names; resolved against the table (live, then dropped). */
-function readHeaderColumns(r: ByteReader, s: UpdateState, statics: boolean): readonly ColumnSchema[] {
+function readHeaderColumns(r: ByteReader, s: UpdateState): readonly ColumnSchema[] {
   const start = r.pos;
   const count = r.vint();
   for (let i = 0; i < count; i++) r.skip(r.vint());
   const raw = r.bytes.subarray(start, r.pos);
-  const key = `${statics ? "s" : "r"}${latin1(raw)}`;
-  let resolved = s.columns.headers.get(key);
-  if (!resolved) {
-    resolved = resolveColumns(raw, s, start);
-    s.columns.headers.set(key, resolved);
-  }
-  return resolved;
+  const known = s.columns.headers.find((h) => sameBytes(h.raw, raw));
+  if (known) return known.columns;
+  const columns = resolveColumns(raw, s, start);
+  s.columns.headers.push({ raw: new Uint8Array(raw), columns });
+  return columns;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const UTF8 = new TextDecoder("utf-8");
@@ -269,19 +302,13 @@ function resolveColumns(raw: Uint8Array, s: UpdateState, offset: number): Column
   return out;
 }
 
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 4096) text += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  return text;
-}
-
 function readRowBody(r: ByteReader, s: UpdateState, flags: number, header: readonly ColumnSchema[]): void {
-  let rowTimestamp: bigint | undefined;
+  let rowTimestamp: Stamp | undefined;
   if ((flags & 0x04) !== 0) rowTimestamp = s.timestamp(r, K["row-liveness"], true);
   if ((flags & 0x08) !== 0) {
     s.kinds |= K["expiring"];
-    r.vintBig(); // TTL
-    r.vintBig(); // local expiration time
+    r.skipVint(); // TTL
+    r.skipVint(); // local expiration time
   }
   // Row.deletion() is the one timestamp PartitionUpdate.maxTimestamp() leaves out.
   if ((flags & 0x10) !== 0) s.deletionTime(r, K["row-deletion"], false);
@@ -298,7 +325,7 @@ function readRowBody(r: ByteReader, s: UpdateState, flags: number, header: reado
   }
 }
 
-function readCell(r: ByteReader, s: UpdateState, type: ValueType, complex: boolean, rowTimestamp: bigint | undefined): void {
+function readCell(r: ByteReader, s: UpdateState, type: ValueType, complex: boolean, rowTimestamp: Stamp | undefined): void {
   const flags = r.u8();
   const deleted = (flags & 0x01) !== 0;
   const expiring = (flags & 0x02) !== 0;
@@ -308,8 +335,8 @@ function readCell(r: ByteReader, s: UpdateState, type: ValueType, complex: boole
     s.note(rowTimestamp, kind, true);
   } else s.timestamp(r, kind, true);
   if ((flags & 0x10) === 0) {
-    if (deleted || expiring) r.vintBig(); // local deletion time
-    if (expiring) r.vintBig(); // TTL
+    if (deleted || expiring) r.skipVint(); // local deletion time
+    if (expiring) r.skipVint(); // TTL
   }
   if (complex) r.skip(r.vint()); // cell path
   if ((flags & 0x04) === 0) readValue(r, type.multiCell ? -1 : type.fixedLength);
@@ -371,14 +398,29 @@ function readClusteringValues(r: ByteReader, types: readonly ValueType[], size: 
   }
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * The same few table ids come back in every mutation: handing out one string per id (matched by its
+ * bytes) spares building it, and lets Map lookups reuse the string's cached hash.
+ */
+const recentIds: { readonly bytes: Uint8Array; readonly text: string }[] = [];
+const RECENT_IDS = 64;
+
+function uuidText(b: Uint8Array): string {
+  for (const known of recentIds) if (sameBytes(known.bytes, b)) return known.text;
+  let text = "";
+  for (let i = 0; i < 16; i++) text += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + HEX[b[i]!]!;
+  if (recentIds.length >= RECENT_IDS) recentIds.shift();
+  recentIds.push({ bytes: new Uint8Array(b), text }); // a copy even when b is a Buffer
+  return text;
+}
+
 /** Bounds-checked big-endian reads; every overrun is a MutationReadError. */
 class ByteReader {
   pos = 0;
-  private readonly view: DataView;
 
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  constructor(readonly bytes: Uint8Array) {}
 
   private need(n: number): void {
     if (n < 0 || this.pos + n > this.bytes.length) throw new MutationReadError(`${n} bytes needed, ${this.bytes.length - this.pos} left`, this.pos);
@@ -391,7 +433,7 @@ class ByteReader {
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.pos);
+    const v = (this.bytes[this.pos]! << 8) | this.bytes[this.pos + 1]!;
     this.pos += 2;
     return v;
   }
@@ -409,10 +451,34 @@ class ByteReader {
   }
 
   uuid(): string {
-    const b = this.take(16);
-    let hex = "";
-    for (const x of b) hex += x.toString(16).padStart(2, "0");
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    return uuidText(this.take(16));
+  }
+
+  /** The value of the last vintSmall that did not fit a double. */
+  lastBig = 0n;
+
+  /** An unsigned vint as a number when it has at most 7 bytes (< 2^49), else -1 with the value in lastBig. */
+  vintSmall(): number {
+    const first = this.bytes[this.pos];
+    if (first !== undefined && first < 0x80) {
+      this.pos++;
+      return first;
+    }
+    const extra = first === undefined ? 0 : Math.clz32(~first & 0xff) - 24;
+    if (extra > 6) {
+      this.lastBig = this.vintBig();
+      return -1;
+    }
+    this.need(1 + extra);
+    let value = first! & (0xff >> extra);
+    this.pos++;
+    for (let i = 0; i < extra; i++) value = value * 256 + this.bytes[this.pos++]!;
+    return value;
+  }
+
+  skipVint(): void {
+    const first = this.u8();
+    if (first >= 0x80) this.skip(Math.clz32(~first & 0xff) - 24);
   }
 
   /** An unsigned vint used as a length or count: at most 2^31 - 1. */
