@@ -5,7 +5,7 @@
  * A mismatch leaves nothing at the target.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, open, unlink } from "node:fs/promises";
+import { link, lstat, open, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -54,7 +54,8 @@ export async function requireNewTarget(target: string): Promise<void> {
     if (err instanceof PitrError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
-      const dir = await lstat(dirname(target)).catch(() => undefined);
+      // stat, not lstat: the commit log directory is often a symlink to its own volume.
+      const dir = await stat(dirname(target)).catch(() => undefined);
       if (dir?.isDirectory()) return;
       throw new TargetDirectoryError(target, dir ? `'${dirname(target)}' is not a directory` : `directory '${dirname(target)}' does not exist`);
     }

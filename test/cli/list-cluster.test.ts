@@ -73,9 +73,12 @@ t.test("list --cluster: every node, the common restorable window, a stopped arch
   t.same(unknown.lines.length, 2, "one line and a hint");
   t.match(unknown.lines[0], /holds no node of cluster 'nope'/);
 
-  const badNodetool = await runNode(CLI, ["list", "--cluster", "other", "--nodetool", join(root, "no-such-nodetool")], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
-  t.equal(badNodetool.exitCode, 18, "a nodetool that cannot run: exit 18 (node state)");
-  t.match(badNodetool.lines[0], /'nodetool status' failed/, "names the nodetool call");
+  const missingNodetool = await runNode(CLI, ["list", "--cluster", "other", "--nodetool", join(root, "no-such-nodetool")], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
+  t.equal(missingNodetool.exitCode, 2, "a nodetool command that does not exist: exit 2 (configuration)");
+  t.match(missingNodetool.lines[0], /nodetool command .*no-such-nodetool' not found/, "names the command");
+  const badNodetool = await runNode(CLI, ["list", "--cluster", "other", "--nodetool", "false"], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
+  t.equal(badNodetool.exitCode, 18, "a nodetool that runs and fails: exit 18 (node state)");
+  t.match(badNodetool.lines[0], /nodetool/, "names the nodetool call");
 
   const unnamed = await runNode(CLI, ["list", "--cluster"], cleanEnv({ CASSANDRA_PITR_ARCHIVE: archive }));
   t.equal(unnamed.exitCode, 2, "--cluster without a name and none configured: exit 2");

@@ -62,7 +62,8 @@ export async function reservePortBase(blocks = 1): Promise<number> {
   const first = Number(process.env.PITR_TEST_PORT_BASE ?? 19042);
   const last = process.env.PITR_TEST_PORT_BASE ? first + 200 : 19300;
   for (let base = first; base + 4 * blocks - 1 < last; base += 4) {
-    if ((await reserveBlocks(base, blocks)) && (await portsFree(base, blocks))) return base;
+    if (!(await reserveBlocks(base, blocks))) continue; // reserveBlocks released what it made; the rest is another node's
+    if (await portsFree(base, blocks)) return base;
     await releasePortBase(base, blocks);
   }
   throw new Error(`no ${blocks} free port block(s) for test Cassandra nodes between ${first} and ${last}`);
