@@ -1,7 +1,7 @@
 /**
  * Regenerates fixtures/ from real Cassandra nodes started by scripts/cassandra-node.sh.
  *
- *   npx tsx scripts/make-fixtures.ts          (about two minutes; needs Java 17 and Maven)
+ *   npx tsx scripts/make-fixtures.ts          (about twelve minutes with the mutation sets; needs Java 17 and Maven)
  *
  * Every artefact is what a real node wrote; nothing is synthesised. fixtures/README.md says how
  * each one was made; this script is the exact recipe.
