@@ -79,9 +79,11 @@ t.test(`5.0 segments of version 8 are refused for a ${V41} target; the same arch
   rows.push(...(await writeRows(p.node, "orders", 1000, 1200, clock)));
   const at = rows[rows.length - 300]!.writetime;
   // The client clock runs ahead of the wall clock on a fast machine (it steps at least 400 µs per
-  // row): wait until the wall clock passes the last write, so the segment that drain closes ends
-  // after T, as it would on a live node.
+  // row), and a segment's close time is its file's last write: wait until the wall clock passes the
+  // last client timestamp, then write once more, so the segment that drain closes ends after T, as
+  // it would on a live node.
   await new Promise((r) => setTimeout(r, Math.max(0, Number(rows[rows.length - 1]!.writetime / 1000n) - Date.now() + 50)));
+  rows.push(await p.node.writeRow("shop", "orders", 999_999, "after-the-wait", clock.tick(400n)));
   await p.node.stop();
 
   const backend = await openBackend(`file://${p.archiveDir}`);
