@@ -9,6 +9,7 @@
  * old restore point as a cutoff for the restored tables, on top of the new target, and never bases a
  * plan on a snapshot or incremental that holds writes of the abandoned history.
  */
+import { text } from "node:stream/consumers";
 import { compactTime, nodePrefix, parseCompactTime, type NodeIdentity } from "../archive/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
@@ -98,9 +99,7 @@ export async function listBranches(backend: Backend, id: NodeIdentity, signal?: 
   const out: Branch[] = [];
   for await (const info of backend.list(branchesPrefix(id), { signal })) {
     if (!info.key.endsWith(".json")) continue;
-    const chunks: Buffer[] = [];
-    for await (const chunk of await backend.get(info.key, { signal })) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-    out.push(parseBranch(Buffer.concat(chunks).toString("utf8"), info.key));
+    out.push(parseBranch(await text(await backend.get(info.key, { signal })), info.key));
   }
   return out.sort((a, b) => a.restoredAtMs - b.restoredAtMs);
 }

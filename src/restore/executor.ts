@@ -24,7 +24,7 @@ import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../archive/layout.js";
 import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../archive/fetch.js";
-import { recordFromMetadata } from "../archive/record.js";
+import { recordFromMetadata, type SegmentRecord } from "../archive/record.js";
 import { renderStub } from "../archive/stub.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
@@ -299,13 +299,15 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   const stagingDir = join(dirname(paths.dataDir), `cassandra-pitr-staging-${stamp}`);
   const jvmFile = ["jvm-server.options", "jvm-extra.options"].map((f) => join(paths.cassandraConf, f)).find((f) => existsSync(f));
 
+  // One HEAD per segment: the preflight needs the original sizes, the fetch phase the records.
+  const records = await segmentRecords(o, segments);
   const diskLines = await checkDiskSpace({
     commitlogDir: paths.commitlogDir,
     dataDir: paths.dataDir,
     stagingDir,
     restoreDir: o.restoreDir,
     asideDir,
-    segmentBytes: await segmentSizes(o, segments),
+    segmentBytes: [...records.values()].map((r) => r.size),
     stubs: o.stubs,
     sstableBytes: [...placements.values()].flat().reduce((n, s) => n + s.components.reduce((m, c) => m + c.size, 0), 0),
     liveSstableBytes: (await Promise.all(tables.map((t) => bytesIn(t.dir, isSstableFile)))).reduce((n, b) => n + b, 0),
@@ -345,8 +347,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     await writeFile(filterPath, specText);
     const filter = compileReplayFilter(filterSpec);
     await mapLimit(segments, o.parallelism, async (s) => {
-      const record = recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
-      if (!record) throw new PitrError("E_NOT_FOUND", `object '${s.key}' carries no segment record`);
+      const record = records.get(s.key)!;
       const target = join(o.restoreDir, s.name);
       // Every segment is verified and read now, stubs or not, so that one the filter cannot read
       // stops the restore here, before anything of the node has changed.
@@ -392,16 +393,15 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   return state;
 }
 
-/** Original sizes of the plan's segments, from their records (the preflight needs them before any fetch). */
-async function segmentSizes(o: ExecuteOptions, segments: RestorePlan["steps"]): Promise<number[]> {
-  const sizes: number[] = [];
+/** The segment record of each of the plan's segments, by key (one HEAD each). */
+async function segmentRecords(o: ExecuteOptions, segments: readonly SegmentStep[]): Promise<Map<string, SegmentRecord>> {
+  const records = new Map<string, SegmentRecord>();
   await mapLimit(segments, o.parallelism, async (s) => {
-    if (s.kind !== "segment") return;
     const record = recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
     if (!record) throw new PitrError("E_NOT_FOUND", `object '${s.key}' carries no segment record`);
-    sizes.push(record.size);
+    records.set(s.key, record);
   });
-  return sizes;
+  return records;
 }
 
 async function bytesIn(dir: string, wanted: (name: string) => boolean): Promise<number> {
