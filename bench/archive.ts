@@ -6,8 +6,8 @@
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { compress, decompress } from "zstd-napi";
-import { SegmentScan } from "../src/archive/scan.js";
-import { ZstdFileChunks } from "../src/archive/zstd-file.js";
+import { SegmentScan } from "../src/pipeline/scan.js";
+import { ZstdFileChunks } from "../src/pipeline/zstd-file.js";
 import { openBackend } from "../src/storage/open.js";
 import { cmd, type Table } from "./report.js";
 import { fmt, median, MiB, runChild, summarize, type ChildRun, type Summary } from "./measure.js";

@@ -5,10 +5,10 @@
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { segmentKey, type NodeIdentity } from "../src/archive/layout.js";
-import { fetchSegment } from "../src/archive/fetch.js";
-import { pushSegment } from "../src/archive/push.js";
-import { recordFromMetadata } from "../src/archive/record.js";
+import { segmentKey, type NodeIdentity } from "../src/format/layout.js";
+import { fetchSegment } from "../src/replay/fetch.js";
+import { pushSegment } from "../src/pipeline/push.js";
+import { recordFromMetadata } from "../src/format/segment-record.js";
 import { readCatalog } from "../src/catalog/read.js";
 import type { SnapshotEntry } from "../src/catalog/model.js";
 import { planRestore } from "../src/restore/planner.js";

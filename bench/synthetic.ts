@@ -3,7 +3,7 @@
  * with given archive times, lost ids, restarts and snapshots, turned into a real Catalog through
  * catalog/model.ts (so gap and run detection are the product's own).
  */
-import { segmentKey, type NodeIdentity } from "../src/archive/layout.js";
+import { segmentKey, type NodeIdentity } from "../src/format/layout.js";
 import { buildCatalog, type ListedSegment, type SnapshotEntry } from "../src/catalog/model.js";
 import type { NodeInput } from "../src/report/model.js";
 

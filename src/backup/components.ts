@@ -6,12 +6,12 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { isPitrError } from "../errors/base.js";
 import { isRetryable, ObjectNotFoundError, PreconditionFailedError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { BackupConflictError } from "./errors.js";
-import { componentKey } from "./layout.js";
+import { componentKey } from "../format/backup-layout.js";
 import type { ArchivedComponent } from "./types.js";
 
 const IN_MEMORY_LIMIT = 8 * 1024 * 1024;

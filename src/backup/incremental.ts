@@ -10,13 +10,13 @@
  */
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { isPitrError } from "../errors/base.js";
 import { groupSstableFiles, missingComponents, readToc } from "../sstable/name.js";
 import { ObjectNotFoundError, PreconditionFailedError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
-import { incrementalKey, undashedUuid } from "./layout.js";
+import { incrementalKey, undashedUuid } from "../format/backup-layout.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts } from "./local.js";
 import { readIncrementalRecord } from "./read.js";
 import { BACKUP_SCHEMA_VERSION, type IncrementalRecord } from "./types.js";

@@ -4,14 +4,14 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { isPitrError } from "../errors/base.js";
 import { sstableIdTime, type SstableGroup } from "../sstable/name.js";
 import { readStatistics, type CommitLogPosition, type SstableStatistics } from "../sstable/statistics.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit, uploadComponent } from "./components.js";
 import { dataDirMissingError } from "./errors.js";
-import { dashedUuid } from "./layout.js";
+import { dashedUuid } from "../format/backup-layout.js";
 import type { ArchivedComponent, ArchivedSstable, CommitLogPositionJson } from "./types.js";
 
 /** Keyspaces skipped unless named explicitly in a scope. */

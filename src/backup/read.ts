@@ -2,10 +2,10 @@
  * Readers for the catalog: snapshot manifests and incremental records, listed and parsed. Only
  * complete snapshots exist for readers: a snapshot folder without manifest.json is never listed.
  */
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
-import { incrementalDayPrefixes, parseIncrementalKey, parseSnapshotManifestKey, snapshotsPrefix } from "./layout.js";
+import { incrementalDayPrefixes, parseIncrementalKey, parseSnapshotManifestKey, snapshotsPrefix } from "../format/backup-layout.js";
 import type {
   ArchivedComponent,
   ArchivedSstable,

@@ -6,14 +6,14 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { compactTime, type NodeIdentity } from "../archive/layout.js";
+import { compactTime, type NodeIdentity } from "../format/layout.js";
 import { isPitrError, UsageError } from "../errors/base.js";
 import { groupSstableFiles, missingComponents, readToc, type SstableGroup } from "../sstable/name.js";
 import { PreconditionFailedError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
-import { snapshotManifestKey } from "./layout.js";
+import { snapshotManifestKey } from "../format/backup-layout.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
 import { readSnapshotManifest } from "./read.js";

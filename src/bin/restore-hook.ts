@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // restore_command=/usr/bin/cassandra-pitr-restore %from %to
 process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
-const { runRestoreHookBounded } = await import("../archive/restore-hook.js");
+const { runRestoreHookBounded } = await import("../replay/restore-hook.js");
 const status = await runRestoreHookBounded(process.argv.slice(2), {
   env: process.env,
   stderr: (line) => process.stderr.write(line + "\n"),

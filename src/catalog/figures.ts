@@ -1,6 +1,6 @@
 /** The agent's metrics figures from the node's catalog: the newest segment and the restorable window. */
-import type { NodeIdentity } from "../archive/layout.js";
-import type { RestorableFigures } from "../archive/metrics.js";
+import type { NodeIdentity } from "../format/layout.js";
+import type { RestorableFigures } from "../pipeline/metrics.js";
 import type { Backend } from "../storage/types.js";
 import { loadIncrementals, loadSnapshots } from "./backup-source.js";
 import { readCatalog } from "./read.js";

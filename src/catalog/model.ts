@@ -18,7 +18,7 @@
  *   the previous run's last id is unknowable from ids, so nothing can be counted there.
  * - The newest run's segments after its newest archived id are the unarchived tail.
  */
-import { parseSegmentKey, type NodeIdentity } from "../archive/layout.js";
+import { parseSegmentKey, type NodeIdentity } from "../format/layout.js";
 
 // ---- shapes read through injected loaders (src/backup/ will provide the real readers) ----------
 

@@ -7,7 +7,7 @@
  * `list` that seeks past the window (`startAfter`) and stops at the first later segment (the
  * segment active at the end of the window may close days later).
  */
-import { dayPrefixes, segmentsPrefix, type NodeIdentity } from "../archive/layout.js";
+import { dayPrefixes, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
 import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type ListedSegment, type SnapshotEntry } from "./model.js";
 

@@ -1,6 +1,6 @@
 /** What most commands need from the configuration: the archive, opened, and the node identity. */
-import { requireIdentity } from "../archive/hook.js";
-import type { NodeIdentity } from "../archive/layout.js";
+import { requireIdentity } from "../pipeline/hook.js";
+import type { NodeIdentity } from "../format/layout.js";
 import type { Config } from "../config/schema.js";
 import { openBackend } from "../storage/open.js";
 import type { Backend } from "../storage/types.js";

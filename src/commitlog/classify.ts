@@ -120,7 +120,7 @@ export function classifySegmentFrom(
  * classifySegmentFrom one sync section at a time: each step yields the offset up to which the
  * reader has been read so far, and the generator returns the classification. The archive pipeline
  * interleaves these steps with feeding zstd's worker threads, so validation runs on the main thread
- * while the workers compress, instead of before them (archive/scan.ts).
+ * while the workers compress, instead of before them (pipeline/scan.ts).
  */
 export function* classifySteps(
   name: string | undefined,

@@ -6,7 +6,7 @@
  * the oldest kept snapshot (segment keys sort by close time, so the segment listing stops at the
  * first key closed after it); retention has to see what it deletes.
  */
-import { segmentsPrefix, type NodeIdentity } from "../archive/layout.js";
+import { segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import { buildCatalog, listedSegmentOf, type ListedSegment } from "../catalog/model.js";
 import { loadSnapshots } from "../catalog/backup-source.js";

@@ -13,8 +13,8 @@
  *   written last, so a snapshot exists for a restore from then on).
  * - Restore drills: the JSON documents under `<node prefix>evidence/`.
  */
-import { nodePrefix, parseSegmentKey, segmentsPrefix, type NodeIdentity } from "../archive/layout.js";
-import { parseSnapshotManifestKey, snapshotManifestKey, snapshotsPrefix } from "../backup/layout.js";
+import { nodePrefix, parseSegmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
+import { parseSnapshotManifestKey, snapshotManifestKey, snapshotsPrefix } from "../format/backup-layout.js";
 import { readSnapshotManifest } from "../backup/read.js";
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";

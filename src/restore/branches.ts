@@ -10,7 +10,7 @@
  * plan on a snapshot or incremental that holds writes of the abandoned history.
  */
 import { text } from "node:stream/consumers";
-import { compactTime, nodePrefix, parseCompactTime, type NodeIdentity } from "../archive/layout.js";
+import { compactTime, nodePrefix, parseCompactTime, type NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 

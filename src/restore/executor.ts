@@ -22,13 +22,13 @@ import { basename, dirname, join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
-import { compactTime, type NodeIdentity } from "../archive/layout.js";
-import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../archive/fetch.js";
-import { recordFromMetadata, type SegmentRecord } from "../archive/record.js";
-import { renderStub } from "../archive/stub.js";
+import { compactTime, type NodeIdentity } from "../format/layout.js";
+import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../replay/fetch.js";
+import { recordFromMetadata, type SegmentRecord } from "../format/segment-record.js";
+import { renderStub } from "../replay/stub.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
-import { undashedUuid } from "../backup/layout.js";
+import { undashedUuid } from "../format/backup-layout.js";
 import { PitrError, UsageError, isPitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
@@ -46,7 +46,7 @@ import {
   type FilterTally,
   type ReplayFilterSpec,
   type SegmentFilter,
-} from "../archive/replay-filter.js";
+} from "../replay/replay-filter.js";
 
 export const STATE_FILE = "cassandra-pitr-restore.json";
 const PROPERTIES = "commitlog_archiving.properties";

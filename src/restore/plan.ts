@@ -2,7 +2,7 @@
  * What a point-in-time restore will do, as data (built by planner.ts, printed by `plan`, executed
  * by `restore`). Every step carries the reason it is there and the bytes it fetches.
  */
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Branch } from "./branches.js";
 import type { Precision } from "./versions.js";

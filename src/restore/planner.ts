@@ -9,7 +9,7 @@
  *   snapshot time) through the first segment closed at or after T, plus every segment closed up to
  *   T + grace. Over-supplying is safe (Cassandra filters per mutation); under-supplying loses data.
  */
-import { segmentNameOfKey } from "../archive/layout.js";
+import { segmentNameOfKey } from "../format/layout.js";
 import { chainEnd, snapshotStartSegmentId, type Catalog, type CatalogSegment, type SnapshotEntry } from "../catalog/model.js";
 import { abandonedBy, branchCutoffsFor, type Branch } from "./branches.js";
 import { formatInstant, formatRestorePoint } from "./time.js";

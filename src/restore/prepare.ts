@@ -5,7 +5,7 @@
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { requireKnownNode } from "../catalog/nodes.js";
 import { readCatalog } from "../catalog/read.js";
-import type { NodeIdentity } from "../archive/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
 import { listBranches } from "./branches.js";
 import type { RestorePlan } from "./plan.js";

@@ -59,7 +59,7 @@ export interface Capabilities {
    * `put` accepts `lateMetadata`: the metadata is stored after the body (file:// writes its sidecar
    * after the data; mem stores both at once). S3 and GCS send metadata with the upload's first
    * request, so the archive pipeline reads a segment once before uploading to them, and only once
-   * in all when this is true (archive/scan.ts).
+   * in all when this is true (pipeline/scan.ts).
    */
   readonly lateMetadata: boolean;
 }

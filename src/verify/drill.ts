@@ -24,7 +24,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compactTime, nodePrefix, type NodeIdentity } from "../archive/layout.js";
+import { compactTime, nodePrefix, type NodeIdentity } from "../format/layout.js";
 import { SYSTEM_KEYSPACES } from "../backup/local.js";
 import { listSnapshots } from "../backup/read.js";
 import { isPitrError, PitrError, UsageError } from "../errors/base.js";

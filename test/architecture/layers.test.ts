@@ -105,20 +105,20 @@ t.test("the checker reports each kind of violation", async (t) => {
       ["storage/x.ts", ["../catalog/read.js"]],
       ["cli/commands/a.ts", ["./plan.js"]],
       ["report/y.ts", ["../restore/planner.js"]],
-      ["archive/layout.ts", ["./push.js"]],
-      ["archive/push.ts", ["./layout.js", "../storage/types.js"]],
+      ["format/layout.ts", ["../pipeline/push.js"]],
+      ["pipeline/push.ts", ["../format/layout.js", "../storage/types.js"]],
       ["restore/z.ts", ["../../bench/synthetic.js"]],
       ["newfolder/q.ts", []],
-      ["catalog/m.ts", ["./model.js", "../archive/layout.js"]],
-      ["archive/record.ts", ["./layout.js"]],
+      ["catalog/m.ts", ["./model.js", "../format/layout.js"]],
+      ["format/segment-record.ts", ["./layout.js"]],
     ]),
   );
   t.match(report.find((v) => v.startsWith("storage/x.ts")), /lower layer imports a higher one/, "a lower layer importing a higher one");
   t.match(report.find((v) => v.startsWith("cli/commands/a.ts")), /a CLI command imports another command/, "a command importing a command");
   t.match(report.find((v) => v.startsWith("report/y.ts")), /both are in layer 6/, "a sideways import within a layer");
-  t.match(report.find((v) => v.startsWith("archive/layout.ts")), /lower layer imports a higher one/, "the format importing the pipeline of its own folder");
+  t.match(report.find((v) => v.startsWith("format/layout.ts")), /lower layer imports a higher one/, "the format importing the segment pipeline");
   t.match(report.find((v) => v.startsWith("restore/z.ts")), /outside src/, "product code importing tooling");
   t.match(report.find((v) => v.startsWith("newfolder/")), /no layer/, "a folder missing from the table");
-  t.notOk(report.some((v) => v.startsWith("archive/push.ts") || v.startsWith("catalog/m.ts") || v.startsWith("archive/record.ts")), "downward and same-folder imports are fine");
+  t.notOk(report.some((v) => v.startsWith("pipeline/push.ts") || v.startsWith("catalog/m.ts") || v.startsWith("format/segment-record.ts")), "downward and same-folder imports are fine");
   t.same(importsOf('import a from "./a.js";\nexport { b } from "../b/b.js";\nconst c = await import("../c/c.js");\nimport "./side.js";'), ["./a.js", "../b/b.js", "../c/c.js", "./side.js"], "static, re-export, dynamic and bare imports are all seen");
 });

@@ -1,6 +1,6 @@
 /** The cluster's view (pure): restorable instants per node, their intersection, stopped archives, gaps. */
 import t from "tap";
-import { segmentKey } from "../../src/archive/layout.js";
+import { segmentKey } from "../../src/format/layout.js";
 import { parseStatusNodes } from "../../src/backup/nodetool.js";
 import { buildClusterView, clusterProblems, intersectIntervals, mergeIntervals, restorableIntervals } from "../../src/catalog/cluster.js";
 import { buildCatalog, type Catalog, type ListedSegment, type SnapshotEntry } from "../../src/catalog/model.js";

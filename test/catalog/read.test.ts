@@ -1,5 +1,5 @@
 import t from "tap";
-import { dayPrefixes, segmentKey, segmentsPrefix } from "../../src/archive/layout.js";
+import { dayPrefixes, segmentKey, segmentsPrefix } from "../../src/format/layout.js";
 import type { SnapshotEntry } from "../../src/catalog/model.js";
 import { DAY_MS, readCatalog } from "../../src/catalog/read.js";
 import { openBackend } from "../../src/storage/open.js";

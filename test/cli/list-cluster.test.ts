@@ -2,8 +2,8 @@
 import t from "tap";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { segmentKey, type NodeIdentity } from "../../src/archive/layout.js";
-import { snapshotManifestKey } from "../../src/backup/layout.js";
+import { segmentKey, type NodeIdentity } from "../../src/format/layout.js";
+import { snapshotManifestKey } from "../../src/format/backup-layout.js";
 import type { SnapshotManifest } from "../../src/backup/types.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";

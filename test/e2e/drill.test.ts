@@ -10,7 +10,7 @@ import { buffer } from "node:stream/consumers";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { CLI } from "../helpers/hooks.js";
-import { nodePrefix } from "../../src/archive/layout.js";
+import { nodePrefix } from "../../src/format/layout.js";
 import { PlanRefusedError } from "../../src/restore/plan.js";
 import { openBackend } from "../../src/storage/open.js";
 import { countOf, jsonValue, parseExpectation, runDrill, splitStatements, type ScratchNode } from "../../src/verify/drill.js";

@@ -9,7 +9,7 @@
  */
 import t from "tap";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
-import { WITHHELD_TABLE_ID } from "../../src/archive/replay-filter.js";
+import { WITHHELD_TABLE_ID } from "../../src/replay/replay-filter.js";
 import { EXACT_TABLES, Workload, apply, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
 
 const KS = "exact";

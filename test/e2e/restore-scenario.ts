@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { CassandraNode, NodeOptions, RowRecord } from "../helpers/cassandra.js";
 import { CLI, runNode, tempDir, type Ran } from "../helpers/hooks.js";
 import { nodeWithHook } from "./archive-scenario.js";
-import type { NodeIdentity } from "../../src/archive/layout.js";
+import type { NodeIdentity } from "../../src/format/layout.js";
 
 export const KS = "shop";
 

@@ -1,8 +1,8 @@
 import t from "tap";
 import { hasUserinfo, redactText, redactUrl, stripCredentials } from "../../src/errors/redact.js";
 import { renderError, PitrError } from "../../src/errors/base.js";
-import { archiveForStub } from "../../src/archive/restore-hook.js";
-import { parseStub, renderStub } from "../../src/archive/stub.js";
+import { archiveForStub } from "../../src/replay/restore-hook.js";
+import { parseStub, renderStub } from "../../src/replay/stub.js";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 

@@ -1,8 +1,8 @@
 /** A small archive in a memory backend: segments every 10 minutes, daily snapshots sharing a component, incrementals. */
 import { createHash } from "node:crypto";
-import { segmentKey, type NodeIdentity } from "../../src/archive/layout.js";
-import { recordToMetadata } from "../../src/archive/record.js";
-import { componentKey, incrementalKey, snapshotManifestKey } from "../../src/backup/layout.js";
+import { segmentKey, type NodeIdentity } from "../../src/format/layout.js";
+import { recordToMetadata } from "../../src/format/segment-record.js";
+import { componentKey, incrementalKey, snapshotManifestKey } from "../../src/format/backup-layout.js";
 import type { ArchivedComponent, ArchivedSstable, IncrementalRecord, SnapshotManifest } from "../../src/backup/types.js";
 import type { Backend } from "../../src/storage/types.js";
 

@@ -1,5 +1,5 @@
 /** The fixture catalogs (fixtures/catalogs/*.json) as Catalog values, shared by the planner tests. */
-import { segmentKey } from "../../src/archive/layout.js";
+import { segmentKey } from "../../src/format/layout.js";
 import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type SnapshotEntry } from "../../src/catalog/model.js";
 
 export interface FixtureSegment { id: string; close: number; version: number; bytes: number; conflict?: string }

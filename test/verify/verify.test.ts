@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import t from "tap";
 import { compress } from "zstd-napi";
-import { segmentKey } from "../../src/archive/layout.js";
-import { recordToMetadata } from "../../src/archive/record.js";
+import { segmentKey } from "../../src/format/layout.js";
+import { recordToMetadata } from "../../src/format/segment-record.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
 import { verifyNode } from "../../src/verify/verify.js";

@@ -1,6 +1,6 @@
-import { runAgent } from "../../archive/agent.js";
-import { appendEvent } from "../../archive/events.js";
-import { defaultSpoolDir } from "../../archive/spool.js";
+import { runAgent } from "../../pipeline/agent.js";
+import { appendEvent } from "../../pipeline/events.js";
+import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { ConfigError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
@@ -14,9 +14,9 @@ export async function run(ctx: CliContext): Promise<number> {
     throw new ConfigError("the agent needs spoolDir or commitlogDir", { hint: "set them in the config file (cassandra-pitr init writes both)" });
   }
   const once = ctx.args["once"] === true;
-  let metrics: { close: () => Promise<void>; update: (s: import("../../archive/agent.js").AgentStats) => void } | undefined;
+  let metrics: { close: () => Promise<void>; update: (s: import("../../pipeline/agent.js").AgentStats) => void } | undefined;
   if (config.metricsListen && !once) {
-    const { startMetricsServer } = await import("../../archive/metrics.js");
+    const { startMetricsServer } = await import("../../pipeline/metrics.js");
     const { restorableFigures } = await import("../../catalog/figures.js");
     metrics = await startMetricsServer(config.metricsListen, identity, (nowMs) => restorableFigures(backend, identity, nowMs));
   }

@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import { buffer } from "node:stream/consumers";
-import { nodePrefix } from "../../archive/layout.js";
-import { defaultSpoolDir } from "../../archive/spool.js";
+import { nodePrefix } from "../../format/layout.js";
+import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";

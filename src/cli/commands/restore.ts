@@ -4,7 +4,7 @@
  * once the node has replayed; `cassandra-pitr restore abort` rolls back an interrupted restore.
  */
 import { join, dirname } from "node:path";
-import { compactTime } from "../../archive/layout.js";
+import { compactTime } from "../../format/layout.js";
 import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";

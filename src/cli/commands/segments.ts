@@ -1,5 +1,5 @@
 /** `cassandra-pitr segments [--since T] [--until T] [--json]`: the archived segments of the node closed in a window, oldest first. */
-import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../archive/layout.js";
+import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../format/layout.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";

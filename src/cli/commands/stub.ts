@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { recordFromMetadata } from "../../archive/record.js";
-import { renderStub } from "../../archive/stub.js";
+import { recordFromMetadata } from "../../format/segment-record.js";
+import { renderStub } from "../../replay/stub.js";
 import { PitrError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { openArchive } from "../context.js";

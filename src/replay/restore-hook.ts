@@ -18,12 +18,12 @@ import { PitrError, UsageError, isPitrError, renderError } from "../errors/base.
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { stripCredentials } from "../errors/redact.js";
 import { openBackend } from "../storage/open.js";
-import { runBounded, type Bound, type HookIo } from "./bounded.js";
-import { appendEvent } from "./events.js";
+import { runBounded, type Bound, type HookIo } from "../pipeline/bounded.js";
+import { appendEvent } from "../pipeline/events.js";
 import type { Backend } from "../storage/types.js";
 import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, requireNewTarget, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
-import { splitHookArgs } from "./hook.js";
-import { openSegment } from "./segment-file.js";
+import { splitHookArgs } from "../pipeline/hook.js";
+import { openSegment } from "../pipeline/segment-file.js";
 import { MAX_STUB_SIZE, parseStub, type StubReference } from "./stub.js";
 
 const PREFIX = "cassandra-pitr-restore";

@@ -6,7 +6,7 @@
  *   <node prefix>snapshots/<compact time>_<tag>/manifest.json
  *   <node prefix>incrementals/<YYYY>/<MM>/<DD>/<compact time>_<keyspace>.<table>_<table id hex>_<sstable>.json
  */
-import { compactTime, dayFolder, daysCovering, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../archive/layout.js";
+import { compactTime, dayFolder, daysCovering, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "./layout.js";
 
 export const SSTABLES_DIR = "sstables";
 export const SNAPSHOTS_DIR = "snapshots";

@@ -6,7 +6,7 @@
  * stored (verified upload) or durably spooled (hard link + fsync); print nothing on success and at
  * most two lines otherwise; never move or delete %path; stay inside the configured time budget.
  *
- * Its import graph is kept small on purpose (test/archive/import-graph.test.ts): no CLI framework,
+ * Its import graph is kept small on purpose (test/pipeline/import-graph.test.ts): no CLI framework,
  * no SDK until the configured backend is opened, no planner or report code; the upload pipeline
  * itself is imported only in upload mode.
  */

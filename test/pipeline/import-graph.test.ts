@@ -35,7 +35,7 @@ for (const hook of ["archive-hook.js", "restore-hook.js"]) {
     t.same([...packages].sort(), expected, `packages on the static path: ${expected.join(", ") || "none"}`);
     const banned = ["/cli/", "/restore/planner", "/report/", "/catalog/", "/storage/backends/"];
     // Spool mode must not load the upload pipeline: it is imported by the upload branch only.
-    if (hook === "archive-hook.js") banned.push("/archive/push.js", "/storage/open.js", "/commitlog/classify.js");
+    if (hook === "archive-hook.js") banned.push("/pipeline/push.js", "/storage/open.js", "/commitlog/classify.js");
     for (const b of banned) {
       t.notOk([...files].some((f) => f.includes(b)), `no ${b} module on the static path`);
     }

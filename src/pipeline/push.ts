@@ -14,11 +14,11 @@ import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js
 import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError, PreconditionFailedError, StorageError, TransientStorageError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
-import { segmentIdKey, segmentKey, type NodeIdentity } from "./layout.js";
+import { segmentIdKey, segmentKey, type NodeIdentity } from "../format/layout.js";
 import { SegmentScan, type ScanResult } from "./scan.js";
 import { openSegment } from "./segment-file.js";
 import { ZstdFileChunks } from "./zstd-file.js";
-import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "./record.js";
+import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "../format/segment-record.js";
 
 export interface PushRequest {
   /** Full path of the segment file (Cassandra's %path, or a spooled hard link). */

@@ -25,7 +25,7 @@ export interface StubReference {
   /** Cassandra's file name of the segment. */
   readonly name: string;
   /**
-   * The restore's replay filter (src/archive/replay-filter.ts): the hook rewrites the verified bytes
+   * The restore's replay filter (src/replay/replay-filter.ts): the hook rewrites the verified bytes
    * through it, withholding mutations stamped after the restore point. `sha256` is the spec file's.
    */
   readonly filter?: { readonly spec: string; readonly sha256: string } | undefined;

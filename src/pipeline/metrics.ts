@@ -6,7 +6,7 @@
 import { createServer } from "node:http";
 import { ConfigError } from "../errors/base.js";
 import type { AgentStats } from "./agent.js";
-import type { NodeIdentity } from "./layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 
 export interface RestorableFigures {
   readonly newestSegmentMs: number | undefined;

@@ -15,7 +15,7 @@ import { isPitrError } from "../errors/base.js";
 import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
-import { segmentKey, type NodeIdentity } from "./layout.js";
+import { segmentKey, type NodeIdentity } from "../format/layout.js";
 import { pushSegment, type PushResult } from "./push.js";
 import { listSpool, releaseSpooled, type SpooledSegment } from "./spool.js";
 

@@ -8,8 +8,8 @@ import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile, readFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { pushSegment } from "../../src/archive/push.js";
-import { segmentIdKey, segmentsPrefix } from "../../src/archive/layout.js";
+import { pushSegment } from "../../src/pipeline/push.js";
+import { segmentIdKey, segmentsPrefix } from "../../src/format/layout.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
