@@ -19,6 +19,7 @@ import { mapLimit } from "./components.js";
 import { incrementalKey, undashedUuid } from "../format/backup-layout.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts } from "./local.js";
 import { readIncrementalRecord } from "./read.js";
+import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { BACKUP_SCHEMA_VERSION, type IncrementalRecord } from "./types.js";
 
 export interface UploadIncrementalsOptions {
@@ -48,6 +49,8 @@ export interface IncrementalsSummary {
   readonly filesRemoved: number;
   /** Keys of the records written by this run. */
   readonly keys: string[];
+  /** Truncations and drops (Cassandra's auto-snapshots) recorded by this run (table-events.ts). */
+  readonly tableEventsRecorded: number;
 }
 
 async function exists(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<boolean> {
@@ -74,8 +77,10 @@ export async function uploadIncrementals(options: UploadIncrementalsOptions): Pr
   let filesRemoved = 0;
   const keys: string[] = [];
 
-  for (const dir of await listTableDirs(dataDir)) {
-    if (!inScope(scope, dir.keyspace, dir.table)) continue;
+  const dirs = (await listTableDirs(dataDir)).filter((dir) => inScope(scope, dir.keyspace, dir.table));
+  // Before the sstables: a plan must never see an incremental flushed for a TRUNCATE without the truncation.
+  const tableEvents = await recordTableEvents(backend, identity, await findTableEvents(dirs), signal);
+  for (const dir of dirs) {
     const backups = join(dir.path, "backups");
     let names: string[];
     try {
@@ -149,5 +154,6 @@ export async function uploadIncrementals(options: UploadIncrementalsOptions): Pr
     bytesUploaded: counts.bytesUploaded,
     filesRemoved,
     keys: keys.sort(),
+    tableEventsRecorded: tableEvents.length,
   };
 }

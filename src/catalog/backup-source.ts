@@ -34,6 +34,7 @@ export const loadSnapshots: SnapshotLoader = async (backend, identity) =>
       table: t.table,
       tableId: t.table_id,
       sstables: t.sstables.map(sstableOf),
+      schemaCql: t.schema_cql,
     })),
   }));
 

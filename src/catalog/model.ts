@@ -41,6 +41,8 @@ export interface SnapshotTable {
   readonly table: string;
   readonly tableId: string;
   readonly sstables: readonly SnapshotSstable[];
+  /** The table's schema.cql in the snapshot (null for system keyspaces; absent when not loaded). */
+  readonly schemaCql?: string | null | undefined;
 }
 
 export interface SnapshotEntry {

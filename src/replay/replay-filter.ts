@@ -32,9 +32,14 @@ export interface ReplayFilterSpec {
   /** schema.cql of each table of the base snapshot, with where it came from. */
   readonly schemas: readonly { readonly source: string; readonly cql: string }[];
   /**
+   * Table id → µs (decimal): a TRUNCATE at or before the restore point; the table's mutations stamped
+   * before it are withheld (Cassandra discarded them). Absent: no truncation.
+   */
+  /**
    * Segments of a history an earlier restore abandoned, by file name: their mutations of those
    * tables (null: every table) stamped after `cutoff_micros` are withheld as well.
    */
+  readonly truncation_floors?: Readonly<Record<string, string>> | undefined;
   readonly segment_cutoffs?: Readonly<Record<string, readonly { readonly table_ids: readonly string[] | null; readonly cutoff_micros: string }[]>> | undefined;
 }
 
@@ -43,11 +48,12 @@ export interface FilterTally {
   mutations: number;
   withheld: number;
   withheldBeyondCassandra: number;
+  withheldTruncated: number;
   passedThrough: number;
 }
 
 export function emptyTally(): FilterTally {
-  return { segments: 0, mutations: 0, withheld: 0, withheldBeyondCassandra: 0, passedThrough: 0 };
+  return { segments: 0, mutations: 0, withheld: 0, withheldBeyondCassandra: 0, withheldTruncated: 0, passedThrough: 0 };
 }
 
 export function addToTally(tally: FilterTally, r: ReplayFilterResult): void {
@@ -55,14 +61,16 @@ export function addToTally(tally: FilterTally, r: ReplayFilterResult): void {
   tally.mutations += r.mutations;
   tally.withheld += r.withheld;
   tally.withheldBeyondCassandra += r.withheldBeyondCassandra;
+  tally.withheldTruncated += r.withheldTruncated;
   tally.passedThrough += r.passedThrough;
 }
 
 /** One line for the operator: what was withheld and why. */
 export function describeTally(t: FilterTally, cutoff: string): string {
   const beyond = t.withheldBeyondCassandra > 0 ? `, ${t.withheldBeyondCassandra} of them row deletions Cassandra's own filter would have replayed` : "";
+  const truncated = t.withheldTruncated > 0 ? `; withheld ${t.withheldTruncated} of truncated tables stamped before their TRUNCATE` : "";
   const passed = t.passedThrough > 0 ? `; ${t.passedThrough} mutation(s) of system or out-of-scope tables left to Cassandra` : "";
-  return `replay filter: read ${t.mutations} mutation(s) in ${t.segments} segment(s); withheld ${t.withheld} stamped after ${cutoff} UTC${beyond}${passed}`;
+  return `replay filter: read ${t.mutations} mutation(s) in ${t.segments} segment(s); withheld ${t.withheld} stamped after ${cutoff} UTC${beyond}${truncated}${passed}`;
 }
 
 export function renderSpec(spec: ReplayFilterSpec): string {
@@ -105,7 +113,9 @@ export function compileReplayFilter(spec: ReplayFilterSpec): SegmentFilter {
   const passThrough = (tableId: string): boolean =>
     isSystemTableId(tableId) || (scope !== undefined && !scope.has(tableId)) || (spec.accept_cassandra_filter && !tables.has(tableId));
   const cutoffMicros = BigInt(spec.cutoff_micros);
-  return (name, bytes) => filterSegment(name, bytes, { cutoffMicros, tables, passThrough, cutoffFor: cutoffsOf(spec, name, cutoffMicros) });
+  const floors = new Map(Object.entries(spec.truncation_floors ?? {}).map(([id, us]) => [id, BigInt(us)]));
+  const floorFor = floors.size > 0 ? (tableId: string) => floors.get(tableId) : undefined;
+  return (name, bytes) => filterSegment(name, bytes, { cutoffMicros, tables, passThrough, cutoffFor: cutoffsOf(spec, name, cutoffMicros), floorFor });
 }
 
 /** The cutoff per table for one segment: the restore point, lowered by earlier restores' branch points. */

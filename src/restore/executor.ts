@@ -157,22 +157,46 @@ function isSstableFile(name: string): boolean {
   return /^[a-z]{2}-[0-9a-z_]+-[a-z]+-[A-Za-z0-9]+\.(db|txt|crc32)$/.test(name);
 }
 
+/**
+ * The directory Cassandra reads for the table id. A directory that holds a `dropped-<ms>-<table>`
+ * snapshot belongs to a dropped table (Cassandra keeps it for the snapshot) and is never written to;
+ * two live-looking directories for one name are refused too, since only one of them is read.
+ */
 async function tableDirFor(dataDir: string, keyspace: string, table: string, tableId: string): Promise<string> {
   const ksDir = join(dataDir, keyspace);
   const wanted = `${table}-${undashedUuid(tableId)}`;
   const entries = await readdir(ksDir).catch(() => [] as string[]);
-  if (entries.includes(wanted)) return join(ksDir, wanted);
-  const other = entries.find((e) => e.startsWith(`${table}-`) && /^[0-9a-f]{32}$/.test(e.slice(table.length + 1)));
-  if (other) {
+  const sameName = entries.filter((e) => e.startsWith(`${table}-`) && /^[0-9a-f]{32}$/.test(e.slice(table.length + 1)));
+  const dropped = new Map<string, number | undefined>();
+  for (const e of sameName) dropped.set(e, await dropTimeIn(join(ksDir, e), table));
+  const live = sameName.filter((e) => dropped.get(e) === undefined);
+  const idOf = (dir: string) => dir.slice(table.length + 1);
+  const droppedAt = dropped.get(wanted);
+  if (droppedAt !== undefined) {
+    const now = live.length > 0 ? `; the table now has id ${live.map(idOf).join(", ")}` : "; no table of that name exists now";
+    throw new PlanRefusedError("table-recreated", `table ${keyspace}.${table} id ${tableId} was dropped at ${new Date(droppedAt).toISOString()} (its directory '${wanted}' is no longer read by Cassandra)${now}`, {
+      hint: "restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back",
+    });
+  }
+  const others = live.filter((e) => e !== wanted);
+  if (others.length > 0) {
     throw new PlanRefusedError(
       "table-recreated",
-      `table ${keyspace}.${table} was re-created since the snapshot (directory '${other}', the snapshot has id ${tableId}); commit log mutations of the old table would be skipped`,
-      { hint: "recreate the table with the snapshot's schema.cql (it carries WITH ID) on a scratch node, or restore the old table id" },
+      `table ${keyspace}.${table} was re-created since the snapshot (directory '${others.join("', '")}', the snapshot has id ${tableId}${sameName.includes(wanted) ? `, whose directory '${wanted}' is still there` : ""}); Cassandra reads only one of them and skips the old id's commit log mutations`,
+      { hint: "restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back" },
     );
   }
+  if (sameName.includes(wanted)) return join(ksDir, wanted);
   throw new PlanRefusedError("unknown-scope", `table ${keyspace}.${table} (id ${tableId}) does not exist on this node`, {
     hint: "create it first from the snapshot's schema.cql (it carries WITH ID), then restore",
   });
+}
+
+/** When the table directory holds Cassandra's drop auto-snapshot, the drop time (ms). */
+async function dropTimeIn(dir: string, table: string): Promise<number | undefined> {
+  const names = await readdir(join(dir, "snapshots")).catch(() => [] as string[]);
+  const times = names.map((n) => /^dropped-(\d+)-(.+)$/.exec(n)).filter((m) => m && m[2] === table).map((m) => Number(m![1]));
+  return times.length > 0 ? Math.max(...times) : undefined;
 }
 
 /** Segments in the commit log directory that hold data (a drained node has only empty ones). */
@@ -193,6 +217,7 @@ export function replayFilterSpec(plan: RestorePlan, schemas: ReplayFilterSpec["s
     accept_cassandra_filter: acceptCassandraFilter,
     scope_table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
     schemas,
+    ...(plan.truncations && plan.truncations.length > 0 ? { truncation_floors: Object.fromEntries(plan.truncations.map((x) => [x.tableId, x.floorMicros.toString()])) } : {}),
     segment_cutoffs: Object.fromEntries(
       plan.steps.flatMap((s) =>
         s.kind === "segment" && s.branchCutoffs
@@ -274,6 +299,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     for (const m of stored.manifest.tables) {
       if (m.schema_cql) baseSchemas.push({ source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql });
     }
+    baseSchemas.push(...(await newerSchemas(o, plan)));
     for (const t of tables) {
       const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
       placements.set(t.dir, [...(entry?.sstables ?? [])]);
@@ -391,6 +417,19 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
   say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
   return state;
+}
+
+/**
+ * The schema.cql of the restored tables in the plan's newer schema snapshot (a column added after
+ * the base snapshot): read after the base's, so their columns, dropped ones included, are known.
+ */
+async function newerSchemas(o: ExecuteOptions, plan: RestorePlan): Promise<ReplayFilterSpec["schemas"][number][]> {
+  const wanted = plan.schemaSnapshot;
+  if (!wanted) return [];
+  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find((s) => s.manifest.tag === wanted.tag && Date.parse(s.manifest.snapshot_time) === wanted.snapshotTimeMs);
+  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${wanted.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
+  const ids = new Set(plan.scope.tables.map((t) => t.tableId));
+  return stored.manifest.tables.filter((m) => m.schema_cql && ids.has(m.table_id)).map((m) => ({ source: `snapshot ${wanted.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql! }));
 }
 
 /** The segment record of each of the plan's segments, by key (one HEAD each). */

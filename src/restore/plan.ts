@@ -5,6 +5,7 @@
 import type { NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Branch } from "./branches.js";
+import type { TableEvent } from "../backup/table-events.js";
 import type { Precision } from "./versions.js";
 
 export interface PlanScope {
@@ -32,6 +33,8 @@ export interface PlanRequest {
   readonly restoreCommand?: string | undefined;
   /** Branch points of earlier restores (branches.ts): their undone writes never come back. */
   readonly branches?: readonly Branch[] | undefined;
+  /** Truncations and drops recorded from Cassandra's auto-snapshots (src/backup/table-events.ts). */
+  readonly tableEvents?: readonly TableEvent[] | undefined;
 }
 
 export const RESTORE_COMMAND = "/usr/bin/cassandra-pitr-restore %from %to";
@@ -88,6 +91,27 @@ export interface BranchCutoff {
   readonly restoredAtMs: number;
 }
 
+/** A TRUNCATE at or before T of a restored table: nothing older than it is placed or replayed. */
+export interface PlanTruncation {
+  readonly keyspace: string;
+  readonly table: string;
+  readonly tableId: string;
+  readonly truncatedAtMs: number;
+  /** Mutations of the table stamped before this (µs) are withheld by the replay filter. */
+  readonly floorMicros: bigint;
+}
+
+/** One difference between the schema at T and the newest schema the archive holds. */
+export interface SchemaChange {
+  readonly keyspace: string;
+  readonly table: string;
+  readonly kind: "column-added" | "column-dropped-after" | "column-dropped-before" | "table-dropped-after";
+  readonly column?: string | undefined;
+  /** When it was dropped, when known. */
+  readonly at?: string | undefined;
+  readonly statement: string;
+}
+
 export type PlanStep = SnapshotStep | IncrementalStep | SegmentStep;
 
 export interface SkippedItem {
@@ -122,6 +146,12 @@ export interface RestorePlan {
   readonly jvmOptions: readonly string[];
   readonly bytes: { readonly snapshot: number; readonly incrementals: number; readonly segments: number; readonly total: number };
   readonly warnings: readonly string[];
+  /** Truncations at or before T of restored tables (absent: none). */
+  readonly truncations?: readonly PlanTruncation[] | undefined;
+  /** Schema differences between T and the newest schema.cql archived (absent: none). */
+  readonly schemaChanges?: readonly SchemaChange[] | undefined;
+  /** The snapshot whose schema.cql (newer than the base's) the replay filter also reads columns from. */
+  readonly schemaSnapshot?: { readonly tag: string; readonly snapshotTimeMs: number } | undefined;
 }
 
 export type RefusalKind =
@@ -130,6 +160,7 @@ export type RefusalKind =
   | "after-latest"
   | "in-future"
   | "table-recreated"
+  | "table-gap"
   | "segment-version"
   | "unknown-scope"
   | "unreadable-mutations";

@@ -27,6 +27,7 @@ import {
   type SnapshotStep,
   type TableRef,
 } from "./plan.js";
+import { laterIdsOf, refuseDroppedOrRecreated, schemaChanges, truncatedIncremental, truncationsAt } from "./table-history.js";
 import { capabilitiesOf, effectiveCutoffMicros, isAppliedAt, releaseReading, type Precision } from "./versions.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -111,19 +112,14 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   }
   const tables = snap.tables.filter((t) => inScope(scope, t));
 
-  // Re-created tables: commit log mutations are keyed by table id.
+  // Dropped and re-created tables: commit log mutations are keyed by table id (table-history.ts).
+  const events = request.tableEvents ?? [];
   for (const t of tables) {
-    const current = request.currentTableIds?.[qualified(t)];
-    if (current !== undefined && current !== t.tableId) {
-      const after = complete.find((s) => s.tables.some((x) => qualified(x) === qualified(t) && x.tableId === current));
-      throw new PlanRefusedError(
-        "table-recreated",
-        `table '${qualified(t)}' was re-created after snapshot '${snap.tag}' (id ${t.tableId} → ${current}); its archived mutations carry the old id` +
-          (after ? `; the earliest restorable instant under the new id is ${iso(after.snapshotTimeMs)} (snapshot '${after.tag}')` : "; no snapshot holds the new id yet"),
-        { nearest: after ? micros(after.snapshotTimeMs) : undefined, hint: "restore under the old id (CREATE TABLE ... WITH ID) or take a snapshot of the new table" },
-      );
-    }
+    refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at);
   }
+  const truncations = truncationsAt(events, tables, at);
+  const truncationOf = (tableId: string) => truncations.find((x) => x.tableId === tableId);
+  const schema = schemaChanges(snap, tables, complete, events, at);
 
   const scopedNames = scope.kind === "node" ? undefined : new Set(tables.map(qualified));
   const startId = snapshotStartSegmentId(catalog, snap, scopedNames);
@@ -191,15 +187,20 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   const applied = (ts: bigint) => isAppliedAt(ts, at, fractional, precision);
   const cutoffMicros = effectiveCutoffMicros(at, fractional, precision);
 
-  // Snapshot step.
-  const snapTables = tables.map((t) => ({
-    keyspace: t.keyspace,
-    table: t.table,
-    tableId: t.tableId,
-    sstables: t.sstables.map((s) => s.name),
-    bytes: t.sstables.reduce((n, s) => n + s.bytes, 0),
-  }));
+  // Snapshot step. A table truncated after the snapshot and at or before T gets none of its sstables.
+  const truncatedInSnap = (t: { tableId: string }) => {
+    const tr = truncationOf(t.tableId);
+    return tr !== undefined && snap.snapshotTimeMs <= tr.truncatedAtMs ? tr : undefined;
+  };
   for (const t of tables) {
+    const tr = truncatedInSnap(t);
+    if (tr && t.sstables.length > 0) skipped.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: `${t.sstables.length} sstable(s) taken before the TRUNCATE at ${iso(tr.truncatedAtMs)}, which discarded them` });
+  }
+  const snapTables = tables.map((t) => {
+    const kept = truncatedInSnap(t) ? [] : t.sstables;
+    return { keyspace: t.keyspace, table: t.table, tableId: t.tableId, sstables: kept.map((s) => s.name), bytes: kept.reduce((n, s) => n + s.bytes, 0) };
+  });
+  for (const t of tables.filter((x) => !truncatedInSnap(x))) {
     const late = t.sstables.filter((s) => !applied(s.maxTimestamp));
     if (late.length > 0) warnings.push(`snapshot '${snap.tag}' table ${qualified(t)} holds writes stamped after the restore point (${late.map((s) => s.name).join(", ")}): client clocks ahead, or writes with future timestamps; they stay restored`);
   }
@@ -219,7 +220,10 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     const t = tableIds.get(qualified(inc));
     if (!t || inc.foundTimeMs <= snap.snapshotTimeMs) continue;
     const name = `${qualified(inc)}/${inc.sstable}`;
-    if (inc.tableId !== t.tableId) {
+    const truncated = inc.tableId === t.tableId ? truncatedIncremental(truncationOf(t.tableId), inc) : undefined;
+    if (truncated) {
+      skipped.push({ kind: "incremental", name, reason: truncated });
+    } else if (inc.tableId !== t.tableId) {
       skipped.push({ kind: "incremental", name, reason: `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)` });
     } else if (abandonedIncremental(branches, at, inc)) {
       skipped.push({ kind: "incremental", name, reason: `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)` });
@@ -315,6 +319,9 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     jvmOptions,
     bytes: { ...bytes, total: bytes.snapshot + bytes.incrementals + bytes.segments },
     warnings,
+    ...(truncations.length > 0 ? { truncations } : {}),
+    ...(schema.changes.length > 0 ? { schemaChanges: schema.changes } : {}),
+    ...(schema.newest ? { schemaSnapshot: { tag: schema.newest.tag, snapshotTimeMs: schema.newest.snapshotTimeMs } } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { readCatalog } from "../catalog/read.js";
 import type { NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
 import { listBranches } from "./branches.js";
+import { listTableEvents } from "../backup/table-events.js";
 import type { RestorePlan } from "./plan.js";
 import { planRestore } from "./planner.js";
 import type { Instant } from "./time.js";
@@ -39,8 +40,10 @@ export async function preparePlan(input: PlanRequestInput): Promise<RestorePlan>
   const toMs = Math.min(at.epochMs + graceMs, input.now);
   const catalog = await readCatalog(backend, identity, { fromMs, toMs, loadSnapshots, loadIncrementals, signal });
   const branches = await listBranches(backend, identity, signal);
+  const tableEvents = await listTableEvents(backend, identity, signal);
   return planRestore(catalog, {
     branches,
+    tableEvents,
     at: at.epochMicros,
     now: input.now,
     graceMs,

@@ -23,7 +23,8 @@ export async function run(ctx: CliContext): Promise<number> {
         `incremental: ${summary.sstablesUploaded} sstable(s) archived, ${summary.sstablesAlreadyArchived} already archived, ` +
           `${summary.sstablesIncomplete} incomplete skipped; ${summary.componentsUploaded} component(s) uploaded ` +
           `(${(summary.bytesUploaded / 1048576).toFixed(1)} MiB), ${summary.componentsDeduplicated} deduplicated` +
-          `${ctx.args["remove"] ? `; ${summary.filesRemoved} local file(s) removed` : ""}`,
+          `${ctx.args["remove"] ? `; ${summary.filesRemoved} local file(s) removed` : ""}` +
+          `${summary.tableEventsRecorded > 0 ? `; ${summary.tableEventsRecorded} truncation(s)/drop(s) recorded` : ""}`,
       );
     }
     return EXIT.OK;

@@ -35,3 +35,17 @@ export class SegmentEncryptedError extends SegmentError {
     });
   }
 }
+
+/**
+ * A mutation that mixes a table truncated after it with another table: Cassandra withholds a
+ * mutation whole (the first unknown table id ends it), so neither withholding nor keeping it is exact.
+ */
+export class MixedTruncationError extends SegmentError {
+  override name = "MixedTruncationError";
+  constructor(tableId: string, where: string, offset: number, options?: SegmentErrorOptions) {
+    super("E_PLAN_REFUSED", `mutation ${where} writes table id ${tableId}, truncated after it, together with other tables`, offset, {
+      hint: "restore the truncated table alone (--table), or choose a restore point before the TRUNCATE",
+      ...options,
+    });
+  }
+}

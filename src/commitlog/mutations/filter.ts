@@ -34,7 +34,7 @@ import { SegmentChecksumError, SegmentHeaderError, TruncatedSegmentError } from 
 import { sectionDecoder } from "../section-codecs.js";
 import { parseSegmentHeader, type SegmentHeader } from "../segment-header.js";
 import { parseSyncMarkerSlot, SYNC_MARKER_SIZE, syncMarkerChecksum } from "../sync-marker.js";
-import { MutationUnreadableError, SegmentEncryptedError, UnknownTableInSegmentError } from "./errors.js";
+import { MixedTruncationError, MutationUnreadableError, SegmentEncryptedError, UnknownTableInSegmentError } from "./errors.js";
 import { firstTableId, MutationReadError, readMutation, UnknownTableError, type MutationReading } from "./reader.js";
 import type { TableSchema } from "./schema-cql.js";
 import { sectionEncoder, type SectionEncoder } from "./section-encoders.js";
@@ -58,6 +58,11 @@ export interface ReplayFilterOptions {
    * history): a mutation is withheld when any of its updates is stamped after its table's cutoff.
    */
   readonly cutoffFor?: ((tableId: string) => bigint) | undefined;
+  /**
+   * A lower bound for some tables (a TRUNCATE at or before the restore point discarded everything
+   * older): a mutation whose updates are all stamped before their table's floor is withheld.
+   */
+  readonly floorFor?: ((tableId: string) => bigint | undefined) | undefined;
 }
 
 export interface ReplayFilterResult {
@@ -68,6 +73,8 @@ export interface ReplayFilterResult {
   readonly withheld: number;
   /** Withheld although Cassandra's own maxTimestamp() check would have replayed them (the row tombstone bug). */
   readonly withheldBeyondCassandra: number;
+  /** Withheld because a TRUNCATE at or before the restore point came after them (floorFor). */
+  readonly withheldTruncated: number;
   readonly passedThrough: number;
   /** CommitLogPosition.position (the logical offset just after the entry) of each withheld mutation. */
   readonly withheldAt: readonly number[];
@@ -88,6 +95,7 @@ interface Counts {
   kept: number;
   withheld: number;
   withheldBeyondCassandra: number;
+  withheldTruncated: number;
   passedThrough: number;
   withheldAt: number[];
 }
@@ -98,7 +106,7 @@ export function filterSegment(name: string, bytes: Uint8Array, o: ReplayFilterOp
   if (header.encryption) throw new SegmentEncryptedError(header.encryption.cipher, opts);
   const messagingVersion = describeVersion(header.version)!.messagingVersion;
   const codec = codecOf(header, name);
-  const counts: Counts = { mutations: 0, kept: 0, withheld: 0, withheldBeyondCassandra: 0, passedThrough: 0, withheldAt: [] };
+  const counts: Counts = { mutations: 0, kept: 0, withheld: 0, withheldBeyondCassandra: 0, withheldTruncated: 0, passedThrough: 0, withheldAt: [] };
   const sections = readSections(name, bytes, header, codec?.decode);
   const patches: Patch[] = [];
   const context = { name, messagingVersion, options: o, counts, compressed: codec !== undefined, lookup: (id: string) => o.tables.get(id) };
@@ -236,14 +244,29 @@ function decide(payload: Uint8Array, position: number, where: EntryWhere, c: Ent
     return undefined;
   }
   const cutoff = c.options.cutoffMicros;
-  if (!isWithheld(reading, c.options)) {
+  const after = isWithheld(reading, c.options);
+  const truncated = !after && isTruncated(reading, c.options, where, c.name);
+  if (!after && !truncated) {
     counts.kept++;
     return undefined;
   }
   counts.withheld++;
   counts.withheldAt.push(position);
-  if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
+  if (truncated) counts.withheldTruncated++;
+  else if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
   return reading.updates.map((u) => u.tableIdOffset);
+}
+
+/** Every update is stamped before its table's truncation floor; a mutation only partly so is refused. */
+function isTruncated(reading: MutationReading, o: ReplayFilterOptions, where: EntryWhere, name: string): boolean {
+  const floorFor = o.floorFor;
+  if (!floorFor) return false;
+  const below = reading.updates.filter((u) => {
+    const floor = floorFor(u.tableId);
+    return floor !== undefined && (u.maxTimestamp === undefined || u.maxTimestamp < floor);
+  });
+  if (below.length > 0 && below.length < reading.updates.length) throw new MixedTruncationError(below[0]!.tableId, where.text, where.offset, { segment: name });
+  return below.length > 0;
 }
 
 function isWithheld(reading: MutationReading, o: ReplayFilterOptions): boolean {
