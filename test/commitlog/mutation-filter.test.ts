@@ -110,3 +110,31 @@ for (const kind of await mutationSetKinds()) {
     }
   });
 }
+
+t.test("a truncation floor withholds a table's mutations stamped before it, and refuses a mutation that mixes it with another table", async (t) => {
+  const set = await loadMutationSet("v7");
+  const idOf = (table: string) => [...set.tables.values()].find((x) => x.table === table)!.id;
+  const composite = set.statements.filter((s) => s.table === "composite");
+  const floor = composite[2]!.timestamp!;
+  const last = set.statements.reduce((a, s) => (s.timestamp !== undefined && s.timestamp > a ? s.timestamp : a), 0n);
+  let withheld = 0;
+  let truncated = 0;
+  for (const { name, bytes } of set.segments) {
+    const r = filterSegment(name, bytes, { cutoffMicros: last, tables: set.tables, passThrough: isSystemTableId, floorFor: (id) => (id === idOf("composite") ? floor : undefined) });
+    withheld += r.withheld;
+    truncated += r.withheldTruncated;
+    const rewritten = classifySegment(name, r.bytes);
+    t.equal(rewritten.status, "complete", "the rewritten segment classifies complete");
+  }
+  t.equal(truncated, composite.filter((s) => s.timestamp! < floor).length, `withheld exactly the composite statements stamped before the floor (${truncated})`);
+  t.equal(withheld, truncated, "and nothing else at a cutoff after every statement");
+
+  const batch = set.statements.find((s) => s.kind === "logged-batch")!;
+  t.throws(
+    () => {
+      for (const { name, bytes } of set.segments) filterSegment(name, bytes, { cutoffMicros: last, tables: set.tables, passThrough: isSystemTableId, floorFor: (id) => (id === idOf("all_types") ? batch.timestamp! + 1n : undefined) });
+    },
+    { code: "E_PLAN_REFUSED", message: /truncated after it, together with other tables/ },
+    "a batch over the truncated table and others is refused: Cassandra withholds a mutation whole",
+  );
+});

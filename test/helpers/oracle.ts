@@ -167,12 +167,13 @@ function plain(v: unknown): unknown {
 /**
  * Every row of `keyspace.table` as sorted JSON lines: all columns, writetime() of each simple
  * column, and whether it carries a TTL. Sets come back as arrays from the driver; they are sorted.
+ * `omit` leaves columns out (one dropped on one side of a comparison).
  */
-export async function dumpTable(node: CassandraNode, keyspace: string, table: string): Promise<string[]> {
-  const simple = SIMPLE_COLUMNS[table] ?? [];
+export async function dumpTable(node: CassandraNode, keyspace: string, table: string, omit: readonly string[] = []): Promise<string[]> {
+  const simple = (SIMPLE_COLUMNS[table] ?? []).filter((c) => !omit.includes(c));
   const columns = (
     await node.execute("SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?", [keyspace, table])
-  ).rows.map((r) => r["column_name"] as string);
+  ).rows.map((r) => r["column_name"] as string).filter((c) => !omit.includes(c));
   const extra = simple.flatMap((c) => [`writetime(${c}) AS wt_${c}`, `ttl(${c}) AS ttl_${c}`]);
   const rs = await (await node.cql()).execute(`SELECT ${[...columns, ...extra].join(", ")} FROM ${keyspace}.${table}`, [], { fetchSize: 100_000 });
   const lines = rs.rows.map((row) => {
