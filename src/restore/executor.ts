@@ -302,7 +302,9 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     baseSchemas.push(...(await newerSchemas(o, plan)));
     for (const t of tables) {
       const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
-      placements.set(t.dir, [...(entry?.sstables ?? [])]);
+      // Only the sstables the plan names: it leaves out those a TRUNCATE discarded.
+      const planned = new Set(snapshotStep.tables.find((x) => x.keyspace === t.keyspace && x.table === t.table)?.sstables ?? []);
+      placements.set(t.dir, (entry?.sstables ?? []).filter((s) => planned.has(s.name)));
     }
   }
   const incSteps = plan.steps.filter((s) => s.kind === "incremental");
