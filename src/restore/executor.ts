@@ -35,6 +35,7 @@ import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
 import { commitJournal, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
 import { checkDiskSpace } from "./preflight.js";
+import { autoSnapshotWarning } from "./auto-snapshot.js";
 import {
   REPLAY_FILTER_FILE,
   addToTally,
@@ -350,6 +351,8 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   say(`${o.dryRun ? "would write" : "write"} ${join(paths.cassandraConf, PROPERTIES)}: ${restoreLines.join("; ")}`);
   if (plan.jvmOptions.length > 0) say(`${o.dryRun ? "would add" : "add"} JVM option(s) ${plan.jvmOptions.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
   for (const line of diskLines) say(line);
+  const noAutoSnapshot = await autoSnapshotWarning(paths.cassandraConf);
+  if (noAutoSnapshot) say(noAutoSnapshot);
   if (o.dryRun) return undefined;
 
   // 2. Fetch everything; on any failure remove what this run created and change nothing else.

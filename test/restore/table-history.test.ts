@@ -4,6 +4,10 @@
  * plan says it. The same on a real node: test/e2e/restore-schema.test.ts.
  */
 import t from "tap";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { autoSnapshotWarning } from "../../src/restore/auto-snapshot.js";
 import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type SnapshotEntry } from "../../src/catalog/model.js";
 import { segmentKey } from "../../src/format/layout.js";
 import type { TableEvent } from "../../src/backup/table-events.js";
@@ -136,4 +140,13 @@ t.test("a schema.cql that does not parse refuses the plan with the file and the 
   t.ok(isPitrError(err) && err.code === "E_SCHEMA_CQL", "E_SCHEMA_CQL");
   t.equal(isPitrError(err) && err.exitStatus, 23);
   t.match((err as Error).message, /snapshot 's1' shop\.orders schema\.cql" line 3/, (err as Error).message);
+});
+
+t.test("restore warns when the node takes no auto-snapshots (a TRUNCATE would go unseen)", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "cassandra-pitr-autosnap-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "cassandra.yaml"), "cluster_name: x\nauto_snapshot: false\n");
+  t.match(await autoSnapshotWarning(dir), /auto_snapshot is false .*TRUNCATE in the window is not seen/);
+  await writeFile(join(dir, "cassandra.yaml"), "cluster_name: x\nauto_snapshot: true\n");
+  t.equal(await autoSnapshotWarning(dir), undefined, "none with auto_snapshot: true");
 });
