@@ -176,7 +176,7 @@ async function tableDirFor(dataDir: string, keyspace: string, table: string, tab
   if (droppedAt !== undefined) {
     const now = live.length > 0 ? `; the table now has id ${live.map(idOf).join(", ")}` : "; no table of that name exists now";
     throw new PlanRefusedError("table-recreated", `table ${keyspace}.${table} id ${tableId} was dropped at ${new Date(droppedAt).toISOString()} (its directory '${wanted}' is no longer read by Cassandra)${now}`, {
-      hint: "restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back",
+      hint: "leave it out (--keyspace, --table), or restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back",
     });
   }
   const others = live.filter((e) => e !== wanted);

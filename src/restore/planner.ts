@@ -110,13 +110,17 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
       { nearest: next ? micros(next.snapshotTimeMs) : undefined, hint: "take a snapshot (cassandra-pitr snapshot) and keep segments archived from then on" },
     );
   }
-  const tables = snap.tables.filter((t) => inScope(scope, t));
-
   // Dropped and re-created tables: commit log mutations are keyed by table id (table-history.ts).
+  // A table dropped at or before T and never re-created did not exist at T: a node or keyspace
+  // restore leaves it out; naming it with --table is refused.
   const events = request.tableEvents ?? [];
-  for (const t of tables) {
-    refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at);
-  }
+  const goneTables: SkippedItem[] = [];
+  const tables = snap.tables.filter((t) => {
+    if (!inScope(scope, t)) return false;
+    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at, scope.tables.has(qualified(t)));
+    if (gone) goneTables.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: gone });
+    return gone === undefined;
+  });
   const truncations = truncationsAt(events, tables, at);
   const truncationOf = (tableId: string) => truncations.find((x) => x.tableId === tableId);
   const schema = schemaChanges(snap, tables, complete, events, at);
@@ -181,7 +185,7 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   }
 
   const warnings: string[] = [];
-  const skipped: SkippedItem[] = [...abandonedSnapshots];
+  const skipped: SkippedItem[] = [...abandonedSnapshots, ...goneTables];
   const fractional = caps.fractionalRestorePoint;
   const precision = request.precision;
   const applied = (ts: bigint) => isAppliedAt(ts, at, fractional, precision);

@@ -44,12 +44,21 @@ export function truncatedIncremental(tr: PlanTruncation | undefined, inc: Pick<I
 /**
  * Refuses (exit 17) a table whose id at T is not the snapshot's, or which did not exist at T: both
  * ids, the drop time and what to do. `laterIds` are the ids the same name has in later snapshots,
- * incrementals or the live schema.
+ * incrementals or the live schema. A table dropped at or before T and never re-created did not
+ * exist at T: unless it is named, the reason to leave it out is returned instead.
  */
-export function refuseDroppedOrRecreated(t: SnapshotTable, snapTag: string, events: readonly TableEvent[], laterIds: readonly { id: string; whereMs: number; where: string }[], at: bigint): void {
+export function refuseDroppedOrRecreated(
+  t: SnapshotTable,
+  snapTag: string,
+  events: readonly TableEvent[],
+  laterIds: readonly { id: string; whereMs: number; where: string }[],
+  at: bigint,
+  named: boolean,
+): string | undefined {
   const drop = events.find((e) => e.kind === "drop" && e.tableId === t.tableId);
   const other = laterIds.find((l) => l.id !== t.tableId);
   const name = qualified(t);
+  if (drop && micros(drop.timeMs) <= at && !other && !named) return `dropped at ${iso(drop.timeMs)}, at or before the restore point, and not re-created: it did not exist at T, so it is left out`;
   if (drop && micros(drop.timeMs) <= at) {
     const recreated = other ? `; it was re-created as id ${other.id} (seen ${iso(other.whereMs)}, ${other.where})` : "";
     const inGap = !other || micros(other.whereMs) > at;
@@ -77,6 +86,7 @@ export function refuseDroppedOrRecreated(t: SnapshotTable, snapTag: string, even
       },
     );
   }
+  return undefined;
 }
 
 /** The same table name under other ids after the snapshot: later snapshots, incrementals, the live schema. */

@@ -111,6 +111,13 @@ t.test("a dropped and re-created table is refused, naming both ids, the drop tim
   t.equal(after.kind, "table-recreated");
   t.match(after.message, new RegExp(`dropped at .*id ${A}.*re-created as id ${B}`), after.message);
 
+  const goneDrop: TableEvent = { ...drop, timeMs: min(30) };
+  const gone = plan(catalog([snapshot("s1", min(15), A, schemaV1)], []), min(50), [goneDrop]);
+  t.same(gone.scope.tables, [], "a node restore leaves out a table dropped before T and never re-created");
+  t.ok(gone.skipped.some((s) => /did not exist at T, so it is left out/.test(s.reason)), "and says why");
+  const named = refusal(() => plan(catalog([snapshot("s1", min(15), A, schemaV1)], []), min(50), [goneDrop], { scope: { tables: ["shop.orders"] } }));
+  t.equal(named.kind, "table-gap", "naming it with --table is refused: it did not exist at T");
+
   const live = refusal(() => plan(catalog([snapshot("s1", min(15), A, schemaV1)], []), min(50), [], { currentTableIds: { "shop.orders": B } }));
   t.match(live.message, new RegExp(`${A}.*${B}.*the live schema`), "a different id in the live schema is refused too");
 });
