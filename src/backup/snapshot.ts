@@ -14,6 +14,7 @@ import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
 import { snapshotManifestKey } from "../format/backup-layout.js";
+import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
 import { readSnapshotManifest } from "./read.js";
@@ -186,6 +187,10 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
   // Check every directory before uploading anything.
   const tables: LocalSnapshotTable[] = [];
   for (const f of chosen) tables.push(await readLocalSnapshotTable(f.dir, f.path));
+
+  // Truncations and drops since the last run (table-events.ts), as `incremental` records them.
+  const tableDirs = (await listTableDirs(dataDir)).filter((d) => inScope(scope, d.keyspace, d.table));
+  await recordTableEvents(backend, identity, await findTableEvents(tableDirs), signal);
 
   let tokens: string[] | null = null;
   if (options.tokens !== false) {

@@ -4,14 +4,15 @@
  * plan says it. The same on a real node: test/e2e/restore-schema.test.ts.
  */
 import t from "tap";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { autoSnapshotWarning } from "../../src/restore/auto-snapshot.js";
 import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type SnapshotEntry } from "../../src/catalog/model.js";
 import { segmentKey } from "../../src/format/layout.js";
 import type { TableEvent } from "../../src/backup/table-events.js";
-import { eventOfSnapshotDir, parseTableEventKey, tableEventKey } from "../../src/backup/table-events.js";
+import { eventOfSnapshotDir, findTableEvents, listTableEvents, parseTableEventKey, recordTableEvents, tableEventKey } from "../../src/backup/table-events.js";
+import { MemoryBackend } from "../../src/storage/backends/memory.js";
 import { PlanRefusedError, type PlanRequest, type RestorePlan } from "../../src/restore/plan.js";
 import { renderPlanText } from "../../src/restore/plan-text.js";
 import { planRestore } from "../../src/restore/planner.js";
@@ -156,4 +157,20 @@ t.test("restore warns when the node takes no auto-snapshots (a TRUNCATE would go
   t.match(await autoSnapshotWarning(dir), /auto_snapshot is false .*TRUNCATE in the window is not seen/);
   await writeFile(join(dir, "cassandra.yaml"), "cluster_name: x\nauto_snapshot: true\n");
   t.equal(await autoSnapshotWarning(dir), undefined, "none with auto_snapshot: true");
+});
+
+t.test("truncation and drop auto-snapshots are found in the table directories and recorded once", async (t) => {
+  const data = await mkdtemp(join(tmpdir(), "cassandra-pitr-events-"));
+  t.teardown(() => rm(data, { recursive: true, force: true }));
+  const dir = (table: string, hex: string) => ({ keyspace: "shop", table, dirTableId: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`, dirName: `${table}-${hex}`, path: join(data, "shop", `${table}-${hex}`) });
+  const orders = dir("orders", "1".repeat(32));
+  const users = dir("users", "2".repeat(32));
+  for (const s of ["truncated-1795249800123-orders", "dropped-1795249900456-orders", "base", "truncated-1795249800123-users"]) await mkdir(join(orders.path, "snapshots", s), { recursive: true });
+  await mkdir(users.path, { recursive: true });
+  const found = await findTableEvents([orders, users]);
+  t.same(found.map((e) => [e.kind, e.table, e.timeMs]), [["truncate", "orders", 1795249800123], ["drop", "orders", 1795249900456]], "the user snapshot and another table's name are not events");
+  const backend = new MemoryBackend({ scheme: "mem", display: "mem://events", name: `events-${Date.now()}` });
+  t.equal((await recordTableEvents(backend, identity, found)).length, 2, "recorded");
+  t.equal((await recordTableEvents(backend, identity, found)).length, 0, "once: a second run writes nothing");
+  t.same(await listTableEvents(backend, identity), found, "and listed back as found");
 });
