@@ -134,6 +134,7 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
         .option("stubs", { type: "boolean", default: false, describe: "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them" })
         .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing" })
+        .option("ring-from", { type: "string", array: true, describe: "address of another node to read the ring from (default: the seeds of cassandra.yaml other than this node)" })
         .option("replica-lost", { type: "boolean", default: false, describe: "restore this node alone although other replicas of its data are up (its disks were lost and it is rebuilt); without it such a restore is refused (exit 17)" })
         .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
         .option("json", { type: "boolean", default: false }),

@@ -82,10 +82,10 @@ export function decideReplicaGuard(view: RingView, self: string, scope: GuardSco
   );
 }
 
-/** Where to ask: the seeds of cassandra.yaml that are not this node, on the cluster's CQL port. */
+/** Where to ask: the seeds of cassandra.yaml that are not this node. */
 export function contactPointsOf(yaml: CassandraYaml): string[] {
   const own = new Set(yaml.ownAddresses);
-  return yaml.seeds.filter((s) => !own.has(s)).map((s) => `${s.includes(":") ? `[${s}]` : s}:${yaml.nativePort}`);
+  return yaml.seeds.filter((s) => !own.has(s));
 }
 
 interface DriverHost {
@@ -94,13 +94,20 @@ interface DriverHost {
   isUp(): boolean;
 }
 
-/** Reads the ring through the CQL driver from the given contact points (the first that answers). */
-export async function readRing(contactPoints: readonly string[], signal?: AbortSignal): Promise<RingView> {
+/**
+ * Reads the ring through the CQL driver from the given hosts (the first that answers) on the
+ * cluster's native port, which is the same on every node (system.peers holds no port).
+ */
+export async function readRing(contactPoints: readonly string[], port: number, signal?: AbortSignal): Promise<RingView> {
   const { default: cassandra } = await import("cassandra-driver");
   const client = new cassandra.Client({
     contactPoints: [...contactPoints],
+    protocolOptions: { port },
     policies: { loadBalancing: new cassandra.policies.loadBalancing.RoundRobinPolicy() },
     socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
+    // Connect to every node of the ring at once: a node is "up" when it accepts a connection from
+    // here, not merely listed in system.peers.
+    pooling: { warmup: true },
   });
   const abort = () => void client.shutdown().catch(() => undefined);
   signal?.addEventListener("abort", abort, { once: true });
@@ -110,7 +117,7 @@ export async function readRing(contactPoints: readonly string[], signal?: AbortS
     const keyspaces = rows.map((r) => ({ name: String(r["keyspace_name"]), replicas: replicasOf(r["replication"] as Record<string, string>) }));
     const hosts = client.hosts.values() as DriverHost[];
     const nodes = hosts.map((h) => ({ hostId: String(h.hostId ?? ""), address: h.address.replace(/:\d+$/, ""), up: h.isUp() }));
-    return { via: contactPoints.join(", "), nodes, keyspaces };
+    return { via: contactPoints.map((c) => `${c}:${port}`).join(", "), nodes, keyspaces };
   } finally {
     signal?.removeEventListener("abort", abort);
     await client.shutdown().catch(() => undefined);
@@ -124,9 +131,13 @@ export interface GuardOptions {
   readonly scope: GuardScope;
   /** `--replica-lost`: the user says a per-node restore is meant. */
   readonly replicaLost: boolean;
+  /** `--ring-from`: addresses of other nodes to read the ring from, instead of the seeds. */
+  readonly ringFrom?: readonly string[] | undefined;
+  /** Host ids of the cluster's nodes found in the archive (all of them, this one included). */
+  readonly archivedNodes: () => Promise<readonly string[]>;
   readonly signal?: AbortSignal | undefined;
   /** The ring reader (tests give a fixed view). */
-  readonly read?: ((contactPoints: readonly string[], signal?: AbortSignal) => Promise<RingView>) | undefined;
+  readonly read?: ((contactPoints: readonly string[], port: number, signal?: AbortSignal) => Promise<RingView>) | undefined;
 }
 
 /**
@@ -136,11 +147,19 @@ export interface GuardOptions {
 export async function checkReplicaGuard(o: GuardOptions): Promise<string[]> {
   if (o.replicaLost) return ["--replica-lost: a per-node restore is meant (the live replicas stay as they are; run 'nodetool repair' on this node once it is up)"];
   const yaml = await readCassandraYaml(o.cassandraConf);
-  const contactPoints = contactPointsOf(yaml);
-  if (contactPoints.length === 0) return [`${yaml.file} names no seed other than this node: a single-node cluster, a per-node restore is the cluster's restore`];
+  const contactPoints = o.ringFrom?.length ? [...o.ringFrom] : contactPointsOf(yaml);
+  if (contactPoints.length === 0) {
+    // This node is the only seed: the ring is unknown, but the archive knows the cluster's other nodes.
+    const others = (await o.archivedNodes()).filter((n) => n !== o.self);
+    if (others.length === 0) return [`${yaml.file} names no seed but this node and the archive holds no other node of its cluster: a single-node cluster, whose restore is a per-node restore`];
+    throw new ReplicasLiveError(
+      `restoring node ${o.self} alone is refused: whether its other replicas are up is unknown (${yaml.file} names no seed but this node, and the archive holds ${others.length} other node(s) of its cluster: ${others.join(", ")})`,
+      "pass --ring-from ADDRESS (another node's address) so the ring can be read; or, when this node's disks were lost and it is being rebuilt, --replica-lost",
+    );
+  }
   let view: RingView;
   try {
-    view = await (o.read ?? readRing)(contactPoints, o.signal);
+    view = await (o.read ?? readRing)(contactPoints, yaml.nativePort, o.signal);
   } catch (err) {
     throw new ReplicasLiveError(
       `restoring node ${o.self} alone is refused: no other node answered at ${contactPoints.join(", ")} (the seeds of ${yaml.file}), so whether its other replicas are up is unknown: ${(err as Error).message.split("\n")[0]}`,

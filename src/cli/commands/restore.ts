@@ -6,6 +6,7 @@
  */
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
+import { listNodes } from "../../catalog/nodes.js";
 import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
@@ -64,6 +65,8 @@ export async function run(ctx: CliContext): Promise<number> {
       self: identityOf(config).node,
       scope: plan.scope.kind === "node" ? { kind: "node" } : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
       replicaLost: ctx.args["replicaLost"] === true,
+      ringFrom: strings(ctx.args, "ringFrom"),
+      archivedNodes: () => listNodes(backend, identityOf(config).cluster, { signal: ctx.signal }),
       signal: ctx.signal,
     });
     for (const line of guard) ctx.out(line);
