@@ -180,6 +180,7 @@ async function schemaTablesOf(o: UploadSnapshotOptions, dataDir: string, tag: st
     try {
       await nodetool()(["snapshot", "-t", tag, SCHEMA_KEYSPACE], o.signal);
       dirs = (await findSnapshotDirs(dataDir, tag)).filter((f) => f.dir.keyspace === SCHEMA_KEYSPACE);
+      if (dirs.length === 0) warnings.push(`keyspace schema not recorded: 'nodetool snapshot -t ${tag} ${SCHEMA_KEYSPACE}' left no ${SCHEMA_KEYSPACE} directory under '${dataDir}'`);
     } catch (e) {
       if (!isPitrError(e)) throw e;
       warnings.push(`keyspace schema not recorded: ${e.message}`);
