@@ -89,7 +89,7 @@ t.test("single-replica guard and a replacement node rebuilt from its archive on 
   t.notOk(existsSync(join(n3.confDir, "cassandra-pitr-restore.json")), "nothing changed: no restore state");
   const accepted = await cli("restore", "--at", T.toString(), "--replica-lost", "--dry-run");
   t.equal(accepted.exitCode, 0, `with --replica-lost the restore is accepted (dry run): exit 0 ${accepted.stderr}`);
-  t.match(accepted.stdout, /--replica-lost: a per-node restore is meant/);
+  t.match(accepted.stdout, /--replica-lost: a per-node restore is meant/, "and says it was told so");
 
   // (d) Node 3's disks are lost: every directory Cassandra writes, and the tool's config file.
   const lost = join(root, "lost");
@@ -99,12 +99,16 @@ t.test("single-replica guard and a replacement node rebuilt from its archive on 
     await mkdir(join(n3.dir, d));
   }
   await rename(configFile, join(lost, "cassandra-pitr.yaml"));
+  // The new machine's cassandra.yaml keeps Cassandra's default auto_bootstrap: true (the harness
+  // sets false for a new cluster), so only the replacement's own JVM option keeps it from streaming.
+  await n3.reconfigure({ archiveCommand: `${ARCHIVE_HOOK} --config=${configFile} %path %name`, autoBootstrap: true });
+  t.match(await readFile(join(n3.confDir, "cassandra.yaml"), "utf8"), /^auto_bootstrap: true$/m, "the new node's cassandra.yaml would bootstrap");
 
   const offline = await runNode(CLI, ["init", ...initArgs, `--cluster=pitr-replace`, `--node=${hostId}`], process.env);
   t.equal(offline.exitCode, 0, `init on the stopped node with its old identity: exit 0 ${offline.stderr}`);
-  t.match(offline.stdout, `node ${hostId}`);
+  t.match(offline.stdout, `node ${hostId}`, "with the old host id, without nodetool (the node is down)");
   const replace = await cli("replace", "--at", T.toString());
-  t.equal(replace.exitCode, 0, `replace --at T: exit 0 ${replace.stdout} ${replace.stderr}`);
+  t.equal(replace.exitCode, 0, `replace --at T: exit 0${replace.exitCode === 0 ? "" : `\n${replace.stdout}\n${replace.stderr}`}`);
   t.match(replace.stdout, /tokens recorded in the snapshot: 4 /, "the snapshot recorded the node's tokens");
   const jvm = await readFile(join(n3.confDir, "jvm-extra.options"), "utf8");
   t.match(jvm, `-Dcassandra.replace_address_first_boot=${n3.address}`, "replaces its own address");
@@ -135,7 +139,7 @@ t.test("single-replica guard and a replacement node rebuilt from its archive on 
   t.equal(finish.exitCode, 0, `restore finish: exit 0 ${finish.stderr}`);
   const done = await cli("replace", "finish");
   t.equal(done.exitCode, 0, `replace finish: exit 0 ${done.stderr}`);
-  t.match(done.stdout, `node ${hostId} joined with its old host id`);
+  t.match(done.stdout, `node ${hostId} joined with its old host id`, "replace finish checked the host id");
   t.notMatch(await readFile(join(n3.confDir, "jvm-extra.options"), "utf8"), "replace_address_first_boot", "the replacement options removed");
 
   await cluster.stop();
