@@ -1,6 +1,7 @@
 /**
  * Replacement node: a node whose disks were lost, rebuilt from its archive on new hardware at the
- * same address. What Cassandra requires, checked on 5.0.9:
+ * same address. What Cassandra requires, run on 5.0.9 (4.1.10's StorageService and
+ * DatabaseDescriptor, read with javap, take the same path, not run):
  *
  *   - The schema must be on disk before the first start: Cassandra loads it from the local
  *     `system_schema` tables, then replays the commit log, and only then talks to the ring; a
