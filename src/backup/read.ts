@@ -160,6 +160,7 @@ export function parseSnapshotManifest(json: unknown, key = "manifest.json"): Sna
             return t;
           }),
     tables: c.arr(o, "tables", "$").map((t, i) => c.table(t, `$.tables[${i}]`)),
+    ...(o["schema_tables"] === undefined ? {} : { schema_tables: c.arr(o, "schema_tables", "$").map((t, i) => c.table(t, `$.schema_tables[${i}]`)) }),
   };
 }
 

@@ -2,7 +2,9 @@
  * Snapshot upload: take (or reuse) `nodetool snapshot -t <tag>`, upload every sstable component of
  * every `<dataDir>/<ks>/<table>-<id>/snapshots/<tag>/` content-addressed, then write the snapshot
  * manifest last (docs/archive-layout.md, Snapshots). A snapshot folder without manifest.json is
- * incomplete and never used by readers.
+ * incomplete and never used by readers. The manifest also records the node's tokens and, in
+ * `schema_tables`, the schema keyspace's sstables (every keyspace, table and type definition with
+ * its id), which rebuild a node whose disks were lost (restore/replace.ts).
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +15,7 @@ import { PreconditionFailedError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
-import { snapshotManifestKey } from "../format/backup-layout.js";
+import { SCHEMA_KEYSPACE, snapshotManifestKey } from "../format/backup-layout.js";
 import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
@@ -40,6 +42,8 @@ export interface UploadSnapshotOptions {
   readonly nodetool?: string | NodetoolRunner | undefined;
   /** `nodetool clearsnapshot -t <tag>` after a verified upload. */
   readonly clear?: boolean | undefined;
+  /** Also upload the schema keyspace's tables (default true; a failure only adds a warning). */
+  readonly schema?: boolean | undefined;
   /** Ask nodetool for the node's tokens (default true; failures only add a warning). */
   readonly tokens?: boolean | undefined;
   readonly datacenter?: string | undefined;
@@ -156,8 +160,98 @@ function sameContent(a: SnapshotManifest, b: SnapshotManifest): boolean {
   return a.tag === b.tag && a.snapshot_time === b.snapshot_time && digest(a) === digest(b);
 }
 
+/** Finds the tag's directories, taking the snapshot with nodetool first when the tag is new. */
+async function findOrTake(o: UploadSnapshotOptions, dataDir: string, tag: string, nodetool: () => NodetoolRunner): Promise<{ found: { dir: TableDir; path: string }[]; created: boolean }> {
+  let found = await findSnapshotDirs(dataDir, tag);
+  if (found.length > 0) return { found, created: false };
+  await nodetool()(snapshotArgs(tag, o.scope ?? []), o.signal);
+  found = await findSnapshotDirs(dataDir, tag);
+  if (found.length === 0) throw new SnapshotNotFoundError(tag, dataDir);
+  return { found, created: true };
+}
+
+/**
+ * The schema keyspace's tables in the tag (keyspaces, tables, columns, types with their ids): what a
+ * replacement node needs on disk before its first start (restore/replace.ts). A scoped snapshot
+ * does not hold them, so they are snapshotted with the same tag; a failure only adds a warning.
+ */
+async function schemaTablesOf(o: UploadSnapshotOptions, dataDir: string, tag: string, found: { dir: TableDir; path: string }[], nodetool: () => NodetoolRunner, warnings: string[]): Promise<LocalSnapshotTable[]> {
+  let dirs = found.filter((f) => f.dir.keyspace === SCHEMA_KEYSPACE);
+  if (dirs.length === 0 && o.schema !== false) {
+    try {
+      await nodetool()(["snapshot", "-t", tag, SCHEMA_KEYSPACE], o.signal);
+      dirs = (await findSnapshotDirs(dataDir, tag)).filter((f) => f.dir.keyspace === SCHEMA_KEYSPACE);
+      if (dirs.length === 0) warnings.push(`keyspace schema not recorded: 'nodetool snapshot -t ${tag} ${SCHEMA_KEYSPACE}' left no ${SCHEMA_KEYSPACE} directory under '${dataDir}'`);
+    } catch (e) {
+      if (!isPitrError(e)) throw e;
+      warnings.push(`keyspace schema not recorded: ${e.message}`);
+    }
+  }
+  const tables: LocalSnapshotTable[] = [];
+  for (const f of dirs) tables.push(await readLocalSnapshotTable(f.dir, f.path));
+  return tables;
+}
+
+async function readTokens(o: UploadSnapshotOptions, nodetool: () => NodetoolRunner, warnings: string[]): Promise<string[] | null> {
+  if (o.tokens === false) return null;
+  try {
+    const parsed = parseInfoTokens(await nodetool()(["info", "-T"], o.signal));
+    return parsed.length > 0 ? parsed : null;
+  } catch (e) {
+    if (!isPitrError(e)) throw e;
+    warnings.push(`tokens not recorded: ${e.message}`);
+    return null;
+  }
+}
+
+/** Uploads every sstable of `tables`, content-addressed, and describes them for the manifest. */
+async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnapshotTable[], counts: SstableUploadCounts): Promise<SnapshotTable[]> {
+  const filesTotal = tables.reduce((n, t) => n + t.sstables.reduce((m, s) => m + s.files.size, 0), 0);
+  let filesDone = 0;
+  let bytesDone = 0;
+  const bytesTotal = await totalBytes(tables);
+  const parallelism = Math.max(1, o.parallelism ?? o.backend.capabilities.maxConnections);
+  const archived: SnapshotTable[] = [];
+  for (const t of tables) {
+    const sstables: ArchivedSstable[] = await mapLimit(t.sstables, parallelism, (group) =>
+      archiveSstable(o.backend, o.identity, t.path, group, {
+        parallelism: 1,
+        signal: o.signal,
+        counts,
+        onFile: (e) => {
+          filesDone++;
+          bytesDone += e.size;
+          o.progress?.({ filesDone, filesTotal, bytesDone, bytesTotal });
+        },
+      }),
+    );
+    archived.push({ keyspace: t.dir.keyspace, table: t.dir.table, table_id: t.tableId, table_dir: t.dir.dirName, schema_cql: t.schemaCql, sstables });
+  }
+  return archived;
+}
+
+/** Writes the manifest once (an identical one already there is a success) and reads it back. */
+async function putManifest(o: UploadSnapshotOptions, key: string, manifest: SnapshotManifest): Promise<boolean> {
+  try {
+    await o.backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(manifest, null, 2) + "\n")), {
+      ifAbsent: true,
+      metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
+      signal: o.signal,
+    });
+  } catch (e) {
+    if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
+    const existing = await readSnapshotManifest(o.backend, key, o.signal);
+    if (!sameContent(existing, manifest)) {
+      throw new BackupConflictError(key, "a snapshot manifest with the same time and tag but other sstables is archived");
+    }
+    return true;
+  }
+  await readSnapshotManifest(o.backend, key, o.signal); // verify it reads back
+  return false;
+}
+
 export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<SnapshotSummary> {
-  const { backend, identity, signal } = options;
+  const { identity, signal } = options;
   const now = options.now ?? Date.now;
   const startedMs = now();
   const dataDir = await requireDataDir(options.dataDir);
@@ -169,14 +263,7 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
   const nodetool = (): NodetoolRunner =>
     (runner ??= typeof options.nodetool === "function" ? options.nodetool : createNodetoolRunner(options.nodetool));
 
-  let found = await findSnapshotDirs(dataDir, tag);
-  let created = false;
-  if (found.length === 0) {
-    await nodetool()(snapshotArgs(tag, scopeEntries), signal);
-    created = true;
-    found = await findSnapshotDirs(dataDir, tag);
-    if (found.length === 0) throw new SnapshotNotFoundError(tag, dataDir);
-  }
+  const { found, created } = await findOrTake(options, dataDir, tag, nodetool);
   const chosen = found.filter((f) => inScope(scope, f.dir.keyspace, f.dir.table));
   if (chosen.length === 0) {
     throw new SnapshotNotFoundError(tag, dataDir, {
@@ -190,48 +277,14 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
 
   // Truncations and drops since the last run (table-events.ts), as `incremental` records them.
   const tableDirs = (await listTableDirs(dataDir)).filter((d) => inScope(scope, d.keyspace, d.table));
-  await recordTableEvents(backend, identity, await findTableEvents(tableDirs), signal);
+  await recordTableEvents(options.backend, options.identity, await findTableEvents(tableDirs), options.signal);
 
-  let tokens: string[] | null = null;
-  if (options.tokens !== false) {
-    try {
-      const parsed = parseInfoTokens(await nodetool()(["info", "-T"], signal));
-      tokens = parsed.length > 0 ? parsed : null;
-    } catch (e) {
-      if (!isPitrError(e)) throw e;
-      warnings.push(`tokens not recorded: ${e.message}`);
-    }
-  }
+  const schemaTables = scope.keyspaces.includes(SCHEMA_KEYSPACE) ? [] : await schemaTablesOf(options, dataDir, tag, found, nodetool, warnings);
+  const tokens = await readTokens(options, nodetool, warnings);
 
   const counts: SstableUploadCounts = { uploaded: 0, deduplicated: 0, bytesUploaded: 0, bytesTotal: 0 };
-  const filesTotal = tables.reduce((n, t) => n + t.sstables.reduce((m, s) => m + s.files.size, 0), 0);
-  let filesDone = 0;
-  let bytesDone = 0;
-  const bytesTotal = await totalBytes(tables);
-  const parallelism = Math.max(1, options.parallelism ?? backend.capabilities.maxConnections);
-  const archivedTables: SnapshotTable[] = [];
-  for (const t of tables) {
-    const sstables: ArchivedSstable[] = await mapLimit(t.sstables, parallelism, (group) =>
-      archiveSstable(backend, identity, t.path, group, {
-        parallelism: 1,
-        signal,
-        counts,
-        onFile: (e) => {
-          filesDone++;
-          bytesDone += e.size;
-          options.progress?.({ filesDone, filesTotal, bytesDone, bytesTotal });
-        },
-      }),
-    );
-    archivedTables.push({
-      keyspace: t.dir.keyspace,
-      table: t.dir.table,
-      table_id: t.tableId,
-      table_dir: t.dir.dirName,
-      schema_cql: t.schemaCql,
-      sstables,
-    });
-  }
+  const archivedTables = await uploadTables(options, tables, counts);
+  const archivedSchema = schemaTables.length > 0 ? await uploadTables(options, schemaTables, counts) : null;
 
   const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
   const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
@@ -248,24 +301,10 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
     cassandra_version: options.cassandraVersion ?? null,
     tokens,
     tables: archivedTables,
+    ...(archivedSchema ? { schema_tables: archivedSchema } : {}),
   };
   const key = snapshotManifestKey(identity, snapshotTimeMs, tag);
-  let manifestExisted = false;
-  try {
-    await backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(manifest, null, 2) + "\n")), {
-      ifAbsent: true,
-      metadata: { kind: "snapshot", tag: Buffer.from(tag).toString("base64url") },
-      signal,
-    });
-  } catch (e) {
-    if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
-    const existing = await readSnapshotManifest(backend, key, signal);
-    if (!sameContent(existing, manifest)) {
-      throw new BackupConflictError(key, "a snapshot manifest with the same time and tag but other sstables is archived");
-    }
-    manifestExisted = true;
-  }
-  await readSnapshotManifest(backend, key, signal); // verify it reads back
+  const manifestExisted = await putManifest(options, key, manifest);
 
   let cleared = false;
   if (options.clear) {

@@ -82,6 +82,12 @@ export interface SnapshotManifest {
   /** The node's tokens (decimal strings) from nodetool; null when nodetool was not reachable. */
   readonly tokens: string[] | null;
   readonly tables: SnapshotTable[];
+  /**
+   * The `system_schema` keyspace's tables in the same snapshot: every keyspace (with its replication),
+   * table (with its id), column and type definition of the node. Absent in manifests written before
+   * it was recorded, and when nodetool could not snapshot it.
+   */
+  readonly schema_tables?: SnapshotTable[];
 }
 
 /**

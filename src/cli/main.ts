@@ -46,7 +46,7 @@ invalid or checksum mismatch; 16 storage unavailable; 17 plan refused; 18 node i
 const COMMANDS: readonly CommandSpec[] = [
   {
     command: "init",
-    describe: "discover the node identity (nodetool), write the config file, print the commitlog_archiving.properties lines",
+    describe: "discover the node identity (nodetool; or take it from --cluster and --node, for a node that is not running yet), write the config file, print the commitlog_archiving.properties lines",
     builder: (y) =>
       y
         .option("write", { type: "string", describe: "config file to write (default: the --config path)" })
@@ -134,9 +134,24 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
         .option("stubs", { type: "boolean", default: false, describe: "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them" })
         .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing" })
+        .option("ring-from", { type: "string", array: true, describe: "address of another node to read the ring from (default: the seeds of cassandra.yaml other than this node)" })
+        .option("replica-lost", { type: "boolean", default: false, describe: "restore this node alone although other replicas of its data are up (its disks were lost and it is rebuilt); without it such a restore is refused (exit 17)" })
         .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/restore.js"),
+  },
+  {
+    command: "replace [action]",
+    describe: "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options)",
+    builder: (y) =>
+      y
+        .positional("action", { choices: ["finish"] as const, describe: "finish: after the node joined, remove the replacement JVM options" })
+        .option("at", { type: "string", describe: "restore point (as for plan): the schema is the one of the snapshot a restore to it starts from" })
+        .option("address", { type: "string", describe: "the node's address (default: broadcast_address or listen_address of cassandra.yaml)" })
+        .option("grace", { type: "string" })
+        .option("target-version", { type: "string" })
+        .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" }),
+    load: () => import("./commands/replace.js"),
   },
   {
     command: "report",

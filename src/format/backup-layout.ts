@@ -12,6 +12,12 @@ export const SSTABLES_DIR = "sstables";
 export const SNAPSHOTS_DIR = "snapshots";
 export const INCREMENTALS_DIR = "incrementals";
 export const MANIFEST_NAME = "manifest.json";
+/**
+ * The keyspace whose tables hold the schema (keyspaces with their replication, tables with their
+ * ids, columns, types). A snapshot manifest records its sstables as `schema_tables`; their table
+ * directories (`<name>-<id>`) are the same on every node of a release.
+ */
+export const SCHEMA_KEYSPACE = "system_schema";
 
 export function componentKey(id: NodeIdentity, sha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);

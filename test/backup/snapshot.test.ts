@@ -56,7 +56,8 @@ t.test("snapshot upload over the fixture tree", async (t) => {
       const { backend, puts } = recording(inner);
       const calls: string[][] = [];
       const summary = await uploadSnapshot({ backend, identity, dataDir, tag: "fixture-tag", nodetool: fakeNodetool(calls), datacenter: "dc1", cassandraVersion: "5.0.9" });
-      t.same(calls, [["info", "-T"]], "existing tag: no nodetool snapshot, only tokens");
+      t.same(calls, [["snapshot", "-t", "fixture-tag", "system_schema"], ["info", "-T"]], "existing tag: no nodetool snapshot of its tables; the schema keyspace under the same tag, and the tokens");
+      t.match(summary.warnings, [/keyspace schema not recorded: .* left no system_schema directory/], "the fixture tree has no schema keyspace: said, not fatal");
       t.equal(summary.created, false);
       t.equal(summary.tables, 1);
       t.equal(summary.sstables, 2);
@@ -151,4 +152,20 @@ t.test("bad input: one PitrError with a stable code", async (t) => {
   await unlink(join(dataDir, TABLE_DIR, "snapshots/fixture-tag/manifest.json"));
   await t.rejects(uploadSnapshot({ backend, identity, dataDir, tag: "fixture-tag", tokens: false }), { code: "E_NOT_FOUND", message: /incomplete: no manifest.json/ });
   t.same(await listSnapshots(backend, identity), [], "nothing written");
+});
+
+t.test("the schema keyspace in the tag is recorded as schema_tables, apart from the tables restored", async (t) => {
+  const dataDir = await dataDirCopy(t);
+  // Stand-in sstables under the schema keyspace's directory name (any valid sstable serves).
+  const schemaDir = join(dataDir, "system_schema", "keyspaces-abac5682dea631c5b535b3d6cffd0fb6", "snapshots", "fixture-tag");
+  await cp(join(dataDir, "pitr_fixture", "events-233ad580e58711f1988fc5102cd29634", "snapshots", "fixture-tag"), schemaDir, { recursive: true });
+  const backend = await openBackend(`mem://snapshot-schema-${process.pid}`);
+  const calls: string[][] = [];
+  const summary = await uploadSnapshot({ backend, identity, dataDir, tag: "fixture-tag", nodetool: fakeNodetool(calls) });
+  t.same(calls, [["info", "-T"]], "the tag holds the schema keyspace: no second nodetool snapshot");
+  t.same(summary.warnings, []);
+  const m = (await listSnapshots(backend, identity))[0]!.manifest;
+  t.same(m.tables.map((x) => `${x.keyspace}.${x.table}`), ["pitr_fixture.events"], "restorable tables unchanged");
+  t.same(m.schema_tables?.map((x) => [x.keyspace, x.table, x.table_dir, x.sstables.length]), [["system_schema", "keyspaces", "keyspaces-abac5682dea631c5b535b3d6cffd0fb6", 2]]);
+  t.ok(m.schema_tables![0]!.sstables.every((s) => s.components.every((c) => c.key.includes("/sstables/"))), "components content-addressed like any sstable");
 });

@@ -35,6 +35,8 @@ export interface NodeOptions {
   restorePointInTime?: string;
   precision?: string;
   jvmOpts?: string[];
+  /** auto_bootstrap (cassandra-node.sh's default for a single node; a cluster sets false). */
+  autoBootstrap?: boolean;
 }
 
 export interface RowRecord {
@@ -280,6 +282,7 @@ export function nodeOptionArgs(o: NodeOptions): string[] {
   add("--restore-directories", o.restoreDirectories);
   add("--restore-point-in-time", o.restorePointInTime);
   add("--precision", o.precision);
+  add("--auto-bootstrap", o.autoBootstrap === undefined ? undefined : String(o.autoBootstrap));
   for (const opt of o.jvmOpts ?? []) args.push("--jvm-opt", opt);
   return args;
 }

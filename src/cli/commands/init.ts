@@ -1,12 +1,13 @@
 /**
- * `cassandra-pitr init`: discover the node identity once with nodetool, write the config file, and
+ * `cassandra-pitr init`: discover the node identity once with nodetool (or take it from --node and
+ * --cluster for a node that is not running yet), write the config file, and
  * print the exact commitlog_archiving.properties lines. The hooks never run nodetool themselves.
  */
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { createNodetoolRunner, DEFAULT_NODETOOL, discoverNode } from "../../backup/nodetool.js";
-import { DEFAULT_CONFIG_PATH } from "../../config/schema.js";
+import { createNodetoolRunner, DEFAULT_NODETOOL, discoverNode, type DiscoveredNode } from "../../backup/nodetool.js";
+import { DEFAULT_CONFIG_PATH, type Config } from "../../config/schema.js";
 import { ConfigError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { optionalString } from "../args.js";
@@ -23,6 +24,17 @@ export function renderConfigFile(values: Record<string, string | undefined>): st
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The node's identity: from nodetool on the running node; or, for a node that is not running yet
+ * (a replacement rebuilt from its archive keeps its old host id), from --node and --cluster.
+ */
+async function identityFor(ctx: CliContext, config: Config): Promise<DiscoveredNode> {
+  if (ctx.args["node"] === undefined) return discoverNode(createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 }), ctx.signal);
+  if (!config.cluster || !config.node) throw new ConfigError("--node needs --cluster: an identity given by hand has both", { hint: "the cluster's name and the node's host id are in 'cassandra-pitr list --cluster' and 'nodetool status' on a live node" });
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(config.node)) throw new ConfigError(`--node '${config.node}' is not a host id (a UUID)`, { hint: "copy it from 'nodetool status' on a live node (the dead node's line) or 'cassandra-pitr list --cluster'" });
+  return { cluster: config.cluster, node: config.node, datacenter: config.datacenter, cassandraVersion: config.cassandraVersion };
+}
+
 export async function run(ctx: CliContext): Promise<number> {
   // The file init is asked to write may not exist yet: that is the normal case, not an error.
   const { config } = await ctx.config({ missingFileOk: true });
@@ -34,7 +46,7 @@ export async function run(ctx: CliContext): Promise<number> {
   for (const [what, path] of [["commitlogDir", config.commitlogDir], ["spoolDir", config.spoolDir]] as const) {
     if (path?.includes(" ")) throw new ConfigError(`${what} '${path}' contains a space; Cassandra splits archive_command on spaces`);
   }
-  const found = await discoverNode(createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 }), ctx.signal);
+  const found = await identityFor(ctx, config);
   const text = renderConfigFile({
     archive: config.archive,
     cluster: found.cluster,

@@ -1,16 +1,19 @@
 /**
- * `cassandra-pitr restore --at T [scope] [--dry-run]` applies a plan to the stopped node (or resumes
- * an interrupted one to the same T); `cassandra-pitr restore finish` removes every restore setting
+ * `cassandra-pitr restore --at T [scope] [--dry-run] [--replica-lost]` applies a plan to the stopped
+ * node (or resumes an interrupted one to the same T), after the single-replica guard
+ * (restore/replica-guard.ts); `cassandra-pitr restore finish` removes every restore setting
  * once the node has replayed; `cassandra-pitr restore abort` rolls back an interrupted restore.
  */
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
+import { listNodes } from "../../catalog/nodes.js";
 import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
+import { checkReplicaGuard } from "../../restore/replica-guard.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
@@ -57,6 +60,16 @@ export async function run(ctx: CliContext): Promise<number> {
     });
     ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
     ctx.out("");
+    const guard = await checkReplicaGuard({
+      cassandraConf: config.cassandraConf,
+      self: identityOf(config).node,
+      scope: plan.scope.kind === "node" ? { kind: "node" } : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
+      replicaLost: ctx.args["replicaLost"] === true,
+      ringFrom: strings(ctx.args, "ringFrom"),
+      archivedNodes: () => listNodes(backend, identityOf(config).cluster, { signal: ctx.signal }),
+      signal: ctx.signal,
+    });
+    for (const line of guard) ctx.out(line);
     const now = Date.now();
     const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
     if (restoreDir.includes(" ")) throw new UsageError(`restore directory '${restoreDir}' contains a space`, { hint: "Cassandra splits restore_directories on commas and the command on spaces" });
