@@ -98,8 +98,10 @@ export async function watchRequest(o: WatchOptions, phase: RestorePhase): Promis
       );
     }
     if ([...all].every(([, p]) => nodeDone(phase, p?.state))) return all;
-    // The barrier: a restored node waits for the others, and is not silent while it does.
-    const waiting = (p: RestoreProgress | undefined) => phase === "restore" && p?.state === "restored";
+    // The barrier: a restored node waits for the others, and is not silent while it does (once
+    // every node has restored, it has to start).
+    const barrierOpen = [...all.values()].every((p) => rank(p?.state) >= rank("restored"));
+    const waiting = (p: RestoreProgress | undefined) => phase === "restore" && p?.state === "restored" && !barrierOpen;
     const silent = [...all].filter(([n, p]) => !nodeDone(phase, p?.state) && !waiting(p) && now - seen.get(n)!.sinceMs > o.nodeTimeoutMs);
     if (silent.length > 0) {
       throw new NodeUnresponsiveError(

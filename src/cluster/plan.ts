@@ -78,7 +78,7 @@ export function nearestInstant(intervals: readonly Interval[], atMs: number): nu
 
 function downNote(endMicros: bigint, at: Instant): string {
   return (
-    `its archive ends at ${formatInstant(endMicros)} UTC, before ${formatInstant(at.epochMicros)} (the node was down or not archiving then): ` +
+    `its archive ends at ${formatInstant(endMicros)}, before ${formatInstant(at.epochMicros)} (the node was down or not archiving then): ` +
     "restored to that instant; after the cluster restore, run 'nodetool repair' on it so the restored replicas bring it level (hints are moved aside: they carry writes after T)"
   );
 }
