@@ -57,6 +57,10 @@ async function dump(session: { execute: ClusterMember["execute"] }, consistency:
 
 const stampOf = (line: string) => BigInt(line.slice(line.lastIndexOf("|") + 1));
 
+// Two cluster starts, a restore that stops, restores and starts three nodes, a minute for hints, a
+// repair: above the suite's 20 minutes per file on a loaded 2-core machine.
+t.setTimeout(45 * 60_000);
+
 t.test("restore --cluster on a real 3-node cluster: every node at T, nothing after T comes back (hints, batchlog)", async (t) => {
   const root = await tempDir("restore-cluster-e2e");
   t.teardown(() => rm(root, { recursive: true, force: true }));
