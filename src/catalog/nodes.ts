@@ -1,9 +1,10 @@
 /**
  * Which nodes an archive holds, without listing it: one short listing per node (a skip scan that
- * seeks past each `<cluster>/<host id>/` prefix).
+ * seeks past each `<cluster>/<host id>/` prefix). The operations folder `<cluster>/+ops/` is no node.
  */
 import { encodeKeyPart, nodePrefix, type NodeIdentity } from "../format/layout.js";
 import { decodeKeyPart } from "../format/backup-layout.js";
+import { OPS_DIR } from "../format/cluster-ops.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 
@@ -24,7 +25,8 @@ export async function listNodes(backend: Backend, cluster: string, options: { si
       break;
     }
     if (found === undefined) return nodes;
-    nodes.push(decodeKeyPart(found));
+    // The cluster's operation records (cluster restores and snapshots) sit beside the nodes.
+    if (found !== OPS_DIR) nodes.push(decodeKeyPart(found));
     if (nodes.length >= (options.max ?? 10_000)) return nodes;
     startAfter = `${prefix}${found}/${KEY_END}`;
   }

@@ -89,7 +89,7 @@ function renderText(view: ClusterView, archive: string, out: (line: string) => v
 }
 
 /** The live ring from `nodetool status` when --nodetool is given. */
-async function readRing(ctx: CliContext): Promise<RingNode[] | undefined> {
+export async function readRing(ctx: CliContext): Promise<RingNode[] | undefined> {
   const command = ctx.args["nodetool"];
   if (typeof command !== "string" || command.length === 0) return undefined;
   return parseStatusNodes(await createNodetoolRunner(command)(["status"], ctx.signal));

@@ -40,7 +40,7 @@ interface CommandSpec {
 
 const EXIT_HELP = `Exit status: 0 success; 1 internal error; 2 usage or configuration error; 3 problems found;
 10 archive location missing; 12 access denied; 13 archive conflict; 14 not found; 15 segment
-invalid or checksum mismatch; 16 storage unavailable; 17 plan refused; 18 node in the wrong state;
+invalid or checksum mismatch; 16 storage unavailable; 17 plan refused; 18 node in the wrong state; 26 cluster operation in progress; 27 node did not answer; 28 node failed;
 19 spool failed; 130/143 interrupted. Any other non-zero status means failure.`;
 
 const COMMANDS: readonly CommandSpec[] = [
@@ -77,12 +77,14 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "snapshot [scope..]",
-    describe: "take (or reuse with --tag) a snapshot and upload it; scope: keyspace or keyspace.table",
+    describe: "take (or reuse with --tag) a snapshot and upload it; scope: keyspace or keyspace.table; with --cluster [NAME]: every node's agent takes it under one tag",
     builder: (y) =>
       y
         .option("tag", { alias: "t", type: "string", describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)" })
         .option("clear", { type: "boolean", default: false, describe: "clear the local snapshot after a verified upload" })
         .option("tokens", { type: "boolean", default: true, describe: "record the node's tokens (nodetool info -T); --no-tokens when no node runs, e.g. for a copied snapshot" })
+        .option("wait", { type: "boolean", default: false, describe: "with --cluster: wait until every node has uploaded the snapshot" })
+        .option("node-timeout", { type: "string", describe: "with --cluster --wait: a node silent this long fails the command (default 15m)" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/snapshot.js"),
   },
@@ -108,7 +110,7 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "plan",
-    describe: "plan a point-in-time restore (changes nothing)",
+    describe: "plan a point-in-time restore (changes nothing); with --cluster [NAME]: a plan per node of the cluster",
     builder: (y) =>
       y
         .option("at", { type: "string", demandOption: true, describe: "restore point: ISO-8601 with zone, 'yyyy:MM:dd HH:mm:ss[.SSSSSS]' (UTC), or epoch ms/µs" })
@@ -117,15 +119,21 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("grace", { type: "string", describe: "extra segments closed up to this long after the restore point (late writes)" })
         .option("target-version", { type: "string", describe: "Cassandra version of the node restored to (default: the node's)" })
         .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "as for restore: name the filter the restore would use" })
+        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the plan)" })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/plan.js"),
   },
   {
     command: "restore [action]",
-    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay; 'abort' rolls back an interrupted restore)",
+    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay; 'abort' rolls back an interrupted restore); with --cluster [NAME]: every node, through its agent",
     builder: (y) =>
       y
-        .positional("action", { choices: ["finish", "abort"] as const, describe: "finish: after replay, remove every restore setting; abort: put back every file an interrupted restore moved" })
+        .positional("action", {
+          choices: ["finish", "abort", "status", "resume"] as const,
+          describe: "finish: after replay, remove every restore setting; abort: put back every file an interrupted restore moved; with --cluster also status (every node's progress) and resume (watch again)",
+        })
+        .option("node-timeout", { type: "string", describe: "with --cluster: a node whose agent writes no progress this long stops the command (exit 27; default 15m)" })
+        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the restore)" })
         .option("at", { type: "string", describe: "restore point (as for plan)" })
         .option("keyspace", { type: "string", array: true })
         .option("table", { type: "string", array: true })

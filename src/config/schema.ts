@@ -60,6 +60,14 @@ export interface Config {
   metricsListen: string | undefined;
   /** Agent: upload incremental backups this often (off when unset). */
   incrementalInterval: number | undefined;
+  /** Cassandra's hints directory (a cluster restore moves its files aside); default beside the commit log. */
+  hintsDir: string | undefined;
+  /** Agent, cluster restore: the command that stops Cassandra (run with sh -c), e.g. `systemctl stop cassandra`. */
+  stopCommand: string | undefined;
+  /** Agent, cluster restore: the command that starts Cassandra (run with sh -c), e.g. `systemctl start cassandra`. */
+  startCommand: string | undefined;
+  /** Agent, cluster restore: how long stopCommand or startCommand may take to bring the node down or up. */
+  nodeCommandTimeout: number;
 }
 
 /**
@@ -98,6 +106,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "sweepMinAge", type: "duration", max: MAX_DURATION_MS, default: "10m", description: "age before the sweeper takes a leftover segment" },
   { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
   { key: "incrementalInterval", type: "duration", max: MAX_TIMER_DURATION_MS, description: "agent: upload incremental backups this often (off when unset)" },
+  { key: "hintsDir", type: "string", description: "Cassandra's hints directory (default: <commit log dir>/../hints)" },
+  { key: "stopCommand", type: "string", description: "agent: command that stops Cassandra for a cluster restore (sh -c), e.g. 'systemctl stop cassandra'" },
+  { key: "startCommand", type: "string", description: "agent: command that starts Cassandra after a cluster restore (sh -c), e.g. 'systemctl start cassandra'" },
+  { key: "nodeCommandTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "10m", description: "agent: time for the node to stop or start after stopCommand/startCommand" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

@@ -31,6 +31,11 @@ export interface AgentOptions {
   readonly logFile?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly now?: (() => number) | undefined;
+  /**
+   * More work for each pass, after the drain and the sweep: the cluster operations a node's agent
+   * carries out (cluster/node-agent.ts), given by the agent command so this layer does not know them.
+   */
+  readonly passTasks?: (() => Promise<void>) | undefined;
 }
 
 export interface DrainResult {
@@ -147,6 +152,12 @@ export async function runAgent(
     } catch (err) {
       stats.failures++;
       await appendEvent(options.logFile, { event: "sweep-failed", error: err instanceof Error ? err.message : String(err) });
+    }
+    try {
+      await options.passTasks?.();
+    } catch (err) {
+      stats.failures++;
+      await appendEvent(options.logFile, { event: "pass-task-failed", error: err instanceof Error ? err.message : String(err) });
     }
     const left = await listSpool(options.spoolDir);
     stats.spoolCount = left.length;

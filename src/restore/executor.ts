@@ -33,7 +33,7 @@ import { PitrError, UsageError, isPitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
-import { commitJournal, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
+import { commitJournal, committedJournalPath, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
 import { checkDiskSpace } from "./preflight.js";
 import { autoSnapshotWarning } from "./auto-snapshot.js";
 import {
@@ -646,6 +646,7 @@ export async function finishRestore(o: {
   }
   await rm(state.restore_dir, { recursive: true, force: true });
   if (state.replay_filter) await rm(state.replay_filter.spec, { force: true });
+  await rm(committedJournalPath(join(o.cassandraConf, JOURNAL_FILE)), { force: true }); // replayed: nothing to undo any more
   await rename(statePath, `${statePath}.finished-${Date.now()}`);
   o.say("restore finished: the node will not replay again on restart. Run 'nodetool repair' for the restored tables as appropriate.");
   return true;

@@ -205,10 +205,20 @@ export async function rollBack<S>(journal: Journal<S>): Promise<number> {
   return left;
 }
 
-/** Commits: the state file is written (the restore is applied from here on), then the journal goes. */
+/** Where a committed journal is kept until `restore finish`: a cluster restore aborted before its node started rolls it back. */
+export function committedJournalPath(journalPath: string): string {
+  return `${journalPath}.committed`;
+}
+
+/**
+ * Commits: the state file is written (the restore is applied from here on), then the journal is
+ * kept under its committed name (so a restore whose node never started can still be undone) and
+ * the working journal goes.
+ */
 export async function commitJournal<S>(journal: Journal<S>, statePath: string): Promise<void> {
   await writeAtomically(statePath, JSON.stringify(journal.header.state, null, 2) + "\n");
   await rm(journal.header.created.staging_dir, { recursive: true, force: true });
+  await copyDurably(journal.path, committedJournalPath(journal.path));
   await rm(journal.path, { force: true });
   await fsyncDir(dirname(journal.path));
 }

@@ -140,7 +140,11 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
       `restore point ${atText} is after the newest archived segment's close time; the latest restorable instant is ${nearestMs === undefined ? "none" : iso(nearestMs)}`,
       {
         nearest: nearestMs === undefined ? undefined : micros(nearestMs),
-        hint: "writes after the newest archived segment are in segments Cassandra has not closed yet (no time-based switch; see commitlog_segment_size)",
+        // Two causes look alike from one node's archive: the node was down (or not archiving) from
+        // then on, or its newer writes sit in the segment still open. `plan --cluster` tells them apart.
+        hint:
+          "the node archived nothing closed at or after that instant: either it was down or not archiving from then on ('cassandra-pitr plan --cluster' plans such a node to its newest instant and says how to bring it level), " +
+          "or its newer writes are in a segment Cassandra has not closed yet (no time-based switch; see commitlog_segment_size)",
       },
     );
   }

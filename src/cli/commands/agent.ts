@@ -4,6 +4,7 @@ import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { ConfigError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
+import { restoreCommandLine } from "../hooks.js";
 import type { CliContext } from "../main.js";
 
 export async function run(ctx: CliContext): Promise<number> {
@@ -38,6 +39,20 @@ export async function run(ctx: CliContext): Promise<number> {
       });
     if (once) await incrementalRunning;
   };
+  // Cluster snapshots and restores requested through the archive (docs/cluster-restore.md).
+  const { createNodeActions } = await import("../../cluster/node-actions.js");
+  const { stepClusterRestore, stepClusterSnapshots } = await import("../../cluster/node-agent.js");
+  const nodeAgent = {
+    backend,
+    identity,
+    signal: ctx.signal,
+    actions: createNodeActions({ config, backend, identity, restoreCommand: restoreCommandLine((await ctx.config()).file), signal: ctx.signal }),
+  };
+  const passTasks = async () => {
+    for (const tag of await stepClusterSnapshots(nodeAgent)) await appendEvent(config.logFile, { event: "cluster-snapshot", tag });
+    const state = await stepClusterRestore(nodeAgent);
+    if (state) await appendEvent(config.logFile, { event: "cluster-restore", state });
+  };
   try {
     const stats = await runAgent(
       {
@@ -51,6 +66,7 @@ export async function run(ctx: CliContext): Promise<number> {
         sweepMinAgeMs: config.sweepMinAge,
         logFile: config.logFile,
         signal: ctx.signal,
+        passTasks,
       },
       {
         once,

@@ -1,4 +1,7 @@
-/** `cassandra-pitr plan --at T [--keyspace ks] [--table ks.t] [--grace 3h] [--target-version V] [--json]`: changes nothing. */
+/**
+ * `cassandra-pitr plan --at T [--keyspace ks] [--table ks.t] [--grace 3h] [--target-version V] [--json]`:
+ * changes nothing. With `--cluster [NAME]`: a plan per node of the cluster (cli/restore-cluster.ts).
+ */
 import { EXIT } from "../../errors/codes.js";
 import { renderPlanJson, renderPlanText } from "../../restore/plan-text.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
@@ -7,10 +10,12 @@ import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
 import type { CliContext } from "../main.js";
+import { runClusterPlan, wantsCluster } from "../restore-cluster.js";
 
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
+    if (wantsCluster(ctx)) return await runClusterPlan(ctx, config, backend);
     const now = Date.now();
     const plan = await preparePlan({
       backend,

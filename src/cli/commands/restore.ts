@@ -3,6 +3,7 @@
  * node (or resumes an interrupted one to the same T), after the single-replica guard
  * (restore/replica-guard.ts); `cassandra-pitr restore finish` removes every restore setting
  * once the node has replayed; `cassandra-pitr restore abort` rolls back an interrupted restore.
+ * With `--cluster [NAME]`: the whole cluster through its agents (cli/restore-cluster.ts).
  */
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
@@ -20,9 +21,21 @@ import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
 import type { CliContext } from "../main.js";
+import { runClusterRestore, wantsCluster } from "../restore-cluster.js";
 
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
+  if (wantsCluster(ctx)) {
+    try {
+      return await runClusterRestore(ctx, config, backend);
+    } finally {
+      await backend.close();
+    }
+  }
+  if (ctx.args["action"] === "status" || ctx.args["action"] === "resume") {
+    await backend.close();
+    throw new UsageError(`'restore ${String(ctx.args["action"])}' is for a cluster restore`, { hint: "add --cluster" });
+  }
   const nodetool = createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 });
   const dryRun = ctx.args["dryRun"] === true;
   try {

@@ -1,8 +1,12 @@
-/** `cassandra-pitr snapshot [scope..] [--tag T] [--nodetool CMD] [--clear] [--no-tokens] [--json]`. */
+/**
+ * `cassandra-pitr snapshot [scope..] [--tag T] [--nodetool CMD] [--clear] [--no-tokens] [--json]`.
+ * With `--cluster [NAME]`: a request that every node's agent takes (cli/restore-cluster.ts).
+ */
 import { uploadSnapshot, type SnapshotProgress } from "../../backup/snapshot.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
 import type { CliContext } from "../main.js";
+import { runClusterSnapshot, wantsCluster } from "../restore-cluster.js";
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -11,8 +15,9 @@ function mib(bytes: number): string {
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
   try {
-    const identity = identityOf(config);
     const scope = Array.isArray(ctx.args["scope"]) ? ctx.args["scope"].map(String) : [];
+    if (wantsCluster(ctx)) return await runClusterSnapshot(ctx, config, backend, typeof ctx.args["tag"] === "string" ? ctx.args["tag"] : undefined, scope);
+    const identity = identityOf(config);
     const tty = process.stderr.isTTY === true && !ctx.args["json"];
     const progress = tty
       ? (p: SnapshotProgress) => process.stderr.write(`\rsnapshot: ${p.filesDone}/${p.filesTotal} files, ${mib(p.bytesDone)} of ${mib(p.bytesTotal)}`)
