@@ -41,6 +41,8 @@ export interface Config {
   restoreTimeout: number;
   /** Whether the hook may fall back to the spool (false: a failed upload exits non-zero). */
   spoolFallback: boolean;
+  /** How long a storage health mark diverts hooks to the spool unless refreshed (pipeline/health.ts). */
+  healthMarkLifetime: number;
   /** zstd level for archived segments. */
   compressionLevel: number;
   compressionThreads: number;
@@ -88,6 +90,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "hookTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "20s", description: "archive hook time budget before it spools" },
   { key: "restoreTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "5m", description: "restore hook time budget for one segment" },
   { key: "spoolFallback", type: "boolean", default: "true", description: "spool when an upload fails or runs out of time" },
+  { key: "healthMarkLifetime", type: "duration", max: MAX_DURATION_MS, default: "5m", description: "how long the spool's storage health mark sends hooks straight to the spool unless refreshed" },
   { key: "compressionLevel", type: "integer", min: -7, max: 22, default: "1", description: "zstd compression level" },
   { key: "compressionThreads", type: "integer", min: 0, max: 64, default: "2", description: "zstd worker threads per segment (0: compress on the hook's own thread)" },
   { key: "retryAttempts", type: "integer", default: "3", description: "attempts per storage call on transient errors" },

@@ -19,6 +19,7 @@ import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
 import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
+import { freshHealthMark, isOutage, setHealthMark } from "./health.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 
 const PREFIX = "cassandra-pitr-archive";
@@ -90,6 +91,19 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       return EXIT.OK;
     }
 
+    if (config.spoolFallback) {
+      // Storage met an outage lately: waiting out the budget again would only hold Cassandra back.
+      const mark = await freshHealthMark(spoolDir, config.healthMarkLifetime);
+      if (mark) {
+        await requireRegularFile(path, "archive");
+        await spoolSegment(spoolDir, path, name);
+        const reason = `storage marked unhealthy at ${new Date(mark.markedAtMs).toISOString()}`;
+        await appendEvent(config.logFile, { event: "spooled", name, reason });
+        io.stderr(`${PREFIX}: '${name}' spooled for the agent (${reason})`);
+        return EXIT.OK;
+      }
+    }
+
     bound?.arm(config.hookTimeout + WATCHDOG_GRACE_MS);
     const budget = AbortSignal.timeout(config.hookTimeout);
     const deadline = bound ? AbortSignal.any([budget, bound.stop]) : budget;
@@ -136,6 +150,8 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
         if (!(spoolErr instanceof SpoolError)) throw spoolErr;
         throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
       }
+      // Tell the next hooks not to wait for storage (a mark that cannot be written costs only time).
+      if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
       await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
       io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
       return EXIT.OK;
