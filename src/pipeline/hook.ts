@@ -13,7 +13,7 @@
 import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
+import { ConfigError, PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { runBounded, type Bound, type HookIo } from "./bounded.js";
 import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
@@ -140,7 +140,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
       // Stopped by a signal: the upload cleaned up after itself; the segment stays with Cassandra.
       if (bound?.stop.aborted) throw err;
-      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw err;
+      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
       const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
       try {
         await requireRegularFile(path, "archive");
@@ -173,6 +173,14 @@ function requireNameOfPath(path: string, name: string): void {
       hint: "archive_command must be '<hook> %path %name', in that order",
     });
   }
+}
+
+/** The budget ran out with no spool to fall back on: storage too slow or not answering (16). */
+function budgetSpent(name: string, ms: number, cause: unknown): PitrError {
+  return new PitrError("E_STORAGE_UNAVAILABLE", `'${name}' was not archived within the time budget of ${ms} ms`, {
+    hint: "storage is slow or not answering; Cassandra keeps the segment and the agent's sweeper archives it later",
+    cause,
+  });
 }
 
 function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {
