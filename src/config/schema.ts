@@ -62,6 +62,14 @@ export interface Config {
   metricsListen: string | undefined;
   /** Agent: upload incremental backups this often (off when unset). */
   incrementalInterval: number | undefined;
+  /** Client-side encryption of every archived object (docs/encryption.md). */
+  encryption: "none" | "aes-256-gcm";
+  /** A file holding the current key (never the key itself in the config file). */
+  encryptionKeyFile: string | undefined;
+  /** The name of an environment variable holding the current key. */
+  encryptionKeyEnv: string | undefined;
+  /** Comma-separated files of retired keys, still used to read older objects. */
+  encryptionRetiredKeyFiles: string | undefined;
 }
 
 /**
@@ -101,6 +109,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "sweepMinAge", type: "duration", max: MAX_DURATION_MS, default: "10m", description: "age before the sweeper takes a leftover segment" },
   { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
   { key: "incrementalInterval", type: "duration", max: MAX_TIMER_DURATION_MS, description: "agent: upload incremental backups this often (off when unset)" },
+  { key: "encryption", type: "enum", values: ["none", "aes-256-gcm"], default: "none", description: "client-side encryption of every archived object" },
+  { key: "encryptionKeyFile", type: "string", description: "file holding the current encryption key (64 hex digits or base64)" },
+  { key: "encryptionKeyEnv", type: "string", description: "name of the environment variable holding the current encryption key" },
+  { key: "encryptionRetiredKeyFiles", type: "string", description: "comma-separated files of retired keys, to read older objects" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

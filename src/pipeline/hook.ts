@@ -109,8 +109,13 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
     const deadline = bound ? AbortSignal.any([budget, bound.stop]) : budget;
     try {
       // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
-      const [{ openBackend }, { pushSegment }] = await Promise.all([import("../storage/open.js"), import("./push.js")]);
+      const [{ openBackend }, { pushSegment }, { loadEncryptionKeys }] = await Promise.all([
+        import("../storage/open.js"),
+        import("./push.js"),
+        import("../storage/decorators/encryption-keys.js"),
+      ]);
       const backend = await openBackend(config.archive, {
+        encryption: await loadEncryptionKeys(config, io.env),
         signal: deadline,
         retry: { attempts: config.retryAttempts },
       });
