@@ -30,7 +30,7 @@ async function staticGraph(entry: string): Promise<{ files: Set<string>; package
 for (const hook of ["archive-hook.js", "restore-hook.js"]) {
   t.test(`${hook}: static imports stay off the SDKs, the CLI and the planner`, async (t) => {
     // The entry itself uses a dynamic import; follow what it loads.
-    const { files, packages } = await staticGraph(join(REPO, "dist/archive", hook === "archive-hook.js" ? "hook.js" : "restore-hook.js"));
+    const { files, packages } = await staticGraph(join(REPO, "dist", hook === "archive-hook.js" ? "pipeline/hook.js" : "replay/restore-hook.js"));
     const expected = hook === "archive-hook.js" ? [] : ["zstd-napi"];
     t.same([...packages].sort(), expected, `packages on the static path: ${expected.join(", ") || "none"}`);
     const banned = ["/cli/", "/restore/planner", "/report/", "/catalog/", "/storage/backends/"];
