@@ -13,6 +13,8 @@
 #   S3     MinIO, built from source with `go install`          PITR_EMU_S3_PORT    (19300)
 #   GCS    fake-gcs-server, built from source with `go install` PITR_EMU_GCS_PORT   (19301)
 #   Azure  Azurite blob service from node_modules               PITR_EMU_AZURE_PORT (19302)
+# `install` also builds Toxiproxy (toxiproxy-server), which the fault tests start on their own
+# ports (PITR_TEST_TOXIPROXY_PORT, test/helpers/toxiproxy.ts) in front of these servers.
 # Data, logs and pid files live in .tmp/emulators; Go builds and module caches in .cache/.
 # Needs only go, node and npm (npm ci done).
 set -euo pipefail
@@ -26,6 +28,9 @@ FAKE_GCS_MODULE="github.com/fsouza/fake-gcs-server"
 FAKE_GCS_VERSION="v1.56.1"
 MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c" # master of 2026-02-12; MinIO publishes no module tags
+# The fault proxy the fault-matrix tests start themselves (test/helpers/toxiproxy.ts).
+TOXIPROXY_MODULE="github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY_VERSION="v2.5.0"
 
 HOST=127.0.0.1
 S3_PORT="${PITR_EMU_S3_PORT:-19300}"
@@ -65,9 +70,28 @@ install_go() {
   log "built $name in $((SECONDS - started))s"
 }
 
+# Toxiproxy's server command is named "server": built into a private GOBIN, then renamed.
+install_toxiproxy() {
+  local stamp="$BIN/.toxiproxy-server.version"
+  if [[ -x "$BIN/toxiproxy-server" && -f "$stamp" && "$(cat "$stamp")" == "$TOXIPROXY_VERSION" ]]; then return 0; fi
+  command -v go >/dev/null || die "go is required to build toxiproxy-server"
+  mkdir -p "$BIN" "$STATE"
+  go_env
+  local gobin
+  gobin=$(mktemp -d)
+  log "building toxiproxy-server $TOXIPROXY_VERSION (first time only)..."
+  if ! GOBIN="$gobin" go install "$TOXIPROXY_MODULE@$TOXIPROXY_VERSION" >"$STATE/build-toxiproxy.log" 2>&1; then
+    tail -n 20 "$STATE/build-toxiproxy.log" >&2
+    die "go install $TOXIPROXY_MODULE@$TOXIPROXY_VERSION failed (log: $STATE/build-toxiproxy.log)"
+  fi
+  mv -f "$gobin/server" "$BIN/toxiproxy-server" && rmdir "$gobin"
+  echo "$TOXIPROXY_VERSION" >"$stamp"
+}
+
 cmd_install() {
   install_go fake-gcs-server "$FAKE_GCS_MODULE" "$FAKE_GCS_VERSION"
   install_go minio "$MINIO_MODULE" "$MINIO_VERSION"
+  install_toxiproxy
   [[ -x "$REPO/node_modules/.bin/azurite-blob" ]] || die "node_modules/.bin/azurite-blob missing: run npm ci"
 }
 

@@ -3,6 +3,7 @@ import { requireIdentity } from "../pipeline/hook.js";
 import type { NodeIdentity } from "../format/layout.js";
 import type { Config } from "../config/schema.js";
 import { openBackend } from "../storage/open.js";
+import { loadEncryptionKeys } from "../storage/decorators/encryption-keys.js";
 import type { Backend } from "../storage/types.js";
 import { parseInstant } from "../restore/time.js";
 import type { CliContext } from "./main.js";
@@ -19,6 +20,7 @@ export async function openArchive(ctx: CliContext, options: { dryRun?: boolean }
     retry: { attempts: config.retryAttempts },
     dryRun: options.dryRun,
     env: ctx.env,
+    encryption: await loadEncryptionKeys(config, ctx.env),
   });
   return { config, backend };
 }

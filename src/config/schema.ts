@@ -41,6 +41,8 @@ export interface Config {
   restoreTimeout: number;
   /** Whether the hook may fall back to the spool (false: a failed upload exits non-zero). */
   spoolFallback: boolean;
+  /** How long a storage health mark diverts hooks to the spool unless refreshed (pipeline/health.ts). */
+  healthMarkLifetime: number;
   /** zstd level for archived segments. */
   compressionLevel: number;
   compressionThreads: number;
@@ -68,6 +70,14 @@ export interface Config {
   startCommand: string | undefined;
   /** Agent, cluster restore: how long stopCommand or startCommand may take to bring the node down or up. */
   nodeCommandTimeout: number;
+  /** Client-side encryption of every archived object (docs/encryption.md). */
+  encryption: "none" | "aes-256-gcm";
+  /** A file holding the current key (never the key itself in the config file). */
+  encryptionKeyFile: string | undefined;
+  /** The name of an environment variable holding the current key. */
+  encryptionKeyEnv: string | undefined;
+  /** Comma-separated files of retired keys, still used to read older objects. */
+  encryptionRetiredKeyFiles: string | undefined;
 }
 
 /**
@@ -96,6 +106,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "hookTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "20s", description: "archive hook time budget before it spools" },
   { key: "restoreTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "5m", description: "restore hook time budget for one segment" },
   { key: "spoolFallback", type: "boolean", default: "true", description: "spool when an upload fails or runs out of time" },
+  { key: "healthMarkLifetime", type: "duration", max: MAX_DURATION_MS, default: "5m", description: "how long the spool's storage health mark sends hooks straight to the spool unless refreshed" },
   { key: "compressionLevel", type: "integer", min: -7, max: 22, default: "1", description: "zstd compression level" },
   { key: "compressionThreads", type: "integer", min: 0, max: 64, default: "2", description: "zstd worker threads per segment (0: compress on the hook's own thread)" },
   { key: "retryAttempts", type: "integer", default: "3", description: "attempts per storage call on transient errors" },
@@ -110,6 +121,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "stopCommand", type: "string", description: "agent: command that stops Cassandra for a cluster restore (sh -c), e.g. 'systemctl stop cassandra'" },
   { key: "startCommand", type: "string", description: "agent: command that starts Cassandra after a cluster restore (sh -c), e.g. 'systemctl start cassandra'" },
   { key: "nodeCommandTimeout", type: "duration", max: MAX_TIMER_DURATION_MS, default: "10m", description: "agent: time for the node to stop or start after stopCommand/startCommand" },
+  { key: "encryption", type: "enum", values: ["none", "aes-256-gcm"], default: "none", description: "client-side encryption of every archived object" },
+  { key: "encryptionKeyFile", type: "string", description: "file holding the current encryption key (64 hex digits or base64)" },
+  { key: "encryptionKeyEnv", type: "string", description: "name of the environment variable holding the current encryption key" },
+  { key: "encryptionRetiredKeyFiles", type: "string", description: "comma-separated files of retired keys, to read older objects" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

@@ -15,9 +15,10 @@ import { isPitrError } from "../errors/base.js";
 import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
-import { segmentKey, type NodeIdentity } from "../format/layout.js";
+import { segmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import { pushSegment, type PushResult } from "./push.js";
 import { listSpool, releaseSpooled, type SpooledSegment } from "./spool.js";
+import { clearHealthMark, freshHealthMark, isOutage, setHealthMark } from "./health.js";
 
 export interface AgentOptions {
   readonly backend: Backend;
@@ -40,7 +41,8 @@ export interface AgentOptions {
 
 export interface DrainResult {
   readonly uploaded: PushResult[];
-  readonly failed: { name: string; error: string }[];
+  /** `outage`: the failure says storage is not answering (as opposed to one bad segment). */
+  readonly failed: { name: string; error: string; outage: boolean }[];
 }
 
 export interface AgentStats {
@@ -65,7 +67,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 export async function drainSpool(options: AgentOptions): Promise<DrainResult> {
   const spooled = await listSpool(options.spoolDir);
   const uploaded: PushResult[] = [];
-  const failed: { name: string; error: string }[] = [];
+  const failed: { name: string; error: string; outage: boolean }[] = [];
   await eachLimited(spooled, options.parallelism, async (s: SpooledSegment) => {
     if (options.signal?.aborted) return;
     try {
@@ -83,7 +85,7 @@ export async function drainSpool(options: AgentOptions): Promise<DrainResult> {
       await appendEvent(options.logFile, { event: `agent-${result.outcome}`, name: s.name, key: result.key });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      failed.push({ name: s.name, error: message });
+      failed.push({ name: s.name, error: message, outage: isOutage(err) });
       await appendEvent(options.logFile, { event: "agent-upload-failed", name: s.name, error: message });
       if (isPitrError(err) && err.code === "E_SEGMENT_NAME") await releaseSpooled(s); // never a segment: nothing to keep
     }
@@ -136,6 +138,34 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
   return results;
 }
 
+/**
+ * Keeps the spool's storage health mark true (pipeline/health.ts): cleared once storage answers
+ * (an upload succeeded, or a probe did when there was nothing to upload), refreshed while the
+ * agent meets the outage too, so hooks keep spooling at once without each trying storage again.
+ */
+export async function tendHealthMark(options: AgentOptions, drained: DrainResult): Promise<void> {
+  if (options.signal?.aborted) return;
+  const marked = (await freshHealthMark(options.spoolDir, Number.POSITIVE_INFINITY)) !== undefined;
+  if (drained.uploaded.length > 0 || (marked && drained.failed.length === 0 && (await storageAnswers(options)))) {
+    if (await clearHealthMark(options.spoolDir)) await appendEvent(options.logFile, { event: "storage-healthy" });
+    return;
+  }
+  const outage = drained.failed.find((f) => f.outage);
+  if (outage) await setHealthMark(options.spoolDir, outage.error, "agent");
+}
+
+/** One HEAD of a key that need not exist: any answer from the store (found or not) is health. */
+async function storageAnswers(options: AgentOptions): Promise<boolean> {
+  try {
+    await options.backend.head(`${segmentsPrefix(options.identity)}health-probe`, { signal: options.signal });
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return true;
+    if (isOutage(err)) await setHealthMark(options.spoolDir, err instanceof Error ? err.message : String(err), "agent");
+    return false;
+  }
+}
+
 /** Runs passes until the signal aborts (or once). Each pass: drain the spool, then sweep. */
 export async function runAgent(
   options: AgentOptions,
@@ -145,6 +175,7 @@ export async function runAgent(
   const stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0 };
   for (;;) {
     const drained = await drainSpool(options);
+    await tendHealthMark(options, drained);
     stats.uploaded += drained.uploaded.length;
     stats.failures += drained.failed.length;
     try {

@@ -13,12 +13,13 @@
 import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { ConfigError, UsageError, isPitrError, renderError } from "../errors/base.js";
+import { ConfigError, PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { runBounded, type Bound, type HookIo } from "./bounded.js";
 import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
 import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
+import { freshHealthMark, isOutage, setHealthMark } from "./health.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 
 const PREFIX = "cassandra-pitr-archive";
@@ -90,13 +91,31 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       return EXIT.OK;
     }
 
+    if (config.spoolFallback) {
+      // Storage met an outage lately: waiting out the budget again would only hold Cassandra back.
+      const mark = await freshHealthMark(spoolDir, config.healthMarkLifetime);
+      if (mark) {
+        await requireRegularFile(path, "archive");
+        await spoolSegment(spoolDir, path, name);
+        const reason = `storage marked unhealthy at ${new Date(mark.markedAtMs).toISOString()}`;
+        await appendEvent(config.logFile, { event: "spooled", name, reason });
+        io.stderr(`${PREFIX}: '${name}' spooled for the agent (${reason})`);
+        return EXIT.OK;
+      }
+    }
+
     bound?.arm(config.hookTimeout + WATCHDOG_GRACE_MS);
     const budget = AbortSignal.timeout(config.hookTimeout);
     const deadline = bound ? AbortSignal.any([budget, bound.stop]) : budget;
     try {
       // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
-      const [{ openBackend }, { pushSegment }] = await Promise.all([import("../storage/open.js"), import("./push.js")]);
+      const [{ openBackend }, { pushSegment }, { loadEncryptionKeys }] = await Promise.all([
+        import("../storage/open.js"),
+        import("./push.js"),
+        import("../storage/decorators/encryption-keys.js"),
+      ]);
       const backend = await openBackend(config.archive, {
+        encryption: await loadEncryptionKeys(config, io.env),
         signal: deadline,
         retry: { attempts: config.retryAttempts },
       });
@@ -126,7 +145,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
       // Stopped by a signal: the upload cleaned up after itself; the segment stays with Cassandra.
       if (bound?.stop.aborted) throw err;
-      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw err;
+      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
       const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
       try {
         await requireRegularFile(path, "archive");
@@ -136,6 +155,8 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
         if (!(spoolErr instanceof SpoolError)) throw spoolErr;
         throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
       }
+      // Tell the next hooks not to wait for storage (a mark that cannot be written costs only time).
+      if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
       await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
       io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
       return EXIT.OK;
@@ -157,6 +178,14 @@ function requireNameOfPath(path: string, name: string): void {
       hint: "archive_command must be '<hook> %path %name', in that order",
     });
   }
+}
+
+/** The budget ran out with no spool to fall back on: storage too slow or not answering (16). */
+function budgetSpent(name: string, ms: number, cause: unknown): PitrError {
+  return new PitrError("E_STORAGE_UNAVAILABLE", `'${name}' was not archived within the time budget of ${ms} ms`, {
+    hint: "storage is slow or not answering; Cassandra keeps the segment and the agent's sweeper archives it later",
+    cause,
+  });
 }
 
 function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {

@@ -120,7 +120,9 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
       await handle.close();
     }
     if (stub) {
-      const backend = await openBackend(archiveForStub(stub, config.archive), { retry: { attempts: config.retryAttempts }, signal });
+      const { loadEncryptionKeys } = await import("../storage/decorators/encryption-keys.js");
+      const encryption = await loadEncryptionKeys(config, io.env);
+      const backend = await openBackend(archiveForStub(stub, config.archive), { retry: { attempts: config.retryAttempts }, signal, encryption });
       try {
         if (stub.filter) {
           counts = await fetchFiltered(backend, stub, stub.filter, to, signal);

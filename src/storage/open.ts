@@ -1,4 +1,5 @@
 import { withDryRun } from "./decorators/dry-run.js";
+import { withEncryption, type EncryptionKeys } from "./decorators/encrypt.js";
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "./decorators/retry.js";
 import { parseLocation, type Env, type Location } from "./location.js";
 import { createBackendFor } from "./registry.js";
@@ -13,6 +14,8 @@ export interface OpenOptions {
   timeoutMs?: number | undefined;
   /** Reads pass through; writes and deletes are recorded and dropped. */
   dryRun?: boolean | undefined;
+  /** Client-side encryption keys; undefined: writes in clear, reads refuse encrypted objects clearly. */
+  encryption?: EncryptionKeys | undefined;
   /** Environment to read settings from; defaults to process.env. */
   env?: Env | undefined;
   /** Injected for tests: called before each retry. */
@@ -22,10 +25,12 @@ export interface OpenOptions {
 /**
  * Opens the archive at `url`. The only place decorators are composed; the order, outermost first:
  *
- *   retry  →  dry-run  →  backend
+ *   retry  →  encryption  →  dry-run  →  backend
  *
  * - retry is outermost so that it sees every error the layers below raise and owns the time budget
  *   (`signal`/`timeoutMs` are merged into each call's signal there, so they reach the SDK calls too);
+ * - encryption sees plaintext above and sends only ciphertext below; a retried put encrypts again
+ *   from the start (fresh nonces), a retried get authenticates again;
  * - dry-run sits directly on the backend: dropped writes never reach the service, reads do.
  *
  * Opening does no I/O beyond importing the backend module: the first error (missing bucket,
@@ -38,6 +43,7 @@ export async function openBackend(url: string, options: OpenOptions = {}): Promi
 export async function openLocation(location: Location, options: OpenOptions = {}): Promise<Backend> {
   let backend = await createBackendFor(location);
   if (options.dryRun) backend = withDryRun(backend);
+  backend = withEncryption(backend, options.encryption);
   const policy: RetryPolicy =
     options.retry === false ? { ...DEFAULT_RETRY_POLICY, attempts: 1 } : { ...DEFAULT_RETRY_POLICY, ...(options.retry ?? {}) };
   const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter(

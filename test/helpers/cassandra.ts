@@ -227,9 +227,16 @@ export class CassandraNode {
     return { id, value, writetime };
   }
 
+  /** Every row, all pages (the driver returns 5000 rows a page). */
   async readRows(keyspace: string, table: string): Promise<RowRecord[]> {
-    const rs = await this.execute(`SELECT id, value, writetime(value) AS wt FROM ${keyspace}.${table}`);
-    return rs.rows
+    const all: cassandra.types.Row[] = [];
+    let pageState: string | undefined;
+    do {
+      const rs = await this.execute(`SELECT id, value, writetime(value) AS wt FROM ${keyspace}.${table}`, [], { fetchSize: 5000, ...(pageState ? { pageState } : {}) });
+      all.push(...rs.rows);
+      pageState = rs.pageState ?? undefined;
+    } while (pageState);
+    return all
       .map((r) => ({ id: r["id"] as number, value: r["value"] as string, writetime: BigInt(String(r["wt"])) }))
       .sort((a, b) => a.id - b.id);
   }

@@ -11,6 +11,7 @@ import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { parseLocation } from "../../storage/location.js";
+import { loadEncryptionKeys } from "../../storage/decorators/encryption-keys.js";
 import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
@@ -69,7 +70,7 @@ export async function run(ctx: CliContext): Promise<number> {
   }
 
   // Storage: reachable and writable, with a probe object written, read back and removed.
-  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env });
+  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env) });
   try {
     const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
     const body = randomBytes(64);
