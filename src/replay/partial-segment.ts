@@ -10,6 +10,7 @@ import { classifySegment } from "../commitlog/classify.js";
 import { parseSegmentHeader } from "../commitlog/segment-header.js";
 import { parsePartialKey, partialChain, partialFromMetadata, type PartialKeyParts, type PartialRecord } from "../format/partial-layout.js";
 import { PitrError } from "../errors/base.js";
+import type { SegmentRecord } from "../format/segment-record.js";
 import type { Backend } from "../storage/types.js";
 import { buffer } from "node:stream/consumers";
 import { ChecksumMismatchError } from "./fetch.js";
@@ -65,4 +66,30 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
     throw new ChecksumMismatchError(what, `sections verify only up to offset ${walked.lastValidOffset} of ${bytes.length} (${walked.reason})`);
   }
   return bytes;
+}
+
+/**
+ * The segment record of an assembled partial segment, for a restore that stages it (stubs need the
+ * header's parameters): assembled and verified once here.
+ */
+export async function partialSegmentRecord(backend: Backend, folder: string, name: string, signal?: AbortSignal): Promise<SegmentRecord> {
+  const { last } = await readPartialChain(backend, folder, signal);
+  const bytes = await assemblePartialSegment(backend, folder, name, signal);
+  const header = parseSegmentHeader(bytes.subarray(0, 65_536 + 18), name);
+  return {
+    sha256: last.prefixSha256,
+    size: last.end,
+    compression: "zstd",
+    encryption: "none",
+    segmentId: last.segmentId,
+    version: last.version,
+    name,
+    closeTimeMs: last.syncedBeforeMs,
+    archiveTimeMs: last.uploadTimeMs,
+    cluster: "",
+    hostId: "",
+    status: "torn-tail",
+    headerParameters: header.parametersJson,
+    archivedBy: "agent",
+  };
 }
