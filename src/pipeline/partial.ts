@@ -12,7 +12,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { readSync } from "node:fs";
-import { open, readdir, type FileHandle } from "node:fs/promises";
+import { open, readdir, readlink, realpath, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
 import { MAX_PARAMETERS_LENGTH, parseSegmentHeader, type SegmentHeader } from "../commitlog/segment-header.js";
@@ -29,6 +29,7 @@ import {
   type PartialRecord,
   type PartialSource,
 } from "../format/partial-layout.js";
+import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
@@ -252,4 +253,40 @@ function fileReader(file: FileHandle, size: number): SegmentReader {
       return out.subarray(0, done);
     },
   };
+}
+
+/**
+ * Processes that hold a file of the commit log directory open (Linux /proc): while Cassandra runs it
+ * holds its active segment, so a rescue refuses. Processes we may not inspect are not seen; the
+ * caller also says the node must be down.
+ */
+export async function commitlogHolders(commitlogDir: string): Promise<number[]> {
+  const dir = await realpath(commitlogDir);
+  const holders: number[] = [];
+  for (const pid of (await readdir("/proc").catch(() => [] as string[])).filter((p) => /^\d+$/.test(p))) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+      if (target.startsWith(`${dir}/`) && isSegmentName(target.slice(dir.length + 1))) {
+        holders.push(Number(pid));
+        break;
+      }
+    }
+  }
+  return holders;
+}
+
+/**
+ * A dead node's tail: uploads the synced sections of every segment still on disk and not archived
+ * whole, flagged `rescue`, claiming the rescue's time (the node is down: nothing more will be synced,
+ * and Cassandra itself would replay exactly these sections). Refuses while a process holds a segment.
+ */
+export async function rescueTail(options: Omit<PartialOptions, "source">): Promise<PartialPass> {
+  const holders = await commitlogHolders(options.commitlogDir);
+  if (holders.length > 0) {
+    throw new PitrError("E_NODE_STATE", `process ${holders.join(", ")} holds commit log segments open in '${options.commitlogDir}': the node is running`, {
+      hint: "rescue is for a node that is down; while it runs, the agent uploads partial segments",
+    });
+  }
+  return uploadPartials({ ...options, source: "rescue" }, newPartialState());
 }
