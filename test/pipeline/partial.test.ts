@@ -80,3 +80,28 @@ for (const kind of ["v7", "lz4", "zstd"]) {
     await t.rejects(assemblePartialSegment(backend, folder, fixture!.name), { code: "E_CHECKSUM_MISMATCH" }, "a damaged object is refused");
   });
 }
+
+t.test("catalog and retention: a chain joins the catalog with its claim; archived whole, it is superseded", async (t) => {
+  const { listPartialSegments } = await import("../../src/catalog/partials.js");
+  const { supersededPartials } = await import("../../src/prune/plan.js");
+  const [fixture] = await segmentFixtures("v7");
+  const full = await readFile(fixture!.path);
+  const dir = await mkdtemp(join(tmpdir(), "pitr-partial-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const backend = await openBackend(`mem://partial-catalog-${process.pid}`);
+  let clock = Date.parse("2026-11-27T10:00:00Z");
+  const options = { backend, identity, commitlogDir: dir, source: "agent" as const, now: () => clock };
+  const state = newPartialState();
+  await writeFile(join(dir, fixture!.name), cutAt(full, 4096, false));
+  await uploadPartials(options, state);
+  t.same(await listPartialSegments(backend, identity, new Set()), [], "a chain that claims nothing is not restorable yet");
+  clock += 10_000;
+  await writeFile(join(dir, fixture!.name), full);
+  await uploadPartials(options, state);
+  const [listed] = await listPartialSegments(backend, identity, new Set());
+  t.equal(listed?.closeTimeMs, clock - 10_000 - PARTIAL_CLAIM_MARGIN_MS, "listed with the chain's claim as its close time");
+  t.equal(listed?.partial?.source, "agent", "flagged as a partial uploaded by the agent");
+  t.same(await listPartialSegments(backend, identity, new Set([listed!.segmentId])), [], "a full segment of the same id wins");
+  const objects = [{ key: "a", size: 1, segmentId: listed!.segmentId }, { key: "b", size: 1, segmentId: listed!.segmentId + 1n }];
+  t.same(supersededPartials(objects, new Set([listed!.segmentId])).map((p) => p.key), ["a"], "retention removes only partials of segments archived whole");
+});
