@@ -7,7 +7,8 @@
  *
  * with <start> and <end> file offsets, zero-padded to 12 digits so that keys sort by offset. The
  * object holds the segment's bytes [start, end) as they are on disk (the first one starts at 0 and
- * carries the header). Every range ends at a sync section boundary whose sections verified, so the
+ * carries the header). An empty object (<start> = <end>) is a rescue's seal: no new bytes, only its
+ * claim for the chain that ends there. Every range ends at a sync section boundary whose sections verified, so the
  * concatenation of a contiguous chain from 0 is a segment Cassandra replays like a crash-torn one.
  * A full segment of the same id, once archived, supersedes the chain (retention removes it).
  */
@@ -46,7 +47,7 @@ export function parsePartialKey(key: string): PartialKeyParts | undefined {
   if (!m) return undefined;
   const start = Number(m[3]);
   const end = Number(m[4]);
-  if (end <= start) return undefined;
+  if (end < start) return undefined;
   return { segmentId: BigInt(m[1]!), version: Number(m[2]), start, end };
 }
 
@@ -130,6 +131,9 @@ export function partialChain<T extends { readonly start: number; readonly end: n
   const byStart = new Map<number, T>();
   for (const p of parts) if ((byStart.get(p.start)?.end ?? -1) < p.end) byStart.set(p.start, p);
   const chain: T[] = [];
-  for (let at = byStart.get(0); at; at = byStart.get(at.end)) chain.push(at);
+  for (let at = byStart.get(0); at; at = byStart.get(at.end)) {
+    chain.push(at);
+    if (at.end === at.start) break; // a seal ends the chain
+  }
   return chain;
 }

@@ -188,17 +188,19 @@ async function uploadNewSections(options: PartialOptions, p: SegmentProgress, cl
     if (!p.header) return undefined;
     const from = p.end === 0 ? { offset: p.header.headerLength, logical: p.header.headerLength } : { offset: p.end, logical: p.logicalEnd };
     const walked = classifySegmentFrom(p.name, fileReader(file, size), { sectionsFrom: from });
-    if (walked.lastValidOffset <= from.offset) return undefined;
+    // Nothing new: the agent waits; a rescue still seals the chain with its claim (an empty object at its end).
+    if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0)) return undefined;
     const start = p.end;
-    const bytes = await readRange(file, start, walked.lastValidOffset);
+    const end = Math.max(walked.lastValidOffset, start);
+    const bytes = await readRange(file, start, end);
     const hash = p.hash.copy().update(bytes);
     const now = (options.now ?? Date.now)();
     const record: PartialRecord = {
       segmentId: p.segmentId,
       version: p.version,
       start,
-      end: walked.lastValidOffset,
-      logicalEnd: walked.dataEnd,
+      end,
+      logicalEnd: Math.max(walked.dataEnd, p.logicalEnd),
       sha256: createHash("sha256").update(bytes).digest("hex"),
       prefixSha256: hash.copy().digest("hex"),
       syncedBeforeMs: Math.max(p.syncedBeforeMs, claimMs ?? 0),

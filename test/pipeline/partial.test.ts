@@ -102,6 +102,13 @@ t.test("catalog and retention: a chain joins the catalog with its claim; archive
   t.equal(listed?.closeTimeMs, clock - 10_000 - PARTIAL_CLAIM_MARGIN_MS, "listed with the chain's claim as its close time");
   t.equal(listed?.partial?.source, "agent", "flagged as a partial uploaded by the agent");
   t.same(await listPartialSegments(backend, identity, new Set([listed!.segmentId])), [], "a full segment of the same id wins");
+  clock += 60_000;
+  const rescue = await uploadPartials({ ...options, source: "rescue" }, newPartialState());
+  t.same(rescue.uploads.map((u) => u.bytes), [0], "a rescue with nothing new seals the chain with an empty object");
+  const [sealed] = await listPartialSegments(backend, identity, new Set());
+  t.same([sealed?.closeTimeMs, sealed?.partial?.source], [clock, "rescue"], "which claims the rescue's time");
+  const folder = partialSegmentPrefix(identity, sealed!.segmentId, sealed!.version);
+  t.ok((await assemblePartialSegment(backend, folder, fixture!.name)).equals(full.subarray(0, classifySegment(fixture!.name, full).lastValidOffset)), "the sealed chain assembles to the synced bytes");
   const objects = [{ key: "a", size: 1, segmentId: listed!.segmentId }, { key: "b", size: 1, segmentId: listed!.segmentId + 1n }];
   t.same(supersededPartials(objects, new Set([listed!.segmentId])).map((p) => p.key), ["a"], "retention removes only partials of segments archived whole");
 });
