@@ -292,3 +292,29 @@ export async function rescueTail(options: Omit<PartialOptions, "source">): Promi
   }
   return uploadPartials({ ...options, source: "rescue" }, newPartialState());
 }
+
+/** A segment on the node's disk and how far its synced sections reach. */
+export interface SegmentOnDisk {
+  readonly name: string;
+  readonly segmentId: bigint;
+  /** File offset where its verified sections end (0: nothing synced). */
+  readonly syncedEnd: number;
+  readonly modifiedMs: number;
+}
+
+/** The segments in the commit log directory with their synced end (each file walked once, read only). */
+export async function segmentsOnDisk(commitlogDir: string): Promise<SegmentOnDisk[]> {
+  const out: SegmentOnDisk[] = [];
+  for (const name of (await readdir(commitlogDir).catch(() => [] as string[])).filter(isSegmentName).sort()) {
+    const file = await open(join(commitlogDir, name), "r").catch(() => undefined);
+    if (!file) continue; // deleted since the listing
+    try {
+      const st = await file.stat();
+      const walked = classifySegmentFrom(name, fileReader(file, st.size));
+      out.push({ name, segmentId: parseSegmentName(name).id, syncedEnd: walked.sections > 0 ? walked.lastValidOffset : 0, modifiedMs: st.mtimeMs });
+    } finally {
+      await file.close();
+    }
+  }
+  return out;
+}

@@ -31,6 +31,9 @@ for (const compression of [undefined, "lz4"] as const) {
     await node.nodetool("flush", KS, "orders");
     await expectOk(t, await p.cli("snapshot", "-t", "base", KS), "snapshot");
 
+    await new Promise((r) => setTimeout(r, SYNC_MS + 500));
+    const before = JSON.parse((await expectOk(t, await p.cli("list", "--json"), "list on the node")).stdout) as { exposure: { bytes: number }[] };
+    t.ok(before.exposure.length === 1 && before.exposure[0]!.bytes > 0, "list shows the open segment's synced bytes as exposure");
     const agent = execa(process.execPath, [CLI, "agent", `--config=${p.configFile}`, `--partial-interval=${UPLOAD_MS / 1000}s`, "--agent-interval=10s"], { reject: false });
     t.teardown(() => void agent.kill("SIGTERM"));
     // A slow load: one row every 400 ms for about 60 s, never near 32 MiB.
@@ -60,6 +63,8 @@ for (const compression of [undefined, "lz4"] as const) {
     const [tail] = await listPartialSegments(backend, p.identity, new Set());
     t.equal(tail!.partial?.source, "rescue", "the tail is flagged as rescued");
     t.ok(tail!.closeTimeMs >= lastWriteMs, "the window reaches the last synced write");
+    const after = JSON.parse((await p.cli("list", "--json")).stdout) as { exposure: unknown[] };
+    t.same(after.exposure, [], "after the rescue nothing on the dead node's disk is exposed");
 
     // The restore replays the partial chain from the archive only: the commit log is moved aside.
     const at = rows.at(-1)!.writetime;

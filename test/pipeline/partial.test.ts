@@ -112,3 +112,19 @@ t.test("catalog and retention: a chain joins the catalog with its claim; archive
   const objects = [{ key: "a", size: 1, segmentId: listed!.segmentId }, { key: "b", size: 1, segmentId: listed!.segmentId + 1n }];
   t.same(supersededPartials(objects, new Set([listed!.segmentId])).map((p) => p.key), ["a"], "retention removes only partials of segments archived whole");
 });
+
+t.test("exposure: synced bytes on disk that no archived object holds", async (t) => {
+  const { exposureOf } = await import("../../src/catalog/exposure.js");
+  const seg = (id: bigint, closeTimeMs: number, partial?: { endOffset: number; source: "agent" | "rescue" }) => ({ key: `k${id}`, closeTimeMs, segmentId: id, version: 7, storedBytes: 1, run: 0, ...(partial ? { partial } : {}) });
+  const catalog = { segments: [seg(1n, 1000), seg(2n, 2000, { endOffset: 500, source: "agent" })], unarchivedTail: { afterId: 2n, sinceMs: 2000 } };
+  const disk = (id: bigint, syncedEnd: number) => ({ name: `CommitLog-7-${id}.log`, segmentId: id, syncedEnd, modifiedMs: 9000 });
+  t.same(
+    exposureOf(catalog, [disk(1n, 900), disk(2n, 800), disk(3n, 300), disk(4n, 0)]).map((e) => [e.segmentId, e.bytes, e.sinceMs, e.untilMs]),
+    [
+      [2n, 300, 2000, 9000],
+      [3n, 300, 2000, 9000],
+    ],
+    "archived whole: none; past the partial's end: the rest; not archived: all synced bytes; nothing synced: none",
+  );
+  t.same(exposureOf(catalog, [disk(2n, 500)]), [], "a partial chain that reaches the synced end: none");
+});
