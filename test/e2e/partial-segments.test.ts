@@ -21,7 +21,10 @@ const SYNC_MS = 1_000; // commitlog_sync_period of the test nodes
 const UPLOAD_MS = 2_000;
 const SLACK_MS = 1_500;
 
+// The uncompressed run takes the issue's 60 s of slow writes and restores twice; the LZ4 run proves
+// the compressed framing with a shorter load and the rescue's restore only (the suite's time budget).
 for (const compression of [undefined, "lz4"] as const) {
+  const writes = compression ? 75 : 150;
   t.test(`partial segments and a dead node's tail (${compression ?? "uncompressed"})`, async (t) => {
     const p = await pitrNode(t, `partial-${compression ?? "plain"}`, { segmentSizeMiB: 32, ...(compression ? { commitlogCompression: compression } : {}) });
     const { node } = p;
@@ -36,8 +39,8 @@ for (const compression of [undefined, "lz4"] as const) {
     t.ok(before.exposure.length === 1 && before.exposure[0]!.bytes > 0, "list shows the open segment's synced bytes as exposure");
     const agent = execa(process.execPath, [CLI, "agent", `--config=${p.configFile}`, `--partial-interval=${UPLOAD_MS / 1000}s`, "--agent-interval=10s"], { reject: false });
     t.teardown(() => void agent.kill("SIGTERM"));
-    // A slow load: one row every 400 ms for about 60 s, never near 32 MiB.
-    for (let i = 0; i < 150; i++) {
+    // A slow load: one row every 400 ms (for about 60 s uncompressed), never near 32 MiB.
+    for (let i = 0; i < writes; i++) {
       rows.push(...(await writeRows(node, "orders", 1000 + i, 1, clock, 200)));
       await new Promise((r) => setTimeout(r, 400));
     }
@@ -74,6 +77,7 @@ for (const compression of [undefined, "lz4"] as const) {
     await expectOk(t, await p.cli("restore", "finish"), "restore finish");
     await node.stop();
 
+    if (compression) return;
     // What the agent alone had uploaded before the kill: restorable to its claim, exactly.
     await expectOk(t, await p.cli("restore", "--at", agentClaim.toString(), `--archive=file://${agentArchive}`), "restore to the agent's claim, agent partials only");
     await node.start();
