@@ -76,6 +76,11 @@ export interface ListedSegment {
   readonly conflict?: string | undefined;
   /** Stored (compressed) object size: what a restore fetches. */
   readonly storedBytes: number;
+  /**
+   * Set for a segment Cassandra had not closed, known from its partial objects (catalog/partials.ts):
+   * the key names their folder, the close time is the chain's claim, the data ends at `endOffset`.
+   */
+  readonly partial?: { readonly endOffset: number; readonly source: "agent" | "rescue" } | undefined;
 }
 
 export interface CatalogSegment extends ListedSegment {

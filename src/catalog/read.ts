@@ -9,6 +9,7 @@
  */
 import { dayPrefixes, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
+import { listPartialSegments } from "./partials.js";
 import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type ListedSegment, type SnapshotEntry } from "./model.js";
 
 /** Same shape as src/backup's `listSnapshots(backend, identity)`. */
@@ -60,6 +61,10 @@ export async function readCatalog(backend: Backend, identity: NodeIdentity, opti
       first ??= s;
       segments.push(s);
     }
+  }
+  const fullIds = new Set(segments.map((s) => s.segmentId));
+  for (const p of await listPartialSegments(backend, identity, fullIds, options.signal)) {
+    if (p.closeTimeMs >= listedFromMs) segments.push(p);
   }
   const incrementals = await options.loadIncrementals(backend, identity, listedFromMs, listedToMs);
   return buildCatalog({ identity, listedFromMs, listedToMs, segments, snapshots, incrementals });

@@ -66,6 +66,12 @@ const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/agent.js"),
   },
   {
+    command: "rescue",
+    describe: "on the host of a node that is down: upload the synced tail of every segment in its commit log directory (partial segments)",
+    builder: (y) => y,
+    load: () => import("./commands/rescue.js"),
+  },
+  {
     command: "segments",
     describe: "list archived segments of a node in a time window",
     builder: (y) =>

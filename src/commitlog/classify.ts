@@ -70,6 +70,12 @@ export interface SegmentClassification {
 export interface ClassifyOptions {
   /** commitlog_segment_size in bytes, when known. */
   readonly segmentSize?: number;
+  /**
+   * Resume the walk at a section boundary found by an earlier walk (file offset and logical position)
+   * and stop after the last verified section, without judging the rest of the file: what a reader of
+   * an open segment needs to learn which new sections Cassandra has synced (pipeline/partial.ts).
+   */
+  readonly sectionsFrom?: { readonly offset: number; readonly logical: number };
 }
 
 const MIB = 1024 * 1024;
@@ -172,8 +178,8 @@ function* walkSections(
   const decode = compressor === undefined ? undefined : sectionDecoder(compressor);
   const fileLength = reader.length;
   const opts = { segment };
-  let offset = header.headerLength;
-  let logical = header.headerLength;
+  let offset = options.sectionsFrom?.offset ?? header.headerLength;
+  let logical = options.sectionsFrom?.logical ?? header.headerLength;
   let sections = 0;
   let largest = 0;
   let lastEmpty = false;
@@ -243,6 +249,7 @@ function* walkSections(
     yield offset;
   }
 
+  if (options.sectionsFrom !== undefined) return result("torn-tail", "synced sections walked");
   if (sections === 0) {
     return result("torn-tail", "no section was ever synced");
   }

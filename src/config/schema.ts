@@ -56,6 +56,8 @@ export interface Config {
   logFile: string | undefined;
   /** Agent: seconds between spool drains and commit log sweeps. */
   agentInterval: number;
+  /** Agent: upload the newly synced sections of open segments this often (partial segments). */
+  partialInterval: number;
   /** Agent: a leftover segment must be unchanged this long before the sweeper archives it. */
   sweepMinAge: number;
   /** Agent: Prometheus metrics listen address (host:port), off when unset. */
@@ -114,6 +116,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "targetRpo", type: "duration", max: MAX_DURATION_MS, default: "15m", description: "recovery point objective target" },
   { key: "logFile", type: "string", description: "file the hooks append event lines to" },
   { key: "agentInterval", type: "duration", max: MAX_TIMER_DURATION_MS, default: "10s", description: "agent loop interval" },
+  { key: "partialInterval", type: "duration", max: MAX_TIMER_DURATION_MS, default: "10s", description: "agent: upload newly synced commit log sections this often (partial segments)" },
   { key: "sweepMinAge", type: "duration", max: MAX_DURATION_MS, default: "10m", description: "age before the sweeper takes a leftover segment" },
   { key: "metricsListen", type: "string", description: "agent metrics address host:port" },
   { key: "incrementalInterval", type: "duration", max: MAX_TIMER_DURATION_MS, description: "agent: upload incremental backups this often (off when unset)" },

@@ -17,6 +17,7 @@ import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
 import { segmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import { pushSegment, type PushResult } from "./push.js";
+import { newPartialState, uploadPartials, type PartialState } from "./partial.js";
 import { listSpool, releaseSpooled, type SpooledSegment } from "./spool.js";
 import { clearHealthMark, freshHealthMark, isOutage, setHealthMark } from "./health.js";
 
@@ -29,6 +30,8 @@ export interface AgentOptions {
   readonly compressionLevel: number;
   readonly compressionThreads: number;
   readonly sweepMinAgeMs: number;
+  /** Upload the newly synced sections of open segments this often (pipeline/partial.ts); off when undefined. */
+  readonly partialIntervalMs?: number | undefined;
   readonly logFile?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly now?: (() => number) | undefined;
@@ -52,6 +55,9 @@ export interface AgentStats {
   failures: number;
   swept: number;
   lastPassMs: number;
+  /** Partial objects uploaded, and the newest instant they cover (every write stamped before it is archived). */
+  partials: number;
+  newestPartialSyncedMs: number | undefined;
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */
@@ -166,43 +172,75 @@ async function storageAnswers(options: AgentOptions): Promise<boolean> {
   }
 }
 
-/** Runs passes until the signal aborts (or once). Each pass: drain the spool, then sweep. */
+/**
+ * Runs passes until the signal aborts (or once). Each pass: drain the spool, then sweep; partial
+ * uploads run on their own, usually shorter, interval between passes.
+ */
 export async function runAgent(
   options: AgentOptions,
   loop: { once: boolean; intervalMs: number; onPass?: (stats: AgentStats) => void },
 ): Promise<AgentStats> {
   const confirmed = new Set<string>();
-  const stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0 };
+  const partialState = newPartialState();
+  const stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0, partials: 0, newestPartialSyncedMs: undefined };
+  const clock = options.now ?? Date.now;
+  let nextPassMs = 0;
   for (;;) {
-    const drained = await drainSpool(options);
-    await tendHealthMark(options, drained);
-    stats.uploaded += drained.uploaded.length;
-    stats.failures += drained.failed.length;
-    try {
-      stats.swept += (await sweepCommitlog(options, confirmed)).length;
-    } catch (err) {
-      stats.failures++;
-      await appendEvent(options.logFile, { event: "sweep-failed", error: err instanceof Error ? err.message : String(err) });
+    if (clock() >= nextPassMs || loop.once) {
+      await fullPass(options, confirmed, stats);
+      nextPassMs = clock() + loop.intervalMs;
     }
-    try {
-      await options.passTasks?.();
-    } catch (err) {
-      stats.failures++;
-      await appendEvent(options.logFile, { event: "pass-task-failed", error: err instanceof Error ? err.message : String(err) });
-    }
-    const left = await listSpool(options.spoolDir);
-    stats.spoolCount = left.length;
-    stats.spoolBytes = left.reduce((sum, s) => sum + s.size, 0);
-    stats.lastPassMs = (options.now ?? Date.now)();
+    await partialPass(options, partialState, stats);
     loop.onPass?.(stats);
     if (loop.once || options.signal?.aborted) return stats;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, loop.intervalMs);
-      options.signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await sleep(Math.min(loop.intervalMs, options.partialIntervalMs ?? loop.intervalMs), options.signal);
     if (options.signal?.aborted) return stats;
   }
+}
+
+async function fullPass(options: AgentOptions, confirmed: Set<string>, stats: AgentStats): Promise<void> {
+  const drained = await drainSpool(options);
+  await tendHealthMark(options, drained);
+  stats.uploaded += drained.uploaded.length;
+  stats.failures += drained.failed.length;
+  try {
+    stats.swept += (await sweepCommitlog(options, confirmed)).length;
+  } catch (err) {
+    stats.failures++;
+    await appendEvent(options.logFile, { event: "sweep-failed", error: err instanceof Error ? err.message : String(err) });
+  }
+  try {
+    await options.passTasks?.();
+  } catch (err) {
+    stats.failures++;
+    await appendEvent(options.logFile, { event: "pass-task-failed", error: err instanceof Error ? err.message : String(err) });
+  }
+  const left = await listSpool(options.spoolDir);
+  stats.spoolCount = left.length;
+  stats.spoolBytes = left.reduce((sum, s) => sum + s.size, 0);
+  stats.lastPassMs = (options.now ?? Date.now)();
+}
+
+/** Storage down: the sections stay on disk and in the uploader's progress, and go up on a later pass. */
+async function partialPass(options: AgentOptions, state: PartialState, stats: AgentStats): Promise<void> {
+  if (options.partialIntervalMs === undefined || !options.commitlogDir) return;
+  const base = { backend: options.backend, identity: options.identity, commitlogDir: options.commitlogDir, logFile: options.logFile, signal: options.signal, now: options.now };
+  try {
+    const pass = await uploadPartials({ ...base, source: "agent" }, state);
+    stats.partials += pass.uploads.length;
+    if (pass.newestSyncedBeforeMs) stats.newestPartialSyncedMs = Math.max(stats.newestPartialSyncedMs ?? 0, pass.newestSyncedBeforeMs);
+  } catch (err) {
+    stats.failures++;
+    await appendEvent(options.logFile, { event: "partial-failed", error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -37,6 +37,16 @@ export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, fi
     "# TYPE cassandra_pitr_swept_total counter",
     `cassandra_pitr_swept_total{${labels}} ${stats.swept}`,
   ];
+  if (stats.newestPartialSyncedMs !== undefined) {
+    lines.push(
+      "# HELP cassandra_pitr_newest_uploaded_write_age_seconds Age of the newest instant before which every write is archived (partial uploads).",
+      "# TYPE cassandra_pitr_newest_uploaded_write_age_seconds gauge",
+      `cassandra_pitr_newest_uploaded_write_age_seconds{${labels}} ${((nowMs - stats.newestPartialSyncedMs) / 1000).toFixed(3)}`,
+      "# HELP cassandra_pitr_partials_uploaded_total Partial segment objects the agent uploaded.",
+      "# TYPE cassandra_pitr_partials_uploaded_total counter",
+      `cassandra_pitr_partials_uploaded_total{${labels}} ${stats.partials}`,
+    );
+  }
   if (newestMs !== undefined) {
     lines.push(
       "# HELP cassandra_pitr_newest_segment_age_seconds Age of the newest archived segment (by close time).",
@@ -60,7 +70,7 @@ export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, fi
 export async function startMetricsServer(listen: string, identity: NodeIdentity, readFigures: FiguresReader) {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
-  let stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0 };
+  let stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0, partials: 0, newestPartialSyncedMs: undefined };
   let cached: { at: number; figures: Promise<RestorableFigures> } | undefined;
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") {

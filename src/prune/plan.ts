@@ -21,7 +21,7 @@ import { snapshotStartSegmentId, type Catalog, type SnapshotEntry } from "../cat
 export type KeepPolicy = { readonly kind: "count"; readonly count: number } | { readonly kind: "duration"; readonly ms: number };
 
 export interface PruneItem {
-  readonly kind: "snapshot" | "component" | "incremental" | "segment";
+  readonly kind: "snapshot" | "component" | "incremental" | "segment" | "partial";
   readonly key: string;
   readonly bytes: number;
   readonly reason: string;
@@ -103,6 +103,16 @@ export function planPrune(input: {
     delete: items,
     refused: undefined,
   };
+}
+
+/**
+ * Partial objects of segments archived whole: the full segment always wins over its partials
+ * (catalog/partials.ts), so they are never read again, whatever snapshot is kept.
+ */
+export function supersededPartials(partials: readonly { readonly key: string; readonly size: number; readonly segmentId: bigint }[], archivedWhole: ReadonlySet<bigint>): PruneItem[] {
+  return partials
+    .filter((p) => archivedWhole.has(p.segmentId))
+    .map((p) => ({ kind: "partial", key: p.key, bytes: p.size, reason: `partial of segment ${p.segmentId}, which is archived whole` }));
 }
 
 function componentsOf(s: StoredSnapshot): ArchivedComponent[] {

@@ -14,6 +14,8 @@ import { parseSegmentHeader } from "../commitlog/segment-header.js";
 import { parseSegmentName } from "../commitlog/segment-name.js";
 import { fsyncDir } from "../storage/durable.js";
 import { PitrError } from "../errors/base.js";
+import { isPartialSegmentKey } from "../format/partial-layout.js";
+import { assemblePartialSegment } from "./partial-segment.js";
 import type { Backend } from "../storage/types.js";
 
 export class ChecksumMismatchError extends PitrError {
@@ -187,6 +189,10 @@ export async function fetchSegment(
   expected: ExpectedSegment,
   signal?: AbortSignal,
 ): Promise<WriteResult> {
+  if (isPartialSegmentKey(key)) {
+    const bytes = await readVerifiedSegment(backend, key, basename(target), expected, signal);
+    return writeBytesAtomically(bytes, target, `partial segment '${key}'`, signal);
+  }
   const body = await backend.get(key, { signal });
   return writeSegmentAtomically(body, target, { compressed: true, expected, what: `archived segment '${key}'`, signal });
 }
@@ -202,6 +208,7 @@ export async function readVerifiedSegment(
   expected: ExpectedSegment,
   signal?: AbortSignal,
 ): Promise<Buffer> {
+  if (isPartialSegmentKey(key)) return checkExpected(await assemblePartialSegment(backend, key, name, signal), expected, `partial segment '${key}'`);
   const what = `archived segment '${key}'`;
   const chunks: Buffer[] = [];
   const hash = createHash("sha256");
@@ -220,6 +227,15 @@ export async function readVerifiedSegment(
     throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
   }
   checkHeaderAgainstName(bytes.subarray(0, 65_536 + 18), name, what);
+  return bytes;
+}
+
+function checkExpected(bytes: Buffer, expected: ExpectedSegment, what: string): Buffer {
+  if (expected.size !== undefined && expected.size !== bytes.length) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${expected.size}`);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (expected.sha256 !== undefined && expected.sha256 !== sha256) {
+    throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
+  }
   return bytes;
 }
 

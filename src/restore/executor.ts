@@ -25,6 +25,8 @@ import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
 import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../replay/fetch.js";
 import { recordFromMetadata, type SegmentRecord } from "../format/segment-record.js";
+import { isPartialSegmentKey } from "../format/partial-layout.js";
+import { partialSegmentRecord } from "../replay/partial-segment.js";
 import { renderStub } from "../replay/stub.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
@@ -441,7 +443,10 @@ async function newerSchemas(o: ExecuteOptions, plan: RestorePlan): Promise<Repla
 async function segmentRecords(o: ExecuteOptions, segments: readonly SegmentStep[]): Promise<Map<string, SegmentRecord>> {
   const records = new Map<string, SegmentRecord>();
   await mapLimit(segments, o.parallelism, async (s) => {
-    const record = recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
+    // A partial segment (format/partial-layout.ts) is assembled and verified to learn its record.
+    const record = isPartialSegmentKey(s.key)
+      ? await partialSegmentRecord(o.backend, s.key, s.name, o.signal)
+      : recordFromMetadata((await o.backend.head(s.key, { signal: o.signal })).metadata);
     if (!record) throw new PitrError("E_NOT_FOUND", `object '${s.key}' carries no segment record`);
     records.set(s.key, record);
   });

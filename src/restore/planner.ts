@@ -276,6 +276,10 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
             : `closed within the grace (${request.graceMs} ms) after the restore point: late writes with older timestamps`,
   }));
   for (const [i, step] of segmentSteps.entries()) {
+    const partial = selected[i]!.partial;
+    if (partial) segmentSteps[i] = { ...step, reason: `${step.reason}; ${describePartial(partial, step.closeTimeMs)}` };
+  }
+  for (const [i, step] of segmentSteps.entries()) {
     if (!step.branchCutoffs) continue;
     const undone = step.branchCutoffs.map((b) => `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`);
     segmentSteps[i] = { ...step, reason: `${step.reason}; a restore abandoned its history: writes stamped ${undone.join(", ")} stay withheld` };
@@ -334,6 +338,12 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
 }
 
 /** The cutoffs of the restores whose abandoned history this segment belongs to (none: no field). */
+/** Says that a step is a partial segment, and what it holds. */
+function describePartial(partial: NonNullable<CatalogSegment["partial"]>, claimMs: number): string {
+  const who = partial.source === "rescue" ? "rescued from the node while it was down" : "uploaded by the agent while Cassandra wrote it";
+  return `a partial segment (not closed by Cassandra; ${who}): its synced sections up to byte ${partial.endOffset}, every write before ${iso(claimMs)}, assembled and verified at restore and replayed like a crash-torn segment`;
+}
+
 function branchCutoffsOf(branches: readonly Branch[], at: bigint, closeTimeMs: number): { branchCutoffs?: BranchCutoff[] } {
   const cutoffs = branchCutoffsFor(branches, at, closeTimeMs).map((b) => ({ tableIds: b.tableIds, cutoffMicros: b.cutoffMicros, restoredAtMs: b.restoredAtMs }));
   return cutoffs.length > 0 ? { branchCutoffs: cutoffs } : {};

@@ -1,5 +1,6 @@
 import t from "tap";
 import { dayPrefixes, segmentKey, segmentsPrefix } from "../../src/format/layout.js";
+import { partialsPrefix } from "../../src/format/partial-layout.js";
 import type { SnapshotEntry } from "../../src/catalog/model.js";
 import { DAY_MS, readCatalog } from "../../src/catalog/read.js";
 import { openBackend } from "../../src/storage/open.js";
@@ -41,10 +42,11 @@ t.test("a year of segments: only the window's day prefixes (+1 day margin) and o
     },
   });
   const expected = dayPrefixes(identity, snapshot.snapshotTimeMs - DAY_MS, toMs + DAY_MS);
-  t.same(calls.slice(0, -1), expected, "day prefixes from the base snapshot's day − 1 to the window's end + 1");
-  t.equal(calls.length, expected.length + 1, "plus one seek past the window");
-  t.equal(calls.at(-1), segmentsPrefix(identity));
-  t.ok(calls.length <= 5, `${calls.length} list calls for a year of segments`);
+  t.same(calls.slice(0, -2), expected, "day prefixes from the base snapshot's day − 1 to the window's end + 1");
+  t.equal(calls.length, expected.length + 2, "plus one seek past the window and one listing of partial segments");
+  t.equal(calls.at(-2), segmentsPrefix(identity));
+  t.equal(calls.at(-1), partialsPrefix(identity));
+  t.ok(calls.length <= 6, `${calls.length} list calls for a year of segments`);
   t.same(incWindow, [c.listedFromMs, c.listedToMs]);
   t.equal(c.gaps.length, 0);
   t.ok(c.segments.at(-1)!.closeTimeMs > c.listedToMs, "the first segment after the window is known");
@@ -64,7 +66,7 @@ t.test("findNextSegment false: no seek; conflict copies of the next segment are 
   const a = counting(mem);
   const without = await readCatalog(a.backend, identity, { ...opts, findNextSegment: false });
   t.equal(without.segments.length, 1);
-  t.equal(a.calls.length, 3, "day before, the day, day after");
+  t.equal(a.calls.length, 4, "day before, the day, day after, and the partial segments");
   const withNext = await readCatalog(mem, identity, opts);
   t.same(withNext.segments.map((s) => s.segmentId), [BigInt(START + 1), BigInt(START + 2)]);
   t.equal(withNext.duplicates.length, 1, "the conflict copy is recorded");

@@ -51,7 +51,7 @@ export async function buildArchive(backend: Backend, days: number): Promise<{ se
     const manifest: SnapshotManifest = {
       schema_version: 1, kind: "snapshot", tag: `daily-${d}`, snapshot_time: new Date(at).toISOString(), snapshot_time_source: "upload",
       uploaded_at: new Date(at + 60_000).toISOString(), cluster: identity.cluster, host_id: identity.node, datacenter: null, cassandra_version: "5.0.9", tokens: null,
-      tables: [{ keyspace: "app", table: "t", table_id: "00000000-0000-0000-0000-000000000001", table_dir: "t-00000000000000000000000000000001", schema_cql: "CREATE TABLE app.t (k int PRIMARY KEY)",
+      tables: [{ keyspace: "app", table: "t", table_id: "00000000-0000-0000-0000-000000000001", table_dir: "t-00000000000000000000000000000001", schema_cql: "CREATE TABLE IF NOT EXISTS app.t (\n    k int PRIMARY KEY\n) WITH ID = 00000000-0000-0000-0000-000000000001;",
         sstables: [await sstable(backend, "nb-1-big", "shared base data", upper), await sstable(backend, `nb-${d + 2}-big`, `day ${d} data`, upper)] }],
     };
     await backend.put(snapshotManifestKey(identity, at, manifest.tag), Buffer.from(JSON.stringify(manifest)));

@@ -64,6 +64,7 @@ export async function run(ctx: CliContext): Promise<number> {
         compressionLevel: config.compressionLevel,
         compressionThreads: config.compressionThreads,
         sweepMinAgeMs: config.sweepMinAge,
+        partialIntervalMs: config.partialInterval,
         logFile: config.logFile,
         signal: ctx.signal,
         passTasks,

@@ -7,11 +7,20 @@
 import { loadIncrementals, loadSnapshots } from "../../catalog/backup-source.js";
 import { requireKnownNode } from "../../catalog/nodes.js";
 import { readCatalog } from "../../catalog/read.js";
+import { exposureOf } from "../../catalog/exposure.js";
+import type { Catalog } from "../../catalog/model.js";
+import { segmentsOnDisk } from "../../pipeline/partial.js";
 import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
+
+/** Segments on this node's disk that the archive does not hold (bytes and time range at risk). */
+async function exposureOnDisk(c: Catalog, commitlogDir: string) {
+  const onDisk = await segmentsOnDisk(commitlogDir);
+  return exposureOf(c, onDisk).map((e) => ({ segment: e.name, bytes: e.bytes, since: iso(e.sinceMs), until: iso(e.untilMs) }));
+}
 
 export async function run(ctx: CliContext): Promise<number> {
   const { config, backend } = await openArchive(ctx);
@@ -39,8 +48,9 @@ export async function run(ctx: CliContext): Promise<number> {
       gaps: c.gaps.map((g) => ({ from_id: g.fromId.toString(), to_id: g.toId.toString(), count: g.count, after_close: iso(g.afterCloseMs), kind: g.kind, cause: g.cause })),
       ranges: c.ranges.map((r) => ({ snapshot: r.snapshotTag, from: iso(r.fromMs), to: iso(r.toMs) })),
     };
+    const exposure = config.commitlogDir ? await exposureOnDisk(c, config.commitlogDir) : undefined;
     if (ctx.args["json"]) {
-      ctx.out(JSON.stringify(summary, null, 2));
+      ctx.out(JSON.stringify({ ...summary, ...(exposure ? { exposure } : {}) }, null, 2));
     } else {
       ctx.out(`node ${identity.cluster}/${identity.node}: ${found ? `segments closed ${found.first} .. ${found.last}` : "no segment"} (searched ${summary.searched.from} .. ${summary.searched.to})`);
       ctx.out(`  restorable window: ${summary.window ? `${summary.window.earliest} .. ${summary.window.latest} (from snapshot '${summary.window.snapshot}')` : "none"}`);
@@ -50,6 +60,10 @@ export async function run(ctx: CliContext): Promise<number> {
       ctx.out(`  incrementals: ${c.incrementals.length}`);
       ctx.out(`  gaps: ${c.gaps.length}`);
       for (const g of summary.gaps) ctx.out(`    ids ${g.from_id}..${g.to_id} (${g.count}) after the segment closed ${g.after_close}: ${g.cause}`);
+      if (exposure) {
+        ctx.out(`  on this node's disk, not in the archive: ${exposure.length === 0 ? "nothing" : `${exposure.reduce((n, e) => n + e.bytes, 0)} bytes in ${exposure.length} segment(s)`}`);
+        for (const e of exposure) ctx.out(`    ${e.segment}: ${e.bytes} synced bytes, writes ${e.since ?? "of any time"} .. ${e.until}`);
+      }
     }
     return c.gaps.length > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
   } finally {

@@ -1,0 +1,26 @@
+/**
+ * `cassandra-pitr rescue`: on the host of a node that is down (crashed, or stopped and not to be
+ * restarted), uploads the synced tail of every segment still in its commit log directory as partial
+ * segments, so that its restorable window reaches its last synced write.
+ */
+import { rescueTail } from "../../pipeline/partial.js";
+import { ConfigError } from "../../errors/base.js";
+import { EXIT } from "../../errors/codes.js";
+import { identityOf, openArchive } from "../context.js";
+import type { CliContext } from "../main.js";
+
+export async function run(ctx: CliContext): Promise<number> {
+  const { config, backend } = await openArchive(ctx);
+  try {
+    if (!config.commitlogDir) {
+      throw new ConfigError("rescue needs commitlogDir", { hint: "set it in the config file (cassandra-pitr init writes it) or pass --commitlog-dir" });
+    }
+    const pass = await rescueTail({ backend, identity: identityOf(config), commitlogDir: config.commitlogDir, logFile: config.logFile, signal: ctx.signal });
+    const bytes = pass.uploads.reduce((n, u) => n + u.bytes, 0);
+    ctx.out(`rescued ${pass.uploads.length} partial object(s), ${bytes} bytes, from '${config.commitlogDir}'`);
+    for (const u of pass.uploads) ctx.out(`  ${u.key} (${u.bytes} bytes)`);
+    return EXIT.OK;
+  } finally {
+    await backend.close();
+  }
+}

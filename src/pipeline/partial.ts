@@ -1,0 +1,320 @@
+/**
+ * Partial uploads: the newly synced sections of segments Cassandra has not archived yet, so that the
+ * recovery point does not wait for a 32 MiB segment to fill (format/partial-layout.ts).
+ *
+ * Each pass walks only the sections after the last uploaded one (classifySegmentFrom with
+ * `sectionsFrom`), so both the reading and the storage cost grow with the new bytes, never with the
+ * prefix. A section is uploaded only when its sync marker CRC and its entries' CRCs check: a section
+ * Cassandra is still writing fails the check and waits for the next pass. The file is only read.
+ *
+ * When a segment is seen for the first time the archive is asked whether it is already archived
+ * whole (the id index) and which of its partials exist, so a restarted agent resumes where it was.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { readSync } from "node:fs";
+import { open, readdir, readlink, realpath, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
+import { MAX_PARAMETERS_LENGTH, parseSegmentHeader, type SegmentHeader } from "../commitlog/segment-header.js";
+import { isSegmentName, parseSegmentName } from "../commitlog/segment-name.js";
+import { segmentIdKey, type NodeIdentity } from "../format/layout.js";
+import {
+  parsePartialKey,
+  partialChain,
+  type PartialKeyParts,
+  partialFromMetadata,
+  partialKey,
+  partialSegmentPrefix,
+  partialToMetadata,
+  type PartialRecord,
+  type PartialSource,
+} from "../format/partial-layout.js";
+import { PitrError } from "../errors/base.js";
+import { ObjectNotFoundError } from "../storage/errors.js";
+import type { Backend } from "../storage/types.js";
+import { appendEvent } from "./events.js";
+
+/**
+ * Taken off the agent's claim: a sync captures its end position a little before it writes the marker
+ * the agent sees, and a coordinator stamps a write before the node allocates it (at most about the
+ * write timeout, 2 s by default, later). Writes stamped inside the margin are still uploaded; only
+ * the claimed window stops short of them.
+ */
+export const PARTIAL_CLAIM_MARGIN_MS = 2_000;
+
+export interface PartialOptions {
+  readonly backend: Backend;
+  readonly identity: NodeIdentity;
+  readonly commitlogDir: string;
+  readonly source: PartialSource;
+  readonly logFile?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly now?: (() => number) | undefined;
+}
+
+interface SegmentProgress {
+  readonly name: string;
+  readonly segmentId: bigint;
+  readonly version: number;
+  /** Archived whole: nothing more to upload for it. */
+  archived: boolean;
+  header: SegmentHeader | undefined;
+  /** File offset and logical position uploaded up to (a section boundary). */
+  end: number;
+  logicalEnd: number;
+  /** sha256 state over [0, end). */
+  hash: Hash;
+  syncedBeforeMs: number;
+}
+
+/** What the uploader remembers between passes; one per agent. */
+export interface PartialState {
+  readonly segments: Map<string, SegmentProgress>;
+  /** When the previous pass started reading (undefined before the first). */
+  previousPassMs: number | undefined;
+}
+
+export function newPartialState(): PartialState {
+  return { segments: new Map(), previousPassMs: undefined };
+}
+
+export interface PartialUpload {
+  readonly key: string;
+  readonly bytes: number;
+  readonly syncedBeforeMs: number;
+}
+
+export interface PartialPass {
+  readonly uploads: PartialUpload[];
+  /** Newest claim over every segment uploaded so far (undefined when nothing was). */
+  readonly newestSyncedBeforeMs: number | undefined;
+}
+
+/** One pass over the commit log directory. Storage errors propagate; the progress stays for the next pass. */
+export async function uploadPartials(options: PartialOptions, state: PartialState): Promise<PartialPass> {
+  const passMs = (options.now ?? Date.now)();
+  const names = (await readdir(options.commitlogDir).catch(() => [] as string[])).filter(isSegmentName).sort();
+  for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n))) state.segments.delete(gone);
+  const uploads: PartialUpload[] = [];
+  for (const name of names) {
+    if (options.signal?.aborted) break;
+    let progress = state.segments.get(name);
+    if (!progress) {
+      progress = await resume(options, name);
+      state.segments.set(name, progress);
+    }
+    if (progress.archived) continue;
+    const upload = await uploadNewSections(options, progress, claimFor(options, state, passMs));
+    if (upload) uploads.push(upload);
+  }
+  state.previousPassMs = passMs;
+  let newest: number | undefined;
+  for (const p of state.segments.values()) if (p.end > 0 && (newest === undefined || p.syncedBeforeMs > newest)) newest = p.syncedBeforeMs;
+  return { uploads, newestSyncedBeforeMs: newest };
+}
+
+/**
+ * What a pass may claim for sections it finds new. Agent: they were synced after the previous pass
+ * started, so every write allocated before then is in them (less the margin). Rescue: the node is
+ * down, nothing more will ever be synced, so every write it had synced is in them.
+ */
+function claimFor(options: PartialOptions, state: PartialState, passMs: number): number | undefined {
+  if (options.source === "rescue") return passMs;
+  return state.previousPassMs === undefined ? undefined : state.previousPassMs - PARTIAL_CLAIM_MARGIN_MS;
+}
+
+/** The progress of a segment first seen: archived whole, or resumed after its uploaded partials. */
+async function resume(options: PartialOptions, name: string): Promise<SegmentProgress> {
+  const { id, version } = parseSegmentName(name);
+  const progress: SegmentProgress = {
+    name,
+    segmentId: id,
+    version,
+    archived: false,
+    header: undefined,
+    end: 0,
+    logicalEnd: 0,
+    hash: createHash("sha256"),
+    syncedBeforeMs: 0,
+  };
+  progress.archived = await exists(options, segmentIdKey(options.identity, id, version));
+  if (progress.archived) return progress;
+  const last = await lastOfChain(options, id, version);
+  if (!last) return progress;
+  // Re-hash the uploaded prefix from the file: it must be the bytes the archive holds.
+  const file = await open(join(options.commitlogDir, name), "r").catch(() => undefined);
+  if (!file) return progress;
+  try {
+    const prefix = await readRange(file, 0, last.end);
+    const hash = createHash("sha256").update(prefix);
+    if (hash.copy().digest("hex") !== last.prefixSha256) {
+      await appendEvent(options.logFile, { event: "partial-prefix-differs", name, key: partialKey(options.identity, id, version, last.start, last.end) });
+      return progress;
+    }
+    return { ...progress, end: last.end, logicalEnd: last.logicalEnd, hash, syncedBeforeMs: last.syncedBeforeMs };
+  } finally {
+    await file.close();
+  }
+}
+
+async function exists(options: PartialOptions, key: string): Promise<boolean> {
+  return options.backend.head(key, { signal: options.signal }).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof ObjectNotFoundError) return false;
+      throw err;
+    },
+  );
+}
+
+/** The record of the last object of the contiguous chain from offset 0, if any. */
+async function lastOfChain(options: PartialOptions, id: bigint, version: number): Promise<PartialRecord | undefined> {
+  const parts: (PartialKeyParts & { key: string })[] = [];
+  for await (const info of options.backend.list(partialSegmentPrefix(options.identity, id, version), { signal: options.signal })) {
+    const key = parsePartialKey(info.key);
+    if (key) parts.push({ ...key, key: info.key });
+  }
+  const last = partialChain(parts).at(-1);
+  return last ? partialFromMetadata((await options.backend.head(last.key, { signal: options.signal })).metadata) : undefined;
+}
+
+/** Reads the sections synced since the last upload and uploads them as one object. */
+async function uploadNewSections(options: PartialOptions, p: SegmentProgress, claimMs: number | undefined): Promise<PartialUpload | undefined> {
+  const file = await open(join(options.commitlogDir, p.name), "r").catch(() => undefined);
+  if (!file) return undefined; // deleted or recycled since the listing: the hook has it
+  try {
+    const size = (await file.stat()).size;
+    p.header ??= await readHeader(file, size, p.name);
+    if (!p.header) return undefined;
+    const from = p.end === 0 ? { offset: p.header.headerLength, logical: p.header.headerLength } : { offset: p.end, logical: p.logicalEnd };
+    const walked = classifySegmentFrom(p.name, fileReader(file, size), { sectionsFrom: from });
+    // Nothing new: the agent waits; a rescue still seals the chain with its claim (an empty object at its end).
+    if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0)) return undefined;
+    const start = p.end;
+    const end = Math.max(walked.lastValidOffset, start);
+    const bytes = await readRange(file, start, end);
+    const hash = p.hash.copy().update(bytes);
+    const now = (options.now ?? Date.now)();
+    const record: PartialRecord = {
+      segmentId: p.segmentId,
+      version: p.version,
+      start,
+      end,
+      logicalEnd: Math.max(walked.dataEnd, p.logicalEnd),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      prefixSha256: hash.copy().digest("hex"),
+      syncedBeforeMs: Math.max(p.syncedBeforeMs, claimMs ?? 0),
+      uploadTimeMs: now,
+      source: options.source,
+    };
+    const key = partialKey(options.identity, p.segmentId, p.version, start, record.end);
+    await options.backend.put(key, bytes, { metadata: partialToMetadata(record), signal: options.signal });
+    Object.assign(p, { end: record.end, logicalEnd: record.logicalEnd, hash, syncedBeforeMs: record.syncedBeforeMs });
+    await appendEvent(options.logFile, { event: `partial-${options.source}`, name: p.name, key, bytes: bytes.length });
+    return { key, bytes: bytes.length, syncedBeforeMs: record.syncedBeforeMs };
+  } finally {
+    await file.close();
+  }
+}
+
+/** The header, or undefined while it is not written yet (a pre-allocated segment) or unreadable. */
+async function readHeader(file: FileHandle, size: number, name: string): Promise<SegmentHeader | undefined> {
+  try {
+    return parseSegmentHeader(await readRange(file, 0, Math.min(size, 18 + MAX_PARAMETERS_LENGTH)), name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readRange(file: FileHandle, start: number, end: number): Promise<Buffer> {
+  const out = Buffer.alloc(end - start);
+  let done = 0;
+  while (done < out.length) {
+    const { bytesRead } = await file.read(out, done, out.length - done, start + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return out.subarray(0, done);
+}
+
+/**
+ * A reader over the file from `from` on, reading only what the walk asks for (the classifier's reader
+ * is synchronous): an mmap segment is its full size on disk, and its unwritten rest is never read.
+ */
+function fileReader(file: FileHandle, size: number): SegmentReader {
+  return {
+    length: size,
+    read: (offset, length) => {
+      const out = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
+      let done = 0;
+      while (done < out.length) {
+        const n = readSync(file.fd, out, done, out.length - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+      return out.subarray(0, done);
+    },
+  };
+}
+
+/**
+ * Processes that hold a file of the commit log directory open (Linux /proc): while Cassandra runs it
+ * holds its active segment, so a rescue refuses. Processes we may not inspect are not seen; the
+ * caller also says the node must be down.
+ */
+export async function commitlogHolders(commitlogDir: string): Promise<number[]> {
+  const dir = await realpath(commitlogDir);
+  const holders: number[] = [];
+  for (const pid of (await readdir("/proc").catch(() => [] as string[])).filter((p) => /^\d+$/.test(p))) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+      if (target.startsWith(`${dir}/`) && isSegmentName(target.slice(dir.length + 1))) {
+        holders.push(Number(pid));
+        break;
+      }
+    }
+  }
+  return holders;
+}
+
+/**
+ * A dead node's tail: uploads the synced sections of every segment still on disk and not archived
+ * whole, flagged `rescue`, claiming the rescue's time (the node is down: nothing more will be synced,
+ * and Cassandra itself would replay exactly these sections). Refuses while a process holds a segment.
+ */
+export async function rescueTail(options: Omit<PartialOptions, "source">): Promise<PartialPass> {
+  const holders = await commitlogHolders(options.commitlogDir);
+  if (holders.length > 0) {
+    throw new PitrError("E_NODE_STATE", `process ${holders.join(", ")} holds commit log segments open in '${options.commitlogDir}': the node is running`, {
+      hint: "rescue is for a node that is down; while it runs, the agent uploads partial segments",
+    });
+  }
+  return uploadPartials({ ...options, source: "rescue" }, newPartialState());
+}
+
+/** A segment on the node's disk and how far its synced sections reach. */
+export interface SegmentOnDisk {
+  readonly name: string;
+  readonly segmentId: bigint;
+  /** File offset where its verified sections end (0: nothing synced). */
+  readonly syncedEnd: number;
+  readonly modifiedMs: number;
+}
+
+/** The segments in the commit log directory with their synced end (each file walked once, read only). */
+export async function segmentsOnDisk(commitlogDir: string): Promise<SegmentOnDisk[]> {
+  const out: SegmentOnDisk[] = [];
+  for (const name of (await readdir(commitlogDir).catch(() => [] as string[])).filter(isSegmentName).sort()) {
+    const file = await open(join(commitlogDir, name), "r").catch(() => undefined);
+    if (!file) continue; // deleted since the listing
+    try {
+      const st = await file.stat();
+      const walked = classifySegmentFrom(name, fileReader(file, st.size));
+      out.push({ name, segmentId: parseSegmentName(name).id, syncedEnd: walked.sections > 0 ? walked.lastValidOffset : 0, modifiedMs: st.mtimeMs });
+    } finally {
+      await file.close();
+    }
+  }
+  return out;
+}
