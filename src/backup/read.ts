@@ -5,6 +5,7 @@
 import type { NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
+import { readText } from "../storage/front.js";
 import { incrementalDayPrefixes, parseIncrementalKey, parseSnapshotManifestKey, snapshotsPrefix } from "../format/backup-layout.js";
 import type {
   ArchivedComponent,
@@ -183,12 +184,6 @@ export function parseIncrementalRecord(json: unknown, key = "incremental.json"):
     uploaded_at: c.time(o, "uploaded_at", "$"),
     sstable: c.sstable(o["sstable"], "$.sstable"),
   };
-}
-
-async function readText(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await backend.get(key, { signal })) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export async function readSnapshotManifest(backend: Backend, key: string, signal?: AbortSignal): Promise<SnapshotManifest> {

@@ -20,6 +20,7 @@ import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import type { DrillEvidence, NodeInput } from "./model.js";
+import { readText } from "../storage/front.js";
 
 export { listNodes, nodeExists } from "../catalog/nodes.js";
 
@@ -40,12 +41,6 @@ function recording(backend: Backend): { backend: Backend; seen: Map<string, Obje
     }
   };
   return { backend: wrapped, seen };
-}
-
-async function readText(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await backend.get(key, { signal })) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export async function readDrills(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<DrillEvidence[]> {
