@@ -9,9 +9,9 @@
  * old restore point as a cutoff for the restored tables, on top of the new target, and never bases a
  * plan on a snapshot or incremental that holds writes of the abandoned history.
  */
-import { text } from "node:stream/consumers";
 import { compactTime, nodePrefix, parseCompactTime, type NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
+import { readText } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 
 export const BRANCHES_DIR = "branches";
@@ -99,7 +99,7 @@ export async function listBranches(backend: Backend, id: NodeIdentity, signal?: 
   const out: Branch[] = [];
   for await (const info of backend.list(branchesPrefix(id), { signal })) {
     if (!info.key.endsWith(".json")) continue;
-    out.push(parseBranch(await text(await backend.get(info.key, { signal })), info.key));
+    out.push(parseBranch(await readText(backend, info.key, signal), info.key));
   }
   return out.sort((a, b) => a.restoredAtMs - b.restoredAtMs);
 }

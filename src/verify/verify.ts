@@ -20,6 +20,7 @@ import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Check } from "../report/model.js";
 import { worstStatus } from "../report/model.js";
+import { isNotFound } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 
 export type SegmentRangeStatus = "found" | "delayed" | "lost";
@@ -122,7 +123,7 @@ export async function verifyNode(
     try {
       got = await hashOf(await backend.get(key, { signal: options.signal }), compressed);
     } catch (e) {
-      if ((e as { code?: string }).code === "E_NOT_FOUND" || (e as Error).name === "ObjectNotFoundError") {
+      if (isNotFound(e)) {
         missing.push(key);
         return;
       }

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
-import { buffer } from "node:stream/consumers";
 import { nodePrefix } from "../../format/layout.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
@@ -15,6 +14,7 @@ import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
 import { hookPaths } from "../hooks.js";
+import { readBytes } from "../../storage/front.js";
 
 export interface CheckResult {
   readonly id: string;
@@ -74,7 +74,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
     const body = randomBytes(64);
     await backend.put(probe, body, { ifAbsent: true });
-    const back = await buffer(await backend.get(probe));
+    const back = await readBytes(backend, probe);
     await backend.delete(probe);
     add({
       id: "storage",
