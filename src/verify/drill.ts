@@ -24,7 +24,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compactTime, nodePrefix, type NodeIdentity } from "../format/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
+import { evidenceKey, type EvidenceSummaryFields } from "../format/evidence.js";
 import { SYSTEM_KEYSPACES } from "../backup/local.js";
 import { listSnapshots } from "../backup/read.js";
 import { isPitrError, PitrError, UsageError } from "../errors/base.js";
@@ -154,13 +155,8 @@ export interface ExpectationResult {
 }
 
 /** The evidence document; `kind`, `ran_at`, `restore_point`, `status`, `details` are what `report` reads. */
-export interface DrillEvidenceDoc {
+export interface DrillEvidenceDoc extends EvidenceSummaryFields {
   readonly schema_version: number;
-  readonly kind: "restore-drill";
-  readonly ran_at: string;
-  readonly restore_point: string;
-  readonly status: "passed" | "failed";
-  readonly details: string;
   readonly node: NodeIdentity;
   readonly archive: string;
   readonly tool_version: string;
@@ -183,9 +179,7 @@ export interface DrillEvidenceDoc {
   readonly error: { readonly code: string; readonly message: string } | null;
 }
 
-export function evidenceKey(identity: NodeIdentity, ranAtMs: number): string {
-  return `${nodePrefix(identity)}evidence/${compactTime(ranAtMs)}_drill.json`;
-}
+export { evidenceKey } from "../format/evidence.js";
 
 // ---------------------------------------------------------------------------------------------
 // Effects
