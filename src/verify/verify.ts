@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { nodePrefix, type NodeIdentity } from "../format/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
 import { recordFromMetadata } from "../format/segment-record.js";
 import { listSnapshots } from "../backup/read.js";
 import type { Catalog } from "../catalog/model.js";
@@ -20,7 +20,9 @@ import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Check } from "../report/model.js";
 import { worstStatus } from "../report/model.js";
-import { isNotFound } from "../storage/front.js";
+import { isNotFound, readText } from "../storage/front.js";
+import { emptyVerifyState, parseVerifyState, renderVerifyState, verifyStateKey, type VerifyState } from "../format/verify-state.js";
+import { componentsPrefix, snapshotsPrefix } from "../format/backup-layout.js";
 import type { Backend } from "../storage/types.js";
 
 export type SegmentRangeStatus = "found" | "delayed" | "lost";
@@ -59,23 +61,14 @@ export function classifySegments(catalog: Catalog, nowMs: number, delayMs: numbe
   return out;
 }
 
-interface VerifyState {
-  readonly schema_version: 1;
-  readonly verified: Record<string, { sha256: string; size: number; at: string }>;
-}
+export { verifyStateKey } from "../format/verify-state.js";
 
-export function verifyStateKey(identity: NodeIdentity): string {
-  return `${nodePrefix(identity)}verify/state.json`;
-}
-
+/** The state of the last run; none, or none readable, is an empty state (this run hashes everything). */
 async function readState(backend: Backend, identity: NodeIdentity): Promise<VerifyState> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const c of await backend.get(verifyStateKey(identity))) chunks.push(Buffer.from(c as Uint8Array));
-    const doc = JSON.parse(Buffer.concat(chunks).toString("utf8")) as VerifyState;
-    return doc && typeof doc.verified === "object" ? doc : { schema_version: 1, verified: {} };
+    return parseVerifyState(await readText(backend, verifyStateKey(identity)));
   } catch {
-    return { schema_version: 1, verified: {} };
+    return emptyVerifyState();
   }
 }
 
@@ -144,9 +137,9 @@ export async function verifyNode(
   const problems: string[] = [];
   const stored = await listSnapshots(backend, identity, { signal: options.signal });
   const present = new Map<string, { modified: number | undefined }>();
-  for await (const info of backend.list(`${nodePrefix(identity)}sstables/`, { signal: options.signal })) present.set(info.key, { modified: info.modified?.getTime() });
+  for await (const info of backend.list(componentsPrefix(identity), { signal: options.signal })) present.set(info.key, { modified: info.modified?.getTime() });
   let manifestModified = new Map<string, number>();
-  for await (const info of backend.list(`${nodePrefix(identity)}snapshots/`, { signal: options.signal })) if (info.modified) manifestModified.set(info.key, info.modified.getTime());
+  for await (const info of backend.list(snapshotsPrefix(identity), { signal: options.signal })) if (info.modified) manifestModified.set(info.key, info.modified.getTime());
   for (const snap of stored) {
     const tag = snap.manifest.tag;
     for (const table of snap.manifest.tables) {
@@ -205,7 +198,7 @@ export async function verifyNode(
   const lost = segments.filter((r) => r.status === "lost");
   const delayed = segments.filter((r) => r.status === "delayed");
 
-  await backend.put(verifyStateKey(identity), Buffer.from(JSON.stringify({ schema_version: 1, verified } satisfies VerifyState)), { signal: options.signal });
+  await backend.put(verifyStateKey(identity), renderVerifyState(verified), { signal: options.signal });
 
   const checks: Check[] = [
     problems.length === 0 && missing.length === 0
