@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
-import { nodePrefix } from "../../format/layout.js";
+import { checkProbeKey } from "../../format/layout.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
@@ -71,7 +71,7 @@ export async function run(ctx: CliContext): Promise<number> {
   // Storage: reachable and writable, with a probe object written, read back and removed.
   const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env });
   try {
-    const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
+    const probe = checkProbeKey(identity, Date.now(), randomBytes(4).toString("hex"));
     const body = randomBytes(64);
     await backend.put(probe, body, { ifAbsent: true });
     const back = await readBytes(backend, probe);
