@@ -32,10 +32,15 @@ export const REPORT_SCHEMA_VERSION = 1;
 
 export type CheckStatus = "ok" | "warning" | "failure";
 
+/**
+ * One check, the same type for `check` (the installation), `verify` (the archive) and `report`
+ * (the recovery point): an id, a status, what was found, and for a problem what to do next.
+ */
 export interface Check {
   readonly id: string;
   readonly status: CheckStatus;
   readonly details: string;
+  readonly hint?: string | undefined;
 }
 
 export type BreachCause = "gap" | "archive-lag" | "quiet-segment" | "no-snapshot" | "node-silent";

@@ -135,7 +135,8 @@ export function countOf(rows: readonly Record<string, unknown>[]): number | unde
 // ---------------------------------------------------------------------------------------------
 // Evidence
 
-export interface CheckResult {
+/** One `--check` CQL statement run on the scratch node, as the evidence records it (not a `Check`: a query and its rows). */
+export interface CqlCheckResult {
   readonly cql: string;
   readonly status: "passed" | "failed";
   readonly row_count: number | null;
@@ -172,7 +173,7 @@ export interface DrillEvidenceDoc extends EvidenceSummaryFields {
     readonly warnings: string[];
   } | null;
   readonly scratch: { readonly cassandra_version: string | null; readonly port_base: number | null; readonly kept_at: string | null };
-  readonly checks: CheckResult[];
+  readonly checks: CqlCheckResult[];
   readonly expectations: ExpectationResult[];
   readonly timings_ms: Record<string, number>;
   readonly finished_at: string;
@@ -242,7 +243,7 @@ export interface DrillOutcome {
 const qualified = (t: { keyspace: string; table: string }) => `${t.keyspace}.${t.table}`;
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
 
-async function runCheck(session: CqlSession, cql: string): Promise<CheckResult> {
+async function runCheck(session: CqlSession, cql: string): Promise<CqlCheckResult> {
   const started = performance.now();
   try {
     const rows = await session.execute(cql);
@@ -270,7 +271,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   let plan: RestorePlan | undefined;
   let scratch: ScratchNode | undefined;
   let version: string | null = null;
-  const checks: CheckResult[] = [];
+  const checks: CqlCheckResult[] = [];
   const expectations: ExpectationResult[] = [];
   let failure: unknown;
   let kept: string | null = null;

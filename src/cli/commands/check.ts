@@ -15,13 +15,8 @@ import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
 import { hookPaths } from "../hooks.js";
 import { readBytes } from "../../storage/front.js";
+import type { Check } from "../../report/model.js";
 
-export interface CheckResult {
-  readonly id: string;
-  readonly status: "ok" | "warning" | "failure";
-  readonly detail: string;
-  readonly hint?: string | undefined;
-}
 
 function parseSize(text: string): number {
   const m = /^(\d+)\s*(MiB|MB|M)?$/i.exec(text.trim());
@@ -36,26 +31,26 @@ function parseSize(text: string): number {
  * Warns when a file or directory holding secrets or the database's data is open to other users
  * (group or world bits set). A warning, not a failure: the operator may mean it, but should know.
  */
-async function privacyCheck(id: string, path: string, what: string): Promise<CheckResult> {
+async function privacyCheck(id: string, path: string, what: string): Promise<Check> {
   let mode: number;
   try {
     mode = (await stat(path)).mode & 0o777;
   } catch (err) {
-    return { id, status: "warning", detail: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    return { id, status: "warning", details: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
   const octal = mode.toString(8).padStart(3, "0");
   return (mode & 0o077) === 0
-    ? { id, status: "ok", detail: `'${path}' is closed to other users (mode ${octal})` }
-    : { id, status: "warning", detail: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
+    ? { id, status: "ok", details: `'${path}' is closed to other users (mode ${octal})` }
+    : { id, status: "warning", details: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
 }
 
 export async function run(ctx: CliContext): Promise<number> {
-  const results: CheckResult[] = [];
-  const add = (r: CheckResult) => results.push(r);
+  const results: Check[] = [];
+  const add = (r: Check) => results.push(r);
   const sizeText = ctx.args["segment-size"] as string | undefined;
   const sizeMiB = sizeText === undefined ? undefined : parseSize(sizeText); // bad input refused before any check runs
   const { config, file } = await ctx.config();
-  add({ id: "config", status: "ok", detail: file ? `read '${file}'` : "no config file; settings from flags and environment" });
+  add({ id: "config", status: "ok", details: file ? `read '${file}'` : "no config file; settings from flags and environment" });
   if (file) add(await privacyCheck("config-mode", file, "config file"));
   const location = parseLocation(config.archive, ctx.env);
   if (location.scheme === "file") add(await privacyCheck("archive-mode", location.root, "archive directory"));
@@ -63,9 +58,9 @@ export async function run(ctx: CliContext): Promise<number> {
   let identity;
   try {
     identity = identityOf(config);
-    add({ id: "identity", status: "ok", detail: `cluster '${config.cluster}', node ${config.node}` });
+    add({ id: "identity", status: "ok", details: `cluster '${config.cluster}', node ${config.node}` });
   } catch (err) {
-    add({ id: "identity", status: "failure", detail: (err as Error).message, hint: "run 'cassandra-pitr init'" });
+    add({ id: "identity", status: "failure", details: (err as Error).message, hint: "run 'cassandra-pitr init'" });
   }
 
   // Storage: reachable and writable, with a probe object written, read back and removed.
@@ -79,20 +74,20 @@ export async function run(ctx: CliContext): Promise<number> {
     add({
       id: "storage",
       status: back.equals(body) ? "ok" : "failure",
-      detail: back.equals(body)
+      details: back.equals(body)
         ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
         : `'${backend.displayLocation}' returned other bytes than were written`,
     });
   } catch (err) {
     const e = err as Error & { hint?: string };
-    add({ id: "storage", status: "failure", detail: e.message, hint: e.hint });
+    add({ id: "storage", status: "failure", details: e.message, hint: e.hint });
   } finally {
     await backend.close();
   }
 
   // The spool must be on the commit log's filesystem (hard links), and writable.
   if (!config.commitlogDir) {
-    add({ id: "spool", status: "warning", detail: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
+    add({ id: "spool", status: "warning", details: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
   } else {
     const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
     try {
@@ -101,11 +96,11 @@ export async function run(ctx: CliContext): Promise<number> {
       const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
       add(
         a.dev === b.dev
-          ? { id: "spool", status: "ok", detail: `'${spool}' is writable and on the commit log's filesystem` }
-          : { id: "spool", status: "failure", detail: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
+          ? { id: "spool", status: "ok", details: `'${spool}' is writable and on the commit log's filesystem` }
+          : { id: "spool", status: "failure", details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
       );
     } catch (err) {
-      add({ id: "spool", status: "failure", detail: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
+      add({ id: "spool", status: "failure", details: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
     }
   }
 
@@ -114,19 +109,19 @@ export async function run(ctx: CliContext): Promise<number> {
   const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter((p): p is string => !!p && p.includes(" "));
   add(
     spaced.length === 0
-      ? { id: "paths", status: "ok", detail: "no spaces in the hook, commit log or spool paths" }
-      : { id: "paths", status: "failure", detail: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
+      ? { id: "paths", status: "ok", details: "no spaces in the hook, commit log or spool paths" }
+      : { id: "paths", status: "failure", details: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
   );
 
   // Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra).
   if (sizeMiB === undefined) {
-    add({ id: "segment-size", status: "warning", detail: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
+    add({ id: "segment-size", status: "warning", details: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
   } else {
     const rpo = formatDuration(config.targetRpo);
     add(
       sizeMiB > 16 && config.targetRpo <= 15 * 60_000
-        ? { id: "segment-size", status: "warning", detail: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
-        : { id: "segment-size", status: "ok", detail: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
+        ? { id: "segment-size", status: "warning", details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
+        : { id: "segment-size", status: "ok", details: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
     );
   }
 
@@ -135,7 +130,7 @@ export async function run(ctx: CliContext): Promise<number> {
     ctx.out(JSON.stringify({ schema_version: 1, ok: !failed, checks: results }, null, 2));
   } else {
     for (const r of results) {
-      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.detail}`);
+      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.details}`);
       if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
     }
   }
