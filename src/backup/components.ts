@@ -1,14 +1,15 @@
 /**
- * Content-addressed upload of sstable components: `<node prefix>sstables/<sha[0..2]>/<sha>`. A key
- * that already exists with the same size is the same content (sha256 in the key) and is not uploaded
- * again; every stored object is verified by size with head after the put.
+ * Content-addressed upload of sstable components: `<node prefix>sstables/<sha[0..2]>/<sha>`. The
+ * conflict rule of this kind (docs/archive-layout.md): a stored object with the same size and the
+ * same sha256 in its metadata is the same content and is not uploaded again; every stored object is
+ * verified the same way with head after the put.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import type { NodeIdentity } from "../format/layout.js";
-import { isPitrError } from "../errors/base.js";
-import { isRetryable, ObjectNotFoundError, PreconditionFailedError } from "../storage/errors.js";
+import { isRetryable } from "../storage/errors.js";
+import { headIfExists, isPreconditionFailed } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { BackupConflictError } from "./errors.js";
 import { componentKey } from "../format/backup-layout.js";
@@ -33,13 +34,15 @@ export interface ComponentUploadResult {
   readonly uploaded: boolean;
 }
 
-async function existingSize(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<number | undefined> {
-  try {
-    return (await backend.head(key, { signal })).size;
-  } catch (e) {
-    if (e instanceof ObjectNotFoundError || (isPitrError(e) && e.code === "E_NOT_FOUND")) return undefined;
-    throw e;
-  }
+/**
+ * Why the object stored under a component's key is not that component, or undefined when it is:
+ * the size and the sha256 recorded with it must both match (the key alone names only the sha256).
+ */
+export function componentMismatch(stored: { size: number; metadata: Readonly<Record<string, string>> }, expected: { size: number; sha256: string }): string | undefined {
+  if (stored.size !== expected.size) return `stored size ${stored.size}, expected ${expected.size}`;
+  const sha256 = stored.metadata["sha256"];
+  if (sha256 !== expected.sha256) return sha256 === undefined ? "stored without its sha256" : `stored sha256 ${sha256}, expected ${expected.sha256}`;
+  return undefined;
 }
 
 /** Hashes `path` and stores it content-addressed unless the same content is archived already. */
@@ -54,9 +57,10 @@ export async function uploadComponent(
   const { sha256, size } = await sha256File(path, signal);
   const key = componentKey(identity, sha256);
   const described: ArchivedComponent = { component, file, size, sha256, key };
-  const before = await existingSize(backend, key, signal);
+  const before = await headIfExists(backend, key, signal);
   if (before !== undefined) {
-    if (before !== size) throw new BackupConflictError(key, `stored size ${before}, local '${path}' has ${size} bytes with the same sha256`);
+    const mismatch = componentMismatch(before, { size, sha256 });
+    if (mismatch) throw new BackupConflictError(key, `${mismatch} (local '${path}')`);
     return { component: described, uploaded: false };
   }
   let uploaded = true;
@@ -68,7 +72,7 @@ export async function uploadComponent(
       await backend.put(key, body, options);
       break;
     } catch (e) {
-      if (e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED")) {
+      if (isPreconditionFailed(e)) {
         uploaded = false; // stored meanwhile by someone else; verified below
         break;
       }
@@ -76,32 +80,14 @@ export async function uploadComponent(
       throw e;
     }
   }
-  const after = await existingSize(backend, key, signal);
-  if (after !== size) {
-    throw new BackupConflictError(key, after === undefined ? "missing right after upload" : `stored size ${after}, expected ${size}`);
-  }
+  const after = await headIfExists(backend, key, signal);
+  const mismatch = after === undefined ? "missing right after upload" : componentMismatch(after, { size, sha256 });
+  if (mismatch) throw new BackupConflictError(key, mismatch);
   // The file must not have changed while it was read twice (sstables are immutable; a changed file is not one).
   const now = await stat(path);
   if (now.size !== size) throw new BackupConflictError(key, `'${path}' changed size during upload`);
   return { component: described, uploaded };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. Stops at the first error. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!, i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
+/** The one limiter (storage/front.ts), re-exported for the callers that import it from here. */
+export { mapLimit } from "../storage/front.js";

@@ -11,14 +11,14 @@
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeIdentity } from "../format/layout.js";
-import { isPitrError } from "../errors/base.js";
 import { groupSstableFiles, missingComponents, readToc } from "../sstable/name.js";
-import { ObjectNotFoundError, PreconditionFailedError } from "../storage/errors.js";
+import { exists, jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { incrementalKey, undashedUuid } from "../format/backup-layout.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts } from "./local.js";
-import { readIncrementalRecord } from "./read.js";
+import { parseIncrementalRecord } from "./read.js";
+import { BackupConflictError } from "./errors.js";
 import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { BACKUP_SCHEMA_VERSION, type IncrementalRecord } from "./types.js";
 
@@ -53,14 +53,20 @@ export interface IncrementalsSummary {
   readonly tableEventsRecorded: number;
 }
 
-async function exists(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<boolean> {
+/**
+ * The conflict rule of incremental records: a record already under the key is the same when it
+ * describes the same sstable (the same components, by sha256); its upload time may differ, since
+ * another run may have written it meanwhile.
+ */
+export function sameIncremental(stored: Buffer, key: string, record: IncrementalRecord): boolean {
+  let existing: IncrementalRecord;
   try {
-    await backend.head(key, { signal });
-    return true;
-  } catch (e) {
-    if (e instanceof ObjectNotFoundError || (isPitrError(e) && e.code === "E_NOT_FOUND")) return false;
-    throw e;
+    existing = parseIncrementalRecord(JSON.parse(stored.toString("utf8")) as unknown, key);
+  } catch {
+    return false; // not a record at all: a conflict
   }
+  const components = (r: IncrementalRecord) => JSON.stringify(r.sstable);
+  return components(existing) === components(record) && existing.table_id === record.table_id && existing.flush_time === record.flush_time;
 }
 
 export async function uploadIncrementals(options: UploadIncrementalsOptions): Promise<IncrementalsSummary> {
@@ -124,15 +130,18 @@ export async function uploadIncrementals(options: UploadIncrementalsOptions): Pr
           uploaded_at: new Date(now()).toISOString(),
           sstable,
         };
-        try {
-          await backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(record, null, 2) + "\n")), { ifAbsent: true, metadata: { kind: "incremental" }, signal });
+        const put = await putDocumentIfAbsent(backend, key, jsonDocument(record), {
+          metadata: { kind: "incremental" },
+          signal,
+          same: (stored) => sameIncremental(stored, key, record),
+          conflict: (detail) => new BackupConflictError(key, `${detail}: an incremental record of other sstable components`),
+        });
+        if (put === "stored") {
           sstablesUploaded++;
           keys.push(key);
-        } catch (e) {
-          if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
+        } else {
           sstablesAlreadyArchived++; // another run wrote it meanwhile
         }
-        await readIncrementalRecord(backend, key, signal); // verify it reads back
       }
       if (options.remove) {
         for (const file of group.files.values()) {

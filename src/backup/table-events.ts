@@ -13,8 +13,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { compactTime, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../format/layout.js";
-import { dashedUuid, decodeKeyPart, undashedUuid } from "../format/backup-layout.js";
+import { compactTime, decodeKeyPart, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../format/layout.js";
+import { dashedUuid, undashedUuid } from "../format/backup-layout.js";
 import { isPitrError } from "../errors/base.js";
 import { PreconditionFailedError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";

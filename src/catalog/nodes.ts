@@ -2,8 +2,7 @@
  * Which nodes an archive holds, without listing it: one short listing per node (a skip scan that
  * seeks past each `<cluster>/<host id>/` prefix). The operations folder `<cluster>/+ops/` is no node.
  */
-import { encodeKeyPart, nodePrefix, type NodeIdentity } from "../format/layout.js";
-import { decodeKeyPart } from "../format/backup-layout.js";
+import { decodeKeyPart, encodeKeyPart, nodePrefix, type NodeIdentity } from "../format/layout.js";
 import { OPS_DIR } from "../format/cluster-ops.js";
 import { PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";

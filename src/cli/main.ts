@@ -8,7 +8,7 @@ import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { SETTINGS, flagName, type Config } from "../config/schema.js";
 import { isPitrError, renderError } from "../errors/base.js";
 import { redactText } from "../errors/redact.js";
-import { EXIT, exitStatusFor } from "../errors/codes.js";
+import { EXIT, exitStatusFor, exitStatusHelp } from "../errors/codes.js";
 
 export type Args = Record<string, unknown> & { _: (string | number)[] };
 
@@ -38,10 +38,7 @@ interface CommandSpec {
   readonly epilog?: string;
 }
 
-const EXIT_HELP = `Exit status: 0 success; 1 internal error; 2 usage or configuration error; 3 problems found;
-10 archive location missing; 12 access denied; 13 archive conflict; 14 not found; 15 segment
-invalid or checksum mismatch; 16 storage unavailable; 17 plan refused; 18 node in the wrong state; 26 cluster operation in progress; 27 node did not answer; 28 node failed;
-19 spool failed; 130/143 interrupted. Any other non-zero status means failure.`;
+const EXIT_HELP = exitStatusHelp();
 
 const COMMANDS: readonly CommandSpec[] = [
   {

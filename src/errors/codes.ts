@@ -9,7 +9,6 @@ export const EXIT = {
   USAGE: 2,
   PROBLEMS_FOUND: 3,
   ARCHIVE_MISSING: 10,
-  LOCKED: 11,
   ACCESS_DENIED: 12,
   ARCHIVE_CONFLICT: 13,
   NOT_FOUND: 14,
@@ -33,15 +32,52 @@ export const EXIT = {
 
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
 
+/**
+ * What each status means, in the words of the help's exit table (generated from this, see
+ * `exitStatusHelp`). Statuses without an error code are returned by the command itself (3: the
+ * command ran and found problems) or come from a signal (130, 143).
+ */
+export const EXIT_MEANING: Readonly<Record<ExitStatus, string>> = {
+  [EXIT.OK]: "success",
+  [EXIT.INTERNAL]: "internal error",
+  [EXIT.USAGE]: "usage or configuration error",
+  [EXIT.PROBLEMS_FOUND]: "problems found",
+  [EXIT.ARCHIVE_MISSING]: "archive location missing",
+  [EXIT.ACCESS_DENIED]: "access denied",
+  [EXIT.ARCHIVE_CONFLICT]: "archive conflict or target exists",
+  [EXIT.NOT_FOUND]: "not found",
+  [EXIT.SEGMENT_INVALID]: "segment invalid or checksum mismatch",
+  [EXIT.STORAGE_UNAVAILABLE]: "storage unavailable",
+  [EXIT.PLAN_REFUSED]: "restore plan refused",
+  [EXIT.NODE_STATE]: "node in the wrong state",
+  [EXIT.SPOOL_FAILED]: "spool failed",
+  [EXIT.DISK_SPACE]: "not enough disk space",
+  [EXIT.RESTORE_ROLLED_BACK]: "restore rolled back",
+  [EXIT.RESTORE_INCOMPLETE]: "restore incomplete (resume or abort)",
+  [EXIT.SCHEMA_INVALID]: "snapshot schema invalid",
+  [EXIT.CLUSTER_BUSY]: "cluster operation in progress",
+  [EXIT.NODE_UNRESPONSIVE]: "a node did not answer",
+  [EXIT.NODE_FAILED]: "a node failed its part",
+  [EXIT.ENCRYPTION_KEY]: "encryption key missing or unknown",
+  [EXIT.DECRYPT_FAILED]: "encrypted object does not authenticate",
+  [EXIT.INTERRUPTED]: "interrupted (SIGINT)",
+  [EXIT.TERMINATED]: "terminated (SIGTERM)",
+};
+
+/** The exit table the CLI's help prints, one "status meaning" per entry, every status of `EXIT`. */
+export function exitStatusHelp(): string {
+  const statuses = [...new Set(Object.values(EXIT))].sort((a, b) => a - b);
+  const entries = statuses.map((status) => `${status} ${EXIT_MEANING[status]}`);
+  return `Exit status: ${entries.join("; ")}. Any other non-zero status means failure.`;
+}
+
 /** Every stable error code and the exit status it maps to. Codes never change once released. */
 export const ERROR_CODES = {
   E_INTERNAL: EXIT.INTERNAL,
   E_USAGE: EXIT.USAGE,
   E_CONFIG: EXIT.USAGE,
   E_BAD_TIME: EXIT.USAGE,
-  E_PROBLEMS_FOUND: EXIT.PROBLEMS_FOUND,
   E_ARCHIVE_MISSING: EXIT.ARCHIVE_MISSING,
-  E_LOCKED: EXIT.LOCKED,
   E_ACCESS_DENIED: EXIT.ACCESS_DENIED,
   E_ARCHIVE_CONFLICT: EXIT.ARCHIVE_CONFLICT,
   E_TARGET_EXISTS: EXIT.ARCHIVE_CONFLICT,

@@ -6,7 +6,7 @@
  *   <node prefix>snapshots/<compact time>_<tag>/manifest.json
  *   <node prefix>incrementals/<YYYY>/<MM>/<DD>/<compact time>_<keyspace>.<table>_<table id hex>_<sstable>.json
  */
-import { compactTime, dayFolder, daysCovering, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "./layout.js";
+import { compactTime, dayFolder, daysCovering, decodeKeyPart, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "./layout.js";
 
 export const SSTABLES_DIR = "sstables";
 export const SNAPSHOTS_DIR = "snapshots";
@@ -19,9 +19,13 @@ export const MANIFEST_NAME = "manifest.json";
  */
 export const SCHEMA_KEYSPACE = "system_schema";
 
+export function componentsPrefix(id: NodeIdentity): string {
+  return `${nodePrefix(id)}${SSTABLES_DIR}/`;
+}
+
 export function componentKey(id: NodeIdentity, sha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
-  return `${nodePrefix(id)}${SSTABLES_DIR}/${sha256.slice(0, 2)}/${sha256}`;
+  return `${componentsPrefix(id)}${sha256.slice(0, 2)}/${sha256}`;
 }
 
 export function snapshotsPrefix(id: NodeIdentity): string {
@@ -78,20 +82,6 @@ export function parseIncrementalKey(key: string): IncrementalKeyParts | undefine
   const flushTimeMs = parseCompactTime(m[1]!);
   if (flushTimeMs === undefined) return undefined;
   return { flushTimeMs, keyspace: decodeKeyPart(m[2]!), table: decodeKeyPart(m[3]!), tableIdHex: m[4]!, sstable: m[5]! };
-}
-
-/** Inverse of encodeKeyPart. */
-export function decodeKeyPart(text: string): string {
-  if (!text.includes("+")) return text;
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "+" && /^[0-9a-f]{2}$/.test(text.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(...Buffer.from(c, "utf8"));
-  }
-  return Buffer.from(bytes).toString("utf8");
 }
 
 /** `233ad580e58711f1988fc5102cd29634` ↔ `233ad580-e587-11f1-988f-c5102cd29634`. */

@@ -34,6 +34,20 @@ export function encodeKeyPart(text: string): string {
     .join("");
 }
 
+/** Inverse of encodeKeyPart. */
+export function decodeKeyPart(text: string): string {
+  if (!text.includes("+")) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "+" && /^[0-9a-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(c, "utf8"));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
 export function nodePrefix(id: NodeIdentity): string {
   return `${encodeKeyPart(id.cluster)}/${encodeKeyPart(id.node)}/`;
 }
@@ -123,4 +137,12 @@ export function segmentNameOfKey(parts: SegmentKeyParts): string {
  */
 export function segmentIdKey(id: NodeIdentity, segmentId: bigint, version: number): string {
   return `${nodePrefix(id)}${SEGMENT_IDS_DIR}/${segmentId}_v${version}`;
+}
+
+/**
+ * The probe `check` writes, reads back and removes to prove the archive writable:
+ * `<node prefix>_check/<ms>-<random hex>`, or `_check/...` at the root before the node is known.
+ */
+export function checkProbeKey(id: NodeIdentity | undefined, nowMs: number, randomHex: string): string {
+  return `${id ? nodePrefix(id) : ""}_check/${nowMs}-${randomHex}`;
 }

@@ -12,6 +12,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isSegmentName, parseSegmentName } from "../commitlog/segment-name.js";
 import { isPitrError } from "../errors/base.js";
+import { exists, mapLimit } from "../storage/front.js";
 import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
@@ -60,21 +61,12 @@ export interface AgentStats {
   newestPartialSyncedMs: number | undefined;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(runners);
-}
-
 /** One pass over the spool. */
 export async function drainSpool(options: AgentOptions): Promise<DrainResult> {
   const spooled = await listSpool(options.spoolDir);
   const uploaded: PushResult[] = [];
   const failed: { name: string; error: string; outage: boolean }[] = [];
-  await eachLimited(spooled, options.parallelism, async (s: SpooledSegment) => {
+  await mapLimit(spooled, options.parallelism, async (s: SpooledSegment) => {
     if (options.signal?.aborted) return;
     try {
       const result = await pushSegment(options.backend, options.identity, {
@@ -119,13 +111,7 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
     const mark = `${segment.name}@${Math.floor(s.mtimeMs)}:${s.size}`;
     if (confirmed.has(mark)) continue;
     const key = segmentKey(options.identity, { closeTimeMs: Math.floor(s.mtimeMs), segmentId: segment.id, version: segment.version });
-    const present = await options.backend.head(key, { signal: options.signal }).then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof ObjectNotFoundError) return false;
-        throw err;
-      },
-    );
+    const present = await exists(options.backend, key, options.signal);
     if (!present) {
       const result = await pushSegment(options.backend, options.identity, {
         path,

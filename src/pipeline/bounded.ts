@@ -5,12 +5,25 @@
  * - a watchdog, armed at once with a default bound and re-armed when the configuration gives the
  *   real budget, reports failure when the work has not finished in time;
  * - SIGTERM or SIGINT aborts the work (so an upload removes its temporary object), waits a moment
- *   for that cleanup, and ends with 143 or 130.
+ *   for that cleanup, and ends the run as stopped.
  *
- * The entry points call process.exit with the result, so nothing left pending outlives the bound.
+ * A run ends with a `HookResult`, never an exit status: the executables (src/bin/) turn it into one
+ * and call process.exit at once, so nothing left pending outlives the bound.
  */
-import { EXIT } from "../errors/codes.js";
+import { PitrError } from "../errors/base.js";
 import { redactText } from "../errors/redact.js";
+
+/** How a hook run ended. The failure has already been reported on stderr. */
+export type HookResult =
+  | { readonly kind: "done" }
+  | { readonly kind: "failed"; readonly error: unknown }
+  | { readonly kind: "stopped"; readonly signal: "SIGINT" | "SIGTERM" };
+
+export const HOOK_DONE: HookResult = { kind: "done" };
+
+export function hookFailed(error: unknown): HookResult {
+  return { kind: "failed", error };
+}
 
 export interface HookIo {
   readonly env: NodeJS.ProcessEnv;
@@ -47,45 +60,47 @@ export function redactedIo(io: HookIo): HookIo {
   return { env: io.env, stderr: (line) => io.stderr(redactText(line, io.env)) };
 }
 
-export async function runBounded(options: BoundOptions, work: (bound: Bound) => Promise<number>): Promise<number> {
+export async function runBounded(options: BoundOptions, work: (bound: Bound) => Promise<HookResult>): Promise<HookResult> {
   const io = redactedIo(options.io);
   let over = false;
   const workIo: HookIo = { env: io.env, stderr: (line) => (over ? undefined : io.stderr(line)) };
   const stopper = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  let finish: (status: number) => void = () => undefined;
-  const ended = new Promise<number>((resolve) => {
-    finish = (status) => {
+  let finish: (result: HookResult) => void = () => undefined;
+  const ended = new Promise<HookResult>((resolve) => {
+    finish = (result) => {
       over = true;
-      resolve(status);
+      resolve(result);
     };
   });
   const arm = (ms: number) => {
     clearTimeout(timer);
     const bounded = Math.min(Math.max(ms, 0), MAX_TIMER_MS);
     timer = setTimeout(() => {
-      if (!over) io.stderr(options.giveUp(bounded));
-      finish(EXIT.STORAGE_UNAVAILABLE);
+      const line = options.giveUp(bounded);
+      if (!over) io.stderr(line);
+      // Storage that does not answer in time, as the documented exit table says of a hook past its bound.
+      finish(hookFailed(new PitrError("E_STORAGE_UNAVAILABLE", line)));
     }, bounded);
   };
-  let stopped: number | undefined;
+  let stopped: HookResult | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    stopped = signal === "SIGINT" ? EXIT.INTERRUPTED : EXIT.TERMINATED;
+    stopped = { kind: "stopped", signal: signal === "SIGINT" ? "SIGINT" : "SIGTERM" };
     if (!over) io.stderr(`${options.prefix}: stopped by ${signal}; temporary files removed, nothing reported as done`);
     over = true;
     stopper.abort(new Error(`stopped by ${signal}`));
     // The aborted work removes its temporary files; past the grace, exit regardless.
-    const status = stopped;
-    setTimeout(() => finish(status), STOP_GRACE_MS).unref();
+    const result = stopped;
+    setTimeout(() => finish(result), STOP_GRACE_MS).unref();
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   arm(options.initialMs);
   work({ stop: stopper.signal, arm, io: workIo }).then(
-    (status) => finish(stopped ?? status),
+    (result) => finish(stopped ?? result),
     (err: unknown) => {
       if (!over) io.stderr(`${options.prefix}: internal error: ${err instanceof Error ? err.message : String(err)}`);
-      finish(stopped ?? EXIT.INTERNAL);
+      finish(stopped ?? hookFailed(err));
     },
   );
   try {

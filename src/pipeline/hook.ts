@@ -14,9 +14,8 @@ import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
-import { runBounded, type Bound, type HookIo } from "./bounded.js";
+import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "./bounded.js";
 import { requireRegularFile, SegmentAccessError } from "./segment-file.js";
-import { EXIT, exitStatusFor } from "../errors/codes.js";
 import { appendEvent } from "./events.js";
 import { defaultSpoolDir, SpoolError, spoolSegment } from "./spool.js";
 import { freshHealthMark, isOutage, setHealthMark } from "./health.js";
@@ -24,7 +23,7 @@ import { parseSegmentName } from "../commitlog/segment-name.js";
 
 const PREFIX = "cassandra-pitr-archive";
 
-export type { HookIo } from "./bounded.js";
+export type { HookIo, HookResult } from "./bounded.js";
 
 export function requireIdentity(config: Config): { cluster: string; node: string } {
   if (!config.cluster || !config.node) {
@@ -56,7 +55,7 @@ const INITIAL_BOUND_MS = 20_000 + WATCHDOG_GRACE_MS;
  * Cassandra keeps it, and the sweeper takes it later) instead of blocking Cassandra's flushes.
  * SIGTERM aborts the upload (its temporary object is removed) and exits 143.
  */
-export async function runArchiveHookBounded(args: readonly string[], io: HookIo): Promise<number> {
+export async function runArchiveHookBounded(args: readonly string[], io: HookIo): Promise<HookResult> {
   return runBounded(
     {
       io,
@@ -68,7 +67,7 @@ export async function runArchiveHookBounded(args: readonly string[], io: HookIo)
   );
 }
 
-export async function runArchiveHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<number> {
+export async function runArchiveHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<HookResult> {
   let config: Config | undefined;
   const { configPath, argv } = splitHookArgs(args);
   try {
@@ -88,7 +87,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       await requireRegularFile(path, "archive"); // never link a FIFO or a directory into the spool
       await spoolSegment(spoolDir, path, name);
       await appendEvent(config.logFile, { event: "spooled", name, reason: "spool mode" });
-      return EXIT.OK;
+      return HOOK_DONE;
     }
 
     if (config.spoolFallback) {
@@ -100,7 +99,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
         const reason = `storage marked unhealthy at ${new Date(mark.markedAtMs).toISOString()}`;
         await appendEvent(config.logFile, { event: "spooled", name, reason });
         io.stderr(`${PREFIX}: '${name}' spooled for the agent (${reason})`);
-        return EXIT.OK;
+        return HOOK_DONE;
       }
     }
 
@@ -137,7 +136,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
         } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
           io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
         }
-        return EXIT.OK;
+        return HOOK_DONE;
       } finally {
         await backend.close().catch(() => undefined);
       }
@@ -159,12 +158,12 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
       await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
       io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
-      return EXIT.OK;
+      return HOOK_DONE;
     }
   } catch (err) {
     io.stderr(renderError(err, PREFIX));
     await appendEvent(config?.logFile, { event: "failed", args: argv.join(" "), error: firstLine(err) }).catch(() => undefined);
-    return isPitrError(err) ? exitStatusFor(err.code) : EXIT.INTERNAL;
+    return hookFailed(err);
   }
 }
 

@@ -12,7 +12,8 @@
  */
 import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
-import { ObjectNotFoundError, PreconditionFailedError, StorageError, TransientStorageError } from "../storage/errors.js";
+import { StorageError, TransientStorageError } from "../storage/errors.js";
+import { isNotFound, isPreconditionFailed } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { segmentIdKey, segmentKey, type NodeIdentity } from "../format/layout.js";
 import { SegmentScan, type ScanResult } from "./scan.js";
@@ -141,7 +142,7 @@ async function storedUnderId(
   try {
     entry = (await backend.head(segmentIdKey(identity, name.id, name.version), { signal })).metadata;
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   const key = entry["key"];
@@ -149,7 +150,7 @@ async function storedUnderId(
   try {
     return recordFromMetadata((await backend.head(key, { signal })).metadata)?.sha256 === sha256() ? key : undefined;
   } catch (err) {
-    if (!(err instanceof ObjectNotFoundError)) throw err;
+    if (!isNotFound(err)) throw err;
     // The object was pruned: the entry goes, so the copy stored now is indexed instead.
     await backend.delete(segmentIdKey(identity, name.id, name.version), { signal });
     return undefined;
@@ -161,7 +162,7 @@ async function indexId(backend: Backend, identity: NodeIdentity, key: string, re
   try {
     await backend.put(segmentIdKey(identity, record.segmentId, record.version), new Uint8Array(0), { ifAbsent: true, signal, metadata: { key, sha256: record.sha256 } });
   } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
+    if (!isPreconditionFailed(err)) throw err;
   }
 }
 
@@ -207,7 +208,7 @@ async function putOnce(
   try {
     await backend.put(key, body, { ifAbsent: true, signal, ...("now" in metadata ? { metadata: metadata.now } : { lateMetadata: metadata.late }) });
   } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
+    if (!isPreconditionFailed(err)) throw err;
     const existing = recordFromMetadata((await headClaimed(backend, key, signal)).metadata);
     return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0 };
   }
@@ -226,7 +227,7 @@ async function headClaimed(backend: Backend, key: string, signal: AbortSignal | 
   try {
     return await backend.head(key, { signal });
   } catch (err) {
-    if (!(err instanceof ObjectNotFoundError)) throw err;
+    if (!isNotFound(err)) throw err;
     throw new TransientStorageError(backend.displayLocation, `another upload of '${key}' is in progress`, {
       hint: "the segment is spooled and retried by the agent",
     });
@@ -238,7 +239,7 @@ async function verifyStored(backend: Backend, key: string, size: number, sha256:
   try {
     info = await backend.head(key, { signal });
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw new VerificationError(key, "object missing right after upload");
+    if (isNotFound(err)) throw new VerificationError(key, "object missing right after upload");
     throw err;
   }
   if (info.size !== size) throw new VerificationError(key, `size ${info.size}, expected ${size}`);

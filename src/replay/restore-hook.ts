@@ -14,11 +14,10 @@
  */
 import { readFile, type FileHandle } from "node:fs/promises";
 import { loadConfig } from "../config/load.js";
-import { PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
-import { EXIT, exitStatusFor } from "../errors/codes.js";
+import { PitrError, UsageError, renderError } from "../errors/base.js";
 import { stripCredentials } from "../errors/redact.js";
 import { openBackend } from "../storage/open.js";
-import { runBounded, type Bound, type HookIo } from "../pipeline/bounded.js";
+import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "../pipeline/bounded.js";
 import { appendEvent } from "../pipeline/events.js";
 import type { Backend } from "../storage/types.js";
 import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, requireNewTarget, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
@@ -73,7 +72,7 @@ export function archiveForStub(stub: StubReference, configured: string | undefin
   return configured !== undefined && stripCredentials(configured) === stub.archive ? configured : stub.archive;
 }
 
-export async function runRestoreHookBounded(args: readonly string[], io: HookIo): Promise<number> {
+export async function runRestoreHookBounded(args: readonly string[], io: HookIo): Promise<HookResult> {
   return runBounded(
     {
       io,
@@ -85,7 +84,7 @@ export async function runRestoreHookBounded(args: readonly string[], io: HookIo)
   );
 }
 
-export async function runRestoreHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<number> {
+export async function runRestoreHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<HookResult> {
   let logFile: string | undefined;
   let budget: { signal: AbortSignal; ms: number } | undefined;
   const { configPath, argv } = splitHookArgs(args);
@@ -134,12 +133,12 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
       }
     }
     await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : {}), ...counts });
-    return EXIT.OK;
+    return HOOK_DONE;
   } catch (caught) {
     const err = budget?.signal.aborted ? outOfTime(argv[1] ?? "", budget.ms, caught) : caught;
     io.stderr(renderError(err, PREFIX));
     await appendEvent(logFile, { event: "restore-failed", args: argv.join(" "), error: String(err) });
-    return isPitrError(err) ? exitStatusFor(err.code) : EXIT.INTERNAL;
+    return hookFailed(err);
   }
 }
 

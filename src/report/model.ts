@@ -32,10 +32,15 @@ export const REPORT_SCHEMA_VERSION = 1;
 
 export type CheckStatus = "ok" | "warning" | "failure";
 
+/**
+ * One check, the same type for `check` (the installation), `verify` (the archive) and `report`
+ * (the recovery point): an id, a status, what was found, and for a problem what to do next.
+ */
 export interface Check {
   readonly id: string;
   readonly status: CheckStatus;
   readonly details: string;
+  readonly hint?: string | undefined;
 }
 
 export type BreachCause = "gap" | "archive-lag" | "quiet-segment" | "no-snapshot" | "node-silent";
@@ -327,17 +332,17 @@ function causeAt(catalog: Catalog, piece: Piece, at: number, arrival: (s: Catalo
   };
 }
 
-function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeReport {
-  const { catalog } = input;
-  const { fromMs, toMs, nowMs, targetRpoMs } = r;
-  const arrival = (s: CatalogSegment) => input.archiveTimes.get(s.key) ?? s.closeTimeMs;
-  const uploaded = (s: SnapshotEntry) => input.snapshotUploadedAt?.get(s.tag) ?? s.snapshotTimeMs;
-  const steps = restorableSteps(catalog, arrival, uploaded);
-  const pieces = piecesOf(steps, fromMs, toMs);
+interface BreachOpen {
+  startAt: number;
+  endAt: number;
+  peak: number;
+  peakAt: number;
+  piece: Piece;
+}
 
-  // breach intervals, merged, with their worst instant
-  interface Open { startAt: number; endAt: number; peak: number; peakAt: number; piece: Piece }
-  const windows: Open[] = [];
+/** Breach intervals (RPO above target), merged when adjacent, each with its worst instant. Pure. */
+function breachWindows(pieces: readonly Piece[], targetRpoMs: number): { windows: BreachOpen[]; breachMs: number; maxRpo: number | null } {
+  const windows: BreachOpen[] = [];
   let breachMs = 0;
   let maxRpo: number | null = 0;
   for (const p of pieces) {
@@ -352,17 +357,11 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       if (rpoAtEnd > last.peak) Object.assign(last, { peak: rpoAtEnd, peakAt: p.b, piece: p });
     } else windows.push({ startAt: start, endAt: p.b, peak: rpoAtEnd, peakAt: p.b, piece: p });
   }
-  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
-  const worst: BreachWindow[] = ranked.slice(0, r.worstWindows ?? 5).map((w) => {
-    // the worst instant is the end of the piece (exclusive); read the cause just before it
-    const { cause, details } = causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded);
-    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
-  });
-  const lastPiece = pieces[pieces.length - 1];
-  const endRpoMs = lastPiece === undefined || lastPiece.r === undefined ? null : toMs - lastPiece.r;
-  const span = Math.max(1, toMs - fromMs);
+  return { windows, breachMs, maxRpo };
+}
 
-  // chart series: max RPO per bucket
+/** The chart series: the worst RPO in each bucket of `stepMs` (null: nothing restorable). Pure. */
+function rpoSeries(pieces: readonly Piece[], fromMs: number, toMs: number, stepMs: number): SeriesPoint[] {
   const series: SeriesPoint[] = [];
   let pi = 0;
   for (let at = fromMs; at < toMs; at += stepMs) {
@@ -379,9 +378,12 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     }
     series.push({ at, maxRpoMs: m });
   }
+  return series;
+}
 
-  // segments in the window (by close time) for lag, timeline and storage
-  const inWindow = catalog.segments.filter((s) => s.closeTimeMs >= fromMs && s.closeTimeMs <= toMs);
+/** Segments closed in the window: archive lags (sorted), those of unknown arrival, and the timeline buckets. Pure. */
+function segmentLags(input: NodeInput, series: readonly SeriesPoint[], r: ReportInput, stepMs: number) {
+  const inWindow = input.catalog.segments.filter((s) => s.closeTimeMs >= r.fromMs && s.closeTimeMs <= r.toMs);
   const lags: number[] = [];
   let unknown = 0;
   const buckets = series.map((p) => ({ at: p.at, segments: 0, maxLagMs: 0, gap: false }));
@@ -390,15 +392,20 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     if (a === undefined) unknown++;
     const lag = Math.max(0, (a ?? s.closeTimeMs) - s.closeTimeMs);
     lags.push(lag);
-    const bucket = buckets[Math.min(buckets.length - 1, Math.floor((s.closeTimeMs - fromMs) / stepMs))];
+    const bucket = buckets[Math.min(buckets.length - 1, Math.floor((s.closeTimeMs - r.fromMs) / stepMs))];
     if (bucket) {
       bucket.segments++;
       bucket.maxLagMs = Math.max(bucket.maxLagMs, lag);
     }
   }
   lags.sort((x, y) => x - y);
+  return { inWindow, lags, unknown, buckets };
+}
+
+/** The catalog's gaps as the report shows them, with the close times around each. Pure. */
+function gapSummaries(catalog: Catalog) {
   const byId = new Map(catalog.segments.map((s) => [s.segmentId, s]));
-  const gaps = catalog.gaps.map((g) => ({
+  return catalog.gaps.map((g) => ({
     fromId: g.fromId.toString(),
     toId: g.toId.toString(),
     count: g.count,
@@ -406,12 +413,17 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     toAt: byId.get(g.beforeId)?.closeTimeMs ?? null,
     cause: g.cause,
   }));
+}
+
+function markGaps(buckets: { at: number; gap: boolean }[], gaps: readonly { fromAt: number; toAt: number | null }[], stepMs: number): void {
   for (const g of gaps) {
     const end = g.toAt ?? g.fromAt;
     for (const b of buckets) if (b.at + stepMs > g.fromAt && b.at <= end) b.gap = true;
   }
+}
 
-  // coverage ranges (wal-verify style): found stretches between gaps, lost ranges
+/** Coverage ranges (wal-verify style): found stretches between gaps, and the lost ranges. Pure. */
+export function coverageRanges(catalog: Catalog): CoverageRange[] {
   const coverage: CoverageRange[] = [];
   const segs = catalog.segments;
   let runStart = 0;
@@ -435,6 +447,36 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       runStart = i + 1;
     }
   }
+  return coverage;
+}
+
+function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeReport {
+  const { catalog } = input;
+  const { fromMs, toMs, nowMs, targetRpoMs } = r;
+  const arrival = (s: CatalogSegment) => input.archiveTimes.get(s.key) ?? s.closeTimeMs;
+  const uploaded = (s: SnapshotEntry) => input.snapshotUploadedAt?.get(s.tag) ?? s.snapshotTimeMs;
+  const steps = restorableSteps(catalog, arrival, uploaded);
+  const pieces = piecesOf(steps, fromMs, toMs);
+
+  const { windows, breachMs, maxRpo } = breachWindows(pieces, targetRpoMs);
+  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
+  const worst: BreachWindow[] = ranked.slice(0, r.worstWindows ?? 5).map((w) => {
+    // the worst instant is the end of the piece (exclusive); read the cause just before it
+    const { cause, details } = causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded);
+    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
+  });
+  const lastPiece = pieces[pieces.length - 1];
+  const endRpoMs = lastPiece === undefined || lastPiece.r === undefined ? null : toMs - lastPiece.r;
+  const span = Math.max(1, toMs - fromMs);
+
+  const series = rpoSeries(pieces, fromMs, toMs, stepMs);
+
+  const { inWindow, lags, unknown, buckets } = segmentLags(input, series, r, stepMs);
+  const gaps = gapSummaries(catalog);
+  markGaps(buckets, gaps, stepMs);
+
+  const coverage = coverageRanges(catalog);
+  const segs = catalog.segments;
 
   const snapshots = catalog.snapshots.filter((s) => s.complete);
   const newestSnap = snapshots.filter((s) => s.snapshotTimeMs <= nowMs).at(-1);

@@ -13,21 +13,19 @@
  *   written last, so a snapshot exists for a restore from then on).
  * - Restore drills: the JSON documents under `<node prefix>evidence/`.
  */
-import { nodePrefix, parseSegmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
+import { parseSegmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import { parseSnapshotManifestKey, snapshotManifestKey, snapshotsPrefix } from "../format/backup-layout.js";
 import { readSnapshotManifest } from "../backup/read.js";
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import type { DrillEvidence, NodeInput } from "./model.js";
+import { readText } from "../storage/front.js";
+import { evidencePrefix, parseEvidence } from "../format/evidence.js";
 
 export { listNodes, nodeExists } from "../catalog/nodes.js";
 
-export const EVIDENCE_DIR = "evidence";
-
-export function evidencePrefix(identity: NodeIdentity): string {
-  return `${nodePrefix(identity)}${EVIDENCE_DIR}/`;
-}
+export { EVIDENCE_DIR, evidencePrefix } from "../format/evidence.js";
 
 /** A backend that remembers every object a listing returned. */
 function recording(backend: Backend): { backend: Backend; seen: Map<string, ObjectInfo> } {
@@ -42,26 +40,12 @@ function recording(backend: Backend): { backend: Backend; seen: Map<string, Obje
   return { backend: wrapped, seen };
 }
 
-async function readText(backend: Backend, key: string, signal: AbortSignal | undefined): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await backend.get(key, { signal })) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 export async function readDrills(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<DrillEvidence[]> {
   const out: DrillEvidence[] = [];
   for await (const info of backend.list(evidencePrefix(identity), { signal })) {
     if (!info.key.endsWith(".json")) continue;
-    try {
-      const doc = JSON.parse(await readText(backend, info.key, signal)) as Record<string, unknown>;
-      if (doc["kind"] !== "restore-drill") continue;
-      const ranAt = Date.parse(String(doc["ran_at"]));
-      const restorePointAt = Date.parse(String(doc["restore_point"]));
-      if (!Number.isFinite(ranAt) || !Number.isFinite(restorePointAt)) continue;
-      out.push({ key: info.key, ranAt, restorePointAt, status: doc["status"] === "passed" ? "passed" : "failed", details: String(doc["details"] ?? "") });
-    } catch {
-      continue; // not a drill record this version understands
-    }
+    const summary = parseEvidence(await readText(backend, info.key, signal));
+    if (summary) out.push({ key: info.key, ...summary }); // else not a drill record this version understands
   }
   return out;
 }

@@ -24,7 +24,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compactTime, nodePrefix, type NodeIdentity } from "../format/layout.js";
+import type { NodeIdentity } from "../format/layout.js";
+import { evidenceKey, type EvidenceSummaryFields } from "../format/evidence.js";
 import { SYSTEM_KEYSPACES } from "../backup/local.js";
 import { listSnapshots } from "../backup/read.js";
 import { isPitrError, PitrError, UsageError } from "../errors/base.js";
@@ -134,7 +135,8 @@ export function countOf(rows: readonly Record<string, unknown>[]): number | unde
 // ---------------------------------------------------------------------------------------------
 // Evidence
 
-export interface CheckResult {
+/** One `--check` CQL statement run on the scratch node, as the evidence records it (not a `Check`: a query and its rows). */
+export interface CqlCheckResult {
   readonly cql: string;
   readonly status: "passed" | "failed";
   readonly row_count: number | null;
@@ -154,13 +156,8 @@ export interface ExpectationResult {
 }
 
 /** The evidence document; `kind`, `ran_at`, `restore_point`, `status`, `details` are what `report` reads. */
-export interface DrillEvidenceDoc {
+export interface DrillEvidenceDoc extends EvidenceSummaryFields {
   readonly schema_version: number;
-  readonly kind: "restore-drill";
-  readonly ran_at: string;
-  readonly restore_point: string;
-  readonly status: "passed" | "failed";
-  readonly details: string;
   readonly node: NodeIdentity;
   readonly archive: string;
   readonly tool_version: string;
@@ -176,16 +173,14 @@ export interface DrillEvidenceDoc {
     readonly warnings: string[];
   } | null;
   readonly scratch: { readonly cassandra_version: string | null; readonly port_base: number | null; readonly kept_at: string | null };
-  readonly checks: CheckResult[];
+  readonly checks: CqlCheckResult[];
   readonly expectations: ExpectationResult[];
   readonly timings_ms: Record<string, number>;
   readonly finished_at: string;
   readonly error: { readonly code: string; readonly message: string } | null;
 }
 
-export function evidenceKey(identity: NodeIdentity, ranAtMs: number): string {
-  return `${nodePrefix(identity)}evidence/${compactTime(ranAtMs)}_drill.json`;
-}
+export { evidenceKey } from "../format/evidence.js";
 
 // ---------------------------------------------------------------------------------------------
 // Effects
@@ -248,7 +243,7 @@ export interface DrillOutcome {
 const qualified = (t: { keyspace: string; table: string }) => `${t.keyspace}.${t.table}`;
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
 
-async function runCheck(session: CqlSession, cql: string): Promise<CheckResult> {
+async function runCheck(session: CqlSession, cql: string): Promise<CqlCheckResult> {
   const started = performance.now();
   try {
     const rows = await session.execute(cql);
@@ -276,7 +271,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   let plan: RestorePlan | undefined;
   let scratch: ScratchNode | undefined;
   let version: string | null = null;
-  const checks: CheckResult[] = [];
+  const checks: CqlCheckResult[] = [];
   const expectations: ExpectationResult[] = [];
   let failure: unknown;
   let kept: string | null = null;

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { nodePrefix, segmentNameOfKey, type NodeIdentity } from "../format/layout.js";
+import { segmentNameOfKey, type NodeIdentity } from "../format/layout.js";
 import { assemblePartialSegment } from "../replay/partial-segment.js";
 import { recordFromMetadata } from "../format/segment-record.js";
 import { listSnapshots } from "../backup/read.js";
@@ -21,6 +21,11 @@ import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Check } from "../report/model.js";
 import { worstStatus } from "../report/model.js";
+import { isNotFound, readText } from "../storage/front.js";
+import { emptyVerifyState, parseVerifyState, renderVerifyState, verifyStateKey, type VerifiedObject, type VerifyState } from "../format/verify-state.js";
+import type { ArchivedSstable } from "../format/backup-record.js";
+import type { StoredSnapshot } from "../backup/types.js";
+import { componentsPrefix, snapshotsPrefix } from "../format/backup-layout.js";
 import type { Backend } from "../storage/types.js";
 
 export type SegmentRangeStatus = "found" | "delayed" | "lost";
@@ -59,23 +64,14 @@ export function classifySegments(catalog: Catalog, nowMs: number, delayMs: numbe
   return out;
 }
 
-interface VerifyState {
-  readonly schema_version: 1;
-  readonly verified: Record<string, { sha256: string; size: number; at: string }>;
-}
+export { verifyStateKey } from "../format/verify-state.js";
 
-export function verifyStateKey(identity: NodeIdentity): string {
-  return `${nodePrefix(identity)}verify/state.json`;
-}
-
+/** The state of the last run; none, or none readable, is an empty state (this run hashes everything). */
 async function readState(backend: Backend, identity: NodeIdentity): Promise<VerifyState> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const c of await backend.get(verifyStateKey(identity))) chunks.push(Buffer.from(c as Uint8Array));
-    const doc = JSON.parse(Buffer.concat(chunks).toString("utf8")) as VerifyState;
-    return doc && typeof doc.verified === "object" ? doc : { schema_version: 1, verified: {} };
+    return parseVerifyState(await readText(backend, verifyStateKey(identity)));
   } catch {
-    return { schema_version: 1, verified: {} };
+    return emptyVerifyState();
   }
 }
 
@@ -101,104 +97,123 @@ export interface VerifyResult {
   readonly objects: { readonly hashed: number; readonly skipped: number; readonly mismatched: readonly string[]; readonly missing: readonly string[] };
 }
 
-export async function verifyNode(
-  backend: Backend,
-  identity: NodeIdentity,
-  options: { fromMs: number; toMs: number; nowMs: number; delayMs: number; deep: boolean; signal?: AbortSignal | undefined },
-): Promise<VerifyResult> {
-  const state = await readState(backend, identity);
-  const verified = { ...state.verified };
-  const mismatched: string[] = [];
-  const missing: string[] = [];
-  let hashed = 0;
-  let skipped = 0;
-  const sizes = new Map<string, number>();
-  const check = async (key: string, expected: { sha256: string; size: number }, compressed: boolean) => {
-    const prior = verified[key];
-    if (!options.deep && prior && prior.sha256 === expected.sha256 && (!sizes.has(key) || sizes.get(key) === prior.size)) {
-      skipped++;
+/** What the run found about the objects it hashed, and the state it will remember. */
+interface ObjectTally {
+  readonly verified: Record<string, VerifiedObject>;
+  readonly mismatched: string[];
+  readonly missing: string[];
+  hashed: number;
+  skipped: number;
+}
+
+type ObjectCheck = (key: string, expected: { sha256: string; size: number }, compressed: boolean) => Promise<void>;
+
+/**
+ * Hashes one object against what was recorded for it (skipped when the last run verified that
+ * sha256, unless `deep`), and tallies the outcome: missing, unreadable or mismatched objects are
+ * dropped from the remembered state, so the next run reads them again.
+ */
+function objectChecker(backend: Backend, tally: ObjectTally, options: { nowMs: number; deep: boolean; signal?: AbortSignal | undefined }): ObjectCheck {
+  return async (key, expected, compressed) => {
+    const prior = tally.verified[key];
+    if (!options.deep && prior && prior.sha256 === expected.sha256) {
+      tally.skipped++;
       return;
     }
     let got;
     try {
       got = await hashOf(await backend.get(key, { signal: options.signal }), compressed);
     } catch (e) {
-      if ((e as { code?: string }).code === "E_NOT_FOUND" || (e as Error).name === "ObjectNotFoundError") {
-        missing.push(key);
+      if (isNotFound(e)) {
+        tally.missing.push(key);
         return;
       }
       if (options.signal?.aborted) throw e;
-      hashed++;
-      mismatched.push(`${key}: cannot be read back (${(e as Error).message.split("\n")[0]})`);
-      delete verified[key];
+      tally.hashed++;
+      tally.mismatched.push(`${key}: cannot be read back (${(e as Error).message.split("\n")[0]})`);
+      delete tally.verified[key];
       return;
     }
-    hashed++;
+    tally.hashed++;
     if (got.sha256 !== expected.sha256 || got.size !== expected.size) {
-      mismatched.push(`${key}: sha256 ${got.sha256.slice(0, 12)}… ${got.size} B, recorded ${expected.sha256.slice(0, 12)}… ${expected.size} B`);
-      delete verified[key];
-    } else verified[key] = { sha256: got.sha256, size: expected.size, at: new Date(options.nowMs).toISOString() };
+      tally.mismatched.push(`${key}: sha256 ${got.sha256.slice(0, 12)}… ${got.size} B, recorded ${expected.sha256.slice(0, 12)}… ${expected.size} B`);
+      delete tally.verified[key];
+    } else tally.verified[key] = { sha256: got.sha256, size: expected.size, at: new Date(options.nowMs).toISOString() };
   };
+}
 
-  // snapshots: completeness and component checksums
-  const problems: string[] = [];
-  const stored = await listSnapshots(backend, identity, { signal: options.signal });
+/** Listing facts one snapshot's checks need: which components are stored and when, when each manifest was. */
+interface SnapshotListing {
+  readonly present: ReadonlyMap<string, { modified: number | undefined }>;
+  readonly manifestModified: ReadonlyMap<string, number>;
+}
+
+async function listSnapshotObjects(backend: Backend, identity: NodeIdentity, signal: AbortSignal | undefined): Promise<SnapshotListing> {
   const present = new Map<string, { modified: number | undefined }>();
-  for await (const info of backend.list(`${nodePrefix(identity)}sstables/`, { signal: options.signal })) present.set(info.key, { modified: info.modified?.getTime() });
-  let manifestModified = new Map<string, number>();
-  for await (const info of backend.list(`${nodePrefix(identity)}snapshots/`, { signal: options.signal })) if (info.modified) manifestModified.set(info.key, info.modified.getTime());
-  for (const snap of stored) {
-    const tag = snap.manifest.tag;
-    for (const table of snap.manifest.tables) {
-      if (table.schema_cql === null && !table.keyspace.startsWith("system")) problems.push(`snapshot '${tag}': ${table.keyspace}.${table.table} has no schema`);
-      for (const sst of table.sstables) {
-        const toc = sst.components.find((c) => c.component === "TOC.txt");
-        if (!toc) {
-          problems.push(`snapshot '${tag}': ${sst.name} has no TOC.txt`);
+  for await (const info of backend.list(componentsPrefix(identity), { signal })) present.set(info.key, { modified: info.modified?.getTime() });
+  const manifestModified = new Map<string, number>();
+  for await (const info of backend.list(snapshotsPrefix(identity), { signal })) if (info.modified) manifestModified.set(info.key, info.modified.getTime());
+  return { present, manifestModified };
+}
+
+/** Every component its TOC.txt names is in the manifest; problems are pushed, one line each. */
+async function checkToc(backend: Backend, tag: string, sst: ArchivedSstable, problems: string[], signal: AbortSignal | undefined): Promise<void> {
+  const toc = sst.components.find((c) => c.component === "TOC.txt");
+  if (!toc) {
+    problems.push(`snapshot '${tag}': ${sst.name} has no TOC.txt`);
+    return;
+  }
+  const listed = new Set(sst.components.map((c) => c.component));
+  let text: string;
+  try {
+    text = await readText(backend, toc.key, signal);
+  } catch {
+    problems.push(`snapshot '${tag}': ${sst.name} TOC.txt object ${toc.key} is missing`);
+    return;
+  }
+  for (const line of text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+    if (!listed.has(line)) problems.push(`snapshot '${tag}': ${sst.name} lacks ${line}, listed in its TOC.txt`);
+  }
+}
+
+/** Snapshots: schema present, TOC.txt complete, every component stored before the manifest and intact. */
+async function verifySnapshot(backend: Backend, snap: StoredSnapshot, listing: SnapshotListing, check: ObjectCheck, tally: ObjectTally, problems: string[], signal: AbortSignal | undefined): Promise<void> {
+  const tag = snap.manifest.tag;
+  const manifestAt = listing.manifestModified.get(snap.key);
+  for (const table of snap.manifest.tables) {
+    if (table.schema_cql === null && !table.keyspace.startsWith("system")) problems.push(`snapshot '${tag}': ${table.keyspace}.${table.table} has no schema`);
+    for (const sst of table.sstables) {
+      const hasToc = sst.components.some((c) => c.component === "TOC.txt");
+      await checkToc(backend, tag, sst, problems, signal);
+      if (!hasToc) continue;
+      for (const c of sst.components) {
+        const p = listing.present.get(c.key);
+        if (!p) {
+          tally.missing.push(c.key);
           continue;
         }
-        const listed = new Set(sst.components.map((c) => c.component));
-        try {
-          const chunks: Buffer[] = [];
-          for await (const c of await backend.get(toc.key, { signal: options.signal })) chunks.push(Buffer.from(c as Uint8Array));
-          for (const line of Buffer.concat(chunks).toString("utf8").split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
-            if (!listed.has(line)) problems.push(`snapshot '${tag}': ${sst.name} lacks ${line}, listed in its TOC.txt`);
-          }
-        } catch {
-          problems.push(`snapshot '${tag}': ${sst.name} TOC.txt object ${toc.key} is missing`);
-        }
-        for (const c of sst.components) {
-          const p = present.get(c.key);
-          if (!p) {
-            missing.push(c.key);
-            continue;
-          }
-          const mm = manifestModified.get(snap.key);
-          if (mm !== undefined && p.modified !== undefined && p.modified > mm) problems.push(`snapshot '${tag}': ${c.file} was stored after the manifest`);
-          await check(c.key, c, false);
-        }
+        if (manifestAt !== undefined && p.modified !== undefined && p.modified > manifestAt) problems.push(`snapshot '${tag}': ${c.file} was stored after the manifest`);
+        await check(c.key, c, false);
       }
     }
   }
-  manifestModified = new Map();
+}
 
-  // segments of the window: chain and checksums (sha256 of the original bytes, recorded in metadata)
-  const catalog = await readCatalog(backend, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
-  for (const s of catalog.segments) sizes.set(s.key, s.storedBytes);
+/** Segments of the window: each hashed against the sha256 of the original bytes recorded in its metadata. */
+async function verifySegments(backend: Backend, catalog: Catalog, check: ObjectCheck, tally: ObjectTally, problems: string[], options: { fromMs: number; toMs: number; deep: boolean; signal?: AbortSignal | undefined }): Promise<void> {
   for (const s of catalog.segments) {
     if (s.closeTimeMs < options.fromMs || s.closeTimeMs > options.toMs) continue;
-    const prior = verified[s.key];
+    const prior = tally.verified[s.key];
     if (!options.deep && prior && prior.size === s.storedBytes) {
-      skipped++;
+      tally.skipped++;
       continue;
     }
     if (s.partial) {
       // A partial segment: every object, the chain's digest and every section, as a restore checks them.
-      sizes.delete(s.key);
-      hashed++;
+      tally.hashed++;
       await assemblePartialSegment(backend, s.key, segmentNameOfKey(s), options.signal).catch((e: unknown) => {
         if (options.signal?.aborted) throw e;
-        mismatched.push(`${s.key}: ${(e as Error).message.split("\n")[0]}`);
+        tally.mismatched.push(`${s.key}: ${(e as Error).message.split("\n")[0]}`);
       });
       continue;
     }
@@ -207,28 +222,60 @@ export async function verifyNode(
       problems.push(`segment ${s.key} has no recorded checksum`);
       continue;
     }
-    sizes.delete(s.key);
     await check(s.key, { sha256: record.sha256, size: record.size }, true);
-    if (verified[s.key]) verified[s.key] = { ...verified[s.key]!, size: s.storedBytes };
+    // Remembered by its stored (compressed) size: that is what the next run's listing shows.
+    const ok = tally.verified[s.key];
+    if (ok) tally.verified[s.key] = { ...ok, size: s.storedBytes };
   }
-  const segments = classifySegments(catalog, options.nowMs, options.delayMs);
+}
+
+/** The three checks of a verify run, from what it found. Pure. */
+export function verifyChecks(found: {
+  readonly snapshots: number;
+  readonly problems: readonly string[];
+  readonly tally: Pick<ObjectTally, "mismatched" | "missing" | "hashed" | "skipped">;
+  readonly segments: readonly SegmentRange[];
+  readonly segmentCount: number;
+}): Check[] {
+  const { problems, tally, segments } = found;
   const lost = segments.filter((r) => r.status === "lost");
   const delayed = segments.filter((r) => r.status === "delayed");
-
-  await backend.put(verifyStateKey(identity), Buffer.from(JSON.stringify({ schema_version: 1, verified } satisfies VerifyState)), { signal: options.signal });
-
-  const checks: Check[] = [
-    problems.length === 0 && missing.length === 0
-      ? { id: "snapshots-complete", status: "ok", details: `${stored.length} snapshot(s): every TOC.txt component present, schema present, manifest last` }
-      : { id: "snapshots-complete", status: "failure", details: [...problems, ...missing.map((k) => `missing object ${k}`)].join("; ") },
-    mismatched.length === 0
-      ? { id: "checksums", status: "ok", details: `${hashed} object(s) hashed, ${skipped} verified before and unchanged (skipped; --deep re-reads them)` }
-      : { id: "checksums", status: "failure", details: mismatched.join("; ") },
+  const ranges = (rs: readonly SegmentRange[]) => rs.map((r) => `${r.fromId}..${r.toId} (${r.count})`).join(", ");
+  return [
+    problems.length === 0 && tally.missing.length === 0
+      ? { id: "snapshots-complete", status: "ok", details: `${found.snapshots} snapshot(s): every TOC.txt component present, schema present, manifest last` }
+      : { id: "snapshots-complete", status: "failure", details: [...problems, ...tally.missing.map((k) => `missing object ${k}`)].join("; ") },
+    tally.mismatched.length === 0
+      ? { id: "checksums", status: "ok", details: `${tally.hashed} object(s) hashed, ${tally.skipped} verified before and unchanged (skipped; --deep re-reads them)` }
+      : { id: "checksums", status: "failure", details: tally.mismatched.join("; ") },
     lost.length > 0
-      ? { id: "segment-chain", status: "failure", details: `lost: ${lost.map((r) => `${r.fromId}..${r.toId} (${r.count})`).join(", ")}` }
+      ? { id: "segment-chain", status: "failure", details: `lost: ${ranges(lost)}` }
       : delayed.length > 0
-        ? { id: "segment-chain", status: "warning", details: `delayed: ${delayed.map((r) => `${r.fromId}..${r.toId} (${r.count})`).join(", ")}` }
-        : { id: "segment-chain", status: "ok", details: `${catalog.segments.length} segment(s), no gap` },
+        ? { id: "segment-chain", status: "warning", details: `delayed: ${ranges(delayed)}` }
+        : { id: "segment-chain", status: "ok", details: `${found.segmentCount} segment(s), no gap` },
   ];
+}
+
+export async function verifyNode(
+  backend: Backend,
+  identity: NodeIdentity,
+  options: { fromMs: number; toMs: number; nowMs: number; delayMs: number; deep: boolean; signal?: AbortSignal | undefined },
+): Promise<VerifyResult> {
+  const state = await readState(backend, identity);
+  const tally: ObjectTally = { verified: { ...state.verified }, mismatched: [], missing: [], hashed: 0, skipped: 0 };
+  const check = objectChecker(backend, tally, options);
+  const problems: string[] = [];
+
+  const stored = await listSnapshots(backend, identity, { signal: options.signal });
+  const listing = await listSnapshotObjects(backend, identity, options.signal);
+  for (const snap of stored) await verifySnapshot(backend, snap, listing, check, tally, problems, options.signal);
+
+  const catalog = await readCatalog(backend, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
+  await verifySegments(backend, catalog, check, tally, problems, options);
+  const segments = classifySegments(catalog, options.nowMs, options.delayMs);
+
+  await backend.put(verifyStateKey(identity), renderVerifyState(tally.verified), { signal: options.signal });
+  const checks = verifyChecks({ snapshots: stored.length, problems, tally, segments, segmentCount: catalog.segments.length });
+  const { hashed, skipped, mismatched, missing } = tally;
   return { node: identity.node, status: worstStatus(checks.map((c) => c.status)), checks, segments, objects: { hashed, skipped, mismatched, missing } };
 }

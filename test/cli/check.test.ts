@@ -49,10 +49,10 @@ t.test("check: storage, spool filesystem, paths and segment size, as ok / warnin
   await writeFile(config, "targetRpo: 15m\n", { mode: 0o644 });
   const open = await runNode(CLI, ["check", "--config", config, "--segment-size", "16MiB", "--json"], cleanEnv(base));
   t.equal(open.exitCode, 0, "readable by others: warnings, exit 0");
-  const checks = (JSON.parse(open.stdout) as { checks: { id: string; status: string; detail: string; hint?: string }[] }).checks;
+  const checks = (JSON.parse(open.stdout) as { checks: { id: string; status: string; details: string; hint?: string }[] }).checks;
   const byId = (id: string) => checks.find((c) => c.id === id);
   t.equal(byId("config-mode")?.status, "warning", "the config file 0644: a warning");
-  t.match(byId("config-mode")?.detail ?? "", /config file '.*config\.yaml' is open to other users \(mode 644\)/, "names the file and its mode");
+  t.match(byId("config-mode")?.details ?? "", /config file '.*config\.yaml' is open to other users \(mode 644\)/, "names the file and its mode");
   t.match(byId("config-mode")?.hint ?? "", /chmod 600/, "and the fix");
   t.equal(byId("archive-mode")?.status, "warning", "the archive directory 0755: a warning");
   t.match(byId("archive-mode")?.hint ?? "", /chmod 700/, "and the fix");

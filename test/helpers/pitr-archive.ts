@@ -34,6 +34,11 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
   );
   await writeFile(join(node, "conf/commitlog_archiving.properties"), "archive_command=/usr/bin/cassandra-pitr-archive %path %name\n");
   await writeFile(join(node, "conf/jvm-server.options"), "-Xss256k\n");
+  // A single-node cluster (its only seed is itself), as the single-replica guard reads it.
+  await writeFile(
+    join(node, "conf/cassandra.yaml"),
+    'cluster_name: executor-test\nlisten_address: 127.0.0.1\nseed_provider:\n  - class_name: org.apache.cassandra.locator.SimpleSeedProvider\n    parameters:\n      - seeds: "127.0.0.1"\n',
+  );
   const env = cleanEnv({ CASSANDRA_PITR_CONFIG: configFile });
   const manifestPath = join(node, "data/pitr_fixture", rows.tableDir, "snapshots/demo/manifest.json");
   await cp(join(PITR, "data"), join(node, "data"), { recursive: true });

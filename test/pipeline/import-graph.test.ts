@@ -29,8 +29,13 @@ async function staticGraph(entry: string): Promise<{ files: Set<string>; package
 
 for (const hook of ["archive-hook.js", "restore-hook.js"]) {
   t.test(`${hook}: static imports stay off the SDKs, the CLI and the planner`, async (t) => {
-    // The entry itself uses a dynamic import; follow what it loads.
-    const { files, packages } = await staticGraph(join(REPO, "dist", hook === "archive-hook.js" ? "pipeline/hook.js" : "replay/restore-hook.js"));
+    // The entry itself uses a dynamic import; follow what it loads, and the entry's own static path.
+    const loaded = join(REPO, "dist", hook === "archive-hook.js" ? "pipeline/hook.js" : "replay/restore-hook.js");
+    const entry = join(REPO, "dist/bin", hook);
+    t.match(await readFile(entry, "utf8"), loaded.slice(join(REPO, "dist").length).replace(/^\//, "../"), "the entry loads that module");
+    const graphs = [await staticGraph(loaded), await staticGraph(entry)];
+    const files = new Set(graphs.flatMap((g) => [...g.files]));
+    const packages = new Set(graphs.flatMap((g) => [...g.packages]));
     const expected = hook === "archive-hook.js" ? [] : ["zstd-napi"];
     t.same([...packages].sort(), expected, `packages on the static path: ${expected.join(", ") || "none"}`);
     const banned = ["/cli/", "/restore/planner", "/report/", "/catalog/", "/storage/backends/"];

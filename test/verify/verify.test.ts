@@ -5,7 +5,7 @@ import { segmentKey } from "../../src/format/layout.js";
 import { recordToMetadata } from "../../src/format/segment-record.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
-import { verifyNode } from "../../src/verify/verify.js";
+import { verifyChecks, verifyNode } from "../../src/verify/verify.js";
 import { buildArchive, DAY, identity, T0 } from "../prune/archive.js";
 
 /** Replace the window's segments with real zstd bodies and recorded checksums; lose two ids. */
@@ -73,4 +73,18 @@ t.test("verify: a component listed in TOC.txt but not stored fails snapshot comp
   const r = await verifyNode(b, identity, { fromMs: T0, toMs: T0 + DAY, nowMs: T0 + DAY, delayMs: 60_000, deep: false });
   t.equal(r.checks[0]!.status, "failure");
   t.match(r.checks[0]!.details, /missing object/);
+});
+
+t.test("verifyChecks (pure): one check per seam, the worst finding decides each", async (t) => {
+  const clean = { mismatched: [], missing: [], hashed: 4, skipped: 2 };
+  const range = (status: "found" | "lost" | "delayed") => ({ status, fromId: "1", toId: "3", count: 3, details: "" });
+  const ok = verifyChecks({ snapshots: 1, problems: [], tally: clean, segments: [range("found")], segmentCount: 3 });
+  t.same(ok.map((c) => [c.id, c.status]), [["snapshots-complete", "ok"], ["checksums", "ok"], ["segment-chain", "ok"]]);
+  t.match(ok[1]!.details, "4 object(s) hashed, 2 verified before");
+  const bad = verifyChecks({ snapshots: 1, problems: ["snapshot 'a': nb-1-big has no TOC.txt"], tally: { ...clean, missing: ["k/x"], mismatched: ["k/y: sha256 …"] }, segments: [range("delayed"), range("lost")], segmentCount: 6 });
+  t.same(bad.map((c) => c.status), ["failure", "failure", "failure"], "lost outweighs delayed");
+  t.match(bad[0]!.details, "has no TOC.txt; missing object k/x");
+  const late = verifyChecks({ snapshots: 0, problems: [], tally: clean, segments: [range("delayed")], segmentCount: 3 });
+  t.equal(late[2]!.status, "warning");
+  t.match(late[2]!.details, "delayed: 1..3 (3)");
 });

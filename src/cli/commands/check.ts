@@ -4,8 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
-import { buffer } from "node:stream/consumers";
-import { nodePrefix } from "../../format/layout.js";
+import { checkProbeKey } from "../../format/layout.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
@@ -16,13 +15,9 @@ import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
 import { hookPaths } from "../hooks.js";
+import { readBytes } from "../../storage/front.js";
+import type { Check } from "../../report/model.js";
 
-export interface CheckResult {
-  readonly id: string;
-  readonly status: "ok" | "warning" | "failure";
-  readonly detail: string;
-  readonly hint?: string | undefined;
-}
 
 function parseSize(text: string): number {
   const m = /^(\d+)\s*(MiB|MB|M)?$/i.exec(text.trim());
@@ -37,26 +32,26 @@ function parseSize(text: string): number {
  * Warns when a file or directory holding secrets or the database's data is open to other users
  * (group or world bits set). A warning, not a failure: the operator may mean it, but should know.
  */
-async function privacyCheck(id: string, path: string, what: string): Promise<CheckResult> {
+async function privacyCheck(id: string, path: string, what: string): Promise<Check> {
   let mode: number;
   try {
     mode = (await stat(path)).mode & 0o777;
   } catch (err) {
-    return { id, status: "warning", detail: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    return { id, status: "warning", details: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
   const octal = mode.toString(8).padStart(3, "0");
   return (mode & 0o077) === 0
-    ? { id, status: "ok", detail: `'${path}' is closed to other users (mode ${octal})` }
-    : { id, status: "warning", detail: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
+    ? { id, status: "ok", details: `'${path}' is closed to other users (mode ${octal})` }
+    : { id, status: "warning", details: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
 }
 
 export async function run(ctx: CliContext): Promise<number> {
-  const results: CheckResult[] = [];
-  const add = (r: CheckResult) => results.push(r);
+  const results: Check[] = [];
+  const add = (r: Check) => results.push(r);
   const sizeText = ctx.args["segment-size"] as string | undefined;
   const sizeMiB = sizeText === undefined ? undefined : parseSize(sizeText); // bad input refused before any check runs
   const { config, file } = await ctx.config();
-  add({ id: "config", status: "ok", detail: file ? `read '${file}'` : "no config file; settings from flags and environment" });
+  add({ id: "config", status: "ok", details: file ? `read '${file}'` : "no config file; settings from flags and environment" });
   if (file) add(await privacyCheck("config-mode", file, "config file"));
   const location = parseLocation(config.archive, ctx.env);
   if (location.scheme === "file") add(await privacyCheck("archive-mode", location.root, "archive directory"));
@@ -64,36 +59,36 @@ export async function run(ctx: CliContext): Promise<number> {
   let identity;
   try {
     identity = identityOf(config);
-    add({ id: "identity", status: "ok", detail: `cluster '${config.cluster}', node ${config.node}` });
+    add({ id: "identity", status: "ok", details: `cluster '${config.cluster}', node ${config.node}` });
   } catch (err) {
-    add({ id: "identity", status: "failure", detail: (err as Error).message, hint: "run 'cassandra-pitr init'" });
+    add({ id: "identity", status: "failure", details: (err as Error).message, hint: "run 'cassandra-pitr init'" });
   }
 
   // Storage: reachable and writable, with a probe object written, read back and removed.
   const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env) });
   try {
-    const probe = `${identity ? nodePrefix(identity) : ""}_check/${Date.now()}-${randomBytes(4).toString("hex")}`;
+    const probe = checkProbeKey(identity, Date.now(), randomBytes(4).toString("hex"));
     const body = randomBytes(64);
     await backend.put(probe, body, { ifAbsent: true });
-    const back = await buffer(await backend.get(probe));
+    const back = await readBytes(backend, probe);
     await backend.delete(probe);
     add({
       id: "storage",
       status: back.equals(body) ? "ok" : "failure",
-      detail: back.equals(body)
+      details: back.equals(body)
         ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
         : `'${backend.displayLocation}' returned other bytes than were written`,
     });
   } catch (err) {
     const e = err as Error & { hint?: string };
-    add({ id: "storage", status: "failure", detail: e.message, hint: e.hint });
+    add({ id: "storage", status: "failure", details: e.message, hint: e.hint });
   } finally {
     await backend.close();
   }
 
   // The spool must be on the commit log's filesystem (hard links), and writable.
   if (!config.commitlogDir) {
-    add({ id: "spool", status: "warning", detail: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
+    add({ id: "spool", status: "warning", details: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
   } else {
     const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
     try {
@@ -102,11 +97,11 @@ export async function run(ctx: CliContext): Promise<number> {
       const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
       add(
         a.dev === b.dev
-          ? { id: "spool", status: "ok", detail: `'${spool}' is writable and on the commit log's filesystem` }
-          : { id: "spool", status: "failure", detail: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
+          ? { id: "spool", status: "ok", details: `'${spool}' is writable and on the commit log's filesystem` }
+          : { id: "spool", status: "failure", details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
       );
     } catch (err) {
-      add({ id: "spool", status: "failure", detail: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
+      add({ id: "spool", status: "failure", details: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
     }
   }
 
@@ -115,19 +110,19 @@ export async function run(ctx: CliContext): Promise<number> {
   const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter((p): p is string => !!p && p.includes(" "));
   add(
     spaced.length === 0
-      ? { id: "paths", status: "ok", detail: "no spaces in the hook, commit log or spool paths" }
-      : { id: "paths", status: "failure", detail: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
+      ? { id: "paths", status: "ok", details: "no spaces in the hook, commit log or spool paths" }
+      : { id: "paths", status: "failure", details: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
   );
 
   // Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra).
   if (sizeMiB === undefined) {
-    add({ id: "segment-size", status: "warning", detail: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
+    add({ id: "segment-size", status: "warning", details: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
   } else {
     const rpo = formatDuration(config.targetRpo);
     add(
       sizeMiB > 16 && config.targetRpo <= 15 * 60_000
-        ? { id: "segment-size", status: "warning", detail: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
-        : { id: "segment-size", status: "ok", detail: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
+        ? { id: "segment-size", status: "warning", details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
+        : { id: "segment-size", status: "ok", details: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
     );
   }
 
@@ -136,7 +131,7 @@ export async function run(ctx: CliContext): Promise<number> {
     ctx.out(JSON.stringify({ schema_version: 1, ok: !failed, checks: results }, null, 2));
   } else {
     for (const r of results) {
-      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.detail}`);
+      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.details}`);
       if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
     }
   }

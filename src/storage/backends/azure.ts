@@ -15,6 +15,7 @@ import {
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { AzureLocation } from "../location.js";
 import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import { networkCode } from "../network.js";
 
 /**
  * az:// backend on @azure/storage-blob (block blobs).
@@ -36,15 +37,6 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  */
 const BLOCK_SIZE = 4 * 1024 * 1024;
 const BLOCK_BUFFERS = 2;
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "REQUEST_SEND_ERROR"]);
-
-function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-  }
-  return undefined;
-}
 
 export class AzureBackend implements Backend {
   readonly scheme = "az" as const;

@@ -15,6 +15,7 @@ import {
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { GcsLocation } from "../location.js";
 import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import { networkCode } from "../network.js";
 
 /**
  * gs:// backend on @google-cloud/storage.
@@ -27,25 +28,11 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
  * - The library does not take AbortSignals: an abort rejects the pending call at once and destroys
  *   any stream; a request already sent may still complete on the server.
  */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
-
 function statusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } };
   if (typeof e.code === "number") return e.code;
   if (typeof e.status === "number") return e.status;
   if (typeof e.response?.status === "number") return e.response.status;
-  return undefined;
-}
-
-function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    const errno = (e as { errno?: unknown }).errno;
-    if (typeof errno === "string" && NETWORK_CODES.has(errno)) return errno;
-  }
-  const message = err instanceof Error ? err.message : "";
-  for (const code of NETWORK_CODES) if (message.includes(code)) return code;
   return undefined;
 }
 

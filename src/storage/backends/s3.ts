@@ -15,6 +15,7 @@ import {
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { S3Location } from "../location.js";
 import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import { networkCode } from "../network.js";
 
 /**
  * s3:// backend on AWS SDK v3, for AWS S3 and S3-compatible servers (MinIO, SeaweedFS, ...).
@@ -50,18 +51,6 @@ interface Clients {
   readonly client: S3Client;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ECONNABORTED",
-  "UND_ERR_SOCKET",
-]);
 const TRANSIENT_NAMES = new Set([
   "TimeoutError",
   "RequestTimeout",
@@ -85,19 +74,6 @@ const DENIED_NAMES = new Set([
   "AllAccessDisabled",
   "CredentialsProviderError",
 ]);
-
-function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    const errors = (e as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) for (const inner of errors) {
-      const c = networkCode(inner);
-      if (c) return c;
-    }
-  }
-  return undefined;
-}
 
 export class S3Backend implements Backend {
   readonly scheme = "s3" as const;
