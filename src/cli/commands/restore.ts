@@ -9,6 +9,7 @@ import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
+import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
@@ -76,6 +77,7 @@ export async function run(ctx: CliContext): Promise<number> {
       now,
       parallelism: config.parallelism,
       signal: ctx.signal,
+      progress: dryRun ? undefined : terminalProgress(process.stderr),
     });
     return EXIT.OK;
   } finally {
