@@ -13,6 +13,7 @@
  * is bounded by `restoreTimeout` (bounded.ts), and %from is never opened in a way that can block.
  */
 import { readFile, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { EXIT, exitStatusFor } from "../errors/codes.js";
@@ -23,7 +24,7 @@ import type { Backend } from "../storage/types.js";
 import { ChecksumMismatchError, requireNewTarget } from "./target.js";
 import { splitHookArgs } from "../pipeline/hook-args.js";
 import { openSegment } from "../pipeline/segment-file.js";
-import { placeStagedSegment } from "./place-staged.js";
+import { placeStagedAhead, placeStagedSegment } from "./place-staged.js";
 import { MAX_STUB_SIZE, parseStub, type StubReference } from "./stub.js";
 
 const PREFIX = "cassandra-pitr-restore";
@@ -64,6 +65,15 @@ async function fetchFiltered(
   const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
   await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`, signal);
   return { mutations: result.mutations, withheld: result.withheld };
+}
+
+/** Is this head a stub's? A stub that does not parse is still one: its own call reports it. */
+function parseStubQuietly(head: Buffer, path: string): boolean {
+  try {
+    return parseStub(head, path) !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -116,6 +126,10 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
     } finally {
       await handle.close();
     }
+    let ahead = 0;
+    if (placed === "linked") {
+      ahead = await placeStagedAhead(dirname(from), dirname(to), (h) => h.length <= MAX_STUB_SIZE && parseStubQuietly(h, from), MAX_STUB_SIZE + 1);
+    }
     if (stub) {
       // Storage and zstd are loaded only for stubs: a staged segment's hook stays a small process.
       const { openBackend } = await import("../storage/open.js");
@@ -131,7 +145,7 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
         await backend.close().catch(() => undefined);
       }
     }
-    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : { placed }), ...counts });
+    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : { placed, ...(ahead > 0 ? { placed_ahead: ahead } : {}) }), ...counts });
     return EXIT.OK;
   } catch (caught) {
     const err = budget?.signal.aborted ? outOfTime(argv[1] ?? "", budget.ms, caught) : caught;
