@@ -92,13 +92,13 @@ export async function fetchSegments(i: SegmentFetchInput): Promise<FilterTally> 
   const total = { segments: i.segments.length, bytes: i.segments.reduce((n, s) => n + i.records.get(s.key)!.size, 0) };
   const done = { segments: 0, bytes: 0 };
   const threads = Math.max(1, Math.min(i.parallelism, availableParallelism(), i.segments.length));
-  const workers = Array.from({ length: i.segments.length > 0 ? threads : 0 }, () => new Worker(workerUrl()));
+  const workers = Array.from({ length: i.segments.length > 0 ? threads : 0 }, () => watched(new Worker(workerUrl())));
   let next = 0;
   let failure: { error: unknown } | undefined;
   const stubFilter = { spec: i.specPath, sha256: specDigest(i.specText) };
 
   /** One worker's loop: download the next segment, hand it over, write its stub if it has one. */
-  const drive = async (worker: Worker, first: Promise<Uint8Array> | undefined, firstIndex: number): Promise<void> => {
+  const drive = async (worker: WatchedWorker, first: Promise<Uint8Array> | undefined, firstIndex: number): Promise<void> => {
     let index = firstIndex;
     let download = first;
     while (download && !failure) {
@@ -153,21 +153,40 @@ export async function fetchSegments(i: SegmentFetchInput): Promise<FilterTally> 
   return tally;
 }
 
+/** A worker whose failure (it could not load, or it died) is kept, so no job waits on it forever. */
+interface WatchedWorker extends Worker {
+  failed?: Error;
+}
+
+function watched(worker: WatchedWorker): WatchedWorker {
+  worker.on("error", (err: Error) => {
+    worker.failed ??= err;
+  });
+  worker.on("exit", (code) => {
+    worker.failed ??= new Error(`the fetch phase's worker thread stopped (exit ${code})`);
+  });
+  return worker;
+}
+
 /** Sends one job and waits for its answer; the compressed bytes are transferred, not copied. */
-function run(worker: Worker, job: SegmentJob, compressed: Uint8Array): Promise<SegmentDone> {
+function run(worker: WatchedWorker, job: SegmentJob, compressed: Uint8Array): Promise<SegmentDone> {
   return new Promise((resolve) => {
-    const onMessage = (d: SegmentDone) => {
-      if (d.id !== job.id) return;
+    const failedWith = (err: Error): SegmentDone => ({ id: job.id, error: { name: err.name, message: err.message, stage: "verify" } });
+    if (worker.failed) return resolve(failedWith(worker.failed));
+    const settle = (d: SegmentDone) => {
       worker.off("message", onMessage);
       worker.off("error", onError);
+      worker.off("exit", onExit);
       resolve(d);
     };
-    const onError = (err: Error) => {
-      worker.off("message", onMessage);
-      resolve({ id: job.id, error: { name: err.name, message: err.message, stage: "verify" } });
+    const onMessage = (d: SegmentDone) => {
+      if (d.id === job.id) settle(d);
     };
+    const onError = (err: Error) => settle(failedWith(err));
+    const onExit = (code: number) => settle(failedWith(new Error(`the fetch phase's worker thread stopped (exit ${code})`)));
     worker.on("message", onMessage);
     worker.on("error", onError);
+    worker.on("exit", onExit);
     const transferable = compressed.byteOffset === 0 && compressed.byteLength === compressed.buffer.byteLength && compressed.buffer instanceof ArrayBuffer;
     worker.postMessage(job, transferable ? [compressed.buffer as ArrayBuffer] : []);
   });
