@@ -143,10 +143,12 @@ async function restoreOnly(): Promise<void> {
         ...table.intro,
       ],
     }),
-  ].join("\n");
+  ].join("\n") + "\n";
   const current = await readFile(outFile, "utf8");
   const from = current.indexOf(FETCH_HEADING);
-  const to = current.indexOf("## Other parts");
+  // Up to the next heading: the RTO subsection (bench/rto.ts) that may follow is kept.
+  const next = /\n##+ /.exec(current.slice(from + FETCH_HEADING.length));
+  const to = next ? from + FETCH_HEADING.length + next.index + 1 : -1;
   if (from < 0 || to < from) throw new Error(`${outFile} has no '${FETCH_HEADING}' subsection before '## Other parts': run the full bench`);
   await writeFile(outFile, current.slice(0, from) + section + current.slice(to));
   log(`replaced the restore fetch subsection of ${outFile} in ${fmt(minutes, 1)} min`);
