@@ -3,9 +3,13 @@
  * data, written to BENCHMARKS.md. Separate from the test suite; nothing here asserts a time.
  *
  *   node build/bench/bench/main.js [--quick] [--runs N] [--out FILE] [--no-remote] [--no-32mib] [--no-128mib]
+ *   node build/bench/bench/main.js --restore-only [--window N]   (npm run bench -- --restore-only)
+ *
+ * --restore-only measures the restore fetch throughput alone (a window of N real 32 MiB segments,
+ * default 16) and replaces that subsection of the existing BENCHMARKS.md, saying when it ran.
  */
 import { execFile } from "node:child_process";
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,7 +118,44 @@ function targets(results: Map<string, Map<string, Summary>>, sets: readonly Segm
   return lines;
 }
 
+const WINDOW = Number(value("--window") ?? 16);
+const FETCH_HEADING = "### Restore fetch throughput";
+
+/** The restore fetch table alone, written into the existing file in place of the previous one. */
+async function restoreOnly(): Promise<void> {
+  const started = Date.now();
+  const work = join(REPO, ".tmp/bench");
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const header = await machine();
+  const window = await ensureSegments(REPO, 32, WINDOW, log);
+  const set: SegmentSetInfo = { label: "32mib", files: window.files, sizeMiB: 32, description: `a window of ${window.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)` };
+  log("restore fetch ...");
+  const table = await benchFetch(set, { repo: REPO, work, repeats: quick ? 1 : 3, parallelism: 4, log });
+  await rm(work, { recursive: true, force: true });
+  const minutes = (Date.now() - started) / 60_000;
+  const section = [
+    renderTable({
+      ...table,
+      intro: [
+        `Measured by \`npm run bench -- --restore-only --window ${WINDOW}\` (this subsection only; the rest of the file comes from the last full run). ` +
+          header.map((l) => l.replace(/^- /, "")).join("; ") + `; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${fmt(minutes, 1)} min.`,
+        ...table.intro,
+      ],
+    }),
+  ].join("\n") + "\n";
+  const current = await readFile(outFile, "utf8");
+  const from = current.indexOf(FETCH_HEADING);
+  // Up to the next heading: the RTO subsection (bench/rto.ts) that may follow is kept.
+  const next = /\n##+ /.exec(current.slice(from + FETCH_HEADING.length));
+  const to = next ? from + FETCH_HEADING.length + next.index + 1 : -1;
+  if (from < 0 || to < from) throw new Error(`${outFile} has no '${FETCH_HEADING}' subsection before '## Other parts': run the full bench`);
+  await writeFile(outFile, current.slice(0, from) + section + current.slice(to));
+  log(`replaced the restore fetch subsection of ${outFile} in ${fmt(minutes, 1)} min`);
+}
+
 async function main(): Promise<void> {
+  if (flag("--restore-only")) return restoreOnly();
   const started = Date.now();
   const work = join(REPO, ".tmp/bench"); // same filesystem as the segments: the spool hard-links them
   await rm(work, { recursive: true, force: true });
@@ -183,7 +224,10 @@ async function main(): Promise<void> {
   const planning = await benchPlanning({ segments: quick ? 100_000 : 1_000_000, repeats: quick ? 2 : 5, log });
 
   log("restore fetch ...");
-  const fetchSet = sets.find((s) => s.label === "32mib") ?? sets.at(-1)!;
+  const windowSet = flag("--no-32mib") ? undefined : await ensureSegments(REPO, 32, WINDOW, log).catch(() => undefined);
+  const fetchSet = windowSet
+    ? { label: "32mib", files: windowSet.files, sizeMiB: 32, description: `a window of ${windowSet.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)` }
+    : (sets.find((s) => s.label === "32mib") ?? sets.at(-1)!);
   const fetchTable = await benchFetch(fetchSet, { repo: REPO, work, repeats: quick ? 1 : 3, parallelism: 4, log });
 
   log("report bench ...");

@@ -38,7 +38,9 @@ async function portFree(port: number): Promise<boolean> {
 async function reservePortBase(repo: string): Promise<number> {
   const ports = join(repo, ".tmp/ports");
   await mkdir(ports, { recursive: true });
-  for (let base = 19042; base < 19300; base += 4) {
+  // PITR_TEST_PORT_BASE (as the tests use it) keeps engineers sharing a machine apart.
+  const first = Number(process.env["PITR_TEST_PORT_BASE"] ?? 19042);
+  for (let base = first; base < first + 200; base += 4) {
     try {
       await mkdir(join(ports, String(base)));
     } catch {

@@ -20,6 +20,8 @@ export interface Branch {
   readonly tableIds?: readonly string[] | undefined;
   /** `restore_point_in_time` as that restore wrote it, for messages. */
   readonly restorePoint: string;
+  /** keyspace.table names the restore covered, as recorded (empty for a whole-node restore); for listings. */
+  readonly tables?: readonly string[] | undefined;
 }
 
 interface BranchRecord {
@@ -78,5 +80,6 @@ export function parseBranch(text: string, key: string): Branch {
     cutoffMicros: BigInt(o.cutoff_micros),
     tableIds: Array.isArray(o.table_ids) ? o.table_ids.map(String) : undefined,
     restorePoint: typeof o.restore_point_in_time === "string" ? o.restore_point_in_time : o.cutoff_micros,
+    tables: Array.isArray(o.tables) ? o.tables.map(String) : undefined,
   };
 }

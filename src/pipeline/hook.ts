@@ -38,11 +38,8 @@ export function requireIdentity(config: Config): { cluster: string; node: string
  * The hooks take an optional `--config=FILE` before Cassandra's placeholders (one token: Cassandra
  * splits the command on spaces), for hosts with more than one node or a non-default config path.
  */
-export function splitHookArgs(all: readonly string[]): { configPath: string | undefined; argv: string[] } {
-  const first = all[0];
-  if (first?.startsWith("--config=")) return { configPath: first.slice("--config=".length), argv: all.slice(1) };
-  return { configPath: undefined, argv: [...all] };
-}
+export { splitHookArgs } from "./hook-args.js";
+import { splitHookArgs } from "./hook-args.js";
 
 /** Past the time budget, the spool fallback gets this long before the hook gives up. */
 export const WATCHDOG_GRACE_MS = 15_000;

@@ -8,7 +8,11 @@
  * = success; different sha256 = the new bytes are kept beside the first under a conflict key, and the
  * outcome says so; nothing is overwritten. A segment whose file time changed (a restore copied it
  * back into the commit log directory) is recognised by the id index (layout.ts segmentIdKey): same
- * id and same sha256 as the stored copy = already archived, under the stored key.
+ * id and same sha256 as the stored copy = already archived, under the stored key. Same id, other
+ * bytes, and the stored copy complete: a rewrite of that segment (a restore stages segments through
+ * its replay filter, so a node that failed to start archives those at its next start), never a later
+ * state of it. It is kept as a conflict copy at the stored copy's close time, so the catalog keeps
+ * using the original and lists the other as a duplicate, and the outcome says so (the hook warns).
  */
 import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
 import { PitrError } from "../errors/base.js";
@@ -112,7 +116,13 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
     const sha256 = () => record().sha256;
 
     const known = await storedUnderId(backend, identity, fromName, sha256, request.signal);
-    if (known) return { outcome: "already-archived", key: known, record: record(), compressedSize: 0 };
+    if (known?.same) return { outcome: "already-archived", key: known.key, record: record(), compressedSize: 0 };
+    if (known && known.stored.status === "complete") {
+      // Keyed beside the original (its close time), whatever this file's time: never a newer copy.
+      const beside = { ...record(), closeTimeMs: known.stored.closeTimeMs };
+      const kept = await storeConflictCopy(backend, identity, known.key, beside, () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
+      return { ...kept, conflictsWith: known.key };
+    }
     const first = backend.capabilities.lateMetadata
       ? await putOnce(backend, key, new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) }), { late: () => recordToMetadata(record()) }, sha256, request.signal)
       : await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: recordToMetadata(record()) }, sha256, request.signal);
@@ -127,9 +137,10 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
 }
 
 /**
- * The key of a stored copy of this segment id with this sha256, whatever its close time; undefined
- * when there is none. The common case (no entry) costs one head and no read of the file; the file is
- * hashed only when an entry exists. An entry whose object was pruned does not count.
+ * The stored copy the id index names for this segment id, if its object still exists, and whether
+ * it holds these bytes (`same`); undefined when there is none. The common case (no entry) costs one
+ * head and no read of the file; the file is hashed only when an entry exists. An entry whose
+ * object was pruned does not count (and is removed).
  */
 async function storedUnderId(
   backend: Backend,
@@ -137,7 +148,7 @@ async function storedUnderId(
   name: SegmentName,
   sha256: () => string,
   signal: AbortSignal | undefined,
-): Promise<string | undefined> {
+): Promise<{ key: string; same: boolean; stored: SegmentRecord } | undefined> {
   let entry;
   try {
     entry = (await backend.head(segmentIdKey(identity, name.id, name.version), { signal })).metadata;
@@ -146,9 +157,10 @@ async function storedUnderId(
     throw err;
   }
   const key = entry["key"];
-  if (!key || entry["sha256"] !== sha256()) return undefined;
+  if (!key) return undefined;
   try {
-    return recordFromMetadata((await backend.head(key, { signal })).metadata)?.sha256 === sha256() ? key : undefined;
+    const stored = recordFromMetadata((await backend.head(key, { signal })).metadata);
+    return stored ? { key, same: stored.sha256 === sha256(), stored } : undefined;
   } catch (err) {
     if (!isNotFound(err)) throw err;
     // The object was pruned: the entry goes, so the copy stored now is indexed instead.

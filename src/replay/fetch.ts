@@ -5,79 +5,20 @@
  * A mismatch leaves nothing at the target.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, open, stat, unlink } from "node:fs/promises";
+import { link, open, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { parseSegmentHeader } from "../commitlog/segment-header.js";
-import { parseSegmentName } from "../commitlog/segment-name.js";
 import { fsyncDir } from "../storage/durable.js";
 import { PitrError } from "../errors/base.js";
 import { isPartialSegmentKey } from "../format/partial-layout.js";
 import { assemblePartialSegment } from "./partial-segment.js";
 import type { Backend } from "../storage/types.js";
+import { ChecksumMismatchError, TargetExistsError, checkHeaderAgainstName, tempOpenError } from "./target.js";
 
-export class ChecksumMismatchError extends PitrError {
-  override name = "ChecksumMismatchError";
-  constructor(what: string, detail: string) {
-    super("E_CHECKSUM_MISMATCH", `${what}: ${detail}`, {
-      hint: "the archived copy is damaged or is not this segment; run 'cassandra-pitr verify'",
-    });
-  }
-}
-
-/** %to exists already (Cassandra skips such targets, so someone else wrote it): never replaced. */
-export class TargetExistsError extends PitrError {
-  override name = "TargetExistsError";
-  constructor(target: string, kind: string) {
-    super("E_TARGET_EXISTS", `target '${target}' already exists (${kind}); refused, nothing replaced`, {
-      hint: "Cassandra does not restore over an existing file: find out what wrote it, move it away, and start again",
-    });
-  }
-}
-
-/** The target's directory is missing or not a directory. */
-export class TargetDirectoryError extends PitrError {
-  override name = "TargetDirectoryError";
-  constructor(target: string, detail: string) {
-    super("E_NOT_FOUND", `cannot write '${target}': ${detail}`, {
-      hint: "%to must name a file in an existing directory (Cassandra passes its commit log directory)",
-    });
-  }
-}
-
-/** Refuses an existing %to (of any kind) and a %to whose directory is missing, before any work. */
-export async function requireNewTarget(target: string): Promise<void> {
-  try {
-    const st = await lstat(target);
-    throw new TargetExistsError(target, st.isDirectory() ? "a directory" : st.isFile() ? `a file of ${st.size} bytes` : "not a regular file");
-  } catch (err) {
-    if (err instanceof PitrError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
-      // stat, not lstat: the commit log directory is often a symlink to its own volume.
-      const dir = await stat(dirname(target)).catch(() => undefined);
-      if (dir?.isDirectory()) return;
-      throw new TargetDirectoryError(target, dir ? `'${dirname(target)}' is not a directory` : `directory '${dirname(target)}' does not exist`);
-    }
-    if (code === "ENOTDIR") throw new TargetDirectoryError(target, "a parent of it is a file, not a directory");
-    throw err;
-  }
-}
-
-/** Maps errors of creating the temporary file beside %to. */
-function tempOpenError(err: unknown, target: string): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return new TargetDirectoryError(target, `directory '${dirname(target)}' does not exist`);
-  if (code === "ENOTDIR") return new TargetDirectoryError(target, `'${dirname(target)}' is not a directory`);
-  if (code === "EACCES" || code === "EPERM") {
-    return new PitrError("E_ACCESS_DENIED", `cannot write in '${dirname(target)}': permission denied`, {
-      hint: "the restore hook runs as the Cassandra user, which must be able to write its commit log directory",
-    });
-  }
-  return err;
-}
+// Light helpers live in target.ts so the restore hook's path for staged segments loads no zstd.
+export { ChecksumMismatchError, TargetDirectoryError, TargetExistsError, requireNewTarget } from "./target.js";
 
 /** A body that does not decompress (truncated, or not zstd at all) is a damaged archived copy. */
 function decompressError(err: unknown, what: string, signal: AbortSignal | undefined): unknown {
@@ -161,23 +102,6 @@ export async function writeSegmentAtomically(
     throw err;
   } finally {
     await unlink(temp).catch(() => undefined);
-  }
-}
-
-/** Cassandra refuses a segment whose header disagrees with its name; so do we, before it does. */
-function checkHeaderAgainstName(head: Buffer, targetName: string, what: string): void {
-  let fromName;
-  try {
-    fromName = parseSegmentName(targetName);
-  } catch {
-    return; // not a commit log name (e.g. a scratch file): nothing to compare
-  }
-  const header = parseSegmentHeader(head, targetName);
-  if (header.id !== fromName.id || header.version !== fromName.version) {
-    throw new ChecksumMismatchError(
-      what,
-      `header says version ${header.version} id ${header.id}, but the target is '${targetName}'`,
-    );
   }
 }
 

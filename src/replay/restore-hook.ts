@@ -3,8 +3,8 @@
  * `restore_directories` (after it has read and CRC-checked that file's header). `%to` is the full
  * path of the target segment in the commit log directory.
  *
- * `%from` is either a stub (see stub.ts: fetch the archived object) or a staged segment file (copy
- * it). Either way the original bytes are reproduced exactly (sha256 and size checked when known,
+ * `%from` is either a stub (see stub.ts: fetch the archived object) or a staged segment file (hard
+ * link or in-kernel copy, place-staged.ts). Either way the original bytes are reproduced exactly (sha256 and size checked when known,
  * header checked against the target name) and `%to` appears atomically. Any mismatch exits
  * non-zero, so Cassandra refuses to start rather than replay the wrong bytes.
  *
@@ -13,16 +13,17 @@
  * is bounded by `restoreTimeout` (bounded.ts), and %from is never opened in a way that can block.
  */
 import { readFile, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { PitrError, UsageError, renderError } from "../errors/base.js";
 import { stripCredentials } from "../errors/redact.js";
-import { openBackend } from "../storage/open.js";
 import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "../pipeline/bounded.js";
 import { appendEvent } from "../pipeline/events.js";
 import type { Backend } from "../storage/types.js";
-import { ChecksumMismatchError, fetchSegment, readVerifiedSegment, requireNewTarget, writeBytesAtomically, writeSegmentAtomically } from "./fetch.js";
-import { splitHookArgs } from "../pipeline/hook.js";
+import { ChecksumMismatchError, requireNewTarget } from "./target.js";
+import { splitHookArgs } from "../pipeline/hook-args.js";
 import { openSegment } from "../pipeline/segment-file.js";
+import { placeStagedAhead, placeStagedSegment } from "./place-staged.js";
 import { MAX_STUB_SIZE, parseStub, type StubReference } from "./stub.js";
 
 const PREFIX = "cassandra-pitr-restore";
@@ -50,6 +51,7 @@ async function fetchFiltered(
   signal: AbortSignal,
 ): Promise<{ mutations: number; withheld: number }> {
   const { compileReplayFilter, parseSpec, specDigest } = await import("./replay-filter.js");
+  const { readVerifiedSegment, writeBytesAtomically } = await import("./fetch.js");
   const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
       hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",
@@ -62,6 +64,15 @@ async function fetchFiltered(
   const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
   await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`, signal);
   return { mutations: result.mutations, withheld: result.withheld };
+}
+
+/** Is this head a stub's? A stub that does not parse is still one: its own call reports it. */
+function parseStubQuietly(head: Buffer, path: string): boolean {
+  try {
+    return parseStub(head, path) !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -104,21 +115,24 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
     const { handle, size } = await openSegment(from, "restore");
     let stub: StubReference | undefined;
     let counts: { mutations: number; withheld: number } | undefined;
+    let placed: string | undefined;
     try {
-      stub = size <= MAX_STUB_SIZE ? parseStub(await readHead(handle, size), from) : undefined;
-      if (!stub) {
-        // The same open file is streamed: %from is never reopened by name.
-        await writeSegmentAtomically(handle.createReadStream({ start: 0, autoClose: false }), to, {
-          compressed: false,
-          expected: { size },
-          what: `staged segment '${from}'`,
-          signal,
-        });
-      }
+      const head = await readHead(handle, size);
+      stub = size <= MAX_STUB_SIZE ? parseStub(head, from) : undefined;
+      // A staged segment is linked or copied in the kernel (place-staged.ts); the file placed is
+      // the one opened here (same inode), never whatever the name points at later.
+      if (!stub) placed = await placeStagedSegment(handle, from, to, head);
     } finally {
       await handle.close();
     }
+    let ahead = 0;
+    if (placed === "linked") {
+      ahead = await placeStagedAhead(dirname(from), dirname(to), (h) => h.length <= MAX_STUB_SIZE && parseStubQuietly(h, from), MAX_STUB_SIZE + 1);
+    }
     if (stub) {
+      // Storage and zstd are loaded only for stubs: a staged segment's hook stays a small process.
+      const { openBackend } = await import("../storage/open.js");
+      const { fetchSegment } = await import("./fetch.js");
       const { loadEncryptionKeys } = await import("../storage/decorators/encryption-keys.js");
       const encryption = await loadEncryptionKeys(config, io.env);
       const backend = await openBackend(archiveForStub(stub, config.archive), { retry: { attempts: config.retryAttempts }, signal, encryption });
@@ -132,7 +146,7 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
         await backend.close().catch(() => undefined);
       }
     }
-    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : {}), ...counts });
+    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : { placed, ...(ahead > 0 ? { placed_ahead: ahead } : {}) }), ...counts });
     return HOOK_DONE;
   } catch (caught) {
     const err = budget?.signal.aborted ? outOfTime(argv[1] ?? "", budget.ms, caught) : caught;

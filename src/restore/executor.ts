@@ -4,8 +4,9 @@
  * Order matters so that a failure never leaves the node half-changed:
  *   1. checks (node stopped, commit log drained for scoped restores, restore dir empty, tables);
  *   2. fetch: every sstable component into a staging directory (sha256 checked) and every segment
- *      (or stub) into the restore directory — a bad object stops here, and what was created is
- *      removed, so nothing of the node changed;
+ *      verified and filtered in parallel (fetch-phase.ts), staged whole while the restore
+ *      directory's filesystem has room, a stub beyond — a bad object stops here, and what was
+ *      created is removed, so nothing of the node changed;
  *   3. apply: live sstables of the restored tables and the commit log's files are moved aside
  *      (never deleted), the staged sstables moved into the table directories, the restore settings
  *      written, and a state file records all of it for `restore finish`. Every step is decided first
@@ -23,32 +24,28 @@ import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
-import { ChecksumMismatchError, readVerifiedSegment, writeBytesAtomically } from "../replay/fetch.js";
+import { ChecksumMismatchError } from "../replay/fetch.js";
 import { recordFromMetadata, type SegmentRecord } from "../format/segment-record.js";
 import { isPartialSegmentKey } from "../format/partial-layout.js";
 import { partialSegmentRecord } from "../replay/partial-segment.js";
-import { renderStub } from "../replay/stub.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
 import { undashedUuid } from "../format/backup-layout.js";
-import { PitrError, UsageError, isPitrError } from "../errors/base.js";
+import { PitrError, UsageError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
 import { commitJournal, committedJournalPath, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
-import { checkDiskSpace } from "./preflight.js";
+import { checkDiskSpace, roomForStaging, type PreflightInput } from "./preflight.js";
 import { autoSnapshotWarning } from "./auto-snapshot.js";
+import { fetchSegments, segmentsToStage, type FetchProgress } from "./fetch-phase.js";
 import {
   REPLAY_FILTER_FILE,
-  addToTally,
-  compileReplayFilter,
   describeTally,
   emptyTally,
   renderSpec,
-  specDigest,
   type FilterTally,
   type ReplayFilterSpec,
-  type SegmentFilter,
 } from "../replay/replay-filter.js";
 
 export const STATE_FILE = "cassandra-pitr-restore.json";
@@ -82,6 +79,8 @@ export interface ExecuteOptions {
   readonly now: number;
   readonly parallelism: number;
   readonly signal?: AbortSignal | undefined;
+  /** Progress of the fetch phase (a terminal line; fetch-phase.ts terminalProgress). */
+  readonly progress?: FetchProgress | undefined;
 }
 
 export interface RestoreState {
@@ -231,16 +230,10 @@ export function replayFilterSpec(plan: RestorePlan, schemas: ReplayFilterSpec["s
   };
 }
 
-/** A segment whose mutations cannot be read refuses the restore (exit 17) with the reason. */
-function filterOrRefuse(filter: SegmentFilter, name: string, bytes: Uint8Array): ReturnType<SegmentFilter> {
-  try {
-    return filter(name, bytes);
-  } catch (err) {
-    if (!isPitrError(err)) throw err;
-    throw new PlanRefusedError("unreadable-mutations", `restore refused before changing anything: ${err.message}`, {
-      hint: "restore from a snapshot that holds the table, or pass --accept-cassandra-filter to leave such mutations to Cassandra's own filter (which replays row deletions stamped after T)",
-    });
-  }
+function describeStaging(total: number, staged: number): string {
+  if (staged === total) return `${total} segment file(s)`;
+  if (staged === 0) return `${total} segment stub(s)`;
+  return `${staged} segment file(s) and ${total - staged} stub(s)`;
 }
 
 /** Rewrites commitlog_archiving.properties: restore lines replaced, every other line kept. */
@@ -332,7 +325,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   // One HEAD per segment: the preflight needs the original sizes, the fetch phase the records.
   const records = await segmentRecords(o, segments);
-  const diskLines = await checkDiskSpace({
+  const preflight: PreflightInput = {
     commitlogDir: paths.commitlogDir,
     dataDir: paths.dataDir,
     stagingDir,
@@ -343,11 +336,16 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     sstableBytes: [...placements.values()].flat().reduce((n, s) => n + s.components.reduce((m, c) => m + c.size, 0), 0),
     liveSstableBytes: (await Promise.all(tables.map((t) => bytesIn(t.dir, isSstableFile)))).reduce((n, b) => n + b, 0),
     commitlogBytes: await bytesIn(paths.commitlogDir, () => true),
-  });
+  };
+  // Whole segments are staged while the restore directory's filesystem has room; stubs beyond.
+  const sizes = segments.map((s) => records.get(s.key)!.size);
+  const stagedCount = o.stubs ? 0 : segmentsToStage(sizes, await roomForStaging(preflight));
+  const diskLines = await checkDiskSpace({ ...preflight, stagedCount });
 
   say(`restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`);
   for (const [dir, list] of placements) say(`${o.dryRun ? "would place" : "place"} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${asideDir}')`);
-  say(`${o.dryRun ? "would stage" : "stage"} ${segments.length} segment ${o.stubs ? "stub(s)" : "file(s)"} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
+  say(`${o.dryRun ? "would stage" : "stage"} ${describeStaging(segments.length, stagedCount)} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
+  if (!o.stubs && stagedCount < segments.length) say(`the restore directory's filesystem has room for ${stagedCount} whole segment(s): the other ${segments.length - stagedCount} get a stub, fetched by the restore hook when Cassandra asks`);
   if (filterSpec.accept_cassandra_filter) say("--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)");
   say(`${o.dryRun ? "would move" : "move"} the commit log directory's files to '${join(asideDir, "commitlog")}'`);
   say(`${o.dryRun ? "would write" : "write"} ${join(paths.cassandraConf, PROPERTIES)}: ${restoreLines.join("; ")}`);
@@ -359,7 +357,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   // 2. Fetch everything; on any failure remove what this run created and change nothing else.
   const createdRestoreDir = !existsSync(o.restoreDir);
-  const tally = emptyTally();
+  let tally = emptyTally();
   try {
     await mkdir(o.restoreDir, { recursive: true });
     await mkdir(stagingDir, { recursive: true });
@@ -378,21 +376,18 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     });
     const specText = renderSpec(filterSpec);
     await writeFile(filterPath, specText);
-    const filter = compileReplayFilter(filterSpec);
-    await mapLimit(segments, o.parallelism, async (s) => {
-      const record = records.get(s.key)!;
-      const target = join(o.restoreDir, s.name);
-      // Every segment is verified and read now, stubs or not, so that one the filter cannot read
-      // stops the restore here, before anything of the node has changed.
-      const bytes = await readVerifiedSegment(o.backend, s.key, s.name, { sha256: record.sha256, size: record.size }, o.signal);
-      const result = filterOrRefuse(filter, s.name, bytes);
-      addToTally(tally, result);
-      if (o.stubs) {
-        const ref = { archive: o.archiveUrl, key: s.key, sha256: record.sha256, size: record.size, name: s.name, filter: { spec: filterPath, sha256: specDigest(specText) } };
-        await writeFile(target, renderStub(record.version, record.segmentId, record.headerParameters, ref));
-      } else {
-        await writeBytesAtomically(result.bytes, target, `segment ${s.name} after the replay filter`, o.signal);
-      }
+    tally = await fetchSegments({
+      backend: o.backend,
+      segments,
+      records,
+      restoreDir: o.restoreDir,
+      stagedCount,
+      specText,
+      specPath: filterPath,
+      archiveUrl: o.archiveUrl,
+      parallelism: o.parallelism,
+      signal: o.signal,
+      progress: o.progress,
     });
     say(describeTally(tally, plan.cutoff.value));
   } catch (err) {

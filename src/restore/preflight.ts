@@ -27,6 +27,11 @@ export interface PreflightInput {
   /** Original sizes of the plan's segments. */
   readonly segmentBytes: readonly number[];
   readonly stubs: boolean;
+  /**
+   * With `stubs` false: how many of the plan's segments (the first ones) are staged whole; the rest
+   * get a stub each (fetch-phase.ts stages while the disk allows). Absent: all of them.
+   */
+  readonly stagedCount?: number | undefined;
   /** Sstable components to fetch and place. */
   readonly sstableBytes: number;
   /** Live sstables of the restored tables, moved aside. */
@@ -59,6 +64,9 @@ const BIGGER_DATA = "restore a narrower scope (--table or --keyspace), or give t
 function demandsOf(i: PreflightInput): Demand[] {
   const segments = i.segmentBytes.reduce((n, b) => n + b, 0);
   const headroom = i.segmentBytes.length > 0 ? Math.max(...i.segmentBytes) : 0;
+  const staged = i.stubs ? 0 : (i.stagedCount ?? i.segmentBytes.length);
+  const stagedBytes = i.segmentBytes.slice(0, staged).reduce((n, b) => n + b, 0);
+  const stubs = i.segmentBytes.length - staged;
   return [
     {
       path: i.commitlogDir,
@@ -68,9 +76,9 @@ function demandsOf(i: PreflightInput): Demand[] {
     },
     {
       path: i.restoreDir,
-      what: i.stubs ? `${i.segmentBytes.length} stub(s) in the restore directory` : `${i.segmentBytes.length} segment(s) staged in the restore directory`,
-      bytes: i.stubs ? i.segmentBytes.length * STUB_BYTES : segments,
-      hint: i.stubs ? BIGGER_COMMITLOG : "stage stubs instead of whole segments (leave out --no-stubs), or name a restore directory on a bigger volume with --restore-dir",
+      what: [staged > 0 ? `${staged} segment(s) staged` : "", stubs > 0 ? `${stubs} stub(s)` : ""].filter(Boolean).join(" and ") + " in the restore directory",
+      bytes: stagedBytes + stubs * STUB_BYTES,
+      hint: staged === 0 ? BIGGER_COMMITLOG : "stage stubs instead of whole segments (--stubs), or name a restore directory on a bigger volume with --restore-dir",
     },
     { path: i.stagingDir, what: "the sstables to place, staged", bytes: i.sstableBytes, hint: BIGGER_DATA },
   ];
@@ -99,6 +107,19 @@ async function freeBytes(path: string): Promise<number> {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" || dirname(p) === p) throw err;
     }
   }
+}
+
+/**
+ * Bytes the restore directory's filesystem has left once every other demand of the restore on it is
+ * met, with every segment a stub: what whole staged segments may use (fetch-phase.ts).
+ */
+export async function roomForStaging(input: PreflightInput): Promise<number> {
+  const asStubs = { ...input, stubs: true };
+  const { demands: crossing, credits } = await crossingDemands(asStubs);
+  const dev = await deviceOf(input.restoreDir);
+  let needed = 0;
+  for (const d of [...demandsOf(asStubs), ...crossing]) if (d.bytes > 0 && (await deviceOf(d.path)) === dev) needed += d.bytes;
+  return (await freeBytes(input.restoreDir)) + (credits.get(dev) ?? 0) - needed;
 }
 
 /**

@@ -10,7 +10,7 @@
 import t from "tap";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
 import { WITHHELD_TABLE_ID } from "../../src/replay/replay-filter.js";
-import { EXACT_TABLES, Workload, apply, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
+import { EXACT_TABLES, Workload, apply, counterAmbiguity, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
 
 const KS = "exact";
 
@@ -26,9 +26,18 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   const everyKind = async () => {
     for (const kind of Workload.kinds()) await write(1, kind);
   };
+  // Counter updates are stamped by Cassandra: each is logged with the window it ran in.
+  const counters = async (count: number) => {
+    for (let i = 0; i < count; i++) await w.counter(node, KS);
+  };
+  /** Waits until the wall clock is past `micros`, so no counter update's window reaches back over it. */
+  const clockPast = async (micros: bigint) => {
+    while (BigInt(Date.now()) * 1000n <= micros) await new Promise((r) => setTimeout(r, 2));
+  };
 
   // Before the snapshot: every kind, then a random mix.
   await everyKind();
+  await counters(10);
   await write(150);
   await node.nodetool("flush", KS);
   await expectOk(t, await p.cli("snapshot", "-t", "base", KS), "snapshot -t base exact");
@@ -38,7 +47,9 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   await write(500);
   await node.nodetool("flush", KS);
   await expectOk(t, await p.cli("incremental"), "incremental after a flush");
+  await counters(20);
   await write(500);
+  await clockPast(w.log.filter((x) => x.window).at(-1)!.window![1]);
   const atStatement = w.next(clock.tick(400n), "clustered-insert");
   await apply(node, atStatement, KS);
   const at = atStatement.ts;
@@ -49,6 +60,8 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   await everyKind();
   for (const kind of ["row-delete", "range-delete", "partition-delete", "kv-row-delete", "cell-delete", "map-delete", "set-remove", "composite-range-delete"]) await write(12, kind);
   await write(600);
+  await clockPast(at + 1000n);
+  await counters(20); // after T: their increments must not come back
   await apply(node, w.next(at - 5_000n, "insert"), KS);
   await apply(node, w.next(at + 1n, "row-delete"), KS);
   await apply(node, w.next(at + 2n, "kv-row-delete"), KS);
@@ -58,6 +71,8 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   await node.stop();
 
   const before = w.log.filter((s) => s.ts <= at).length;
+  t.same(counterAmbiguity(w.log, at), [], "no counter update ran across T (the oracle can place every one)");
+  t.ok(w.log.some((s) => s.window && s.ts <= at) && w.log.some((s) => s.window && s.ts > at), "counter updates before and after T");
   t.ok(before > 500 && before < w.log.length - 500, `T cuts the history (${before} of ${w.log.length} statements)`);
 
   const plan = await expectOk(t, await p.cli("plan", "--at", at.toString(), "--grace", "1h", "--json"), "plan --json");
@@ -87,7 +102,7 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   await write(300);
   const at2 = w.log[w.log.length - 1]!.ts;
   const earlier = w.log[Math.floor(before * 0.75)]!.ts; // well after the snapshot, well before T
-  const others = { kv: await dumpTable(node, KS, "kv"), wide: await dumpTable(node, KS, "wide") };
+  const others = { kv: await dumpTable(node, KS, "kv"), wide: await dumpTable(node, KS, "wide"), hits: await dumpTable(node, KS, "hits") };
   await node.stop();
   await expectOk(t, await p.cli("restore", "--at", earlier.toString(), "--table", `${KS}.events`, "--grace", "1h"), "restore --table exact.events to T'");
   await node.start();
@@ -98,6 +113,7 @@ t.test("whole-node restore to T holds exactly the writes stamped <= T, for every
   t.ok(events.length > 0 && events.join("\n") === wantEvents.join("\n"), `events equals the reference at T' (${wantEvents.length} rows)\n${dumpDiff(events, wantEvents)}`);
   t.same(await dumpTable(node, KS, "kv"), others.kv, "kv keeps every write, those after T' and after the first restore included");
   t.same(await dumpTable(node, KS, "wide"), others.wide, "wide keeps every write");
+  t.same(await dumpTable(node, KS, "hits"), others.hits, "the counters keep their values");
 
   // A keyspace restore, to T2 after the first restore (before the table-scope one): the writes the
   // first restore undid (stamped after T) stay undone, although T2 is later than them. A whole-node

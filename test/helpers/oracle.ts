@@ -2,7 +2,9 @@
  * The oracle for exact restores: a log of every statement written to a node, each with its explicit
  * `USING TIMESTAMP`, over tables that exercise every kind of mutation (inserts, updates, TTLs, cell,
  * collection element, row, range and partition deletions, static columns, collections, UDTs, tuples,
- * batches; counters separately, since Cassandra stamps them itself).
+ * batches; counters separately, since Cassandra stamps them itself: a counter update is logged with
+ * the wall-clock window it ran in, counts as written at or before T when its window ends by T, and
+ * a test must write none whose window contains T (`counterAmbiguity`).
  *
  * After a restore to T, `replayInto` writes the statements stamped <= T into a fresh keyspace with
  * the same schema, and `dumpTable` reads both keyspaces in full (every column, `writetime()` of every
@@ -20,6 +22,7 @@ export const EXACT_SCHEMA = [
   "CREATE TABLE {ks}.kv (pk int PRIMARY KEY, v text, n bigint, tags set<text>, attrs map<text, int>, hist list<int>, home frozen<address>, loc address, pair tuple<int, text>, raw blob)",
   "CREATE TABLE {ks}.events (pk int, ck int, v text, s text static, PRIMARY KEY (pk, ck)) WITH CLUSTERING ORDER BY (ck DESC)",
   "CREATE TABLE {ks}.wide (a int, b text, c int, d int, v text, PRIMARY KEY ((a, b), c, d))",
+  "CREATE TABLE {ks}.hits (pk int PRIMARY KEY, c counter, d counter)",
 ];
 
 /** Simple (single-cell) columns per table: their writetime() and ttl() are compared too. */
@@ -27,6 +30,7 @@ const SIMPLE_COLUMNS: Record<string, string[]> = {
   kv: ["v", "n", "home", "pair", "raw"],
   events: ["v", "s"],
   wide: ["v"],
+  hits: [], // counters have no writetime()
 };
 export const EXACT_TABLES = Object.keys(SIMPLE_COLUMNS);
 
@@ -35,7 +39,11 @@ export interface Statement {
   readonly cql: string;
   readonly ts: bigint;
   readonly kind: string;
+  /** A counter update: the wall-clock µs before and after it ran (Cassandra stamps it in between); `ts` is the end. */
+  readonly window?: readonly [bigint, bigint] | undefined;
 }
+
+const nowMicros = () => BigInt(Date.now()) * 1000n;
 
 /** A small deterministic generator (mulberry32), so a failing run can be repeated. */
 export function seeded(seed: number): () => number {
@@ -116,6 +124,27 @@ export class Workload {
   };
 
   static readonly kinds = (): string[] => Object.keys(new Workload(1).makers);
+
+  /**
+   * Runs one counter update (increments and decrements of one or two counters of a row) on `node`
+   * and logs it with the wall-clock window it ran in.
+   */
+  async counter(node: CassandraNode, keyspace: string): Promise<Statement> {
+    const pk = this.int(10);
+    const set = this.rnd() < 0.5 ? `c = c + ${1 + this.int(100)}` : `c = c - ${1 + this.int(50)}, d = d + ${1 + this.int(1000)}`;
+    const cql = `UPDATE {ks}.hits SET ${set} WHERE pk = ${pk}`;
+    const lo = nowMicros();
+    await node.execute(cql.replaceAll("{ks}", keyspace));
+    const hi = nowMicros() + 1000n; // Date.now() has ms steps: the server's µs stamp may be up to 1 ms past it
+    const s: Statement = { cql, ts: hi, kind: "counter-update", window: [lo, hi] };
+    this.log.push(s);
+    return s;
+  }
+}
+
+/** Counter updates whose window contains `at`: the oracle cannot say whether they are before T. */
+export function counterAmbiguity(log: readonly Statement[], at: bigint): Statement[] {
+  return log.filter((s) => s.window !== undefined && s.window[0] <= at && at < s.window[1]);
 }
 
 export function render(s: Statement, keyspace: string): string {

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from "tap";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { decompress } from "zstd-napi";
@@ -365,7 +365,33 @@ t.test("restore hook: stubs and staged files reproduce the exact bytes atomicall
   await mkdir(other);
   const copied = await runNode(RESTORE_HOOK, [join(staged, v7!.name), join(other, v7!.name)], s.env);
   t.equal(copied.exitCode, 0, "staged segment: exit 0");
-  t.equal(sha256(await readFile(join(other, v7!.name))), v7!.sha256, "staged segment copied exactly");
+  t.same(copied.lines, [], "silent");
+  t.equal(sha256(await readFile(join(other, v7!.name))), v7!.sha256, "staged segment placed exactly");
+  const [stagedStat, placedStat] = [await stat(join(staged, v7!.name)), await stat(join(other, v7!.name))];
+  t.equal(placedStat.ino, stagedStat.ino, "same filesystem: placed with a hard link (no byte copied)");
+  // The other staged segments of the restore directory are linked ahead (Cassandra then skips the
+  // hook for targets that exist); a stub there is left for its own call.
+  const ahead = join(s.root, "ahead");
+  const aheadTarget = join(s.root, "ahead-commitlog");
+  await mkdir(ahead);
+  await mkdir(aheadTarget);
+  const v7all = await segmentFixtures("v7");
+  for (const f of v7all) await copyFile(f.path, join(ahead, f.name));
+  const [lzStub] = await segmentFixtures("lz4");
+  await copyFile(join(restoreDir, lzStub!.name), join(ahead, lzStub!.name));
+  const first = await runNode(RESTORE_HOOK, [join(ahead, v7all[0]!.name), join(aheadTarget, v7all[0]!.name)], s.env);
+  t.equal(first.exitCode, 0, "first call: exit 0");
+  t.same((await readdir(aheadTarget)).sort(), v7all.map((f) => f.name).sort(), "one call placed every staged segment, and no stub");
+  for (const f of v7all) t.equal(sha256(await readFile(join(aheadTarget, f.name))), f.sha256, `${f.name}: placed exactly`);
+
+  // Another filesystem (tmpfs): an in-kernel copy, exact, the staged file untouched.
+  const shm = await mkdtemp(join("/dev/shm", "pitr-hook-"));
+  t.teardown(() => rm(shm, { recursive: true, force: true }));
+  const across = await runNode(RESTORE_HOOK, [join(staged, v7!.name), join(shm, v7!.name)], s.env);
+  t.equal(across.exitCode, 0, "staged segment to another filesystem: exit 0");
+  t.not((await stat(join(shm, v7!.name))).ino, stagedStat.ino, "another filesystem: a copy");
+  t.equal(sha256(await readFile(join(shm, v7!.name))), v7!.sha256, "the copy is exact");
+  t.same((await readdir(shm)).filter((n) => n.includes(".tmp")), [], "no temporary file left by the copy");
 
   // Tampered archive object: sha256 mismatch → non-zero, nothing at %to.
   const obj = (await segmentObjects(s.archiveDir)).find((p) => p.includes(/-(\d+)\.log$/.exec(v7!.name)![1]!))!;

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { pushSegment } from "../../src/pipeline/push.js";
-import { segmentIdKey, segmentsPrefix } from "../../src/format/layout.js";
+import { readCatalog } from "../../src/catalog/read.js";
+import { parseSegmentKey, segmentIdKey, segmentsPrefix } from "../../src/format/layout.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
@@ -48,14 +49,26 @@ for (const path of ["one pass", "metadata first"] as const) {
     t.equal(again.key, first.key, "under the key it was first stored with");
     t.same(await keys(backend), [first.key], "one object for the segment id, no second key");
 
-    // Same id, other bytes: not the same segment, so it is stored (nothing is lost).
+    // Same id, other bytes, a later file time: what a node that failed to start archives when a
+    // restore staged the segment through its replay filter. Kept (nothing lost), beside the original
+    // as a conflict copy at the original's close time, so the catalog keeps the original.
     const other = Buffer.from(await readFile(fixture!.path));
     other.writeUInt8(other.readUInt8(other.length - 1) ^ 0xff, other.length - 1);
     await writeFile(live, other);
     await utimes(live, new Date("2026-11-27T18:00:00Z"), new Date("2026-11-27T18:00:00Z"));
     const changed = await pushSegment(backend, identity, { path: live, name: fixture!.name, archivedBy: "hook" });
-    t.equal(changed.outcome, "archived", "other bytes under the same id are stored, not taken for the first copy");
-    t.equal((await keys(backend)).length, 2, "beside the first copy");
+    t.equal(changed.outcome, "conflict-kept", "other bytes under the same id are kept as a conflict copy, not taken for the first copy");
+    t.equal(changed.conflictsWith, first.key, "naming the original");
+    const [orig, copy] = [parseSegmentKey(first.key)!, parseSegmentKey(changed.key)!];
+    t.equal(copy.closeTimeMs, orig.closeTimeMs, "at the original's close time, not the file's");
+    t.ok(copy.conflict, "marked as a conflict copy");
+    t.same((await keys(backend)).sort(), [first.key, changed.key].sort(), "beside the first copy, which is untouched");
+    const again2 = await pushSegment(backend, identity, { path: live, name: fixture!.name, archivedBy: "hook" });
+    t.equal(again2.key, changed.key, "archived a third time: the same conflict copy, no new object");
+    t.equal((await keys(backend)).length, 2, "still two objects");
+    const c = await readCatalog(backend, identity, { fromMs: Date.parse("2026-11-19T00:00:00Z"), toMs: Date.parse("2026-11-28T00:00:00Z"), loadSnapshots: async () => [], loadIncrementals: async () => [] });
+    t.same(c.segments.map((x) => x.key), [first.key], "the catalog uses the original");
+    t.equal(c.duplicates[0]?.others[0]?.key, changed.key, "and lists the rewrite as a duplicate");
 
     // An index entry whose object was pruned does not count: the segment is stored again.
     await copyFile(fixture!.path, live);

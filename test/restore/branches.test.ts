@@ -58,7 +58,7 @@ t.test("branch records round-trip and bad records are refused with one line", as
   const id = { cluster: "prod", node: "host-a" };
   const key = branchKey(id, restoredAtMs);
   const back = parseBranch(Buffer.from(renderBranch(wholeNode, ["shop.orders"])).toString("utf8"), key);
-  t.same(back, { ...wholeNode, tableIds: undefined }, "round trip");
+  t.same(back, { ...wholeNode, tableIds: undefined, tables: ["shop.orders"] }, "round trip (the table names kept for list)");
   t.throws(() => parseBranch("{", key), /branch record .* is invalid: not JSON/);
   t.throws(() => parseBranch(JSON.stringify({ schema_version: 1, restored_at: "2020-01-01T00:00:00Z", cutoff_micros: "1" }), key), /does not match the key/);
 });

@@ -1,6 +1,7 @@
 /**
  * `cassandra-pitr list [--since T] [--until T] [--json]`: the node's restorable window, snapshots,
- * gaps, segment counts. It describes what it found (the first and last segment close times), and
+ * gaps, segment counts, and its branches (one per finished restore, restore/branches.ts; all of
+ * them, whatever the searched window, since each still shapes later plans). It describes what it found (the first and last segment close times), and
  * names the searched window as such. With `--cluster [NAME]` (and no `--node`): every node of the
  * cluster, see cli/list-cluster.ts.
  */
@@ -11,6 +12,7 @@ import { exposureOf } from "../../catalog/exposure.js";
 import type { Catalog } from "../../catalog/model.js";
 import { segmentsOnDisk } from "../../pipeline/partial.js";
 import { EXIT } from "../../errors/codes.js";
+import { listBranches, type Branch } from "../../restore/branches.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext } from "../main.js";
 
@@ -20,6 +22,17 @@ const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).t
 async function exposureOnDisk(c: Catalog, commitlogDir: string) {
   const onDisk = await segmentsOnDisk(commitlogDir);
   return exposureOf(c, onDisk).map((e) => ({ segment: e.name, bytes: e.bytes, since: iso(e.sinceMs), until: iso(e.untilMs) }));
+}
+
+/** A branch point as `list` shows it (JSON field names as in the branch record). */
+function branchSummary(b: Branch) {
+  return {
+    restored_at: iso(b.restoredAtMs),
+    restore_point_in_time: b.restorePoint,
+    cutoff_micros: b.cutoffMicros.toString(),
+    table_ids: b.tableIds ? [...b.tableIds] : null,
+    tables: [...(b.tables ?? [])],
+  };
 }
 
 export async function run(ctx: CliContext): Promise<number> {
@@ -34,6 +47,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const identity = identityOf(config);
     await requireKnownNode(backend, identity, ctx.signal);
     const c = await readCatalog(backend, identity, { fromMs: since, toMs: until, loadSnapshots, loadIncrementals, signal: ctx.signal });
+    const branches = await listBranches(backend, identity, ctx.signal);
     const closes = c.segments.map((s) => s.closeTimeMs);
     const found = closes.length > 0 ? { first: iso(Math.min(...closes)), last: iso(Math.max(...closes)) } : undefined;
     const summary = {
@@ -47,6 +61,7 @@ export async function run(ctx: CliContext): Promise<number> {
       incrementals: c.incrementals.length,
       gaps: c.gaps.map((g) => ({ from_id: g.fromId.toString(), to_id: g.toId.toString(), count: g.count, after_close: iso(g.afterCloseMs), kind: g.kind, cause: g.cause })),
       ranges: c.ranges.map((r) => ({ snapshot: r.snapshotTag, from: iso(r.fromMs), to: iso(r.toMs) })),
+      branches: branches.map(branchSummary),
     };
     const exposure = config.commitlogDir ? await exposureOnDisk(c, config.commitlogDir) : undefined;
     if (ctx.args["json"]) {
@@ -60,6 +75,8 @@ export async function run(ctx: CliContext): Promise<number> {
       ctx.out(`  incrementals: ${c.incrementals.length}`);
       ctx.out(`  gaps: ${c.gaps.length}`);
       for (const g of summary.gaps) ctx.out(`    ids ${g.from_id}..${g.to_id} (${g.count}) after the segment closed ${g.after_close}: ${g.cause}`);
+      ctx.out(`  branches: ${branches.length}${branches.length > 0 ? " (each restore's writes after its restore point stay undone in later plans)" : ""}`);
+      for (const b of summary.branches) ctx.out(`    ${b.restored_at}  restored to ${b.restore_point_in_time} UTC  ${b.table_ids === null ? "whole node" : (b.tables.length > 0 ? b.tables : b.table_ids).join(", ")}`);
       if (exposure) {
         ctx.out(`  on this node's disk, not in the archive: ${exposure.length === 0 ? "nothing" : `${exposure.reduce((n, e) => n + e.bytes, 0)} bytes in ${exposure.length} segment(s)`}`);
         for (const e of exposure) ctx.out(`    ${e.segment}: ${e.bytes} synced bytes, writes ${e.since ?? "of any time"} .. ${e.until}`);

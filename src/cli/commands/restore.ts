@@ -12,6 +12,7 @@ import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
+import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
 import { checkReplicaGuard } from "../../restore/replica-guard.js";
@@ -102,6 +103,7 @@ export async function run(ctx: CliContext): Promise<number> {
       now,
       parallelism: config.parallelism,
       signal: ctx.signal,
+      progress: dryRun ? undefined : terminalProgress(process.stderr),
     });
     return EXIT.OK;
   } finally {
