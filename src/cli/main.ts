@@ -85,7 +85,7 @@ const COMMANDS: readonly CommandSpec[] = [
       y
         .option("tag", { alias: "t", type: "string", describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)" })
         .option("clear", { type: "boolean", default: false, describe: "clear the local snapshot after a verified upload" })
-        .option("tokens", { type: "boolean", default: true, describe: "record the node's tokens (nodetool info -T); --no-tokens when no node runs, e.g. for a copied snapshot" })
+        .option("tokens", { type: "boolean", default: true, describe: "record the node's tokens (nodetool info -T) and snapshot its schema keyspace; --no-tokens when no node runs, e.g. for a copied snapshot" })
         .option("wait", { type: "boolean", default: false, describe: "with --cluster: wait until every node has uploaded the snapshot" })
         .option("node-timeout", { type: "string", describe: "with --cluster --wait: a node silent this long fails the command (default 15m)" })
         .option("json", { type: "boolean", default: false }),

@@ -30,6 +30,8 @@ export async function run(ctx: CliContext): Promise<number> {
       scope,
       nodetool: config.nodetool,
       tokens: ctx.args["tokens"] !== false,
+      // No node runs (a copied snapshot): nodetool can take neither the tokens nor the schema keyspace.
+      schema: ctx.args["tokens"] !== false,
       clear: ctx.args["clear"] === true,
       datacenter: config.datacenter,
       cassandraVersion: config.cassandraVersion,
