@@ -152,6 +152,25 @@ export interface NodeReport {
   readonly drills: readonly DrillEvidence[];
 }
 
+/**
+ * A cluster's RPO: a cluster restore brings every node to one instant, so the cluster can be restored
+ * to T only when every node can, and its RPO at each instant is the worst node's. A node with nothing
+ * restorable makes the cluster's RPO unbounded (null) for as long as that lasts.
+ */
+export interface ClusterRpo {
+  readonly cluster: string;
+  readonly nodes: readonly string[];
+  readonly withinTargetShare: number;
+  /** Time during which at least one node was above target (the union of the nodes' breach windows). */
+  readonly breachMs: number;
+  readonly maxRpoMs: number | null;
+  readonly endRpoMs: number | null;
+  /** The merged breach windows, each with the nodes above target in it. */
+  readonly breachWindows: readonly { readonly startAt: number; readonly endAt: number; readonly durationMs: number; readonly nodes: readonly string[] }[];
+  /** Per chart bucket, the worst node's maximum RPO (null when some node had nothing restorable). */
+  readonly series: readonly SeriesPoint[];
+}
+
 export interface ReportModel {
   readonly schemaVersion: number;
   readonly status: CheckStatus;
@@ -159,6 +178,8 @@ export interface ReportModel {
   readonly window: { readonly fromAt: number; readonly toAt: number; readonly stepMs: number };
   readonly targetRpoMs: number;
   readonly nodes: readonly NodeReport[];
+  /** One per cluster with two or more nodes in the report. */
+  readonly clusters: readonly ClusterRpo[];
   readonly evidence: {
     readonly toolVersion: string;
     readonly generatedAt: number;
@@ -450,13 +471,59 @@ export function coverageRanges(catalog: Catalog): CoverageRange[] {
   return coverage;
 }
 
+/** A node's RPO pieces over the report's window. Pure. */
+function nodePieces(input: NodeInput, r: ReportInput): Piece[] {
+  const arrival = (s: CatalogSegment) => input.archiveTimes.get(s.key) ?? s.closeTimeMs;
+  const uploaded = (s: SnapshotEntry) => input.snapshotUploadedAt?.get(s.tag) ?? s.snapshotTimeMs;
+  return piecesOf(restorableSteps(input.catalog, arrival, uploaded), r.fromMs, r.toMs);
+}
+
+/** The RPO of each cluster with two or more nodes in the report: at every instant, the worst node's. Pure. */
+export function clusterRpos(r: ReportInput, nodes: readonly NodeReport[]): ClusterRpo[] {
+  const byCluster = new Map<string, NodeInput[]>();
+  for (const n of r.nodes) byCluster.set(n.catalog.identity.cluster, [...(byCluster.get(n.catalog.identity.cluster) ?? []), n]);
+  const out: ClusterRpo[] = [];
+  for (const [cluster, inputs] of [...byCluster].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (inputs.length < 2) continue;
+    const reports = nodes.filter((n) => n.cluster === cluster);
+    const windows = inputs.flatMap((n) => breachWindows(nodePieces(n, r), r.targetRpoMs).windows.map((w) => ({ startAt: w.startAt, endAt: w.endAt, node: n.catalog.identity.node })));
+    const merged = mergeWindows(windows);
+    const breachMs = merged.reduce((sum, w) => sum + w.durationMs, 0);
+    const worst = (values: readonly (number | null)[]): number | null => (values.some((v) => v === null) ? null : Math.max(...(values as number[])));
+    out.push({
+      cluster,
+      nodes: reports.map((n) => n.node),
+      withinTargetShare: 1 - breachMs / Math.max(1, r.toMs - r.fromMs),
+      breachMs,
+      maxRpoMs: worst(reports.map((n) => n.rpo.maxRpoMs)),
+      endRpoMs: worst(reports.map((n) => n.rpo.endRpoMs)),
+      breachWindows: merged,
+      series: reports[0]!.series.map((p, i) => ({ at: p.at, maxRpoMs: worst(reports.map((n) => n.series[i]?.maxRpoMs ?? null)) })),
+    });
+  }
+  return out;
+}
+
+/** Overlapping or touching [startAt, endAt) windows merged, each naming the nodes in it. Pure. */
+function mergeWindows(windows: readonly { startAt: number; endAt: number; node: string }[]): ClusterRpo["breachWindows"] {
+  const sorted = [...windows].sort((a, b) => a.startAt - b.startAt || a.endAt - b.endAt);
+  const merged: { startAt: number; endAt: number; nodes: Set<string> }[] = [];
+  for (const w of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && w.startAt <= last.endAt) {
+      last.endAt = Math.max(last.endAt, w.endAt);
+      last.nodes.add(w.node);
+    } else merged.push({ startAt: w.startAt, endAt: w.endAt, nodes: new Set([w.node]) });
+  }
+  return merged.map((w) => ({ startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, nodes: [...w.nodes].sort() }));
+}
+
 function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeReport {
   const { catalog } = input;
   const { fromMs, toMs, nowMs, targetRpoMs } = r;
   const arrival = (s: CatalogSegment) => input.archiveTimes.get(s.key) ?? s.closeTimeMs;
   const uploaded = (s: SnapshotEntry) => input.snapshotUploadedAt?.get(s.tag) ?? s.snapshotTimeMs;
-  const steps = restorableSteps(catalog, arrival, uploaded);
-  const pieces = piecesOf(steps, fromMs, toMs);
+  const pieces = nodePieces(input, r);
 
   const { windows, breachMs, maxRpo } = breachWindows(pieces, targetRpoMs);
   const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
@@ -584,6 +651,7 @@ export function buildReport(input: ReportInput): ReportModel {
     window: { fromAt: input.fromMs, toAt: input.toMs, stepMs },
     targetRpoMs: input.targetRpoMs,
     nodes,
+    clusters: clusterRpos(input, nodes),
     evidence: {
       toolVersion: input.toolVersion,
       generatedAt: input.nowMs,

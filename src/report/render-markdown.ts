@@ -17,6 +17,10 @@ export function renderMarkdown(model: ReportModel): string {
     const window = n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none";
     out.push(`| ${cell(`${n.cluster}/${n.node}`)} | ${STATUS_WORD[n.status]} | ${pct(n.rpo.withinTargetShare)} | ${dur(n.rpo.maxRpoMs)} | ${dur(n.rpo.endRpoMs)} | ${n.rpo.breachWindows} | ${window} |`);
   }
+  for (const c of model.clusters) {
+    out.push("");
+    out.push(`Cluster **${cell(c.cluster)}** (${c.nodes.length} nodes; its RPO at each instant is the worst node's, since a cluster restore needs every node): ${pct(c.withinTargetShare)} of the window within target, max ${dur(c.maxRpoMs)}, at the end ${dur(c.endRpoMs)}, ${c.breachWindows.length} breach window(s) (${dur(c.breachMs)}).`);
+  }
   out.push("");
   out.push("## Checks");
   out.push("");

@@ -6,6 +6,12 @@ export function renderText(model: ReportModel): string {
   const lines: string[] = [];
   lines.push(`compliance report ${iso(model.window.fromAt)} .. ${iso(model.window.toAt)}, target RPO ${dur(model.targetRpoMs)}: ${STATUS_WORD[model.status]}`);
   for (const c of model.checks) lines.push(`  [${c.status}] ${c.id}: ${c.details}`);
+  for (const c of model.clusters) {
+    lines.push("");
+    lines.push(`cluster ${c.cluster} (${c.nodes.length} nodes; a cluster restore needs every node, so its RPO is the worst node's at each instant):`);
+    lines.push(`  RPO: ${pct(c.withinTargetShare)} of the window within ${dur(model.targetRpoMs)}; max ${dur(c.maxRpoMs)}; at the end ${dur(c.endRpoMs)}; ${c.breachWindows.length} breach window(s), ${dur(c.breachMs)} in total`);
+    for (const w of c.breachWindows.slice(0, 5)) lines.push(`    ${iso(w.startAt)} .. ${iso(w.endAt)} (${dur(w.durationMs)}): above target on ${w.nodes.join(", ")}`);
+  }
   for (const n of model.nodes) {
     lines.push("");
     lines.push(`node ${n.cluster}/${n.node}: ${STATUS_WORD[n.status]}`);

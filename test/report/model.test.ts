@@ -108,3 +108,33 @@ t.test("the window is required to be non-empty", async (t) => {
   t.throws(() => buildReport({ ...scenarioInput(), toMs: FROM }), RangeError);
   t.ok(nodeA());
 });
+
+t.test("the cluster's RPO is the worst node's at each instant: breach windows are the union of the nodes'", async (t) => {
+  const { nodeC } = await import("./scenario.js");
+  const model = buildReport({ ...scenarioInput(), nodes: [nodeA(), nodeC()] });
+  t.equal(model.clusters.length, 1, "one cluster with two nodes");
+  const c = model.clusters[0]!;
+  t.same(c.nodes, ["node-a", "node-c"]);
+  // The union of the nodes' breach windows, computed here from the node reports (each has fewer than 5 windows).
+  const all = model.nodes.flatMap((n) => n.rpo.worst.map((w) => [w.startAt, w.endAt] as const)).sort((x, y) => x[0] - y[0]);
+  t.ok(model.nodes.every((n) => n.rpo.breachWindows === n.rpo.worst.length), "every node window is listed");
+  let union = 0;
+  let end = -Infinity;
+  for (const [a, b] of all) {
+    if (b <= end) continue;
+    union += b - Math.max(a, end);
+    end = b;
+  }
+  t.ok(union > 0, "the scenario has breaches");
+  t.equal(c.breachMs, union, "cluster breach time = the union of the nodes' breach windows");
+  t.equal(c.withinTargetShare, 1 - union / (TO - FROM));
+  t.ok(c.withinTargetShare <= Math.min(...model.nodes.map((n) => n.rpo.withinTargetShare)), "never better than the worst node");
+  const peaks = model.nodes.map((n) => n.rpo.maxRpoMs);
+  t.equal(c.maxRpoMs, peaks.includes(null) ? null : Math.max(...(peaks as number[])));
+  for (const [i, p] of c.series.entries()) {
+    const values = model.nodes.map((n) => n.series[i]!.maxRpoMs);
+    t.equal(p.maxRpoMs, values.includes(null) ? null : Math.max(...(values as number[])), `bucket ${i}: the worst node's`);
+  }
+  t.ok(c.breachWindows.every((w) => w.nodes.length > 0), "each window names its nodes");
+  t.same(buildReport({ ...scenarioInput(), nodes: [nodeA()] }).clusters, [], "a single node is no cluster section");
+});
