@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { waitFor } from "../helpers/cassandra.js";
 import { CassandraCluster } from "../helpers/cluster.js";
 import { ARCHIVE_HOOK, CLI, runNode, tempDir } from "../helpers/hooks.js";
-import { dumpDiff, dumpTable, EXACT_SCHEMA, EXACT_TABLES, render, replayInto, Workload } from "../helpers/oracle.js";
+import { dumpDiff, dumpTable, EXACT_SCHEMA, EXACT_TABLES, render, replayInto, STAMPED_TABLES, Workload } from "../helpers/oracle.js";
 import { Clock } from "./restore-scenario.js";
 
 const KS = "rk";
@@ -125,7 +125,8 @@ t.test("single-replica guard and a replacement node rebuilt from its archive on 
   t.match(status, hostId, "the ring knows node 3 by its old host id");
 
   await replayInto(n3, workload.log, T, REF);
-  for (const table of EXACT_TABLES) {
+  // This workload writes no counters (restore-exact covers them), so the counter table stays empty.
+  for (const table of STAMPED_TABLES) {
     const got = await dumpTable(n3, KS, table);
     const want = await dumpTable(n3, REF, table);
     t.ok(want.length > 0, `${table}: the oracle holds rows`);

@@ -33,6 +33,8 @@ const SIMPLE_COLUMNS: Record<string, string[]> = {
   hits: [], // counters have no writetime()
 };
 export const EXACT_TABLES = Object.keys(SIMPLE_COLUMNS);
+/** The tables written with `USING TIMESTAMP`: all but the counter table, which only `Workload.counter` writes. */
+export const STAMPED_TABLES = EXACT_TABLES.filter((t) => t !== "hits");
 
 export interface Statement {
   /** CQL with `{ks}` for the keyspace and `{ts}` for the timestamp. */
