@@ -76,9 +76,9 @@ export function createNodeActions(input: NodeActionsInput): NodeActions {
     },
     async start() {
       if (await running()) return "Cassandra was running already";
-      await runCommand("startCommand", required(config.startCommand, "startCommand"), signal);
+      const attempts = await startWithRetries(() => runCommand("startCommand", required(config.startCommand, "startCommand"), signal), signal);
       await waitUntil("did not answer", config.nodeCommandTimeout, running, signal);
-      return `started Cassandra ('${config.startCommand}'); it replayed the restored segments before answering`;
+      return `started Cassandra ('${config.startCommand}'${attempts > 1 ? `, attempt ${attempts}` : ""}); it replayed the restored segments before answering`;
     },
     async restore(at, request) {
       if (!config.dataDir || !commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
@@ -120,4 +120,24 @@ export function createNodeActions(input: NodeActionsInput): NodeActions {
       return summary.snapshotTime;
     },
   };
+}
+
+const START_ATTEMPTS = 3;
+const START_RETRY_MS = 10_000;
+
+/**
+ * Every node of a cluster restore starts at the same moment (after the barrier), so a node that is
+ * no seed can exit during startup because no seed answers its gossip shadow round yet ("Unable to
+ * gossip with any peers"); a later attempt finds the seeds up. Returns the attempt that succeeded.
+ */
+async function startWithRetries(start: () => Promise<unknown>, signal: AbortSignal | undefined): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      return attempt;
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
+    }
+  }
 }

@@ -21,7 +21,7 @@ import { join, relative } from "node:path";
 import { CLI, RESTORE_HOOK, runNode, tempDir, type Ran } from "../helpers/hooks.js";
 import { listArchived } from "./archive-scenario.js";
 import { openBackend } from "../../src/storage/open.js";
-import { baseSnapshot, expectOk, idsIn, idsUpTo, pitrNode, propertiesOf, writeRows, type PitrNode } from "./restore-scenario.js";
+import { baseSnapshot, expectOk, idsIn, idsUpTo, letWallClockCatchUp, pitrNode, propertiesOf, writeRows, type PitrNode } from "./restore-scenario.js";
 
 /** A tmpfs of `mib` MiB, unmounted (lazily, so a process still inside cannot block it) at teardown. */
 async function tmpfs(tt: Test, mib: number): Promise<string> {
@@ -79,6 +79,7 @@ t.test("restore with the commit log on its own filesystem: preflight, rollback, 
   rows.push(...(await writeRows(node, "orders", 2000, 1500, clock)));
   const at = rows[rows.length - 1]!.writetime - 173n;
   rows.push(...(await writeRows(node, "orders", 5000, 600, clock)));
+  await letWallClockCatchUp(node, "orders", rows, clock);
   await node.stop();
   const atText = at.toString();
   const restore = (env: Record<string, string> = {}) => cli(p, env, "restore", "--at", atText, "--grace", "1h");

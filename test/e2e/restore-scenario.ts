@@ -78,6 +78,17 @@ export async function writeRows(node: CassandraNode, table: string, firstId: num
   return rows;
 }
 
+/**
+ * The client clock runs ahead of the wall clock when many rows are written fast (it steps at least
+ * 400 µs per row), and a segment's close time is its file's last write: wait until the wall clock
+ * passes the last client timestamp, then write once more, so the segment that the next drain closes
+ * ends after every timestamp written, as it would on a live node.
+ */
+export async function letWallClockCatchUp(node: CassandraNode, table: string, rows: RowRecord[], clock: Clock): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.max(0, Number(rows[rows.length - 1]!.writetime / 1000n) - Date.now() + 50)));
+  rows.push(await node.writeRow(KS, table, 999_999, "after-the-wait", clock.tick(400n)));
+}
+
 export function idsUpTo(rows: RowRecord[], at: bigint): number[] {
   const latest = new Map<number, bigint>();
   for (const r of rows) if (r.writetime <= at && (latest.get(r.id) ?? -1n) < r.writetime) latest.set(r.id, r.writetime);

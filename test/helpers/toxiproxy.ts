@@ -70,6 +70,8 @@ export async function startToxiproxy(port = toxiproxyPort()): Promise<Toxiproxy>
     api,
     async proxy(name, upstream, listenPort) {
       const listen = `127.0.0.1:${listenPort}`;
+      // A server left by an interrupted run may still hold a proxy of this name: start from a clean one.
+      await fetch(`${api}/proxies/${name}`, { method: "DELETE" }).catch(() => undefined);
       await call(api, "POST", "/proxies", { name, listen, upstream, enabled: true });
       proxies.push(name);
       const toxics = new Set<string>();
