@@ -2,8 +2,8 @@
  * A node directory and a file:// archive holding the real pitr fixture: its segments archived
  * through the hook with their recorded close times, and its snapshot uploaded.
  */
-import { cp, mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { FIXTURES } from "./fixtures.js";
 import { ARCHIVE_HOOK, CLI, cleanEnv, runNode, tempDir } from "./hooks.js";
 
@@ -66,3 +66,17 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
   return { root, node, archive, env, tableDir, at, configFile };
 }
 
+
+/** Every file under `dir` as `path:size`, sorted: two calls compare to "nothing changed on disk". */
+export async function fileTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.push(`${relative(dir, p)}:${(await stat(p)).size}`);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}

@@ -6,22 +6,9 @@
  */
 import t from "tap";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { CLI, RESTORE_HOOK, runNode } from "../helpers/hooks.js";
-import { PITR, pitrArchive as setup } from "../helpers/pitr-archive.js";
-
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else out.push(`${relative(dir, p)}:${(await stat(p)).size}`);
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
+import { PITR, pitrArchive as setup, fileTree as tree } from "../helpers/pitr-archive.js";
 
 t.test("restore: bad input changes nothing; a good restore places, stages and writes the settings; finish removes them", async (t) => {
   const s = await setup();

@@ -4,24 +4,11 @@
  * the node's files are exactly as before.
  */
 import t from "tap";
-import { readdir, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { CLI, runNode } from "../helpers/hooks.js";
-import { pitrArchive as setup } from "../helpers/pitr-archive.js";
-
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else out.push(`${relative(dir, p)}:${(await stat(p)).size}`);
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
+import { pitrArchive as setup, fileTree as tree } from "../helpers/pitr-archive.js";
 
 t.test("a table directory on a read-only filesystem: refused or rolled back with one line, nothing changed", async (t) => {
   const s = await setup();
