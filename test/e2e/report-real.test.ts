@@ -8,6 +8,7 @@ import t from "tap";
 import { readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { openBackend } from "../../src/storage/open.js";
+import type { Backend } from "../../src/storage/types.js";
 import { CLI, runNode } from "../helpers/hooks.js";
 import { listArchived } from "./archive-scenario.js";
 import { Clock, KS, createTables, expectOk, pitrNode, writeRows } from "./restore-scenario.js";
@@ -29,6 +30,23 @@ async function fillSegments(p: Awaited<ReturnType<typeof pitrNode>>, count: () =
   }
 }
 
+/**
+ * Writes until the node is verifiably under the 10 s target: the newest archived segment closed less
+ * than 4 s ago, and the one before it less than 4 s before that. A window boundary then falls
+ * between two incidents however slow the machine is (under load a segment can take longer than the
+ * target to fill, and two incidents would merge into one window with one cause).
+ */
+async function settle(p: Awaited<ReturnType<typeof pitrNode>>, backend: Backend, clock: Clock, table: string): Promise<void> {
+  for (let round = 0; round < 40; round++) {
+    await writeRows(p.node, table, nextId, 100, clock);
+    nextId += 100;
+    const all = await listArchived(backend, p.identity);
+    const [prev, last] = all.slice(-2).map((a) => a.record.closeTimeMs);
+    if (prev !== undefined && last !== undefined && Date.now() - last < 4_000 && last - prev < 4_000) return;
+  }
+  throw new Error("the node never reached a steady archive (segments closing and archived within 4 s) after 40 rounds of writes");
+}
+
 t.test("report on a real archive: quiet period, archive outage and gap, each with its cause", async (t) => {
   const p = await pitrNode(t, "report-real");
   const backend = await openBackend(`file://${p.archiveDir}`);
@@ -40,6 +58,7 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
   const since = new Date(Date.now() - 60_000).toISOString();
   const archived = async () => (await listArchived(backend, p.identity)).length;
   await fillSegments(p, archived, (await archived()) + 3, clock, "ev");
+  await settle(p, backend, clock, "ev");
 
   // Quiet: no writes for 25 s; the active segment stays open and unarchived.
   const quietMs = 25_000;
@@ -48,6 +67,7 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
 
   // Healthy again long enough for the RPO to drop under the target between the two incidents.
   await fillSegments(p, archived, (await archived()) + 3, clock, "ev");
+  await settle(p, backend, clock, "ev");
 
   // Outage: the archive vanishes; the hook spools; the agent uploads 20 s later.
   const outageFrom = Date.now();
@@ -64,6 +84,7 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
   // More healthy segments, then a deliberate gap: one of them removed from the archive.
   const before = await archived();
   await fillSegments(p, archived, before + 3, clock, "ev");
+  await settle(p, backend, clock, "ev");
   await p.node.stop();
   const all = await listArchived(backend, p.identity);
   const victim = all[all.length - 3]!;
