@@ -41,6 +41,8 @@
 #   --restore-point-in-time T      restore_point_in_time (yyyy:MM:dd HH:mm:ss[.SSS[SSS]], UTC)
 #   --precision UNIT               precision (default MICROSECONDS)
 #   --jvm-opt OPT                  extra JVM option (repeatable), e.g. -Dcassandra.replayList=ks.t
+#   --authenticator NAME           authenticator (default AllowAllAuthenticator; PasswordAuthenticator
+#                                  turns CQL logins on, with the default role cassandra/cassandra)
 # cluster options (scripts/cassandra-cluster.sh sets them):
 #   --address A                    listen_address and rpc_address, a loopback address (default 127.0.0.1)
 #   --jmx-port N                   JMX port on 127.0.0.1 (default port base + 2)
@@ -208,6 +210,7 @@ cmd_init() {
   local port_base=19042 compat="" compression="" seg=1 heap=512M
   local archive="" restore="" restore_dirs="" rpit="" precision=MICROSECONDS
   local address=127.0.0.1 jmx_port="" seeds="" cluster_name=pitr-test hints=false bootstrap=true snitch=SimpleSnitch phi=8
+  local authenticator=AllowAllAuthenticator
   local -a jvm_extra=()
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -222,6 +225,7 @@ cmd_init() {
       --restore-point-in-time) rpit=$2; shift 2 ;;
       --precision) precision=$2; shift 2 ;;
       --jvm-opt) jvm_extra+=("$2"); shift 2 ;;
+      --authenticator) authenticator=$2; shift 2 ;;
       --address) address=$2; shift 2 ;;
       --jmx-port) jmx_port=$2; shift 2 ;;
       --seeds) seeds=$2; shift 2 ;;
@@ -244,6 +248,7 @@ cmd_init() {
   case "$address" in 127.*) ;; *) die "--address '$address' is not a loopback address; test nodes listen on 127.0.0.0/8 only" ;; esac
   [ "$hints" = true ] || [ "$hints" = false ] || die "--hinted-handoff must be true or false"
   [ "$bootstrap" = true ] || [ "$bootstrap" = false ] || die "--auto-bootstrap must be true or false"
+  case "$authenticator" in AllowAllAuthenticator|PasswordAuthenticator) ;; *) die "--authenticator must be AllowAllAuthenticator or PasswordAuthenticator" ;; esac
   jmx_port=${jmx_port:-$((port_base + 2))}
   seeds=${seeds:-$address:$((port_base + 1))}
   mkdir -p "$dir"/{conf,data,commitlog,hints,saved_caches,cdc_raw,logs}
@@ -302,7 +307,7 @@ native_transport_port: $port_base
 start_native_transport: true
 endpoint_snitch: $snitch
 phi_convict_threshold: $phi
-authenticator: AllowAllAuthenticator
+authenticator: $authenticator
 authorizer: AllowAllAuthorizer
 disk_failure_policy: stop
 commit_failure_policy: stop

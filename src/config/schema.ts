@@ -80,6 +80,12 @@ export interface Config {
   encryptionKeyEnv: string | undefined;
   /** Comma-separated files of retired keys, still used to read older objects. */
   encryptionRetiredKeyFiles: string | undefined;
+  /** CQL user for the reads the CLI makes of a live ring (the replica guard), when authentication is on. */
+  cqlUsername: string | undefined;
+  /** A file holding that user's password (never the password itself in the config file). */
+  cqlPasswordFile: string | undefined;
+  /** The name of an environment variable holding that user's password. */
+  cqlPasswordEnv: string | undefined;
 }
 
 /**
@@ -128,6 +134,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "encryptionKeyFile", type: "string", description: "file holding the current encryption key (64 hex digits or base64)" },
   { key: "encryptionKeyEnv", type: "string", description: "name of the environment variable holding the current encryption key" },
   { key: "encryptionRetiredKeyFiles", type: "string", description: "comma-separated files of retired keys, to read older objects" },
+  { key: "cqlUsername", type: "string", description: "CQL user for reading the live ring (replica guard) when Cassandra's authentication is on" },
+  { key: "cqlPasswordFile", type: "string", description: "file holding the CQL user's password" },
+  { key: "cqlPasswordEnv", type: "string", description: "name of the environment variable holding the CQL user's password" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

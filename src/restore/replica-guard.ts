@@ -15,7 +15,8 @@
  */
 import { readCassandraYaml, type CassandraYaml } from "../backup/cassandra-yaml.js";
 import { SYSTEM_KEYSPACES } from "../backup/local.js";
-import { PitrError } from "../errors/base.js";
+import { readFile } from "node:fs/promises";
+import { ConfigError, PitrError } from "../errors/base.js";
 
 export interface RingNode {
   readonly hostId: string;
@@ -88,6 +89,42 @@ export function contactPointsOf(yaml: CassandraYaml): string[] {
   return yaml.seeds.filter((s) => !own.has(s));
 }
 
+/** A CQL user and password, for clusters whose `authenticator` is on. */
+export interface CqlCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface CqlCredentialSettings {
+  readonly cqlUsername: string | undefined;
+  readonly cqlPasswordFile: string | undefined;
+  readonly cqlPasswordEnv: string | undefined;
+}
+
+/**
+ * The CQL credentials the settings name, or undefined when no user is set. The password comes from a
+ * file or an environment variable, never the config file or the command line (which `ps` shows).
+ */
+export async function loadCqlCredentials(s: CqlCredentialSettings, env: NodeJS.ProcessEnv): Promise<CqlCredentials | undefined> {
+  if (!s.cqlUsername) {
+    if (s.cqlPasswordFile || s.cqlPasswordEnv) throw new ConfigError("a CQL password is set but no cqlUsername", { hint: "set cqlUsername to the role the password belongs to" });
+    return undefined;
+  }
+  if (s.cqlPasswordFile) {
+    try {
+      return { username: s.cqlUsername, password: (await readFile(s.cqlPasswordFile, "utf8")).replace(/\r?\n$/, "") };
+    } catch (err) {
+      throw new ConfigError(`cannot read the CQL password file '${s.cqlPasswordFile}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        hint: "check the path and that this user may read it (keep it mode 0600)",
+      });
+    }
+  }
+  const fromEnv = s.cqlPasswordEnv ? env[s.cqlPasswordEnv] : undefined;
+  if (s.cqlPasswordEnv && !fromEnv) throw new ConfigError(`the environment variable ${s.cqlPasswordEnv} (cqlPasswordEnv) is not set`, { hint: "export the password in the CLI's environment" });
+  if (fromEnv === undefined) throw new ConfigError(`cqlUsername '${s.cqlUsername}' is set but no password`, { hint: "set cqlPasswordFile or cqlPasswordEnv" });
+  return { username: s.cqlUsername, password: fromEnv };
+}
+
 interface DriverHost {
   readonly address: string;
   readonly hostId: { toString(): string } | null;
@@ -98,10 +135,11 @@ interface DriverHost {
  * Reads the ring through the CQL driver from the given hosts (the first that answers) on the
  * cluster's native port, which is the same on every node (system.peers holds no port).
  */
-export async function readRing(contactPoints: readonly string[], port: number, signal?: AbortSignal): Promise<RingView> {
+export async function readRing(contactPoints: readonly string[], port: number, signal?: AbortSignal, credentials?: CqlCredentials): Promise<RingView> {
   const { default: cassandra } = await import("cassandra-driver");
   const client = new cassandra.Client({
     contactPoints: [...contactPoints],
+    ...(credentials ? { authProvider: new cassandra.auth.PlainTextAuthProvider(credentials.username, credentials.password) } : {}),
     protocolOptions: { port },
     policies: { loadBalancing: new cassandra.policies.loadBalancing.RoundRobinPolicy() },
     socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
@@ -137,7 +175,9 @@ export interface GuardOptions {
   readonly archivedNodes: () => Promise<readonly string[]>;
   readonly signal?: AbortSignal | undefined;
   /** The ring reader (tests give a fixed view). */
-  readonly read?: ((contactPoints: readonly string[], port: number, signal?: AbortSignal) => Promise<RingView>) | undefined;
+  readonly read?: ((contactPoints: readonly string[], port: number, signal?: AbortSignal, credentials?: CqlCredentials) => Promise<RingView>) | undefined;
+  /** For a ring whose `authenticator` is on. */
+  readonly credentials?: CqlCredentials | undefined;
 }
 
 /**
@@ -159,11 +199,15 @@ export async function checkReplicaGuard(o: GuardOptions): Promise<string[]> {
   }
   let view: RingView;
   try {
-    view = await (o.read ?? readRing)(contactPoints, yaml.nativePort, o.signal);
+    view = await (o.read ?? readRing)(contactPoints, yaml.nativePort, o.signal, o.credentials);
   } catch (err) {
+    const why = (err as Error).message.split("\n")[0] ?? "";
+    const auth = /authenticat|credentials|password/i.test(`${(err as Error).name} ${why}`);
     throw new ReplicasLiveError(
-      `restoring node ${o.self} alone is refused: no other node answered at ${contactPoints.join(", ")} (the seeds of ${yaml.file}), so whether its other replicas are up is unknown: ${(err as Error).message.split("\n")[0]}`,
-      "start a seed or check the network; if the whole cluster is down for a restore of every node, or this node's disks were lost, pass --replica-lost",
+      `restoring node ${o.self} alone is refused: ${auth ? "the ring refused the CQL login" : "no other node answered"} at ${contactPoints.join(", ")} (${o.ringFrom?.length ? "--ring-from" : `the seeds of ${yaml.file}`}), so whether its other replicas are up is unknown: ${why}`,
+      auth
+        ? "set cqlUsername and cqlPasswordFile (or cqlPasswordEnv) to a role that may log in (docs/configuration.md)"
+        : "start a seed or check the network; if the whole cluster is down for a restore of every node, or this node's disks were lost, pass --replica-lost",
     );
   }
   return decideReplicaGuard(view, o.self, o.scope);

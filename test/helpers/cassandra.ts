@@ -37,6 +37,8 @@ export interface NodeOptions {
   jvmOpts?: string[];
   /** auto_bootstrap (cassandra-node.sh's default for a single node; a cluster sets false). */
   autoBootstrap?: boolean;
+  /** PasswordAuthenticator turns CQL logins on (role cassandra/cassandra); the harness's own session then cannot connect. */
+  authenticator?: "AllowAllAuthenticator" | "PasswordAuthenticator";
 }
 
 export interface RowRecord {
@@ -290,6 +292,7 @@ export function nodeOptionArgs(o: NodeOptions): string[] {
   add("--restore-point-in-time", o.restorePointInTime);
   add("--precision", o.precision);
   add("--auto-bootstrap", o.autoBootstrap === undefined ? undefined : String(o.autoBootstrap));
+  add("--authenticator", o.authenticator);
   for (const opt of o.jvmOpts ?? []) args.push("--jvm-opt", opt);
   return args;
 }

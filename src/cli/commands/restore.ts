@@ -15,7 +15,7 @@ import { recordBranch } from "../../restore/branches.js";
 import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
-import { checkReplicaGuard } from "../../restore/replica-guard.js";
+import { checkReplicaGuard, loadCqlCredentials } from "../../restore/replica-guard.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
@@ -82,6 +82,7 @@ export async function run(ctx: CliContext): Promise<number> {
       ringFrom: strings(ctx.args, "ringFrom"),
       archivedNodes: () => listNodes(backend, identityOf(config).cluster, { signal: ctx.signal }),
       signal: ctx.signal,
+      credentials: ctx.args["replicaLost"] === true ? undefined : await loadCqlCredentials(config, process.env),
     });
     for (const line of guard) ctx.out(line);
     const now = Date.now();
