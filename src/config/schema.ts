@@ -80,6 +80,10 @@ export interface Config {
   encryptionKeyEnv: string | undefined;
   /** Comma-separated files of retired keys, still used to read older objects. */
   encryptionRetiredKeyFiles: string | undefined;
+  /** S3 Object Lock (WORM) on every archived object: `none`, or the retention mode (docs/least-privilege.md). */
+  objectLock: "none" | "governance" | "compliance";
+  /** How long each archived object stays locked from the moment it is written. */
+  objectLockRetention: number | undefined;
 }
 
 /**
@@ -128,6 +132,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "encryptionKeyFile", type: "string", description: "file holding the current encryption key (64 hex digits or base64)" },
   { key: "encryptionKeyEnv", type: "string", description: "name of the environment variable holding the current encryption key" },
   { key: "encryptionRetiredKeyFiles", type: "string", description: "comma-separated files of retired keys, to read older objects" },
+  { key: "objectLock", type: "enum", values: ["none", "governance", "compliance"], default: "none", description: "S3 Object Lock retention mode on every archived object (s3:// only; the bucket needs object lock enabled)" },
+  { key: "objectLockRetention", type: "duration", min: 86_400_000, max: MAX_DURATION_MS, description: "how long each archived object stays locked after it is written (at least 1d; required with objectLock)" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */
