@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import t, { type Test } from "tap";
 import { execa } from "execa";
 import * as s3 from "@aws-sdk/client-s3";
@@ -18,12 +19,13 @@ import { planRestore } from "../../src/restore/planner.js";
 import { ConfigError } from "../../src/errors/base.js";
 import { openBackend } from "../../src/storage/open.js";
 import { objectLockPolicy } from "../../src/storage/object-lock.js";
-import type { Backend } from "../../src/storage/types.js";
+import { PreconditionFailedError } from "../../src/storage/errors.js";
+import type { Backend, LentChunks } from "../../src/storage/types.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
 import { ARCHIVE_HOOK, CLI, cleanEnv, runNode, tempDir } from "../helpers/hooks.js";
 import { REPO } from "../helpers/cassandra.js";
 import { buildArchive, DAY, identity as pruneIdentity, T0 } from "../prune/archive.js";
-import { requireTarget } from "./conformance.js";
+import { expectError, readAll, requireTarget } from "./conformance.js";
 
 const DAY_MS = 86_400_000;
 const NODE_ID = "4f1c2a77-0b8e-4d2a-9c55-1e0f6a3b9d21";
@@ -122,6 +124,34 @@ if (url !== undefined) {
     await root.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: "overwritten", ChecksumAlgorithm: "CRC32" }));
     const original = await root.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versions[0]!.VersionId }));
     t.equal((await original.Body!.transformToByteArray()).length, versions[0]!.Size, "the locked version still holds the archived bytes");
+  });
+
+  t.test("locked puts of every body shape: a multipart stream, a stream of known length, bytes; a refused second put adds no version", async (t) => {
+    const backend = await openBackend(`s3://${bucket}/shapes`, { objectLock: { mode: "governance", retentionMs: DAY_MS }, retry: false });
+    t.teardown(() => backend.close());
+    const big = (seed: number): LentChunks => ({
+      lent: true,
+      async *[Symbol.asyncIterator]() {
+        const shared = Buffer.alloc(256 * 1024, seed);
+        for (let i = 0; i < 48; i++) yield shared; // 12 MiB: two 8 MiB parts, each with its checksum
+      },
+    });
+    const known = Buffer.alloc(3 * 1024 * 1024, 7);
+    await backend.put("multipart", big(1), { ifAbsent: true });
+    await backend.put("known-length", Readable.from([known.subarray(0, 1024 * 1024), known.subarray(1024 * 1024)]), { ifAbsent: true, contentLength: known.length });
+    await backend.put("bytes", new Uint8Array(known.subarray(0, 100)), { ifAbsent: true });
+    for (const [key, size] of [["multipart", 12 * 1024 * 1024], ["known-length", known.length], ["bytes", 100]] as const) {
+      const info = await backend.head(key);
+      t.equal(info.size, size, `${key}: stored whole`);
+      t.equal(info.retention?.mode, "governance", `${key}: locked`);
+      t.ok(info.versionId !== undefined, `${key}: head reports the version`);
+    }
+    await expectError(t, backend.put("multipart", big(2), { ifAbsent: true }), PreconditionFailedError, "a second multipart put is refused");
+    await expectError(t, backend.put("bytes", new Uint8Array(10), { ifAbsent: true }), PreconditionFailedError, "a second put of bytes is refused");
+    t.equal((await versionsOf("shapes/multipart")).versions.length, 1, "no second version");
+    t.equal((await readAll(await backend.get("multipart")))[0], 1, "the first body is what reads back");
+    await backend.put("unlocked", new Uint8Array(5), { ifAbsent: true, retain: false });
+    t.equal((await backend.head("unlocked")).retention, undefined, "retain: false writes without a lock (the check probe)");
   });
 
   t.test("check: ok on a bucket with object lock, one failure line with a hint on one without", async (t) => {
@@ -240,5 +270,10 @@ if (url !== undefined) {
     await t.rejects(hook.send(new s3.ListObjectsV2Command({ Bucket: bucket, Prefix: `${nodePrefix}/` })), { name: "AccessDenied" }, "listing is refused");
     await t.rejects(hook.send(new s3.GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${CLUSTER}/another-node/x` })), { name: "AccessDenied" }, "another node's prefix is out of reach");
     t.equal((await versionsOf(stored[0]!.Key!)).markers.length, 0, "no delete marker was added");
+
+    // `check` on the node, with the node's credentials: the lock confirmed, the probe kept (no delete).
+    const check = await runNode(CLI, ["check", "--segment-size", "16MiB"], env);
+    t.match(check.stdout, /^ok\s+object-lock\s+bucket of .* has object lock enabled/m, "check confirms the lock with the hook's credentials");
+    t.match(check.stdout, /^ok\s+storage\s+.*probe written and read; these credentials may not delete, so '.*_check\/.*' stays/m, check.stdout);
   });
 }
