@@ -200,6 +200,12 @@ if (url !== undefined) {
     const direct = first.keptByLock.filter((k) => k.why.startsWith("under governance retention"));
     t.ok(direct.length > 0 && direct.every((k) => k.until !== undefined && k.until.getTime() > now && k.until.getTime() <= now + DAY_MS + 1000), "with the date each becomes deletable");
     t.same(await listed(locked), before, "the archive is unchanged");
+    const cli = await runNode(CLI, ["prune", "--keep", "1", "--confirm"], cleanEnv({ CASSANDRA_PITR_ARCHIVE: url, CASSANDRA_PITR_S3_ENDPOINT: endpoint, CASSANDRA_PITR_CLUSTER: pruneIdentity.cluster, CASSANDRA_PITR_NODE: pruneIdentity.node }));
+    t.equal(cli.exitCode, 0, "prune --confirm exits 0");
+    t.match(cli.stdout, /^kept by lock segment \S+: under governance retention, deletable from \d{4}-\d\d-\d\dT/m, "each locked object is named with its date");
+    t.match(cli.stdout, new RegExp(`^0 object\\(s\\) deleted, 0 delete-marked \\(0 bytes\\), ${plan.delete.length} kept by lock$`, "m"), "the summary counts them");
+    t.notMatch(cli.stdout, /^deleted /m, "nothing is reported deleted");
+    t.same(await listed(locked), before, "the archive is still unchanged");
 
     // A day later (as prune sees it): the locks have passed, and a delete on this versioned bucket adds a marker.
     const later = await applyPrune(locked, plan, now + 2 * DAY_MS);
