@@ -5,7 +5,7 @@
  * real MinIO user holding only docs/policies/s3-hooks.json.
  */
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import t, { type Test } from "tap";
@@ -175,6 +175,17 @@ if (url !== undefined) {
     t.equal(ran.lines.length <= 2 && /objectLockRetention/.test(ran.stderr), true, `one clear line: ${ran.stderr}`);
     const short = await runNode(ARCHIVE_HOOK, [seg.path, seg.name], hookEnv({ CASSANDRA_PITR_OBJECT_LOCK: "governance", CASSANDRA_PITR_OBJECT_LOCK_RETENTION: "1h", CASSANDRA_PITR_SPOOL_DIR: seg.spool }));
     t.equal(short.exitCode, 2, "a retention under a day is refused");
+
+    // A lock asked of a bucket created without it: every put is refused; the hook spools and says why.
+    const unlocked = hookEnv({ CASSANDRA_PITR_ARCHIVE: `${url}/worm-unlocked`, CASSANDRA_PITR_OBJECT_LOCK: "governance", CASSANDRA_PITR_OBJECT_LOCK_RETENTION: "1d", CASSANDRA_PITR_SPOOL_DIR: seg.spool });
+    const spooled = await runNode(ARCHIVE_HOOK, [seg.path, seg.name], unlocked);
+    t.equal(spooled.exitCode, 0, "exit 0: the segment is safe in the spool");
+    t.equal(spooled.lines.length, 1, "one line");
+    t.match(spooled.stderr, /spooled for the agent .*does not have object lock enabled/, spooled.stderr);
+    t.ok((await readdir(seg.spool)).includes(seg.name), "the segment is in the spool");
+    const strict = await runNode(ARCHIVE_HOOK, [seg.path, seg.name], { ...unlocked, CASSANDRA_PITR_SPOOL_FALLBACK: "false", CASSANDRA_PITR_SPOOL_DIR: `${seg.spool}-2` });
+    t.equal(strict.exitCode, 16, "without the spool fallback: exit 16");
+    t.match(strict.stderr, /hint: create the bucket with object lock enabled, or set objectLock: none/);
   });
 
   t.test("prune keeps locked objects with their date, then reports deletes on the versioned bucket as delete-marked", async (t) => {
