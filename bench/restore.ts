@@ -81,7 +81,7 @@ function sortedIndex(keys: readonly string[], size: number): Backend {
   return {
     scheme: "mem",
     displayLocation: "sorted-index://bench",
-    capabilities: { conditionalCreate: false, maxConnections: 16, lateMetadata: false },
+    capabilities: { conditionalCreate: false, maxConnections: 16, lateMetadata: false, retention: false },
     put: no,
     get: no,
     head: no,

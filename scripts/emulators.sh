@@ -14,7 +14,8 @@
 #   GCS    fake-gcs-server, built from source with `go install` PITR_EMU_GCS_PORT   (19301)
 #   Azure  Azurite blob service from node_modules               PITR_EMU_AZURE_PORT (19302)
 # `install` also builds Toxiproxy (toxiproxy-server), which the fault tests start on their own
-# ports (PITR_TEST_TOXIPROXY_PORT, test/helpers/toxiproxy.ts) in front of these servers.
+# ports (PITR_TEST_TOXIPROXY_PORT, test/helpers/toxiproxy.ts) in front of these servers, and MinIO's
+# client `mc`, with which the object-lock tests create a user with the least-privilege policy.
 # Data, logs and pid files live in .tmp/emulators; Go builds and module caches in .cache/.
 # Needs only go, node and npm (npm ci done).
 set -euo pipefail
@@ -31,6 +32,10 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c" # master of 2026-02-12; MinIO
 # The fault proxy the fault-matrix tests start themselves (test/helpers/toxiproxy.ts).
 TOXIPROXY_MODULE="github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_VERSION="v2.5.0"
+# MinIO's client, for the least-privilege tests (users and IAM policies: test/storage/s3-object-lock.test.ts);
+# the version MinIO's own go.mod pins, so its modules are mostly in the cache already.
+MC_MODULE="github.com/minio/mc"
+MC_VERSION="v0.0.0-20250313080218-cf909e1063a9"
 
 HOST=127.0.0.1
 S3_PORT="${PITR_EMU_S3_PORT:-19300}"
@@ -91,6 +96,7 @@ install_toxiproxy() {
 cmd_install() {
   install_go fake-gcs-server "$FAKE_GCS_MODULE" "$FAKE_GCS_VERSION"
   install_go minio "$MINIO_MODULE" "$MINIO_VERSION"
+  install_go mc "$MC_MODULE" "$MC_VERSION"
   install_toxiproxy
   [[ -x "$REPO/node_modules/.bin/azurite-blob" ]] || die "node_modules/.bin/azurite-blob missing: run npm ci"
 }
@@ -211,6 +217,7 @@ cmd_status() {
 cmd_env() {
   cat <<ENV
 export PITR_TEST_S3_URL=s3://$BUCKET/conformance
+export PITR_TEST_MC=$BIN/mc
 export CASSANDRA_PITR_S3_ENDPOINT=http://$HOST:$S3_PORT
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY

@@ -4,6 +4,7 @@ import type { NodeIdentity } from "../format/layout.js";
 import type { Config } from "../config/schema.js";
 import { openBackend } from "../storage/open.js";
 import { loadEncryptionKeys } from "../storage/decorators/encryption-keys.js";
+import { objectLockPolicy } from "../storage/object-lock.js";
 import type { Backend } from "../storage/types.js";
 import { parseInstant } from "../restore/time.js";
 import type { CliContext } from "./main.js";
@@ -21,6 +22,7 @@ export async function openArchive(ctx: CliContext, options: { dryRun?: boolean }
     dryRun: options.dryRun,
     env: ctx.env,
     encryption: await loadEncryptionKeys(config, ctx.env),
+    objectLock: objectLockPolicy(config),
   });
   return { config, backend };
 }

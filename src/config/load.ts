@@ -111,12 +111,17 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
   }
 }
 
-/** A duration beyond what its setting can hold (a timer, or 100 years) is refused, not wrapped. */
+/** A duration beyond what its setting can hold (a timer, or 100 years) is refused, not wrapped; one below its minimum too. */
 function boundDuration(spec: SettingSpec, ms: number, text: string, source: string): number {
   const max = spec.max ?? MAX_DURATION_MS;
   if (!Number.isFinite(ms) || ms > max) {
     throw new ConfigError(`${source}: '${text}' is longer than the ${formatDuration(max)} this setting can hold`, {
       hint: `use at most ${formatDuration(max)}`,
+    });
+  }
+  if (spec.min !== undefined && ms < spec.min) {
+    throw new ConfigError(`${source}: '${text}' is shorter than the ${formatDuration(spec.min)} this setting needs`, {
+      hint: `use at least ${formatDuration(spec.min)}`,
     });
   }
   return ms;

@@ -86,6 +86,10 @@ export interface Config {
   cqlPasswordFile: string | undefined;
   /** The name of an environment variable holding that user's password. */
   cqlPasswordEnv: string | undefined;
+  /** S3 Object Lock (WORM) on every archived object: `none`, or the retention mode (docs/least-privilege.md). */
+  objectLock: "none" | "governance" | "compliance";
+  /** How long each archived object stays locked from the moment it is written. */
+  objectLockRetention: number | undefined;
 }
 
 /**
@@ -137,6 +141,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "cqlUsername", type: "string", description: "CQL user for reading the live ring (replica guard) when Cassandra's authentication is on" },
   { key: "cqlPasswordFile", type: "string", description: "file holding the CQL user's password" },
   { key: "cqlPasswordEnv", type: "string", description: "name of the environment variable holding the CQL user's password" },
+  { key: "objectLock", type: "enum", values: ["none", "governance", "compliance"], default: "none", description: "S3 Object Lock retention mode on every archived object (s3:// only; the bucket needs object lock enabled)" },
+  { key: "objectLockRetention", type: "duration", min: 86_400_000, max: MAX_DURATION_MS, description: "how long each archived object stays locked after it is written (at least 1d; required with objectLock)" },
 ];
 
 /** camelCase → CASSANDRA_PITR_UPPER_SNAKE */

@@ -12,6 +12,7 @@
  */
 import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
+import { objectLockPolicy } from "../storage/object-lock.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "./bounded.js";
@@ -78,6 +79,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
     requireNameOfPath(path, name);
     config = (await loadConfig({ env: io.env, configPath })).config;
     const identity = requireIdentity(config);
+    const objectLock = objectLockPolicy(config); // a lock without a retention is refused before anything is spooled
     const spoolDir = config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path));
 
     if (config.hookMode === "spool") {
@@ -112,6 +114,7 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
       ]);
       const backend = await openBackend(config.archive, {
         encryption: await loadEncryptionKeys(config, io.env),
+        objectLock,
         signal: deadline,
         retry: { attempts: config.retryAttempts },
       });

@@ -15,7 +15,7 @@
  * using the original and lists the other as a duplicate, and the outcome says so (the hook warns).
  */
 import { parseSegmentName, type SegmentName } from "../commitlog/segment-name.js";
-import { PitrError } from "../errors/base.js";
+import { PitrError, isPitrError } from "../errors/base.js";
 import { StorageError, TransientStorageError } from "../storage/errors.js";
 import { isNotFound, isPreconditionFailed } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
@@ -163,8 +163,12 @@ async function storedUnderId(
     return stored ? { key, same: stored.sha256 === sha256(), stored } : undefined;
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    // The object was pruned: the entry goes, so the copy stored now is indexed instead.
-    await backend.delete(segmentIdKey(identity, name.id, name.version), { signal });
+    // The object was pruned: the entry goes, so the copy stored now is indexed instead. Credentials
+    // without delete (docs/least-privilege.md) leave it: the first entry then names a missing object,
+    // which this function already reads as no entry.
+    await backend.delete(segmentIdKey(identity, name.id, name.version), { signal }).catch((e: unknown) => {
+      if (!(isPitrError(e) && e.code === "E_ACCESS_DENIED")) throw e;
+    });
     return undefined;
   }
 }

@@ -12,7 +12,8 @@ import { ObjectNotFoundError } from "../storage/errors.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import { buildCatalog, listedSegmentOf, type ListedSegment } from "../catalog/model.js";
 import { loadSnapshots } from "../catalog/backup-source.js";
-import type { Backend } from "../storage/types.js";
+import { headIfExists } from "../storage/front.js";
+import type { Backend, ObjectInfo } from "../storage/types.js";
 import { planPrune, supersededPartials, type KeepPolicy, type PruneItem, type PrunePlan } from "./plan.js";
 
 export async function readAndPlanPrune(backend: Backend, identity: NodeIdentity, policy: KeepPolicy, nowMs: number, signal?: AbortSignal): Promise<PrunePlan> {
@@ -55,13 +56,57 @@ async function readSupersededPartials(backend: Backend, identity: NodeIdentity, 
   return supersededPartials(partials, whole);
 }
 
-export async function applyPrune(backend: Backend, plan: PrunePlan, signal?: AbortSignal): Promise<number> {
-  let n = 0;
-  for (const item of plan.delete) {
-    await backend.delete(item.key, { signal });
-    n++;
+/** What `--confirm` did with each planned object. */
+export interface PruneResult {
+  /** Gone from the store (or already gone). */
+  readonly deleted: readonly PruneItem[];
+  /**
+   * Versioned bucket: hidden by a delete marker, so no listing, catalog or plan sees it any more,
+   * but its version stays in the bucket until a lifecycle rule (NoncurrentVersionExpiration) removes it.
+   */
+  readonly markedDeleted: readonly PruneItem[];
+  /** Under object-lock retention, or used by an object that is: left alone, deletable from `until`. */
+  readonly keptByLock: readonly { readonly item: PruneItem; readonly until: Date | undefined; readonly why: string }[];
+}
+
+/**
+ * Deletes the plan's objects in its order. Where the store can hold locks (S3), each object's
+ * retention is read first: an object still locked is not touched (a plain delete there would only
+ * add a delete marker and report as deleted an object that still exists), and while any snapshot
+ * manifest or incremental record is locked no component is deleted (the locked record would list a
+ * snapshot whose files are gone; a later prune takes them once its lock expires).
+ */
+export async function applyPrune(backend: Backend, plan: PrunePlan, nowMs: number, signal?: AbortSignal): Promise<PruneResult> {
+  const infos = new Map<string, ObjectInfo | undefined>();
+  if (backend.capabilities.retention) {
+    for (const item of plan.delete) infos.set(item.key, await headIfExists(backend, item.key, signal));
   }
-  return n;
+  const lockedUntil = (key: string) => {
+    const until = infos.get(key)?.retention?.until;
+    return until !== undefined && until.getTime() > nowMs ? until : undefined;
+  };
+  const lockedRecord = plan.delete.find((i) => (i.kind === "snapshot" || i.kind === "incremental") && lockedUntil(i.key) !== undefined);
+  const deleted: PruneItem[] = [];
+  const markedDeleted: PruneItem[] = [];
+  const keptByLock: { item: PruneItem; until: Date | undefined; why: string }[] = [];
+  for (const item of plan.delete) {
+    const until = lockedUntil(item.key);
+    if (until !== undefined) {
+      keptByLock.push({ item, until, why: `under ${infos.get(item.key)?.retention?.mode} retention` });
+      continue;
+    }
+    if (item.kind === "component" && lockedRecord !== undefined) {
+      keptByLock.push({ item, until: lockedUntil(lockedRecord.key), why: `the locked ${lockedRecord.kind} '${lockedRecord.key}' may use it` });
+      continue;
+    }
+    if (infos.has(item.key) && infos.get(item.key) === undefined) {
+      deleted.push(item); // already gone
+      continue;
+    }
+    await backend.delete(item.key, { signal });
+    (infos.get(item.key)?.versionId !== undefined ? markedDeleted : deleted).push(item);
+  }
+  return { deleted, markedDeleted, keptByLock };
 }
 
 /** "30d" / "12h" → duration; "7" → count. */

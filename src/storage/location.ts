@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors/base.js";
 import { hasUserinfo, redactUrl as redact } from "../errors/redact.js";
+import type { ObjectLockPolicy } from "./object-lock.js";
 import type { Scheme } from "./types.js";
 
 /**
@@ -45,6 +46,8 @@ export interface S3Location extends LocationBase {
   readonly forcePathStyle: boolean;
   /** From AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; undefined = the SDK's default provider chain. */
   readonly credentials?: S3Credentials | undefined;
+  /** Object Lock on every put (from the objectLock settings, added by openLocation, never from the URL). */
+  readonly objectLock?: ObjectLockPolicy | undefined;
 }
 
 export interface GcsLocation extends LocationBase {

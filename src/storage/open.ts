@@ -2,6 +2,7 @@ import { withDryRun } from "./decorators/dry-run.js";
 import { withEncryption, type EncryptionKeys } from "./decorators/encrypt.js";
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "./decorators/retry.js";
 import { parseLocation, type Env, type Location } from "./location.js";
+import { requireLockableLocation, type ObjectLockPolicy } from "./object-lock.js";
 import { createBackendFor } from "./registry.js";
 import type { Backend } from "./types.js";
 
@@ -16,6 +17,8 @@ export interface OpenOptions {
   dryRun?: boolean | undefined;
   /** Client-side encryption keys; undefined: writes in clear, reads refuse encrypted objects clearly. */
   encryption?: EncryptionKeys | undefined;
+  /** S3 Object Lock on every put (storage/object-lock.ts); refused on other schemes. */
+  objectLock?: ObjectLockPolicy | undefined;
   /** Environment to read settings from; defaults to process.env. */
   env?: Env | undefined;
   /** Injected for tests: called before each retry. */
@@ -41,7 +44,9 @@ export async function openBackend(url: string, options: OpenOptions = {}): Promi
 }
 
 export async function openLocation(location: Location, options: OpenOptions = {}): Promise<Backend> {
-  let backend = await createBackendFor(location);
+  requireLockableLocation(location, options.objectLock);
+  const located = location.scheme === "s3" && options.objectLock !== undefined ? { ...location, objectLock: options.objectLock } : location;
+  let backend = await createBackendFor(located);
   if (options.dryRun) backend = withDryRun(backend);
   backend = withEncryption(backend, options.encryption);
   const policy: RetryPolicy =

@@ -62,6 +62,11 @@ export interface Capabilities {
    * in all when this is true (pipeline/scan.ts).
    */
   readonly lateMetadata: boolean;
+  /**
+   * `head` reports object-lock retention and versioning (`ObjectInfo.retention`, `versionId`): the
+   * store may keep an object a delete was asked for (S3 with Object Lock or versioning).
+   */
+  readonly retention: boolean;
 }
 
 export interface OpOptions {
@@ -79,6 +84,11 @@ export interface PutOptions extends OpOptions {
   lateMetadata?: (() => Record<string, string>) | undefined;
   /** Known length of a streamed body, when the caller has it (lets S3 avoid buffering). */
   contentLength?: number | undefined;
+  /**
+   * false: written without the location's object-lock retention (the check probe, removed at once).
+   * Every other put of an archive opened with objectLock is locked.
+   */
+  retain?: false | undefined;
 }
 
 export interface ListOptions extends OpOptions {
@@ -91,4 +101,11 @@ export interface ObjectInfo {
   readonly size: number;
   readonly modified?: Date | undefined;
   readonly metadata: Readonly<Record<string, string>>;
+  /** From `head` where `capabilities.retention`: the object's lock, when it has one. */
+  readonly retention?: { readonly mode: "governance" | "compliance"; readonly until: Date } | undefined;
+  /**
+   * From `head` where `capabilities.retention`: the version id on a versioned bucket (a delete there
+   * only adds a delete marker; the version stays until a lifecycle rule removes it).
+   */
+  readonly versionId?: string | undefined;
 }

@@ -44,8 +44,10 @@ t.test("--keep 3d: dry run deletes nothing; --confirm deletes only what no kept 
   const inside = [T0 + 6 * DAY + 3_600_000 + 1000, T0 + 7 * DAY + 12 * 3_600_000, NOW - 3_600_000];
   for (const at of inside) t.ok(await planAt(b, at), `restorable before prune at ${new Date(at).toISOString()}`);
 
-  const deleted = await applyPrune(b, plan);
+  const result = await applyPrune(b, plan, NOW);
+  const deleted = result.deleted.length;
   t.equal(deleted, plan.delete.length);
+  t.same([result.markedDeleted, result.keptByLock], [[], []], "a store without versions or locks deletes everything planned");
   const after = await keys(b);
   t.equal(after.length, before.length - deleted);
   for (const at of inside) {
@@ -69,7 +71,7 @@ t.test("--keep 2 (count): the two newest snapshots and everything from the older
   await buildArchive(b, 5);
   const plan = await readAndPlanPrune(b, identity, parseKeep("2", parseDuration), NOW);
   t.same(plan.kept.map((k) => k.tag), ["daily-3", "daily-4"]);
-  await applyPrune(b, plan);
+  await applyPrune(b, plan, NOW);
   t.ok(await planAt(b, T0 + 3 * DAY + 3_600_000 + 1000));
   t.ok(await planAt(b, T0 + 5 * DAY - 1000));
 });

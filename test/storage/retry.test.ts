@@ -26,7 +26,7 @@ t.test("nextDelay: capped exponential growth with full jitter", async (t) => {
 class FlakyBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation = "mem://flaky";
-  readonly capabilities = { conditionalCreate: true, maxConnections: 1, lateMetadata: false };
+  readonly capabilities = { conditionalCreate: true, maxConnections: 1, lateMetadata: false, retention: false };
   readonly calls: Record<string, number> = {};
   private readonly failures = new Map<string, unknown[]>();
   /** list: fail after yielding this many items (once), instead of before the call. */

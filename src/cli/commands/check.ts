@@ -12,6 +12,9 @@ import { EXIT } from "../../errors/codes.js";
 import { parseLocation } from "../../storage/location.js";
 import { loadEncryptionKeys } from "../../storage/decorators/encryption-keys.js";
 import { openBackend } from "../../storage/open.js";
+import { objectLockPolicy, readBucketLockState, type ObjectLockPolicy } from "../../storage/object-lock.js";
+import type { Location } from "../../storage/location.js";
+import { isPitrError } from "../../errors/base.js";
 import { identityOf } from "../context.js";
 import type { CliContext } from "../main.js";
 import { hookPaths } from "../hooks.js";
@@ -45,6 +48,26 @@ async function privacyCheck(id: string, path: string, what: string): Promise<Che
     : { id, status: "warning", details: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
 }
 
+/** With objectLock set: the bucket must have object lock enabled, or every archived put fails. */
+async function objectLockCheck(location: Location, policy: ObjectLockPolicy): Promise<Check> {
+  const wanted = `objectLock: ${policy.mode}, ${formatDuration(policy.retentionMs)}`;
+  try {
+    const state = await readBucketLockState(location, AbortSignal.timeout(30_000));
+    if (state?.enabled) {
+      return { id: "object-lock", status: "ok", details: `bucket of '${location.display}' has object lock enabled (${wanted}${state.defaultRetention ? `; bucket default ${state.defaultRetention}` : ""})` };
+    }
+    return {
+      id: "object-lock",
+      status: "failure",
+      details: `${wanted} is set, but the bucket of '${location.display}' does not have object lock enabled: every archived put would fail`,
+      hint: "object lock can only be enabled when the bucket is created (ObjectLockEnabledForBucket): create a new bucket with it, or set objectLock: none (docs/least-privilege.md)",
+    };
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    return { id: "object-lock", status: "failure", details: `cannot read the object lock configuration: ${e.message}`, hint: e.hint ?? "grant s3:GetBucketObjectLockConfiguration to these credentials (docs/least-privilege.md)" };
+  }
+}
+
 export async function run(ctx: CliContext): Promise<number> {
   const results: Check[] = [];
   const add = (r: Check) => results.push(r);
@@ -64,20 +87,31 @@ export async function run(ctx: CliContext): Promise<number> {
     add({ id: "identity", status: "failure", details: (err as Error).message, hint: "run 'cassandra-pitr init'" });
   }
 
+  const objectLock = objectLockPolicy(config);
+  if (objectLock !== undefined) add(await objectLockCheck(location, objectLock));
+
   // Storage: reachable and writable, with a probe object written, read back and removed.
-  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env) });
+  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env), objectLock });
   try {
     const probe = checkProbeKey(identity, Date.now(), randomBytes(4).toString("hex"));
     const body = randomBytes(64);
-    await backend.put(probe, body, { ifAbsent: true });
+    await backend.put(probe, body, { ifAbsent: true, retain: false }); // never locked: it is removed at once
     const back = await readBytes(backend, probe);
-    await backend.delete(probe);
+    const removed = await backend.delete(probe).then(
+      () => true,
+      (err: unknown) => {
+        if (isPitrError(err) && err.code === "E_ACCESS_DENIED") return false; // least-privilege credentials: no delete
+        throw err;
+      },
+    );
     add({
       id: "storage",
       status: back.equals(body) ? "ok" : "failure",
-      details: back.equals(body)
-        ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
-        : `'${backend.displayLocation}' returned other bytes than were written`,
+      details: !back.equals(body)
+        ? `'${backend.displayLocation}' returned other bytes than were written`
+        : removed
+          ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
+          : `'${backend.displayLocation}' is reachable and writable (probe written and read; these credentials may not delete, so '${probe}' stays)`,
     });
   } catch (err) {
     const e = err as Error & { hint?: string };

@@ -41,7 +41,7 @@ const BLOCK_BUFFERS = 2;
 export class AzureBackend implements Backend {
   readonly scheme = "az" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true, retention: false };
   private container: Promise<ContainerClient> | undefined;
 
   constructor(private readonly location: AzureLocation) {

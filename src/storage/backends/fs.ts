@@ -87,7 +87,7 @@ function errnoOf(err: unknown): string | undefined {
 export class FsBackend implements Backend {
   readonly scheme = "file" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 8, lateMetadata: true };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 8, lateMetadata: true, retention: false };
   private readonly root: string;
 
   constructor(location: FileLocation) {

@@ -59,7 +59,7 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 export class GcsBackend implements Backend {
   readonly scheme = "gs" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false, retention: false };
   private client: Promise<{ storage: Storage; bucket: Bucket }> | undefined;
 
   constructor(private readonly location: GcsLocation) {

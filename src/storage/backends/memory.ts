@@ -47,7 +47,7 @@ async function readAll(body: PutBody, signal: AbortSignal | undefined): Promise<
 export class MemoryBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true };
+  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true, retention: false };
   private readonly store: Store;
 
   constructor(location: MemoryLocation) {

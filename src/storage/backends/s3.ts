@@ -14,6 +14,7 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { S3Location } from "../location.js";
+import type { BucketLockState } from "../object-lock.js";
 import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
 import { networkCode } from "../network.js";
 
@@ -31,6 +32,10 @@ import { networkCode } from "../network.js";
  * - Bodies: bytes and streams of known length (below 5 GiB) go in one PutObject; streams of unknown
  *   length (compressed segments) go through our own multipart upload from a fixed pool of part
  *   buffers (parts.ts), one PutObject when they fit in one part.
+ * - Object Lock (location.objectLock): every put carries the retention mode and a retain-until date
+ *   (write time + retention) and a CRC32 checksum, which S3 requires on locked writes. A locked
+ *   bucket is versioned: an unconditional put would add a second version with other bytes, so the
+ *   head-then-put fallback is refused there and ifAbsent must be enforced by the service.
  */
 /**
  * A 32 MiB segment compresses to about 8 MiB: with 8 MiB parts it usually goes up in one PutObject
@@ -86,7 +91,7 @@ export class S3Backend implements Backend {
   }
 
   get capabilities(): Capabilities {
-    return { conditionalCreate: this.conditionalSupported, maxConnections: 16, lateMetadata: false };
+    return { conditionalCreate: this.conditionalSupported, maxConnections: 16, lateMetadata: false, retention: true };
   }
 
   /** Builds the client once; a construction failure is cached and reported the same way each time. */
@@ -118,6 +123,17 @@ export class S3Backend implements Backend {
     return this.clients;
   }
 
+  /** The lock headers of a put, or none (no policy, or the put asked for none). */
+  private lockParams(options: PutOptions): { ObjectLockMode?: "GOVERNANCE" | "COMPLIANCE"; ObjectLockRetainUntilDate?: Date; ChecksumAlgorithm?: "CRC32" } {
+    const lock = this.location.objectLock;
+    if (lock === undefined || options.retain === false) return {};
+    return {
+      ObjectLockMode: lock.mode === "compliance" ? "COMPLIANCE" : "GOVERNANCE",
+      ObjectLockRetainUntilDate: new Date(Date.now() + lock.retentionMs),
+      ChecksumAlgorithm: "CRC32",
+    };
+  }
+
   private objectKey(key: string): string {
     return joinKey(this.location.prefix, key);
   }
@@ -144,6 +160,19 @@ export class S3Backend implements Backend {
     }
     if (name === "PreconditionFailed" || status === 412) {
       return new PreconditionFailedError(this.displayLocation, key, { cause: err });
+    }
+    if (/WORM protected|ObjectLocked/i.test(`${name} ${err instanceof Error ? err.message : ""}`)) {
+      // MinIO answers 400 InvalidRequest, AWS 403 AccessDenied: either way the lock holds.
+      return new AccessDeniedError(this.displayLocation, `${what}: the object is under object-lock retention`, {
+        cause: err,
+        hint: "locked objects can be removed only after their retain-until date (docs/least-privilege.md)",
+      });
+    }
+    if (name === "InvalidRequest" && /ObjectLockConfiguration|object lock/i.test(err instanceof Error ? err.message : "")) {
+      return new StorageError(this.displayLocation, `${what}: the bucket '${this.location.bucket}' does not have object lock enabled`, {
+        cause: err,
+        hint: "create the bucket with object lock enabled, or set objectLock: none (cassandra-pitr check tells)",
+      });
     }
     if (DENIED_NAMES.has(name) || status === 403 || status === 401) {
       return new AccessDeniedError(this.displayLocation, detail, { cause: err });
@@ -175,6 +204,7 @@ export class S3Backend implements Backend {
         Key: this.objectKey(key),
         Metadata: { ...(options.metadata ?? {}) },
         ...(conditional ? { IfNoneMatch: "*" } : {}),
+        ...this.lockParams(options),
       };
       const sendOptions = signal ? { abortSignal: signal } : {};
       const length = body instanceof Uint8Array ? body.byteLength : options.contentLength;
@@ -188,6 +218,11 @@ export class S3Backend implements Backend {
       } catch (err) {
         const name = (err as { name?: string }).name;
         const status = (err as Partial<S3ServiceException>).$metadata?.httpStatusCode;
+        if (conditional && (name === "NotImplemented" || status === 501) && this.location.objectLock !== undefined) {
+          throw new StorageError(this.displayLocation, `put '${key}': the server does not support conditional writes (If-None-Match)`, {
+            hint: "objectLock needs them: on a versioned bucket a second put would add a version with other bytes",
+          });
+        }
         if (conditional && (name === "NotImplemented" || status === 501) && body instanceof Uint8Array) {
           // The server does not implement conditional writes: head-then-put from now on.
           this.conditionalSupported = false;
@@ -209,7 +244,7 @@ export class S3Backend implements Backend {
   private async putMultipart(
     sdk: Sdk,
     client: S3Client,
-    params: { Bucket: string; Key: string; Metadata: Record<string, string>; IfNoneMatch?: string },
+    params: { Bucket: string; Key: string; Metadata: Record<string, string>; IfNoneMatch?: string; ChecksumAlgorithm?: "CRC32" },
     body: Readable | LentChunks,
     sendOptions: { abortSignal?: AbortSignal },
   ): Promise<void> {
@@ -227,11 +262,13 @@ export class S3Backend implements Backend {
             if (uploadId === undefined) throw new StorageError(this.displayLocation, `put '${params.Key}': CreateMultipartUpload returned no UploadId`);
           },
           part: async (bytes, partNumber) => {
+            const checksum = params.ChecksumAlgorithm === undefined ? {} : { ChecksumAlgorithm: params.ChecksumAlgorithm };
             const out = await client.send(
-              new sdk.UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+              new sdk.UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length, ...checksum }),
               sendOptions,
             );
-            return { PartNumber: partNumber, ETag: out.ETag };
+            // A locked upload carries a checksum per part, which the completion must repeat.
+            return { PartNumber: partNumber, ETag: out.ETag, ...(out.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: out.ChecksumCRC32 }) };
           },
         },
         { partSize: PART_SIZE, buffers: PART_BUFFERS, signal: sendOptions.abortSignal },
@@ -302,11 +339,14 @@ export class S3Backend implements Backend {
         if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404) await this.assertBucket(signal);
         throw err;
       }
+      const mode = out.ObjectLockMode === "COMPLIANCE" ? "compliance" : out.ObjectLockMode === "GOVERNANCE" ? "governance" : undefined;
       return {
         key,
         size: out.ContentLength ?? 0,
         modified: out.LastModified,
         metadata: { ...(out.Metadata ?? {}) },
+        ...(mode !== undefined && out.ObjectLockRetainUntilDate !== undefined ? { retention: { mode, until: out.ObjectLockRetainUntilDate } } : {}),
+        ...(out.VersionId !== undefined && out.VersionId !== "null" ? { versionId: out.VersionId } : {}),
       };
     } catch (err) {
       throw this.toStorageError(err, "head", key, signal);
@@ -375,6 +415,25 @@ export class S3Backend implements Backend {
     }
   }
 
+  /** Whether the bucket has object lock enabled, and its default retention (for `check`). */
+  async bucketLockState(options: OpOptions = {}): Promise<BucketLockState> {
+    const { signal } = options;
+    try {
+      const { sdk, client } = await this.getClients();
+      const out = await client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }), signal ? { abortSignal: signal } : {});
+      const rule = out.ObjectLockConfiguration?.Rule?.DefaultRetention;
+      const span = rule?.Days !== undefined ? `${rule.Days} days` : rule?.Years !== undefined ? `${rule.Years} years` : undefined;
+      return {
+        enabled: out.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
+        defaultRetention: rule?.Mode !== undefined && span !== undefined ? `${rule.Mode} ${span}` : undefined,
+      };
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === "ObjectLockConfigurationNotFoundError") return { enabled: false };
+      throw this.toStorageError(err, "get object lock configuration of", this.location.bucket, signal);
+    }
+  }
+
   async close(): Promise<void> {
     const clients = this.clients;
     this.clients = undefined;
@@ -382,6 +441,6 @@ export class S3Backend implements Backend {
   }
 }
 
-export function createBackend(location: S3Location): Backend {
+export function createBackend(location: S3Location): S3Backend {
   return new S3Backend(location);
 }
