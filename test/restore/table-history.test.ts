@@ -101,7 +101,8 @@ t.test("a dropped and re-created table is refused, naming both ids, the drop tim
   t.equal(before.kind, "table-recreated");
   t.equal(before.exitStatus, 17);
   t.match(before.message, new RegExp(`${A}.*${B}.*dropped at ${new Date(min(30)).toISOString()}`), before.message);
-  t.match(before.hint ?? "", new RegExp(`scratch node that creates it WITH ID = ${A}: 'cassandra-pitr verify --drill --at ${new Date(min(25)).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z")} --table shop\.orders --keep-scratch'`), `says what to do, with the command: ${before.hint}`);
+  const drillCommand = `'cassandra-pitr verify --drill --at ${new Date(min(25)).toISOString().replace(/Z$/, "000Z")} --table shop.orders --keep-scratch'`;
+  t.ok(before.hint?.includes(`scratch node that creates it WITH ID = ${A}: ${drillCommand}`), `says what to do, with the command: ${before.hint}`);
 
   // Into a scratch node (the drill) the table is created WITH ID = the snapshot's id: at a T before
   // the drop its id at T is the snapshot's, so it is restored; a T in the gap or after the re-create is still refused.
