@@ -18,14 +18,14 @@ import t from "tap";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { REPO, type CassandraNode, type RowRecord } from "../test/helpers/cassandra.js";
 import { KS, baseSnapshot, expectOk, pitrNode, type Clock } from "../test/e2e/restore-scenario.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const targetMiB = Number(arg("--mib") ?? 1024);
-const outFile = join(REPO, arg("--out") ?? "BENCHMARKS.md");
+const outFile = resolve(REPO, arg("--out") ?? "BENCHMARKS.md");
 const HEADING = "### End-to-end recovery time (RTO) on a real node";
 const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(" ");
 
@@ -101,7 +101,7 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
 
   const s = (ms: number | undefined) => (ms === undefined ? "?" : (ms / 1000).toFixed(1));
   const rowsOut: [string, string, string][] = [
-    ["`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)", s(t1 - t0), `${segmentsLine} segments staged`],
+    ["`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)", s(t1 - t0), `${segmentsLine} segments staged` + (segmentsLine === "?" ? "" : ` (${Number(segmentsLine) * 32} MiB, ${(Number(segmentsLine) * 32 / ((t1 - t0) / 1000)).toFixed(0)} MiB/s)`)],
     ["node start until the first \"Replaying\" (JVM, schema, restore hooks)", s(replayStart === undefined ? undefined : replayStart - t1), `${hookEvents} restore hook call(s)`],
     ["replay (\"Replaying\" … \"Log replay complete\")", s(replayStart !== undefined && replayEnd !== undefined ? replayEnd - replayStart : undefined), ""],
     ["after replay until CQL is up (its log line)", s(replayEnd !== undefined ? (cqlUp ?? t2) - replayEnd : undefined), ""],
