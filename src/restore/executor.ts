@@ -596,6 +596,12 @@ export async function abortRestore(o: { cassandraConf: string; isNodeRunning: ()
  * After the node started (replay completes before Cassandra opens CQL): remove every restore
  * setting, restoring the properties file as it was and dropping our JVM option lines.
  */
+/** A line of a .properties file that sets something (not blank, not a comment). */
+function isPropertyLine(line: string): boolean {
+  const l = line.trim();
+  return l !== "" && !l.startsWith("#") && !l.startsWith("!");
+}
+
 export async function finishRestore(o: {
   cassandraConf: string;
   isNodeRunning: () => Promise<boolean>;
@@ -637,7 +643,13 @@ export async function finishRestore(o: {
   const kept = current
     .split("\n")
     .filter((l) => !/^\s*(restore_command|restore_directories|restore_point_in_time|precision)\s*[=:]/.test(l) && !l.startsWith("# restore settings written by cassandra-pitr"));
-  await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
+  if (kept.some(isPropertyLine)) await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
+  else {
+    // Cassandra 4.1 and 5.0 assert that the file, when present, sets something (CommitLogArchiver,
+    // with -ea as shipped): a node without archiving (a drill's scratch node) would not start again.
+    await rm(state.properties_file, { force: true });
+    o.say(`removed '${state.properties_file}': no setting is left in it, and Cassandra refuses to start with an empty one`);
+  }
   if (state.properties_backup) await rm(state.properties_backup, { force: true });
   if (state.jvm_options_backup) await rm(state.jvm_options_backup, { force: true });
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {
