@@ -4,11 +4,15 @@
  *
  *   node build/bench/bench/main.js [--quick] [--runs N] [--out FILE] [--no-remote] [--no-32mib] [--no-128mib]
  *   node build/bench/bench/main.js --restore-only [--window N]   (npm run bench -- --restore-only)
+ *   node build/bench/bench/main.js [--rto | --rto-only] [--mib N]  (npm run bench -- --rto)
  *
  * --restore-only measures the restore fetch throughput alone (a window of N real 32 MiB segments,
  * default 16) and replaces that subsection of the existing BENCHMARKS.md, saying when it ran.
+ * --rto adds, after everything else, the end-to-end recovery time on a real Cassandra node
+ * (bench/rto.ts: N MiB of commit log after a snapshot, default 1024; several minutes); --rto-only
+ * runs that alone. Without either, a full run keeps the RTO subsection of the previous file.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -242,6 +246,7 @@ async function main(): Promise<void> {
 
   await rm(work, { recursive: true, force: true });
   const minutes = (Date.now() - started) / 60_000;
+  const keptRto = await previousRto(); // measured on its own date (its text says when); --rto measures it again
   const md = [
     "# Benchmarks",
     "",
@@ -269,6 +274,7 @@ async function main(): Promise<void> {
     "",
     renderTable({ ...planning, notes: planning.notes.filter((n) => !n.includes("target")) }),
     renderTable(fetchTable),
+    ...(keptRto ? [keptRto] : []),
     "## Other parts",
     "",
     extra,
@@ -277,4 +283,27 @@ async function main(): Promise<void> {
   log(`wrote ${outFile} in ${fmt(minutes, 1)} min`);
 }
 
-await main();
+const RTO_HEADING = "### End-to-end recovery time (RTO) on a real node";
+
+/** The RTO subsection of the file as it is (up to the next heading), or "" when it has none. */
+async function previousRto(): Promise<string> {
+  const current = await readFile(outFile, "utf8").catch(() => "");
+  const from = current.indexOf(RTO_HEADING);
+  if (from < 0) return "";
+  const next = /\n##+ /.exec(current.slice(from + RTO_HEADING.length));
+  return current.slice(from, next ? from + RTO_HEADING.length + next.index + 1 : undefined);
+}
+
+/** bench/rto.ts in its own process (it is a tap test on a real node); it rewrites its subsection of `outFile`. */
+async function rto(): Promise<void> {
+  log("end-to-end RTO on a real Cassandra node (bench/rto.ts) ...");
+  const child = spawn(process.execPath, [join(REPO, "build/bench/bench/rto.js"), "--mib", value("--mib") ?? "1024", "--out", outFile], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+  const code = await new Promise<number | null>((done) => child.on("exit", done));
+  if (code !== 0) throw new Error(`bench/rto.ts failed (exit ${code})`);
+}
+
+if (flag("--rto-only")) await rto();
+else {
+  await main();
+  if (flag("--rto")) await rto();
+}

@@ -1,28 +1,33 @@
 /**
- * End-to-end recovery time on a real Cassandra 5.0.9 node, run on demand (not part of `npm test`
- * nor of the default `npm run bench`):
+ * End-to-end recovery time on a real Cassandra 5.0.9 node. Not part of `npm test`; run on demand by
+ * `npm run bench -- --rto` (after the other figures) or `npm run bench -- --rto-only`, or alone:
  *
- *   PITR_TEST_PORT_BASE=33000 npx tsx bench/rto.ts [--mib 1024] [--out BENCHMARKS.md]
+ *   npm run build && npx tsc -p bench/tsconfig.json && node build/bench/bench/rto.js [--mib 1024] [--out BENCHMARKS.md]
  *
- * A node with 32 MiB segments archives through our hook to a file:// archive; after a snapshot,
- * rows of ~20 KB are written until `--mib` of commit log has been archived; the node is stopped and
- * restored to the last write. Timed: the `cassandra-pitr restore` command (fetch, verify, filter,
- * stage, apply), then the node's start split by its own log (start-up and restore hooks until the
- * first "Replaying", replay until "Log replay complete", then until CQL is up). The restored row
- * count is checked against the rows written. The figures replace the RTO subsection of BENCHMARKS.md.
+ * (PITR_TEST_PORT_BASE=<base> picks the node's ports, as in the tests.) A node with 32 MiB segments
+ * archives through our hook to a file:// archive; after a snapshot, rows of ~20 KB of random text
+ * (so the archive is as large as the commit log: compression does not hide the transfer) are
+ * written until `--mib` of commit log has been archived; the node is stopped and restored to the
+ * last write. Timed: the `cassandra-pitr restore` command (fetch, verify, filter, stage, apply),
+ * then the node's start split by its own log (start-up and restore hooks until the first
+ * "Replaying", replay until "Log replay complete", then until CQL is up), and for comparison a plain
+ * restart of the same node. The restored row count is checked against the rows written. The figures
+ * replace the RTO subsection of BENCHMARKS.md.
  */
 import t from "tap";
 import os from "node:os";
+import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { REPO } from "../test/helpers/cassandra.js";
-import { baseSnapshot, expectOk, pitrNode, writeRows } from "../test/e2e/restore-scenario.js";
+import { join, resolve } from "node:path";
+import { REPO, type CassandraNode, type RowRecord } from "../test/helpers/cassandra.js";
+import { KS, baseSnapshot, expectOk, pitrNode, type Clock } from "../test/e2e/restore-scenario.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const targetMiB = Number(arg("--mib") ?? 1024);
-const outFile = join(REPO, arg("--out") ?? "BENCHMARKS.md");
+const outFile = resolve(REPO, arg("--out") ?? "BENCHMARKS.md");
 const HEADING = "### End-to-end recovery time (RTO) on a real node";
+const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(" ");
 
 /** Milliseconds since the epoch of a Cassandra log line (`INFO  [main] 2026-11-27 20:22:13,723 ...`), in the JVM's zone (UTC here). */
 function lineTime(line: string): number | undefined {
@@ -61,7 +66,7 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
   const writeStart = Date.now();
   // Segments are archived as they close: write until the window holds the wanted size.
   while ((await archivedBytes(p.archiveDir)).segments * 32 < targetMiB) {
-    rows.push(...(await writeRows(node, "orders", next, 500, clock, 20_000)));
+    rows.push(...(await writeRandomRows(node, next, 500, clock)));
     next += 500;
   }
   const at = rows.at(-1)!.writetime;
@@ -88,6 +93,7 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
   const got = await distinctIds(await node.cql());
   t.equal(got, expected, `every row written up to T is back (${expected})`);
   await expectOk(t, await p.cli("restore", "finish"), "restore finish");
+  const plain = await plainRestart(node);
   const hookEvents = (await readFile(join(node.dir, "logs/cassandra-pitr.log"), "utf8").catch(() => ""))
     .split("\n")
     .filter((l) => l.includes('"event":"restored"')).length;
@@ -95,19 +101,20 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
 
   const s = (ms: number | undefined) => (ms === undefined ? "?" : (ms / 1000).toFixed(1));
   const rowsOut: [string, string, string][] = [
-    ["`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)", s(t1 - t0), `${segmentsLine} segments staged`],
+    ["`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)", s(t1 - t0), `${segmentsLine} segments staged` + (segmentsLine === "?" ? "" : ` (${Number(segmentsLine) * 32} MiB, ${(Number(segmentsLine) * 32 / ((t1 - t0) / 1000)).toFixed(0)} MiB/s)`)],
     ["node start until the first \"Replaying\" (JVM, schema, restore hooks)", s(replayStart === undefined ? undefined : replayStart - t1), `${hookEvents} restore hook call(s)`],
     ["replay (\"Replaying\" … \"Log replay complete\")", s(replayStart !== undefined && replayEnd !== undefined ? replayEnd - replayStart : undefined), ""],
     ["after replay until CQL is up (its log line)", s(replayEnd !== undefined ? (cqlUp ?? t2) - replayEnd : undefined), ""],
-    ["CQL up until the harness's start command returned (it polls CQL and nodetool)", s(cqlUp !== undefined ? t2 - cqlUp : undefined), "not part of Cassandra's start"],
-    ["**total: restore command to CQL up**", `**${s(t2 - t0)}**`, `${got} of ${expected} rows written up to T back`],
+    ["**total: restore command to CQL up**", `**${s((cqlUp ?? t2) - t0)}**`, `${got} of ${expected} rows written up to T back`],
+    ["for comparison: a plain restart of the same node after the restore, start command to CQL up", s(plain), "no restore settings, nothing to replay"],
   ];
   const section = [
     HEADING,
     "",
-    `Measured by \`PITR_TEST_PORT_BASE=<base> npx tsx bench/rto.ts --mib ${targetMiB}\` on ${new Date().toISOString()} (${os.availableParallelism()} CPUs, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}): ` +
-      `a Cassandra 5.0.9 node (32 MiB segments, 1 GiB heap) archiving through the hook to a file:// archive on the same disk; a snapshot, then rows of ~20 KB written for ${s(writeMs)} s until ${archived.segments} segments (${(archived.bytes / 1048576).toFixed(0)} MiB compressed: the rows' filler compresses well) were archived; the node stopped and restored to the last write. ` +
-      "Phase boundaries come from the node's system.log; the restore hook calls are counted in the hook's event log.",
+    `Measured by \`node build/bench/bench/rto.js --mib ${targetMiB}\` (\`npm run bench -- --rto-only --mib ${targetMiB}\`) on ${new Date().toISOString()}, one run, on ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM) shared with other work: load average at start ${loadAtStart}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}. ` +
+      `A Cassandra 5.0.9 node (32 MiB segments, 1 GiB heap) archiving through the hook to a file:// archive on the same disk; a snapshot, then rows of ~20 KB of random text written for ${s(writeMs)} s until ${archived.segments} segments were archived (${(archived.bytes / 1048576).toFixed(0)} MiB as stored, zstd level 1: random text barely compresses, so the restore moves the whole GiB); the node stopped and restored to the last write. ` +
+      "Phase boundaries come from the node's system.log (the total ends at its \"Starting listening for CQL clients\" line); the restore hook calls are counted in the hook's event log. " +
+      "Cassandra's restore hook runs once: it links every staged segment into the commit log directory on its first call, and Cassandra skips the hook for a target that exists.",
     "",
     "| phase | seconds | note |",
     "|---|---|---|",
@@ -133,4 +140,29 @@ async function distinctIds(session: { execute: (q: string, p: unknown[], o: Reco
     pageState = rs.pageState ?? undefined;
   } while (pageState);
   return ids.size;
+}
+
+/** Writes `count` rows of ~20 KB of random text (ids from `firstId`), 50 at a time; keeps ids and timestamps only. */
+async function writeRandomRows(node: CassandraNode, firstId: number, count: number, clock: Clock): Promise<RowRecord[]> {
+  const rows: RowRecord[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch: Promise<RowRecord>[] = [];
+    for (let j = i; j < Math.min(count, i + 50); j++) {
+      const value = randomBytes(15_000).toString("base64");
+      batch.push(node.writeRow(KS, "orders", firstId + j, value, clock.tick(j % 2 === 0 ? 400n : 1300n)));
+    }
+    for (const r of await Promise.all(batch)) rows.push({ id: r.id, value: "", writetime: r.writetime });
+  }
+  return rows;
+}
+
+/** Stop, then start with nothing to restore: milliseconds from the start command to the node's CQL line. */
+async function plainRestart(node: CassandraNode): Promise<number | undefined> {
+  await node.stop();
+  const logBefore = (await node.systemLog()).length;
+  const started = Date.now();
+  await node.start();
+  const up = firstTime((await node.systemLog()).slice(logBefore), /Starting listening for CQL clients|Startup complete/);
+  await node.stop();
+  return up === undefined ? undefined : up - started;
 }

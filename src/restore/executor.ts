@@ -38,6 +38,7 @@ import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type Segme
 import { commitJournal, committedJournalPath, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
 import { checkDiskSpace, roomForStaging, type PreflightInput } from "./preflight.js";
 import { autoSnapshotWarning } from "./auto-snapshot.js";
+import { scratchRecovery } from "./table-history.js";
 import { fetchSegments, segmentsToStage, type FetchProgress } from "./fetch-phase.js";
 import {
   REPLAY_FILTER_FILE,
@@ -164,7 +165,7 @@ function isSstableFile(name: string): boolean {
  * snapshot belongs to a dropped table (Cassandra keeps it for the snapshot) and is never written to;
  * two live-looking directories for one name are refused too, since only one of them is read.
  */
-async function tableDirFor(dataDir: string, keyspace: string, table: string, tableId: string): Promise<string> {
+async function tableDirFor(dataDir: string, keyspace: string, table: string, tableId: string, at: bigint): Promise<string> {
   const ksDir = join(dataDir, keyspace);
   const wanted = `${table}-${undashedUuid(tableId)}`;
   const entries = await readdir(ksDir).catch(() => [] as string[]);
@@ -177,7 +178,7 @@ async function tableDirFor(dataDir: string, keyspace: string, table: string, tab
   if (droppedAt !== undefined) {
     const now = live.length > 0 ? `; the table now has id ${live.map(idOf).join(", ")}` : "; no table of that name exists now";
     throw new PlanRefusedError("table-recreated", `table ${keyspace}.${table} id ${tableId} was dropped at ${new Date(droppedAt).toISOString()} (its directory '${wanted}' is no longer read by Cassandra)${now}`, {
-      hint: "leave it out (--keyspace, --table), or restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back",
+      hint: `leave it out (--keyspace, --table); ${scratchRecovery(`${keyspace}.${table}`, tableId, at)}`,
     });
   }
   const others = live.filter((e) => e !== wanted);
@@ -185,7 +186,7 @@ async function tableDirFor(dataDir: string, keyspace: string, table: string, tab
     throw new PlanRefusedError(
       "table-recreated",
       `table ${keyspace}.${table} was re-created since the snapshot (directory '${others.join("', '")}', the snapshot has id ${tableId}${sameName.includes(wanted) ? `, whose directory '${wanted}' is still there` : ""}); Cassandra reads only one of them and skips the old id's commit log mutations`,
-      { hint: "restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID), e.g. 'cassandra-pitr verify --drill', and copy the rows back" },
+      { hint: scratchRecovery(`${keyspace}.${table}`, tableId, at) },
     );
   }
   if (sameName.includes(wanted)) return join(ksDir, wanted);
@@ -280,7 +281,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     throw new UsageError(`restore directory '${o.restoreDir}' is not empty`, { hint: "name an empty or new directory with --restore-dir" });
   }
   const tables = await Promise.all(
-    plan.scope.tables.map(async (t) => ({ ...t, dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId) })),
+    plan.scope.tables.map(async (t) => ({ ...t, dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId, plan.at) })),
   );
 
   // What to place per table: sstables of the snapshot and incremental steps, with their archive keys.
@@ -595,6 +596,12 @@ export async function abortRestore(o: { cassandraConf: string; isNodeRunning: ()
  * After the node started (replay completes before Cassandra opens CQL): remove every restore
  * setting, restoring the properties file as it was and dropping our JVM option lines.
  */
+/** A line of a .properties file that sets something (not blank, not a comment). */
+function isPropertyLine(line: string): boolean {
+  const l = line.trim();
+  return l !== "" && !l.startsWith("#") && !l.startsWith("!");
+}
+
 export async function finishRestore(o: {
   cassandraConf: string;
   isNodeRunning: () => Promise<boolean>;
@@ -636,7 +643,13 @@ export async function finishRestore(o: {
   const kept = current
     .split("\n")
     .filter((l) => !/^\s*(restore_command|restore_directories|restore_point_in_time|precision)\s*[=:]/.test(l) && !l.startsWith("# restore settings written by cassandra-pitr"));
-  await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
+  if (kept.some(isPropertyLine)) await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
+  else {
+    // Cassandra 4.1 and 5.0 assert that the file, when present, sets something (CommitLogArchiver,
+    // with -ea as shipped): a node without archiving (a drill's scratch node) would not start again.
+    await rm(state.properties_file, { force: true });
+    o.say(`removed '${state.properties_file}': no setting is left in it, and Cassandra refuses to start with an empty one`);
+  }
   if (state.properties_backup) await rm(state.properties_backup, { force: true });
   if (state.jvm_options_backup) await rm(state.jvm_options_backup, { force: true });
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {

@@ -27,6 +27,11 @@ export interface PlanRequest {
   readonly targetVersion?: string | undefined;
   readonly precision: Precision;
   readonly archiveUrl: string;
+  /**
+   * The restore goes to a scratch node whose tables are created from the snapshot's schema.cql with
+   * their ids (the drill): a table re-created after T is restored as it was at T instead of refused.
+   */
+  readonly scratch?: boolean | undefined;
   /** Current `keyspace.table` → table id, when known: a different id means the table was re-created. */
   readonly currentTableIds?: Readonly<Record<string, string>> | undefined;
   /** restore_command value (default: RESTORE_COMMAND). */

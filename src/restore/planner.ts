@@ -117,7 +117,7 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   const goneTables: SkippedItem[] = [];
   const tables = snap.tables.filter((t) => {
     if (!inScope(scope, t)) return false;
-    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at, scope.tables.has(qualified(t)));
+    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at, scope.tables.has(qualified(t)), request.scratch === true);
     if (gone) goneTables.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: gone });
     return gone === undefined;
   });

@@ -29,6 +29,8 @@ export interface PlanRequestInput {
   readonly restoreCommand?: string | undefined;
   readonly now: number;
   readonly signal?: AbortSignal | undefined;
+  /** Into a scratch node that creates the tables with their snapshot ids (the drill): see PlanRequest.scratch. */
+  readonly scratch?: boolean | undefined;
 }
 
 export async function preparePlan(input: PlanRequestInput): Promise<RestorePlan> {
@@ -52,5 +54,6 @@ export async function preparePlan(input: PlanRequestInput): Promise<RestorePlan>
     scope: { ...(input.keyspaces ? { keyspaces: [...input.keyspaces] } : {}), ...(input.tables ? { tables: [...input.tables] } : {}) },
     ...(input.targetVersion ? { targetVersion: input.targetVersion } : {}),
     ...(input.restoreCommand ? { restoreCommand: input.restoreCommand } : {}),
+    ...(input.scratch ? { scratch: true } : {}),
   });
 }

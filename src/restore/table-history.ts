@@ -9,6 +9,8 @@
  *   mutations of the table stamped before it (the replay filter's floor).
  * - Drops: a table id dropped at or before T, or re-created under another id, is refused with both
  *   ids, the drop time and the way out, never restored into a directory Cassandra does not read.
+ *   Into a scratch node (the drill), whose tables are created from the snapshot's schema.cql with
+ *   their ids, a table re-created after T restores as it was at T: its id at T is the snapshot's.
  * - Schema: the base snapshot's schema.cql against the newest schema.cql the archive holds for the
  *   table: columns added, columns dropped after T (their values at T cannot come back in place),
  *   tables dropped after T.
@@ -45,7 +47,9 @@ export function truncatedIncremental(tr: PlanTruncation | undefined, inc: Pick<I
  * Refuses (exit 17) a table whose id at T is not the snapshot's, or which did not exist at T: both
  * ids, the drop time and what to do. `laterIds` are the ids the same name has in later snapshots,
  * incrementals or the live schema. A table dropped at or before T and never re-created did not
- * exist at T: unless it is named, the reason to leave it out is returned instead.
+ * exist at T: unless it is named, the reason to leave it out is returned instead. `scratch`: the
+ * restore goes to a scratch node that creates the table with the snapshot's id, so a later id
+ * (T before the drop) is no obstacle.
  */
 export function refuseDroppedOrRecreated(
   t: SnapshotTable,
@@ -54,6 +58,7 @@ export function refuseDroppedOrRecreated(
   laterIds: readonly { id: string; whereMs: number; where: string }[],
   at: bigint,
   named: boolean,
+  scratch = false,
 ): string | undefined {
   const drop = events.find((e) => e.kind === "drop" && e.tableId === t.tableId);
   const other = laterIds.find((l) => l.id !== t.tableId);
@@ -75,18 +80,28 @@ export function refuseDroppedOrRecreated(
       },
     );
   }
-  if (other) {
+  if (other && !scratch) {
     throw new PlanRefusedError(
       "table-recreated",
       `table '${name}' has id ${t.tableId} in snapshot '${snapTag}' but id ${other.id} since ${iso(other.whereMs)} (${other.where})` +
         (drop ? `; id ${t.tableId} was dropped at ${iso(drop.timeMs)}` : "") +
         `: Cassandra reads only the directory and mutations of id ${other.id}, so the table at ${formatInstant(at)} cannot be restored in place`,
-      {
-        hint: `restore into a scratch node where the table is created from the snapshot's schema.cql (it carries WITH ID = ${t.tableId}), e.g. 'cassandra-pitr verify --drill', and copy the rows back`,
-      },
+      { hint: scratchRecovery(name, t.tableId, at) },
     );
   }
   return undefined;
+}
+
+/**
+ * The way to the table as it was at T when its id at T is no longer the live one: a drill restores
+ * it into a scratch node that creates it from the snapshot's schema.cql WITH ID = the old id.
+ */
+export function scratchRecovery(name: string, oldId: string, at: bigint): string {
+  return (
+    `to get ${name} as it was at T, restore it into a scratch node that creates it WITH ID = ${oldId}: ` +
+    `'cassandra-pitr verify --drill --at ${formatInstant(at)} --table ${name} --keep-scratch', then start the kept node ` +
+    `('scripts/cassandra-node.sh start <its directory>') and copy the rows you need into the live table (docs/restore.md, "Re-created tables")`
+  );
 }
 
 /** The same table name under other ids after the snapshot: later snapshots, incrementals, the live schema. */

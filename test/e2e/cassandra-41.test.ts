@@ -1,8 +1,10 @@
 /**
  * Cassandra 4.1.10 (Java 11) as well as 5.0.9: the hook archives a 4.1 node's segments (descriptor
  * version 7, whose mutations 4.1 serialises at messaging version 12), a whole-node restore on 4.1 is
- * exact to the microsecond, and an archive of 5.0 segments written at version 8 is refused for a 4.1
- * target before anything is staged.
+ * exact to the microsecond, the oracle scenario of restore-exact.test.ts (every mutation kind,
+ * counters, table and keyspace scope, a second restore after a first) holds on 4.1 as on 5.0, and
+ * an archive of 5.0 segments written at version 8 is refused for a 4.1 target before anything is
+ * staged.
  */
 import t, { type Test } from "tap";
 import { readFile } from "node:fs/promises";
@@ -10,6 +12,7 @@ import { describeVersion } from "../../src/commitlog/descriptor.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { RowRecord } from "../helpers/cassandra.js";
 import { checkArchive, listArchived, missingIds } from "./archive-scenario.js";
+import { exactWholeNodeRestore, laterRestores } from "./exact-scenario.js";
 import { baseSnapshot, expectOk, idsIn, idsUpTo, pitrNode, propertiesOf, writeRows, type Clock, type PitrNode } from "./restore-scenario.js";
 
 const V41 = "4.1.10";
@@ -71,6 +74,12 @@ t.test(`Cassandra ${V41}: the hook archives version 7 segments and a whole-node 
   await expectOk(t, await p.cli("restore", "finish"), "restore finish");
   t.notMatch(await propertiesOf(node), /restore_point_in_time|restore_directories|restore_command/, "finish removed every restore setting");
   await node.stop();
+});
+
+t.test(`Cassandra ${V41}: every mutation kind, counters included, restored exactly (oracle), whole node then table and keyspace scope`, async (t) => {
+  const p = await pitrNode(t, "c41-exact", { version: V41 });
+  t.match(await p.node.nodetool("version"), new RegExp(`ReleaseVersion: ${V41.replace(/\./g, "\\.")}`), `the node runs ${V41}`);
+  await laterRestores(t, p, await exactWholeNodeRestore(t, p));
 });
 
 t.test(`5.0 segments of version 8 are refused for a ${V41} target; the same archive plans for 5.0.9`, async (t) => {

@@ -10,12 +10,16 @@
  * the column added and the column dropped after T (whose values cannot come back in place: compared
  * without it). A keyspace restore to T_before, before the TRUNCATE, brings the truncated rows back.
  * Then exact.logs is dropped and re-created: a plan at T before the drop, inside the gap and after
- * the re-create is refused (exit 17) naming both ids and the drop time.
+ * the re-create is refused (exit 17) naming both ids and the drop time; the drill command the
+ * refusal gives restores exact.logs at T before the drop into a scratch node (WITH ID = the old
+ * id), and the kept node's table equals the reference.
  */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
+import { ScratchCassandra } from "../helpers/scratch.js";
+import type { CassandraNode } from "../helpers/cassandra.js";
 import { STAMPED_TABLES, Workload, apply, createExactKeyspace, dumpDiff, dumpTable, replayInto, type Statement } from "../helpers/oracle.js";
 
 const KS = "exact";
@@ -60,12 +64,18 @@ t.test("TRUNCATE before and after T, ALTER ADD before T and DROP after T, a re-c
   await write(300);
   await node.nodetool("flush", KS);
   await expectOk(t, await p.cli("incremental"), "incremental after a flush");
+  // exact.logs in the commit log too (its old id): inserts, an update and a row delete before T_before.
+  for (let i = 20; i < 30; i++) await logged(`INSERT INTO {ks}.logs (pk, v) VALUES (${i}, 'mid-${i}') USING TIMESTAMP {ts}`, "logs-insert");
+  await logged("UPDATE {ks}.logs USING TIMESTAMP {ts} SET v = 'updated' WHERE pk = 3", "logs-update");
+  await logged("DELETE FROM {ks}.logs USING TIMESTAMP {ts} WHERE pk = 4", "logs-delete");
   await logged("ALTER TABLE {ks}.kv ADD extra text", "alter-add");
   for (let i = 0; i < 20; i++) await logged(`UPDATE {ks}.kv USING TIMESTAMP {ts} SET extra = 'e${i}' WHERE pk = ${i}`, "extra-update");
   await write(200);
   const atBefore = (await logged("INSERT INTO {ks}.wide (a, b, c, d, v) VALUES (1, 'b1', 1, 1, 'before') USING TIMESTAMP {ts}", "composite-insert")).ts;
   await write(50);
 
+  await logged("DELETE FROM {ks}.logs USING TIMESTAMP {ts} WHERE pk = 5", "logs-delete"); // after T_before
+  await logged("INSERT INTO {ks}.logs (pk, v) VALUES (40, 'late') USING TIMESTAMP {ts}", "logs-insert");
   await clockPast();
   const beforeTruncate = w.log.length;
   await node.execute(`TRUNCATE ${KS}.wide`);
@@ -118,6 +128,7 @@ t.test("TRUNCATE before and after T, ALTER ADD before T and DROP after T, a re-c
   await node.start();
   await expectOk(t, await p.cli("restore", "finish"), "restore finish (T_before)");
   await compare(t, p.node, w.log, atBefore, "exact_ref2", "T_before");
+  const logsAtBefore = await dumpTable(node, "exact_ref2", "logs");
 
   // 3. exact.logs dropped and re-created: refused at T before the drop, inside the gap, after the re-create.
   const oldId = (await node.tableDir(KS, "logs")).slice(-32);
@@ -144,10 +155,27 @@ t.test("TRUNCATE before and after T, ALTER ADD before T and DROP after T, a re-c
     t.match(ran.stderr, /hint: /, `${name}: says what to do`);
   }
   t.notOk((await readdir(node.confDir)).some((f) => f === "cassandra-pitr-restore.json" || f === "cassandra-pitr-restore.journal"), "nothing was changed on the node");
+
+  // 4. The way out the refusal gives: a drill restores exact.logs as it was at T_before into a
+  // scratch node that creates it WITH ID = the old id; the kept node holds exactly the reference.
+  const refused = await p.cli("restore", "--at", atBefore.toString(), "--table", `${KS}.logs`, "--grace", "1h");
+  const command = /'(cassandra-pitr verify --drill [^']+)'/.exec(refused.stderr)?.[1];
+  t.match(command, new RegExp(`^cassandra-pitr verify --drill --at \\S+ --table ${KS}\\.logs --keep-scratch$`), `the refusal gives the drill command (${command})`);
+  t.match(refused.stderr, new RegExp(`WITH ID = ${dashed(oldId)}`), "and the old id the scratch node creates the table with");
+  const drill = await p.cli(...command!.split(" ").slice(1), "--grace", "1h", "--expect", `${KS}.logs=${logsAtBefore.length}`, "--json");
+  t.equal(drill.exitCode, 0, `the drill passes (exact.logs=${logsAtBefore.length})\n${drill.stdout}\n${drill.stderr}`);
+  const kept = (JSON.parse(drill.stdout) as { scratch: { kept_at: string | null } }).scratch.kept_at;
+  t.ok(kept, `the scratch node is kept (${kept})`);
+  if (kept) {
+    const scratch = await ScratchCassandra.open(kept);
+    t.teardown(() => scratch.destroy());
+    const got = await dumpTable(scratch.asNode(), KS, "logs");
+    t.ok(got.length > 0 && got.join("\n") === logsAtBefore.join("\n"), `the kept scratch node's exact.logs equals the reference at T_before, write times included (${got.length} rows)\n${dumpDiff(got, logsAtBefore)}`);
+  }
 });
 
 /** Restored keyspace against the reference of the statements <= at; raw was dropped after T, so left out. */
-async function compare(t: Test, node: Parameters<typeof dumpTable>[0], log: readonly Statement[], at: bigint, ref: string, what: string): Promise<void> {
+async function compare(t: Test, node: CassandraNode, log: readonly Statement[], at: bigint, ref: string, what: string): Promise<void> {
   await createExactKeyspace(node, ref);
   await node.execute(`CREATE TABLE IF NOT EXISTS ${ref}.logs (pk int PRIMARY KEY, v text)`);
   await replayInto(node, log, at, ref);

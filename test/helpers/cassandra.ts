@@ -8,12 +8,17 @@
  */
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import cassandra from "cassandra-driver";
 
-export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+/** The repository: two levels up, or four from the bench's compiled copy (build/bench/test/helpers). */
+export const REPO = repositoryOf(resolve(fileURLToPath(new URL("../..", import.meta.url))));
+
+function repositoryOf(dir: string): string {
+  return basename(dir) === "bench" && basename(dirname(dir)) === "build" ? dirname(dirname(dir)) : dir;
+}
 export const NODE_SCRIPT = join(REPO, "scripts/cassandra-node.sh");
 export const PORTS_DIR = join(REPO, ".tmp/ports");
 const NODES_DIR = join(REPO, ".tmp/nodes");

@@ -16,6 +16,9 @@ import { createHash } from "node:crypto";
 import cassandra from "cassandra-driver";
 import type { CassandraNode } from "./cassandra.js";
 
+/** What reading a node takes: a test node, or a scratch node another process made (helpers/scratch.ts). */
+export type CqlNode = Pick<CassandraNode, "execute" | "cql">;
+
 /** `{ks}` in a statement or schema line stands for the keyspace. */
 export const EXACT_SCHEMA = [
   "CREATE TYPE {ks}.address (street text, zip int)",
@@ -200,7 +203,7 @@ function plain(v: unknown): unknown {
  * column, and whether it carries a TTL. Sets come back as arrays from the driver; they are sorted.
  * `omit` leaves columns out (one dropped on one side of a comparison).
  */
-export async function dumpTable(node: CassandraNode, keyspace: string, table: string, omit: readonly string[] = []): Promise<string[]> {
+export async function dumpTable(node: CqlNode, keyspace: string, table: string, omit: readonly string[] = []): Promise<string[]> {
   const simple = (SIMPLE_COLUMNS[table] ?? []).filter((c) => !omit.includes(c));
   const columns = (
     await node.execute("SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?", [keyspace, table])

@@ -101,7 +101,17 @@ t.test("a dropped and re-created table is refused, naming both ids, the drop tim
   t.equal(before.kind, "table-recreated");
   t.equal(before.exitStatus, 17);
   t.match(before.message, new RegExp(`${A}.*${B}.*dropped at ${new Date(min(30)).toISOString()}`), before.message);
-  t.match(before.hint ?? "", /scratch node/, "says what to do");
+  const drillCommand = `'cassandra-pitr verify --drill --at ${new Date(min(25)).toISOString().replace(/Z$/, "000Z")} --table shop.orders --keep-scratch'`;
+  t.ok(before.hint?.includes(`scratch node that creates it WITH ID = ${A}: ${drillCommand}`), `says what to do, with the command: ${before.hint}`);
+
+  // Into a scratch node (the drill) the table is created WITH ID = the snapshot's id: at a T before
+  // the drop its id at T is the snapshot's, so it is restored; a T in the gap or after the re-create is still refused.
+  const scratch = plan(c, min(25), [drop], { scratch: true });
+  t.same(scratch.scope.tables.map((x) => x.tableId), [A], "a scratch restore at T before the drop restores the old id");
+  const s0 = scratch.steps[0]!;
+  t.equal(s0.kind === "snapshot" && s0.tables[0]!.tableId, A, "from the snapshot of the old id");
+  t.equal(refusal(() => plan(c, min(35), [drop], { scratch: true })).kind, "table-gap", "scratch: T in the gap is still refused");
+  t.equal(refusal(() => plan(c, min(50), [drop], { scratch: true })).kind, "table-recreated", "scratch: T after the re-create is still refused (the snapshot is not the table at T)");
 
   const gap = refusal(() => plan(c, min(35), [drop]));
   t.equal(gap.kind, "table-gap", "T between the drop and the re-create");

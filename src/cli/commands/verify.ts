@@ -91,6 +91,7 @@ async function drill(ctx: CliContext): Promise<number> {
           restoreCommand,
           now: Date.now(),
           signal: ctx.signal,
+          scratch: true, // the drill creates every table from the snapshot's schema.cql WITH ID
         }),
       createScratch: () => createHarnessScratch({ harness, env: ctx.env, say: ctx.args["json"] ? ctx.err : ctx.out }),
       now: () => Date.now(),
