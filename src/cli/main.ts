@@ -26,9 +26,18 @@ export interface CliContext {
   readonly signal: AbortSignal;
 }
 
+/**
+ * What a command tells the shell once it ran: "ok", or "problems" (it ran and found something to act
+ * on: gaps, a breach, a failed check). Only `main` turns it into an exit status (3 for "problems");
+ * a failure is a thrown `PitrError`, mapped through errors/codes.ts.
+ */
+export type CommandOutcome = "ok" | "problems";
+
 export interface CommandModule {
-  run(ctx: CliContext): Promise<number>;
+  run(ctx: CliContext): Promise<CommandOutcome>;
 }
+
+const OUTCOME_STATUS: Readonly<Record<CommandOutcome, number>> = { ok: EXIT.OK, problems: EXIT.PROBLEMS_FOUND };
 
 interface CommandSpec {
   readonly command: string;
@@ -292,8 +301,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       config: (options) => loadConfig({ configPath: args["config"] as string | undefined, env, flags, missingFileOk: options?.missingFileOk === true }),
     };
     const command = await chosen.load();
-    const status = await command.run(ctx);
-    return interrupted ?? status;
+    const outcome = await command.run(ctx);
+    return interrupted ?? OUTCOME_STATUS[outcome];
   } catch (e) {
     if (interrupted !== undefined) return interrupted;
     err(renderError(e, "cassandra-pitr"));

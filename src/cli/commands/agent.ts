@@ -2,12 +2,11 @@ import { runAgent } from "../../pipeline/agent.js";
 import { appendEvent } from "../../pipeline/events.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { ConfigError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   const identity = identityOf(config);
   const spoolDir = config.spoolDir ?? (config.commitlogDir ? defaultSpoolDir(config.commitlogDir) : undefined);
@@ -81,9 +80,9 @@ export async function run(ctx: CliContext): Promise<number> {
     await incrementalRunning;
     if (once) {
       ctx.out(`uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}`);
-      return stats.spoolCount > 0 || stats.failures > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+      return stats.spoolCount > 0 || stats.failures > 0 ? "problems" : "ok";
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await metrics?.close();
     await backend.close();

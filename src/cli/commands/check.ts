@@ -8,12 +8,11 @@ import { checkProbeKey } from "../../format/layout.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { parseLocation } from "../../storage/location.js";
 import { loadEncryptionKeys } from "../../storage/decorators/encryption-keys.js";
 import { openBackend } from "../../storage/open.js";
 import { identityOf } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { hookPaths } from "../hooks.js";
 import { readBytes } from "../../storage/front.js";
 import type { Check } from "../../report/model.js";
@@ -45,7 +44,7 @@ async function privacyCheck(id: string, path: string, what: string): Promise<Che
     : { id, status: "warning", details: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const results: Check[] = [];
   const add = (r: Check) => results.push(r);
   const sizeText = ctx.args["segment-size"] as string | undefined;
@@ -135,5 +134,5 @@ export async function run(ctx: CliContext): Promise<number> {
       if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
     }
   }
-  return failed ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+  return failed ? "problems" : "ok";
 }

@@ -1,12 +1,11 @@
 /** `cassandra-pitr prune --keep DURATION|COUNT [--confirm] [--json]`: retention that keeps every kept restore point whole (src/prune). */
 import { parseDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { applyPrune, parseKeep, readAndPlanPrune } from "../../prune/run.js";
 import { identityOf, openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const keepText = String(ctx.args["keep"] ?? "");
   let policy;
   try {
@@ -31,7 +30,7 @@ export async function run(ctx: CliContext): Promise<number> {
       const bytes = plan.delete.reduce((s, i) => s + i.bytes, 0);
       ctx.out(confirm ? `${deleted} object(s) deleted (${bytes} bytes)` : `${plan.delete.length} object(s), ${bytes} bytes would be deleted; run again with --confirm to delete`);
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -10,7 +10,6 @@ import { compactTime } from "../../format/layout.js";
 import { listNodes } from "../../catalog/nodes.js";
 import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
 import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
@@ -21,10 +20,10 @@ import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { runClusterRestore, wantsCluster } from "../restore-cluster.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   if (wantsCluster(ctx)) {
     try {
@@ -50,11 +49,11 @@ export async function run(ctx: CliContext): Promise<number> {
         dryRun,
         recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
       });
-      return EXIT.OK;
+      return "ok";
     }
     if (ctx.args["action"] === "abort") {
       await abortRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool, ctx.signal), say: ctx.out, dryRun });
-      return EXIT.OK;
+      return "ok";
     }
     if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
     if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
@@ -105,7 +104,7 @@ export async function run(ctx: CliContext): Promise<number> {
       signal: ctx.signal,
       progress: dryRun ? undefined : terminalProgress(process.stderr),
     });
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }
