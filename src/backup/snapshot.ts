@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
 import { isPitrError, UsageError } from "../errors/base.js";
 import { groupSstableFiles, missingComponents, readToc, type SstableGroup } from "../sstable/name.js";
-import { PreconditionFailedError } from "../storage/errors.js";
+import { ANOTHER_OBJECT, jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
@@ -19,7 +19,7 @@ import { SCHEMA_KEYSPACE, snapshotManifestKey } from "../format/backup-layout.js
 import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
-import { readSnapshotManifest } from "./read.js";
+import { parseJson, parseSnapshotManifest } from "../format/backup-record.js";
 import { BACKUP_SCHEMA_VERSION, type ArchivedSstable, type SnapshotManifest, type SnapshotTable } from "./types.js";
 
 export interface SnapshotProgress {
@@ -230,24 +230,20 @@ async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnap
   return archived;
 }
 
-/** Writes the manifest once (an identical one already there is a success) and reads it back. */
+/**
+ * Writes the manifest once through the storage front: a manifest already there that lists the same
+ * sstables with the same sha256s is a success (true), another one a conflict; what was stored is
+ * read back and compared byte for byte.
+ */
 async function putManifest(o: UploadSnapshotOptions, key: string, manifest: SnapshotManifest): Promise<boolean> {
-  try {
-    await o.backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(manifest, null, 2) + "\n")), {
-      ifAbsent: true,
-      metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
-      signal: o.signal,
-    });
-  } catch (e) {
-    if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
-    const existing = await readSnapshotManifest(o.backend, key, o.signal);
-    if (!sameContent(existing, manifest)) {
-      throw new BackupConflictError(key, "a snapshot manifest with the same time and tag but other sstables is archived");
-    }
-    return true;
-  }
-  await readSnapshotManifest(o.backend, key, o.signal); // verify it reads back
-  return false;
+  const put = await putDocumentIfAbsent(o.backend, key, jsonDocument(manifest), {
+    metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
+    signal: o.signal,
+    same: (stored) => sameContent(parseSnapshotManifest(parseJson(stored.toString("utf8"), key), key), manifest),
+    conflict: (detail) =>
+      new BackupConflictError(key, detail === ANOTHER_OBJECT ? "a snapshot manifest with the same time and tag but other sstables is archived" : detail),
+  });
+  return put === "existed";
 }
 
 export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<SnapshotSummary> {

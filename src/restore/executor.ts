@@ -20,7 +20,6 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
@@ -32,6 +31,7 @@ import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
 import { undashedUuid } from "../format/backup-layout.js";
 import { PitrError, UsageError } from "../errors/base.js";
+import { mapLimit, readBytes } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
 import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
@@ -131,27 +131,6 @@ export class RestoreIncompleteError extends PitrError {
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-/**
- * Runs `fn` over `items`, `limit` at a time. On the first failure no new item starts, and the error
- * is thrown only once every running call has settled, so cleanup never races a write in flight.
- */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-      while (next < items.length && !failure) {
-        try {
-          await fn(items[next++]!);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.error;
 }
 
 /** Is this file in a table directory part of an sstable (as opposed to snapshots/, backups/, ...)? */
@@ -368,7 +347,7 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
       for (const s of list) for (const c of s.components) jobs.push({ key: c.key, sha256: c.sha256, size: c.size, target: join(stage, c.file) });
     }
     await mapLimit(jobs, o.parallelism, async (j) => {
-      const bytes = await buffer(await o.backend.get(j.key, { signal: o.signal }));
+      const bytes = await readBytes(o.backend, j.key, o.signal);
       if (bytes.length !== j.size || sha256(bytes) !== j.sha256) {
         throw new ChecksumMismatchError(`archived sstable component '${j.key}'`, `${bytes.length} bytes with another sha256 than recorded`);
       }

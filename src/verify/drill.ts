@@ -34,6 +34,7 @@ import { executeRestore, finishRestore, type NodePaths } from "../restore/execut
 import type { RestorePlan } from "../restore/plan.js";
 import { formatInstant } from "../restore/time.js";
 import { toolVersion } from "../report/version.js";
+import { jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 
 export const EVIDENCE_SCHEMA_VERSION = 1;
@@ -438,7 +439,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   const aborted = o.signal?.aborted === true;
   const setupError = isPitrError(failure) && ["E_USAGE", "E_CONFIG", "E_BAD_TIME"].includes(failure.code);
   if (!aborted && !setupError) {
-    await o.backend.put(key, Buffer.from(JSON.stringify(evidence, null, 2) + "\n"), { ifAbsent: true, signal: o.signal });
+    await putDocumentIfAbsent(o.backend, key, jsonDocument(evidence), {
+      signal: o.signal,
+      // One key per drill run (its start time): a taken key is never another drill's to replace.
+      conflict: (detail) => new PitrError("E_ARCHIVE_CONFLICT", `drill evidence '${key}' was not recorded: ${detail}`, { hint: "run the drill again" }),
+    });
     o.say(`evidence: ${key} (${evidence.status})`);
   }
   return failure === undefined ? { evidence, key } : { evidence, key, error: failure };
