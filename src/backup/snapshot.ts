@@ -282,36 +282,10 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
   const archivedTables = await uploadTables(options, tables, counts);
   const archivedSchema = schemaTables.length > 0 ? await uploadTables(options, schemaTables, counts) : null;
 
-  const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
-  const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
-  const manifest: SnapshotManifest = {
-    schema_version: BACKUP_SCHEMA_VERSION,
-    kind: "snapshot",
-    tag,
-    snapshot_time: new Date(snapshotTimeMs).toISOString(),
-    snapshot_time_source: createdTimes.length > 0 ? "cassandra-manifest" : "upload",
-    uploaded_at: new Date(now()).toISOString(),
-    cluster: identity.cluster,
-    host_id: identity.node,
-    datacenter: options.datacenter ?? null,
-    cassandra_version: options.cassandraVersion ?? null,
-    tokens,
-    tables: archivedTables,
-    ...(archivedSchema ? { schema_tables: archivedSchema } : {}),
-  };
-  const key = snapshotManifestKey(identity, snapshotTimeMs, tag);
+  const manifest = snapshotManifest(options, tag, tables, startedMs, now(), { tokens, archivedTables, archivedSchema });
+  const key = snapshotManifestKey(identity, Date.parse(manifest.snapshot_time), tag);
   const manifestExisted = await putManifest(options, key, manifest);
-
-  let cleared = false;
-  if (options.clear) {
-    try {
-      await nodetool()(["clearsnapshot", "-t", tag], signal);
-      cleared = true;
-    } catch (e) {
-      if (!isPitrError(e)) throw e;
-      warnings.push(`local snapshot not cleared: ${e.message}`);
-    }
-  }
+  const cleared = options.clear ? await clearLocal(tag, nodetool, signal, warnings) : false;
 
   return {
     tag,
@@ -328,6 +302,49 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
     cleared,
     warnings,
   };
+}
+
+/**
+ * The manifest (pure): the snapshot time is Cassandra's own (the oldest created_at of the tables'
+ * manifest.json), else the upload's start.
+ */
+function snapshotManifest(
+  o: UploadSnapshotOptions,
+  tag: string,
+  tables: readonly LocalSnapshotTable[],
+  startedMs: number,
+  uploadedMs: number,
+  parts: { tokens: SnapshotManifest["tokens"]; archivedTables: SnapshotTable[]; archivedSchema: SnapshotTable[] | null },
+): SnapshotManifest {
+  const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
+  const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
+  return {
+    schema_version: BACKUP_SCHEMA_VERSION,
+    kind: "snapshot",
+    tag,
+    snapshot_time: new Date(snapshotTimeMs).toISOString(),
+    snapshot_time_source: createdTimes.length > 0 ? "cassandra-manifest" : "upload",
+    uploaded_at: new Date(uploadedMs).toISOString(),
+    cluster: o.identity.cluster,
+    host_id: o.identity.node,
+    datacenter: o.datacenter ?? null,
+    cassandra_version: o.cassandraVersion ?? null,
+    tokens: parts.tokens,
+    tables: parts.archivedTables,
+    ...(parts.archivedSchema ? { schema_tables: parts.archivedSchema } : {}),
+  };
+}
+
+/** nodetool clearsnapshot after a verified upload; a failure is a warning, the upload stands. */
+async function clearLocal(tag: string, nodetool: () => NodetoolRunner, signal: AbortSignal | undefined, warnings: string[]): Promise<boolean> {
+  try {
+    await nodetool()(["clearsnapshot", "-t", tag], signal);
+    return true;
+  } catch (e) {
+    if (!isPitrError(e)) throw e;
+    warnings.push(`local snapshot not cleared: ${e.message}`);
+    return false;
+  }
 }
 
 async function totalBytes(tables: readonly LocalSnapshotTable[]): Promise<number> {
