@@ -526,12 +526,7 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
   const pieces = nodePieces(input, r);
 
   const { windows, breachMs, maxRpo } = breachWindows(pieces, targetRpoMs);
-  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
-  const worst: BreachWindow[] = ranked.slice(0, r.worstWindows ?? 5).map((w) => {
-    // the worst instant is the end of the piece (exclusive); read the cause just before it
-    const { cause, details } = causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded);
-    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
-  });
+  const worst = worstWindows(windows, r.worstWindows ?? 5, (w) => causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded));
   const lastPiece = pieces[pieces.length - 1];
   const endRpoMs = lastPiece === undefined || lastPiece.r === undefined ? null : toMs - lastPiece.r;
   const span = Math.max(1, toMs - fromMs);
@@ -549,8 +544,6 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
   const newestSnap = snapshots.filter((s) => s.snapshotTimeMs <= nowMs).at(-1);
   const newestInc = catalog.incrementals.filter((s) => s.foundTimeMs <= nowMs).at(-1);
   const newestSeg = segs.filter((s) => s.closeTimeMs <= nowMs).at(-1);
-  const snapshotBytes = (s: SnapshotEntry) => s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
-  const segmentBytesInWindow = inWindow.reduce((sum, s) => sum + s.storedBytes, 0);
 
   const share = 1 - breachMs / span;
   const p95 = percentile(lags, 0.95);
@@ -579,7 +572,7 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       segmentBytes: segs.reduce((sum, s) => sum + s.storedBytes, 0),
       snapshotBytes: snapshots.reduce((sum, s) => sum + snapshotBytes(s), 0),
       incrementalBytes: catalog.incrementals.reduce((sum, i) => sum + i.bytes, 0),
-      segmentBytesPerDay: Math.round((segmentBytesInWindow * 86_400_000) / span),
+      segmentBytesPerDay: Math.round((inWindow.reduce((sum, s) => sum + s.storedBytes, 0) * 86_400_000) / span),
       localSnapshots: input.localSnapshots ?? null,
     },
     archiveLag: { segments: lags.length, unknown, p50Ms: percentile(lags, 0.5), p95Ms: p95, maxMs: lags[lags.length - 1] ?? 0 },
@@ -592,6 +585,20 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     drills,
   };
 }
+
+/**
+ * The `limit` worst breach windows: highest peak first, then the longest, then the earliest. The
+ * worst instant is the end of the piece (exclusive), so `causeOf` reads the cause just before it.
+ */
+function worstWindows<W extends { startAt: number; endAt: number; peak: number; peakAt: number }>(windows: readonly W[], limit: number, causeOf: (w: W) => { cause: BreachWindow["cause"]; details: string }): BreachWindow[] {
+  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
+  return ranked.slice(0, limit).map((w) => {
+    const { cause, details } = causeOf(w);
+    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
+  });
+}
+
+const snapshotBytes = (s: SnapshotEntry) => s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
 
 const pct = (x: number) => `${(Math.floor(x * 10_000) / 100).toFixed(2)}%`;
 
