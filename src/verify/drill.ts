@@ -530,9 +530,7 @@ export interface HarnessOptions {
 }
 
 export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNode> {
-  const { execa } = await import("execa");
-  const repo = dirname(dirname(o.harness));
-  const ports = await reservePortBase(join(repo, ".tmp/ports"));
+  const ports = await reservePortBase(join(dirname(dirname(o.harness)), ".tmp/ports"));
   // Replay runs before CQL opens: give a long archive time to replay.
   const env = { ...o.env, CASSANDRA_START_TIMEOUT: o.env["CASSANDRA_START_TIMEOUT"] ?? "1800" };
   let dir: string;
@@ -543,14 +541,7 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     await ports.release();
     throw e;
   }
-  const script = async (...args: string[]): Promise<string> => {
-    const r = await execa("bash", [o.harness, ...args], { env, extendEnv: false, reject: false, all: true, stdin: "ignore" });
-    if (r.exitCode !== 0) {
-      const tail = String(r.all ?? "").split("\n").filter((l) => l.trim()).slice(-8).join("\n");
-      throw new PitrError("E_NODE_STATE", `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`, { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` });
-    }
-    return String(r.stdout ?? "");
-  };
+  const script = await harnessScript(o.harness, env, dir);
   try {
     await script("init", dir, "--port-base", String(ports.base));
   } catch (e) {
@@ -559,12 +550,11 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     throw e;
   }
   const nodeEnv = await readFile(join(dir, "node.env"), "utf8");
-  const version = /^CASSANDRA_VERSION=(.+)$/m.exec(nodeEnv)?.[1]?.trim() ?? "5.0.9";
   const sessions = new Set<{ shutdown(): Promise<void> }>();
   return {
     dir,
     portBase: ports.base,
-    cassandraVersion: version,
+    cassandraVersion: /^CASSANDRA_VERSION=(.+)$/m.exec(nodeEnv)?.[1]?.trim() ?? "5.0.9",
     paths: { dataDir: join(dir, "data"), commitlogDir: join(dir, "commitlog"), cassandraConf: join(dir, "conf") },
     start: async () => {
       await script("start", dir);
@@ -572,33 +562,46 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     stop: async () => {
       await script("stop", dir);
     },
-    isRunning: async () => {
-      const r = await execa("bash", [o.harness, "nodetool", dir, "info"], { env, extendEnv: false, reject: false, stdin: "ignore" });
-      return r.exitCode === 0;
-    },
-    connect: async () => {
-      const { default: cassandra } = await import("cassandra-driver");
-      const client = new cassandra.Client({
-        contactPoints: [`127.0.0.1:${ports.base}`],
-        localDataCenter: "datacenter1",
-        socketOptions: { readTimeout: 120_000 },
-      });
-      await client.connect();
-      sessions.add(client);
-      return {
-        execute: async (cql: string) => (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
-        close: async () => {
-          sessions.delete(client);
-          await client.shutdown();
-        },
-      };
-    },
+    isRunning: async () => (await script("nodetool", dir, "info").then(() => true, () => false)),
+    connect: () => connectScratch(ports.base, sessions),
     dispose: async (keep: boolean) => {
       for (const s of sessions) await s.shutdown().catch(() => undefined);
       if ((await script("status", dir).catch(() => "")).startsWith("running")) await script("stop", dir).catch(() => script("kill", dir));
       await ports.release();
       if (!keep) await rm(dir, { recursive: true, force: true });
       else o.say(`scratch node kept in '${dir}'`);
+    },
+  };
+}
+
+/** Runs the harness with `args`; its stdout, or a failure naming the command and the tail of its output. */
+async function harnessScript(harness: string, env: NodeJS.ProcessEnv, dir: string): Promise<(...args: string[]) => Promise<string>> {
+  const { execa } = await import("execa");
+  return async (...args) => {
+    const r = await execa("bash", [harness, ...args], { env, extendEnv: false, reject: false, all: true, stdin: "ignore" });
+    if (r.exitCode !== 0) {
+      const tail = String(r.all ?? "").split("\n").filter((l) => l.trim()).slice(-8).join("\n");
+      throw new PitrError("E_NODE_STATE", `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`, { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` });
+    }
+    return String(r.stdout ?? "");
+  };
+}
+
+/** A CQL session on the scratch node, remembered in `sessions` so that dispose can close it. */
+async function connectScratch(port: number, sessions: Set<{ shutdown(): Promise<void> }>): Promise<CqlSession> {
+  const { default: cassandra } = await import("cassandra-driver");
+  const client = new cassandra.Client({
+    contactPoints: [`127.0.0.1:${port}`],
+    localDataCenter: "datacenter1",
+    socketOptions: { readTimeout: 120_000 },
+  });
+  await client.connect();
+  sessions.add(client);
+  return {
+    execute: async (cql: string) => (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
+    close: async () => {
+      sessions.delete(client);
+      await client.shutdown();
     },
   };
 }
