@@ -1,5 +1,6 @@
-// Lint for bugs, not style (no formatting rules): promises nobody awaits, unused code, `any` that
-// hides a type error, and ESLint's own correctness rules. Run by scripts/test.sh before the tests.
+// Lint for bugs, not style: promises nobody awaits, unused code, `any` that hides a type error, and
+// ESLint's own correctness rules. Layout is Prettier's (.prettierrc.json): no rule here overlaps it.
+// Run by scripts/test.sh before the tests.
 import js from "@eslint/js";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";

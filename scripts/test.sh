@@ -25,6 +25,8 @@ npm run build --silent || fail_setup "tsc build"
 npx tsc -p tsconfig.json --noEmit || fail_setup "tsc type-check"
 step "lint (eslint.config.js: floating promises, unused code, explicit any)"
 npx eslint --max-warnings 0 . || fail_setup "eslint"
+step "format (prettier, .prettierrc.json; 'npm run format' rewrites what it reports)"
+npm run format:check --silent || fail_setup "prettier: files not formatted (run 'npm run format')"
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -11,16 +11,16 @@
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeIdentity } from "../format/layout.js";
-import { groupSstableFiles, missingComponents, readToc } from "../sstable/name.js";
+import { groupSstableFiles, missingComponents, readToc, type SstableGroup } from "../sstable/name.js";
 import { exists, jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { incrementalKey, undashedUuid } from "../format/backup-layout.js";
-import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts } from "./local.js";
+import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts, type TableDir } from "./local.js";
 import { parseIncrementalRecord } from "./read.js";
 import { BackupConflictError } from "./errors.js";
 import { findTableEvents, recordTableEvents } from "./table-events.js";
-import { BACKUP_SCHEMA_VERSION, type IncrementalRecord } from "./types.js";
+import { BACKUP_SCHEMA_VERSION, type ArchivedSstable, type IncrementalRecord } from "./types.js";
 
 export interface UploadIncrementalsOptions {
   readonly backend: Backend;
@@ -71,16 +71,11 @@ export function sameIncremental(stored: Buffer, key: string, record: Incremental
 
 export async function uploadIncrementals(options: UploadIncrementalsOptions): Promise<IncrementalsSummary> {
   const { backend, identity, signal } = options;
-  const now = options.now ?? Date.now;
   const dataDir = await requireDataDir(options.dataDir);
   const scope = parseScope(options.scope ?? []);
   const parallelism = Math.max(1, options.parallelism ?? backend.capabilities.maxConnections);
   const counts: SstableUploadCounts = { uploaded: 0, deduplicated: 0, bytesUploaded: 0, bytesTotal: 0 };
-  let tables = 0;
-  let sstablesUploaded = 0;
-  let sstablesAlreadyArchived = 0;
-  let sstablesIncomplete = 0;
-  let filesRemoved = 0;
+  const tally = { tables: 0, stored: 0, existed: 0, incomplete: 0, filesRemoved: 0 };
   const keys: string[] = [];
 
   const dirs = (await listTableDirs(dataDir)).filter((dir) => inScope(scope, dir.keyspace, dir.table));
@@ -88,81 +83,91 @@ export async function uploadIncrementals(options: UploadIncrementalsOptions): Pr
   const tableEvents = await recordTableEvents(backend, identity, await findTableEvents(dirs), signal);
   for (const dir of dirs) {
     const backups = join(dir.path, "backups");
-    let names: string[];
-    try {
-      names = (await readdir(backups, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") continue;
-      throw e;
-    }
-    const { sstables } = groupSstableFiles(names);
+    const names = await filesIn(backups);
+    const { sstables } = groupSstableFiles(names ?? []);
     if (sstables.length === 0) continue;
-    tables++;
+    tally.tables++;
     await mapLimit(sstables, parallelism, async (group) => {
-      const toc = group.files.has("TOC.txt") ? await readToc(backups, group.base).catch(() => undefined) : undefined;
-      const dataFile = group.files.get("Data.db");
-      if (missingComponents(group, toc).length > 0 || dataFile === undefined) {
-        sstablesIncomplete++;
-        return;
-      }
-      const flushTimeMs = Math.floor((await stat(join(backups, dataFile))).mtimeMs);
-      const key = incrementalKey(identity, {
-        flushTimeMs,
-        keyspace: dir.keyspace,
-        table: dir.table,
-        tableIdHex: undashedUuid(dir.dirTableId),
-        sstable: group.base,
-      });
-      if (await exists(backend, key, signal)) {
-        sstablesAlreadyArchived++;
-      } else {
-        const sstable = await archiveSstable(backend, identity, backups, group, { parallelism: 1, signal, counts });
-        const record: IncrementalRecord = {
-          schema_version: BACKUP_SCHEMA_VERSION,
-          kind: "incremental",
-          cluster: identity.cluster,
-          host_id: identity.node,
-          keyspace: dir.keyspace,
-          table: dir.table,
-          table_id: dir.dirTableId,
-          table_dir: dir.dirName,
-          flush_time: new Date(flushTimeMs).toISOString(),
-          uploaded_at: new Date(now()).toISOString(),
-          sstable,
-        };
-        const put = await putDocumentIfAbsent(backend, key, jsonDocument(record), {
-          metadata: { kind: "incremental" },
-          signal,
-          same: (stored) => sameIncremental(stored, key, record),
-          conflict: (detail) => new BackupConflictError(key, `${detail}: an incremental record of other sstable components`),
-        });
-        if (put === "stored") {
-          sstablesUploaded++;
-          keys.push(key);
-        } else {
-          sstablesAlreadyArchived++; // another run wrote it meanwhile
-        }
-      }
-      if (options.remove) {
-        for (const file of group.files.values()) {
-          await unlink(join(backups, file)).catch((e: NodeJS.ErrnoException) => {
-            if (e.code !== "ENOENT") throw e;
-          });
-          filesRemoved++;
-        }
-      }
+      const done = await archiveIncremental(options, counts, dir, backups, group);
+      if (done.outcome === "incomplete") return void tally.incomplete++;
+      if (done.outcome === "stored") keys.push(done.key);
+      tally[done.outcome]++;
+      if (options.remove) tally.filesRemoved += await removeLocal(backups, group);
     });
   }
   return {
-    tables,
-    sstablesUploaded,
-    sstablesAlreadyArchived,
-    sstablesIncomplete,
+    tables: tally.tables,
+    sstablesUploaded: tally.stored,
+    sstablesAlreadyArchived: tally.existed,
+    sstablesIncomplete: tally.incomplete,
     componentsUploaded: counts.uploaded,
     componentsDeduplicated: counts.deduplicated,
     bytesUploaded: counts.bytesUploaded,
-    filesRemoved,
+    filesRemoved: tally.filesRemoved,
     keys: keys.sort(),
     tableEventsRecorded: tableEvents.length,
   };
+}
+
+/** The files of a table's backups/ directory; undefined when it has none. */
+async function filesIn(dir: string): Promise<string[] | undefined> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+type IncrementalOutcome = { outcome: "incomplete" } | { outcome: "stored" | "existed"; key: string };
+
+/**
+ * One sstable of backups/: skipped while a component its TOC names is not linked yet; else its
+ * components uploaded and its record written once ("existed": this or another run archived it).
+ */
+async function archiveIncremental(o: UploadIncrementalsOptions, counts: SstableUploadCounts, dir: TableDir, backups: string, group: SstableGroup): Promise<IncrementalOutcome> {
+  const { backend, identity, signal } = o;
+  const toc = group.files.has("TOC.txt") ? await readToc(backups, group.base).catch(() => undefined) : undefined;
+  const dataFile = group.files.get("Data.db");
+  if (missingComponents(group, toc).length > 0 || dataFile === undefined) return { outcome: "incomplete" };
+  const flushTimeMs = Math.floor((await stat(join(backups, dataFile))).mtimeMs);
+  const key = incrementalKey(identity, { flushTimeMs, keyspace: dir.keyspace, table: dir.table, tableIdHex: undashedUuid(dir.dirTableId), sstable: group.base });
+  if (await exists(backend, key, signal)) return { outcome: "existed", key };
+  const sstable = await archiveSstable(backend, identity, backups, group, { parallelism: 1, signal, counts });
+  const record = incrementalRecord(identity, dir, flushTimeMs, (o.now ?? Date.now)(), sstable);
+  const put = await putDocumentIfAbsent(backend, key, jsonDocument(record), {
+    metadata: { kind: "incremental" },
+    signal,
+    same: (stored) => sameIncremental(stored, key, record),
+    conflict: (detail) => new BackupConflictError(key, `${detail}: an incremental record of other sstable components`),
+  });
+  return { outcome: put, key };
+}
+
+export function incrementalRecord(identity: NodeIdentity, dir: TableDir, flushTimeMs: number, uploadedAtMs: number, sstable: ArchivedSstable): IncrementalRecord {
+  return {
+    schema_version: BACKUP_SCHEMA_VERSION,
+    kind: "incremental",
+    cluster: identity.cluster,
+    host_id: identity.node,
+    keyspace: dir.keyspace,
+    table: dir.table,
+    table_id: dir.dirTableId,
+    table_dir: dir.dirName,
+    flush_time: new Date(flushTimeMs).toISOString(),
+    uploaded_at: new Date(uploadedAtMs).toISOString(),
+    sstable,
+  };
+}
+
+/** Unlinks an archived sstable's backups/ links (one already gone counts all the same); how many. */
+async function removeLocal(backups: string, group: SstableGroup): Promise<number> {
+  let removed = 0;
+  for (const file of group.files.values()) {
+    await unlink(join(backups, file)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
+    removed++;
+  }
+  return removed;
 }

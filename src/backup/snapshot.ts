@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
 import { isPitrError, UsageError } from "../errors/base.js";
 import { groupSstableFiles, missingComponents, readToc, type SstableGroup } from "../sstable/name.js";
-import { PreconditionFailedError } from "../storage/errors.js";
+import { ANOTHER_OBJECT, jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
@@ -19,7 +19,7 @@ import { SCHEMA_KEYSPACE, snapshotManifestKey } from "../format/backup-layout.js
 import { findTableEvents, recordTableEvents } from "./table-events.js";
 import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
-import { readSnapshotManifest } from "./read.js";
+import { parseJson, parseSnapshotManifest } from "../format/backup-record.js";
 import { BACKUP_SCHEMA_VERSION, type ArchivedSstable, type SnapshotManifest, type SnapshotTable } from "./types.js";
 
 export interface SnapshotProgress {
@@ -230,24 +230,20 @@ async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnap
   return archived;
 }
 
-/** Writes the manifest once (an identical one already there is a success) and reads it back. */
+/**
+ * Writes the manifest once through the storage front: a manifest already there that lists the same
+ * sstables with the same sha256s is a success (true), another one a conflict; what was stored is
+ * read back and compared byte for byte.
+ */
 async function putManifest(o: UploadSnapshotOptions, key: string, manifest: SnapshotManifest): Promise<boolean> {
-  try {
-    await o.backend.put(key, new Uint8Array(Buffer.from(JSON.stringify(manifest, null, 2) + "\n")), {
-      ifAbsent: true,
-      metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
-      signal: o.signal,
-    });
-  } catch (e) {
-    if (!(e instanceof PreconditionFailedError || (isPitrError(e) && e.code === "E_PRECONDITION_FAILED"))) throw e;
-    const existing = await readSnapshotManifest(o.backend, key, o.signal);
-    if (!sameContent(existing, manifest)) {
-      throw new BackupConflictError(key, "a snapshot manifest with the same time and tag but other sstables is archived");
-    }
-    return true;
-  }
-  await readSnapshotManifest(o.backend, key, o.signal); // verify it reads back
-  return false;
+  const put = await putDocumentIfAbsent(o.backend, key, jsonDocument(manifest), {
+    metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
+    signal: o.signal,
+    same: (stored) => sameContent(parseSnapshotManifest(parseJson(stored.toString("utf8"), key), key), manifest),
+    conflict: (detail) =>
+      new BackupConflictError(key, detail === ANOTHER_OBJECT ? "a snapshot manifest with the same time and tag but other sstables is archived" : detail),
+  });
+  return put === "existed";
 }
 
 export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<SnapshotSummary> {
@@ -286,36 +282,10 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
   const archivedTables = await uploadTables(options, tables, counts);
   const archivedSchema = schemaTables.length > 0 ? await uploadTables(options, schemaTables, counts) : null;
 
-  const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
-  const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
-  const manifest: SnapshotManifest = {
-    schema_version: BACKUP_SCHEMA_VERSION,
-    kind: "snapshot",
-    tag,
-    snapshot_time: new Date(snapshotTimeMs).toISOString(),
-    snapshot_time_source: createdTimes.length > 0 ? "cassandra-manifest" : "upload",
-    uploaded_at: new Date(now()).toISOString(),
-    cluster: identity.cluster,
-    host_id: identity.node,
-    datacenter: options.datacenter ?? null,
-    cassandra_version: options.cassandraVersion ?? null,
-    tokens,
-    tables: archivedTables,
-    ...(archivedSchema ? { schema_tables: archivedSchema } : {}),
-  };
-  const key = snapshotManifestKey(identity, snapshotTimeMs, tag);
+  const manifest = snapshotManifest(options, tag, tables, startedMs, now(), { tokens, archivedTables, archivedSchema });
+  const key = snapshotManifestKey(identity, Date.parse(manifest.snapshot_time), tag);
   const manifestExisted = await putManifest(options, key, manifest);
-
-  let cleared = false;
-  if (options.clear) {
-    try {
-      await nodetool()(["clearsnapshot", "-t", tag], signal);
-      cleared = true;
-    } catch (e) {
-      if (!isPitrError(e)) throw e;
-      warnings.push(`local snapshot not cleared: ${e.message}`);
-    }
-  }
+  const cleared = options.clear ? await clearLocal(tag, nodetool, signal, warnings) : false;
 
   return {
     tag,
@@ -332,6 +302,49 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
     cleared,
     warnings,
   };
+}
+
+/**
+ * The manifest (pure): the snapshot time is Cassandra's own (the oldest created_at of the tables'
+ * manifest.json), else the upload's start.
+ */
+function snapshotManifest(
+  o: UploadSnapshotOptions,
+  tag: string,
+  tables: readonly LocalSnapshotTable[],
+  startedMs: number,
+  uploadedMs: number,
+  parts: { tokens: SnapshotManifest["tokens"]; archivedTables: SnapshotTable[]; archivedSchema: SnapshotTable[] | null },
+): SnapshotManifest {
+  const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
+  const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
+  return {
+    schema_version: BACKUP_SCHEMA_VERSION,
+    kind: "snapshot",
+    tag,
+    snapshot_time: new Date(snapshotTimeMs).toISOString(),
+    snapshot_time_source: createdTimes.length > 0 ? "cassandra-manifest" : "upload",
+    uploaded_at: new Date(uploadedMs).toISOString(),
+    cluster: o.identity.cluster,
+    host_id: o.identity.node,
+    datacenter: o.datacenter ?? null,
+    cassandra_version: o.cassandraVersion ?? null,
+    tokens: parts.tokens,
+    tables: parts.archivedTables,
+    ...(parts.archivedSchema ? { schema_tables: parts.archivedSchema } : {}),
+  };
+}
+
+/** nodetool clearsnapshot after a verified upload; a failure is a warning, the upload stands. */
+async function clearLocal(tag: string, nodetool: () => NodetoolRunner, signal: AbortSignal | undefined, warnings: string[]): Promise<boolean> {
+  try {
+    await nodetool()(["clearsnapshot", "-t", tag], signal);
+    return true;
+  } catch (e) {
+    if (!isPitrError(e)) throw e;
+    warnings.push(`local snapshot not cleared: ${e.message}`);
+    return false;
+  }
 }
 
 async function totalBytes(tables: readonly LocalSnapshotTable[]): Promise<number> {

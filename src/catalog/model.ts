@@ -222,86 +222,12 @@ export const CONTINUED_MAX_JUMP = 16n;
 
 export function buildCatalog(input: CatalogInput): Catalog {
   const { chosen, duplicates } = chooseCopies(input.segments);
-  const runs: SegmentRun[] = [];
-  const gaps: SegmentGap[] = [];
-  const segments: CatalogSegment[] = [];
-  let runStart = 0;
-  const closeRun = (endIndex: number, end: SegmentRun["end"], discardedId?: bigint) => {
-    const first = chosen[runStart]!;
-    const last = chosen[endIndex]!;
-    runs.push({
-      index: runs.length,
-      firstId: first.segmentId,
-      lastId: last.segmentId,
-      firstCloseMs: first.closeTimeMs,
-      lastCloseMs: last.closeTimeMs,
-      segments: endIndex - runStart + 1,
-      end,
-      ...(discardedId !== undefined ? { discardedId } : {}),
-    });
-  };
-  for (let i = 0; i < chosen.length; i++) {
-    const s = chosen[i]!;
-    const prev = i > 0 ? chosen[i - 1]! : undefined;
-    if (prev) {
-      const missing = s.segmentId - prev.segmentId - 1n;
-      if (startsNewRun(prev, s)) {
-        // Ids continued from the previous run (id base = max id on disk + 1): exactly one id is expected to be missing.
-        const continued = s.segmentId - prev.segmentId <= CONTINUED_MAX_JUMP && missing >= 1n;
-        if (continued && missing > 1n) {
-          gaps.push({
-            fromId: prev.segmentId + 1n,
-            toId: s.segmentId - 2n,
-            count: Number(missing - 1n),
-            afterId: prev.segmentId,
-            beforeId: s.segmentId,
-            afterCloseMs: prev.closeTimeMs,
-            kind: "before-restart",
-            cause: "segments of the run before a restart never reached the archive (a failed startup-pass archive is replayed and deleted)",
-          });
-        }
-        closeRun(i - 1, "restart", continued ? s.segmentId - 1n : undefined);
-        runStart = i;
-      } else if (missing > 0n) {
-        gaps.push({
-          fromId: prev.segmentId + 1n,
-          toId: s.segmentId - 1n,
-          count: Number(missing),
-          afterId: prev.segmentId,
-          beforeId: s.segmentId,
-          afterCloseMs: prev.closeTimeMs,
-          kind: "inside-run",
-          cause:
-            s.closeTimeMs - prev.closeTimeMs > 0 && missing === 1n
-              ? "one segment inside a run was not archived (archive_command failed and Cassandra does not retry, or it was removed before upload)"
-              : "segments inside a run were not archived (archive_command failures, or deleted before upload)",
-        });
-      }
-    }
-    segments.push({ ...s, run: runs.length });
-  }
-  if (chosen.length > 0) closeRun(chosen.length - 1, "open");
+  const { runs, gaps, segments } = runsAndGaps(chosen);
   const newest = segments[segments.length - 1];
   const unarchivedTail = newest ? { afterId: newest.segmentId, sinceMs: newest.closeTimeMs } : undefined;
-
   const snapshots = [...input.snapshots].sort((a, b) => a.snapshotTimeMs - b.snapshotTimeMs || (a.tag < b.tag ? -1 : 1));
   const incrementals = [...input.incrementals].sort((a, b) => a.foundTimeMs - b.foundTimeMs || (a.sstable < b.sstable ? -1 : 1));
-  const partial = { segments, gaps };
-  const ranges: RestorableRange[] = snapshots
-    .filter((s) => s.complete)
-    .map((snap) => {
-      const start = snapshotStartSegmentId(partial, snap, undefined);
-      const end = start === undefined ? undefined : chainEnd(partial, start);
-      const endSeg = end === undefined ? undefined : segments.find((x) => x.segmentId === end);
-      const toMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : undefined;
-      return { snapshotTag: snap.tag, fromMs: snap.snapshotTimeMs, toMs, startSegmentId: start, endSegmentId: toMs === undefined ? undefined : end };
-    });
-  let restorable: Catalog["restorable"];
-  const latest = ranges.reduce<number | undefined>((m, r) => (r.toMs !== undefined && (m === undefined || r.toMs > m) ? r.toMs : m), undefined);
-  if (latest !== undefined) {
-    const oldest = ranges.find((r) => r.toMs === latest)!;
-    restorable = { earliestMs: oldest.fromMs, latestMs: latest, snapshotTag: oldest.snapshotTag };
-  }
+  const ranges = restorableRanges(snapshots, { segments, gaps });
   return deepFreeze({
     identity: input.identity,
     listedFromMs: input.listedFromMs,
@@ -314,8 +240,91 @@ export function buildCatalog(input: CatalogInput): Catalog {
     snapshots,
     incrementals,
     ranges,
-    restorable,
+    restorable: restorableWindow(ranges),
   });
+}
+
+/** The chosen copies (in id order) cut into JVM runs, with the ids missing inside and between them. */
+function runsAndGaps(chosen: readonly ListedSegment[]): { runs: SegmentRun[]; gaps: SegmentGap[]; segments: CatalogSegment[] } {
+  const runs: SegmentRun[] = [];
+  const gaps: SegmentGap[] = [];
+  const segments: CatalogSegment[] = [];
+  let runStart = 0;
+  const closeRun = (endIndex: number, end: SegmentRun["end"], discardedId?: bigint) => {
+    runs.push(runOf(runs.length, chosen[runStart]!, chosen[endIndex]!, endIndex - runStart + 1, end, discardedId));
+  };
+  for (let i = 0; i < chosen.length; i++) {
+    const s = chosen[i]!;
+    const prev = i > 0 ? chosen[i - 1]! : undefined;
+    if (prev) {
+      const step = between(prev, s);
+      if (step.gap) gaps.push(step.gap);
+      if (step.newRun) {
+        closeRun(i - 1, "restart", step.discardedId);
+        runStart = i;
+      }
+    }
+    segments.push({ ...s, run: runs.length });
+  }
+  if (chosen.length > 0) closeRun(chosen.length - 1, "open");
+  return { runs, gaps, segments };
+}
+
+function runOf(index: number, first: ListedSegment, last: ListedSegment, count: number, end: SegmentRun["end"], discardedId: bigint | undefined): SegmentRun {
+  return {
+    index,
+    firstId: first.segmentId,
+    lastId: last.segmentId,
+    firstCloseMs: first.closeTimeMs,
+    lastCloseMs: last.closeTimeMs,
+    segments: count,
+    end,
+    ...(discardedId !== undefined ? { discardedId } : {}),
+  };
+}
+
+/**
+ * What lies between two archived ids in a row: a new run starts (a restart), ids are missing (a gap),
+ * or nothing. Pure.
+ */
+export function between(prev: ListedSegment, s: ListedSegment): { newRun: boolean; gap?: SegmentGap; discardedId?: bigint } {
+  const missing = s.segmentId - prev.segmentId - 1n;
+  const around = { afterId: prev.segmentId, beforeId: s.segmentId, afterCloseMs: prev.closeTimeMs };
+  if (startsNewRun(prev, s)) {
+    // Ids continued from the previous run (id base = max id on disk + 1): exactly one id is expected to be missing.
+    const continued = s.segmentId - prev.segmentId <= CONTINUED_MAX_JUMP && missing >= 1n;
+    const discarded = continued ? { discardedId: s.segmentId - 1n } : {};
+    if (!continued || missing <= 1n) return { newRun: true, ...discarded };
+    const cause = "segments of the run before a restart never reached the archive (a failed startup-pass archive is replayed and deleted)";
+    return { newRun: true, ...discarded, gap: { fromId: prev.segmentId + 1n, toId: s.segmentId - 2n, count: Number(missing - 1n), ...around, kind: "before-restart", cause } };
+  }
+  if (missing <= 0n) return { newRun: false };
+  const cause =
+    s.closeTimeMs - prev.closeTimeMs > 0 && missing === 1n
+      ? "one segment inside a run was not archived (archive_command failed and Cassandra does not retry, or it was removed before upload)"
+      : "segments inside a run were not archived (archive_command failures, or deleted before upload)";
+  return { newRun: false, gap: { fromId: prev.segmentId + 1n, toId: s.segmentId - 1n, count: Number(missing), ...around, kind: "inside-run", cause } };
+}
+
+/** From each complete snapshot: the instants its segment chain can restore to. */
+function restorableRanges(snapshots: readonly SnapshotEntry[], chain: ChainSource): RestorableRange[] {
+  return snapshots
+    .filter((s) => s.complete)
+    .map((snap) => {
+      const start = snapshotStartSegmentId(chain, snap, undefined);
+      const end = start === undefined ? undefined : chainEnd(chain, start);
+      const endSeg = end === undefined ? undefined : chain.segments.find((x) => x.segmentId === end);
+      const toMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : undefined;
+      return { snapshotTag: snap.tag, fromMs: snap.snapshotTimeMs, toMs, startSegmentId: start, endSegmentId: toMs === undefined ? undefined : end };
+    });
+}
+
+/** The window reaching furthest, from the oldest snapshot whose chain reaches it. */
+function restorableWindow(ranges: readonly RestorableRange[]): Catalog["restorable"] {
+  const latest = ranges.reduce<number | undefined>((m, r) => (r.toMs !== undefined && (m === undefined || r.toMs > m) ? r.toMs : m), undefined);
+  if (latest === undefined) return undefined;
+  const oldest = ranges.find((r) => r.toMs === latest)!;
+  return { earliestMs: oldest.fromMs, latestMs: latest, snapshotTag: oldest.snapshotTag };
 }
 
 type ChainSource = Pick<Catalog, "segments" | "gaps">;

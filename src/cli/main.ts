@@ -26,9 +26,18 @@ export interface CliContext {
   readonly signal: AbortSignal;
 }
 
+/**
+ * What a command tells the shell once it ran: "ok", or "problems" (it ran and found something to act
+ * on: gaps, a breach, a failed check). Only `main` turns it into an exit status (3 for "problems");
+ * a failure is a thrown `PitrError`, mapped through errors/codes.ts.
+ */
+export type CommandOutcome = "ok" | "problems";
+
 export interface CommandModule {
-  run(ctx: CliContext): Promise<number>;
+  run(ctx: CliContext): Promise<CommandOutcome>;
 }
+
+const OUTCOME_STATUS: Readonly<Record<CommandOutcome, number>> = { ok: EXIT.OK, problems: EXIT.PROBLEMS_FOUND };
 
 interface CommandSpec {
   readonly command: string;
@@ -234,9 +243,39 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  try {
+    const chosen = await parseCommandLine(argv);
+    if (chosen === "usage-error") return EXIT.USAGE;
+    if (chosen === undefined) return EXIT.OK; // --help / --version printed
+    const ctx: CliContext = { args: chosen.args, env, out, err, signal: controller.signal, config: configLoader(chosen.args, env) };
+    const outcome = await (await chosen.spec.load()).run(ctx);
+    return interrupted ?? OUTCOME_STATUS[outcome];
+  } catch (e) {
+    if (interrupted !== undefined) return interrupted;
+    err(renderError(e, "cassandra-pitr"));
+    if (!isPitrError(e) && env["CASSANDRA_PITR_DEBUG"]) err(redactText(String((e as Error)?.stack)));
+    return isPitrError(e) ? exitStatusFor(e.code) : EXIT.INTERNAL;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 
-  let chosen: CommandSpec | undefined;
-  let parsedArgs: Args | undefined;
+  /** The command and its arguments; undefined after --help or --version; "usage-error" once said. */
+  async function parseCommandLine(argv: readonly string[]): Promise<{ spec: CommandSpec; args: Args } | undefined | "usage-error"> {
+    let chosen: { spec: CommandSpec; args: Args } | undefined;
+    try {
+      await buildParser(argv, (spec, args) => (chosen = { spec, args })).parseAsync();
+    } catch (e) {
+      if (!(e instanceof UsageErrorWrapper)) throw e;
+      err(`cassandra-pitr: ${e.message}\ncassandra-pitr: hint: see 'cassandra-pitr --help'`);
+      return "usage-error";
+    }
+    return chosen;
+  }
+}
+
+/** The yargs parser: global options, every setting as a flag, every command of `COMMANDS`. */
+function buildParser(argv: readonly string[], onCommand: (spec: CommandSpec, args: Args) => void): Argv {
   let parser = yargs([...argv])
     .scriptName("cassandra-pitr")
     .usage("$0 <command> [options]")
@@ -258,51 +297,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       spec.command,
       spec.describe,
       (y) => (spec.builder ? spec.builder(y) : y).epilog(EXIT_HELP),
-      (a) => {
-        chosen = spec;
-        parsedArgs = a as Args;
-      },
+      (a) => onCommand(spec, a as Args),
     );
   }
+  return parser;
+}
 
-  try {
-    try {
-      await parser.parseAsync();
-    } catch (e) {
-      if (e instanceof UsageErrorWrapper) {
-        err(`cassandra-pitr: ${e.message}\ncassandra-pitr: hint: see 'cassandra-pitr --help'`);
-        return EXIT.USAGE;
-      }
-      throw e;
-    }
-    if (!chosen || !parsedArgs) return EXIT.OK; // --help / --version printed
-    const args = parsedArgs;
-    const flags: Partial<Record<keyof Config, string>> = {};
-    for (const spec of SETTINGS) {
-      const value = args[flagName(spec.key)];
-      // `list --cluster` without a name means the configured cluster, not an empty name.
-      if (typeof value === "string" && !(spec.key === "cluster" && value === "")) flags[spec.key] = value;
-    }
-    const ctx: CliContext = {
-      args,
-      env,
-      out,
-      err,
-      signal: controller.signal,
-      config: (options) => loadConfig({ configPath: args["config"] as string | undefined, env, flags, missingFileOk: options?.missingFileOk === true }),
-    };
-    const command = await chosen.load();
-    const status = await command.run(ctx);
-    return interrupted ?? status;
-  } catch (e) {
-    if (interrupted !== undefined) return interrupted;
-    err(renderError(e, "cassandra-pitr"));
-    if (!isPitrError(e) && env["CASSANDRA_PITR_DEBUG"]) err(redactText(String((e as Error)?.stack)));
-    return isPitrError(e) ? exitStatusFor(e.code) : EXIT.INTERNAL;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+/** The configuration with this invocation's setting flags applied over file and environment. */
+function configLoader(args: Args, env: NodeJS.ProcessEnv): CliContext["config"] {
+  const flags: Partial<Record<keyof Config, string>> = {};
+  for (const spec of SETTINGS) {
+    const value = args[flagName(spec.key)];
+    // `list --cluster` without a name means the configured cluster, not an empty name.
+    if (typeof value === "string" && !(spec.key === "cluster" && value === "")) flags[spec.key] = value;
   }
+  return (options) => loadConfig({ configPath: args["config"] as string | undefined, env, flags, missingFileOk: options?.missingFileOk === true });
 }
 
 class UsageErrorWrapper extends Error {}

@@ -5,7 +5,6 @@
  */
 import type { ClusterPlan } from "../cluster/plan.js";
 import { ConfigError, UsageError } from "../errors/base.js";
-import { EXIT } from "../errors/codes.js";
 import type { Config } from "../config/schema.js";
 import { renderPlanJson, renderPlanText } from "../restore/plan-text.js";
 import { DEFAULT_GRACE } from "../restore/prepare.js";
@@ -13,7 +12,7 @@ import { formatInstant, parseInstant } from "../restore/time.js";
 import type { Backend } from "../storage/types.js";
 import { durationArg, optionalString, strings } from "./args.js";
 import { readRing } from "./list-cluster.js";
-import type { CliContext } from "./main.js";
+import type { CliContext, CommandOutcome } from "./main.js";
 
 /** `--cluster` without `--node`: the command acts on the whole cluster. */
 export function wantsCluster(ctx: CliContext): boolean {
@@ -54,7 +53,7 @@ function renderClusterPlan(plan: ClusterPlan): string {
   return lines.join("\n");
 }
 
-export async function runClusterPlan(ctx: CliContext, config: Config, backend: Backend): Promise<number> {
+export async function runClusterPlan(ctx: CliContext, config: Config, backend: Backend): Promise<CommandOutcome> {
   const plan = await makePlan(ctx, config, backend);
   if (ctx.args["json"]) {
     const nodes = plan.nodes.map((n) => ({ node: n.node, at_micros: n.atMicros.toString(), note: n.note ?? null, plan: JSON.parse(renderPlanJson(n.plan)) as unknown }));
@@ -62,10 +61,10 @@ export async function runClusterPlan(ctx: CliContext, config: Config, backend: B
   } else {
     ctx.out(renderClusterPlan(plan));
   }
-  return EXIT.OK;
+  return "ok";
 }
 
-export async function runClusterRestore(ctx: CliContext, config: Config, backend: Backend): Promise<number> {
+export async function runClusterRestore(ctx: CliContext, config: Config, backend: Backend): Promise<CommandOutcome> {
   const op = await import("../cluster/operation.js");
   const cluster = clusterOf(config);
   const watch = {
@@ -82,14 +81,14 @@ export async function runClusterRestore(ctx: CliContext, config: Config, backend
     const request = await readRestoreRequest(backend, cluster, ctx.signal);
     if (!request) {
       ctx.out(`no cluster restore in progress in cluster '${cluster}'`);
-      return EXIT.OK;
+      return "ok";
     }
     ctx.out(`cluster restore ${request.id} of '${cluster}' to ${request.at} UTC, phase ${request.phase}, created ${request.created}`);
     for (const [node, p] of await readAllProgress(backend, request, ctx.signal)) {
       ctx.out(op.progressLine(node, p));
       for (const line of p?.done ?? []) ctx.out(`    ${line}`);
     }
-    return EXIT.OK;
+    return "ok";
   }
   if (action === "finish" || action === "abort") {
     const request = await op.changePhase(backend, cluster, action, ctx.signal);
@@ -100,25 +99,25 @@ export async function runClusterRestore(ctx: CliContext, config: Config, backend
     if (kept.length > 0) ctx.out(`node(s) ${kept.join(", ")} had already started restored: they keep the restored data (run 'restore finish' on them)`);
     ctx.out(`cluster restore ${request.id} ${action === "finish" ? "finished" : "aborted"}; the request is kept in '${key}'`);
     if (action === "finish") ctx.out("next: 'nodetool repair' on any node the plan restored to an earlier instant (it was down at T)");
-    return EXIT.OK;
+    return "ok";
   }
   if (action === "resume") {
     await op.watchRequest(watch, "restore");
     ctx.out("every node restored and started; check the data, then 'cassandra-pitr restore finish --cluster'");
-    return EXIT.OK;
+    return "ok";
   }
   const plan = await makePlan(ctx, config, backend);
   ctx.out(renderClusterPlan(plan).split("\n\n")[0]!);
-  if (ctx.args["dryRun"] === true) return EXIT.OK;
+  if (ctx.args["dryRun"] === true) return "ok";
   const request = op.requestOf(plan, { now: Date.now(), graceMs: durationArg(ctx.args, "grace", DEFAULT_GRACE), keyspaces: strings(ctx.args, "keyspace") ?? [], tables: strings(ctx.args, "table") ?? [] });
   await op.beginClusterRestore(backend, request, ctx.signal);
   ctx.out(`cluster restore ${request.id} requested; each node's agent stops its node, restores it and starts it once every node has restored`);
   await op.watchRequest(watch, "restore");
   ctx.out("every node restored and started; check the data, then 'cassandra-pitr restore finish --cluster'");
-  return EXIT.OK;
+  return "ok";
 }
 
-export async function runClusterSnapshot(ctx: CliContext, config: Config, backend: Backend, tag: string | undefined, scope: readonly string[]): Promise<number> {
+export async function runClusterSnapshot(ctx: CliContext, config: Config, backend: Backend, tag: string | undefined, scope: readonly string[]): Promise<CommandOutcome> {
   const { createSnapshotRequest, readSnapshotAnswer } = await import("../cluster/store.js");
   const { listNodes } = await import("../catalog/nodes.js");
   const { NodeFailedError, NodeUnresponsiveError } = await import("../cluster/operation.js");
@@ -127,7 +126,7 @@ export async function runClusterSnapshot(ctx: CliContext, config: Config, backen
   const name = tag ?? `cluster-${new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
   await createSnapshotRequest(backend, cluster, { schema_version: 1, tag: name, scope: [...scope], requested_at: new Date(now).toISOString() }, ctx.signal);
   ctx.out(`cluster snapshot '${name}' requested of every node of '${cluster}' (each node's agent takes and uploads it)`);
-  if (ctx.args["wait"] !== true) return EXIT.OK;
+  if (ctx.args["wait"] !== true) return "ok";
   const nodes = await listNodes(backend, cluster, { signal: ctx.signal });
   const timeoutMs = durationArg(ctx.args, "nodeTimeout", "15m");
   const pending = new Set(nodes);
@@ -146,5 +145,5 @@ export async function runClusterSnapshot(ctx: CliContext, config: Config, backen
     }
     await new Promise((r) => setTimeout(r, 2000));
   }
-  return EXIT.OK;
+  return "ok";
 }

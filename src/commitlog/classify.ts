@@ -173,9 +173,8 @@ function* walkSections(
   header: SegmentHeader,
   options: ClassifyOptions,
 ): Generator<number, SegmentClassification, void> {
-  const framed = header.compression !== undefined || header.encryption !== undefined;
-  const compressor = header.encryption === undefined ? header.compression?.class : undefined;
-  const decode = compressor === undefined ? undefined : sectionDecoder(compressor);
+  const framing = framingOf(header);
+  const { framed } = framing;
   const fileLength = reader.length;
   const opts = { segment };
   let offset = options.sectionsFrom?.offset ?? header.headerLength;
@@ -208,40 +207,14 @@ function* walkSections(
     if (m.kind === "end-of-file" || m.kind === "zeroed") break;
 
     // A verified marker: check the section's content where it can be read.
-    let content: Uint8Array | undefined;
-    let length = m.next - m.offset - SYNC_MARKER_SIZE;
-    if (framed) {
-      if (m.next < m.offset + SYNC_MARKER_SIZE + 4) {
-        return result("corrupt", "compressed section too short", new SegmentHeaderError("compressed section has no length field", m.offset, opts));
-      }
-      const field = reader.read(m.offset + SYNC_MARKER_SIZE, 4);
-      length = new DataView(field.buffer, field.byteOffset, field.byteLength).getInt32(0);
-      if (length < 0) {
-        return result("corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts));
-      }
-      if (decode) {
-        content = decode(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4), length);
-        if (content === undefined) {
-          const what = compressor!.replace(/^.*\./, "");
-          return result("corrupt", "section does not decompress", new SegmentHeaderError(`${what} section does not decompress to its stated length ${length}`, m.offset, opts));
-        }
-      }
-    } else {
-      content = reader.read(m.offset + SYNC_MARKER_SIZE, m.next - m.offset - SYNC_MARKER_SIZE);
-    }
-    if (content !== undefined) {
-      const scan = scanEntries(content);
-      if (!scan.ok) {
-        // Inside a compressed section the offset can only point at the section.
-        const at = framed ? m.offset : m.offset + SYNC_MARKER_SIZE + scan.offset;
-        const err =
-          "expected" in scan
-            ? new SegmentChecksumError(scan.detail, at, scan.expected, scan.actual, opts)
-            : new SegmentHeaderError(scan.detail, at, opts);
-        return result("corrupt", "bad entry framing", err);
-      }
+    const section = readSection(reader, m, framing, opts);
+    if ("refused" in section) return result(...section.refused);
+    if (section.content !== undefined) {
+      const scan = scanEntries(section.content);
+      if (!scan.ok) return result("corrupt", "bad entry framing", entryError(scan, m.offset, framing.framed, opts));
       largest = Math.max(largest, scan.largest);
     }
+    const length = section.length;
     sections++;
     lastEmpty = length === 0;
     logical += SYNC_MARKER_SIZE + length;
@@ -260,12 +233,65 @@ function* walkSections(
     yield Math.min(at + TAIL_CHUNK, fileLength);
   }
   if (lastEmpty) return result("complete", "final empty section written by close");
-  const capacity = options.segmentSize ?? (framed ? Math.ceil(logical / MIB) * MIB : fileLength);
-  if (!framed && fileLength < capacity) {
-    return result("torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, fileLength, opts));
+  return result(...fullOrTorn({ fileLength, logical, largest, framed, segmentSize: options.segmentSize }, opts));
+}
+
+/** How a segment's sections are framed: a length field when compressed or encrypted; the decoder when it can be read. */
+interface Framing {
+  readonly framed: boolean;
+  readonly compressor: string | undefined;
+  readonly decode: ReturnType<typeof sectionDecoder> | undefined;
+}
+
+function framingOf(header: SegmentHeader): Framing {
+  const compressor = header.encryption === undefined ? header.compression?.class : undefined;
+  return {
+    framed: header.compression !== undefined || header.encryption !== undefined,
+    compressor,
+    decode: compressor === undefined ? undefined : sectionDecoder(compressor),
+  };
+}
+
+type Verdict = [SegmentStatus, string, SegmentError?];
+
+/**
+ * The section after a verified sync marker: its length, and its content when it can be read (plain,
+ * or compressed with a known codec; not encrypted). A framing defect is a "corrupt" verdict.
+ */
+function readSection(reader: SegmentReader, m: { offset: number; next: number }, f: Framing, opts: { segment: string | undefined }): { length: number; content: Uint8Array | undefined } | { refused: Verdict } {
+  if (!f.framed) return { length: m.next - m.offset - SYNC_MARKER_SIZE, content: reader.read(m.offset + SYNC_MARKER_SIZE, m.next - m.offset - SYNC_MARKER_SIZE) };
+  if (m.next < m.offset + SYNC_MARKER_SIZE + 4) {
+    return { refused: ["corrupt", "compressed section too short", new SegmentHeaderError("compressed section has no length field", m.offset, opts)] };
   }
-  if (logical + Math.max(largest, SYNC_MARKER_SIZE) >= capacity) {
-    return result("complete", "segment full: the next entry could not be allocated");
+  const field = reader.read(m.offset + SYNC_MARKER_SIZE, 4);
+  const length = new DataView(field.buffer, field.byteOffset, field.byteLength).getInt32(0);
+  if (length < 0) {
+    return { refused: ["corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts)] };
   }
-  return result("torn-tail", `data ends ${capacity - logical} bytes before the segment size with room for more entries`);
+  if (!f.decode) return { length, content: undefined };
+  const content = f.decode(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4), length);
+  if (content === undefined) {
+    const what = f.compressor!.replace(/^.*\./, "");
+    return { refused: ["corrupt", "section does not decompress", new SegmentHeaderError(`${what} section does not decompress to its stated length ${length}`, m.offset, opts)] };
+  }
+  return { length, content };
+}
+
+/** The error of an entry that does not frame; inside a compressed section the offset can only point at the section. */
+function entryError(scan: Extract<ReturnType<typeof scanEntries>, { ok: false }>, markerOffset: number, framed: boolean, opts: { segment: string | undefined }): SegmentError {
+  const at = framed ? markerOffset : markerOffset + SYNC_MARKER_SIZE + scan.offset;
+  return "expected" in scan ? new SegmentChecksumError(scan.detail, at, scan.expected, scan.actual, opts) : new SegmentHeaderError(scan.detail, at, opts);
+}
+
+/**
+ * A segment whose synced data ends cleanly (zeros after the last section, no final empty section):
+ * complete when the next entry could not have been allocated, torn-tail when there was room. Pure.
+ */
+export function fullOrTorn(e: { fileLength: number; logical: number; largest: number; framed: boolean; segmentSize: number | undefined }, opts: { segment: string | undefined }): Verdict {
+  const capacity = e.segmentSize ?? (e.framed ? Math.ceil(e.logical / MIB) * MIB : e.fileLength);
+  if (!e.framed && e.fileLength < capacity) {
+    return ["torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, e.fileLength, opts)];
+  }
+  if (e.logical + Math.max(e.largest, SYNC_MARKER_SIZE) >= capacity) return ["complete", "segment full: the next entry could not be allocated"];
+  return ["torn-tail", `data ends ${capacity - e.logical} bytes before the segment size with room for more entries`];
 }

@@ -12,7 +12,7 @@
  */
 import { basename, dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
-import { objectLockPolicy } from "../storage/object-lock.js";
+import { objectLockPolicy, type ObjectLockPolicy } from "../storage/object-lock.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, PitrError, UsageError, isPitrError, renderError } from "../errors/base.js";
 import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "./bounded.js";
@@ -69,102 +69,132 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
   let config: Config | undefined;
   const { configPath, argv } = splitHookArgs(args);
   try {
-    if (argv.length !== 2 || !argv[0] || !argv[1]) {
-      throw new UsageError(`expected 2 arguments (%path %name), got ${argv.length}`, {
-        hint: "archive_command=/usr/bin/cassandra-pitr-archive %path %name (no spaces in paths)",
-      });
-    }
-    const [path, name] = argv as [string, string];
-    parseSegmentName(name);
-    requireNameOfPath(path, name);
+    const { path, name } = hookTarget(argv);
     config = (await loadConfig({ env: io.env, configPath })).config;
     const identity = requireIdentity(config);
     const objectLock = objectLockPolicy(config); // a lock without a retention is refused before anything is spooled
-    const spoolDir = config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path));
-
-    if (config.hookMode === "spool") {
-      await requireRegularFile(path, "archive"); // never link a FIFO or a directory into the spool
-      await spoolSegment(spoolDir, path, name);
-      await appendEvent(config.logFile, { event: "spooled", name, reason: "spool mode" });
-      return HOOK_DONE;
-    }
-
-    if (config.spoolFallback) {
-      // Storage met an outage lately: waiting out the budget again would only hold Cassandra back.
-      const mark = await freshHealthMark(spoolDir, config.healthMarkLifetime);
-      if (mark) {
-        await requireRegularFile(path, "archive");
-        await spoolSegment(spoolDir, path, name);
-        const reason = `storage marked unhealthy at ${new Date(mark.markedAtMs).toISOString()}`;
-        await appendEvent(config.logFile, { event: "spooled", name, reason });
-        io.stderr(`${PREFIX}: '${name}' spooled for the agent (${reason})`);
-        return HOOK_DONE;
-      }
-    }
+    const seg: HookSegment = { config, path, name, spoolDir: config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path)), objectLock };
+    if (await spoolWithoutTrying(seg, io)) return HOOK_DONE;
 
     bound?.arm(config.hookTimeout + WATCHDOG_GRACE_MS);
     const budget = AbortSignal.timeout(config.hookTimeout);
     const deadline = bound ? AbortSignal.any([budget, bound.stop]) : budget;
     try {
-      // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
-      const [{ openBackend }, { pushSegment }, { loadEncryptionKeys }] = await Promise.all([
-        import("../storage/open.js"),
-        import("./push.js"),
-        import("../storage/decorators/encryption-keys.js"),
-      ]);
-      const backend = await openBackend(config.archive, {
-        encryption: await loadEncryptionKeys(config, io.env),
-        objectLock,
-        signal: deadline,
-        retry: { attempts: config.retryAttempts },
-      });
-      try {
-        const result = await pushSegment(backend, identity, {
-          path,
-          name,
-          archivedBy: "hook",
-          compressionLevel: config.compressionLevel,
-          compressionThreads: config.compressionThreads,
-          signal: deadline,
-        });
-        await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
-        if (result.outcome === "conflict-kept") {
-          io.stderr(`${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`);
-        } else if (result.record.status === "torn-tail" && result.outcome === "archived") {
-          // Normal for the active segment of a crashed node (archived at the next start); said once.
-          io.stderr(`${PREFIX}: '${name}' archived, flagged torn-tail (its data ends before the segment is full)`);
-        } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
-          io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
-        }
-        return HOOK_DONE;
-      } finally {
-        await backend.close().catch(() => undefined);
-      }
+      await uploadSegment(seg, identity, io, deadline);
     } catch (err) {
-      // A segment that is missing or not a segment cannot be spooled usefully; storage trouble can.
       // Stopped by a signal: the upload cleaned up after itself; the segment stays with Cassandra.
       if (bound?.stop.aborted) throw err;
-      if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
-      const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
-      try {
-        await requireRegularFile(path, "archive");
-        await spoolSegment(spoolDir, path, name);
-      } catch (spoolErr) {
-        // Both ways out failed: say why for each, on one line (the hint follows on the second).
-        if (!(spoolErr instanceof SpoolError)) throw spoolErr;
-        throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
-      }
-      // Tell the next hooks not to wait for storage (a mark that cannot be written costs only time).
-      if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
-      await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
-      io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
-      return HOOK_DONE;
+      await spoolAfterFailure(seg, io, err, { budget, deadline });
     }
+    return HOOK_DONE;
   } catch (err) {
     io.stderr(renderError(err, PREFIX));
     await appendEvent(config?.logFile, { event: "failed", args: argv.join(" "), error: firstLine(err) }).catch(() => undefined);
     return hookFailed(err);
   }
+}
+
+/** The segment a hook run archives, with the settings it needs. */
+interface HookSegment {
+  readonly config: Config;
+  readonly path: string;
+  readonly name: string;
+  readonly spoolDir: string;
+  readonly objectLock: ObjectLockPolicy | undefined;
+}
+
+/** %path and %name, checked before anything is read: two arguments, a segment name, the name of the path. */
+function hookTarget(argv: readonly string[]): { path: string; name: string } {
+  if (argv.length !== 2 || !argv[0] || !argv[1]) {
+    throw new UsageError(`expected 2 arguments (%path %name), got ${argv.length}`, {
+      hint: "archive_command=/usr/bin/cassandra-pitr-archive %path %name (no spaces in paths)",
+    });
+  }
+  const [path, name] = argv as [string, string];
+  parseSegmentName(name);
+  requireNameOfPath(path, name);
+  return { path, name };
+}
+
+/** Spool mode, or a fresh mark that storage is unhealthy: the segment goes to the spool without an upload. */
+async function spoolWithoutTrying(seg: HookSegment, io: HookIo): Promise<boolean> {
+  const { config, path, name, spoolDir } = seg;
+  if (config.hookMode === "spool") {
+    await requireRegularFile(path, "archive"); // never link a FIFO or a directory into the spool
+    await spoolSegment(spoolDir, path, name);
+    await appendEvent(config.logFile, { event: "spooled", name, reason: "spool mode" });
+    return true;
+  }
+  if (!config.spoolFallback) return false;
+  // Storage met an outage lately: waiting out the budget again would only hold Cassandra back.
+  const mark = await freshHealthMark(spoolDir, config.healthMarkLifetime);
+  if (!mark) return false;
+  await requireRegularFile(path, "archive");
+  await spoolSegment(spoolDir, path, name);
+  const reason = `storage marked unhealthy at ${new Date(mark.markedAtMs).toISOString()}`;
+  await appendEvent(config.logFile, { event: "spooled", name, reason });
+  io.stderr(`${PREFIX}: '${name}' spooled for the agent (${reason})`);
+  return true;
+}
+
+async function uploadSegment(seg: HookSegment, identity: ReturnType<typeof requireIdentity>, io: HookIo, deadline: AbortSignal): Promise<void> {
+  const { config, path, name } = seg;
+  // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
+  const [{ openBackend }, { pushSegment }, { loadEncryptionKeys }] = await Promise.all([
+    import("../storage/open.js"),
+    import("./push.js"),
+    import("../storage/decorators/encryption-keys.js"),
+  ]);
+  const backend = await openBackend(config.archive, {
+    encryption: await loadEncryptionKeys(config, io.env),
+    objectLock: seg.objectLock,
+    signal: deadline,
+    retry: { attempts: config.retryAttempts },
+  });
+  try {
+    const result = await pushSegment(backend, identity, {
+      path,
+      name,
+      archivedBy: "hook",
+      compressionLevel: config.compressionLevel,
+      compressionThreads: config.compressionThreads,
+      signal: deadline,
+    });
+    await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
+    if (result.outcome === "conflict-kept") {
+      io.stderr(`${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`);
+    } else if (result.record.status === "torn-tail" && result.outcome === "archived") {
+      // Normal for the active segment of a crashed node (archived at the next start); said once.
+      io.stderr(`${PREFIX}: '${name}' archived, flagged torn-tail (its data ends before the segment is full)`);
+    } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
+      io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
+    }
+  } finally {
+    await backend.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The upload failed. A segment that is missing or not a segment cannot be spooled usefully, so
+ * that failure stands; storage trouble (with spoolFallback) sends the segment to the spool.
+ */
+async function spoolAfterFailure(seg: HookSegment, io: HookIo, err: unknown, signals: { budget: AbortSignal; deadline: AbortSignal }): Promise<void> {
+  const { config, path, name, spoolDir } = seg;
+  const { budget, deadline } = signals;
+  if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
+  const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
+  try {
+    await requireRegularFile(path, "archive");
+    await spoolSegment(spoolDir, path, name);
+  } catch (spoolErr) {
+    // Both ways out failed: say why for each, on one line (the hint follows on the second).
+    if (!(spoolErr instanceof SpoolError)) throw spoolErr;
+    throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
+  }
+  // Tell the next hooks not to wait for storage (a mark that cannot be written costs only time).
+  if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
+  await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
+  io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
 }
 
 /**

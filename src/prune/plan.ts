@@ -45,16 +45,8 @@ export function planPrune(input: {
   readonly policy: KeepPolicy;
   readonly nowMs: number;
 }): PrunePlan {
-  const { catalog, policy, nowMs } = input;
-  const complete = catalog.snapshots.filter((s) => s.complete).sort((a, b) => a.snapshotTimeMs - b.snapshotTimeMs);
-  let kept: SnapshotEntry[];
-  if (policy.kind === "count") {
-    kept = complete.slice(Math.max(0, complete.length - policy.count));
-  } else {
-    const cut = nowMs - policy.ms;
-    const base = complete.filter((s) => s.snapshotTimeMs <= cut).at(-1);
-    kept = complete.filter((s) => s.snapshotTimeMs > cut || s === base);
-  }
+  const { catalog } = input;
+  const kept = keptSnapshots(catalog, input.policy, input.nowMs);
   const refuse = (refused: string): PrunePlan => ({ kept: kept.map((s) => ({ tag: s.tag, at: s.snapshotTimeMs })), oldestKept: undefined, delete: [], refused });
   const oldest = kept[0];
   if (!oldest) return refuse("no snapshot would be kept: nothing is deleted");
@@ -62,8 +54,29 @@ export function planPrune(input: {
   if (startId === undefined || !catalog.segments.some((s) => s.segmentId === startId)) {
     return refuse(`the oldest kept snapshot '${oldest.tag}' has no start segment in the archive: nothing is deleted`);
   }
+  return {
+    kept: kept.map((s) => ({ tag: s.tag, at: s.snapshotTimeMs })),
+    oldestKept: { tag: oldest.tag, at: oldest.snapshotTimeMs, startSegmentId: startId.toString() },
+    delete: [...backupItems(input, kept, oldest), ...segmentItems(catalog, startId, oldest)],
+    refused: undefined,
+  };
+}
+
+/** The complete snapshots the policy keeps, oldest first: the newest N, or those in the window plus the one it starts from. */
+function keptSnapshots(catalog: Catalog, policy: KeepPolicy, nowMs: number): SnapshotEntry[] {
+  const complete = catalog.snapshots.filter((s) => s.complete).sort((a, b) => a.snapshotTimeMs - b.snapshotTimeMs);
+  if (policy.kind === "count") return complete.slice(Math.max(0, complete.length - policy.count));
+  const cut = nowMs - policy.ms;
+  const base = complete.filter((s) => s.snapshotTimeMs <= cut).at(-1);
+  return complete.filter((s) => s.snapshotTimeMs > cut || s === base);
+}
+
+/**
+ * Snapshots and incrementals older than the oldest kept snapshot, then their components that no
+ * kept snapshot or incremental shares (components are content-addressed, so shared).
+ */
+function backupItems(input: { readonly snapshots: readonly StoredSnapshot[]; readonly incrementals: readonly StoredIncremental[] }, kept: readonly SnapshotEntry[], oldest: SnapshotEntry): PruneItem[] {
   const keptTags = new Set(kept.map((s) => `${s.tag}@${s.snapshotTimeMs}`));
-  const items: PruneItem[] = [];
   const keptComponents = new Set<string>();
   const why = `older than the oldest kept snapshot '${oldest.tag}' (${iso(oldest.snapshotTimeMs)})`;
   const dropped: StoredSnapshot[] = [];
@@ -78,6 +91,7 @@ export function planPrune(input: {
     if (Date.parse(i.record.flush_time) >= oldest.snapshotTimeMs) for (const c of i.record.sstable.components) keptComponents.add(c.key);
     else droppedInc.push(i);
   }
+  const items: PruneItem[] = [];
   for (const s of dropped) items.push({ kind: "snapshot", key: s.key, bytes: 0, reason: `snapshot '${s.manifest.tag}' taken ${s.manifest.snapshot_time}, ${why}` });
   for (const i of droppedInc) items.push({ kind: "incremental", key: i.key, bytes: 0, reason: `incremental ${i.record.keyspace}.${i.record.table} ${i.record.sstable.name} flushed ${i.record.flush_time}, ${why}` });
   const seen = new Set<string>();
@@ -86,23 +100,23 @@ export function planPrune(input: {
     seen.add(c.key);
     items.push({ kind: "component", key: c.key, bytes: c.size, reason: `${c.file}: used only by deleted snapshots or incrementals` });
   }
+  return items;
+}
+
+/** Segments (and their duplicate copies) before the start segment of the oldest kept snapshot and closed before it was taken. */
+function segmentItems(catalog: Catalog, startId: bigint, oldest: SnapshotEntry): PruneItem[] {
+  const before = (s: { segmentId: bigint; closeTimeMs: number }) => s.segmentId < startId && s.closeTimeMs < oldest.snapshotTimeMs;
+  const items: PruneItem[] = [];
   for (const s of catalog.segments) {
-    if (s.segmentId < startId && s.closeTimeMs < oldest.snapshotTimeMs) {
-      items.push({ kind: "segment", key: s.key, bytes: s.storedBytes, reason: `segment ${s.segmentId} closed ${iso(s.closeTimeMs)}, before the start segment ${startId} of '${oldest.tag}'` });
-    }
+    if (before(s)) items.push({ kind: "segment", key: s.key, bytes: s.storedBytes, reason: `segment ${s.segmentId} closed ${iso(s.closeTimeMs)}, before the start segment ${startId} of '${oldest.tag}'` });
   }
   for (const d of catalog.duplicates) {
     for (const o of d.others) {
       const chosen = catalog.segments.find((s) => s.key === d.chosenKey);
-      if (chosen && chosen.segmentId < startId && chosen.closeTimeMs < oldest.snapshotTimeMs) items.push({ kind: "segment", key: o.key, bytes: 0, reason: `copy of segment ${d.segmentId}, before the start segment ${startId} of '${oldest.tag}'` });
+      if (chosen && before(chosen)) items.push({ kind: "segment", key: o.key, bytes: 0, reason: `copy of segment ${d.segmentId}, before the start segment ${startId} of '${oldest.tag}'` });
     }
   }
-  return {
-    kept: kept.map((s) => ({ tag: s.tag, at: s.snapshotTimeMs })),
-    oldestKept: { tag: oldest.tag, at: oldest.snapshotTimeMs, startSegmentId: startId.toString() },
-    delete: items,
-    refused: undefined,
-  };
+  return items;
 }
 
 /**

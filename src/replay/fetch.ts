@@ -15,10 +15,18 @@ import { PitrError } from "../errors/base.js";
 import { isPartialSegmentKey } from "../format/partial-layout.js";
 import { assemblePartialSegment } from "./partial-segment.js";
 import type { Backend } from "../storage/types.js";
-import { ChecksumMismatchError, TargetExistsError, checkHeaderAgainstName, tempOpenError } from "./target.js";
+import {
+  ChecksumMismatchError,
+  SEGMENT_HEAD_BYTES,
+  TargetExistsError,
+  checkMeasuredSegment,
+  checkSegmentBytes,
+  tempOpenError,
+  type ExpectedSegment,
+} from "./target.js";
 
 // Light helpers live in target.ts so the restore hook's path for staged segments loads no zstd.
-export { ChecksumMismatchError, TargetDirectoryError, TargetExistsError, requireNewTarget } from "./target.js";
+export { ChecksumMismatchError, TargetDirectoryError, TargetExistsError, requireNewTarget, type ExpectedSegment } from "./target.js";
 
 /** A body that does not decompress (truncated, or not zstd at all) is a damaged archived copy. */
 function decompressError(err: unknown, what: string, signal: AbortSignal | undefined): unknown {
@@ -28,11 +36,6 @@ function decompressError(err: unknown, what: string, signal: AbortSignal | undef
   const message = (err as Error)?.message ?? String(err);
   // zstd-napi reports damaged frames as plain Errors; the stream's own end check says "truncated".
   return new ChecksumMismatchError(what, `does not decompress (${message.split("\n")[0]})`);
-}
-
-export interface ExpectedSegment {
-  readonly sha256?: string | undefined;
-  readonly size?: number | undefined;
 }
 
 export interface WriteResult {
@@ -65,7 +68,7 @@ export async function writeSegmentAtomically(
       transform(chunk: Buffer, _enc, callback) {
         hash.update(chunk);
         size += chunk.length;
-        if (head.length < 65_536 + 18) head = Buffer.concat([head, chunk.subarray(0, 65_536 + 18 - head.length)]);
+        if (head.length < SEGMENT_HEAD_BYTES) head = Buffer.concat([head, chunk.subarray(0, SEGMENT_HEAD_BYTES - head.length)]);
         callback(null, chunk);
       },
     });
@@ -84,13 +87,7 @@ export async function writeSegmentAtomically(
     await handle.close();
     done = true;
     const sha256 = hash.digest("hex");
-    if (options.expected.size !== undefined && options.expected.size !== size) {
-      throw new ChecksumMismatchError(options.what, `${size} bytes, expected ${options.expected.size}`);
-    }
-    if (options.expected.sha256 !== undefined && options.expected.sha256 !== sha256) {
-      throw new ChecksumMismatchError(options.what, `sha256 ${sha256.slice(0, 16)}…, expected ${options.expected.sha256.slice(0, 16)}…`);
-    }
-    checkHeaderAgainstName(head, basename(target), options.what);
+    checkMeasuredSegment({ size, sha256, head }, options.expected, basename(target), options.what);
     // link, not rename: rename would replace a %to that appeared meanwhile.
     await link(temp, target).catch((err: unknown) => {
       throw (err as NodeJS.ErrnoException).code === "EEXIST" ? new TargetExistsError(target, "it appeared during the restore") : err;
@@ -132,35 +129,16 @@ export async function readVerifiedSegment(
   expected: ExpectedSegment,
   signal?: AbortSignal,
 ): Promise<Buffer> {
-  if (isPartialSegmentKey(key)) return checkExpected(await assemblePartialSegment(backend, key, name, signal), expected, `partial segment '${key}'`);
-  const what = `archived segment '${key}'`;
+  if (isPartialSegmentKey(key)) return checkSegmentBytes(await assemblePartialSegment(backend, key, name, signal), expected, name, `partial segment '${key}'`);
   const chunks: Buffer[] = [];
-  const hash = createHash("sha256");
   const sink = new Writable({
     write(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
       chunks.push(chunk);
       callback();
     },
   });
   await pipeline([await backend.get(key, { signal }), new DecompressStream(), sink], signal ? { signal } : {});
-  const bytes = Buffer.concat(chunks);
-  const sha256 = hash.digest("hex");
-  if (expected.size !== undefined && expected.size !== bytes.length) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${expected.size}`);
-  if (expected.sha256 !== undefined && expected.sha256 !== sha256) {
-    throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
-  }
-  checkHeaderAgainstName(bytes.subarray(0, 65_536 + 18), name, what);
-  return bytes;
-}
-
-function checkExpected(bytes: Buffer, expected: ExpectedSegment, what: string): Buffer {
-  if (expected.size !== undefined && expected.size !== bytes.length) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${expected.size}`);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (expected.sha256 !== undefined && expected.sha256 !== sha256) {
-    throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
-  }
-  return bytes;
+  return checkSegmentBytes(Buffer.concat(chunks), expected, name, `archived segment '${key}'`);
 }
 
 /** Writes bytes already checked (a verified, possibly rewritten segment) to `target` atomically. */

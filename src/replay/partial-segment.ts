@@ -13,7 +13,7 @@ import { PitrError } from "../errors/base.js";
 import type { SegmentRecord } from "../format/segment-record.js";
 import type { Backend } from "../storage/types.js";
 import { buffer } from "node:stream/consumers";
-import { ChecksumMismatchError } from "./fetch.js";
+import { ChecksumMismatchError, SEGMENT_HEAD_BYTES } from "./target.js";
 
 export interface PartialChainRecord {
   readonly keys: readonly string[];
@@ -59,7 +59,7 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
   if (bytes.length !== last.end || whole.digest("hex") !== last.prefixSha256) {
     throw new ChecksumMismatchError(what, "the assembled objects do not hash to the chain's recorded digest");
   }
-  const header = parseSegmentHeader(bytes.subarray(0, 65_536 + 18), name);
+  const header = parseSegmentHeader(bytes.subarray(0, SEGMENT_HEAD_BYTES), name);
   if (header.id !== last.segmentId) throw new ChecksumMismatchError(what, `header id ${header.id} is not segment ${last.segmentId}`);
   const walked = classifySegment(name, bytes);
   if (walked.status === "corrupt" || walked.status === "unsupported" || walked.lastValidOffset !== bytes.length) {
@@ -75,7 +75,7 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
 export async function partialSegmentRecord(backend: Backend, folder: string, name: string, signal?: AbortSignal): Promise<SegmentRecord> {
   const { last } = await readPartialChain(backend, folder, signal);
   const bytes = await assemblePartialSegment(backend, folder, name, signal);
-  const header = parseSegmentHeader(bytes.subarray(0, 65_536 + 18), name);
+  const header = parseSegmentHeader(bytes.subarray(0, SEGMENT_HEAD_BYTES), name);
   return {
     sha256: last.prefixSha256,
     size: last.end,

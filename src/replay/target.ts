@@ -1,8 +1,11 @@
 /**
  * What every way of writing %to shares, kept free of zstd and storage so the restore hook's path
  * for staged segments loads little: the errors, the refusal of an existing target, the temporary
- * name's errors, and the check that a segment's header agrees with the target's name.
+ * name's errors, the check that a segment's header agrees with the target's name, and the one check
+ * of a segment's bytes against its record (`checkSegmentBytes`), used by the restore hook's fetch,
+ * its atomic writes and the restore's fetch phase alike.
  */
+import { createHash } from "node:crypto";
 import { lstat, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseSegmentHeader } from "../commitlog/segment-header.js";
@@ -87,3 +90,43 @@ export function checkHeaderAgainstName(head: Buffer, targetName: string, what: s
   }
 }
 
+
+/** How many leading bytes hold any segment header (the descriptor's parameters may run to 64 KiB). */
+export const SEGMENT_HEAD_BYTES = 65_536 + 18;
+
+/** What the segment record says the bytes are; an absent field is not checked. */
+export interface ExpectedSegment {
+  readonly sha256?: string | undefined;
+  readonly size?: number | undefined;
+}
+
+/** What was measured of a segment's bytes, in memory or while streaming them. */
+export interface MeasuredSegment {
+  readonly size: number;
+  readonly sha256: string;
+  /** The first `SEGMENT_HEAD_BYTES` (or fewer, for a shorter file). */
+  readonly head: Buffer;
+}
+
+export function measureSegmentBytes(bytes: Buffer): MeasuredSegment {
+  return { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), head: bytes.subarray(0, SEGMENT_HEAD_BYTES) };
+}
+
+/**
+ * The one check of a segment's bytes before anyone uses them: size, then sha256, against the record
+ * (`expected`), then the header against `name` when it is a commit log name. Throws
+ * `ChecksumMismatchError` naming `what`.
+ */
+export function checkMeasuredSegment(measured: MeasuredSegment, expected: ExpectedSegment, name: string, what: string): void {
+  if (expected.size !== undefined && expected.size !== measured.size) throw new ChecksumMismatchError(what, `${measured.size} bytes, expected ${expected.size}`);
+  if (expected.sha256 !== undefined && expected.sha256 !== measured.sha256) {
+    throw new ChecksumMismatchError(what, `sha256 ${measured.sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
+  }
+  checkHeaderAgainstName(measured.head, name, what);
+}
+
+/** `checkMeasuredSegment` for bytes in memory; returns them for chaining. */
+export function checkSegmentBytes(bytes: Buffer, expected: ExpectedSegment, name: string, what: string): Buffer {
+  checkMeasuredSegment(measureSegmentBytes(bytes), expected, name, what);
+  return bytes;
+}

@@ -526,12 +526,7 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
   const pieces = nodePieces(input, r);
 
   const { windows, breachMs, maxRpo } = breachWindows(pieces, targetRpoMs);
-  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
-  const worst: BreachWindow[] = ranked.slice(0, r.worstWindows ?? 5).map((w) => {
-    // the worst instant is the end of the piece (exclusive); read the cause just before it
-    const { cause, details } = causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded);
-    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
-  });
+  const worst = worstWindows(windows, r.worstWindows ?? 5, (w) => causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded));
   const lastPiece = pieces[pieces.length - 1];
   const endRpoMs = lastPiece === undefined || lastPiece.r === undefined ? null : toMs - lastPiece.r;
   const span = Math.max(1, toMs - fromMs);
@@ -549,49 +544,17 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
   const newestSnap = snapshots.filter((s) => s.snapshotTimeMs <= nowMs).at(-1);
   const newestInc = catalog.incrementals.filter((s) => s.foundTimeMs <= nowMs).at(-1);
   const newestSeg = segs.filter((s) => s.closeTimeMs <= nowMs).at(-1);
-  const snapshotBytes = (s: SnapshotEntry) => s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
-  const segmentBytesInWindow = inWindow.reduce((sum, s) => sum + s.storedBytes, 0);
 
-  // checks
-  const checks: Check[] = [];
   const share = 1 - breachMs / span;
-  const pct = (x: number) => `${(Math.floor(x * 10_000) / 100).toFixed(2)}%`;
-  checks.push(
-    breachMs === 0
-      ? { id: "rpo-target", status: "ok", details: `RPO within ${humanDuration(targetRpoMs)} for the whole window (max ${maxRpo === null ? "unbounded" : humanDuration(maxRpo)})` }
-      : {
-          id: "rpo-target",
-          status: "failure",
-          details:
-            `RPO above ${humanDuration(targetRpoMs)} for ${humanDuration(breachMs)} in ${windows.length} window(s) (${pct(share)} within target); ` +
-            `worst ${worst[0]?.peakRpoMs === null ? "unbounded (nothing restorable)" : humanDuration(worst[0]?.peakRpoMs ?? 0)} at ${iso(worst[0]?.peakAt ?? toMs)} (${worst[0]?.cause})`,
-        },
-  );
-  checks.push(
-    catalog.gaps.length === 0
-      ? { id: "segment-chain", status: "ok", details: `${segs.length} segment(s) in ${catalog.runs.length} run(s), no gap` }
-      : { id: "segment-chain", status: "failure", details: `${catalog.gaps.length} gap(s), ${catalog.gaps.reduce((n, g) => n + g.count, 0)} segment(s) lost: ids ${gaps.map((g) => (g.fromId === g.toId ? g.fromId : `${g.fromId}..${g.toId}`)).join(", ")}` },
-  );
-  checks.push(
-    newestSnap
-      ? { id: "snapshot", status: "ok", details: `newest complete snapshot '${newestSnap.tag}' taken ${iso(newestSnap.snapshotTimeMs)} (${humanDuration(nowMs - newestSnap.snapshotTimeMs)} ago)` }
-      : { id: "snapshot", status: "failure", details: "no complete snapshot: nothing is restorable" },
-  );
   const p95 = percentile(lags, 0.95);
-  checks.push(
-    p95 <= targetRpoMs
-      ? { id: "archive-lag", status: "ok", details: `p95 archive lag ${humanDuration(p95)} over ${lags.length} segment(s) closed in the window` }
-      : { id: "archive-lag", status: "warning", details: `p95 archive lag ${humanDuration(p95)} exceeds the target ${humanDuration(targetRpoMs)} (max ${humanDuration(lags[lags.length - 1] ?? 0)})` },
-  );
   const drills = [...(input.drills ?? [])].sort((x, y) => x.ranAt - y.ranAt);
-  const lastDrill = drills.at(-1);
-  checks.push(
-    !lastDrill
-      ? { id: "restore-drill", status: "warning", details: "no restore drill recorded (cassandra-pitr verify --drill)" }
-      : lastDrill.status === "passed"
-        ? { id: "restore-drill", status: "ok", details: `restore drill at ${iso(lastDrill.ranAt)} to ${iso(lastDrill.restorePointAt)} passed` }
-        : { id: "restore-drill", status: "failure", details: `restore drill at ${iso(lastDrill.ranAt)} failed: ${lastDrill.details}` },
-  );
+  const checks: Check[] = [
+    rpoCheck(targetRpoMs, { breachMs, maxRpo, windows: windows.length, share, worst: worst[0], toMs }),
+    chainCheck(catalog, gaps),
+    snapshotCheck(newestSnap, nowMs),
+    lagCheck(lags, p95, targetRpoMs),
+    drillCheck(drills.at(-1)),
+  ];
 
   return {
     cluster: catalog.identity.cluster,
@@ -609,7 +572,7 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       segmentBytes: segs.reduce((sum, s) => sum + s.storedBytes, 0),
       snapshotBytes: snapshots.reduce((sum, s) => sum + snapshotBytes(s), 0),
       incrementalBytes: catalog.incrementals.reduce((sum, i) => sum + i.bytes, 0),
-      segmentBytesPerDay: Math.round((segmentBytesInWindow * 86_400_000) / span),
+      segmentBytesPerDay: Math.round((inWindow.reduce((sum, s) => sum + s.storedBytes, 0) * 86_400_000) / span),
       localSnapshots: input.localSnapshots ?? null,
     },
     archiveLag: { segments: lags.length, unknown, p50Ms: percentile(lags, 0.5), p95Ms: p95, maxMs: lags[lags.length - 1] ?? 0 },
@@ -621,6 +584,60 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     gaps,
     drills,
   };
+}
+
+/**
+ * The `limit` worst breach windows: highest peak first, then the longest, then the earliest. The
+ * worst instant is the end of the piece (exclusive), so `causeOf` reads the cause just before it.
+ */
+function worstWindows<W extends { startAt: number; endAt: number; peak: number; peakAt: number }>(windows: readonly W[], limit: number, causeOf: (w: W) => { cause: BreachWindow["cause"]; details: string }): BreachWindow[] {
+  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
+  return ranked.slice(0, limit).map((w) => {
+    const { cause, details } = causeOf(w);
+    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
+  });
+}
+
+const snapshotBytes = (s: SnapshotEntry) => s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
+
+const pct = (x: number) => `${(Math.floor(x * 10_000) / 100).toFixed(2)}%`;
+
+function rpoCheck(targetRpoMs: number, b: { breachMs: number; maxRpo: number | null; windows: number; share: number; worst: BreachWindow | undefined; toMs: number }): Check {
+  if (b.breachMs === 0) {
+    return { id: "rpo-target", status: "ok", details: `RPO within ${humanDuration(targetRpoMs)} for the whole window (max ${b.maxRpo === null ? "unbounded" : humanDuration(b.maxRpo)})` };
+  }
+  return {
+    id: "rpo-target",
+    status: "failure",
+    details:
+      `RPO above ${humanDuration(targetRpoMs)} for ${humanDuration(b.breachMs)} in ${b.windows} window(s) (${pct(b.share)} within target); ` +
+      `worst ${b.worst?.peakRpoMs === null ? "unbounded (nothing restorable)" : humanDuration(b.worst?.peakRpoMs ?? 0)} at ${iso(b.worst?.peakAt ?? b.toMs)} (${b.worst?.cause})`,
+  };
+}
+
+function chainCheck(catalog: Catalog, gaps: ReturnType<typeof gapSummaries>): Check {
+  return catalog.gaps.length === 0
+    ? { id: "segment-chain", status: "ok", details: `${catalog.segments.length} segment(s) in ${catalog.runs.length} run(s), no gap` }
+    : { id: "segment-chain", status: "failure", details: `${catalog.gaps.length} gap(s), ${catalog.gaps.reduce((n, g) => n + g.count, 0)} segment(s) lost: ids ${gaps.map((g) => (g.fromId === g.toId ? g.fromId : `${g.fromId}..${g.toId}`)).join(", ")}` };
+}
+
+function snapshotCheck(newestSnap: SnapshotEntry | undefined, nowMs: number): Check {
+  return newestSnap
+    ? { id: "snapshot", status: "ok", details: `newest complete snapshot '${newestSnap.tag}' taken ${iso(newestSnap.snapshotTimeMs)} (${humanDuration(nowMs - newestSnap.snapshotTimeMs)} ago)` }
+    : { id: "snapshot", status: "failure", details: "no complete snapshot: nothing is restorable" };
+}
+
+function lagCheck(lags: readonly number[], p95: number, targetRpoMs: number): Check {
+  return p95 <= targetRpoMs
+    ? { id: "archive-lag", status: "ok", details: `p95 archive lag ${humanDuration(p95)} over ${lags.length} segment(s) closed in the window` }
+    : { id: "archive-lag", status: "warning", details: `p95 archive lag ${humanDuration(p95)} exceeds the target ${humanDuration(targetRpoMs)} (max ${humanDuration(lags[lags.length - 1] ?? 0)})` };
+}
+
+function drillCheck(lastDrill: DrillEvidence | undefined): Check {
+  if (!lastDrill) return { id: "restore-drill", status: "warning", details: "no restore drill recorded (cassandra-pitr verify --drill)" };
+  return lastDrill.status === "passed"
+    ? { id: "restore-drill", status: "ok", details: `restore drill at ${iso(lastDrill.ranAt)} to ${iso(lastDrill.restorePointAt)} passed` }
+    : { id: "restore-drill", status: "failure", details: `restore drill at ${iso(lastDrill.ranAt)} failed: ${lastDrill.details}` };
 }
 
 /** Canonical JSON of a model (bigint-free by construction), used for the digest. */

@@ -1,6 +1,6 @@
 /** Markdown rendering, for tickets and audit records. */
 import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
-import type { ReportModel } from "./model.js";
+import type { NodeReport, ReportModel } from "./model.js";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const age = (ms: number | null) => (ms === null ? "none" : `${dur(ms)} ago`);
@@ -27,36 +27,7 @@ export function renderMarkdown(model: ReportModel): string {
   out.push("| Check | Status | Details |");
   out.push("|---|---|---|");
   for (const c of model.checks) out.push(`| ${c.id} | ${c.status} | ${cell(c.details)} |`);
-  for (const n of model.nodes) {
-    out.push("");
-    out.push(`## Node ${cell(`${n.cluster}/${n.node}`)}: ${STATUS_WORD[n.status]}`);
-    out.push("");
-    out.push(`- RPO within ${dur(n.rpo.targetMs)}: ${pct(n.rpo.withinTargetShare)} of the window (${dur(n.rpo.breachMs)} above target)`);
-    out.push(`- Newest snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
-    out.push(`- Archive lag p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} (${n.archiveLag.segments} segments)`);
-    out.push(`- Storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
-    const local = n.storage.localSnapshots;
-    if (local) out.push(`- Local disk held only by snapshots: ${bytes(local.onlySnapshotsBytes)} (shared with live sstables: ${bytes(local.sharedBytes)})${local.tags.map((t) => `; clearing '${t.tag}' frees ${bytes(t.freedIfClearedBytes)}`).join("")}`);
-    out.push(`- ${n.counts.segments} segments in ${n.counts.runs} run(s), ${n.counts.gaps} gap(s), ${n.counts.snapshots} snapshot(s), ${n.counts.incrementals} incremental(s)`);
-    if (n.rpo.worst.length > 0) {
-      out.push("");
-      out.push("Worst windows:");
-      out.push("");
-      out.push("| From | To | Duration | Peak RPO | Cause | Details |");
-      out.push("|---|---|---|---|---|---|");
-      for (const w of n.rpo.worst) out.push(`| ${iso(w.startAt)} | ${iso(w.endAt)} | ${dur(w.durationMs)} | ${dur(w.peakRpoMs)} | ${w.cause} | ${cell(w.details)} |`);
-    }
-    out.push("");
-    out.push("| Check | Status | Details |");
-    out.push("|---|---|---|");
-    for (const c of n.checks) out.push(`| ${c.id} | ${c.status} | ${cell(c.details)} |`);
-    if (n.drills.length > 0) {
-      out.push("");
-      out.push("Restore drills:");
-      out.push("");
-      for (const d of n.drills) out.push(`- ${iso(d.ranAt)}: restore to ${iso(d.restorePointAt)} ${d.status} (${cell(d.details)})`);
-    }
-  }
+  for (const n of model.nodes) out.push(...nodeSection(n));
   out.push("");
   out.push("## Evidence");
   out.push("");
@@ -67,4 +38,38 @@ export function renderMarkdown(model: ReportModel): string {
   out.push(`- Inputs: ${i.nodes.join(", ")}; ${i.segmentsRead} segments (${i.archiveTimesKnown} with archive times), ${i.snapshotsRead} snapshots, ${i.incrementalsRead} incrementals`);
   out.push(`- Content sha256: \`${model.evidence.digest}\``);
   return out.join("\n") + "\n";
+}
+
+/** One node's section: its figures, worst windows, checks and drills. */
+function nodeSection(n: NodeReport): string[] {
+  const out: string[] = [];
+  out.push("");
+  out.push(`## Node ${cell(`${n.cluster}/${n.node}`)}: ${STATUS_WORD[n.status]}`);
+  out.push("");
+  out.push(`- RPO within ${dur(n.rpo.targetMs)}: ${pct(n.rpo.withinTargetShare)} of the window (${dur(n.rpo.breachMs)} above target)`);
+  out.push(`- Newest snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
+  out.push(`- Archive lag p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} (${n.archiveLag.segments} segments)`);
+  out.push(`- Storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
+  const local = n.storage.localSnapshots;
+  if (local) out.push(`- Local disk held only by snapshots: ${bytes(local.onlySnapshotsBytes)} (shared with live sstables: ${bytes(local.sharedBytes)})${local.tags.map((t) => `; clearing '${t.tag}' frees ${bytes(t.freedIfClearedBytes)}`).join("")}`);
+  out.push(`- ${n.counts.segments} segments in ${n.counts.runs} run(s), ${n.counts.gaps} gap(s), ${n.counts.snapshots} snapshot(s), ${n.counts.incrementals} incremental(s)`);
+  if (n.rpo.worst.length > 0) {
+    out.push("");
+    out.push("Worst windows:");
+    out.push("");
+    out.push("| From | To | Duration | Peak RPO | Cause | Details |");
+    out.push("|---|---|---|---|---|---|");
+    for (const w of n.rpo.worst) out.push(`| ${iso(w.startAt)} | ${iso(w.endAt)} | ${dur(w.durationMs)} | ${dur(w.peakRpoMs)} | ${w.cause} | ${cell(w.details)} |`);
+  }
+  out.push("");
+  out.push("| Check | Status | Details |");
+  out.push("|---|---|---|");
+  for (const c of n.checks) out.push(`| ${c.id} | ${c.status} | ${cell(c.details)} |`);
+  if (n.drills.length > 0) {
+    out.push("");
+    out.push("Restore drills:");
+    out.push("");
+    for (const d of n.drills) out.push(`- ${iso(d.ranAt)}: restore to ${iso(d.restorePointAt)} ${d.status} (${cell(d.details)})`);
+  }
+  return out;
 }

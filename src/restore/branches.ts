@@ -10,16 +10,28 @@
  * plan on a snapshot or incremental that holds writes of the abandoned history.
  */
 import type { NodeIdentity } from "../format/layout.js";
-import { readText } from "../storage/front.js";
+import { PitrError } from "../errors/base.js";
+import { putDocumentIfAbsent, readText } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { branchKey, branchesPrefix, parseBranch, renderBranch, type Branch } from "../format/branch-record.js";
 
 export { BRANCHES_DIR, BranchRecordError, branchKey, branchesPrefix, parseBranch, renderBranch, type Branch } from "../format/branch-record.js";
 
-/** Records a branch point; the key is unique per restore, and an existing one is never replaced. */
+/**
+ * Records a branch point through the storage front and reads it back. The key is unique per
+ * restore, so a taken key is a conflict (docs/archive-layout.md, "Writing an object once"): an
+ * existing record is never replaced.
+ */
 export async function recordBranch(backend: Backend, id: NodeIdentity, b: Branch, tables: readonly string[], signal?: AbortSignal): Promise<string> {
   const key = branchKey(id, b.restoredAtMs);
-  await backend.put(key, renderBranch(b, tables), { ifAbsent: true, metadata: { kind: "branch" }, signal });
+  await putDocumentIfAbsent(backend, key, renderBranch(b, tables), {
+    metadata: { kind: "branch" },
+    signal,
+    conflict: (detail) =>
+      new PitrError("E_ARCHIVE_CONFLICT", `branch record '${key}' was not recorded: ${detail}`, {
+        hint: "each restore records its branch once; compare it with 'cassandra-pitr list' before removing anything",
+      }),
+  });
   return key;
 }
 

@@ -20,7 +20,6 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { buffer } from "node:stream/consumers";
 import { classifySegment } from "../commitlog/classify.js";
 import { isSegmentName } from "../commitlog/segment-name.js";
 import { compactTime, type NodeIdentity } from "../format/layout.js";
@@ -32,9 +31,10 @@ import { listIncrementals, listSnapshots } from "../backup/read.js";
 import type { ArchivedSstable } from "../backup/types.js";
 import { undashedUuid } from "../format/backup-layout.js";
 import { PitrError, UsageError } from "../errors/base.js";
+import { mapLimit, readBytes } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
-import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type RestorePlan, type SegmentStep } from "./plan.js";
+import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type IncrementalStep, type RestorePlan, type SegmentStep, type TableRef } from "./plan.js";
 import { commitJournal, committedJournalPath, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
 import { checkDiskSpace, roomForStaging, type PreflightInput } from "./preflight.js";
 import { autoSnapshotWarning } from "./auto-snapshot.js";
@@ -43,7 +43,6 @@ import { fetchSegments, segmentsToStage, type FetchProgress } from "./fetch-phas
 import {
   REPLAY_FILTER_FILE,
   describeTally,
-  emptyTally,
   renderSpec,
   type FilterTally,
   type ReplayFilterSpec,
@@ -132,27 +131,6 @@ export class RestoreIncompleteError extends PitrError {
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-/**
- * Runs `fn` over `items`, `limit` at a time. On the first failure no new item starts, and the error
- * is thrown only once every running call has settled, so cleanup never races a write in flight.
- */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-      while (next < items.length && !failure) {
-        try {
-          await fn(items[next++]!);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.error;
 }
 
 /** Is this file in a table directory part of an sstable (as opposed to snapshots/, backups/, ...)? */
@@ -248,19 +226,9 @@ export function renderProperties(current: string, restoreLines: readonly string[
 
 export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | undefined> {
   const { plan, paths, say } = o;
-  const stamp = compactTime(o.now).replace(/[.]/g, "");
   const statePath = join(paths.cassandraConf, STATE_FILE);
   const journalPath = join(paths.cassandraConf, JOURNAL_FILE);
-  if (existsSync(statePath)) {
-    const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
-    // A journal beside a state file: the restore committed and stopped before removing it.
-    if (!o.dryRun) await rm(journalPath, { force: true });
-    if (state.at === plan.at.toString()) {
-      say(`this restore (at ${plan.cutoff.value}) is already applied; start the node, then run 'cassandra-pitr restore finish'`);
-      return state;
-    }
-    throw new NodeStateError(`another restore is in progress ('${statePath}', restore point ${state.restore_point_in_time})`, "start the node and run 'cassandra-pitr restore finish' first");
-  }
+  if (existsSync(statePath)) return alreadyApplied(o, statePath, journalPath);
 
   // 1. Checks.
   if (await o.isNodeRunning()) {
@@ -268,11 +236,57 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   }
   const pending = await readJournal<RestoreState>(journalPath);
   if (pending) return resumeRestore(pending, plan, statePath, say, o.dryRun);
-  if (plan.scope.kind !== "node") {
-    const busy = await segmentsWithData(paths.commitlogDir);
+  await refuseBusyNode(o);
+  const work = await prepareWork(o);
+  await announce(o, work);
+  if (o.dryRun) return undefined;
+
+  // 2. Fetch everything; on any failure remove what this run created and change nothing else.
+  const createdRestoreDir = !existsSync(o.restoreDir);
+  const tally = await fetchAll(o, work, createdRestoreDir);
+
+  // 3. Apply, through a journal: decided in full, then run step by step.
+  const { tables, stagingDir, asideDir, restoreLines, jvmFile, segments, filterPath } = work;
+  const applied = await applySteps({ plan, paths, tables, stagingDir, asideDir, restoreDir: o.restoreDir, restoreLines, jvmFile, now: o.now, segments: segments.length });
+  const state: RestoreState = {
+    ...applied.state,
+    replay_filter: { spec: filterPath, tally },
+    cutoff_micros: plan.cutoff.effectiveMicros.toString(),
+    table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
+  };
+  const journal = await createJournal<RestoreState>(journalPath, {
+    schema_version: 1,
+    at: plan.at.toString(),
+    restore_point_in_time: plan.cutoff.value,
+    steps: applied.steps,
+    created: { staging_dir: stagingDir, restore_dir: o.restoreDir, restore_dir_created: createdRestoreDir, aside_dir: asideDir },
+    state,
+  });
+  await applyJournal(journal, statePath, say);
+  say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
+  say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
+  return state;
+}
+
+/** A state file is there: this restore is applied already (its state), or another one is in progress. */
+async function alreadyApplied(o: ExecuteOptions, statePath: string, journalPath: string): Promise<RestoreState> {
+  const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
+  // A journal beside a state file: the restore committed and stopped before removing it.
+  if (!o.dryRun) await rm(journalPath, { force: true });
+  if (state.at === o.plan.at.toString()) {
+    o.say(`this restore (at ${o.plan.cutoff.value}) is already applied; start the node, then run 'cassandra-pitr restore finish'`);
+    return state;
+  }
+  throw new NodeStateError(`another restore is in progress ('${statePath}', restore point ${state.restore_point_in_time})`, "start the node and run 'cassandra-pitr restore finish' first");
+}
+
+/** A table-scope restore over unflushed data would lose the other tables' writes; the restore directory must be empty. */
+async function refuseBusyNode(o: ExecuteOptions): Promise<void> {
+  if (o.plan.scope.kind !== "node") {
+    const busy = await segmentsWithData(o.paths.commitlogDir);
     if (busy.length > 0) {
       throw new NodeStateError(
-        `the commit log holds unflushed data (${busy.join(", ")}); a ${plan.scope.kind} restore replays only its tables and would lose the others' writes`,
+        `the commit log holds unflushed data (${busy.join(", ")}); a ${o.plan.scope.kind} restore replays only its tables and would lose the others' writes`,
         "start the node, run 'nodetool drain', stop it, and run restore again",
       );
     }
@@ -280,50 +294,35 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   if (existsSync(o.restoreDir) && (await readdir(o.restoreDir)).length > 0) {
     throw new UsageError(`restore directory '${o.restoreDir}' is not empty`, { hint: "name an empty or new directory with --restore-dir" });
   }
-  const tables = await Promise.all(
-    plan.scope.tables.map(async (t) => ({ ...t, dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId, plan.at) })),
-  );
+}
 
-  // What to place per table: sstables of the snapshot and incremental steps, with their archive keys.
-  const snapshotStep = plan.steps.find((s) => s.kind === "snapshot");
-  const placements = new Map<string, ArchivedSstable[]>(); // table dir → sstables
-  const baseSchemas: ReplayFilterSpec["schemas"][number][] = [];
-  if (snapshotStep && snapshotStep.kind === "snapshot") {
-    const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
-      (s) => s.manifest.tag === snapshotStep.tag && Date.parse(s.manifest.snapshot_time) === snapshotStep.snapshotTimeMs,
-    );
-    if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapshotStep.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
-    for (const m of stored.manifest.tables) {
-      if (m.schema_cql) baseSchemas.push({ source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql });
-    }
-    baseSchemas.push(...(await newerSchemas(o, plan)));
-    for (const t of tables) {
-      const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
-      // Only the sstables the plan names: it leaves out those a TRUNCATE discarded.
-      const planned = new Set(snapshotStep.tables.find((x) => x.keyspace === t.keyspace && x.table === t.table)?.sstables ?? []);
-      placements.set(t.dir, (entry?.sstables ?? []).filter((s) => planned.has(s.name)));
-    }
-  }
-  const incSteps = plan.steps.filter((s) => s.kind === "incremental");
-  if (incSteps.length > 0) {
-    const from = Math.min(...incSteps.map((s) => (s.kind === "incremental" ? s.foundTimeMs : 0)));
-    const records = await listIncrementals(o.backend, o.identity, from - 1, Math.max(...incSteps.map((s) => (s.kind === "incremental" ? s.foundTimeMs : 0))) + 1, { signal: o.signal });
-    for (const step of incSteps) {
-      if (step.kind !== "incremental") continue;
-      const rec = records.find((r) => r.record.keyspace === step.keyspace && r.record.table === step.table && r.record.sstable.name === step.sstable);
-      const t = tables.find((x) => x.keyspace === step.keyspace && x.table === step.table);
-      if (!rec || !t) throw new PitrError("E_NOT_FOUND", `incremental ${step.keyspace}.${step.table}/${step.sstable} is not in the archive`);
-      placements.get(t.dir)?.push(rec.record.sstable) ?? placements.set(t.dir, [rec.record.sstable]);
-    }
-  }
+/** Everything a restore decides before it changes anything: what goes where, and how much room it needs. */
+interface RestoreWork {
+  readonly tables: readonly (TableRef & { readonly dir: string })[];
+  /** Table directory → the sstables placed in it. */
+  readonly placements: ReadonlyMap<string, readonly ArchivedSstable[]>;
+  readonly segments: readonly SegmentStep[];
+  readonly records: ReadonlyMap<string, SegmentRecord>;
+  readonly filterSpec: ReplayFilterSpec;
+  readonly filterPath: string;
+  readonly restoreLines: readonly string[];
+  readonly asideDir: string;
+  readonly stagingDir: string;
+  readonly jvmFile: string | undefined;
+  /** How many segments are staged whole (the rest get stubs). */
+  readonly stagedCount: number;
+  readonly diskLines: readonly string[];
+}
+
+async function prepareWork(o: ExecuteOptions): Promise<RestoreWork> {
+  const { plan, paths } = o;
+  const stamp = compactTime(o.now).replace(/[.]/g, "");
+  const tables = await Promise.all(plan.scope.tables.map(async (t) => ({ ...t, dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId, plan.at) })));
+  const { placements, baseSchemas } = await snapshotPlacements(o, tables);
+  await addIncrementalPlacements(o, tables, placements);
   const segments = plan.steps.filter((s): s is SegmentStep => s.kind === "segment");
-  const filterSpec = replayFilterSpec(plan, baseSchemas, o.acceptCassandraFilter === true);
-  const filterPath = join(paths.cassandraConf, REPLAY_FILTER_FILE);
-  const restoreLines = plan.properties.map((l) => l.replace(RESTORE_DIR_PLACEHOLDER, o.restoreDir).replace(/^restore_command=.*$/, `restore_command=${o.restoreCommand}`));
   const asideDir = join(dirname(paths.dataDir), `cassandra-pitr-aside-${stamp}`);
   const stagingDir = join(dirname(paths.dataDir), `cassandra-pitr-staging-${stamp}`);
-  const jvmFile = ["jvm-server.options", "jvm-extra.options"].map((f) => join(paths.cassandraConf, f)).find((f) => existsSync(f));
-
   // One HEAD per segment: the preflight needs the original sizes, the fetch phase the records.
   const records = await segmentRecords(o, segments);
   const preflight: PreflightInput = {
@@ -341,85 +340,124 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
   // Whole segments are staged while the restore directory's filesystem has room; stubs beyond.
   const sizes = segments.map((s) => records.get(s.key)!.size);
   const stagedCount = o.stubs ? 0 : segmentsToStage(sizes, await roomForStaging(preflight));
-  const diskLines = await checkDiskSpace({ ...preflight, stagedCount });
+  return {
+    tables,
+    placements,
+    segments,
+    records,
+    filterSpec: replayFilterSpec(plan, baseSchemas, o.acceptCassandraFilter === true),
+    filterPath: join(paths.cassandraConf, REPLAY_FILTER_FILE),
+    restoreLines: plan.properties.map((l) => l.replace(RESTORE_DIR_PLACEHOLDER, o.restoreDir).replace(/^restore_command=.*$/, `restore_command=${o.restoreCommand}`)),
+    asideDir,
+    stagingDir,
+    jvmFile: ["jvm-server.options", "jvm-extra.options"].map((f) => join(paths.cassandraConf, f)).find((f) => existsSync(f)),
+    stagedCount,
+    diskLines: await checkDiskSpace({ ...preflight, stagedCount }),
+  };
+}
 
+/** The snapshot step's sstables per table directory (only those the plan names), and the schemas the replay filter reads. */
+async function snapshotPlacements(o: ExecuteOptions, tables: RestoreWork["tables"]): Promise<{ placements: Map<string, ArchivedSstable[]>; baseSchemas: ReplayFilterSpec["schemas"][number][] }> {
+  const placements = new Map<string, ArchivedSstable[]>();
+  const baseSchemas: ReplayFilterSpec["schemas"][number][] = [];
+  const snapshotStep = o.plan.steps.find((s) => s.kind === "snapshot");
+  if (!snapshotStep || snapshotStep.kind !== "snapshot") return { placements, baseSchemas };
+  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
+    (s) => s.manifest.tag === snapshotStep.tag && Date.parse(s.manifest.snapshot_time) === snapshotStep.snapshotTimeMs,
+  );
+  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapshotStep.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
+  for (const m of stored.manifest.tables) {
+    if (m.schema_cql) baseSchemas.push({ source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql });
+  }
+  baseSchemas.push(...(await newerSchemas(o, o.plan)));
+  for (const t of tables) {
+    const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
+    // Only the sstables the plan names: it leaves out those a TRUNCATE discarded.
+    const planned = new Set(snapshotStep.tables.find((x) => x.keyspace === t.keyspace && x.table === t.table)?.sstables ?? []);
+    placements.set(t.dir, (entry?.sstables ?? []).filter((s) => planned.has(s.name)));
+  }
+  return { placements, baseSchemas };
+}
+
+/** The incremental steps' sstables, added to their tables' placements. */
+async function addIncrementalPlacements(o: ExecuteOptions, tables: RestoreWork["tables"], placements: Map<string, ArchivedSstable[]>): Promise<void> {
+  const incSteps = o.plan.steps.filter((s): s is IncrementalStep => s.kind === "incremental");
+  if (incSteps.length === 0) return;
+  const found = incSteps.map((s) => s.foundTimeMs);
+  const records = await listIncrementals(o.backend, o.identity, Math.min(...found) - 1, Math.max(...found) + 1, { signal: o.signal });
+  for (const step of incSteps) {
+    const rec = records.find((r) => r.record.keyspace === step.keyspace && r.record.table === step.table && r.record.sstable.name === step.sstable);
+    const t = tables.find((x) => x.keyspace === step.keyspace && x.table === step.table);
+    if (!rec || !t) throw new PitrError("E_NOT_FOUND", `incremental ${step.keyspace}.${step.table}/${step.sstable} is not in the archive`);
+    placements.get(t.dir)?.push(rec.record.sstable) ?? placements.set(t.dir, [rec.record.sstable]);
+  }
+}
+
+/** Says what the restore will do (or, with --dry-run, would do). */
+async function announce(o: ExecuteOptions, w: RestoreWork): Promise<void> {
+  const { plan, paths, say } = o;
+  const verb = (done: string, would: string) => (o.dryRun ? would : done);
+  const segments = w.segments.length;
   say(`restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`);
-  for (const [dir, list] of placements) say(`${o.dryRun ? "would place" : "place"} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${asideDir}')`);
-  say(`${o.dryRun ? "would stage" : "stage"} ${describeStaging(segments.length, stagedCount)} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
-  if (!o.stubs && stagedCount < segments.length) say(`the restore directory's filesystem has room for ${stagedCount} whole segment(s): the other ${segments.length - stagedCount} get a stub, fetched by the restore hook when Cassandra asks`);
-  if (filterSpec.accept_cassandra_filter) say("--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)");
-  say(`${o.dryRun ? "would move" : "move"} the commit log directory's files to '${join(asideDir, "commitlog")}'`);
-  say(`${o.dryRun ? "would write" : "write"} ${join(paths.cassandraConf, PROPERTIES)}: ${restoreLines.join("; ")}`);
-  if (plan.jvmOptions.length > 0) say(`${o.dryRun ? "would add" : "add"} JVM option(s) ${plan.jvmOptions.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
-  for (const line of diskLines) say(line);
+  for (const [dir, list] of w.placements) say(`${verb("place", "would place")} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${w.asideDir}')`);
+  say(`${verb("stage", "would stage")} ${describeStaging(segments, w.stagedCount)} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
+  if (!o.stubs && w.stagedCount < segments) say(`the restore directory's filesystem has room for ${w.stagedCount} whole segment(s): the other ${segments - w.stagedCount} get a stub, fetched by the restore hook when Cassandra asks`);
+  if (w.filterSpec.accept_cassandra_filter) say("--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)");
+  say(`${verb("move", "would move")} the commit log directory's files to '${join(w.asideDir, "commitlog")}'`);
+  say(`${verb("write", "would write")} ${join(paths.cassandraConf, PROPERTIES)}: ${w.restoreLines.join("; ")}`);
+  if (plan.jvmOptions.length > 0) say(`${verb("add", "would add")} JVM option(s) ${plan.jvmOptions.join(" ")} ${w.jvmFile ? `to '${w.jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
+  for (const line of w.diskLines) say(line);
   const noAutoSnapshot = await autoSnapshotWarning(paths.cassandraConf);
   if (noAutoSnapshot) say(noAutoSnapshot);
-  if (o.dryRun) return undefined;
+}
 
-  // 2. Fetch everything; on any failure remove what this run created and change nothing else.
-  const createdRestoreDir = !existsSync(o.restoreDir);
-  let tally = emptyTally();
+/** The fetch phase: sstables staged and verified, segments verified, filtered and staged; on failure, what it created is removed. */
+async function fetchAll(o: ExecuteOptions, w: RestoreWork, createdRestoreDir: boolean): Promise<FilterTally> {
   try {
     await mkdir(o.restoreDir, { recursive: true });
-    await mkdir(stagingDir, { recursive: true });
-    const jobs: { key: string; sha256: string; size: number; target: string }[] = [];
-    for (const [dir, list] of placements) {
-      const stage = join(stagingDir, dir.slice(paths.dataDir.length).replace(/\//g, "_"));
-      await mkdir(stage, { recursive: true });
-      for (const s of list) for (const c of s.components) jobs.push({ key: c.key, sha256: c.sha256, size: c.size, target: join(stage, c.file) });
-    }
-    await mapLimit(jobs, o.parallelism, async (j) => {
-      const bytes = await buffer(await o.backend.get(j.key, { signal: o.signal }));
-      if (bytes.length !== j.size || sha256(bytes) !== j.sha256) {
-        throw new ChecksumMismatchError(`archived sstable component '${j.key}'`, `${bytes.length} bytes with another sha256 than recorded`);
-      }
-      await writeFile(j.target, bytes);
-    });
-    const specText = renderSpec(filterSpec);
-    await writeFile(filterPath, specText);
-    tally = await fetchSegments({
+    await mkdir(w.stagingDir, { recursive: true });
+    await stageSstables(o, w);
+    const specText = renderSpec(w.filterSpec);
+    await writeFile(w.filterPath, specText);
+    const tally = await fetchSegments({
       backend: o.backend,
-      segments,
-      records,
+      segments: w.segments,
+      records: w.records,
       restoreDir: o.restoreDir,
-      stagedCount,
+      stagedCount: w.stagedCount,
       specText,
-      specPath: filterPath,
+      specPath: w.filterPath,
       archiveUrl: o.archiveUrl,
       parallelism: o.parallelism,
       signal: o.signal,
       progress: o.progress,
     });
-    say(describeTally(tally, plan.cutoff.value));
+    o.say(describeTally(tally, o.plan.cutoff.value));
+    return tally;
   } catch (err) {
-    await rm(filterPath, { force: true });
-    await rm(stagingDir, { recursive: true, force: true });
+    await rm(w.filterPath, { force: true });
+    await rm(w.stagingDir, { recursive: true, force: true });
     if (createdRestoreDir) await rm(o.restoreDir, { recursive: true, force: true });
     else for (const f of await readdir(o.restoreDir).catch(() => [] as string[])) await rm(join(o.restoreDir, f), { force: true });
     throw err;
   }
+}
 
-  // 3. Apply, through a journal: decided in full, then run step by step.
-  const applied = await applySteps({ plan, paths, tables, stagingDir, asideDir, restoreDir: o.restoreDir, restoreLines, jvmFile, now: o.now, segments: segments.length });
-  const steps = applied.steps;
-  const state: RestoreState = {
-    ...applied.state,
-    replay_filter: { spec: filterPath, tally },
-    cutoff_micros: plan.cutoff.effectiveMicros.toString(),
-    table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
-  };
-  const journal = await createJournal<RestoreState>(journalPath, {
-    schema_version: 1,
-    at: plan.at.toString(),
-    restore_point_in_time: plan.cutoff.value,
-    steps,
-    created: { staging_dir: stagingDir, restore_dir: o.restoreDir, restore_dir_created: createdRestoreDir, aside_dir: asideDir },
-    state,
+/** Every placed sstable component, read, checked against its recorded size and sha256, and written to the staging directory. */
+async function stageSstables(o: ExecuteOptions, w: RestoreWork): Promise<void> {
+  const jobs: { key: string; sha256: string; size: number; target: string }[] = [];
+  for (const [dir, list] of w.placements) {
+    const stage = stageDirOf(w.stagingDir, o.paths.dataDir, dir);
+    await mkdir(stage, { recursive: true });
+    for (const s of list) for (const c of s.components) jobs.push({ key: c.key, sha256: c.sha256, size: c.size, target: join(stage, c.file) });
+  }
+  await mapLimit(jobs, o.parallelism, async (j) => {
+    const bytes = await readBytes(o.backend, j.key, o.signal);
+    if (bytes.length !== j.size || sha256(bytes) !== j.sha256) {
+      throw new ChecksumMismatchError(`archived sstable component '${j.key}'`, `${bytes.length} bytes with another sha256 than recorded`);
+    }
+    await writeFile(j.target, bytes);
   });
-  await applyJournal(journal, statePath, say);
-  say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
-  say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
-  return state;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   RESTORE_DIR_PLACEHOLDER,
   type IncrementalStep,
   type PlanRequest,
-  type PlanStep,
+  type PlanTruncation,
   type RestorePlan,
   type BranchCutoff,
   type SegmentStep,
@@ -80,236 +80,40 @@ function latestRestorableMs(catalog: Catalog): number | undefined {
 
 export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan {
   const at = request.at;
-  const atText = formatInstant(at);
-  const latestMs = latestRestorableMs(catalog);
-  const latestText = latestMs === undefined ? "none (no snapshot with an archived segment chain)" : iso(latestMs);
-
-  if (at > micros(request.now)) {
-    throw new PlanRefusedError("in-future", `restore point ${atText} is in the future (now ${iso(request.now)}); the latest restorable instant is ${latestText}`, {
-      nearest: latestMs === undefined ? undefined : micros(latestMs),
-    });
-  }
-
+  refuseFuture(catalog, request);
   const scope = resolveScope(catalog, request);
   const branches = request.branches ?? [];
-  const abandonedSnapshots: SkippedItem[] = [];
-  const complete = catalog.snapshots.filter((s) => {
-    if (!s.complete || !holdsScope(s, scope)) return false;
-    const b = s.tables.filter((t) => inScope(scope, t)).map((t) => abandonedBy(branches, at, t.tableId, s.snapshotTimeMs)).find((x) => x !== undefined);
-    if (b) abandonedSnapshots.push({ kind: "snapshot", name: s.tag, reason: `taken on a history a restore abandoned (writes after ${b.restorePoint} undone on ${iso(b.restoredAtMs)})` });
-    return b === undefined;
-  });
-  const snap = complete.filter((s) => micros(s.snapshotTimeMs) <= at).at(-1);
-  if (!snap) {
-    const next = complete.find((s) => micros(s.snapshotTimeMs) > at);
-    throw new PlanRefusedError(
-      "no-snapshot",
-      `no complete snapshot at or before ${atText}` +
-        (scope.kind === "node" ? "" : ` holding ${[...scope.keyspaces, ...scope.tables].join(", ")}`) +
-        (next ? `; the earliest restorable instant is ${iso(next.snapshotTimeMs)} (snapshot '${next.tag}')` : "; there is no complete snapshot to restore from"),
-      { nearest: next ? micros(next.snapshotTimeMs) : undefined, hint: "take a snapshot (cassandra-pitr snapshot) and keep segments archived from then on" },
-    );
-  }
-  // Dropped and re-created tables: commit log mutations are keyed by table id (table-history.ts).
-  // A table dropped at or before T and never re-created did not exist at T: a node or keyspace
-  // restore leaves it out; naming it with --table is refused.
-  const events = request.tableEvents ?? [];
-  const goneTables: SkippedItem[] = [];
-  const tables = snap.tables.filter((t) => {
-    if (!inScope(scope, t)) return false;
-    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now), at, scope.tables.has(qualified(t)), request.scratch === true);
-    if (gone) goneTables.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: gone });
-    return gone === undefined;
-  });
-  const truncations = truncationsAt(events, tables, at);
-  const truncationOf = (tableId: string) => truncations.find((x) => x.tableId === tableId);
-  const schema = schemaChanges(snap, tables, complete, events, at);
-
-  const scopedNames = scope.kind === "node" ? undefined : new Set(tables.map(qualified));
-  const startId = snapshotStartSegmentId(catalog, snap, scopedNames);
-  const byId = new Map<bigint, CatalogSegment>(catalog.segments.map((s) => [s.segmentId, s]));
-  const atMs = msOf(at);
-  const fromStart = startId === undefined ? [] : catalog.segments.filter((s) => s.segmentId >= startId);
-  const first = fromStart.find((s) => s.closeTimeMs >= atMs);
-  if (!first || startId === undefined) {
-    const end = startId === undefined ? undefined : chainEnd(catalog, startId);
-    const endSeg = end === undefined ? undefined : byId.get(end);
-    const nearestMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : latestMs;
-    throw new PlanRefusedError(
-      "after-latest",
-      `restore point ${atText} is after the newest archived segment's close time; the latest restorable instant is ${nearestMs === undefined ? "none" : iso(nearestMs)}`,
-      {
-        nearest: nearestMs === undefined ? undefined : micros(nearestMs),
-        // Two causes look alike from one node's archive: the node was down (or not archiving) from
-        // then on, or its newer writes sit in the segment still open. `plan --cluster` tells them apart.
-        hint:
-          "the node archived nothing closed at or after that instant: either it was down or not archiving from then on ('cassandra-pitr plan --cluster' plans such a node to its newest instant and says how to bring it level), " +
-          "or its newer writes are in a segment Cassandra has not closed yet (no time-based switch; see commitlog_segment_size)",
-      },
-    );
-  }
-  const graceEndMs = atMs + request.graceMs;
-  let endId = first.segmentId;
-  for (const s of fromStart) if (s.closeTimeMs <= graceEndMs && s.segmentId > endId) endId = s.segmentId;
-
-  // Every id between start and end must be archived (run boundaries excepted).
-  const missing = catalog.gaps.filter((g) => g.toId >= startId && g.fromId <= endId);
-  if (!byId.has(startId) && !missing.some((g) => g.fromId <= startId && startId <= g.toId)) {
-    missing.unshift({ fromId: startId, toId: startId, count: 1, afterId: startId, beforeId: startId, afterCloseMs: snap.snapshotTimeMs, kind: "inside-run", cause: "start segment not archived" });
-  }
-  if (missing.length > 0) {
-    const before = missing[0]!;
-    const beforeOk = byId.has(startId) && before.afterCloseMs >= snap.snapshotTimeMs ? before.afterCloseMs : undefined;
-    const lastGap = missing[missing.length - 1]!;
-    const nextSnap = complete.find((s) => catalog.ranges.some((r) => r.snapshotTag === s.tag && r.startSegmentId !== undefined && r.startSegmentId > lastGap.toId && r.toMs !== undefined));
-    const options = [
-      beforeOk !== undefined ? `the latest restorable instant before the gap is ${iso(beforeOk)}` : undefined,
-      nextSnap ? `the earliest after it is ${iso(nextSnap.snapshotTimeMs)} (snapshot '${nextSnap.tag}')` : undefined,
-    ].filter((x) => x !== undefined);
-    throw new PlanRefusedError(
-      "segment-missing",
-      `segment(s) ${idList(missing)} missing between snapshot '${snap.tag}' and ${atText}; ${options.length > 0 ? options.join("; ") : "no restorable instant nearby"}`,
-      {
-        nearest: beforeOk !== undefined ? micros(beforeOk) : nextSnap ? micros(nextSnap.snapshotTimeMs) : undefined,
-        hint: `look for the missing segment(s) on the node (commit log directory, spool) and archive them with the agent; cause: ${before.cause}`,
-      },
-    );
-  }
-
-  const selected = catalog.segments.filter((s) => s.segmentId >= startId && s.segmentId <= endId);
+  const base = chooseSnapshot(catalog, scope, branches, at);
+  const { snap, complete } = base;
+  const { tables, goneTables } = tablesAtT(catalog, request, scope, base);
+  const truncations = truncationsAt(request.tableEvents ?? [], tables, at);
+  const schema = schemaChanges(snap, tables, complete, request.tableEvents ?? [], at);
+  const range = segmentRange(catalog, request, scope, base, tables);
   const caps = capabilitiesOf(request.targetVersion ?? snap.cassandraVersion);
-  const tooNew = selected.filter((s) => s.version > caps.maxCommitLogVersion);
-  if (tooNew.length > 0) {
-    const versions = [...new Set(tooNew.map((s) => s.version))].sort();
-    throw new PlanRefusedError(
-      "segment-version",
-      `segment(s) ${tooNew.map((s) => s.segmentId).join(", ")} have commit log version ${versions.join("/")}, newer than Cassandra ${caps.version.text} reads (${caps.maxCommitLogVersion}); restore into ${releaseReading(Math.max(...versions))} or later`,
-      { hint: "5.0 writes version 8 outside storage_compatibility_mode CASSANDRA_4" },
-    );
-  }
+  refuseTooNew(range.selected, caps);
 
-  const warnings: string[] = [];
-  const skipped: SkippedItem[] = [...abandonedSnapshots, ...goneTables];
   const fractional = caps.fractionalRestorePoint;
   const precision = request.precision;
-  const applied = (ts: bigint) => isAppliedAt(ts, at, fractional, precision);
+  const rules: StepRules = {
+    at,
+    snap,
+    branches,
+    applied: (ts) => isAppliedAt(ts, at, fractional, precision),
+    truncationOf: (tableId) => truncations.find((x) => x.tableId === tableId),
+  };
+  const warnings: string[] = [];
+  const skipped: SkippedItem[] = [...base.abandonedSnapshots, ...goneTables];
+  const snapshotStep = snapshotStepOf(rules, tables, skipped, warnings);
+  const incrementalSteps = incrementalStepsOf(rules, tables, catalog.incrementals, skipped);
+  const segmentSteps = segmentStepsOf(rules, tables, range, request.graceMs);
+  segmentWarnings(catalog, range, request.graceMs, skipped, warnings);
+
   const cutoffMicros = effectiveCutoffMicros(at, fractional, precision);
-
-  // Snapshot step. A table truncated after the snapshot and at or before T gets none of its sstables.
-  const truncatedInSnap = (t: { tableId: string }) => {
-    const tr = truncationOf(t.tableId);
-    return tr !== undefined && snap.snapshotTimeMs <= tr.truncatedAtMs ? tr : undefined;
-  };
-  for (const t of tables) {
-    const tr = truncatedInSnap(t);
-    if (tr && t.sstables.length > 0) skipped.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: `${t.sstables.length} sstable(s) taken before the TRUNCATE at ${iso(tr.truncatedAtMs)}, which discarded them` });
-  }
-  const snapTables = tables.map((t) => {
-    const kept = truncatedInSnap(t) ? [] : t.sstables;
-    return { keyspace: t.keyspace, table: t.table, tableId: t.tableId, sstables: kept.map((s) => s.name), bytes: kept.reduce((n, s) => n + s.bytes, 0) };
-  });
-  for (const t of tables.filter((x) => !truncatedInSnap(x))) {
-    const late = t.sstables.filter((s) => !applied(s.maxTimestamp));
-    if (late.length > 0) warnings.push(`snapshot '${snap.tag}' table ${qualified(t)} holds writes stamped after the restore point (${late.map((s) => s.name).join(", ")}): client clocks ahead, or writes with future timestamps; they stay restored`);
-  }
-  const snapshotStep: SnapshotStep = {
-    kind: "snapshot",
-    tag: snap.tag,
-    snapshotTimeMs: snap.snapshotTimeMs,
-    tables: snapTables,
-    bytes: snapTables.reduce((n, t) => n + t.bytes, 0),
-    reason: `newest complete snapshot taken at or before ${atText} (${iso(snap.snapshotTimeMs)})`,
-  };
-
-  // Incrementals.
-  const tableIds = new Map(tables.map((t) => [qualified(t), t] as const));
-  const incrementalSteps: IncrementalStep[] = [];
-  for (const inc of catalog.incrementals) {
-    const t = tableIds.get(qualified(inc));
-    if (!t || inc.foundTimeMs <= snap.snapshotTimeMs) continue;
-    const name = `${qualified(inc)}/${inc.sstable}`;
-    const truncated = inc.tableId === t.tableId ? truncatedIncremental(truncationOf(t.tableId), inc) : undefined;
-    if (truncated) {
-      skipped.push({ kind: "incremental", name, reason: truncated });
-    } else if (inc.tableId !== t.tableId) {
-      skipped.push({ kind: "incremental", name, reason: `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)` });
-    } else if (abandonedIncremental(branches, at, inc)) {
-      skipped.push({ kind: "incremental", name, reason: `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)` });
-    } else if (t.sstables.some((s) => s.name === inc.sstable)) {
-      skipped.push({ kind: "incremental", name, reason: `already in snapshot '${snap.tag}'` });
-    } else if (!applied(inc.maxTimestamp)) {
-      skipped.push({ kind: "incremental", name, reason: `holds writes after the restore point (max timestamp ${inc.maxTimestamp}); commit log replay restores its earlier rows` });
-    } else {
-      incrementalSteps.push({
-        kind: "incremental",
-        keyspace: inc.keyspace,
-        table: inc.table,
-        sstable: inc.sstable,
-        foundTimeMs: inc.foundTimeMs,
-        maxTimestamp: inc.maxTimestamp,
-        bytes: inc.bytes,
-        reason: `flushed after the snapshot (found ${iso(inc.foundTimeMs)}); all its writes are at or before the restore point (max timestamp ${inc.maxTimestamp})`,
-      });
-    }
-  }
-
-  // Segments.
-  const hasBounds = tables.some((t) => t.sstables.some((s) => s.commitLogUpper));
-  const segmentSteps: SegmentStep[] = selected.map((s) => ({
-    kind: "segment",
-    segmentId: s.segmentId,
-    version: s.version,
-    name: segmentNameOfKey(s),
-    key: s.key,
-    closeTimeMs: s.closeTimeMs,
-    bytes: s.storedBytes,
-    ...branchCutoffsOf(branches, at, s.closeTimeMs),
-    reason:
-      s.segmentId === startId
-        ? hasBounds
-          ? `holds the oldest commit log position not in the snapshot (sstable upper bound in segment ${startId})`
-          : `active when the snapshot was taken (first segment closed at or after ${iso(snap.snapshotTimeMs)})`
-        : s.segmentId === first.segmentId
-          ? `active at the restore point (first segment closed at or after ${atText})`
-          : s.closeTimeMs < atMs
-            ? "written between the snapshot and the restore point"
-            : `closed within the grace (${request.graceMs} ms) after the restore point: late writes with older timestamps`,
-  }));
-  for (const [i, step] of segmentSteps.entries()) {
-    const partial = selected[i]!.partial;
-    if (partial) segmentSteps[i] = { ...step, reason: `${step.reason}; ${describePartial(partial, step.closeTimeMs)}` };
-  }
-  for (const [i, step] of segmentSteps.entries()) {
-    if (!step.branchCutoffs) continue;
-    const undone = step.branchCutoffs.map((b) => `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`);
-    segmentSteps[i] = { ...step, reason: `${step.reason}; a restore abandoned its history: writes stamped ${undone.join(", ")} stay withheld` };
-  }
-  for (const d of catalog.duplicates) {
-    if (d.segmentId < startId || d.segmentId > endId) continue;
-    for (const o of d.others) skipped.push({ kind: "segment-copy", name: o.key, reason: o.reason });
-    if (d.others.some((o) => o.reason.startsWith("conflict"))) warnings.push(`segment ${d.segmentId} has a conflict copy with different bytes; the first copy is used`);
-  }
-  const newest = catalog.segments[catalog.segments.length - 1]!;
-  if (request.graceMs > 0 && newest.closeTimeMs < graceEndMs) {
-    warnings.push(`the grace reaches ${iso(graceEndMs)} but the archive ends at ${iso(newest.closeTimeMs)}: late writes after that are not in the plan`);
-  }
-
-  // Properties and JVM options.
   const value = formatRestorePoint(at, fractional);
-  const properties = [
-    `restore_command=${request.restoreCommand ?? RESTORE_COMMAND}`,
-    `restore_directories=${RESTORE_DIR_PLACEHOLDER}`,
-    `restore_point_in_time=${value}`,
-    `precision=${precision}`,
-  ];
-  const scopeTables: TableRef[] = snapTables.map(({ keyspace, table, tableId }) => ({ keyspace, table, tableId }));
-  const jvmOptions = scope.kind === "node" ? [] : [`-Dcassandra.replayList=${scopeTables.map(qualified).sort().join(",")}`];
-  const statement = cutoffStatement(caps.version.text, at, fractional, precision, cutoffMicros);
+  const scopeTables: TableRef[] = snapshotStep.tables.map(({ keyspace, table, tableId }) => ({ keyspace, table, tableId }));
   if (!fractional && at % 1_000_000n > cutoffMicros % 1_000_000n) {
-    warnings.push(`Cassandra ${caps.version.text} ignores the fraction of the restore point: writes stamped after ${formatInstant(cutoffMicros)} up to ${atText} will not be restored`);
+    warnings.push(`Cassandra ${caps.version.text} ignores the fraction of the restore point: writes stamped after ${formatInstant(cutoffMicros)} up to ${formatInstant(at)} will not be restored`);
   }
-
-  const steps: PlanStep[] = [snapshotStep, ...incrementalSteps, ...segmentSteps];
   const bytes = {
     snapshot: snapshotStep.bytes,
     incrementals: incrementalSteps.reduce((n, s) => n + s.bytes, 0),
@@ -324,17 +128,298 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     precision,
     graceMs: request.graceMs,
     scope: { kind: scope.kind, tables: scopeTables },
-    steps,
+    steps: [snapshotStep, ...incrementalSteps, ...segmentSteps],
     skipped,
-    cutoff: { value, fractional, effectiveMicros: cutoffMicros, statement },
-    properties,
-    jvmOptions,
+    cutoff: { value, fractional, effectiveMicros: cutoffMicros, statement: cutoffStatement(caps.version.text, at, fractional, precision, cutoffMicros) },
+    properties: restoreProperties(request, value),
+    jvmOptions: scope.kind === "node" ? [] : [`-Dcassandra.replayList=${scopeTables.map(qualified).sort().join(",")}`],
     bytes: { ...bytes, total: bytes.snapshot + bytes.incrementals + bytes.segments },
     warnings,
     ...(truncations.length > 0 ? { truncations } : {}),
     ...(schema.changes.length > 0 ? { schemaChanges: schema.changes } : {}),
     ...(schema.newest ? { schemaSnapshot: { tag: schema.newest.tag, snapshotTimeMs: schema.newest.snapshotTimeMs } } : {}),
   };
+}
+
+/** The newest instant the catalog can restore to, for messages. */
+function latestText(catalog: Catalog): string {
+  const latestMs = latestRestorableMs(catalog);
+  return latestMs === undefined ? "none (no snapshot with an archived segment chain)" : iso(latestMs);
+}
+
+function refuseFuture(catalog: Catalog, request: PlanRequest): void {
+  if (request.at <= micros(request.now)) return;
+  const latestMs = latestRestorableMs(catalog);
+  throw new PlanRefusedError("in-future", `restore point ${formatInstant(request.at)} is in the future (now ${iso(request.now)}); the latest restorable instant is ${latestText(catalog)}`, {
+    nearest: latestMs === undefined ? undefined : micros(latestMs),
+  });
+}
+
+/** The base: the newest complete snapshot at or before T holding the scope, not taken on an abandoned history. */
+interface BaseSnapshot {
+  readonly snap: SnapshotEntry;
+  /** Every complete snapshot holding the scope on the history in force, oldest first. */
+  readonly complete: readonly SnapshotEntry[];
+  readonly abandonedSnapshots: readonly SkippedItem[];
+}
+
+function chooseSnapshot(catalog: Catalog, scope: ResolvedScope, branches: readonly Branch[], at: bigint): BaseSnapshot {
+  const abandonedSnapshots: SkippedItem[] = [];
+  const complete = catalog.snapshots.filter((s) => {
+    if (!s.complete || !holdsScope(s, scope)) return false;
+    const b = s.tables.filter((t) => inScope(scope, t)).map((t) => abandonedBy(branches, at, t.tableId, s.snapshotTimeMs)).find((x) => x !== undefined);
+    if (b) abandonedSnapshots.push({ kind: "snapshot", name: s.tag, reason: `taken on a history a restore abandoned (writes after ${b.restorePoint} undone on ${iso(b.restoredAtMs)})` });
+    return b === undefined;
+  });
+  const snap = complete.filter((s) => micros(s.snapshotTimeMs) <= at).at(-1);
+  if (snap) return { snap, complete, abandonedSnapshots };
+  const next = complete.find((s) => micros(s.snapshotTimeMs) > at);
+  throw new PlanRefusedError(
+    "no-snapshot",
+    `no complete snapshot at or before ${formatInstant(at)}` +
+      (scope.kind === "node" ? "" : ` holding ${[...scope.keyspaces, ...scope.tables].join(", ")}`) +
+      (next ? `; the earliest restorable instant is ${iso(next.snapshotTimeMs)} (snapshot '${next.tag}')` : "; there is no complete snapshot to restore from"),
+    { nearest: next ? micros(next.snapshotTimeMs) : undefined, hint: "take a snapshot (cassandra-pitr snapshot) and keep segments archived from then on" },
+  );
+}
+
+type SnapshotTableEntry = SnapshotEntry["tables"][number];
+
+/**
+ * The base's tables in scope that existed at T. Commit log mutations are keyed by table id
+ * (table-history.ts): a table dropped at or before T and never re-created did not exist at T, so a
+ * node or keyspace restore leaves it out; naming it with --table is refused.
+ */
+function tablesAtT(catalog: Catalog, request: PlanRequest, scope: ResolvedScope, base: BaseSnapshot): { tables: SnapshotTableEntry[]; goneTables: SkippedItem[] } {
+  const { snap, complete } = base;
+  const events = request.tableEvents ?? [];
+  const goneTables: SkippedItem[] = [];
+  const tables = snap.tables.filter((t) => {
+    if (!inScope(scope, t)) return false;
+    const laterIds = laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now);
+    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIds, request.at, scope.tables.has(qualified(t)), request.scratch === true);
+    if (gone) goneTables.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: gone });
+    return gone === undefined;
+  });
+  return { tables, goneTables };
+}
+
+/** The segments a plan replays: from the snapshot's start segment to the end of the grace, gapless. */
+interface SegmentRange {
+  readonly startId: bigint;
+  /** The first segment closed at or after T. */
+  readonly firstId: bigint;
+  readonly endId: bigint;
+  readonly selected: readonly CatalogSegment[];
+  readonly graceEndMs: number;
+}
+
+function segmentRange(catalog: Catalog, request: PlanRequest, scope: ResolvedScope, base: BaseSnapshot, tables: readonly SnapshotTableEntry[]): SegmentRange {
+  const { snap } = base;
+  const scopedNames = scope.kind === "node" ? undefined : new Set(tables.map(qualified));
+  const startId = snapshotStartSegmentId(catalog, snap, scopedNames);
+  const atMs = msOf(request.at);
+  const fromStart = startId === undefined ? [] : catalog.segments.filter((s) => s.segmentId >= startId);
+  const first = fromStart.find((s) => s.closeTimeMs >= atMs);
+  if (!first || startId === undefined) refuseAfterLatest(catalog, request.at, snap, startId);
+  const graceEndMs = atMs + request.graceMs;
+  let endId = first.segmentId;
+  for (const s of fromStart) if (s.closeTimeMs <= graceEndMs && s.segmentId > endId) endId = s.segmentId;
+  refuseGaps(catalog, request.at, base, startId, endId);
+  const selected = catalog.segments.filter((s) => s.segmentId >= startId && s.segmentId <= endId);
+  return { startId, firstId: first.segmentId, endId, selected, graceEndMs };
+}
+
+function refuseAfterLatest(catalog: Catalog, at: bigint, snap: SnapshotEntry, startId: bigint | undefined): never {
+  const end = startId === undefined ? undefined : chainEnd(catalog, startId);
+  const endSeg = end === undefined ? undefined : catalog.segments.find((s) => s.segmentId === end);
+  const nearestMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : latestRestorableMs(catalog);
+  throw new PlanRefusedError(
+    "after-latest",
+    `restore point ${formatInstant(at)} is after the newest archived segment's close time; the latest restorable instant is ${nearestMs === undefined ? "none" : iso(nearestMs)}`,
+    {
+      nearest: nearestMs === undefined ? undefined : micros(nearestMs),
+      // Two causes look alike from one node's archive: the node was down (or not archiving) from
+      // then on, or its newer writes sit in the segment still open. `plan --cluster` tells them apart.
+      hint:
+        "the node archived nothing closed at or after that instant: either it was down or not archiving from then on ('cassandra-pitr plan --cluster' plans such a node to its newest instant and says how to bring it level), " +
+        "or its newer writes are in a segment Cassandra has not closed yet (no time-based switch; see commitlog_segment_size)",
+    },
+  );
+}
+
+/** Every id between start and end must be archived (run boundaries excepted). */
+function refuseGaps(catalog: Catalog, at: bigint, base: BaseSnapshot, startId: bigint, endId: bigint): void {
+  const { snap, complete } = base;
+  const archived = (id: bigint) => catalog.segments.some((s) => s.segmentId === id);
+  const missing = catalog.gaps.filter((g) => g.toId >= startId && g.fromId <= endId);
+  if (!archived(startId) && !missing.some((g) => g.fromId <= startId && startId <= g.toId)) {
+    missing.unshift({ fromId: startId, toId: startId, count: 1, afterId: startId, beforeId: startId, afterCloseMs: snap.snapshotTimeMs, kind: "inside-run", cause: "start segment not archived" });
+  }
+  if (missing.length === 0) return;
+  const before = missing[0]!;
+  const beforeOk = archived(startId) && before.afterCloseMs >= snap.snapshotTimeMs ? before.afterCloseMs : undefined;
+  const lastGap = missing[missing.length - 1]!;
+  const nextSnap = complete.find((s) => catalog.ranges.some((r) => r.snapshotTag === s.tag && r.startSegmentId !== undefined && r.startSegmentId > lastGap.toId && r.toMs !== undefined));
+  const options = [
+    beforeOk !== undefined ? `the latest restorable instant before the gap is ${iso(beforeOk)}` : undefined,
+    nextSnap ? `the earliest after it is ${iso(nextSnap.snapshotTimeMs)} (snapshot '${nextSnap.tag}')` : undefined,
+  ].filter((x) => x !== undefined);
+  throw new PlanRefusedError(
+    "segment-missing",
+    `segment(s) ${idList(missing)} missing between snapshot '${snap.tag}' and ${formatInstant(at)}; ${options.length > 0 ? options.join("; ") : "no restorable instant nearby"}`,
+    {
+      nearest: beforeOk !== undefined ? micros(beforeOk) : nextSnap ? micros(nextSnap.snapshotTimeMs) : undefined,
+      hint: `look for the missing segment(s) on the node (commit log directory, spool) and archive them with the agent; cause: ${before.cause}`,
+    },
+  );
+}
+
+function refuseTooNew(selected: readonly CatalogSegment[], caps: ReturnType<typeof capabilitiesOf>): void {
+  const tooNew = selected.filter((s) => s.version > caps.maxCommitLogVersion);
+  if (tooNew.length === 0) return;
+  const versions = [...new Set(tooNew.map((s) => s.version))].sort();
+  throw new PlanRefusedError(
+    "segment-version",
+    `segment(s) ${tooNew.map((s) => s.segmentId).join(", ")} have commit log version ${versions.join("/")}, newer than Cassandra ${caps.version.text} reads (${caps.maxCommitLogVersion}); restore into ${releaseReading(Math.max(...versions))} or later`,
+    { hint: "5.0 writes version 8 outside storage_compatibility_mode CASSANDRA_4" },
+  );
+}
+
+/** What the step builders share: the restore point, the base, and the rules Cassandra applies at T. */
+interface StepRules {
+  readonly at: bigint;
+  readonly snap: SnapshotEntry;
+  readonly branches: readonly Branch[];
+  /** Whether Cassandra applies a write stamped `ts` at this restore point. */
+  readonly applied: (ts: bigint) => boolean;
+  readonly truncationOf: (tableId: string) => PlanTruncation | undefined;
+}
+
+/** A table truncated after the snapshot and at or before T gets none of its sstables. */
+function truncatedInSnap(r: StepRules, t: { tableId: string }) {
+  const tr = r.truncationOf(t.tableId);
+  return tr !== undefined && r.snap.snapshotTimeMs <= tr.truncatedAtMs ? tr : undefined;
+}
+
+function snapshotStepOf(r: StepRules, tables: readonly SnapshotTableEntry[], skipped: SkippedItem[], warnings: string[]): SnapshotStep {
+  const { snap } = r;
+  for (const t of tables) {
+    const tr = truncatedInSnap(r, t);
+    if (tr && t.sstables.length > 0) skipped.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: `${t.sstables.length} sstable(s) taken before the TRUNCATE at ${iso(tr.truncatedAtMs)}, which discarded them` });
+  }
+  const snapTables = tables.map((t) => {
+    const kept = truncatedInSnap(r, t) ? [] : t.sstables;
+    return { keyspace: t.keyspace, table: t.table, tableId: t.tableId, sstables: kept.map((s) => s.name), bytes: kept.reduce((n, s) => n + s.bytes, 0) };
+  });
+  for (const t of tables.filter((x) => !truncatedInSnap(r, x))) {
+    const late = t.sstables.filter((s) => !r.applied(s.maxTimestamp));
+    if (late.length > 0) warnings.push(`snapshot '${snap.tag}' table ${qualified(t)} holds writes stamped after the restore point (${late.map((s) => s.name).join(", ")}): client clocks ahead, or writes with future timestamps; they stay restored`);
+  }
+  return {
+    kind: "snapshot",
+    tag: snap.tag,
+    snapshotTimeMs: snap.snapshotTimeMs,
+    tables: snapTables,
+    bytes: snapTables.reduce((n, t) => n + t.bytes, 0),
+    reason: `newest complete snapshot taken at or before ${formatInstant(r.at)} (${iso(snap.snapshotTimeMs)})`,
+  };
+}
+
+function incrementalStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[], incrementals: Catalog["incrementals"], skipped: SkippedItem[]): IncrementalStep[] {
+  const byName = new Map(tables.map((t) => [qualified(t), t] as const));
+  const steps: IncrementalStep[] = [];
+  for (const inc of incrementals) {
+    const t = byName.get(qualified(inc));
+    if (!t || inc.foundTimeMs <= r.snap.snapshotTimeMs) continue;
+    const reason = incrementalSkipReason(r, t, inc);
+    if (reason !== undefined) {
+      skipped.push({ kind: "incremental", name: `${qualified(inc)}/${inc.sstable}`, reason });
+      continue;
+    }
+    steps.push({
+      kind: "incremental",
+      keyspace: inc.keyspace,
+      table: inc.table,
+      sstable: inc.sstable,
+      foundTimeMs: inc.foundTimeMs,
+      maxTimestamp: inc.maxTimestamp,
+      bytes: inc.bytes,
+      reason: `flushed after the snapshot (found ${iso(inc.foundTimeMs)}); all its writes are at or before the restore point (max timestamp ${inc.maxTimestamp})`,
+    });
+  }
+  return steps;
+}
+
+/** Why an incremental flushed after the base is not applied, or undefined when it is. */
+function incrementalSkipReason(r: StepRules, t: SnapshotTableEntry, inc: Catalog["incrementals"][number]): string | undefined {
+  const truncated = inc.tableId === t.tableId ? truncatedIncremental(r.truncationOf(t.tableId), inc) : undefined;
+  if (truncated) return truncated;
+  if (inc.tableId !== t.tableId) return `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)`;
+  if (abandonedIncremental(r.branches, r.at, inc)) return `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)`;
+  if (t.sstables.some((s) => s.name === inc.sstable)) return `already in snapshot '${r.snap.tag}'`;
+  if (!r.applied(inc.maxTimestamp)) return `holds writes after the restore point (max timestamp ${inc.maxTimestamp}); commit log replay restores its earlier rows`;
+  return undefined;
+}
+
+function segmentStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[], range: SegmentRange, graceMs: number): SegmentStep[] {
+  const hasBounds = tables.some((t) => t.sstables.some((s) => s.commitLogUpper));
+  return range.selected.map((s) => {
+    const step: SegmentStep = {
+      kind: "segment",
+      segmentId: s.segmentId,
+      version: s.version,
+      name: segmentNameOfKey(s),
+      key: s.key,
+      closeTimeMs: s.closeTimeMs,
+      bytes: s.storedBytes,
+      ...branchCutoffsOf(r.branches, r.at, s.closeTimeMs),
+      reason: segmentReason(r, s, range, hasBounds, graceMs),
+    };
+    const partial = s.partial ? `; ${describePartial(s.partial, step.closeTimeMs)}` : "";
+    return { ...step, reason: `${step.reason}${partial}${abandonedNote(step)}` };
+  });
+}
+
+function segmentReason(r: StepRules, s: CatalogSegment, range: SegmentRange, hasBounds: boolean, graceMs: number): string {
+  if (s.segmentId === range.startId) {
+    return hasBounds
+      ? `holds the oldest commit log position not in the snapshot (sstable upper bound in segment ${range.startId})`
+      : `active when the snapshot was taken (first segment closed at or after ${iso(r.snap.snapshotTimeMs)})`;
+  }
+  if (s.segmentId === range.firstId) return `active at the restore point (first segment closed at or after ${formatInstant(r.at)})`;
+  if (s.closeTimeMs < msOf(r.at)) return "written between the snapshot and the restore point";
+  return `closed within the grace (${graceMs} ms) after the restore point: late writes with older timestamps`;
+}
+
+/** The reason's tail for a segment of a history a restore abandoned. */
+function abandonedNote(step: SegmentStep): string {
+  if (!step.branchCutoffs) return "";
+  const undone = step.branchCutoffs.map((b) => `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`);
+  return `; a restore abandoned its history: writes stamped ${undone.join(", ")} stay withheld`;
+}
+
+/** Duplicate copies in the range (skipped, a conflict copy warned about) and a grace beyond the archive. */
+function segmentWarnings(catalog: Catalog, range: SegmentRange, graceMs: number, skipped: SkippedItem[], warnings: string[]): void {
+  for (const d of catalog.duplicates) {
+    if (d.segmentId < range.startId || d.segmentId > range.endId) continue;
+    for (const o of d.others) skipped.push({ kind: "segment-copy", name: o.key, reason: o.reason });
+    if (d.others.some((o) => o.reason.startsWith("conflict"))) warnings.push(`segment ${d.segmentId} has a conflict copy with different bytes; the first copy is used`);
+  }
+  const newest = catalog.segments[catalog.segments.length - 1]!;
+  if (graceMs > 0 && newest.closeTimeMs < range.graceEndMs) {
+    warnings.push(`the grace reaches ${iso(range.graceEndMs)} but the archive ends at ${iso(newest.closeTimeMs)}: late writes after that are not in the plan`);
+  }
+}
+
+/** The commitlog_archiving.properties lines of the restore. */
+function restoreProperties(request: PlanRequest, value: string): string[] {
+  return [
+    `restore_command=${request.restoreCommand ?? RESTORE_COMMAND}`,
+    `restore_directories=${RESTORE_DIR_PLACEHOLDER}`,
+    `restore_point_in_time=${value}`,
+    `precision=${request.precision}`,
+  ];
 }
 
 /** The cutoffs of the restores whose abandoned history this segment belongs to (none: no field). */

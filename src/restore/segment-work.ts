@@ -6,14 +6,14 @@
  * the result in the restore directory (written once, fsynced, linked into place) unless the segment
  * gets a stub.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { link, open, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { decompress } from "zstd-napi";
 import { isPitrError } from "../errors/base.js";
 import { fsyncDir } from "../storage/durable.js";
 import { compileReplayFilter, parseSpec, type SegmentFilter } from "../replay/replay-filter.js";
-import { ChecksumMismatchError, TargetExistsError, checkHeaderAgainstName } from "../replay/target.js";
+import { ChecksumMismatchError, TargetExistsError, checkSegmentBytes } from "../replay/target.js";
 
 export interface SegmentJob {
   readonly id: number;
@@ -54,11 +54,7 @@ export function verifySegment(job: Pick<SegmentJob, "key" | "name" | "sha256" | 
   } catch (err) {
     throw new ChecksumMismatchError(what, `does not decompress (${(err as Error).message.split("\n")[0]})`);
   }
-  if (bytes.length !== job.size) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${job.size}`);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (sha256 !== job.sha256) throw new ChecksumMismatchError(what, `sha256 ${sha256.slice(0, 16)}…, expected ${job.sha256.slice(0, 16)}…`);
-  checkHeaderAgainstName(bytes.subarray(0, 65_536 + 18), job.name, what);
-  return bytes;
+  return checkSegmentBytes(bytes, { size: job.size, sha256: job.sha256 }, job.name, what);
 }
 
 /** Writes `bytes` at `target` whole or not at all: a temporary name, one write, fsync, link, directory fsync. */

@@ -66,6 +66,9 @@ export function jsonDocument(value: unknown): Uint8Array {
   return new Uint8Array(Buffer.from(JSON.stringify(value, null, 2) + "\n"));
 }
 
+/** The `detail` `putDocumentIfAbsent` gives `conflict` when the key holds another object. */
+export const ANOTHER_OBJECT = "another object is stored under this key";
+
 export interface DocumentPut {
   readonly metadata?: Record<string, string> | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -91,7 +94,7 @@ export async function putDocumentIfAbsent(backend: Backend, key: string, bytes: 
     if (!isPreconditionFailed(err)) throw err;
     const stored = await readBytes(backend, key, signal);
     if (options.same?.(stored)) return "existed";
-    throw options.conflict("another object is stored under this key");
+    throw options.conflict(ANOTHER_OBJECT);
   }
   const readBack = await readBytes(backend, key, signal);
   if (!readBack.equals(bytes)) throw options.conflict(`reads back as ${readBack.length} other bytes right after it was stored`);

@@ -114,6 +114,32 @@ function parsePrefix(display: string, raw: string): string {
  * messages carry only the redacted URL.
  */
 export function parseLocation(url: string, env: Env = process.env): Location {
+  const u = splitUrl(url);
+  switch (u.scheme) {
+    case "file":
+      return fileLocation(u);
+    case "s3":
+      return s3Location(u, env);
+    case "gs":
+      return gcsLocation(u, env);
+    case "az":
+      return azureLocation(u, env);
+    case "mem":
+      return memoryLocation(u);
+  }
+}
+
+/** An archive URL taken apart: scheme checked, no credentials or fragment, a query only for az. */
+interface UrlParts {
+  readonly display: string;
+  readonly scheme: Scheme;
+  readonly host: string;
+  /** The path after the host, with its leading '/', or "". */
+  readonly pathPart: string;
+  readonly query: string;
+}
+
+function splitUrl(url: string): UrlParts {
   if (typeof url !== "string" || url.trim() === "") {
     throw new ConfigError("the archive location is empty", { hint: "set archive (or CASSANDRA_PITR_ARCHIVE) to a URL such as file:///var/lib/cassandra-pitr/archive" });
   }
@@ -134,93 +160,88 @@ export function parseLocation(url: string, env: Env = process.env): Location {
   const body = q >= 0 ? rest.slice(0, q) : rest;
   if (query !== "" && scheme !== "az") bad(display, "query parameters are not supported for this scheme");
   const slash = body.indexOf("/");
-  const host = slash >= 0 ? body.slice(0, slash) : body;
-  const pathPart = slash >= 0 ? body.slice(slash) : "";
+  return { display, scheme: scheme as Scheme, host: slash >= 0 ? body.slice(0, slash) : body, pathPart: slash >= 0 ? body.slice(slash) : "", query };
+}
 
-  switch (scheme) {
-    case "file": {
-      if (host !== "" && host !== "localhost") bad(display, "file URLs must be file:///absolute/path");
-      let root: string;
-      try {
-        root = fileURLToPath(`file://${pathPart}`);
-      } catch {
-        bad(display, "not a valid file URL");
-      }
-      if (!path.isAbsolute(root) || pathPart === "" || pathPart === "/") bad(display, "the path must be an absolute directory other than '/'");
-      root = path.resolve(root);
-      if (root === "/") bad(display, "the path must be an absolute directory other than '/'");
-      return { scheme: "file", display, root };
-    }
-    case "s3": {
-      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
-      const endpoint =
-        nonEmpty(env["CASSANDRA_PITR_S3_ENDPOINT"]) ?? nonEmpty(env["AWS_ENDPOINT_URL_S3"]) ?? nonEmpty(env["AWS_ENDPOINT_URL"]);
-      if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^/?#]+\/?$/.test(endpoint))) {
-        bad(display, `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path or credentials`, "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000");
-      }
-      const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
-      const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
-      const sessionToken = nonEmpty(env["AWS_SESSION_TOKEN"]);
-      if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-        bad(display, "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", "set both, or neither to use the default AWS credential chain");
-      }
-      return {
-        scheme: "s3",
-        display,
-        bucket: host,
-        prefix: parsePrefix(display, pathPart),
-        region: nonEmpty(env["AWS_REGION"]) ?? nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1",
-        endpoint: endpoint?.replace(/\/$/, ""),
-        forcePathStyle: endpoint !== undefined,
-        credentials:
-          accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-      };
-    }
-    case "gs": {
-      if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
-      const emulator = nonEmpty(env["STORAGE_EMULATOR_HOST"]);
-      return {
-        scheme: "gs",
-        display,
-        bucket: host,
-        prefix: parsePrefix(display, pathPart),
-        // Accepted with or without a scheme and with or without the "/storage/v1" API path.
-        apiEndpoint:
-          emulator === undefined
-            ? undefined
-            : (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`).replace(/\/+$/, "").replace(/\/storage\/v1$/, ""),
-        projectId: nonEmpty(env["GOOGLE_CLOUD_PROJECT"]),
-      };
-    }
-    case "az": {
-      const account = host;
-      if (!/^[a-z0-9]{3,24}$/.test(account)) bad(display, `'${account}' is not a valid storage account name`);
-      const parts = pathPart.replace(/^\/+/, "").split("/");
-      const container = parts[0] ?? "";
-      if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(container)) {
-        bad(display, container === "" ? "the container is missing" : `'${container}' is not a valid container name`, "use az://account/container/prefix");
-      }
-      const endpoint = nonEmpty(env["CASSANDRA_PITR_AZURE_ENDPOINT"]);
-      if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^?#]+$/.test(endpoint))) {
-        bad(display, `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL without credentials`, "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1");
-      }
-      return {
-        scheme: "az",
-        display,
-        account,
-        container,
-        prefix: parsePrefix(display, parts.slice(1).join("/")),
-        serviceUrl: (endpoint ?? `https://${account}.blob.core.windows.net`).replace(/\/+$/, ""),
-        connectionString: nonEmpty(env["AZURE_STORAGE_CONNECTION_STRING"]),
-        accountKey: nonEmpty(env["AZURE_STORAGE_KEY"]) ?? nonEmpty(env["AZURE_STORAGE_ACCESS_KEY"]),
-        sasToken: nonEmpty(query) ?? nonEmpty(env["AZURE_STORAGE_SAS_TOKEN"])?.replace(/^\?/, ""),
-      };
-    }
-    case "mem": {
-      const name = `${host}${pathPart}`.replace(/\/+$/, "");
-      if (!/^[A-Za-z0-9._-]+$/.test(name)) bad(display, "memory locations are mem://name with [A-Za-z0-9._-]");
-      return { scheme: "mem", display, name };
-    }
+function fileLocation({ display, host, pathPart }: UrlParts): FileLocation {
+  if (host !== "" && host !== "localhost") bad(display, "file URLs must be file:///absolute/path");
+  let root: string;
+  try {
+    root = fileURLToPath(`file://${pathPart}`);
+  } catch {
+    bad(display, "not a valid file URL");
   }
-  return bad(display, `unknown scheme '${scheme}'`);
+  if (!path.isAbsolute(root) || pathPart === "" || pathPart === "/") bad(display, "the path must be an absolute directory other than '/'");
+  root = path.resolve(root);
+  if (root === "/") bad(display, "the path must be an absolute directory other than '/'");
+  return { scheme: "file", display, root };
+}
+
+function s3Location({ display, host, pathPart }: UrlParts, env: Env): S3Location {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
+  const endpoint = nonEmpty(env["CASSANDRA_PITR_S3_ENDPOINT"]) ?? nonEmpty(env["AWS_ENDPOINT_URL_S3"]) ?? nonEmpty(env["AWS_ENDPOINT_URL"]);
+  if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^/?#]+\/?$/.test(endpoint))) {
+    bad(display, `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path or credentials`, "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000");
+  }
+  const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
+  const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
+  const sessionToken = nonEmpty(env["AWS_SESSION_TOKEN"]);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    bad(display, "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", "set both, or neither to use the default AWS credential chain");
+  }
+  return {
+    scheme: "s3",
+    display,
+    bucket: host,
+    prefix: parsePrefix(display, pathPart),
+    region: nonEmpty(env["AWS_REGION"]) ?? nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1",
+    endpoint: endpoint?.replace(/\/$/, ""),
+    forcePathStyle: endpoint !== undefined,
+    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+  };
+}
+
+function gcsLocation({ display, host, pathPart }: UrlParts, env: Env): GcsLocation {
+  if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
+  const emulator = nonEmpty(env["STORAGE_EMULATOR_HOST"]);
+  return {
+    scheme: "gs",
+    display,
+    bucket: host,
+    prefix: parsePrefix(display, pathPart),
+    // Accepted with or without a scheme and with or without the "/storage/v1" API path.
+    apiEndpoint:
+      emulator === undefined ? undefined : (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`).replace(/\/+$/, "").replace(/\/storage\/v1$/, ""),
+    projectId: nonEmpty(env["GOOGLE_CLOUD_PROJECT"]),
+  };
+}
+
+function azureLocation({ display, host: account, pathPart, query }: UrlParts, env: Env): AzureLocation {
+  if (!/^[a-z0-9]{3,24}$/.test(account)) bad(display, `'${account}' is not a valid storage account name`);
+  const parts = pathPart.replace(/^\/+/, "").split("/");
+  const container = parts[0] ?? "";
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(container)) {
+    bad(display, container === "" ? "the container is missing" : `'${container}' is not a valid container name`, "use az://account/container/prefix");
+  }
+  const endpoint = nonEmpty(env["CASSANDRA_PITR_AZURE_ENDPOINT"]);
+  if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^?#]+$/.test(endpoint))) {
+    bad(display, `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL without credentials`, "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1");
+  }
+  return {
+    scheme: "az",
+    display,
+    account,
+    container,
+    prefix: parsePrefix(display, parts.slice(1).join("/")),
+    serviceUrl: (endpoint ?? `https://${account}.blob.core.windows.net`).replace(/\/+$/, ""),
+    connectionString: nonEmpty(env["AZURE_STORAGE_CONNECTION_STRING"]),
+    accountKey: nonEmpty(env["AZURE_STORAGE_KEY"]) ?? nonEmpty(env["AZURE_STORAGE_ACCESS_KEY"]),
+    sasToken: nonEmpty(query) ?? nonEmpty(env["AZURE_STORAGE_SAS_TOKEN"])?.replace(/^\?/, ""),
+  };
+}
+
+function memoryLocation({ display, host, pathPart }: UrlParts): MemoryLocation {
+  const name = `${host}${pathPart}`.replace(/\/+$/, "");
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) bad(display, "memory locations are mem://name with [A-Za-z0-9._-]");
+  return { scheme: "mem", display, name };
 }

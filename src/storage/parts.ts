@@ -32,80 +32,107 @@ export interface PartOptions {
  * abort the multipart upload knowing nothing more will be sent.
  */
 export async function putInParts<T>(body: AsyncIterable<Uint8Array | string>, sink: PartSink<T>, options: PartOptions): Promise<T[] | undefined> {
-  const { partSize, signal } = options;
-  const maxBuffers = Math.max(2, options.buffers);
-  const free: Buffer[] = [];
-  let allocated = 0;
-  const inFlight = new Set<Promise<void>>();
-  const results: T[] = [];
-  let failure: { error: unknown } | undefined;
-  let begun: Promise<void> | undefined;
-  let sent = 0;
-  let current: Buffer | undefined;
-  let fill = 0;
-
-  const take = async (): Promise<Buffer> => {
-    for (;;) {
-      if (failure) throw failure.error;
-      const buffer = free.pop();
-      if (buffer) return buffer;
-      if (allocated < maxBuffers) {
-        allocated++;
-        return Buffer.allocUnsafe(partSize);
-      }
-      await Promise.race(inFlight);
-    }
-  };
-  const send = (buffer: Buffer, length: number): void => {
-    const partNumber = ++sent;
-    const done: Promise<void> = (async () => {
-      await (begun ??= sink.begin());
-      results[partNumber - 1] = await sink.part(buffer.subarray(0, length), partNumber);
-    })().then(
-      () => {
-        free.push(buffer);
-      },
-      (error: unknown) => {
-        failure ??= { error };
-      },
-    ).finally(() => inFlight.delete(done));
-    inFlight.add(done);
-  };
-  const settle = async (): Promise<void> => {
-    while (inFlight.size > 0) await Promise.all(inFlight);
-  };
-
+  const upload = new PartUpload(sink, options.partSize, Math.max(2, options.buffers));
   try {
     for await (const raw of body) {
-      if (signal?.aborted) throw signal.reason;
-      if (failure) throw failure.error;
-      const chunk = typeof raw === "string" ? Buffer.from(raw) : raw;
-      let at = 0;
-      while (at < chunk.length) {
-        if (current === undefined) {
-          current = await take();
-          fill = 0;
-        }
-        const n = Math.min(chunk.length - at, partSize - fill);
-        current.set(chunk.subarray(at, at + n), fill);
-        fill += n;
-        at += n;
-        if (fill === partSize) {
-          send(current, fill);
-          current = undefined;
-        }
+      if (options.signal?.aborted) throw options.signal.reason;
+      upload.throwIfFailed();
+      await upload.add(typeof raw === "string" ? Buffer.from(raw) : raw);
+    }
+    return await upload.finish();
+  } catch (err) {
+    await upload.settle();
+    throw err;
+  }
+}
+
+/** The pool of part buffers, the part being filled, and the parts in flight. */
+class PartUpload<T> {
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly results: T[] = [];
+  private failure: { error: unknown } | undefined;
+  private begun: Promise<void> | undefined;
+  private sent = 0;
+  private current: Buffer | undefined;
+  private fill = 0;
+
+  constructor(
+    private readonly sink: PartSink<T>,
+    private readonly partSize: number,
+    private readonly maxBuffers: number,
+  ) {}
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Copies `chunk` into parts, sending each part as it fills. */
+  async add(chunk: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.current === undefined) {
+        this.current = await this.take();
+        this.fill = 0;
+      }
+      const n = Math.min(chunk.length - at, this.partSize - this.fill);
+      this.current.set(chunk.subarray(at, at + n), this.fill);
+      this.fill += n;
+      at += n;
+      if (this.fill === this.partSize) {
+        this.send(this.current, this.fill);
+        this.current = undefined;
       }
     }
-    if (sent === 0) {
-      await sink.single(current === undefined ? Buffer.alloc(0) : current.subarray(0, fill));
+  }
+
+  /** The body ended: one request when no part was sent yet, else the last part, then every result. */
+  async finish(): Promise<T[] | undefined> {
+    if (this.sent === 0) {
+      await this.sink.single(this.current === undefined ? Buffer.alloc(0) : this.current.subarray(0, this.fill));
       return undefined;
     }
-    if (current !== undefined && fill > 0) send(current, fill);
-    await settle();
-    if (failure) throw failure.error;
-    return results;
-  } catch (err) {
-    await settle();
-    throw err;
+    if (this.current !== undefined && this.fill > 0) this.send(this.current, this.fill);
+    await this.settle();
+    this.throwIfFailed();
+    return this.results;
+  }
+
+  /** Waits until no part is in flight. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /** A free buffer, a new one while the pool is not full, or the first to come back from a part in flight. */
+  private async take(): Promise<Buffer> {
+    for (;;) {
+      this.throwIfFailed();
+      const buffer = this.free.pop();
+      if (buffer) return buffer;
+      if (this.allocated < this.maxBuffers) {
+        this.allocated++;
+        return Buffer.allocUnsafe(this.partSize);
+      }
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  private send(buffer: Buffer, length: number): void {
+    const partNumber = ++this.sent;
+    const done: Promise<void> = (async () => {
+      await (this.begun ??= this.sink.begin());
+      this.results[partNumber - 1] = await this.sink.part(buffer.subarray(0, length), partNumber);
+    })()
+      .then(
+        () => {
+          this.free.push(buffer);
+        },
+        (error: unknown) => {
+          this.failure ??= { error };
+        },
+      )
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
   }
 }

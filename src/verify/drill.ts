@@ -31,9 +31,10 @@ import { listSnapshots } from "../backup/read.js";
 import { isPitrError, PitrError, UsageError } from "../errors/base.js";
 import { stripCredentials } from "../errors/redact.js";
 import { executeRestore, finishRestore, type NodePaths } from "../restore/executor.js";
-import type { RestorePlan } from "../restore/plan.js";
+import type { RestorePlan, SnapshotStep, TableRef } from "../restore/plan.js";
 import { formatInstant } from "../restore/time.js";
 import { toolVersion } from "../report/version.js";
+import { jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 
 export const EVIDENCE_SCHEMA_VERSION = 1;
@@ -266,119 +267,14 @@ async function runCheck(session: CqlSession, cql: string): Promise<CqlCheckResul
 export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   const ranAt = o.now();
   const t0 = performance.now();
-  const timings: Record<string, number> = {};
-  const lap = (name: string, since: number) => (timings[name] = Math.round(performance.now() - since));
-  let plan: RestorePlan | undefined;
+  const p: DrillProgress = { checks: [], expectations: [], timings: {} };
   let scratch: ScratchNode | undefined;
-  let version: string | null = null;
-  const checks: CqlCheckResult[] = [];
-  const expectations: ExpectationResult[] = [];
   let failure: unknown;
   let kept: string | null = null;
-
   try {
     scratch = await o.createScratch();
-    version = scratch.cassandraVersion;
-    o.say(`scratch node in '${scratch.dir}' (Cassandra ${version}, port base ${scratch.portBase})`);
-
-    // 2. Plan, scoped to user tables so that the replay list keeps the source's system mutations out.
-    let s = performance.now();
-    let keyspaces = o.keyspaces;
-    let tables = o.tables;
-    if (!keyspaces?.length && !tables?.length) {
-      const probe = await o.plan({ targetVersion: version });
-      tables = probe.scope.tables.filter((t) => !SYSTEM_KEYSPACES.has(t.keyspace)).map(qualified);
-      if (tables.length === 0) throw new PitrError("E_PLAN_REFUSED", "the snapshot to restore from holds no user tables: nothing to drill", { hint: "snapshot user keyspaces (cassandra-pitr snapshot KEYSPACE), or name --keyspace/--table" });
-      keyspaces = undefined;
-    }
-    plan = await o.plan({ keyspaces, tables, targetVersion: version });
-    if (plan.scope.kind === "node" || plan.jvmOptions.length === 0) throw new PitrError("E_INTERNAL", "the drill plan has no replay list");
-    lap("plan", s);
-    const snapStep = plan.steps.find((x) => x.kind === "snapshot");
-    if (!snapStep || snapStep.kind !== "snapshot") throw new PitrError("E_PLAN_REFUSED", "the plan has no snapshot to restore from");
-    o.say(`plan: snapshot '${snapStep.tag}', ${plan.steps.filter((x) => x.kind === "segment").length} segment(s), ${plan.bytes.total} B; scope ${plan.scope.tables.map(qualified).join(", ")}`);
-
-    // Schemas from the snapshot's manifest (WITH ID).
-    const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
-      (x) => x.manifest.tag === snapStep.tag && Date.parse(x.manifest.snapshot_time) === snapStep.snapshotTimeMs,
-    );
-    if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' has no manifest in the archive`);
-    const schemas = plan.scope.tables.map((t) => {
-      const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
-      if (!entry?.schema_cql) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' records no schema for ${qualified(t)}`, { hint: "the drill creates each table from the snapshot's schema.cql" });
-      if (!/WITH\s+ID\s*=/i.test(entry.schema_cql)) throw new PitrError("E_PLAN_REFUSED", `the schema of ${qualified(t)} in snapshot '${snapStep.tag}' has no WITH ID; replayed mutations would not match the table`);
-      return { ...t, cql: entry.schema_cql };
-    });
-
-    // 3. Start the scratch node and create the schema.
-    s = performance.now();
-    await scratch.start();
-    lap("scratch_start", s);
-    s = performance.now();
-    const session = await scratch.connect();
-    try {
-      for (const ks of [...new Set(schemas.map((t) => t.keyspace))]) {
-        await session.execute(`CREATE KEYSPACE IF NOT EXISTS ${ident(ks)} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-      }
-      for (const t of schemas) for (const stmt of splitStatements(t.cql)) await session.execute(stmt);
-    } finally {
-      await session.close();
-    }
-    o.say(`created ${schemas.length} table(s) from the snapshot's schema`);
-    lap("schema", s);
-
-    // 4. Drain, stop, apply the plan.
-    s = performance.now();
-    await scratch.stop();
-    lap("scratch_stop", s);
-    s = performance.now();
-    await executeRestore({
-      plan,
-      backend: o.backend,
-      archiveUrl: o.archiveUrl,
-      identity: o.identity,
-      paths: scratch.paths,
-      restoreDir: join(scratch.dir, "pitr-restore"),
-      restoreCommand: o.restoreCommand,
-      stubs: true,
-      dryRun: false,
-      isNodeRunning: () => scratch!.isRunning(),
-      say: (l) => o.say(`  ${l}`),
-      now: o.now(),
-      parallelism: o.parallelism,
-      signal: o.signal,
-    });
-    lap("restore", s);
-
-    // 5. Replay (Cassandra starts), checks, finish.
-    s = performance.now();
-    await scratch.start();
-    lap("replay_start", s);
-    o.say(`scratch node replayed to ${plan.cutoff.value} UTC and answers CQL`);
-    s = performance.now();
-    const defaults = plan.scope.tables.map((t) => countQuery(t.keyspace, t.table));
-    const session2 = await scratch.connect();
-    try {
-      for (const cql of o.checks.length > 0 ? o.checks : defaults) {
-        const r = await runCheck(session2, cql);
-        checks.push(r);
-        o.say(`  [${r.status}] ${cql}: ${r.error ?? (r.count !== null ? `count ${r.count}` : `${r.row_count} row(s)`)}`);
-      }
-      for (const e of o.expectations) {
-        const cql = countQuery(e.keyspace, e.table);
-        const r = checks.find((c) => c.cql === cql && c.count !== null) ?? (await runCheck(session2, cql));
-        const ok = r.count !== null && compare(r.count, e.op, e.value);
-        expectations.push({ expect: e.raw, cql, actual: r.count, status: ok ? "passed" : "failed", error: r.error ?? (r.count === null ? "the query returned no count" : null) });
-        o.say(`  [${ok ? "passed" : "failed"}] expect ${e.raw}: ${r.count ?? r.error}`);
-      }
-    } finally {
-      await session2.close();
-    }
-    lap("checks", s);
-    s = performance.now();
-    await finishRestore({ cassandraConf: scratch.paths.cassandraConf, isNodeRunning: () => scratch!.isRunning(), say: (l) => o.say(`  ${l}`), dryRun: false });
-    await scratch.stop();
-    lap("finish", s);
+    o.say(`scratch node in '${scratch.dir}' (Cassandra ${scratch.cassandraVersion}, port base ${scratch.portBase})`);
+    await drillSteps(o, scratch, p);
   } catch (e) {
     failure = e;
   } finally {
@@ -388,8 +284,141 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
       if (keep) kept = scratch.dir;
     }
   }
-  timings["total"] = Math.round(performance.now() - t0);
+  p.timings["total"] = Math.round(performance.now() - t0);
+  const scratchDoc = { cassandra_version: scratch?.cassandraVersion ?? null, port_base: scratch?.portBase ?? null, kept_at: kept };
+  const evidence = drillEvidence(o, ranAt, p, scratchDoc, failure);
+  const key = evidenceKey(o.identity, ranAt);
+  await storeEvidence(o, key, evidence, failure);
+  return failure === undefined ? { evidence, key } : { evidence, key, error: failure };
+}
 
+/** What the drill has done so far: kept when a step fails, for the evidence. */
+interface DrillProgress {
+  plan?: RestorePlan;
+  readonly checks: CqlCheckResult[];
+  readonly expectations: ExpectationResult[];
+  readonly timings: Record<string, number>;
+}
+
+/** The drill's steps on the scratch node, each timed: plan, schema, restore, replay, checks, finish. */
+async function drillSteps(o: DrillOptions, scratch: ScratchNode, p: DrillProgress): Promise<void> {
+  const timed = async <T>(name: string, step: () => Promise<T>): Promise<T> => {
+    const s = performance.now();
+    const result = await step();
+    p.timings[name] = Math.round(performance.now() - s);
+    return result;
+  };
+  const plan = await timed("plan", () => drillPlan(o, scratch.cassandraVersion, p));
+  const snapStep = plan.steps.find((x) => x.kind === "snapshot");
+  if (!snapStep || snapStep.kind !== "snapshot") throw new PitrError("E_PLAN_REFUSED", "the plan has no snapshot to restore from");
+  o.say(`plan: snapshot '${snapStep.tag}', ${plan.steps.filter((x) => x.kind === "segment").length} segment(s), ${plan.bytes.total} B; scope ${plan.scope.tables.map(qualified).join(", ")}`);
+  const schemas = await snapshotSchemas(o, plan, snapStep);
+
+  // 3. Start the scratch node and create the schema.
+  await timed("scratch_start", () => scratch.start());
+  await timed("schema", () => createSchemas(scratch, schemas));
+  o.say(`created ${schemas.length} table(s) from the snapshot's schema`);
+
+  // 4. Drain, stop, apply the plan.
+  await timed("scratch_stop", () => scratch.stop());
+  await timed("restore", () => restoreScratch(o, scratch, plan));
+
+  // 5. Replay (Cassandra starts), checks, finish.
+  await timed("replay_start", () => scratch.start());
+  o.say(`scratch node replayed to ${plan.cutoff.value} UTC and answers CQL`);
+  await timed("checks", () => runChecks(o, scratch, plan, p));
+  await timed("finish", async () => {
+    await finishRestore({ cassandraConf: scratch.paths.cassandraConf, isNodeRunning: () => scratch.isRunning(), say: (l) => o.say(`  ${l}`), dryRun: false });
+    await scratch.stop();
+  });
+}
+
+/** 2. The plan, scoped to user tables so that the replay list keeps the source's system mutations out. */
+async function drillPlan(o: DrillOptions, version: string, p: DrillProgress): Promise<RestorePlan> {
+  let keyspaces = o.keyspaces;
+  let tables = o.tables;
+  if (!keyspaces?.length && !tables?.length) {
+    const probe = await o.plan({ targetVersion: version });
+    tables = probe.scope.tables.filter((t) => !SYSTEM_KEYSPACES.has(t.keyspace)).map(qualified);
+    if (tables.length === 0) throw new PitrError("E_PLAN_REFUSED", "the snapshot to restore from holds no user tables: nothing to drill", { hint: "snapshot user keyspaces (cassandra-pitr snapshot KEYSPACE), or name --keyspace/--table" });
+    keyspaces = undefined;
+  }
+  const plan = await o.plan({ keyspaces, tables, targetVersion: version });
+  p.plan = plan;
+  if (plan.scope.kind === "node" || plan.jvmOptions.length === 0) throw new PitrError("E_INTERNAL", "the drill plan has no replay list");
+  return plan;
+}
+
+/** Each table's schema from the snapshot's manifest (WITH ID, so replayed mutations match the table). */
+async function snapshotSchemas(o: DrillOptions, plan: RestorePlan, snapStep: SnapshotStep): Promise<(TableRef & { cql: string })[]> {
+  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
+    (x) => x.manifest.tag === snapStep.tag && Date.parse(x.manifest.snapshot_time) === snapStep.snapshotTimeMs,
+  );
+  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' has no manifest in the archive`);
+  return plan.scope.tables.map((t) => {
+    const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
+    if (!entry?.schema_cql) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' records no schema for ${qualified(t)}`, { hint: "the drill creates each table from the snapshot's schema.cql" });
+    if (!/WITH\s+ID\s*=/i.test(entry.schema_cql)) throw new PitrError("E_PLAN_REFUSED", `the schema of ${qualified(t)} in snapshot '${snapStep.tag}' has no WITH ID; replayed mutations would not match the table`);
+    return { ...t, cql: entry.schema_cql };
+  });
+}
+
+async function createSchemas(scratch: ScratchNode, schemas: readonly (TableRef & { cql: string })[]): Promise<void> {
+  const session = await scratch.connect();
+  try {
+    for (const ks of [...new Set(schemas.map((t) => t.keyspace))]) {
+      await session.execute(`CREATE KEYSPACE IF NOT EXISTS ${ident(ks)} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    }
+    for (const t of schemas) for (const stmt of splitStatements(t.cql)) await session.execute(stmt);
+  } finally {
+    await session.close();
+  }
+}
+
+async function restoreScratch(o: DrillOptions, scratch: ScratchNode, plan: RestorePlan): Promise<void> {
+  await executeRestore({
+    plan,
+    backend: o.backend,
+    archiveUrl: o.archiveUrl,
+    identity: o.identity,
+    paths: scratch.paths,
+    restoreDir: join(scratch.dir, "pitr-restore"),
+    restoreCommand: o.restoreCommand,
+    stubs: true,
+    dryRun: false,
+    isNodeRunning: () => scratch.isRunning(),
+    say: (l) => o.say(`  ${l}`),
+    now: o.now(),
+    parallelism: o.parallelism,
+    signal: o.signal,
+  });
+}
+
+/** The CQL checks (default: a count of each table in scope), then the expectations on row counts. */
+async function runChecks(o: DrillOptions, scratch: ScratchNode, plan: RestorePlan, p: DrillProgress): Promise<void> {
+  const defaults = plan.scope.tables.map((t) => countQuery(t.keyspace, t.table));
+  const session = await scratch.connect();
+  try {
+    for (const cql of o.checks.length > 0 ? o.checks : defaults) {
+      const r = await runCheck(session, cql);
+      p.checks.push(r);
+      o.say(`  [${r.status}] ${cql}: ${r.error ?? (r.count !== null ? `count ${r.count}` : `${r.row_count} row(s)`)}`);
+    }
+    for (const e of o.expectations) {
+      const cql = countQuery(e.keyspace, e.table);
+      const r = p.checks.find((c) => c.cql === cql && c.count !== null) ?? (await runCheck(session, cql));
+      const ok = r.count !== null && compare(r.count, e.op, e.value);
+      p.expectations.push({ expect: e.raw, cql, actual: r.count, status: ok ? "passed" : "failed", error: r.error ?? (r.count === null ? "the query returned no count" : null) });
+      o.say(`  [${ok ? "passed" : "failed"}] expect ${e.raw}: ${r.count ?? r.error}`);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/** The evidence document of a drill run (pure): passed only when it completed and every check and expectation passed. */
+export function drillEvidence(o: Pick<DrillOptions, "at" | "identity" | "archiveUrl" | "now">, ranAt: number, p: DrillProgress, scratch: DrillEvidenceDoc["scratch"], failure: unknown): DrillEvidenceDoc {
+  const { checks, expectations, plan } = p;
   const failedChecks = checks.filter((c) => c.status === "failed");
   const failedExpect = expectations.filter((e) => e.status === "failed");
   const passed = failure === undefined && failedChecks.length === 0 && failedExpect.length === 0;
@@ -397,14 +426,14 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
     ...checks.map((c) => `${c.cql}: ${c.error ? `error ${c.error}` : c.count !== null ? `count ${c.count}` : `${c.row_count} row(s)`}`),
     ...expectations.map((e) => `expect ${e.expect}: ${e.actual ?? e.error} ${e.status}`),
   ];
+  const version = scratch.cassandra_version;
   const details =
     failure !== undefined
       ? `drill did not complete: ${messageOf(failure)}`
       : passed
         ? `${checks.length} check(s) and ${expectations.length} expectation(s) passed on Cassandra ${version}: ${summary.join("; ")}`
         : `${failedChecks.length} check(s) and ${failedExpect.length} expectation(s) failed on Cassandra ${version}: ${summary.join("; ")}`;
-  const snapStep = plan?.steps.find((x) => x.kind === "snapshot");
-  const evidence: DrillEvidenceDoc = {
+  return {
     schema_version: EVIDENCE_SCHEMA_VERSION,
     kind: "restore-drill",
     ran_at: new Date(ranAt).toISOString(),
@@ -415,33 +444,41 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
     archive: stripCredentials(o.archiveUrl),
     tool_version: toolVersion(),
     restore_point_in_time: plan?.cutoff.value ?? null,
-    plan: plan
-      ? {
-          snapshot: snapStep?.kind === "snapshot" ? snapStep.tag : null,
-          snapshot_time: snapStep?.kind === "snapshot" ? new Date(snapStep.snapshotTimeMs).toISOString() : null,
-          scope: plan.scope.tables.map(qualified),
-          replay_list: plan.jvmOptions.find((j) => j.startsWith("-Dcassandra.replayList="))?.slice("-Dcassandra.replayList=".length) ?? null,
-          segments: plan.steps.filter((x) => x.kind === "segment").length,
-          incrementals: plan.steps.filter((x) => x.kind === "incremental").length,
-          bytes: plan.bytes,
-          warnings: [...plan.warnings],
-        }
-      : null,
-    scratch: { cassandra_version: version, port_base: scratch?.portBase ?? null, kept_at: kept },
+    plan: plan ? planSummary(plan) : null,
+    scratch,
     checks,
     expectations,
-    timings_ms: timings,
+    timings_ms: p.timings,
     finished_at: new Date(o.now()).toISOString(),
     error: failure === undefined ? null : { code: isPitrError(failure) ? failure.code : "E_INTERNAL", message: messageOf(failure) },
   };
-  const key = evidenceKey(o.identity, ranAt);
+}
+
+function planSummary(plan: RestorePlan): NonNullable<DrillEvidenceDoc["plan"]> {
+  const snapStep = plan.steps.find((x) => x.kind === "snapshot");
+  return {
+    snapshot: snapStep?.kind === "snapshot" ? snapStep.tag : null,
+    snapshot_time: snapStep?.kind === "snapshot" ? new Date(snapStep.snapshotTimeMs).toISOString() : null,
+    scope: plan.scope.tables.map(qualified),
+    replay_list: plan.jvmOptions.find((j) => j.startsWith("-Dcassandra.replayList="))?.slice("-Dcassandra.replayList=".length) ?? null,
+    segments: plan.steps.filter((x) => x.kind === "segment").length,
+    incrementals: plan.steps.filter((x) => x.kind === "incremental").length,
+    bytes: plan.bytes,
+    warnings: [...plan.warnings],
+  };
+}
+
+/** Written once through the storage front, unless the drill was interrupted or never got past its own setup. */
+async function storeEvidence(o: DrillOptions, key: string, evidence: DrillEvidenceDoc, failure: unknown): Promise<void> {
   const aborted = o.signal?.aborted === true;
   const setupError = isPitrError(failure) && ["E_USAGE", "E_CONFIG", "E_BAD_TIME"].includes(failure.code);
-  if (!aborted && !setupError) {
-    await o.backend.put(key, Buffer.from(JSON.stringify(evidence, null, 2) + "\n"), { ifAbsent: true, signal: o.signal });
-    o.say(`evidence: ${key} (${evidence.status})`);
-  }
-  return failure === undefined ? { evidence, key } : { evidence, key, error: failure };
+  if (aborted || setupError) return;
+  await putDocumentIfAbsent(o.backend, key, jsonDocument(evidence), {
+    signal: o.signal,
+    // One key per drill run (its start time): a taken key is never another drill's to replace.
+    conflict: (detail) => new PitrError("E_ARCHIVE_CONFLICT", `drill evidence '${key}' was not recorded: ${detail}`, { hint: "run the drill again" }),
+  });
+  o.say(`evidence: ${key} (${evidence.status})`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,9 +530,7 @@ export interface HarnessOptions {
 }
 
 export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNode> {
-  const { execa } = await import("execa");
-  const repo = dirname(dirname(o.harness));
-  const ports = await reservePortBase(join(repo, ".tmp/ports"));
+  const ports = await reservePortBase(join(dirname(dirname(o.harness)), ".tmp/ports"));
   // Replay runs before CQL opens: give a long archive time to replay.
   const env = { ...o.env, CASSANDRA_START_TIMEOUT: o.env["CASSANDRA_START_TIMEOUT"] ?? "1800" };
   let dir: string;
@@ -506,14 +541,7 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     await ports.release();
     throw e;
   }
-  const script = async (...args: string[]): Promise<string> => {
-    const r = await execa("bash", [o.harness, ...args], { env, extendEnv: false, reject: false, all: true, stdin: "ignore" });
-    if (r.exitCode !== 0) {
-      const tail = String(r.all ?? "").split("\n").filter((l) => l.trim()).slice(-8).join("\n");
-      throw new PitrError("E_NODE_STATE", `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`, { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` });
-    }
-    return String(r.stdout ?? "");
-  };
+  const script = await harnessScript(o.harness, env, dir);
   try {
     await script("init", dir, "--port-base", String(ports.base));
   } catch (e) {
@@ -522,12 +550,11 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     throw e;
   }
   const nodeEnv = await readFile(join(dir, "node.env"), "utf8");
-  const version = /^CASSANDRA_VERSION=(.+)$/m.exec(nodeEnv)?.[1]?.trim() ?? "5.0.9";
   const sessions = new Set<{ shutdown(): Promise<void> }>();
   return {
     dir,
     portBase: ports.base,
-    cassandraVersion: version,
+    cassandraVersion: /^CASSANDRA_VERSION=(.+)$/m.exec(nodeEnv)?.[1]?.trim() ?? "5.0.9",
     paths: { dataDir: join(dir, "data"), commitlogDir: join(dir, "commitlog"), cassandraConf: join(dir, "conf") },
     start: async () => {
       await script("start", dir);
@@ -535,33 +562,46 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     stop: async () => {
       await script("stop", dir);
     },
-    isRunning: async () => {
-      const r = await execa("bash", [o.harness, "nodetool", dir, "info"], { env, extendEnv: false, reject: false, stdin: "ignore" });
-      return r.exitCode === 0;
-    },
-    connect: async () => {
-      const { default: cassandra } = await import("cassandra-driver");
-      const client = new cassandra.Client({
-        contactPoints: [`127.0.0.1:${ports.base}`],
-        localDataCenter: "datacenter1",
-        socketOptions: { readTimeout: 120_000 },
-      });
-      await client.connect();
-      sessions.add(client);
-      return {
-        execute: async (cql: string) => (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
-        close: async () => {
-          sessions.delete(client);
-          await client.shutdown();
-        },
-      };
-    },
+    isRunning: async () => (await script("nodetool", dir, "info").then(() => true, () => false)),
+    connect: () => connectScratch(ports.base, sessions),
     dispose: async (keep: boolean) => {
       for (const s of sessions) await s.shutdown().catch(() => undefined);
       if ((await script("status", dir).catch(() => "")).startsWith("running")) await script("stop", dir).catch(() => script("kill", dir));
       await ports.release();
       if (!keep) await rm(dir, { recursive: true, force: true });
       else o.say(`scratch node kept in '${dir}'`);
+    },
+  };
+}
+
+/** Runs the harness with `args`; its stdout, or a failure naming the command and the tail of its output. */
+async function harnessScript(harness: string, env: NodeJS.ProcessEnv, dir: string): Promise<(...args: string[]) => Promise<string>> {
+  const { execa } = await import("execa");
+  return async (...args) => {
+    const r = await execa("bash", [harness, ...args], { env, extendEnv: false, reject: false, all: true, stdin: "ignore" });
+    if (r.exitCode !== 0) {
+      const tail = String(r.all ?? "").split("\n").filter((l) => l.trim()).slice(-8).join("\n");
+      throw new PitrError("E_NODE_STATE", `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`, { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` });
+    }
+    return String(r.stdout ?? "");
+  };
+}
+
+/** A CQL session on the scratch node, remembered in `sessions` so that dispose can close it. */
+async function connectScratch(port: number, sessions: Set<{ shutdown(): Promise<void> }>): Promise<CqlSession> {
+  const { default: cassandra } = await import("cassandra-driver");
+  const client = new cassandra.Client({
+    contactPoints: [`127.0.0.1:${port}`],
+    localDataCenter: "datacenter1",
+    socketOptions: { readTimeout: 120_000 },
+  });
+  await client.connect();
+  sessions.add(client);
+  return {
+    execute: async (cql: string) => (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
+    close: async () => {
+      sessions.delete(client);
+      await client.shutdown();
     },
   };
 }

@@ -80,15 +80,38 @@ async function sourceFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Files allowed to turn outcomes into exit statuses (docs/architecture.md, "Exit codes"). */
+const decidesExitStatus = (p: string) => p.startsWith("bin/") || p === "cli/main.ts";
+
+/** Files outside bin/ and cli/main.ts that read exit statuses (a value import of EXIT or exitStatusFor). */
+export function exitStatusReaders(sources: ReadonlyMap<string, string>): string[] {
+  const reads = /^import\s+\{([^}]*)\}\s+from\s+["'][./]*errors\/codes\.js["']/gm;
+  const out: string[] = [];
+  for (const [path, source] of sources) {
+    if (decidesExitStatus(path) || path.startsWith("errors/")) continue;
+    for (const m of source.matchAll(reads)) {
+      const names = m[1]!.split(",").map((n) => n.trim()).filter((n) => n !== "" && !n.startsWith("type "));
+      if (names.some((n) => /^(EXIT|exitStatusFor|ERROR_CODES)\b/.test(n))) out.push(`${path}: reads exit statuses (only bin/ and cli/main.ts decide them; return an outcome or throw a PitrError)`);
+    }
+  }
+  return out;
+}
+
 const doc = () => readFile(join(REPO, "docs/architecture.md"), "utf8");
 
 t.test("src/ follows the layers of docs/architecture.md", async (t) => {
   const layers = parseLayers(await doc());
   t.ok(layers.byEntry.size >= 10, "the document's layer table was read");
   const files = new Map<string, string[]>();
-  for (const f of await sourceFiles(join(REPO, "src"))) files.set(relative(join(REPO, "src"), f), importsOf(await readFile(f, "utf8")));
+  const sources = new Map<string, string>();
+  for (const f of await sourceFiles(join(REPO, "src"))) {
+    const source = await readFile(f, "utf8");
+    sources.set(relative(join(REPO, "src"), f), source);
+    files.set(relative(join(REPO, "src"), f), importsOf(source));
+  }
   t.ok(files.size > 50, `${files.size} source files read`);
   t.same(violations(layers, files), [], "no import breaks the layer rules");
+  t.same(exitStatusReaders(sources), [], "exit statuses are decided only in bin/ and cli/main.ts");
   const folders = (await readdir(join(REPO, "src"), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => `${e.name}/`);
   t.same(folders.filter((f) => !layers.byEntry.has(f)), [], "every folder under src/ has a row in the table");
   for (const entry of layers.byEntry.keys()) {
@@ -121,4 +144,16 @@ t.test("the checker reports each kind of violation", async (t) => {
   t.match(report.find((v) => v.startsWith("newfolder/")), /no layer/, "a folder missing from the table");
   t.notOk(report.some((v) => v.startsWith("pipeline/push.ts") || v.startsWith("catalog/m.ts") || v.startsWith("format/segment-record.ts")), "downward and same-folder imports are fine");
   t.same(importsOf('import a from "./a.js";\nexport { b } from "../b/b.js";\nconst c = await import("../c/c.js");\nimport "./side.js";'), ["./a.js", "../b/b.js", "../c/c.js", "./side.js"], "static, re-export, dynamic and bare imports are all seen");
+});
+
+t.test("the exit-status rule sees a command that decides its own status", async (t) => {
+  const sources = new Map([
+    ["cli/commands/list.ts", 'import { EXIT } from "../../errors/codes.js";\n'],
+    ["restore/x.ts", 'import { type ErrorCode } from "../errors/codes.js";\nimport type { ExitStatus } from "../errors/codes.js";\n'],
+    ["cli/main.ts", 'import { EXIT, exitStatusFor } from "../errors/codes.js";\n'],
+    ["bin/exit-status.ts", 'import { EXIT } from "../errors/codes.js";\n'],
+  ]);
+  const report = exitStatusReaders(sources);
+  t.equal(report.length, 1, "one file reported");
+  t.match(report[0], /^cli\/commands\/list\.ts: reads exit statuses/, "the command that imports EXIT");
 });

@@ -7,6 +7,7 @@ import { uploadIncrementals } from "../../src/backup/incremental.js";
 import { uploadSnapshot } from "../../src/backup/snapshot.js";
 import type { NodetoolRunner } from "../../src/backup/nodetool.js";
 import { NodetoolError } from "../../src/backup/errors.js";
+import { jsonDocument, readBytes } from "../../src/storage/front.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
 import { FIXTURES } from "../helpers/fixtures.js";
@@ -93,6 +94,18 @@ t.test("snapshot upload over the fixture tree", async (t) => {
       t.equal(again.componentsDeduplicated, 16);
       t.equal(again.manifestExisted, true);
       t.equal((await listSnapshots(inner, identity)).length, 1);
+
+      // A manifest under the same key that lists other bytes: a conflict, the stored one kept.
+      const other = JSON.parse((await readBytes(inner, summary.key)).toString("utf8"));
+      other.tables[0].sstables[0].components[0].sha256 = "0".repeat(64);
+      const otherBytes = jsonDocument(other);
+      await inner.delete(summary.key);
+      await inner.put(summary.key, otherBytes, {});
+      await t.rejects(uploadSnapshot({ backend: inner, identity, dataDir, tag: "fixture-tag", tokens: false }), {
+        code: "E_ARCHIVE_CONFLICT",
+        message: `object '${summary.key}' conflicts with what is archived: a snapshot manifest with the same time and tag but other sstables is archived`,
+      }, "another manifest under the key: refused");
+      t.ok((await readBytes(inner, summary.key)).equals(otherBytes), "the stored manifest is not replaced");
     });
   }
 });

@@ -7,7 +7,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { branchKey, parseBranch, renderBranch, type Branch } from "../../src/restore/branches.js";
+import { branchKey, parseBranch, recordBranch, renderBranch, type Branch } from "../../src/restore/branches.js";
+import { readText } from "../../src/storage/front.js";
+import { openBackend } from "../../src/storage/open.js";
 import type { SegmentStep } from "../../src/restore/plan.js";
 import { planRestore } from "../../src/restore/planner.js";
 import { catalogOf } from "./catalog-fixture.js";
@@ -61,4 +63,17 @@ t.test("branch records round-trip and bad records are refused with one line", as
   t.same(back, { ...wholeNode, tableIds: undefined, tables: ["shop.orders"] }, "round trip (the table names kept for list)");
   t.throws(() => parseBranch("{", key), /branch record .* is invalid: not JSON/);
   t.throws(() => parseBranch(JSON.stringify({ schema_version: 1, restored_at: "2020-01-01T00:00:00Z", cutoff_micros: "1" }), key), /does not match the key/);
+});
+
+t.test("recordBranch writes once through the storage front: a taken key is a conflict, never replaced", async (t) => {
+  const backend = await openBackend("mem://branches");
+  t.teardown(() => backend.close());
+  const id = { cluster: "prod", node: "host-a" };
+  const key = await recordBranch(backend, id, wholeNode, []);
+  t.equal(key, branchKey(id, restoredAtMs), "the branch key of the restore's time");
+  const stored = await readText(backend, key);
+  t.same(parseBranch(stored, key), { ...wholeNode, tableIds: undefined, tables: [] }, "stored and read back");
+  await t.rejects(recordBranch(backend, id, wholeNode, []), { code: "E_ARCHIVE_CONFLICT", message: `branch record '${key}' was not recorded: another object is stored under this key` }, "the same restore's branch again: refused");
+  await t.rejects(recordBranch(backend, id, { ...wholeNode, cutoffMicros: 1n }, []), { code: "E_ARCHIVE_CONFLICT" }, "another branch at the same time: refused");
+  t.equal(await readText(backend, key), stored, "the first record is unchanged");
 });

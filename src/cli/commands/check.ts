@@ -4,11 +4,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
-import { checkProbeKey } from "../../format/layout.js";
+import { checkProbeKey, type NodeIdentity } from "../../format/layout.js";
+import type { Config } from "../../config/schema.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { formatDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { parseLocation } from "../../storage/location.js";
 import { loadEncryptionKeys } from "../../storage/decorators/encryption-keys.js";
 import { openBackend } from "../../storage/open.js";
@@ -16,7 +16,7 @@ import { objectLockPolicy, readBucketLockState, type ObjectLockPolicy } from "..
 import type { Location } from "../../storage/location.js";
 import { isPitrError } from "../../errors/base.js";
 import { identityOf } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { hookPaths } from "../hooks.js";
 import { readBytes } from "../../storage/front.js";
 import type { Check } from "../../report/model.js";
@@ -68,7 +68,7 @@ async function objectLockCheck(location: Location, policy: ObjectLockPolicy): Pr
   }
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const results: Check[] = [];
   const add = (r: Check) => results.push(r);
   const sizeText = ctx.args["segment-size"] as string | undefined;
@@ -78,19 +78,26 @@ export async function run(ctx: CliContext): Promise<number> {
   if (file) add(await privacyCheck("config-mode", file, "config file"));
   const location = parseLocation(config.archive, ctx.env);
   if (location.scheme === "file") add(await privacyCheck("archive-mode", location.root, "archive directory"));
-
-  let identity;
+  let identity: NodeIdentity | undefined;
   try {
     identity = identityOf(config);
     add({ id: "identity", status: "ok", details: `cluster '${config.cluster}', node ${config.node}` });
   } catch (err) {
     add({ id: "identity", status: "failure", details: (err as Error).message, hint: "run 'cassandra-pitr init'" });
   }
-
   const objectLock = objectLockPolicy(config);
   if (objectLock !== undefined) add(await objectLockCheck(location, objectLock));
+  add(await storageCheck(ctx, config, identity, objectLock));
+  add(await spoolCheck(config));
+  add(pathsCheck(config));
+  add(segmentSizeCheck(sizeMiB, config.targetRpo));
+  const failed = results.some((r) => r.status === "failure");
+  printChecks(ctx, results, failed);
+  return failed ? "problems" : "ok";
+}
 
-  // Storage: reachable and writable, with a probe object written, read back and removed.
+/** Storage reachable and writable: a probe object written, read back and removed. */
+async function storageCheck(ctx: CliContext, config: Config, identity: NodeIdentity | undefined, objectLock: ObjectLockPolicy | undefined): Promise<Check> {
   const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env), objectLock });
   try {
     const probe = checkProbeKey(identity, Date.now(), randomBytes(4).toString("hex"));
@@ -104,7 +111,7 @@ export async function run(ctx: CliContext): Promise<number> {
         throw err;
       },
     );
-    add({
+    return {
       id: "storage",
       status: back.equals(body) ? "ok" : "failure",
       details: !back.equals(body)
@@ -112,62 +119,60 @@ export async function run(ctx: CliContext): Promise<number> {
         : removed
           ? `'${backend.displayLocation}' is reachable and writable (probe written, read, removed)`
           : `'${backend.displayLocation}' is reachable and writable (probe written and read; these credentials may not delete, so '${probe}' stays)`,
-    });
+    };
   } catch (err) {
     const e = err as Error & { hint?: string };
-    add({ id: "storage", status: "failure", details: e.message, hint: e.hint });
+    return { id: "storage", status: "failure", details: e.message, hint: e.hint };
   } finally {
     await backend.close();
   }
+}
 
-  // The spool must be on the commit log's filesystem (hard links), and writable.
+/** The spool must be on the commit log's filesystem (hard links), and writable. */
+async function spoolCheck(config: Config): Promise<Check> {
   if (!config.commitlogDir) {
-    add({ id: "spool", status: "warning", details: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" });
-  } else {
-    const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
-    try {
-      await mkdir(spool, { recursive: true });
-      await access(spool, constants.W_OK);
-      const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
-      add(
-        a.dev === b.dev
-          ? { id: "spool", status: "ok", details: `'${spool}' is writable and on the commit log's filesystem` }
-          : { id: "spool", status: "failure", details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" },
-      );
-    } catch (err) {
-      add({ id: "spool", status: "failure", details: (err as Error).message, hint: "create the directory and give the Cassandra user write access" });
-    }
+    return { id: "spool", status: "warning", details: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" };
   }
+  const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
+  try {
+    await mkdir(spool, { recursive: true });
+    await access(spool, constants.W_OK);
+    const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
+    return a.dev === b.dev
+      ? { id: "spool", status: "ok", details: `'${spool}' is writable and on the commit log's filesystem` }
+      : { id: "spool", status: "failure", details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" };
+  } catch (err) {
+    return { id: "spool", status: "failure", details: (err as Error).message, hint: "create the directory and give the Cassandra user write access" };
+  }
+}
 
-  // Paths Cassandra will split on spaces.
+/** Paths Cassandra will split on spaces. */
+function pathsCheck(config: Config): Check {
   const hooks = hookPaths();
   const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter((p): p is string => !!p && p.includes(" "));
-  add(
-    spaced.length === 0
-      ? { id: "paths", status: "ok", details: "no spaces in the hook, commit log or spool paths" }
-      : { id: "paths", status: "failure", details: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" },
-  );
+  return spaced.length === 0
+    ? { id: "paths", status: "ok", details: "no spaces in the hook, commit log or spool paths" }
+    : { id: "paths", status: "failure", details: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" };
+}
 
-  // Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra).
+/** Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra). */
+function segmentSizeCheck(sizeMiB: number | undefined, targetRpo: number): Check {
   if (sizeMiB === undefined) {
-    add({ id: "segment-size", status: "warning", details: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" });
-  } else {
-    const rpo = formatDuration(config.targetRpo);
-    add(
-      sizeMiB > 16 && config.targetRpo <= 15 * 60_000
-        ? { id: "segment-size", status: "warning", details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
-        : { id: "segment-size", status: "ok", details: `${sizeMiB} MiB segments with a ${rpo} RPO target` },
-    );
+    return { id: "segment-size", status: "warning", details: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" };
   }
+  const rpo = formatDuration(targetRpo);
+  return sizeMiB > 16 && targetRpo <= 15 * 60_000
+    ? { id: "segment-size", status: "warning", details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
+    : { id: "segment-size", status: "ok", details: `${sizeMiB} MiB segments with a ${rpo} RPO target` };
+}
 
-  const failed = results.some((r) => r.status === "failure");
+function printChecks(ctx: CliContext, results: readonly Check[], failed: boolean): void {
   if (ctx.args["json"]) {
     ctx.out(JSON.stringify({ schema_version: 1, ok: !failed, checks: results }, null, 2));
-  } else {
-    for (const r of results) {
-      ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.details}`);
-      if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
-    }
+    return;
   }
-  return failed ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+  for (const r of results) {
+    ctx.out(`${r.status.padEnd(7)} ${r.id.padEnd(12)} ${r.details}`);
+    if (r.hint && r.status !== "ok") ctx.out(`${"".padEnd(20)} hint: ${r.hint}`);
+  }
 }

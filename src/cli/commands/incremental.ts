@@ -1,10 +1,9 @@
 /** `cassandra-pitr incremental [--remove] [--json]`. */
 import { uploadIncrementals } from "../../backup/incremental.js";
-import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const identity = identityOf(config);
@@ -27,7 +26,7 @@ export async function run(ctx: CliContext): Promise<number> {
           `${summary.tableEventsRecorded > 0 ? `; ${summary.tableEventsRecorded} truncation(s)/drop(s) recorded` : ""}`,
       );
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

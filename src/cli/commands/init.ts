@@ -9,10 +9,9 @@ import { dirname } from "node:path";
 import { createNodetoolRunner, DEFAULT_NODETOOL, discoverNode, type DiscoveredNode } from "../../backup/nodetool.js";
 import { DEFAULT_CONFIG_PATH, type Config } from "../../config/schema.js";
 import { ConfigError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { optionalString } from "../args.js";
 import { hookPaths } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
 function quoteYaml(value: string): string {
   return /^[A-Za-z0-9_./:@+-]+$/.test(value) ? value : JSON.stringify(value);
@@ -35,7 +34,7 @@ async function identityFor(ctx: CliContext, config: Config): Promise<DiscoveredN
   return { cluster: config.cluster, node: config.node, datacenter: config.datacenter, cassandraVersion: config.cassandraVersion };
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   // The file init is asked to write may not exist yet: that is the normal case, not an error.
   const { config } = await ctx.config({ missingFileOk: true });
   const target = optionalString(ctx.args, "write") ?? optionalString(ctx.args, "config") ?? ctx.env["CASSANDRA_PITR_CONFIG"] ?? DEFAULT_CONFIG_PATH;
@@ -75,7 +74,7 @@ export async function run(ctx: CliContext): Promise<number> {
   ctx.out("Then run 'cassandra-pitr check' and start 'cassandra-pitr agent' (docs/agent.md).");
   if ([hooks.archive, target].some((p) => p.includes(" "))) {
     ctx.err("cassandra-pitr: warning: a path above contains a space; Cassandra splits archive_command on single spaces");
-    return EXIT.PROBLEMS_FOUND;
+    return "problems";
   }
-  return EXIT.OK;
+  return "ok";
 }

@@ -11,10 +11,9 @@ import { readCatalog } from "../../catalog/read.js";
 import { exposureOf } from "../../catalog/exposure.js";
 import type { Catalog } from "../../catalog/model.js";
 import { segmentsOnDisk } from "../../pipeline/partial.js";
-import { EXIT } from "../../errors/codes.js";
 import { listBranches, type Branch } from "../../restore/branches.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
 
@@ -35,7 +34,7 @@ function branchSummary(b: Branch) {
   };
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const now = Date.now();
@@ -82,7 +81,7 @@ export async function run(ctx: CliContext): Promise<number> {
         for (const e of exposure) ctx.out(`    ${e.segment}: ${e.bytes} synced bytes, writes ${e.since ?? "of any time"} .. ${e.until}`);
       }
     }
-    return c.gaps.length > 0 ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+    return c.gaps.length > 0 ? "problems" : "ok";
   } finally {
     await backend.close();
   }

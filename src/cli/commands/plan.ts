@@ -2,17 +2,16 @@
  * `cassandra-pitr plan --at T [--keyspace ks] [--table ks.t] [--grace 3h] [--target-version V] [--json]`:
  * changes nothing. With `--cluster [NAME]`: a plan per node of the cluster (cli/restore-cluster.ts).
  */
-import { EXIT } from "../../errors/codes.js";
 import { renderPlanJson, renderPlanText } from "../../restore/plan-text.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { runClusterPlan, wantsCluster } from "../restore-cluster.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     if (wantsCluster(ctx)) return await runClusterPlan(ctx, config, backend);
@@ -31,7 +30,7 @@ export async function run(ctx: CliContext): Promise<number> {
       signal: ctx.signal,
     });
     ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -1,11 +1,10 @@
 /** `cassandra-pitr prune --keep DURATION|COUNT [--confirm] [--json]`: retention that keeps every kept restore point whole (src/prune). */
 import { parseDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { applyPrune, parseKeep, readAndPlanPrune, type PruneResult } from "../../prune/run.js";
 import type { PruneItem } from "../../prune/plan.js";
 import { identityOf, openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
 function printDryRun(ctx: CliContext, items: readonly PruneItem[]): void {
   for (const item of items) ctx.out(`would delete ${item.kind} ${item.key}: ${item.reason}`);
@@ -25,7 +24,7 @@ function printResult(ctx: CliContext, result: PruneResult): void {
   if (result.keptByLock.length > 0) ctx.out("objects kept by lock are deleted by a later prune once their retention has passed");
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const keepText = String(ctx.args["keep"] ?? "");
   let policy;
   try {
@@ -56,7 +55,7 @@ export async function run(ctx: CliContext): Promise<number> {
       if (result === undefined) printDryRun(ctx, plan.delete);
       else printResult(ctx, result);
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -6,16 +6,15 @@
 import { readCassandraYaml } from "../../backup/cassandra-yaml.js";
 import { createNodetoolRunner, nodeAnswers, parseNodetoolInfo } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { finishReplacement, prepareReplacement } from "../../restore/replace.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   const nodetool = createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 });
   const dryRun = ctx.args["dryRun"] === true;
@@ -25,7 +24,7 @@ export async function run(ctx: CliContext): Promise<number> {
     if (ctx.args["action"] === "finish") {
       const hostId = async () => ((await nodeAnswers(nodetool, ctx.signal)) ? parseNodetoolInfo(await nodetool(["info"], ctx.signal)).hostId : undefined);
       await finishReplacement({ cassandraConf, hostId, dryRun, say: ctx.out });
-      return EXIT.OK;
+      return "ok";
     }
     if (ctx.args["at"] === undefined) throw new UsageError("replace needs --at (the instant the node is rebuilt to)", { hint: "the schema placed is the one of the snapshot a restore to that instant starts from" });
     if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a replacement", { hint: "cassandra-pitr init --node <host id> --cluster <name> writes them" });
@@ -56,7 +55,7 @@ export async function run(ctx: CliContext): Promise<number> {
       signal: ctx.signal,
     });
     if (!dryRun) ctx.out(`next: cassandra-pitr restore --at ${String(ctx.args["at"])} --replica-lost, start Cassandra, cassandra-pitr restore finish, cassandra-pitr replace finish`);
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -7,7 +7,6 @@
  */
 import { writeOutputFile } from "../output-file.js";
 import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { parseDuration } from "../../config/duration.js";
 import { buildReport, humanDuration, reportBreached } from "../../report/model.js";
 import { scanLocalSnapshots } from "../../report/local-snapshots.js";
@@ -17,11 +16,11 @@ import { FORMATS, render, type Format } from "../../report/render.js";
 import { toolVersion } from "../../report/version.js";
 import type { Backend } from "../../storage/types.js";
 import { openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const now = Date.now();
   const format = String(ctx.args["format"] ?? "text") as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format: '${format}' is not one of ${FORMATS.join(", ")}`);
@@ -72,7 +71,7 @@ export async function run(ctx: CliContext): Promise<number> {
       await writeOutputFile(out, text);
       ctx.out(`${model.status}: ${model.nodes.length} node(s), target RPO ${humanDuration(targetRpoMs)}, ${iso(since)} .. ${iso(until)}; ${format} written to ${out}`);
     } else ctx.out(text);
-    return reportBreached(model) ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+    return reportBreached(model) ? "problems" : "ok";
   } finally {
     await backend.close();
   }

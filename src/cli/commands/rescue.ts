@@ -5,11 +5,10 @@
  */
 import { rescueTail } from "../../pipeline/partial.js";
 import { ConfigError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     if (!config.commitlogDir) {
@@ -19,7 +18,7 @@ export async function run(ctx: CliContext): Promise<number> {
     const bytes = pass.uploads.reduce((n, u) => n + u.bytes, 0);
     ctx.out(`rescued ${pass.uploads.length} partial object(s), ${bytes} bytes, from '${config.commitlogDir}'`);
     for (const u of pass.uploads) ctx.out(`  ${u.key} (${u.bytes} bytes)`);
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

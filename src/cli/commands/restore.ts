@@ -8,9 +8,10 @@
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
 import { listNodes } from "../../catalog/nodes.js";
-import { createNodetoolRunner, nodeAnswers } from "../../backup/nodetool.js";
+import { createNodetoolRunner, nodeAnswers, type NodetoolRunner } from "../../backup/nodetool.js";
+import type { Config } from "../../config/schema.js";
+import type { Backend } from "../../storage/types.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { recordBranch } from "../../restore/branches.js";
 import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
@@ -21,93 +22,96 @@ import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { runClusterRestore, wantsCluster } from "../restore-cluster.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
-  if (wantsCluster(ctx)) {
-    try {
-      return await runClusterRestore(ctx, config, backend);
-    } finally {
-      await backend.close();
-    }
-  }
-  if (ctx.args["action"] === "status" || ctx.args["action"] === "resume") {
-    await backend.close();
-    throw new UsageError(`'restore ${String(ctx.args["action"])}' is for a cluster restore`, { hint: "add --cluster" });
-  }
-  const nodetool = createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 });
-  const dryRun = ctx.args["dryRun"] === true;
   try {
+    if (wantsCluster(ctx)) return await runClusterRestore(ctx, config, backend);
+    if (ctx.args["action"] === "status" || ctx.args["action"] === "resume") {
+      throw new UsageError(`'restore ${String(ctx.args["action"])}' is for a cluster restore`, { hint: "add --cluster" });
+    }
     if (!config.cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
-    if (ctx.args["action"] === "finish") {
-      const identity = identityOf(config);
-      await finishRestore({
-        cassandraConf: config.cassandraConf,
-        isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
-        say: ctx.out,
-        dryRun,
-        recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
-      });
-      return EXIT.OK;
-    }
-    if (ctx.args["action"] === "abort") {
-      await abortRestore({ cassandraConf: config.cassandraConf, isNodeRunning: () => nodeAnswers(nodetool, ctx.signal), say: ctx.out, dryRun });
-      return EXIT.OK;
-    }
-    if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
-    if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
-    const configFile = (await ctx.config()).file;
-    const restoreCommand = restoreCommandLine(configFile);
-    const plan = await preparePlan({
-      backend,
-      identity: identityOf(config),
-      at: parseInstant(String(ctx.args["at"]), { now: Date.now() }),
-      graceMs: durationArg(ctx.args, "grace", DEFAULT_GRACE),
-      keyspaces: strings(ctx.args, "keyspace"),
-      tables: strings(ctx.args, "table"),
-      targetVersion: optionalString(ctx.args, "targetVersion") ?? config.cassandraVersion,
-      restoreCommand,
-      now: Date.now(),
-      signal: ctx.signal,
-    });
-    ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
-    ctx.out("");
-    const guard = await checkReplicaGuard({
-      cassandraConf: config.cassandraConf,
-      self: identityOf(config).node,
-      scope: plan.scope.kind === "node" ? { kind: "node" } : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
-      replicaLost: ctx.args["replicaLost"] === true,
-      ringFrom: strings(ctx.args, "ringFrom"),
-      archivedNodes: () => listNodes(backend, identityOf(config).cluster, { signal: ctx.signal }),
-      signal: ctx.signal,
-      credentials: ctx.args["replicaLost"] === true ? undefined : await loadCqlCredentials(config, process.env),
-    });
-    for (const line of guard) ctx.out(line);
-    const now = Date.now();
-    const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
-    if (restoreDir.includes(" ")) throw new UsageError(`restore directory '${restoreDir}' contains a space`, { hint: "Cassandra splits restore_directories on commas and the command on spaces" });
-    await executeRestore({
-      plan,
-      backend,
-      archiveUrl: config.archive,
-      identity: identityOf(config),
-      paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf: config.cassandraConf },
-      restoreDir,
-      restoreCommand,
-      stubs: ctx.args["stubs"] === true,
-      acceptCassandraFilter: ctx.args["acceptCassandraFilter"] === true,
-      dryRun,
-      isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
-      say: ctx.out,
-      now,
-      parallelism: config.parallelism,
-      signal: ctx.signal,
-      progress: dryRun ? undefined : terminalProgress(process.stderr),
-    });
-    return EXIT.OK;
+    const node: NodeAccess = { cassandraConf: config.cassandraConf, nodetool: createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 }), dryRun: ctx.args["dryRun"] === true };
+    if (ctx.args["action"] === "finish") await finish(ctx, config, backend, node);
+    else if (ctx.args["action"] === "abort") {
+      await abortRestore({ cassandraConf: node.cassandraConf, isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal), say: ctx.out, dryRun: node.dryRun });
+    } else await restore(ctx, config, backend, node);
+    return "ok";
   } finally {
     await backend.close();
   }
+}
+
+/** The node a restore works on: its conf directory, how to ask whether it runs, and whether to change anything. */
+interface NodeAccess {
+  readonly cassandraConf: string;
+  readonly nodetool: NodetoolRunner;
+  readonly dryRun: boolean;
+}
+
+async function finish(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
+  const identity = identityOf(config);
+  await finishRestore({
+    cassandraConf: node.cassandraConf,
+    isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal),
+    say: ctx.out,
+    dryRun: node.dryRun,
+    recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
+  });
+}
+
+/** Plan, print the plan, pass the single-replica guard, then apply (or, with --dry-run, say what would be done). */
+async function restore(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
+  if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
+  if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
+  const identity = identityOf(config);
+  const restoreCommand = restoreCommandLine((await ctx.config()).file);
+  const plan = await preparePlan({
+    backend,
+    identity,
+    at: parseInstant(String(ctx.args["at"]), { now: Date.now() }),
+    graceMs: durationArg(ctx.args, "grace", DEFAULT_GRACE),
+    keyspaces: strings(ctx.args, "keyspace"),
+    tables: strings(ctx.args, "table"),
+    targetVersion: optionalString(ctx.args, "targetVersion") ?? config.cassandraVersion,
+    restoreCommand,
+    now: Date.now(),
+    signal: ctx.signal,
+  });
+  ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
+  ctx.out("");
+  const guard = await checkReplicaGuard({
+    cassandraConf: node.cassandraConf,
+    self: identity.node,
+    scope: plan.scope.kind === "node" ? { kind: "node" } : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
+    replicaLost: ctx.args["replicaLost"] === true,
+    ringFrom: strings(ctx.args, "ringFrom"),
+    archivedNodes: () => listNodes(backend, identity.cluster, { signal: ctx.signal }),
+    signal: ctx.signal,
+    credentials: ctx.args["replicaLost"] === true ? undefined : await loadCqlCredentials(config, process.env),
+  });
+  for (const line of guard) ctx.out(line);
+  const now = Date.now();
+  const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
+  if (restoreDir.includes(" ")) throw new UsageError(`restore directory '${restoreDir}' contains a space`, { hint: "Cassandra splits restore_directories on commas and the command on spaces" });
+  await executeRestore({
+    plan,
+    backend,
+    archiveUrl: config.archive,
+    identity,
+    paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf: node.cassandraConf },
+    restoreDir,
+    restoreCommand,
+    stubs: ctx.args["stubs"] === true,
+    acceptCassandraFilter: ctx.args["acceptCassandraFilter"] === true,
+    dryRun: node.dryRun,
+    isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal),
+    say: ctx.out,
+    now,
+    parallelism: config.parallelism,
+    signal: ctx.signal,
+    progress: node.dryRun ? undefined : terminalProgress(process.stderr),
+  });
 }

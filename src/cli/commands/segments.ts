@@ -1,10 +1,9 @@
 /** `cassandra-pitr segments [--since T] [--until T] [--json]`: the archived segments of the node closed in a window, oldest first. */
 import { dayPrefixes, parseSegmentKey, segmentNameOfKey } from "../../format/layout.js";
-import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const identity = identityOf(config);
@@ -35,7 +34,7 @@ export async function run(ctx: CliContext): Promise<number> {
       ctx.out(`${rows.length} segment(s) of ${identity.cluster}/${identity.node} ${found} (searched ${searched})`);
       for (const r of rows) ctx.out(`${r.closeTime}  ${r.segment.padEnd(34)} ${String(r.storedBytes).padStart(10)} B${r.conflict ? "  CONFLICT COPY" : ""}`);
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

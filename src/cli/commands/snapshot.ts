@@ -3,16 +3,15 @@
  * With `--cluster [NAME]`: a request that every node's agent takes (cli/restore-cluster.ts).
  */
 import { uploadSnapshot, type SnapshotProgress } from "../../backup/snapshot.js";
-import { EXIT } from "../../errors/codes.js";
 import { identityOf, openArchive } from "../context.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 import { runClusterSnapshot, wantsCluster } from "../restore-cluster.js";
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const scope = Array.isArray(ctx.args["scope"]) ? ctx.args["scope"].map(String) : [];
@@ -50,7 +49,7 @@ export async function run(ctx: CliContext): Promise<number> {
           `${summary.cleared ? ", local snapshot cleared" : ""} -> ${summary.key}`,
       );
     }
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -2,12 +2,11 @@ import { join } from "node:path";
 import { recordFromMetadata } from "../../format/segment-record.js";
 import { renderStub } from "../../replay/stub.js";
 import { PitrError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { openArchive } from "../context.js";
 import { writeOutputFile } from "../output-file.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const key = String(ctx.args["key"]);
@@ -23,7 +22,7 @@ export async function run(ctx: CliContext): Promise<number> {
     });
     await writeOutputFile(path, stub, { exclusive: true });
     ctx.out(path);
-    return EXIT.OK;
+    return "ok";
   } finally {
     await backend.close();
   }

@@ -6,7 +6,6 @@
  */
 import { parseDuration } from "../../config/duration.js";
 import { UsageError } from "../../errors/base.js";
-import { EXIT } from "../../errors/codes.js";
 import { parseInstant } from "../../restore/time.js";
 import { verifyNode } from "../../verify/verify.js";
 import { createHarnessScratch, findHarness, parseExpectation, runDrill } from "../../verify/drill.js";
@@ -14,9 +13,9 @@ import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { durationArg, strings } from "../args.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
 import { hookPaths, restoreCommandLine } from "../hooks.js";
-import type { CliContext } from "../main.js";
+import type { CliContext, CommandOutcome } from "../main.js";
 
-export async function run(ctx: CliContext): Promise<number> {
+export async function run(ctx: CliContext): Promise<CommandOutcome> {
   if (ctx.args["drill"]) return drill(ctx);
   for (const flag of ["at", "check", "expect", "keyspace", "table", "harness", "grace"]) {
     if (ctx.args[flag] !== undefined) throw new UsageError(`--${flag} applies only to verify --drill`);
@@ -42,13 +41,13 @@ export async function run(ctx: CliContext): Promise<number> {
         for (const s of r.segments) ctx.out(`  ${s.status.toUpperCase().padEnd(8)} ${s.fromId}..${s.toId} (${s.count})${s.status === "found" ? "" : `: ${s.details}`}`);
       }
     }
-    return results.some((r) => r.status === "failure") ? EXIT.PROBLEMS_FOUND : EXIT.OK;
+    return results.some((r) => r.status === "failure") ? "problems" : "ok";
   } finally {
     await backend.close();
   }
 }
 
-async function drill(ctx: CliContext): Promise<number> {
+async function drill(ctx: CliContext): Promise<CommandOutcome> {
   if (ctx.args["at"] === undefined) throw new UsageError("verify --drill needs --at (the instant to restore to)", { hint: "e.g. --at '2026-01-31T12:00:00Z'; 'cassandra-pitr list' shows the restorable window" });
   if (ctx.args["since"] !== undefined || ctx.args["until"] !== undefined) throw new UsageError("--since and --until do not apply to verify --drill (it restores to --at)");
   const nodes = strings(ctx.args, "node") ?? [];
@@ -101,7 +100,7 @@ async function drill(ctx: CliContext): Promise<number> {
     if (ctx.args["json"]) ctx.out(JSON.stringify(outcome.evidence, null, 2));
     else ctx.out(`restore drill ${outcome.evidence.status}: ${outcome.evidence.details}`);
     if (outcome.error !== undefined) throw outcome.error;
-    return outcome.evidence.status === "passed" ? EXIT.OK : EXIT.PROBLEMS_FOUND;
+    return outcome.evidence.status === "passed" ? "ok" : "problems";
   } finally {
     await backend.close();
   }
