@@ -151,6 +151,10 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
   const graceEndMs = atMs + request.graceMs;
   let endId = first.segmentId;
   for (const s of fromStart) if (s.closeTimeMs <= graceEndMs && s.segmentId > endId) endId = s.segmentId;
+  // A partial segment's claim vouches for the writes that went into it. If Cassandra had switched to
+  // a newer segment before the claim (a rescued dead node often leaves two), writes stamped <= T may
+  // be in that one: take the rest of the run too (the replay filter still withholds what is after T).
+  if (first.partial) for (const s of fromStart) if (s.run === first.run && s.segmentId > endId) endId = s.segmentId;
 
   // Every id between start and end must be archived (run boundaries excepted).
   const missing = catalog.gaps.filter((g) => g.toId >= startId && g.fromId <= endId);
