@@ -380,3 +380,15 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
   t.equal(refused.exitCode, 15, "a damaged partial object: 15 (checksum mismatch)");
   t.same(await readdir(second), [], "and no target written");
 });
+
+t.test("the agent's pause between passes leaves no abort listener behind (one a pass would pile up for days)", async (t) => {
+  const { getEventListeners } = await import("node:events");
+  const { sleep } = await import("../../src/pipeline/agent.js");
+  const controller = new AbortController();
+  for (let i = 0; i < 20; i++) await sleep(1, controller.signal);
+  t.equal(getEventListeners(controller.signal, "abort").length, 0, "20 pauses: no listener left");
+  const pending = sleep(60_000, controller.signal);
+  controller.abort();
+  await pending;
+  t.pass("an abort ends a pause at once");
+});
