@@ -7,6 +7,7 @@
  */
 import t, { type Test } from "tap";
 import { spawn } from "node:child_process";
+import { getEventListeners } from "node:events";
 import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { classifySegment, bytesReader, type SegmentReader } from "../../src/commitlog/classify.js";
@@ -14,7 +15,7 @@ import { parseSegmentHeader } from "../../src/commitlog/segment-header.js";
 import { segmentIdKey } from "../../src/format/layout.js";
 import { parsePartialKey, partialSegmentPrefix } from "../../src/format/partial-layout.js";
 import { newPartialState, syncedSections, uploadPartials } from "../../src/pipeline/partial.js";
-import { runAgent } from "../../src/pipeline/agent.js";
+import { runAgent, sleep } from "../../src/pipeline/agent.js";
 import { assemblePartialSegment } from "../../src/replay/partial-segment.js";
 import { TransientStorageError } from "../../src/storage/errors.js";
 import { openBackend } from "../../src/storage/open.js";
@@ -382,8 +383,6 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
 });
 
 t.test("the agent's pause between passes leaves no abort listener behind (one a pass would pile up for days)", async (t) => {
-  const { getEventListeners } = await import("node:events");
-  const { sleep } = await import("../../src/pipeline/agent.js");
   const controller = new AbortController();
   for (let i = 0; i < 20; i++) await sleep(1, controller.signal);
   t.equal(getEventListeners(controller.signal, "abort").length, 0, "20 pauses: no listener left");
