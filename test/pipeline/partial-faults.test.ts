@@ -338,6 +338,16 @@ t.test("verify checks partial objects as a restore would", async (t) => {
   t.equal(checksums.status, "failure", "a damaged partial object fails the checksums check");
   t.match(bad.objects.mismatched.join("\n"), folder, "naming the partial segment");
   t.match(checksums.details, /partial segment object .* sha256 differs|partial segment/, "and saying why");
+
+  // The first object lost: the catalog no longer sees the chain at all; verify still does.
+  await backend.delete(objects[0]!);
+  const lost = await verifyNode(backend, identity, { ...opts, deep: true });
+  const lostCheck = lost.checks.find((c) => c.id === "checksums")!;
+  t.equal(lostCheck.status, "failure", "a partial chain with its first object gone fails");
+  t.match(lostCheck.details, new RegExp(`${folder}: no object starts at offset 0; 1 object\\(s\\) after a missing one cannot be assembled`), "naming the segment and the objects stranded");
+  await backend.put(segmentIdKey(identity, parseSegmentHeader(seg.full, seg.name).id, 7), new Uint8Array(0));
+  const superseded = await verifyNode(backend, identity, { ...opts, deep: true });
+  t.notMatch(superseded.checks.find((c) => c.id === "checksums")!.details, /no object starts at offset 0/, "once the segment is archived whole, leftover partials are no loss");
 });
 
 t.test("the restore hook fetches a partial segment through a stub, assembled and verified", async (t) => {
