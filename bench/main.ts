@@ -23,6 +23,7 @@ import { fmt, type Summary } from "./measure.js";
 import { renderTable, type Table } from "./report.js";
 import { benchReport } from "./report-model.js";
 import { benchFetch, benchPlanning } from "./restore.js";
+import { benchPartials } from "./partials.js";
 import { ensureSegments, listSegments } from "./segments.js";
 
 const run = promisify(execFile);
@@ -158,8 +159,30 @@ async function restoreOnly(): Promise<void> {
   log(`replaced the restore fetch subsection of ${outFile} in ${fmt(minutes, 1)} min`);
 }
 
+const PARTIALS_HEADING = "### Partial segments";
+const partialSeconds = Number(value("--partial-seconds") ?? (quick ? 60 : 180));
+
+/** The partial segments table alone, written in place of the previous one (or before "## Other parts"). */
+async function partialsOnly(): Promise<void> {
+  const work = join(REPO, ".tmp/bench");
+  await mkdir(work, { recursive: true });
+  const table = await benchPartials({ repo: REPO, work, seconds: partialSeconds, log });
+  const header = (await machine()).map((l) => l.replace(/^- /, "")).join("; ");
+  const section = renderTable({ ...table, intro: [`Run: ${header}.`, ...table.intro] });
+  const current = await readFile(outFile, "utf8");
+  const from = current.indexOf(PARTIALS_HEADING);
+  const next = from < 0 ? null : /\n##+ /.exec(current.slice(from + PARTIALS_HEADING.length));
+  const updated =
+    from >= 0
+      ? current.slice(0, from) + section + (next ? current.slice(from + PARTIALS_HEADING.length + next.index + 1) : "")
+      : current.replace("## Restore\n", `${section}## Restore\n`);
+  await writeFile(outFile, updated);
+  log(`wrote the partial segments subsection of ${outFile}`);
+}
+
 async function main(): Promise<void> {
   if (flag("--restore-only")) return restoreOnly();
+  if (flag("--partials-only")) return partialsOnly();
   const started = Date.now();
   const work = join(REPO, ".tmp/bench"); // same filesystem as the segments: the spool hard-links them
   await rm(work, { recursive: true, force: true });
@@ -223,6 +246,8 @@ async function main(): Promise<void> {
   log("compression ...");
   tables.push(await benchCompression(sets, join(work, "compression"), quick ? 2 : 5));
   tables.push(await benchHookParts(sets, quick ? 2 : 5));
+  log("partial segments ...");
+  tables.push(await benchPartials({ repo: REPO, work, seconds: partialSeconds, log }));
 
   log("planning ...");
   const planning = await benchPlanning({ segments: quick ? 100_000 : 1_000_000, repeats: quick ? 2 : 5, log });

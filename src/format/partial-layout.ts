@@ -58,6 +58,12 @@ export function isPartialSegmentKey(key: string): boolean {
   return SEGMENT_PREFIX.test(key);
 }
 
+/** The segment id and version of a partial segment's folder key; undefined for any other key. */
+export function parsePartialFolder(key: string): { readonly segmentId: bigint; readonly version: number } | undefined {
+  const m = SEGMENT_PREFIX.exec(key);
+  return m ? { segmentId: BigInt(m[1]!), version: Number(m[2]) } : undefined;
+}
+
 /** Who uploaded a partial: the agent while the node ran, or a rescue of a node that is down. */
 export type PartialSource = "agent" | "rescue";
 

@@ -11,10 +11,10 @@
  * whole (the id index) and which of its partials exist, so a restarted agent resumes where it was.
  */
 import { createHash, type Hash } from "node:crypto";
-import { readSync } from "node:fs";
-import { open, readdir, readlink, realpath, type FileHandle } from "node:fs/promises";
+import { constants, readSync } from "node:fs";
+import { open, readdir, readlink, realpath, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { classifySegmentFrom, type SegmentReader } from "../commitlog/classify.js";
+import { classifySegmentFrom, type SegmentClassification, type SegmentReader } from "../commitlog/classify.js";
 import { MAX_PARAMETERS_LENGTH, parseSegmentHeader, type SegmentHeader } from "../commitlog/segment-header.js";
 import { isSegmentName, parseSegmentName } from "../commitlog/segment-name.js";
 import { segmentIdKey, type NodeIdentity } from "../format/layout.js";
@@ -33,6 +33,7 @@ import { PitrError } from "../errors/base.js";
 import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
+import { segmentOpenError } from "./segment-file.js";
 
 /**
  * Taken off the agent's claim: a sync captures its end position a little before it writes the marker
@@ -90,10 +91,13 @@ export interface PartialPass {
   readonly newestSyncedBeforeMs: number | undefined;
 }
 
-/** One pass over the commit log directory. Storage errors propagate; the progress stays for the next pass. */
+/**
+ * One pass over the commit log directory. Storage errors, and a segment or directory that cannot be
+ * read, propagate; the progress stays for the next pass.
+ */
 export async function uploadPartials(options: PartialOptions, state: PartialState): Promise<PartialPass> {
   const passMs = (options.now ?? Date.now)();
-  const names = (await readdir(options.commitlogDir).catch(() => [] as string[])).filter(isSegmentName).sort();
+  const names = await segmentNames(options.commitlogDir);
   for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n))) state.segments.delete(gone);
   const uploads: PartialUpload[] = [];
   for (const name of names) {
@@ -180,26 +184,25 @@ async function lastOfChain(options: PartialOptions, id: bigint, version: number)
 
 /** Reads the sections synced since the last upload and uploads them as one object. */
 async function uploadNewSections(options: PartialOptions, p: SegmentProgress, claimMs: number | undefined): Promise<PartialUpload | undefined> {
-  const file = await open(join(options.commitlogDir, p.name), "r").catch(() => undefined);
-  if (!file) return undefined; // deleted or recycled since the listing: the hook has it
+  const file = await openIfPresent(join(options.commitlogDir, p.name));
+  if (!file) return undefined; // deleted since the listing: Cassandra archived it (the hook has it) first
   try {
     const size = (await file.stat()).size;
     p.header ??= await readHeader(file, size, p.name);
     if (!p.header) return undefined;
     const from = p.end === 0 ? { offset: p.header.headerLength, logical: p.header.headerLength } : { offset: p.end, logical: p.logicalEnd };
-    const walked = classifySegmentFrom(p.name, fileReader(file, size), { sectionsFrom: from });
+    const start = p.end;
+    const { walked, bytes } = syncedSections(p.name, fileReader(file, size), from, start);
     // Nothing new: the agent waits; a rescue still seals the chain with its claim (an empty object at its end).
     if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0)) return undefined;
-    const start = p.end;
-    const end = Math.max(walked.lastValidOffset, start);
-    const bytes = await readRange(file, start, end);
+    if (bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) return undefined;
     const hash = p.hash.copy().update(bytes);
     const now = (options.now ?? Date.now)();
     const record: PartialRecord = {
       segmentId: p.segmentId,
       version: p.version,
       start,
-      end,
+      end: start + bytes.length,
       logicalEnd: Math.max(walked.dataEnd, p.logicalEnd),
       sha256: createHash("sha256").update(bytes).digest("hex"),
       prefixSha256: hash.copy().digest("hex"),
@@ -224,6 +227,70 @@ async function readHeader(file: FileHandle, size: number, name: string): Promise
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Opens a segment of the commit log directory; undefined when it is gone. Any other failure (no
+ * permission, I/O error) stops the pass: a later segment's claim vouches for every earlier write, so
+ * an unread earlier segment must not be stepped over.
+ */
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw segmentOpenError(err, path, "archive");
+  }
+}
+
+/**
+ * A segment with new sections after earlier uploads may have been closed and archived whole since
+ * it was first seen (the hook ran while storage was down and the agent drained the spool): then
+ * its catch-up is not uploaded again as partials. One HEAD, only when there is something to upload.
+ */
+async function closedAndArchived(options: PartialOptions, p: SegmentProgress): Promise<boolean> {
+  if (options.source === "rescue") return false;
+  p.archived = await exists(options, segmentIdKey(options.identity, p.segmentId, p.version));
+  return p.archived;
+}
+
+/**
+ * The synced sections after `from` (a section boundary), verified, and the segment's bytes from
+ * `start` to the end of the last one: exactly the bytes the walk checked, as it read them, never a
+ * second read of a file Cassandra may be writing (or a recycler rewriting) in between. A section
+ * whose marker or entry CRCs do not check ends the walk, and is not in the bytes.
+ */
+export function syncedSections(name: string, reader: SegmentReader, from: { readonly offset: number; readonly logical: number }, start: number): { walked: SegmentClassification; bytes: Buffer } {
+  const recording = recordingReader(reader);
+  const walked = classifySegmentFrom(name, recording, { sectionsFrom: from });
+  return { walked, bytes: recording.recorded(start, Math.max(walked.lastValidOffset, start)) };
+}
+
+/** A reader that keeps what it returned, so that the verified bytes can be uploaded without reading them again. */
+function recordingReader(inner: SegmentReader): SegmentReader & { recorded(start: number, end: number): Buffer } {
+  const reads: { offset: number; bytes: Uint8Array }[] = [];
+  return {
+    length: inner.length,
+    read(offset, length) {
+      const bytes = inner.read(offset, length);
+      reads.push({ offset, bytes });
+      return bytes;
+    },
+    /** [start, end) as last read (a later read of the same bytes is the one the walk checked). */
+    recorded(start, end) {
+      const out = Buffer.alloc(end - start);
+      const covered = new Uint8Array(end - start);
+      for (const r of reads) {
+        const from = Math.max(start, r.offset);
+        const to = Math.min(end, r.offset + r.bytes.length);
+        if (to <= from) continue;
+        out.set(r.bytes.subarray(from - r.offset, to - r.offset), from - start);
+        covered.fill(1, from - start, to - start);
+      }
+      if (covered.includes(0)) throw new PitrError("E_INTERNAL", `partial upload: bytes ${start}..${end} were not all read by the section walk`);
+      return out;
+    },
+  };
 }
 
 async function readRange(file: FileHandle, start: number, end: number): Promise<Buffer> {
@@ -284,6 +351,12 @@ export async function commitlogHolders(commitlogDir: string): Promise<number[]> 
  * and Cassandra itself would replay exactly these sections). Refuses while a process holds a segment.
  */
 export async function rescueTail(options: Omit<PartialOptions, "source">): Promise<PartialPass> {
+  const names = await segmentNames(options.commitlogDir);
+  if (names.length === 0) {
+    throw new PitrError("E_NOT_FOUND", `nothing to rescue: no commit log segment in '${options.commitlogDir}'`, {
+      hint: "commitlogDir must be the node's commitlog_directory (cassandra.yaml); a node whose segments were all archived and removed has no tail left",
+    });
+  }
   const holders = await commitlogHolders(options.commitlogDir);
   if (holders.length > 0) {
     throw new PitrError("E_NODE_STATE", `process ${holders.join(", ")} holds commit log segments open in '${options.commitlogDir}': the node is running`, {
@@ -291,6 +364,26 @@ export async function rescueTail(options: Omit<PartialOptions, "source">): Promi
     });
   }
   return uploadPartials({ ...options, source: "rescue" }, newPartialState());
+}
+
+/**
+ * The segment file names in a commit log directory that rescue must read: a directory that is
+ * missing, not a directory or unreadable is refused with what to fix, never taken for an empty one.
+ */
+async function segmentNames(dir: string): Promise<string[]> {
+  const what = `commit log directory '${dir}'`;
+  const hint = "set commitlogDir (config file or --commitlog-dir) to the node's commitlog_directory, readable by this user";
+  const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new PitrError("E_NOT_FOUND", `${what} does not exist`, { hint });
+    if (err.code === "EACCES" || err.code === "EPERM") throw new PitrError("E_ACCESS_DENIED", `${what}: permission denied`, { hint });
+    throw err;
+  });
+  if (!info.isDirectory()) throw new PitrError("E_CONFIG", `${what} is not a directory`, { hint });
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "EACCES" || err.code === "EPERM") throw new PitrError("E_ACCESS_DENIED", `cannot list ${what}: permission denied`, { hint });
+    throw err;
+  });
+  return names.filter(isSegmentName).sort();
 }
 
 /** A segment on the node's disk and how far its synced sections reach. */

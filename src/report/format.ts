@@ -1,5 +1,5 @@
 /** Small formatting helpers shared by the renderers. */
-import { humanDuration } from "./model.js";
+import { humanDuration, type NodeReport } from "./model.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const dur = (ms: number | null) => (ms === null ? "unbounded" : humanDuration(ms));
@@ -17,3 +17,14 @@ export function bytes(n: number): string {
 }
 
 export const STATUS_WORD = { ok: "OK", warning: "WARNING", failure: "FAILURE" } as const;
+
+/** The partial uploads in one phrase (text, Markdown, HTML alike). */
+export function partialsLine(p: NonNullable<NodeReport["partials"]>): string {
+  return `${p.objects} object(s), ${bytes(p.bytes)}${p.rescued > 0 ? ` (${p.rescued} rescued from the node while it was down)` : ""}; newest claim ${iso(p.newestClaimAt)} (uploaded ${iso(p.newestUploadAt)}): every write before it is archived`;
+}
+
+/** The exposure in one phrase: how much a lost disk would cost, and which writes. */
+export function exposureLine(e: NonNullable<NodeReport["exposure"]>): string {
+  if (e.segments.length === 0) return "nothing";
+  return `${bytes(e.bytes)} in ${e.segments.length} segment(s), writes ${e.fromAt === null ? "of any time" : iso(e.fromAt)} .. ${e.toAt === null ? "-" : iso(e.toAt)}`;
+}

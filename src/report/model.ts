@@ -64,6 +64,30 @@ export interface NodeInput {
   readonly drills?: readonly DrillEvidence[] | undefined;
   /** The node's local disk held only by snapshots, when the report runs on the node (--data-dir). */
   readonly localSnapshots?: LocalSnapshotUsage | undefined;
+  /**
+   * Every partial object still in the archive (format/partial-layout.ts), superseded or not: each
+   * made the writes before its claim restorable from its upload on (given the segments before it).
+   */
+  readonly partials?: readonly PartialClaim[] | undefined;
+  /** Segments on the node's disk that the archive does not hold, when the report runs on the node. */
+  readonly exposure?: readonly ExposedSegmentInput[] | undefined;
+}
+
+export interface PartialClaim {
+  readonly segmentId: bigint;
+  /** Every write allocated before this instant is in the chain up to this object. */
+  readonly syncedBeforeMs: number;
+  readonly uploadedAtMs: number;
+  readonly bytes: number;
+  readonly source: "agent" | "rescue";
+}
+
+export interface ExposedSegmentInput {
+  readonly name: string;
+  readonly bytes: number;
+  /** Writes from this instant on may be among the bytes (undefined: of any time). */
+  readonly sinceMs: number | undefined;
+  readonly untilMs: number;
 }
 
 export interface ReportInput {
@@ -150,6 +174,23 @@ export interface NodeReport {
   readonly snapshots: readonly { readonly tag: string; readonly at: number; readonly uploadedAt: number }[];
   readonly gaps: readonly { readonly fromId: string; readonly toId: string; readonly count: number; readonly fromAt: number; readonly toAt: number | null; readonly cause: string }[];
   readonly drills: readonly DrillEvidence[];
+  /** Partial uploads in the archive (absent when there are none): the RPO above counts them. */
+  readonly partials?: {
+    readonly objects: number;
+    readonly bytes: number;
+    readonly rescued: number;
+    /** The newest claim: every write allocated before it is archived. */
+    readonly newestClaimAt: number;
+    readonly newestUploadAt: number;
+  };
+  /** What the node's disk holds that the archive does not (only when the report ran on the node). */
+  readonly exposure?: {
+    readonly bytes: number;
+    /** Writes from here on may be lost with the disk (null: of any time, nothing archived yet). */
+    readonly fromAt: number | null;
+    readonly toAt: number | null;
+    readonly segments: readonly { readonly name: string; readonly bytes: number; readonly fromAt: number | null; readonly toAt: number }[];
+  };
 }
 
 /**
@@ -234,7 +275,12 @@ interface Step {
 }
 
 /** R(t) as a step function, strictly increasing values, ordered by time. */
-export function restorableSteps(catalog: Catalog, arrival: (s: CatalogSegment) => number, uploaded: (s: SnapshotEntry) => number): Step[] {
+export function restorableSteps(
+  catalog: Catalog,
+  arrival: (s: CatalogSegment) => number,
+  uploaded: (s: SnapshotEntry) => number,
+  claims: readonly PartialClaim[] = [],
+): Step[] {
   const segs = catalog.segments;
   const indexOf = new Map<bigint, number>();
   segs.forEach((s, i) => indexOf.set(s.segmentId, i));
@@ -259,11 +305,15 @@ export function restorableSteps(catalog: Catalog, arrival: (s: CatalogSegment) =
   const gapAfter = new Set(catalog.gaps.map((g) => g.afterId));
   const events: Step[] = [];
   let b = Infinity;
+  const claimsOf = new Map<bigint, PartialClaim[]>();
+  for (const c of claims) claimsOf.set(c.segmentId, [...(claimsOf.get(c.segmentId) ?? []), c]);
   for (let i = 0; i < segs.length; i++) {
     const s = segs[i]!;
     if (i > 0 && gapAfter.has(segs[i - 1]!.segmentId)) b = Infinity;
     b = Math.min(b, startsAt.get(i) ?? Infinity);
     if (b === Infinity) continue;
+    // While the segment was open, each partial upload made the writes before its claim restorable.
+    for (const c of claimsOf.get(s.segmentId) ?? []) if (c.syncedBeforeMs > 0) events.push({ at: Math.max(b, c.uploadedAtMs), value: Math.min(c.syncedBeforeMs, s.closeTimeMs), seg: i });
     b = Math.max(b, arrival(s));
     events.push({ at: b, value: s.closeTimeMs, seg: i });
   }
@@ -329,6 +379,9 @@ function causeAt(catalog: Catalog, piece: Piece, at: number, arrival: (s: Catalo
     return { cause: "archive-lag", details: `the start segment ${seg.segmentId} of snapshot '${snap.tag}' closed ${iso(seg.closeTimeMs)} reached the archive ${iso(arrival(seg))}` };
   }
   const s = segs[piece.seg]!;
+  if (s.partial || (piece.r !== undefined && piece.r < s.closeTimeMs)) {
+    return { cause: "archive-lag", details: `partial uploads of segment ${s.segmentId} (not closed yet) vouched for writes up to ${iso(piece.r ?? s.closeTimeMs)}; no newer claim or segment had reached the archive by ${iso(at)}` };
+  }
   const gap = catalog.gaps.find((g) => g.afterId === s.segmentId);
   if (gap) {
     return { cause: "gap", details: `${gap.count === 1 ? `segment id ${gap.fromId} is` : `segment ids ${gap.fromId}..${gap.toId} (${gap.count}) are`} missing after the segment closed ${iso(s.closeTimeMs)}: ${gap.cause}` };
@@ -475,7 +528,7 @@ export function coverageRanges(catalog: Catalog): CoverageRange[] {
 function nodePieces(input: NodeInput, r: ReportInput): Piece[] {
   const arrival = (s: CatalogSegment) => input.archiveTimes.get(s.key) ?? s.closeTimeMs;
   const uploaded = (s: SnapshotEntry) => input.snapshotUploadedAt?.get(s.tag) ?? s.snapshotTimeMs;
-  return piecesOf(restorableSteps(input.catalog, arrival, uploaded), r.fromMs, r.toMs);
+  return piecesOf(restorableSteps(input.catalog, arrival, uploaded, input.partials), r.fromMs, r.toMs);
 }
 
 /** The RPO of each cluster with two or more nodes in the report: at every instant, the worst node's. Pure. */
@@ -583,6 +636,38 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     snapshots: snapshots.map((s) => ({ tag: s.tag, at: s.snapshotTimeMs, uploadedAt: uploaded(s) })),
     gaps,
     drills,
+    ...partialSummary(input.partials),
+    ...exposureSummary(input.exposure),
+  };
+}
+
+/** The partial uploads as the report shows them; nothing when there are none. Pure. */
+function partialSummary(claims: readonly PartialClaim[] | undefined): Pick<NodeReport, "partials"> {
+  if (!claims || claims.length === 0) return {};
+  const newest = claims.reduce((a, c) => (c.syncedBeforeMs > a.syncedBeforeMs ? c : a));
+  return {
+    partials: {
+      objects: claims.length,
+      bytes: claims.reduce((n, c) => n + c.bytes, 0),
+      rescued: claims.filter((c) => c.source === "rescue").length,
+      newestClaimAt: newest.syncedBeforeMs,
+      newestUploadAt: Math.max(...claims.map((c) => c.uploadedAtMs)),
+    },
+  };
+}
+
+/** The node's exposure: bytes on its disk the archive lacks and the time range of writes they may hold. Pure. */
+function exposureSummary(exposed: readonly ExposedSegmentInput[] | undefined): Pick<NodeReport, "exposure"> {
+  if (!exposed) return {};
+  const segments = exposed.map((e) => ({ name: e.name, bytes: e.bytes, fromAt: e.sinceMs ?? null, toAt: e.untilMs }));
+  const froms = segments.map((e) => e.fromAt);
+  return {
+    exposure: {
+      bytes: segments.reduce((n, e) => n + e.bytes, 0),
+      fromAt: segments.length === 0 || froms.includes(null) ? null : Math.min(...(froms as number[])),
+      toAt: segments.length === 0 ? null : Math.max(...segments.map((e) => e.toAt)),
+      segments,
+    },
   };
 }
 

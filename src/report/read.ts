@@ -19,8 +19,9 @@ import { readSnapshotManifest } from "../backup/read.js";
 import { loadIncrementals, loadSnapshots } from "../catalog/backup-source.js";
 import { readCatalog } from "../catalog/read.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
-import type { DrillEvidence, NodeInput } from "./model.js";
-import { readText } from "../storage/front.js";
+import type { DrillEvidence, NodeInput, PartialClaim } from "./model.js";
+import { mapLimit, readText } from "../storage/front.js";
+import { parsePartialKey, partialFromMetadata, partialsPrefix, type PartialRecord } from "../format/partial-layout.js";
 import { evidencePrefix, parseEvidence } from "../format/evidence.js";
 
 export { listNodes, nodeExists } from "../catalog/nodes.js";
@@ -71,6 +72,20 @@ export async function archiveStart(backend: Backend, identity: NodeIdentity, sig
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
+/**
+ * Every partial object still in the archive (the agent's uploads while segments were open, a rescue's
+ * tail), with its record: one listing, then one HEAD per object (listings carry no metadata). Prune
+ * removes the objects of segments archived whole, so what is read is the recent past.
+ */
+export async function readPartialClaims(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<PartialClaim[]> {
+  const keys: string[] = [];
+  for await (const info of backend.list(partialsPrefix(identity), { signal })) if (parsePartialKey(info.key)) keys.push(info.key);
+  const records = await mapLimit(keys, 8, async (key) => partialFromMetadata((await backend.head(key, { signal })).metadata));
+  return records
+    .filter((r): r is PartialRecord => r !== undefined)
+    .map((r) => ({ segmentId: r.segmentId, syncedBeforeMs: r.syncedBeforeMs, uploadedAtMs: r.uploadTimeMs, bytes: r.end - r.start, source: r.source }));
+}
+
 export async function readNodeInput(backend: Backend, identity: NodeIdentity, options: { fromMs: number; toMs: number; signal?: AbortSignal | undefined }): Promise<NodeInput> {
   const { backend: rec, seen } = recording(backend);
   const catalog = await readCatalog(rec, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
@@ -89,5 +104,12 @@ export async function readNodeInput(backend: Backend, identity: NodeIdentity, op
     if (Number.isFinite(uploaded)) snapshotUploadedAt.set(snap.tag, uploaded);
   }
   const drills = await readDrills(backend, identity, options.signal);
-  return { catalog, archiveTimes, snapshotUploadedAt, drills };
+  const partials = await readPartialClaims(backend, identity, options.signal);
+  // A partial segment in the catalog reached the archive with the upload of its newest claim.
+  for (const s of catalog.segments) {
+    if (!s.partial) continue;
+    const uploads = partials.filter((p) => p.segmentId === s.segmentId && p.syncedBeforeMs === s.closeTimeMs).map((p) => p.uploadedAtMs);
+    if (uploads.length > 0) archiveTimes.set(s.key, Math.min(...uploads));
+  }
+  return { catalog, archiveTimes, snapshotUploadedAt, drills, ...(partials.length > 0 ? { partials } : {}) };
 }

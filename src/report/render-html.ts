@@ -3,7 +3,7 @@
  * figures, an inline SVG chart of the RPO over time against the target, and an SVG timeline of the
  * segments (count and archive lag per bucket) with gaps and snapshots marked.
  */
-import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
+import { bytes, dur, exposureLine, iso, partialsLine, pct, STATUS_WORD } from "./format.js";
 import type { NodeReport, ReportModel } from "./model.js";
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -107,6 +107,14 @@ function checksTable(checks: ReportModel["checks"]): string {
     .join("")}</table>`;
 }
 
+/** The segments on the node's disk that the archive lacks, one row each (only when the report ran on the node). */
+function exposureTable(n: NodeReport): string {
+  if (!n.exposure || n.exposure.segments.length === 0) return "";
+  return `<h3>Exposure: on this node's disk, not in the archive</h3><table class="exposure"><tr><th>Segment</th><th>Bytes</th><th>Writes from</th><th>Writes until</th></tr>${n.exposure.segments
+    .map((e) => `<tr><td>${esc(e.name)}</td><td>${bytes(e.bytes)}</td><td>${e.fromAt === null ? "any time" : iso(e.fromAt)}</td><td>${iso(e.toAt)}</td></tr>`)
+    .join("")}</table>`;
+}
+
 function nodeSection(model: ReportModel, n: NodeReport): string {
   const age = (ms: number | null) => (ms === null ? "none" : `${dur(ms)} ago`);
   const figures: [string, string, string][] = [
@@ -118,6 +126,8 @@ function nodeSection(model: ReportModel, n: NodeReport): string {
     ["ages", "Newest snapshot / incremental / segment", `${age(n.ages.snapshotMs)} / ${age(n.ages.incrementalMs)} / ${age(n.ages.segmentMs)}`],
     ["lag", "Archive lag p50 / p95 / max", `${dur(n.archiveLag.p50Ms)} / ${dur(n.archiveLag.p95Ms)} / ${dur(n.archiveLag.maxMs)}`],
     ["storage", "Storage (segments, snapshots, incrementals)", `${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), ${bytes(n.storage.snapshotBytes)}, ${bytes(n.storage.incrementalBytes)}`],
+    ...(n.partials ? [["partials", "Partial uploads (counted in the RPO)", partialsLine(n.partials)] as [string, string, string]] : []),
+    ...(n.exposure ? [["exposure", "On this node's disk, not in the archive", exposureLine(n.exposure)] as [string, string, string]] : []),
     ...(n.storage.localSnapshots
       ? [["local-snapshots", "Local disk held only by snapshots", `${bytes(n.storage.localSnapshots.onlySnapshotsBytes)} (shared: ${bytes(n.storage.localSnapshots.sharedBytes)})`] as [string, string, string]]
       : []),
@@ -134,7 +144,7 @@ function nodeSection(model: ReportModel, n: NodeReport): string {
 <p class="legend"><span style="color:#1f5fbf">━</span> highest RPO per ${dur(model.window.stepMs)} · <span style="color:#c62828">╌</span> target · <span style="background:#c6282840">&nbsp;&nbsp;</span> nothing restorable · ● worst windows</p>
 <h3>Segment timeline</h3>${timelineChart(model, n)}
 <p class="legend"><span style="color:#2e9e4f">■</span> segments closed (height: count) · <span style="color:#e08a00">■</span> archive lag above target · <span style="color:#c62828">■</span> gap · <span style="color:#1f5fbf">▼</span> snapshot</p>
-<h3>Worst windows</h3>${worst}
+${exposureTable(n)}<h3>Worst windows</h3>${worst}
 <h3>Checks</h3>${checksTable(n.checks)}${drills}</section>`;
 }
 

@@ -1,5 +1,5 @@
 /** Markdown rendering, for tickets and audit records. */
-import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
+import { bytes, dur, exposureLine, iso, partialsLine, pct, STATUS_WORD } from "./format.js";
 import type { NodeReport, ReportModel } from "./model.js";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -41,6 +41,17 @@ export function renderMarkdown(model: ReportModel): string {
 }
 
 /** One node's section: its figures, worst windows, checks and drills. */
+/** Partial uploads, and (run on the node) the segments on its disk that the archive lacks. */
+function partialAndExposureLines(n: NodeReport): string[] {
+  const out: string[] = [];
+  if (n.partials) out.push(`- Partial uploads: ${cell(partialsLine(n.partials))}`);
+  if (n.exposure) {
+    out.push(`- On this node's disk, not in the archive: ${exposureLine(n.exposure)}`);
+    for (const e of n.exposure.segments) out.push(`  - \`${cell(e.name)}\`: ${bytes(e.bytes)}, writes ${e.fromAt === null ? "of any time" : iso(e.fromAt)} .. ${iso(e.toAt)}`);
+  }
+  return out;
+}
+
 function nodeSection(n: NodeReport): string[] {
   const out: string[] = [];
   out.push("");
@@ -52,6 +63,7 @@ function nodeSection(n: NodeReport): string[] {
   out.push(`- Storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);
   const local = n.storage.localSnapshots;
   if (local) out.push(`- Local disk held only by snapshots: ${bytes(local.onlySnapshotsBytes)} (shared with live sstables: ${bytes(local.sharedBytes)})${local.tags.map((t) => `; clearing '${t.tag}' frees ${bytes(t.freedIfClearedBytes)}`).join("")}`);
+  out.push(...partialAndExposureLines(n));
   out.push(`- ${n.counts.segments} segments in ${n.counts.runs} run(s), ${n.counts.gaps} gap(s), ${n.counts.snapshots} snapshot(s), ${n.counts.incrementals} incremental(s)`);
   if (n.rpo.worst.length > 0) {
     out.push("");

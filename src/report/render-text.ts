@@ -1,5 +1,5 @@
 /** Plain text rendering for a terminal. */
-import { bytes, dur, iso, pct, STATUS_WORD } from "./format.js";
+import { bytes, dur, exposureLine, iso, partialsLine, pct, STATUS_WORD } from "./format.js";
 import type { ReportModel } from "./model.js";
 
 export function renderText(model: ReportModel): string {
@@ -18,6 +18,11 @@ export function renderText(model: ReportModel): string {
     lines.push(`  RPO: ${pct(n.rpo.withinTargetShare)} of the window within ${dur(n.rpo.targetMs)}; max ${dur(n.rpo.maxRpoMs)}; at the end ${dur(n.rpo.endRpoMs)}; ${n.rpo.breachWindows} breach window(s), ${dur(n.rpo.breachMs)} in total`);
     for (const w of n.rpo.worst) lines.push(`    ${iso(w.startAt)} .. ${iso(w.endAt)} (${dur(w.durationMs)}), peak ${dur(w.peakRpoMs)}: ${w.cause}: ${w.details}`);
     lines.push(`  restorable: ${n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)} (snapshot '${n.restorable.snapshot}')` : "nothing"}`);
+    if (n.partials) lines.push(`  partial uploads: ${partialsLine(n.partials)}`);
+    if (n.exposure) {
+      lines.push(`  on this node's disk, not in the archive: ${exposureLine(n.exposure)}`);
+      for (const e of n.exposure.segments) lines.push(`    ${e.name}: ${bytes(e.bytes)}, writes ${e.fromAt === null ? "of any time" : iso(e.fromAt)} .. ${iso(e.toAt)}`);
+    }
     lines.push(`  newest: snapshot ${age(n.ages.snapshotMs)}, incremental ${age(n.ages.incrementalMs)}, segment ${age(n.ages.segmentMs)}`);
     lines.push(`  archive lag: p50 ${dur(n.archiveLag.p50Ms)}, p95 ${dur(n.archiveLag.p95Ms)}, max ${dur(n.archiveLag.maxMs)} over ${n.archiveLag.segments} segment(s)`);
     lines.push(`  storage: segments ${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), snapshots ${bytes(n.storage.snapshotBytes)}, incrementals ${bytes(n.storage.incrementalBytes)}`);

@@ -225,6 +225,10 @@ function segmentRange(catalog: Catalog, request: PlanRequest, scope: ResolvedSco
   const graceEndMs = atMs + request.graceMs;
   let endId = first.segmentId;
   for (const s of fromStart) if (s.closeTimeMs <= graceEndMs && s.segmentId > endId) endId = s.segmentId;
+  // A partial segment's claim vouches for the writes that went into it. If Cassandra had switched to
+  // a newer segment before the claim (a rescued dead node often leaves two), writes stamped <= T may
+  // be in that one: take the rest of the run too (the replay filter still withholds what is after T).
+  if (first.partial) for (const s of fromStart) if (s.run === first.run && s.segmentId > endId) endId = s.segmentId;
   refuseGaps(catalog, request.at, base, startId, endId);
   const selected = catalog.segments.filter((s) => s.segmentId >= startId && s.segmentId <= endId);
   return { startId, firstId: first.segmentId, endId, selected, graceEndMs };

@@ -12,7 +12,9 @@ import { createHash } from "node:crypto";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { segmentNameOfKey, type NodeIdentity } from "../format/layout.js";
+import { segmentIdKey, segmentNameOfKey, type NodeIdentity } from "../format/layout.js";
+import { parsePartialKey, partialChain, partialSegmentPrefix, partialsPrefix, type PartialKeyParts } from "../format/partial-layout.js";
+import { exists } from "../storage/front.js";
 import { assemblePartialSegment } from "../replay/partial-segment.js";
 import { recordFromMetadata } from "../format/segment-record.js";
 import { listSnapshots } from "../backup/read.js";
@@ -229,6 +231,35 @@ async function verifySegments(backend: Backend, catalog: Catalog, check: ObjectC
   }
 }
 
+/**
+ * Partial segments whose objects do not all lie on one chain from offset 0 (an object lost or
+ * deleted): the catalog sees only the chain, so the rest would go unnoticed. A segment archived
+ * whole is not one (its partials are superseded; an interrupted prune leaves pieces). One listing,
+ * and one HEAD per broken chain.
+ */
+async function brokenPartialChains(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<string[]> {
+  const byFolder = new Map<string, (PartialKeyParts & { key: string })[]>();
+  for await (const info of backend.list(partialsPrefix(identity), { signal })) {
+    const parts = parsePartialKey(info.key);
+    if (!parts) continue;
+    const folder = partialSegmentPrefix(identity, parts.segmentId, parts.version);
+    byFolder.set(folder, [...(byFolder.get(folder) ?? []), { ...parts, key: info.key }]);
+  }
+  const broken: string[] = [];
+  for (const [folder, parts] of byFolder) {
+    const chain = partialChain(parts);
+    const chainEnd = chain.at(-1)?.end ?? 0;
+    // Objects past the chain's end: something between them and it is gone. (One that overlaps the
+    // chain, as an agent's and a rescue's may, is redundant, not lost.)
+    const off = parts.filter((p) => !chain.includes(p) && (chain.length === 0 || p.start >= chainEnd));
+    if (off.length === 0) continue;
+    if (await exists(backend, segmentIdKey(identity, parts[0]!.segmentId, parts[0]!.version), signal)) continue;
+    const from = chain.length === 0 ? "no object starts at offset 0" : `the chain from offset 0 ends at ${chainEnd}`;
+    broken.push(`${folder}: ${from}; ${off.length} object(s) after a missing one cannot be assembled (${off.map((p) => `${p.start}-${p.end}`).join(", ")})`);
+  }
+  return broken;
+}
+
 /** The three checks of a verify run, from what it found. Pure. */
 export function verifyChecks(found: {
   readonly snapshots: number;
@@ -272,6 +303,7 @@ export async function verifyNode(
 
   const catalog = await readCatalog(backend, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
   await verifySegments(backend, catalog, check, tally, problems, options);
+  tally.mismatched.push(...(await brokenPartialChains(backend, identity, options.signal)));
   const segments = classifySegments(catalog, options.nowMs, options.delayMs);
 
   await backend.put(verifyStateKey(identity), renderVerifyState(tally.verified), { signal: options.signal });

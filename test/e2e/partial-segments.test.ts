@@ -37,6 +37,8 @@ for (const compression of [undefined, "lz4"] as const) {
     await new Promise((r) => setTimeout(r, SYNC_MS + 500));
     const before = JSON.parse((await expectOk(t, await p.cli("list", "--json"), "list on the node")).stdout) as { exposure: { bytes: number }[] };
     t.ok(before.exposure.length === 1 && before.exposure[0]!.bytes > 0, "list shows the open segment's synced bytes as exposure");
+    const reported = JSON.parse((await p.cli("report", "--format=json")).stdout) as { nodes: { exposure?: { bytes: number; segments: unknown[] } }[] };
+    t.same([reported.nodes[0]!.exposure?.segments.length, reported.nodes[0]!.exposure?.bytes], [1, before.exposure[0]!.bytes], "report, run on the node, shows the same exposure");
     const agent = execa(process.execPath, [CLI, "agent", `--config=${p.configFile}`, `--partial-interval=${UPLOAD_MS / 1000}s`, "--agent-interval=10s"], { reject: false });
     t.teardown(() => void agent.kill("SIGTERM"));
     // A slow load: one row every 400 ms (for about 60 s uncompressed), never near 32 MiB.
@@ -68,6 +70,9 @@ for (const compression of [undefined, "lz4"] as const) {
     t.ok(tail!.closeTimeMs >= lastWriteMs, "the window reaches the last synced write");
     const after = JSON.parse((await p.cli("list", "--json")).stdout) as { exposure: unknown[] };
     t.same(after.exposure, [], "after the rescue nothing on the dead node's disk is exposed");
+    const rescuedReport = JSON.parse((await p.cli("report", "--format=json")).stdout) as { nodes: { exposure?: { bytes: number }; partials?: { rescued: number; newest_claim_at: string } }[] };
+    t.equal(rescuedReport.nodes[0]!.exposure?.bytes, 0, "report: nothing exposed either");
+    t.ok((rescuedReport.nodes[0]!.partials?.rescued ?? 0) > 0 && Date.parse(rescuedReport.nodes[0]!.partials!.newest_claim_at) >= lastWriteMs, "report: the rescued tail counted, its claim past the last write");
 
     // The restore replays the partial chain from the archive only: the commit log is moved aside.
     const at = rows.at(-1)!.writetime;

@@ -10,6 +10,8 @@ import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
 import { parseDuration } from "../../config/duration.js";
 import { buildReport, humanDuration, reportBreached } from "../../report/model.js";
 import { scanLocalSnapshots } from "../../report/local-snapshots.js";
+import { exposureOf } from "../../catalog/exposure.js";
+import { segmentsOnDisk } from "../../pipeline/partial.js";
 import { archiveStart, listNodes, nodeExists, readNodeInput } from "../../report/read.js";
 import { parseInstant } from "../../restore/time.js";
 import { FORMATS, render, type Format } from "../../report/render.js";
@@ -54,9 +56,12 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     const inputs = [];
     for (const node of nodes) {
       const input = await readNodeInput(backend, { cluster, node }, { fromMs: since, toMs: until, signal: ctx.signal });
-      // On the node itself (its data directory configured), add the local disk held only by snapshots.
-      const local = node === config.node && config.dataDir ? await scanLocalSnapshots(config.dataDir) : undefined;
-      inputs.push(local ? { ...input, localSnapshots: local } : input);
+      // On the node itself: the local disk held only by snapshots (data directory configured), and the
+      // segments on its disk that the archive does not hold (commit log directory configured).
+      const onNode = node === config.node;
+      const local = onNode && config.dataDir ? await scanLocalSnapshots(config.dataDir) : undefined;
+      const exposure = onNode && config.commitlogDir ? exposureOf(input.catalog, await segmentsOnDisk(config.commitlogDir)) : undefined;
+      inputs.push({ ...input, ...(local ? { localSnapshots: local } : {}), ...(exposure ? { exposure } : {}) });
     }
     const hasData = inputs.some((n) => n.catalog.segments.some((s) => s.closeTimeMs <= until + 86_400_000) || n.catalog.snapshots.some((s) => s.snapshotTimeMs <= until));
     if (!hasData) {

@@ -16,6 +16,10 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     }
     const pass = await rescueTail({ backend, identity: identityOf(config), commitlogDir: config.commitlogDir, logFile: config.logFile, signal: ctx.signal });
     const bytes = pass.uploads.reduce((n, u) => n + u.bytes, 0);
+    if (pass.uploads.length === 0) {
+      ctx.out(`nothing to rescue: every segment in '${config.commitlogDir}' is archived whole or holds no synced section`);
+      return "ok";
+    }
     ctx.out(`rescued ${pass.uploads.length} partial object(s), ${bytes} bytes, from '${config.commitlogDir}'`);
     for (const u of pass.uploads) ctx.out(`  ${u.key} (${u.bytes} bytes)`);
     return "ok";
