@@ -19,7 +19,7 @@ if (url !== undefined) {
         type: "application/json",
         body: JSON.stringify({ error: { code: status, message: "injected by the test proxy", errors: [{ reason: status === 429 ? "rateLimitExceeded" : "backendError" }] } }),
       }),
-      toxiproxyPort: toxiproxyPort() + 8,
+      toxiproxyPort: toxiproxyPort() + 7,
     }),
   );
 }

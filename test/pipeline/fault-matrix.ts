@@ -19,6 +19,7 @@ import type { Test } from "tap";
 import { createHash, randomInt } from "node:crypto";
 import { once } from "node:events";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { connect } from "node:net";
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
@@ -50,7 +51,7 @@ export interface MatrixTarget {
   readonly errorBody: (status: number) => { type: string; body: string };
   /** Unfinished uploads the service keeps outside the listing (S3 multipart), as keys. */
   readonly pendingUploads?: (prefix: string) => Promise<string[]>;
-  /** The Toxiproxy API port; the proxies use the next ones. */
+  /** The Toxiproxy API port; the next three: the Toxiproxy proxy, the HTTP fault proxy, the agent's metrics. */
   readonly toxiproxyPort: number;
 }
 
@@ -225,7 +226,7 @@ function outageCell(name: string, apply: (c: CellContext) => Promise<{ endpoint:
       c.t.ok(h.worst <= b.hookTimeoutMs + WATCHDOG_GRACE_MS, `within the bound (worst ${h.worst} ms)`);
       const strict = await runNode(ARCHIVE_HOOK, [b.paths[0]!, c.fixtures[0]!.name], { ...env, CASSANDRA_PITR_SPOOL_FALLBACK: "false" });
       c.t.equal(strict.exitCode, 16, "spoolFallback false: exit 16 (storage unavailable), the mark ignored");
-      await agentWhileFaulty(c.t, env, b.spool, c.fixtures.length);
+      await agentWhileFaulty(c.t, env, b.spool, c.fixtures.length, c.target.toxiproxyPort + 3);
       await fault.heal();
       const s = await settle(c, b, c.toxic.listen);
       return row(name, h, 0, spooled.length, 0, s, b, "mark set; later hooks spooled at once");
@@ -234,14 +235,36 @@ function outageCell(name: string, apply: (c: CellContext) => Promise<{ endpoint:
 }
 
 /** While the fault lasts, the agent makes no progress and drops nothing; SIGTERM stops it at once. */
-async function agentWhileFaulty(t: Test, env: NodeJS.ProcessEnv, spool: string, count: number): Promise<void> {
-  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env, extendEnv: false, reject: false });
-  await new Promise((r) => setTimeout(r, 2500));
+async function agentWhileFaulty(t: Test, env: NodeJS.ProcessEnv, spool: string, count: number, metricsPort: number): Promise<void> {
+  const metrics = `127.0.0.1:${metricsPort}`;
+  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: { ...env, CASSANDRA_PITR_METRICS_LISTEN: metrics }, extendEnv: false, reject: false });
+  await listening(metrics);
+  await new Promise((r) => setTimeout(r, 1500)); // into its pass, against the faulty storage
   agent.kill("SIGTERM");
   const done = await agent;
   t.equal(done.exitCode, 143, "agent during the fault: SIGTERM ends it with 143");
   t.equal((await spooledIn(spool)).length, count, "agent during the fault: nothing dropped from the spool");
   t.ok(await markIn(spool), "agent during the fault: the mark stays");
+}
+
+/**
+ * Waits until the agent listens on its metrics port: its signal handlers are in place by then (a
+ * fixed sleep may end while the CLI is still loading on a loaded machine, and SIGTERM would then
+ * kill it before it could stop cleanly, which is not what the test is about).
+ */
+async function listening(hostPort: string): Promise<void> {
+  const [host, port] = hostPort.split(":") as [string, string];
+  for (let i = 0; i < 600; i++) {
+    const up = await new Promise<boolean>((done) => {
+      const socket = connect(Number(port), host, () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.on("error", () => done(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** SIGKILL of the hook at a random point of its upload; Cassandra runs it again for the segment (at its next start). */
@@ -282,16 +305,19 @@ const killAgentCell: Cell = {
     const spoolEnv = b.env(c.toxic.listen, { CASSANDRA_PITR_HOOK_MODE: "spool" });
     const h = await hooks(c, b, spoolEnv);
     c.t.equal((await spooledIn(b.spool)).length, c.fixtures.length, "spool mode: every segment spooled");
+    // Each answer 400 ms late: one segment's upload (id lookup, put, verify, index) takes about 2 s.
     await c.toxic.addToxic("f", toxic("latency", { latency: 400 }));
-    const delay = randomInt(800, 4000);
-    const agent = execa(process.execPath, [CLI, "agent", "--once"], { env: b.env(c.toxic.listen), extendEnv: false, reject: false });
+    const delay = randomInt(0, 2000);
+    const metrics = `127.0.0.1:${c.target.toxiproxyPort + 3}`;
+    const agent = execa(process.execPath, [CLI, "agent", "--once"], { env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }), extendEnv: false, reject: false });
+    await listening(metrics); // started: from here its pass is under way
     await new Promise((r) => setTimeout(r, delay));
     agent.kill("SIGKILL");
     await agent;
     const left = (await spooledIn(b.spool)).length;
     await c.toxic.heal();
     const s = await settle(c, b, c.toxic.listen);
-    return row(killAgentCell.name, h, 0, c.fixtures.length, 0, s, b, `agent killed after ${delay} ms with ${left} segment(s) still spooled`);
+    return row(killAgentCell.name, h, 0, c.fixtures.length, 0, s, b, `agent killed ${delay} ms into its pass with ${left} segment(s) still spooled`);
   },
 };
 
