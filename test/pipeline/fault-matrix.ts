@@ -226,25 +226,29 @@ function outageCell(name: string, apply: (c: CellContext) => Promise<{ endpoint:
       c.t.ok(h.worst <= b.hookTimeoutMs + WATCHDOG_GRACE_MS, `within the bound (worst ${h.worst} ms)`);
       const strict = await runNode(ARCHIVE_HOOK, [b.paths[0]!, c.fixtures[0]!.name], { ...env, CASSANDRA_PITR_SPOOL_FALLBACK: "false" });
       c.t.equal(strict.exitCode, 16, "spoolFallback false: exit 16 (storage unavailable), the mark ignored");
-      await agentWhileFaulty(c.t, env, b.spool, c.fixtures.length, c.target.toxiproxyPort + 3);
+      const stopMs = await agentWhileFaulty(c.t, env, b.spool, c.fixtures.length, c.target.toxiproxyPort + 3);
       await fault.heal();
       const s = await settle(c, b, c.toxic.listen);
-      return row(name, h, 0, spooled.length, 0, s, b, "mark set; later hooks spooled at once");
+      return row(name, h, 0, spooled.length, 0, s, b, `mark set, later hooks spooled at once; agent stopped ${stopMs} ms after SIGTERM`);
     },
   };
 }
 
 /** While the fault lasts, the agent makes no progress and drops nothing; SIGTERM stops it at once. */
-async function agentWhileFaulty(t: Test, env: NodeJS.ProcessEnv, spool: string, count: number, metricsPort: number): Promise<void> {
+async function agentWhileFaulty(t: Test, env: NodeJS.ProcessEnv, spool: string, count: number, metricsPort: number): Promise<number> {
   const metrics = `127.0.0.1:${metricsPort}`;
-  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: { ...env, CASSANDRA_PITR_METRICS_LISTEN: metrics }, extendEnv: false, reject: false });
+  // No forced SIGKILL behind the SIGTERM (execa's default after 5 s): how long the agent takes to stop is measured.
+  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: { ...env, CASSANDRA_PITR_METRICS_LISTEN: metrics }, extendEnv: false, reject: false, forceKillAfterDelay: false });
   await listening(metrics);
   await new Promise((r) => setTimeout(r, 1500)); // into its pass, against the faulty storage
+  const signalled = process.hrtime.bigint();
   agent.kill("SIGTERM");
   const done = await agent;
-  t.equal(done.exitCode, 143, "agent during the fault: SIGTERM ends it with 143");
+  const stopMs = Number((process.hrtime.bigint() - signalled) / 1_000_000n);
+  t.equal(done.exitCode, 143, `agent during the fault: SIGTERM ends it with 143 (signal ${done.signal ?? "none"}, after ${stopMs} ms) ${done.stderr.split("\n")[0] ?? ""}`);
   t.equal((await spooledIn(spool)).length, count, "agent during the fault: nothing dropped from the spool");
   t.ok(await markIn(spool), "agent during the fault: the mark stays");
+  return stopMs;
 }
 
 /**
