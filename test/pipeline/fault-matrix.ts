@@ -311,7 +311,7 @@ const killAgentCell: Cell = {
     c.t.equal((await spooledIn(b.spool)).length, c.fixtures.length, "spool mode: every segment spooled");
     // Each answer 400 ms late: one segment's upload (id lookup, put, verify, index) takes about 2 s.
     await c.toxic.addToxic("f", toxic("latency", { latency: 400 }));
-    const delay = randomInt(0, 2000);
+    const delay = randomInt(0, 1200);
     const metrics = `127.0.0.1:${c.target.toxiproxyPort + 3}`;
     const agent = execa(process.execPath, [CLI, "agent", "--once"], { env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }), extendEnv: false, reject: false });
     await listening(metrics); // started: from here its pass is under way
