@@ -269,6 +269,7 @@ async function listening(hostPort: string): Promise<void> {
     if (up) return;
     await new Promise((r) => setTimeout(r, 50));
   }
+  throw new Error(`the agent never listened on ${hostPort}`);
 }
 
 /** SIGKILL of the hook at a random point of its upload; Cassandra runs it again for the segment (at its next start). */
@@ -313,8 +314,9 @@ const killAgentCell: Cell = {
     await c.toxic.addToxic("f", toxic("latency", { latency: 400 }));
     const delay = randomInt(0, 1200);
     const metrics = `127.0.0.1:${c.target.toxiproxyPort + 3}`;
-    const agent = execa(process.execPath, [CLI, "agent", "--once"], { env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }), extendEnv: false, reject: false });
-    await listening(metrics); // started: from here its pass is under way
+    // The looping agent (`--once` serves no metrics): its first pass starts as it listens.
+    const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }), extendEnv: false, reject: false });
+    await listening(metrics);
     await new Promise((r) => setTimeout(r, delay));
     agent.kill("SIGKILL");
     await agent;
