@@ -3,6 +3,7 @@
  * underscores, ASCII values: the common subset of S3, GCS, Azure and the file backend).
  */
 export type SegmentStatus = "complete" | "torn-tail" | "corrupt" | "unsupported";
+export type SegmentEncryption = "none" | "aes-256-gcm";
 
 export interface SegmentRecord {
   /** sha256 (hex) of the original segment bytes, before compression. */
@@ -10,7 +11,14 @@ export interface SegmentRecord {
   /** Size of the original segment in bytes. */
   readonly size: number;
   readonly compression: "zstd";
-  readonly encryption: "none";
+  /**
+   * How the object is stored: in clear, or encrypted client-side (docs/encryption.md). The pipeline
+   * writes "none"; the encryption decorator sets the stored metadata to the algorithm and the key id
+   * whatever the pipeline said, so a record read back from storage tells how its object is stored.
+   */
+  readonly encryption: SegmentEncryption;
+  /** The id of the key an encrypted object needs (the first 16 hex digits of its sha256); absent in clear. */
+  readonly encryptionKey?: string | undefined;
   readonly segmentId: bigint;
   readonly version: number;
   /** Cassandra's file name, CommitLog-<version>-<id>.log */
@@ -46,6 +54,7 @@ export function recordToMetadata(r: SegmentRecord): Record<string, string> {
     header: Buffer.from(r.headerParameters, "utf8").toString("base64url"),
     archived_by: r.archivedBy,
   };
+  if (r.encryptionKey) meta["encryption_key"] = r.encryptionKey;
   if (r.problem) meta["problem"] = Buffer.from(r.problem, "utf8").toString("base64url");
   return meta;
 }
@@ -63,7 +72,7 @@ export function recordFromMetadata(meta: Readonly<Record<string, string>>): Segm
     sha256,
     size: Number(size),
     compression: "zstd",
-    encryption: "none",
+    ...encryptionOf(meta),
     segmentId: BigInt(segmentId),
     version: Number(version),
     name: get("name") ?? `CommitLog-${version}-${segmentId}.log`,
@@ -76,4 +85,10 @@ export function recordFromMetadata(meta: Readonly<Record<string, string>>): Segm
     archivedBy: (get("archived_by") as SegmentRecord["archivedBy"] | undefined) ?? "hook",
     problem: get("problem") ? b64("problem") : undefined,
   };
+}
+
+/** The stored encryption fields (the decorator writes the algorithm and the key id together). */
+function encryptionOf(meta: Readonly<Record<string, string>>): { encryption: SegmentEncryption; encryptionKey?: string } {
+  const key = meta["encryption_key"];
+  return meta["encryption"] === "aes-256-gcm" && key ? { encryption: "aes-256-gcm", encryptionKey: key } : { encryption: "none" };
 }

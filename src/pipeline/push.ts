@@ -116,7 +116,7 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
     const sha256 = () => record().sha256;
 
     const known = await storedUnderId(backend, identity, fromName, sha256, request.signal);
-    if (known?.same) return { outcome: "already-archived", key: known.key, record: record(), compressedSize: 0 };
+    if (known?.same) return { outcome: "already-archived", key: known.key, record: asStored(record(), known.stored), compressedSize: 0 };
     if (known && known.stored.status === "complete") {
       // Keyed beside the original (its close time), whatever this file's time: never a newer copy.
       const beside = { ...record(), closeTimeMs: known.stored.closeTimeMs };
@@ -128,7 +128,7 @@ export async function pushSegment(backend: Backend, identity: NodeIdentity, requ
       : await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: recordToMetadata(record()) }, sha256, request.signal);
     if (first.kind !== "different") {
       await indexId(backend, identity, key, record(), request.signal);
-      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record: record(), compressedSize: first.compressedSize };
+      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record: asStored(record(), first.stored), compressedSize: first.compressedSize };
     }
     return await storeConflictCopy(backend, identity, key, record(), () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
   } finally {
@@ -206,6 +206,14 @@ async function storeConflictCopy(
 interface PutOutcome {
   readonly kind: "stored" | "same" | "different";
   readonly compressedSize: number;
+  /** The record as the storage holds it (its encryption is the decorator's, not the pipeline's). */
+  readonly stored?: SegmentRecord | undefined;
+}
+
+/** Our record with the storage's word on how the object is stored (encrypted or not, and under which key). */
+function asStored(record: SegmentRecord, stored: SegmentRecord | undefined): SegmentRecord {
+  if (!stored || stored.encryption === "none") return record;
+  return { ...record, encryption: stored.encryption, encryptionKey: stored.encryptionKey };
 }
 
 /**
@@ -226,13 +234,13 @@ async function putOnce(
   } catch (err) {
     if (!isPreconditionFailed(err)) throw err;
     const existing = recordFromMetadata((await headClaimed(backend, key, signal)).metadata);
-    return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0 };
+    return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0, stored: existing };
   }
   // A backend that returned before reading the whole body stored a truncated frame: not archived.
   if (!body.finished) throw new VerificationError(key, "the storage returned before reading the whole segment");
   const compressedSize = body.compressedBytes;
-  await verifyStored(backend, key, compressedSize, sha256(), signal);
-  return { kind: "stored", compressedSize };
+  const stored = await verifyStored(backend, key, compressedSize, sha256(), signal);
+  return { kind: "stored", compressedSize, stored };
 }
 
 /**
@@ -250,7 +258,7 @@ async function headClaimed(backend: Backend, key: string, signal: AbortSignal | 
   }
 }
 
-async function verifyStored(backend: Backend, key: string, size: number, sha256: string, signal: AbortSignal | undefined) {
+async function verifyStored(backend: Backend, key: string, size: number, sha256: string, signal: AbortSignal | undefined): Promise<SegmentRecord> {
   let info;
   try {
     info = await backend.head(key, { signal });
@@ -261,4 +269,5 @@ async function verifyStored(backend: Backend, key: string, size: number, sha256:
   if (info.size !== size) throw new VerificationError(key, `size ${info.size}, expected ${size}`);
   const stored = recordFromMetadata(info.metadata);
   if (stored?.sha256 !== sha256) throw new VerificationError(key, "recorded sha256 differs");
+  return stored;
 }

@@ -15,6 +15,7 @@ import { recordFromMetadata } from "../../src/format/segment-record.js";
 import { classifySegment } from "../../src/commitlog/classify.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend } from "../../src/storage/types.js";
+import { parseKey } from "../../src/storage/decorators/encryption-keys.js";
 
 const FIXTURES = "fixtures/commitlog/5.0.9";
 const identity = { cluster: "push-test", node: "11111111-2222-3333-4444-555555555555" };
@@ -130,4 +131,27 @@ t.test("one pass: different bytes under the same key are kept beside the first c
   t.equal(second.record.sha256, createHash("sha256").update(changed).digest("hex"), "the second copy's sha256");
   t.equal(recordFromMetadata((await backend.head(first.key)).metadata)?.sha256, first.record.sha256, "first copy untouched");
   t.ok(decompress(await readAll(await backend.get(second.key))).equals(changed), "second copy stored");
+});
+
+t.test("encrypted: the record says how the object is stored (algorithm and key id), in the result and read back", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "pitr-push-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const v7 = (await cases()).find((c) => c.label.startsWith("v7/"))!;
+  const path = join(dir, v7.name);
+  await writeFile(path, v7.bytes);
+  const key = parseKey(createHash("sha256").update("push-test key").digest("hex"), "test");
+  for (const [what, wrap] of [["one pass", (b: Backend) => b], ["metadata first", metadataFirst]] as const) {
+    const backend = wrap(await openBackend(`mem://push-enc-${what.replace(" ", "-")}-${process.pid}`, { encryption: { current: key, retired: [] } }));
+    const r = await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" });
+    t.equal(r.record.encryption, "aes-256-gcm", `${what}: the result's record says aes-256-gcm`);
+    t.equal(r.record.encryptionKey, key.id, `${what}: and names the key id`);
+    const stored = recordFromMetadata((await backend.head(r.key)).metadata);
+    t.equal(stored?.encryption, "aes-256-gcm", `${what}: read back from storage: aes-256-gcm`);
+    t.equal(stored?.encryptionKey, key.id, `${what}: read back: the key id`);
+    t.equal((await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" })).record.encryption, "aes-256-gcm", `${what}: already-archived says so too`);
+  }
+  const clear = await openBackend(`mem://push-clear-${process.pid}`);
+  const r = await pushSegment(clear, identity, { path, name: v7.name, archivedBy: "hook" });
+  t.equal(r.record.encryption, "none", "in clear: none");
+  t.equal(recordFromMetadata((await clear.head(r.key)).metadata)?.encryptionKey, undefined, "in clear: no key id");
 });
