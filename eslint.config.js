@@ -20,7 +20,10 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/await-thenable": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-expressions": ["error", { allowShortCircuit: true, allowTernary: true }],
       "no-constant-condition": ["error", { checkLoops: false }],
@@ -32,7 +35,14 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-explicit-any": "off",
       // tap queues a top-level t.test() itself and reports its failures; other promises still count.
-      "@typescript-eslint/no-floating-promises": ["error", { allowForKnownSafePromises: [{ from: "package", name: "PromiseWithSubtest", package: "@tapjs/core" }] }],
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          allowForKnownSafePromises: [
+            { from: "package", name: "PromiseWithSubtest", package: "@tapjs/core" },
+          ],
+        },
+      ],
     },
   },
   {

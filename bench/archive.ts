@@ -29,7 +29,11 @@ export interface ArchiveBenchOptions {
   readonly runs: number;
   readonly warmup: number;
   /** scheme → archive URL base and env for the emulators; absent schemes are skipped with a note. */
-  readonly remote: { readonly scheme: "s3" | "gs" | "az"; readonly url: string; readonly env: Record<string, string> }[];
+  readonly remote: {
+    readonly scheme: "s3" | "gs" | "az";
+    readonly url: string;
+    readonly env: Record<string, string>;
+  }[];
   readonly remoteNote: string | undefined;
   readonly log: (line: string) => void;
 }
@@ -53,7 +57,13 @@ function hookEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
  * Runs every config once per round, round after round (interleaved), so that load from other work
  * on the machine drifts over all rows alike instead of landing on whichever row ran at the time.
  */
-async function measureInterleaved(configs: readonly Config[], files: readonly string[], runs: number, warmup: number, log: (l: string) => void): Promise<Map<string, Summary>> {
+async function measureInterleaved(
+  configs: readonly Config[],
+  files: readonly string[],
+  runs: number,
+  warmup: number,
+  log: (l: string) => void,
+): Promise<Map<string, Summary>> {
   const out = new Map<string, ChildRun[]>(configs.map((c) => [c.name, []]));
   for (let i = 0; i < warmup + runs; i++) {
     if (i % 10 === 0) log(`    round ${i + 1}/${warmup + runs}`);
@@ -66,7 +76,10 @@ async function measureInterleaved(configs: readonly Config[], files: readonly st
   return new Map([...out].map(([k, v]) => [k, summarize(v)]));
 }
 
-export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions): Promise<{ table: Table; results: Map<string, Summary> }> {
+export async function benchArchive(
+  set: SegmentSetInfo,
+  o: ArchiveBenchOptions,
+): Promise<{ table: Table; results: Map<string, Summary> }> {
   const w = join(o.work, `archive-${set.label}`);
   await rm(w, { recursive: true, force: true });
   await mkdir(w, { recursive: true });
@@ -82,7 +95,12 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
   const stamp = Date.now().toString(36);
 
   const configs: Config[] = [
-    { name: "bare node start", kind: "baseline", command: `node -e ''`, run: () => runChild(node, ["-e", ""], base) },
+    {
+      name: "bare node start",
+      kind: "baseline",
+      command: `node -e ''`,
+      run: () => runChild(node, ["-e", ""], base),
+    },
     {
       name: "cp",
       kind: "baseline",
@@ -118,7 +136,11 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
       kind: "baseline",
       command: `sh -c 'zstd -1 -q -c $SEG | cp /dev/stdin $OUT'`,
       run: async (seg, i) => {
-        const r = await runChild("sh", ["-c", 'zstd -1 -q -c "$1" | cp /dev/stdin "$2"', "sh", seg, out(i)], base);
+        const r = await runChild(
+          "sh",
+          ["-c", 'zstd -1 -q -c "$1" | cp /dev/stdin "$2"', "sh", seg, out(i)],
+          base,
+        );
         await rm(out(i), { force: true });
         return r;
       },
@@ -128,7 +150,11 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
       kind: "baseline",
       command: `sh -c 'zstd -1 -q -f $SEG -o $OUT && sync $OUT'`,
       run: async (seg, i) => {
-        const r = await runChild("sh", ["-c", 'zstd -1 -q -f "$1" -o "$2" && sync "$2"', "sh", seg, out(i)], base);
+        const r = await runChild(
+          "sh",
+          ["-c", 'zstd -1 -q -f "$1" -o "$2" && sync "$2"', "sh", seg, out(i)],
+          base,
+        );
         await rm(out(i), { force: true });
         return r;
       },
@@ -141,7 +167,12 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
         const spool = join(w, `spool-${i}`);
         const r = await runChild(node, [hook, seg, basename(seg)], {
           ...base,
-          env: hookEnv({ CASSANDRA_PITR_HOOK_MODE: "spool", CASSANDRA_PITR_SPOOL_DIR: spool, CASSANDRA_PITR_CLUSTER: "bench", CASSANDRA_PITR_NODE: `run-${i}` }),
+          env: hookEnv({
+            CASSANDRA_PITR_HOOK_MODE: "spool",
+            CASSANDRA_PITR_SPOOL_DIR: spool,
+            CASSANDRA_PITR_CLUSTER: "bench",
+            CASSANDRA_PITR_NODE: `run-${i}`,
+          }),
         });
         await rm(spool, { recursive: true, force: true });
         return r;
@@ -150,7 +181,13 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
   ];
 
   const fileArchive = join(w, "archive");
-  const uploadConfig = (scheme: string, url: string, env: Record<string, string>, prep?: () => Promise<void>, cleanup?: () => Promise<void>): Config => ({
+  const uploadConfig = (
+    scheme: string,
+    url: string,
+    env: Record<string, string>,
+    prep?: () => Promise<void>,
+    cleanup?: () => Promise<void>,
+  ): Config => ({
     name: `hook, upload to ${scheme}`,
     kind: "hook",
     command:
@@ -173,9 +210,15 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
     cleanup,
   });
   configs.push(
-    uploadConfig("file://", `file://${fileArchive}`, {}, () => mkdir(fileArchive, { recursive: true }).then(() => undefined), async () => {
-      await rm(fileArchive, { recursive: true, force: true });
-    }),
+    uploadConfig(
+      "file://",
+      `file://${fileArchive}`,
+      {},
+      () => mkdir(fileArchive, { recursive: true }).then(() => undefined),
+      async () => {
+        await rm(fileArchive, { recursive: true, force: true });
+      },
+    ),
   );
   for (const r of o.remote) {
     const url = `${r.url.replace(/\/+$/, "")}/bench-${stamp}-${set.label}`;
@@ -193,7 +236,9 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
         } catch (err) {
           o.log(`  cleanup of ${url} failed: ${(err as Error).message}`);
         } finally {
-          for (const k of Object.keys(r.env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+          for (const k of Object.keys(r.env))
+            if (saved[k] === undefined) delete process.env[k];
+            else process.env[k] = saved[k];
         }
       }),
     );
@@ -208,7 +253,17 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
   const zstdPlain = results.get("zstd -1 + write")!.p50Ms;
   const rows = configs.map((c) => {
     const s = results.get(c.name)!;
-    return [c.name, cmd(c.command), String(s.runs), fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.cpuP50Ms), fmt(s.peakRssMiB), fmt(s.p50Ms / nodeP50, 2), fmt(s.p50Ms / zstdFsync, 2)];
+    return [
+      c.name,
+      cmd(c.command),
+      String(s.runs),
+      fmt(s.p50Ms),
+      fmt(s.p95Ms),
+      fmt(s.cpuP50Ms),
+      fmt(s.peakRssMiB),
+      fmt(s.p50Ms / nodeP50, 2),
+      fmt(s.p50Ms / zstdFsync, 2),
+    ];
   });
   const table: Table = {
     title: `Archive hook per segment — ${set.description}`,
@@ -218,7 +273,17 @@ export async function benchArchive(set: SegmentSetInfo, o: ArchiveBenchOptions):
         `$W is a scratch directory on the same filesystem as the segments; every hook run writes a new key (CASSANDRA_PITR_NODE=run-$i) or a new spool directory, so no run is a re-archive. ` +
         `Wall time is measured by the runner from spawn to exit; peak RSS and CPU time (user + system, every thread, 10 ms steps) are the child's (\`/usr/bin/time -f '%M %U %S'\`, which wraps every row alike).`,
     ],
-    header: ["what", "command (timed)", "runs", "p50 ms", "p95 ms", "CPU ms p50", "peak RSS MiB", "p50 / node start", "p50 / (zstd -1 + write + fsync)"],
+    header: [
+      "what",
+      "command (timed)",
+      "runs",
+      "p50 ms",
+      "p95 ms",
+      "CPU ms p50",
+      "peak RSS MiB",
+      "p50 / node start",
+      "p50 / (zstd -1 + write + fsync)",
+    ],
     rows,
     notes: [],
   };
@@ -239,7 +304,10 @@ export async function benchHookParts(sets: readonly SegmentSetInfo[], repeats: n
   const rows: string[][] = [];
   for (const set of sets) {
     const parts: { what: string; run: (fd: number, size: number, name: string) => Promise<void> }[] = [
-      { what: "validator: `SegmentScan.finish()` (sha256 + sync markers + every entry CRC)", run: async (fd, size, name) => void new SegmentScan(name, fd, size).finish() },
+      {
+        what: "validator: `SegmentScan.finish()` (sha256 + sync markers + every entry CRC)",
+        run: async (fd, size, name) => void new SegmentScan(name, fd, size).finish(),
+      },
       ...HOOK_THREADS.map((threads) => ({
         what: `compressor: \`ZstdFileChunks\`, level 1, compressionThreads ${threads}, output discarded`,
         run: async (fd: number, size: number) => {
@@ -249,21 +317,35 @@ export async function benchHookParts(sets: readonly SegmentSetInfo[], repeats: n
       {
         what: "compressor (2 threads) then aes-256-gcm: `encryptStream`, 64 KiB chunks, as the hook with `encryption: aes-256-gcm`",
         run: async (fd, size) => {
-          for await (const chunk of encryptStream(BENCH_KEY, new ZstdFileChunks(fd, size, { level: 1, threads: 2 }))) void chunk;
+          for await (const chunk of encryptStream(
+            BENCH_KEY,
+            new ZstdFileChunks(fd, size, { level: 1, threads: 2 }),
+          ))
+            void chunk;
         },
       },
       {
         what: "aes-256-gcm alone, reading: `decryptStream` of the encrypted compressed segment (every chunk authenticated), as a restore",
         run: async (fd, size, name) => {
           const sealed = encryptedObjects.get(name) ?? (await sealedCopy(fd, size, name));
-          for await (const chunk of decryptStream(Readable.from([sealed]), { location: "bench", key: name, keys: { current: BENCH_KEY, retired: [] } })) void chunk;
+          for await (const chunk of decryptStream(Readable.from([sealed]), {
+            location: "bench",
+            key: name,
+            keys: { current: BENCH_KEY, retired: [] },
+          }))
+            void chunk;
         },
       },
       {
         what: "one pass: compressor (2 threads) with the validator observing each chunk, as the file:// hook does",
         run: async (fd, size, name) => {
           const scan = new SegmentScan(name, fd, size);
-          for await (const chunk of new ZstdFileChunks(fd, size, { level: 1, threads: 2, onInput: (b, o) => scan.observe(b, o) })) void chunk;
+          for await (const chunk of new ZstdFileChunks(fd, size, {
+            level: 1,
+            threads: 2,
+            onInput: (b, o) => scan.observe(b, o),
+          }))
+            void chunk;
           scan.finish();
         },
       },
@@ -313,14 +395,19 @@ const encryptedObjects = new Map<string, Buffer>();
 
 async function sealedCopy(fd: number, size: number, name: string): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const chunk of encryptStream(BENCH_KEY, new ZstdFileChunks(fd, size, { level: 1, threads: 2 }))) parts.push(chunk);
+  for await (const chunk of encryptStream(BENCH_KEY, new ZstdFileChunks(fd, size, { level: 1, threads: 2 })))
+    parts.push(chunk);
   const sealed = Buffer.concat(parts);
   encryptedObjects.set(name, sealed);
   return sealed;
 }
 
 /** Median wall time of the hook's compressor over one file (after one warm-up), and its output size. */
-async function timeHookCompressor(file: string, threads: number, repeats: number): Promise<{ bytes: number; ms: number }> {
+async function timeHookCompressor(
+  file: string,
+  threads: number,
+  repeats: number,
+): Promise<{ bytes: number; ms: number }> {
   const handle = await open(file, "r");
   try {
     const size = (await handle.stat()).size;
@@ -341,7 +428,11 @@ async function timeHookCompressor(file: string, threads: number, repeats: number
 }
 
 /** In-process zstd-napi level 1 (one call, and the hook's streaming compressor) vs the zstd CLI -1, on each segment set. */
-export async function benchCompression(sets: readonly SegmentSetInfo[], work: string, repeats: number): Promise<Table> {
+export async function benchCompression(
+  sets: readonly SegmentSetInfo[],
+  work: string,
+  repeats: number,
+): Promise<Table> {
   const rows: string[][] = [];
   await mkdir(work, { recursive: true });
   for (const set of sets) {
@@ -403,7 +494,13 @@ export async function benchCompression(sets: readonly SegmentSetInfo[], work: st
     // zstd's own in-memory benchmark (no process start, no file I/O): the codec speed of the CLI.
     const b = await runBench(set.files);
     rows.push(
-      [set.description, "zstd-napi level 1, in process, one call (`compress`/`decompress`; restore decompresses this way)", fmt(orig / napiBytes, 2), fmt(mib / (napiMs / 1000), 0), fmt(mib / (napiDecMs / 1000), 0)],
+      [
+        set.description,
+        "zstd-napi level 1, in process, one call (`compress`/`decompress`; restore decompresses this way)",
+        fmt(orig / napiBytes, 2),
+        fmt(mib / (napiMs / 1000), 0),
+        fmt(mib / (napiDecMs / 1000), 0),
+      ],
       ...hookRuns.map((h) => [
         set.description,
         `the hook's compressor, level 1, compressionThreads ${h.threads} (\`ZstdFileChunks\`: the file read 1 MiB at a time, output discarded)`,
@@ -411,24 +508,46 @@ export async function benchCompression(sets: readonly SegmentSetInfo[], work: st
         fmt(mib / (h.ms / 1000), 0),
         "—",
       ]),
-      [set.description, "zstd CLI: " + cmd("zstd -1 -q -f $SEG -o $OUT") + " / " + cmd("zstd -d -q -f $OUT -o $BACK") + " (wall, includes process start and file write)", fmt(orig / cliBytes, 2), fmt(mib / (cliMs / 1000), 0), fmt(mib / (cliDecMs / 1000), 0)],
+      [
+        set.description,
+        "zstd CLI: " +
+          cmd("zstd -1 -q -f $SEG -o $OUT") +
+          " / " +
+          cmd("zstd -d -q -f $OUT -o $BACK") +
+          " (wall, includes process start and file write)",
+        fmt(orig / cliBytes, 2),
+        fmt(mib / (cliMs / 1000), 0),
+        fmt(mib / (cliDecMs / 1000), 0),
+      ],
     );
-    if (b) rows.push([set.description, "zstd CLI in-memory benchmark: " + cmd("zstd -b1 -i3 $SEGS") + " (its MB/s converted to MiB/s)", fmt(b.ratio, 2), fmt(b.compress, 0), fmt(b.decompress, 0)]);
+    if (b)
+      rows.push([
+        set.description,
+        "zstd CLI in-memory benchmark: " + cmd("zstd -b1 -i3 $SEGS") + " (its MB/s converted to MiB/s)",
+        fmt(b.ratio, 2),
+        fmt(b.compress, 0),
+        fmt(b.decompress, 0),
+      ]);
   }
   return {
     title: "Compression on real segments",
-    intro: [`Median of ${repeats} repetitions per segment (after one warm-up), summed over the segments of each set. MiB/s is original (uncompressed) MiB per second; ratio = original bytes / compressed bytes.`],
+    intro: [
+      `Median of ${repeats} repetitions per segment (after one warm-up), summed over the segments of each set. MiB/s is original (uncompressed) MiB per second; ratio = original bytes / compressed bytes.`,
+    ],
     header: ["data", "codec", "ratio", "compress MiB/s", "decompress MiB/s"],
     rows,
     notes: [],
   };
 }
 
-
-async function runBench(files: readonly string[]): Promise<{ ratio: number; compress: number; decompress: number } | undefined> {
+async function runBench(
+  files: readonly string[],
+): Promise<{ ratio: number; compress: number; decompress: number } | undefined> {
   const { execFile } = await import("node:child_process");
   const text = await new Promise<string>((done) => {
-    execFile("zstd", ["-b1", "-i3", ...files], { maxBuffer: 1 << 20 }, (_err, stdout, stderr) => done(`${stdout}\n${stderr}`));
+    execFile("zstd", ["-b1", "-i3", ...files], { maxBuffer: 1 << 20 }, (_err, stdout, stderr) =>
+      done(`${stdout}\n${stderr}`),
+    );
   });
   const lines = text.split(/[\r\n]+/).filter((l) => /MB\/s.*MB\/s/.test(l));
   const m = /\(x?([\d.]+)\),\s*([\d.]+) MB\/s,\s*([\d.]+) MB\/s/.exec(lines.at(-1) ?? "");

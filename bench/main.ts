@@ -47,19 +47,37 @@ async function sh(file: string, args: string[]): Promise<{ stdout: string; stder
 
 async function machine(): Promise<string[]> {
   const zstd = (await sh("zstd", ["-V"]).catch(() => ({ stdout: "zstd: not found" }))).stdout.trim();
-  const napi = JSON.parse((await import("node:fs")).readFileSync(join(REPO, "node_modules/zstd-napi/package.json"), "utf8")) as { version: string };
-  const fs = (await sh("df", ["-T", REPO]).catch(() => ({ stdout: "" }))).stdout.trim().split("\n").at(-1)?.split(/\s+/)[1] ?? "?";
+  const napi = JSON.parse(
+    (await import("node:fs")).readFileSync(join(REPO, "node_modules/zstd-napi/package.json"), "utf8"),
+  ) as { version: string };
+  const fs =
+    (await sh("df", ["-T", REPO]).catch(() => ({ stdout: "" }))).stdout
+      .trim()
+      .split("\n")
+      .at(-1)
+      ?.split(/\s+/)[1] ?? "?";
   return [
     `- date: ${new Date().toISOString()}`,
     `- machine: ${os.availableParallelism()} CPUs (nproc), ${os.cpus()[0]?.model ?? "?"}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB RAM, Linux ${os.release()}, repo on ${fs}`,
     `- node ${process.version}; zstd-napi ${napi.version}; ${zstd}`,
-    `- load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on the machine shows up in these figures)`,
+    `- load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} (other work on the machine shows up in these figures)`,
   ];
 }
 
-async function emulators(): Promise<{ remote: { scheme: "s3" | "gs" | "az"; url: string; env: Record<string, string> }[]; startedByUs: boolean; note: string | undefined }> {
-  if (flag("--no-remote")) return { remote: [], startedByUs: false, note: "s3/gs/az rows skipped (--no-remote)" };
-  const status = await sh("bash", ["scripts/emulators.sh", "status"]).catch((e: { stderr?: string }) => ({ stdout: "", stderr: e.stderr ?? "" }));
+async function emulators(): Promise<{
+  remote: { scheme: "s3" | "gs" | "az"; url: string; env: Record<string, string> }[];
+  startedByUs: boolean;
+  note: string | undefined;
+}> {
+  if (flag("--no-remote"))
+    return { remote: [], startedByUs: false, note: "s3/gs/az rows skipped (--no-remote)" };
+  const status = await sh("bash", ["scripts/emulators.sh", "status"]).catch((e: { stderr?: string }) => ({
+    stdout: "",
+    stderr: e.stderr ?? "",
+  }));
   const running = (status.stderr.match(/ running /g) ?? []).length;
   let startedByUs = false;
   if (running < 3) {
@@ -68,7 +86,16 @@ async function emulators(): Promise<{ remote: { scheme: "s3" | "gs" | "az"; url:
       await sh("bash", ["scripts/emulators.sh", "start"]);
       startedByUs = true;
     } catch (err) {
-      return { remote: [], startedByUs: false, note: `s3/gs/az rows skipped: scripts/emulators.sh start failed: ${String((err as { stderr?: string }).stderr ?? err).split("\n").slice(-3).join(" ")}` };
+      return {
+        remote: [],
+        startedByUs: false,
+        note: `s3/gs/az rows skipped: scripts/emulators.sh start failed: ${String(
+          (err as { stderr?: string }).stderr ?? err,
+        )
+          .split("\n")
+          .slice(-3)
+          .join(" ")}`,
+      };
     }
   }
   const env: Record<string, string> = {};
@@ -100,7 +127,9 @@ function targets(results: Map<string, Map<string, Summary>>, sets: readonly Segm
     const limit = 1.5 * node.p50Ms;
     lines.push(
       `- ${set.description}: spool mode p50 ${fmt(spool.p50Ms)} ms vs 1.5 × bare node start (${fmt(node.p50Ms)} ms) = ${fmt(limit)} ms: ${verdict(spool.p50Ms <= limit)}` +
-        (spool.p50Ms <= limit ? "" : ` (${fmt(spool.p50Ms / node.p50Ms, 2)}× node start, ${fmt(spool.p50Ms - limit)} ms over)`) +
+        (spool.p50Ms <= limit
+          ? ""
+          : ` (${fmt(spool.p50Ms / node.p50Ms, 2)}× node start, ${fmt(spool.p50Ms - limit)} ms over)`) +
         `; peak RSS ${fmt(spool.peakRssMiB)} MiB vs 80 MiB: ${verdict(spool.peakRssMiB < 80)}.`,
       `- ${set.description}: upload to file:// p50 ${fmt(file.p50Ms)} ms vs 1.5 × (zstd -1 + write + fsync) = ${fmt(1.5 * zf.p50Ms)} ms: ${verdict(file.p50Ms <= 1.5 * zf.p50Ms)}` +
         (file.p50Ms <= 1.5 * zf.p50Ms ? "" : ` (${fmt(file.p50Ms / zf.p50Ms, 2)}×)`) +
@@ -134,27 +163,40 @@ async function restoreOnly(): Promise<void> {
   await mkdir(work, { recursive: true });
   const header = await machine();
   const window = await ensureSegments(REPO, 32, WINDOW, log);
-  const set: SegmentSetInfo = { label: "32mib", files: window.files, sizeMiB: 32, description: `a window of ${window.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)` };
+  const set: SegmentSetInfo = {
+    label: "32mib",
+    files: window.files,
+    sizeMiB: 32,
+    description: `a window of ${window.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)`,
+  };
   log("restore fetch ...");
   const table = await benchFetch(set, { repo: REPO, work, repeats: quick ? 1 : 3, parallelism: 4, log });
   await rm(work, { recursive: true, force: true });
   const minutes = (Date.now() - started) / 60_000;
-  const section = [
-    renderTable({
-      ...table,
-      intro: [
-        `Measured by \`npm run bench -- --restore-only --window ${WINDOW}\` (this subsection only; the rest of the file comes from the last full run). ` +
-          header.map((l) => l.replace(/^- /, "")).join("; ") + `; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${fmt(minutes, 1)} min.`,
-        ...table.intro,
-      ],
-    }),
-  ].join("\n") + "\n";
+  const section =
+    [
+      renderTable({
+        ...table,
+        intro: [
+          `Measured by \`npm run bench -- --restore-only --window ${WINDOW}\` (this subsection only; the rest of the file comes from the last full run). ` +
+            header.map((l) => l.replace(/^- /, "")).join("; ") +
+            `; load average at end: ${os
+              .loadavg()
+              .map((l) => l.toFixed(2))
+              .join(" ")}; ${fmt(minutes, 1)} min.`,
+          ...table.intro,
+        ],
+      }),
+    ].join("\n") + "\n";
   const current = await readFile(outFile, "utf8");
   const from = current.indexOf(FETCH_HEADING);
   // Up to the next heading: the RTO subsection (bench/rto.ts) that may follow is kept.
   const next = /\n##+ /.exec(current.slice(from + FETCH_HEADING.length));
   const to = next ? from + FETCH_HEADING.length + next.index + 1 : -1;
-  if (from < 0 || to < from) throw new Error(`${outFile} has no '${FETCH_HEADING}' subsection before '## Other parts': run the full bench`);
+  if (from < 0 || to < from)
+    throw new Error(
+      `${outFile} has no '${FETCH_HEADING}' subsection before '## Other parts': run the full bench`,
+    );
   await writeFile(outFile, current.slice(0, from) + section + current.slice(to));
   log(`replaced the restore fetch subsection of ${outFile} in ${fmt(minutes, 1)} min`);
 }
@@ -174,7 +216,9 @@ async function partialsOnly(): Promise<void> {
   const next = from < 0 ? null : /\n##+ /.exec(current.slice(from + PARTIALS_HEADING.length));
   const updated =
     from >= 0
-      ? current.slice(0, from) + section + (next ? current.slice(from + PARTIALS_HEADING.length + next.index + 1) : "")
+      ? current.slice(0, from) +
+        section +
+        (next ? current.slice(from + PARTIALS_HEADING.length + next.index + 1) : "")
       : current.replace("## Restore\n", `${section}## Restore\n`);
   await writeFile(outFile, updated);
   log(`wrote the partial segments subsection of ${outFile}`);
@@ -191,19 +235,32 @@ async function main(): Promise<void> {
 
   const fixtureFiles: string[] = [];
   for (const v of ["v7", "v8"]) {
-    for (const f of await listSegments(join(REPO, "fixtures/commitlog/5.0.9", v))) if ((await stat(f)).size === 1024 * 1024) fixtureFiles.push(f);
+    for (const f of await listSegments(join(REPO, "fixtures/commitlog/5.0.9", v)))
+      if ((await stat(f)).size === 1024 * 1024) fixtureFiles.push(f);
   }
   const sets: SegmentSetInfo[] = [
-    { label: "1mib", files: fixtureFiles, sizeMiB: 1, description: "1 MiB segments (fixtures/commitlog/5.0.9/{v7,v8}, real Cassandra 5.0.9)" },
+    {
+      label: "1mib",
+      files: fixtureFiles,
+      sizeMiB: 1,
+      description: "1 MiB segments (fixtures/commitlog/5.0.9/{v7,v8}, real Cassandra 5.0.9)",
+    },
   ];
   const dataNotes: string[] = [];
   if (!flag("--no-32mib")) {
     const big = await ensureSegments(REPO, 32, 6, log).catch((err: unknown) => {
-      dataNotes.push(`32 MiB segments could not be generated (${(err as Error).message.split("\n")[0]}); only the 1 MiB fixtures were measured.`);
+      dataNotes.push(
+        `32 MiB segments could not be generated (${(err as Error).message.split("\n")[0]}); only the 1 MiB fixtures were measured.`,
+      );
       return undefined;
     });
     if (big) {
-      sets.push({ label: "32mib", files: big.files, sizeMiB: 32, description: "32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)" });
+      sets.push({
+        label: "32mib",
+        files: big.files,
+        sizeMiB: 32,
+        description: "32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)",
+      });
       dataNotes.push(
         `32 MiB segments: written by a real Cassandra 5.0.9 node (commitlog_segment_size 32MiB, no commit log compression) under an insert load of JSON-like event rows, ` +
           `each closed segment copied out by its archive_command (bench/segments.ts, cached in git-ignored .cache/bench-segments; delete it to regenerate). ` +
@@ -215,12 +272,22 @@ async function main(): Promise<void> {
     const huge = flag("--no-128mib")
       ? undefined
       : await ensureSegments(REPO, 128, 2, log).catch((err: unknown) => {
-          dataNotes.push(`128 MiB segments could not be generated (${(err as Error).message.split("\n")[0]}).`);
+          dataNotes.push(
+            `128 MiB segments could not be generated (${(err as Error).message.split("\n")[0]}).`,
+          );
           return undefined;
         });
     if (huge) {
-      sets.push({ label: "128mib", files: huge.files, sizeMiB: 128, runs: Math.max(3, Math.round(runs / 3)), description: "128 MiB segments (real Cassandra 5.0.9, .cache/bench-segments-128mib)" });
-      dataNotes.push(`128 MiB segments: the same load on a node with commitlog_segment_size 128MiB (.cache/bench-segments-128mib). Files: ${huge.files.map((f) => "`" + basename(f) + "`").join(", ")}.`);
+      sets.push({
+        label: "128mib",
+        files: huge.files,
+        sizeMiB: 128,
+        runs: Math.max(3, Math.round(runs / 3)),
+        description: "128 MiB segments (real Cassandra 5.0.9, .cache/bench-segments-128mib)",
+      });
+      dataNotes.push(
+        `128 MiB segments: the same load on a node with commitlog_segment_size 128MiB (.cache/bench-segments-128mib). Files: ${huge.files.map((f) => "`" + basename(f) + "`").join(", ")}.`,
+      );
     }
   } else dataNotes.push("32 MiB segments skipped (--no-32mib).");
 
@@ -231,7 +298,15 @@ async function main(): Promise<void> {
   try {
     log("archive hook ...");
     for (const set of sets) {
-      const { table, results: r } = await benchArchive(set, { repo: REPO, work, runs: set.runs ?? runs, warmup: 2, remote: emu.remote, remoteNote: emu.note, log });
+      const { table, results: r } = await benchArchive(set, {
+        repo: REPO,
+        work,
+        runs: set.runs ?? runs,
+        warmup: 2,
+        remote: emu.remote,
+        remoteNote: emu.note,
+        log,
+      });
       results.set(set.label, r);
       tables.push(emu.note ? { ...table, notes: [...table.notes, emu.note] } : table);
     }
@@ -250,14 +325,31 @@ async function main(): Promise<void> {
   tables.push(await benchPartials({ repo: REPO, work, seconds: partialSeconds, log }));
 
   log("planning ...");
-  const planning = await benchPlanning({ segments: quick ? 100_000 : 1_000_000, repeats: quick ? 2 : 5, log });
+  const planning = await benchPlanning({
+    segments: quick ? 100_000 : 1_000_000,
+    repeats: quick ? 2 : 5,
+    log,
+  });
 
   log("restore fetch ...");
-  const windowSet = flag("--no-32mib") ? undefined : await ensureSegments(REPO, 32, WINDOW, log).catch(() => undefined);
+  const windowSet = flag("--no-32mib")
+    ? undefined
+    : await ensureSegments(REPO, 32, WINDOW, log).catch(() => undefined);
   const fetchSet = windowSet
-    ? { label: "32mib", files: windowSet.files, sizeMiB: 32, description: `a window of ${windowSet.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)` }
+    ? {
+        label: "32mib",
+        files: windowSet.files,
+        sizeMiB: 32,
+        description: `a window of ${windowSet.files.length} 32 MiB segments (real Cassandra 5.0.9, .cache/bench-segments)`,
+      }
     : (sets.find((s) => s.label === "32mib") ?? sets.at(-1)!);
-  const fetchTable = await benchFetch(fetchSet, { repo: REPO, work, repeats: quick ? 1 : 3, parallelism: 4, log });
+  const fetchTable = await benchFetch(fetchSet, {
+    repo: REPO,
+    work,
+    repeats: quick ? 1 : 3,
+    parallelism: 4,
+    log,
+  });
 
   log("report bench ...");
   const rows = await benchReport();
@@ -280,7 +372,12 @@ async function main(): Promise<void> {
       "under .tmp/bench on the same filesystem, and `$i` the run number. Tests never assert times; this is separate from `npm test`.",
     "",
     ...header,
-    `- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; whole run ${fmt(minutes, 1)} min${quick ? " (--quick: fewer runs, 100,000-key planning archive)" : ""}`,
+    `- load average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        " ",
+      )}; whole run ${fmt(minutes, 1)} min${quick ? " (--quick: fewer runs, 100,000-key planning archive)" : ""}`,
     "",
     "## Data",
     "",
@@ -322,7 +419,11 @@ async function previousRto(): Promise<string> {
 /** bench/rto.ts in its own process (it is a tap test on a real node); it rewrites its subsection of `outFile`. */
 async function rto(): Promise<void> {
   log("end-to-end RTO on a real Cassandra node (bench/rto.ts) ...");
-  const child = spawn(process.execPath, [join(REPO, "build/bench/bench/rto.js"), "--mib", value("--mib") ?? "1024", "--out", outFile], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [join(REPO, "build/bench/bench/rto.js"), "--mib", value("--mib") ?? "1024", "--out", outFile],
+    { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] },
+  );
   const code = await new Promise<number | null>((done) => child.on("exit", done));
   if (code !== 0) throw new Error(`bench/rto.ts failed (exit ${code})`);
 }

@@ -50,7 +50,12 @@ export async function runChild(cmd: string, args: readonly string[], options: Ru
   const text = (await readFile(rssFile, "utf8")).trim().split("\n").at(-1) ?? "";
   await rm(rssFile, { force: true });
   const [rss, user, system] = text.split(" ").map(Number);
-  if (rss === undefined || user === undefined || system === undefined || ![rss, user, system].every(Number.isFinite)) {
+  if (
+    rss === undefined ||
+    user === undefined ||
+    system === undefined ||
+    ![rss, user, system].every(Number.isFinite)
+  ) {
     throw new Error(`GNU time gave no RSS and CPU figures: '${text}'`);
   }
   return { wallMs, peakRssKiB: rss, cpuMs: (user + system) * 1000 };
@@ -84,7 +89,10 @@ export function summarize(runs: readonly ChildRun[]): Summary {
     p50Ms: percentile(wall, 50),
     p95Ms: percentile(wall, 95),
     peakRssMiB: Math.max(...runs.map((r) => r.peakRssKiB)) / 1024,
-    cpuP50Ms: percentile(runs.map((r) => r.cpuMs), 50),
+    cpuP50Ms: percentile(
+      runs.map((r) => r.cpuMs),
+      50,
+    ),
   };
 }
 

@@ -35,7 +35,7 @@ async function realEntries(repo: string): Promise<Buffer[]> {
       let p = parseHeaderLength(bytes);
       while (p + 8 <= end) {
         const next = bytes.readInt32BE(p);
-        for (let q = p + 8; q + 12 <= next; ) {
+        for (let q = p + 8; q + 12 <= next;) {
           const size = bytes.readInt32BE(q);
           if (size <= 0 || q + 12 + size > next) break;
           entries.push(bytes.subarray(q, q + 12 + size));
@@ -151,7 +151,10 @@ class SyntheticWriter {
   /** zstd -1 size of what the open segment holds so far, for the quiet node's estimate. */
   async openSegmentZstdRatio(): Promise<number | undefined> {
     if (!this.segment) return undefined;
-    const bytes = (await readFile(join(this.dir, `CommitLog-7-${this.segment.id}.log`))).subarray(0, this.segment.markerAt);
+    const bytes = (await readFile(join(this.dir, `CommitLog-7-${this.segment.id}.log`))).subarray(
+      0,
+      this.segment.markerAt,
+    );
     return bytes.length / compress(bytes, { compressionLevel: 1 }).length;
   }
 }
@@ -197,16 +200,31 @@ interface ScenarioResult {
   readonly agentCommand: string;
 }
 
-async function runScenario(repo: string, work: string, scenario: PartialScenario, o: { seconds: number; syncMs: number; intervalS: number; log: (l: string) => void }): Promise<ScenarioResult> {
+async function runScenario(
+  repo: string,
+  work: string,
+  scenario: PartialScenario,
+  o: { seconds: number; syncMs: number; intervalS: number; log: (l: string) => void },
+): Promise<ScenarioResult> {
   const root = join(work, `partials-${scenario.name}`);
   const commitlog = join(root, "commitlog");
   const archive = join(root, "archive");
   await rm(root, { recursive: true, force: true });
   for (const d of [commitlog, archive, join(root, "spool")]) await mkdir(d, { recursive: true });
   await writeFile(join(root, "config.yaml"), "cluster: bench\n");
-  const writer = new SyntheticWriter(commitlog, await realEntries(repo), scenario.writesPerSecond, BigInt(Date.now()));
+  const writer = new SyntheticWriter(
+    commitlog,
+    await realEntries(repo),
+    scenario.writesPerSecond,
+    BigInt(Date.now()),
+  );
   await writer.sync(0);
-  const args = ["dist/bin/cli.js", "agent", `--partial-interval=${o.intervalS}s`, `--agent-interval=${o.intervalS}s`];
+  const args = [
+    "dist/bin/cli.js",
+    "agent",
+    `--partial-interval=${o.intervalS}s`,
+    `--agent-interval=${o.intervalS}s`,
+  ];
   const env = {
     ...process.env,
     CASSANDRA_PITR_CONFIG: join(root, "config.yaml"),
@@ -216,7 +234,11 @@ async function runScenario(repo: string, work: string, scenario: PartialScenario
     CASSANDRA_PITR_COMMITLOG_DIR: commitlog,
     CASSANDRA_PITR_SPOOL_DIR: join(root, "spool"),
   };
-  const agent: ChildProcess = spawn(process.execPath, args, { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });
+  const agent: ChildProcess = spawn(process.execPath, args, {
+    cwd: repo,
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   agent.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   try {
@@ -249,20 +271,26 @@ async function runScenario(repo: string, work: string, scenario: PartialScenario
     const wallSeconds = (Date.now() - began) / 1000;
     const objects = await partialObjects(archive);
     const closed = writer.closedSegments - startClosed.n;
-    const ratio = closed > 0 ? (writer.closedRaw - startClosed.raw) / (writer.closedZstd - startClosed.zstd) : await writer.openSegmentZstdRatio();
+    const ratio =
+      closed > 0
+        ? (writer.closedRaw - startClosed.raw) / (writer.closedZstd - startClosed.zstd)
+        : await writer.openSegmentZstdRatio();
     const syncedBytes = writer.syncedBytes + writer.headerBytes - startSynced;
     const hookNote =
       closed > 0
         ? `${closed} segment(s) of 32 MiB closed during the run; the hook's bytes are their zstd -1 size`
         : `no segment filled during the run (one fills every ${fmt(SEGMENT_BYTES / (syncedBytes / seconds) / 3600, 1)} h at this rate); the hook's bytes are the synced bytes at the zstd -1 ratio of the open segment (${fmt(ratio ?? NaN, 2)}), uploaded once the segment fills`;
-    o.log(`partials ${scenario.name}: ${objects.objects - startObjects.objects} objects, ${objects.bytes - startObjects.bytes} bytes in ${fmt(seconds, 0)} s`);
+    o.log(
+      `partials ${scenario.name}: ${objects.objects - startObjects.objects} objects, ${objects.bytes - startObjects.bytes} bytes in ${fmt(seconds, 0)} s`,
+    );
     return {
       scenario,
       seconds,
       syncedBytes,
       objects: objects.objects - startObjects.objects,
       uploadedBytes: objects.bytes - startObjects.bytes,
-      hookBytesPerHour: (closed > 0 ? (writer.closedZstd - startClosed.zstd) : syncedBytes / (ratio ?? NaN)) * (3600 / seconds),
+      hookBytesPerHour:
+        (closed > 0 ? writer.closedZstd - startClosed.zstd : syncedBytes / (ratio ?? NaN)) * (3600 / seconds),
       hookNote,
       cpuS: end.cpuS - start.cpuS,
       cpuSeconds: wallSeconds,
@@ -295,7 +323,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function benchPartials(o: { repo: string; work: string; seconds: number; log: (line: string) => void }): Promise<Table> {
+export async function benchPartials(o: {
+  repo: string;
+  work: string;
+  seconds: number;
+  log: (line: string) => void;
+}): Promise<Table> {
   const syncMs = 10_000; // commitlog_sync: periodic, commitlog_sync_period 10000ms (Cassandra's default)
   const intervalS = 10; // partialInterval's default
   const scenarios: PartialScenario[] = [
@@ -303,7 +336,8 @@ export async function benchPartials(o: { repo: string; work: string; seconds: nu
     { name: "busy", writesPerSecond: 2000 },
   ];
   const results: ScenarioResult[] = [];
-  for (const s of scenarios) results.push(await runScenario(o.repo, o.work, s, { seconds: o.seconds, syncMs, intervalS, log: o.log }));
+  for (const s of scenarios)
+    results.push(await runScenario(o.repo, o.work, s, { seconds: o.seconds, syncMs, intervalS, log: o.log }));
   const perHour = (r: ScenarioResult, v: number) => (v * 3600) / r.seconds;
   const mib = (b: number) => fmt(b / MiB, 2);
   return {
@@ -317,7 +351,19 @@ export async function benchPartials(o: { repo: string; work: string; seconds: nu
         "so the bytes counted are exactly what the agent uploaded for the sections synced in the span; per-hour figures are those times 3600 / the writing seconds. " +
         "CPU is the agent's user + system time from /proc/<pid>/stat over the span and the final catch-up (CPU s/h scaled to the writing seconds, % of one core over the wall time); RSS is sampled every sync (mean) and VmHWM is the peak of the whole run.",
     ],
-    header: ["node", "writes/s", "commit log synced MiB/h", "partial objects/h", "partial MiB/h", "partial / synced", "hook MiB/h (zstd -1 segments)", "partial / hook", "agent CPU s/h", "agent CPU % of one core", "agent RSS MiB (mean / peak)"],
+    header: [
+      "node",
+      "writes/s",
+      "commit log synced MiB/h",
+      "partial objects/h",
+      "partial MiB/h",
+      "partial / synced",
+      "hook MiB/h (zstd -1 segments)",
+      "partial / hook",
+      "agent CPU s/h",
+      "agent CPU % of one core",
+      "agent RSS MiB (mean / peak)",
+    ],
     rows: results.map((r) => [
       r.scenario.name,
       String(r.scenario.writesPerSecond),

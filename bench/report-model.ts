@@ -19,11 +19,21 @@ function yearNode(i: number, from: number, to: number): NodeInput {
     segments.push({ closeMs: c, archiveMs: outage ? c + 3 * 3_600_000 : c + 10_000, lost: k === 50_000 + i });
   }
   const snapshots = [];
-  for (let d = 0; d < 365; d++) snapshots.push({ tag: `daily-${d}`, atMs: from + d * DAY + 1000, uploadedMs: from + d * DAY + 600_000 });
-  return syntheticNode({ identity: { cluster: "bench", node: `node-${i}` }, firstId: BigInt(from - 1000), segments, snapshots, listedFromMs: from, listedToMs: to });
+  for (let d = 0; d < 365; d++)
+    snapshots.push({ tag: `daily-${d}`, atMs: from + d * DAY + 1000, uploadedMs: from + d * DAY + 600_000 });
+  return syntheticNode({
+    identity: { cluster: "bench", node: `node-${i}` },
+    firstId: BigInt(from - 1000),
+    segments,
+    snapshots,
+    listedFromMs: from,
+    listedToMs: to,
+  });
 }
 
-export async function benchReport(): Promise<{ name: string; value: number; unit: string; command: string }[]> {
+export async function benchReport(): Promise<
+  { name: string; value: number; unit: string; command: string }[]
+> {
   const from = Date.UTC(2025, 0, 1);
   const to = from + 365 * DAY;
   const nodes = Array.from({ length: 10 }, (_, i) => yearNode(i, from, to));
@@ -31,7 +41,15 @@ export async function benchReport(): Promise<{ name: string; value: number; unit
   globalThis.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const t0 = performance.now();
-  const model = buildReport({ nodes, fromMs: from, toMs: to, nowMs: to, targetRpoMs: 15 * 60_000, toolVersion: "bench", archive: "mem://bench" });
+  const model = buildReport({
+    nodes,
+    fromMs: from,
+    toMs: to,
+    nowMs: to,
+    targetRpoMs: 15 * 60_000,
+    toolVersion: "bench",
+    archive: "mem://bench",
+  });
   const t1 = performance.now();
   let bytes = 0;
   for (const f of FORMATS) bytes += render(model, f).length;
@@ -39,9 +57,19 @@ export async function benchReport(): Promise<{ name: string; value: number; unit
   const heapAfter = process.memoryUsage().heapUsed;
   const command = "npm run bench (bench/report-model.ts: 10 nodes × 1 year, a segment every 5 min)";
   return [
-    { name: `report model, ${segments} segments on 10 nodes over a year`, value: Math.round(t1 - t0), unit: "ms", command },
+    {
+      name: `report model, ${segments} segments on 10 nodes over a year`,
+      value: Math.round(t1 - t0),
+      unit: "ms",
+      command,
+    },
     { name: "report rendering, all 5 formats", value: Math.round(t2 - t1), unit: "ms", command },
     { name: "report rendered size, all 5 formats", value: Math.round(bytes / 1024), unit: "KiB", command },
-    { name: "report heap growth during model + render", value: Math.round((heapAfter - heapBefore) / 2 ** 20), unit: "MiB", command },
+    {
+      name: "report heap growth during model + render",
+      value: Math.round((heapAfter - heapBefore) / 2 ** 20),
+      unit: "MiB",
+      command,
+    },
   ];
 }

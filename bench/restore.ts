@@ -88,7 +88,9 @@ function sortedIndex(keys: readonly string[], size: number): Backend {
     delete: no,
     close: async () => undefined,
     async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
-      let i = lowerBound(options?.startAfter !== undefined && options.startAfter > prefix ? options.startAfter : prefix);
+      let i = lowerBound(
+        options?.startAfter !== undefined && options.startAfter > prefix ? options.startAfter : prefix,
+      );
       if (options?.startAfter !== undefined && keys[i] === options.startAfter) i++;
       for (; i < keys.length && keys[i]!.startsWith(prefix); i++) yield { key: keys[i]!, size, metadata: {} };
     },
@@ -113,7 +115,11 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
   const body = new Uint8Array(segmentBytes);
   const putStart = Date.now();
   for (let i = 0; i < o.segments; i++) {
-    const key = segmentKey(identity, { closeTimeMs: yearStart + (i + 1) * interval, segmentId: firstId + BigInt(i), version: 8 });
+    const key = segmentKey(identity, {
+      closeTimeMs: yearStart + (i + 1) * interval,
+      segmentId: firstId + BigInt(i),
+      version: 8,
+    });
     keys[i] = key;
     await mem.put(key, body);
   }
@@ -132,7 +138,21 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
       snapshotTimeMs: atMs - windowDays * DAY + 60_000,
       cassandraVersion: "5.0.9",
       complete: true,
-      tables: [{ keyspace: "bench", table: "events", tableId: "fe4549b0e58911f1949f239b38ac9aa0", sstables: [{ name: "nb-1-big-Data.db", bytes: 1_000_000, minTimestamp: 0n, maxTimestamp: BigInt(atMs - windowDays * DAY) * 1000n }] }],
+      tables: [
+        {
+          keyspace: "bench",
+          table: "events",
+          tableId: "fe4549b0e58911f1949f239b38ac9aa0",
+          sstables: [
+            {
+              name: "nb-1-big-Data.db",
+              bytes: 1_000_000,
+              minTimestamp: 0n,
+              maxTimestamp: BigInt(atMs - windowDays * DAY) * 1000n,
+            },
+          ],
+        },
+      ],
     };
     for (const [label, make] of [
       ["mem:// (stock memory backend)", () => mem],
@@ -152,7 +172,13 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
           loadSnapshots: async () => [snapshot],
           loadIncrementals: async () => [],
         });
-        const plan = planRestore(catalog, { at: BigInt(atMs) * 1000n, now, graceMs: grace, precision: "MICROSECONDS", archiveUrl: "mem://bench" });
+        const plan = planRestore(catalog, {
+          at: BigInt(atMs) * 1000n,
+          now,
+          graceMs: grace,
+          precision: "MICROSECONDS",
+          archiveUrl: "mem://bench",
+        });
         const ms = Number(process.hrtime.bigint() - t) / 1e6;
         planned = plan.steps.filter((s) => s.kind === "segment").length;
         if (r > 0) times.push(ms);
@@ -169,7 +195,10 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
         String(counts.head + counts.get),
         planned.toLocaleString("en-US"),
       ]);
-      if (windowDays === 1) verdicts.push(`${label}: ${fmt(p50, 0)} ms for a one-day window — target under 1 s ${p50 < 1000 ? "**met**" : "**missed**"}.`);
+      if (windowDays === 1)
+        verdicts.push(
+          `${label}: ${fmt(p50, 0)} ms for a one-day window — target under 1 s ${p50 < 1000 ? "**met**" : "**missed**"}.`,
+        );
     }
   }
   await mem.close();
@@ -181,7 +210,17 @@ export async function benchPlanning(o: PlanningOptions): Promise<Table> {
         `Timed: \`readCatalog\` (fromMs = T, toMs = T + 3 h grace, as \`cassandra-pitr plan\` calls it) + \`planRestore\`, median of ${o.repeats} runs (3 on the stock memory backend) after one warm-up, in one process. ` +
         `Calls are counted by a wrapper around the backend; "objects listed" is what the listings returned to the catalog.`,
     ],
-    header: ["window", "backend", "keys in archive", "p50 ms", "max ms", "list calls", "objects listed", "head/get calls", "segments in plan"],
+    header: [
+      "window",
+      "backend",
+      "keys in archive",
+      "p50 ms",
+      "max ms",
+      "list calls",
+      "objects listed",
+      "head/get calls",
+      "segments in plan",
+    ],
     rows,
     notes: [
       ...verdicts,
@@ -225,7 +264,11 @@ async function benchSchema(segment: string): Promise<string> {
   if (existsSync(cached)) return readFile(cached, "utf8");
   let id = "";
   try {
-    filterSegment(basename(segment), new Uint8Array(await readFile(segment)), { cutoffMicros: 0n, tables: new Map(), passThrough: isSystemTableId });
+    filterSegment(basename(segment), new Uint8Array(await readFile(segment)), {
+      cutoffMicros: 0n,
+      tables: new Map(),
+      passThrough: isSystemTableId,
+    });
   } catch (err) {
     id = /unknown table id ([0-9a-f-]{36})/.exec((err as Error).message)?.[1] ?? "";
   }
@@ -245,7 +288,11 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
   const url = `file://${archiveDir}`;
   const identity = { cluster: "bench", node: "restore" };
   const backend = await openBackend(url);
-  const env = envWith({ CASSANDRA_PITR_ARCHIVE: url, CASSANDRA_PITR_CLUSTER: identity.cluster, CASSANDRA_PITR_NODE: identity.node });
+  const env = envWith({
+    CASSANDRA_PITR_ARCHIVE: url,
+    CASSANDRA_PITR_CLUSTER: identity.cluster,
+    CASSANDRA_PITR_NODE: identity.node,
+  });
   const cli = join(o.repo, "dist/bin/cli.js");
   const restoreHook = join(o.repo, "dist/bin/restore-hook.js");
   const items: { key: string; name: string; sha256: string; size: number; seg: string }[] = [];
@@ -257,7 +304,8 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     await runChild(process.execPath, [cli, "stub", r.key, stubs], { scratch: w, env, cwd: o.repo });
   }
   const stubFiles = (await readdir(stubs)).filter((n) => n.startsWith("CommitLog-")).sort();
-  if (stubFiles.length !== items.length) throw new Error(`expected ${items.length} stubs, found ${stubFiles.length}`);
+  if (stubFiles.length !== items.length)
+    throw new Error(`expected ${items.length} stubs, found ${stubFiles.length}`);
   const totalMiB = items.reduce((a, i) => a + i.size, 0) / MiB;
   const fresh = async (name: string) => {
     const d = join(w, name);
@@ -274,11 +322,12 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     /** Restores every item into `target` once; returns the child runs (none for in-process rows). */
     pass: (target: string) => Promise<ChildRun[]>;
   }
-  const each = (one: (item: (typeof items)[number], target: string) => Promise<ChildRun>) => async (target: string) => {
-    const calls: ChildRun[] = [];
-    for (const item of items) calls.push(await one(item, target));
-    return calls;
-  };
+  const each =
+    (one: (item: (typeof items)[number], target: string) => Promise<ChildRun>) => async (target: string) => {
+      const calls: ChildRun[] = [];
+      for (const item of items) calls.push(await one(item, target));
+      return calls;
+    };
   const inProcess = (parallelism: number) => async (target: string) => {
     await pool(items, parallelism, async (i) => {
       await fetchSegment(backend, i.key, join(target, i.name), { sha256: i.sha256, size: i.size });
@@ -287,27 +336,65 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
   };
   // The fetch phase's replay filter reads every mutation; a cutoff after all of them withholds none,
   // so what it stages is byte for byte the original segments (the same bytes cp copies).
-  const spec: ReplayFilterSpec = { schema_version: 1, cutoff_micros: (BigInt(Date.now()) * 1000n + 86_400_000_000n).toString(), accept_cassandra_filter: false, scope_table_ids: null, schemas: [{ source: "bench.events", cql: await benchSchema(set.files[0]!) }] };
+  const spec: ReplayFilterSpec = {
+    schema_version: 1,
+    cutoff_micros: (BigInt(Date.now()) * 1000n + 86_400_000_000n).toString(),
+    accept_cassandra_filter: false,
+    scope_table_ids: null,
+    schemas: [{ source: "bench.events", cql: await benchSchema(set.files[0]!) }],
+  };
   const specText = renderSpec(spec);
   const specPath = join(w, "replay-filter.json");
   await writeFile(specPath, specText);
-  const records = new Map(await Promise.all(items.map(async (i) => [i.key, recordFromMetadata((await backend.head(i.key)).metadata)!] as const)));
+  const records = new Map(
+    await Promise.all(
+      items.map(async (i) => [i.key, recordFromMetadata((await backend.head(i.key)).metadata)!] as const),
+    ),
+  );
   const steps = items.map((i) => ({ kind: "segment", key: i.key, name: i.name }) as SegmentStep);
   const fetchPhase = (parallelism: number) => async (target: string) => {
-    await fetchSegments({ backend, segments: steps, records, restoreDir: target, stagedCount: steps.length, specText, specPath, archiveUrl: url, parallelism });
+    await fetchSegments({
+      backend,
+      segments: steps,
+      records,
+      restoreDir: target,
+      stagedCount: steps.length,
+      specText,
+      specPath,
+      archiveUrl: url,
+      parallelism,
+    });
     return [];
   };
   // Staged once by the fetch phase (not timed): what Cassandra's restore directory holds.
   const staged = await fresh("staged");
-  const tally = await fetchSegments({ backend, segments: steps, records, restoreDir: staged, stagedCount: steps.length, specText, specPath, archiveUrl: url, parallelism: o.parallelism });
-  o.log(`  ${set.label}: staged ${tally.segments} segments, ${tally.mutations} mutations read, ${tally.withheld} withheld`);
+  const tally = await fetchSegments({
+    backend,
+    segments: steps,
+    records,
+    restoreDir: staged,
+    stagedCount: steps.length,
+    specText,
+    specPath,
+    archiveUrl: url,
+    parallelism: o.parallelism,
+  });
+  o.log(
+    `  ${set.label}: staged ${tally.segments} segments, ${tally.mutations} mutations read, ${tally.withheld} withheld`,
+  );
   // Cassandra's loop (cassandra-internals.md 1.5): for each restore file, skip it when its target
   // exists, else run restore_command %from %to and wait.
   const asCassandra = async (target: string) => {
     const calls: ChildRun[] = [];
     for (const item of items) {
       if (existsSync(join(target, item.name))) continue;
-      calls.push(await runChild(process.execPath, [restoreHook, join(staged, item.name), join(target, item.name)], { scratch: w, env, cwd: o.repo }));
+      calls.push(
+        await runChild(process.execPath, [restoreHook, join(staged, item.name), join(target, item.name)], {
+          scratch: w,
+          env,
+          cwd: o.repo,
+        }),
+      );
     }
     return calls;
   };
@@ -319,21 +406,39 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     return pass(target);
   };
   const rows: Row[] = [
-    { what: "cp (original segments)", command: "cp $SEG $TARGET/$NAME", pass: each((i, target) => runChild("cp", [i.seg, join(target, i.name)], { scratch: w })) },
+    {
+      what: "cp (original segments)",
+      command: "cp $SEG $TARGET/$NAME",
+      pass: each((i, target) => runChild("cp", [i.seg, join(target, i.name)], { scratch: w })),
+    },
     {
       what: "cp + fsync (original segments)",
       command: "sh -c 'cp $SEG $TARGET/$NAME && sync $TARGET/$NAME'",
-      pass: each((i, target) => runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], { scratch: w })),
+      pass: each((i, target) =>
+        runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], {
+          scratch: w,
+        }),
+      ),
     },
     {
       what: "zstd -d of the archived objects",
       command: "zstd -d -q -f $ARCHIVE/$KEY -o $TARGET/$NAME",
-      pass: each((i, target) => runChild("zstd", ["-d", "-q", "-f", join(archiveDir, i.key), "-o", join(target, i.name)], { scratch: w })),
+      pass: each((i, target) =>
+        runChild("zstd", ["-d", "-q", "-f", join(archiveDir, i.key), "-o", join(target, i.name)], {
+          scratch: w,
+        }),
+      ),
     },
     {
       what: "restore hook over stubs, sequential (as Cassandra calls it)",
       command: "node dist/bin/restore-hook.js $STUBS/$NAME $TARGET/$NAME",
-      pass: each((i, target) => runChild(process.execPath, [restoreHook, join(stubs, i.name), join(target, i.name)], { scratch: w, env, cwd: o.repo })),
+      pass: each((i, target) =>
+        runChild(process.execPath, [restoreHook, join(stubs, i.name), join(target, i.name)], {
+          scratch: w,
+          env,
+          cwd: o.repo,
+        }),
+      ),
     },
     {
       what: "fetchSegment in one process, parallelism 1",
@@ -352,7 +457,8 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
     })),
     {
       what: "restore hook on staged segments, as Cassandra calls it (restore directory on the commit log's filesystem)",
-      command: "for each $NAME: [ -e $TARGET/$NAME ] || node dist/bin/restore-hook.js $STAGED/$NAME $TARGET/$NAME",
+      command:
+        "for each $NAME: [ -e $TARGET/$NAME ] || node dist/bin/restore-hook.js $STAGED/$NAME $TARGET/$NAME",
       pass: asCassandra,
     },
     ...(shm
@@ -360,11 +466,18 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
           {
             what: "cp + fsync to another filesystem (/dev/shm, tmpfs)",
             command: "sh -c 'cp $SEG $SHM/$NAME && sync $SHM/$NAME'",
-            pass: onShm(each((i, target) => runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], { scratch: w }))),
+            pass: onShm(
+              each((i, target) =>
+                runChild("sh", ["-c", 'cp "$1" "$2" && sync "$2"', "sh", i.seg, join(target, i.name)], {
+                  scratch: w,
+                }),
+              ),
+            ),
           },
           {
             what: "restore hook on staged segments, as Cassandra calls it, commit log on another filesystem (/dev/shm: a copy per call)",
-            command: "for each $NAME: [ -e $SHM/$NAME ] || node dist/bin/restore-hook.js $STAGED/$NAME $SHM/$NAME",
+            command:
+              "for each $NAME: [ -e $SHM/$NAME ] || node dist/bin/restore-hook.js $STAGED/$NAME $SHM/$NAME",
             pass: onShm(asCassandra),
           },
         ]
@@ -390,7 +503,9 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
 
   const cpMs = median(rows[0]!.totals);
   const cpSyncMs = median(rows[1]!.totals);
-  const hookRow = rows.find((r) => r.what.startsWith("restore hook on staged segments, as Cassandra calls it (restore"))!;
+  const hookRow = rows.find((r) =>
+    r.what.startsWith("restore hook on staged segments, as Cassandra calls it (restore"),
+  )!;
   const hookMs = median(hookRow.totals);
   const share = cpSyncMs / hookMs;
   const verdict =
@@ -402,12 +517,41 @@ export async function benchFetch(set: SegmentSetInfo, o: FetchOptions): Promise<
       `${items.length} segment(s), ${fmt(totalMiB, 0)} MiB in total, archived once to a file:// archive on the same disk (zstd level 1, not timed), a restore stub written for each by ${cmd("node dist/bin/cli.js stub $KEY $STUBS")}. ` +
         `Each row restores all of them into an empty directory; median total of ${o.repeats} rounds after one warm-up round, every row once per round (interleaved). The restore hook and fetchSegment decompress, sha256-check, fsync and rename; \`cp\` does none of that.`,
     ],
-    header: ["what", "command", "total ms (p50)", "MiB/s", "per segment p50 / p95 ms", "peak RSS MiB (per process)", "vs cp"],
+    header: [
+      "what",
+      "command",
+      "total ms (p50)",
+      "MiB/s",
+      "per segment p50 / p95 ms",
+      "peak RSS MiB (per process)",
+      "vs cp",
+    ],
     rows: rows.map((r) => {
       const total = median(r.totals);
-      const perCall = r.calls.length > 0 ? `${fmt(percentile(r.calls.map((c) => c.wallMs), 50))} / ${fmt(percentile(r.calls.map((c) => c.wallMs), 95))}` : "—";
+      const perCall =
+        r.calls.length > 0
+          ? `${fmt(
+              percentile(
+                r.calls.map((c) => c.wallMs),
+                50,
+              ),
+            )} / ${fmt(
+              percentile(
+                r.calls.map((c) => c.wallMs),
+                95,
+              ),
+            )}`
+          : "—";
       const rss = r.calls.length > 0 ? fmt(Math.max(...r.calls.map((c) => c.peakRssKiB)) / 1024) : "—";
-      return [r.what, cmd(r.command), fmt(total, 0), fmt(totalMiB / (total / 1000), 0), perCall, rss, `${fmt(total / cpMs, 2)}×`];
+      return [
+        r.what,
+        cmd(r.command),
+        fmt(total, 0),
+        fmt(totalMiB / (total / 1000), 0),
+        perCall,
+        rss,
+        `${fmt(total / cpMs, 2)}×`,
+      ];
     }),
     notes: [
       verdict,

@@ -27,7 +27,10 @@ const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1
 const targetMiB = Number(arg("--mib") ?? 1024);
 const outFile = resolve(REPO, arg("--out") ?? "BENCHMARKS.md");
 const HEADING = "### End-to-end recovery time (RTO) on a real node";
-const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+const loadAtStart = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(" ");
 
 /** Milliseconds since the epoch of a Cassandra log line (`INFO  [main] 2026-11-27 20:22:13,723 ...`), in the JVM's zone (UTC here). */
 function lineTime(line: string): number | undefined {
@@ -81,7 +84,11 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
 
   const logBefore = (await node.systemLog()).length;
   const t0 = Date.now();
-  const restored = await expectOk(t, await p.cli("restore", "--at", at.toString(), "--grace", "1h"), "restore");
+  const restored = await expectOk(
+    t,
+    await p.cli("restore", "--at", at.toString(), "--grace", "1h"),
+    "restore",
+  );
   const t1 = Date.now();
   await node.start();
   const t2 = Date.now();
@@ -101,17 +108,47 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
 
   const s = (ms: number | undefined) => (ms === undefined ? "?" : (ms / 1000).toFixed(1));
   const rowsOut: [string, string, string][] = [
-    ["`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)", s(t1 - t0), `${segmentsLine} segments staged` + (segmentsLine === "?" ? "" : ` (${Number(segmentsLine) * 32} MiB, ${(Number(segmentsLine) * 32 / ((t1 - t0) / 1000)).toFixed(0)} MiB/s)`)],
-    ["node start until the first \"Replaying\" (JVM, schema, restore hooks)", s(replayStart === undefined ? undefined : replayStart - t1), `${hookEvents} restore hook call(s)`],
-    ["replay (\"Replaying\" … \"Log replay complete\")", s(replayStart !== undefined && replayEnd !== undefined ? replayEnd - replayStart : undefined), ""],
-    ["after replay until CQL is up (its log line)", s(replayEnd !== undefined ? (cqlUp ?? t2) - replayEnd : undefined), ""],
-    ["**total: restore command to CQL up**", `**${s((cqlUp ?? t2) - t0)}**`, `${got} of ${expected} rows written up to T back`],
-    ["for comparison: a plain restart of the same node after the restore, start command to CQL up", s(plain), "no restore settings, nothing to replay"],
+    [
+      "`cassandra-pitr restore --at T` (fetch, verify, filter, stage, apply)",
+      s(t1 - t0),
+      `${segmentsLine} segments staged` +
+        (segmentsLine === "?"
+          ? ""
+          : ` (${Number(segmentsLine) * 32} MiB, ${((Number(segmentsLine) * 32) / ((t1 - t0) / 1000)).toFixed(0)} MiB/s)`),
+    ],
+    [
+      'node start until the first "Replaying" (JVM, schema, restore hooks)',
+      s(replayStart === undefined ? undefined : replayStart - t1),
+      `${hookEvents} restore hook call(s)`,
+    ],
+    [
+      'replay ("Replaying" … "Log replay complete")',
+      s(replayStart !== undefined && replayEnd !== undefined ? replayEnd - replayStart : undefined),
+      "",
+    ],
+    [
+      "after replay until CQL is up (its log line)",
+      s(replayEnd !== undefined ? (cqlUp ?? t2) - replayEnd : undefined),
+      "",
+    ],
+    [
+      "**total: restore command to CQL up**",
+      `**${s((cqlUp ?? t2) - t0)}**`,
+      `${got} of ${expected} rows written up to T back`,
+    ],
+    [
+      "for comparison: a plain restart of the same node after the restore, start command to CQL up",
+      s(plain),
+      "no restore settings, nothing to replay",
+    ],
   ];
   const section = [
     HEADING,
     "",
-    `Measured by \`node build/bench/bench/rto.js --mib ${targetMiB}\` (\`npm run bench -- --rto-only --mib ${targetMiB}\`) on ${new Date().toISOString()}, one run, on ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM) shared with other work: load average at start ${loadAtStart}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}. ` +
+    `Measured by \`node build/bench/bench/rto.js --mib ${targetMiB}\` (\`npm run bench -- --rto-only --mib ${targetMiB}\`) on ${new Date().toISOString()}, one run, on ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM) shared with other work: load average at start ${loadAtStart}, at end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}. ` +
       `A Cassandra 5.0.9 node (32 MiB segments, 1 GiB heap) archiving through the hook to a file:// archive on the same disk; a snapshot, then rows of ~20 KB of random text written for ${s(writeMs)} s until ${archived.segments} segments were archived (${(archived.bytes / 1048576).toFixed(0)} MiB as stored, zstd level 1: random text barely compresses, so the restore moves the whole GiB); the node stopped and restored to the last write. ` +
       "Phase boundaries come from the node's system.log (the total ends at its \"Starting listening for CQL clients\" line); the restore hook calls are counted in the hook's event log. " +
       "Cassandra's restore hook runs once: it links every staged segment into the commit log directory on its first call, and Cassandra skips the hook for a target that exists.",
@@ -127,15 +164,30 @@ void t.test(`RTO: ${targetMiB} MiB of commit log after a snapshot, restored on a
   const other = current.indexOf("## Other parts");
   const after = from >= 0 ? /\n##+ /.exec(current.slice(from + HEADING.length)) : null;
   const to = after ? from + HEADING.length + after.index + 1 : other;
-  await writeFile(outFile, from >= 0 ? current.slice(0, from) + section + current.slice(to) : current.slice(0, other) + section + "\n" + current.slice(other));
+  await writeFile(
+    outFile,
+    from >= 0
+      ? current.slice(0, from) + section + current.slice(to)
+      : current.slice(0, other) + section + "\n" + current.slice(other),
+  );
 });
 
 /** Distinct ids of shop.orders, read in pages of 5000. */
-async function distinctIds(session: { execute: (q: string, p: unknown[], o: Record<string, unknown>) => Promise<{ rows: Record<string, unknown>[]; pageState?: string | null }> }): Promise<number> {
+async function distinctIds(session: {
+  execute: (
+    q: string,
+    p: unknown[],
+    o: Record<string, unknown>,
+  ) => Promise<{ rows: Record<string, unknown>[]; pageState?: string | null }>;
+}): Promise<number> {
   const ids = new Set<number>();
   let pageState: string | undefined;
   do {
-    const rs = await session.execute("SELECT id FROM shop.orders", [], { fetchSize: 5000, readTimeout: 120_000, ...(pageState ? { pageState } : {}) });
+    const rs = await session.execute("SELECT id FROM shop.orders", [], {
+      fetchSize: 5000,
+      readTimeout: 120_000,
+      ...(pageState ? { pageState } : {}),
+    });
     for (const r of rs.rows) ids.add(r["id"] as number);
     pageState = rs.pageState ?? undefined;
   } while (pageState);
@@ -143,7 +195,12 @@ async function distinctIds(session: { execute: (q: string, p: unknown[], o: Reco
 }
 
 /** Writes `count` rows of ~20 KB of random text (ids from `firstId`), 50 at a time; keeps ids and timestamps only. */
-async function writeRandomRows(node: CassandraNode, firstId: number, count: number, clock: Clock): Promise<RowRecord[]> {
+async function writeRandomRows(
+  node: CassandraNode,
+  firstId: number,
+  count: number,
+  clock: Clock,
+): Promise<RowRecord[]> {
   const rows: RowRecord[] = [];
   for (let i = 0; i < count; i += 50) {
     const batch: Promise<RowRecord>[] = [];
@@ -162,7 +219,10 @@ async function plainRestart(node: CassandraNode): Promise<number | undefined> {
   const logBefore = (await node.systemLog()).length;
   const started = Date.now();
   await node.start();
-  const up = firstTime((await node.systemLog()).slice(logBefore), /Starting listening for CQL clients|Startup complete/);
+  const up = firstTime(
+    (await node.systemLog()).slice(logBefore),
+    /Starting listening for CQL clients|Startup complete/,
+  );
   await node.stop();
   return up === undefined ? undefined : up - started;
 }

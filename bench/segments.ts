@@ -23,7 +23,10 @@ const SEGMENT = /^CommitLog-\d+-\d+\.log$/;
 
 export async function listSegments(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => SEGMENT.test(n)).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => SEGMENT.test(n))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -61,7 +64,12 @@ export function segmentCacheDir(repo: string, sizeMiB: number): string {
  * Ensures at least `count` full segments of `sizeMiB` in segmentCacheDir. Throws when no Cassandra
  * node can be run here.
  */
-export async function ensureSegments(repo: string, sizeMiB: number, count: number, log: (line: string) => void): Promise<SegmentSet> {
+export async function ensureSegments(
+  repo: string,
+  sizeMiB: number,
+  count: number,
+  log: (line: string) => void,
+): Promise<SegmentSet> {
   const dir = segmentCacheDir(repo, sizeMiB);
   const bytes = sizeMiB * 1024 * 1024;
   const full = async () => {
@@ -81,23 +89,65 @@ export async function ensureSegments(repo: string, sizeMiB: number, count: numbe
   const started = Date.now();
   try {
     await rm(nodeDir, { recursive: true, force: true });
-    await run("bash", [script, "init", nodeDir, "--port-base", String(base), "--segment-size", String(sizeMiB), "--heap", "1G", "--archive-command", `/bin/sh ${capture} ${dir} %path %name`], { maxBuffer: 1 << 24 });
+    await run(
+      "bash",
+      [
+        script,
+        "init",
+        nodeDir,
+        "--port-base",
+        String(base),
+        "--segment-size",
+        String(sizeMiB),
+        "--heap",
+        "1G",
+        "--archive-command",
+        `/bin/sh ${capture} ${dir} %path %name`,
+      ],
+      { maxBuffer: 1 << 24 },
+    );
     await run("bash", [script, "start", nodeDir], { maxBuffer: 1 << 24 });
     const { default: cassandra } = await import("cassandra-driver");
-    const client = new cassandra.Client({ contactPoints: [`127.0.0.1:${base}`], localDataCenter: "datacenter1", socketOptions: { readTimeout: 60_000 } });
+    const client = new cassandra.Client({
+      contactPoints: [`127.0.0.1:${base}`],
+      localDataCenter: "datacenter1",
+      socketOptions: { readTimeout: 60_000 },
+    });
     await client.connect();
-    await client.execute("CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
-    await client.execute("CREATE TABLE IF NOT EXISTS bench.events (tenant text, day int, seq bigint, kind text, payload text, amount double, PRIMARY KEY ((tenant, day), seq))");
-    const insert = "INSERT INTO bench.events (tenant, day, seq, kind, payload, amount) VALUES (?, ?, ?, ?, ?, ?)";
+    await client.execute(
+      "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+    );
+    await client.execute(
+      "CREATE TABLE IF NOT EXISTS bench.events (tenant text, day int, seq bigint, kind text, payload text, amount double, PRIMARY KEY ((tenant, day), seq))",
+    );
+    const insert =
+      "INSERT INTO bench.events (tenant, day, seq, kind, payload, amount) VALUES (?, ?, ?, ?, ?, ?)";
     const kinds = ["login", "logout", "purchase", "refund", "view", "search", "click"];
-    const words = "the quick brown fox jumps over lazy dog order item customer account status pending shipped delivered".split(" ");
+    const words =
+      "the quick brown fox jumps over lazy dog order item customer account status pending shipped delivered".split(
+        " ",
+      );
     let seq = 0;
     // Rows look like application events: repeated field names and words, random ids and numbers.
     const row = () => {
       seq++;
-      const text = Array.from({ length: 40 }, () => words[Math.floor(Math.random() * words.length)]).join(" ");
-      const payload = JSON.stringify({ id: Math.random().toString(36).slice(2), user: `user-${Math.floor(Math.random() * 100000)}`, note: text, at: Date.now() });
-      return [`tenant-${seq % 97}`, 20261100 + (seq % 30), cassandra.types.Long.fromNumber(seq), kinds[seq % kinds.length], payload, Math.random() * 1000];
+      const text = Array.from({ length: 40 }, () => words[Math.floor(Math.random() * words.length)]).join(
+        " ",
+      );
+      const payload = JSON.stringify({
+        id: Math.random().toString(36).slice(2),
+        user: `user-${Math.floor(Math.random() * 100000)}`,
+        note: text,
+        at: Date.now(),
+      });
+      return [
+        `tenant-${seq % 97}`,
+        20261100 + (seq % 30),
+        cassandra.types.Long.fromNumber(seq),
+        kinds[seq % kinds.length],
+        payload,
+        Math.random() * 1000,
+      ];
     };
     while ((await full()).length < count) {
       await Promise.all(Array.from({ length: 64 }, () => client.execute(insert, row(), { prepare: true })));
@@ -110,7 +160,10 @@ export async function ensureSegments(repo: string, sizeMiB: number, count: numbe
     await rm(join(repo, ".tmp/ports", String(base)), { recursive: true, force: true });
   }
   files = await full();
-  await writeFile(join(dir, "ORIGIN.txt"), `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by bench/segments.ts\n`);
+  await writeFile(
+    join(dir, "ORIGIN.txt"),
+    `Cassandra 5.0.9, commitlog_segment_size ${sizeMiB}MiB, no commit log compression, generated ${new Date().toISOString()} by bench/segments.ts\n`,
+  );
   log(`generated ${files.length} segments in ${Math.round((Date.now() - started) / 1000)} s`);
   return { dir, files: files.slice(0, count), sizeBytes: bytes, origin: "generated" };
 }

@@ -23,7 +23,12 @@ export interface SyntheticNode {
   /** Id of the first segment (a JVM run's id base is its startup time in ms). */
   readonly firstId: bigint;
   readonly segments: readonly SyntheticSegment[];
-  readonly snapshots: readonly { readonly tag: string; readonly atMs: number; readonly uploadedMs?: number | undefined; readonly bytes?: number | undefined }[];
+  readonly snapshots: readonly {
+    readonly tag: string;
+    readonly atMs: number;
+    readonly uploadedMs?: number | undefined;
+    readonly bytes?: number | undefined;
+  }[];
   readonly lagMs?: number | undefined;
   readonly listedFromMs: number;
   readonly listedToMs: number;
@@ -37,7 +42,13 @@ export function syntheticNode(spec: SyntheticNode): NodeInput {
     id = s.restartId ?? id + 1n;
     if (s.lost) continue;
     const key = segmentKey(spec.identity, { closeTimeMs: s.closeMs, segmentId: id, version: 8 });
-    listed.push({ key, closeTimeMs: s.closeMs, segmentId: id, version: 8, storedBytes: s.bytes ?? 1_000_000 });
+    listed.push({
+      key,
+      closeTimeMs: s.closeMs,
+      segmentId: id,
+      version: 8,
+      storedBytes: s.bytes ?? 1_000_000,
+    });
     archiveTimes.set(key, s.archiveMs ?? s.closeMs + (spec.lagMs ?? 10_000));
   }
   const snapshots: SnapshotEntry[] = spec.snapshots.map((s) => ({
@@ -45,10 +56,24 @@ export function syntheticNode(spec: SyntheticNode): NodeInput {
     snapshotTimeMs: s.atMs,
     cassandraVersion: "5.0.9",
     complete: true,
-    tables: [{ keyspace: "app", table: "events", tableId: "00000000-0000-0000-0000-000000000001", sstables: [{ name: "nb-1-big", bytes: s.bytes ?? 50_000_000, minTimestamp: 0n, maxTimestamp: 0n }] }],
+    tables: [
+      {
+        keyspace: "app",
+        table: "events",
+        tableId: "00000000-0000-0000-0000-000000000001",
+        sstables: [{ name: "nb-1-big", bytes: s.bytes ?? 50_000_000, minTimestamp: 0n, maxTimestamp: 0n }],
+      },
+    ],
   }));
   const snapshotUploadedAt = new Map(spec.snapshots.map((s) => [s.tag, s.uploadedMs ?? s.atMs]));
-  const catalog = buildCatalog({ identity: spec.identity, listedFromMs: spec.listedFromMs, listedToMs: spec.listedToMs, segments: listed, snapshots, incrementals: [] });
+  const catalog = buildCatalog({
+    identity: spec.identity,
+    listedFromMs: spec.listedFromMs,
+    listedToMs: spec.listedToMs,
+    segments: listed,
+    snapshots,
+    incrementals: [],
+  });
   return { catalog, archiveTimes, snapshotUploadedAt };
 }
 

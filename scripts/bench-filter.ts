@@ -26,11 +26,18 @@ const dir = join(REPO, ".tmp/bench-filter", compression ?? "uncompressed");
 const K = MUTATION_KEYSPACE;
 
 async function makeSegment(): Promise<void> {
-  const options: NodeOptions = { segmentSizeMiB: 32, heap: "1G", ...(compression ? { commitlogCompression: compression } : {}) };
+  const options: NodeOptions = {
+    segmentSizeMiB: 32,
+    heap: "1G",
+    ...(compression ? { commitlogCompression: compression } : {}),
+  };
   const node = await CassandraNode.create("bench-filter", options);
   const capture = join(node.dir, "capture");
   await mkdir(capture);
-  await node.reconfigure({ ...options, archiveCommand: `${join(REPO, "test/helpers/capture-archive.sh")} ${capture} %path %name` });
+  await node.reconfigure({
+    ...options,
+    archiveCommand: `${join(REPO, "test/helpers/capture-archive.sh")} ${capture} %path %name`,
+  });
   try {
     await node.start();
     await runMutationWorkload(node);
@@ -50,12 +57,16 @@ async function makeSegment(): Promise<void> {
     await node.nodetool("snapshot", "-t", "bench", K);
     await mkdir(dir, { recursive: true });
     let schema = "";
-    for (const t of await readdir(join(node.dataDir, K))) schema += await readFile(join(node.dataDir, K, t, "snapshots/bench/schema.cql"), "utf8");
+    for (const t of await readdir(join(node.dataDir, K)))
+      schema += await readFile(join(node.dataDir, K, t, "snapshots/bench/schema.cql"), "utf8");
     await writeFile(join(dir, "schema.cql"), schema);
     // The second segment that closed after the workload: full of the mix, none of the schema set-up.
     const name = (await readdir(capture)).filter((n) => n.endsWith(".log") && !first.has(n)).sort()[1]!;
     await copyFile(join(capture, name), join(dir, name));
-    await writeFile(join(dir, "stamps.json"), JSON.stringify({ first: stamps[0]!.toString(), last: stamps.at(-1)!.toString(), written }));
+    await writeFile(
+      join(dir, "stamps.json"),
+      JSON.stringify({ first: stamps[0]!.toString(), last: stamps.at(-1)!.toString(), written }),
+    );
     await node.stop();
   } finally {
     await node.destroy();
@@ -88,13 +99,19 @@ const existing = await readdir(dir).catch((): string[] => []);
 if (!existing.some((n) => n.endsWith(".log"))) await makeSegment();
 const name = (await readdir(dir)).find((n) => n.endsWith(".log"))!;
 const bytes = new Uint8Array(await readFile(join(dir, name)));
-const tables = new Map<string, TableSchema>(parseSchemaCql(await readFile(join(dir, "schema.cql"), "utf8"), "schema.cql").map((t) => [t.id, t]));
-const stamps = JSON.parse(await readFile(join(dir, "stamps.json"), "utf8")) as { first: string; last: string };
+const tables = new Map<string, TableSchema>(
+  parseSchemaCql(await readFile(join(dir, "schema.cql"), "utf8"), "schema.cql").map((t) => [t.id, t]),
+);
+const stamps = JSON.parse(await readFile(join(dir, "stamps.json"), "utf8")) as {
+  first: string;
+  last: string;
+};
 const middle = halfway(BigInt(stamps.first), BigInt(stamps.last));
 
 /** A cutoff that withholds about half of the segment's user mutations (bisection over the written stamps). */
 function halfway(lo: bigint, hi: bigint): bigint {
-  const withheldAt = (cutoff: bigint) => filterSegment(name, bytes, { cutoffMicros: cutoff, tables, passThrough: isSystemTableId });
+  const withheldAt = (cutoff: bigint) =>
+    filterSegment(name, bytes, { cutoffMicros: cutoff, tables, passThrough: isSystemTableId });
   const all = withheldAt(lo - 1n);
   const target = all.withheld / 2;
   for (let i = 0; i < 40 && lo < hi; i++) {
@@ -123,7 +140,10 @@ function measure(cutoff: bigint) {
   return { median: median(times), min: Math.min(...times), cpu: median(cpu), result: last! };
 }
 
-for (const [label, cutoff] of [["half withheld", middle], ["nothing withheld", 2n ** 62n]] as const) {
+for (const [label, cutoff] of [
+  ["half withheld", middle],
+  ["nothing withheld", 2n ** 62n],
+] as const) {
   const { median, min, cpu, result } = measure(cutoff);
   console.log(
     `${name} (${mib.toFixed(1)} MiB${compression ? `, ${compression}` : ""}), ${label}: ${result.mutations} mutations, ${result.withheld} withheld ` +

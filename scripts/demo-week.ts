@@ -44,7 +44,11 @@ const SNAPSHOT_START_SEGMENT = 1795251672999n;
 const VERSION = 7;
 
 /** The week's segments: one every 10 min, archived 15 s later, or when the outage ended. */
-export function weekSegments(startMs: number, endMs: number, outage: { fromMs: number; toMs: number }): WeekSegment[] {
+export function weekSegments(
+  startMs: number,
+  endMs: number,
+  outage: { fromMs: number; toMs: number },
+): WeekSegment[] {
   const out: WeekSegment[] = [];
   let id = SNAPSHOT_START_SEGMENT;
   for (let close = startMs + EVERY; close <= endMs; close += EVERY, id++) {
@@ -54,7 +58,12 @@ export function weekSegments(startMs: number, endMs: number, outage: { fromMs: n
   return out;
 }
 
-async function uploadWeekStartSnapshot(archiveUrl: string, scratch: string, identity: NodeIdentity, atMs: number): Promise<void> {
+async function uploadWeekStartSnapshot(
+  archiveUrl: string,
+  scratch: string,
+  identity: NodeIdentity,
+  atMs: number,
+): Promise<void> {
   const dataDir = join(scratch, "data");
   await cp(new URL("../fixtures/pitr/5.0.9/data", import.meta.url), dataDir, { recursive: true });
   // nodetool snapshot -t demo left this tree; its manifest.json says when: the start of the week.
@@ -67,13 +76,26 @@ async function uploadWeekStartSnapshot(archiveUrl: string, scratch: string, iden
   }
   const backend = await openBackend(archiveUrl);
   try {
-    await uploadSnapshot({ backend, identity, dataDir, tag: "demo", tokens: false, cassandraVersion: "5.0.9", now: () => atMs });
+    await uploadSnapshot({
+      backend,
+      identity,
+      dataDir,
+      tag: "demo",
+      tokens: false,
+      cassandraVersion: "5.0.9",
+      now: () => atMs,
+    });
   } finally {
     await backend.close();
   }
 }
 
-async function storeSegment(backend: Backend, archiveDir: string, identity: NodeIdentity, s: WeekSegment): Promise<void> {
+async function storeSegment(
+  backend: Backend,
+  archiveDir: string,
+  identity: NodeIdentity,
+  s: WeekSegment,
+): Promise<void> {
   const name = `CommitLog-${VERSION}-${s.id}.log`;
   const original = Buffer.from(`placeholder for ${name} (demo week, not commit log data)\n`);
   const key = segmentKey(identity, { closeTimeMs: s.closeMs, segmentId: s.id, version: VERSION });
@@ -100,7 +122,8 @@ async function storeSegment(backend: Backend, archiveDir: string, identity: Node
 
 async function main(): Promise<void> {
   const [archiveDir, scratch, cluster, node] = process.argv.slice(2);
-  if (!archiveDir || !scratch || !cluster || !node) throw new Error("usage: demo-week.ts <archive dir> <scratch dir> <cluster> <node>");
+  if (!archiveDir || !scratch || !cluster || !node)
+    throw new Error("usage: demo-week.ts <archive dir> <scratch dir> <cluster> <node>");
   const identity: NodeIdentity = { cluster, node };
   const archiveUrl = `file://${archiveDir}`;
   // The history runs up to now (the last segment closed less than 10 minutes ago and is archived),

@@ -10,7 +10,14 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, rm, writeFile, cp } from "node:fs/promises";
 import { join } from "node:path";
 import { fixtureValue } from "../test/helpers/fixtures.js";
-import { CassandraNode, REPO, nowMicros, waitFor, type NodeOptions, type RowRecord } from "../test/helpers/cassandra.js";
+import {
+  CassandraNode,
+  REPO,
+  nowMicros,
+  waitFor,
+  type NodeOptions,
+  type RowRecord,
+} from "../test/helpers/cassandra.js";
 import { MUTATION_KEYSPACE, runMutationWorkload } from "./mutation-workload.js";
 
 const OUT = join(REPO, "fixtures");
@@ -39,7 +46,6 @@ function sha256(bytes: Uint8Array): string {
 function jsonRows(rows: RowRecord[]) {
   return rows.map((r) => [r.id, r.writetime.toString()]);
 }
-
 
 /**
  * Writes rows until `segments` segments have been archived into `capture`. Values are unique
@@ -96,24 +102,37 @@ async function writeSegmentFixtures(
     }
     for (const name of picked) {
       const bytes = await readFile(join(capture, name));
-      const record: SegmentRecord = { name, sizeBytes: bytes.length, sha256: sha256(bytes), rows: findRows(bytes, rows) };
+      const record: SegmentRecord = {
+        name,
+        sizeBytes: bytes.length,
+        sha256: sha256(bytes),
+        rows: findRows(bytes, rows),
+      };
       await copyFile(join(capture, name), join(out, name));
       await writeFile(
         join(out, `${name}.json`),
-        renderJson(
-          {
-            description,
-            cassandraVersion: VERSION,
-            settings: settingsOf(options),
-            keyspace: KS,
-            table: TABLE,
-            segment: { name, sizeBytes: record.sizeBytes, sha256: record.sha256 },
-            rowCount: record.rows.length,
-            minWritetime: record.rows.length ? record.rows.map((r) => r.writetime).reduce((a, b) => (a < b ? a : b)).toString() : null,
-            maxWritetime: record.rows.length ? record.rows.map((r) => r.writetime).reduce((a, b) => (a > b ? a : b)).toString() : null,
-            rows: jsonRows(record.rows),
-          },
-        ),
+        renderJson({
+          description,
+          cassandraVersion: VERSION,
+          settings: settingsOf(options),
+          keyspace: KS,
+          table: TABLE,
+          segment: { name, sizeBytes: record.sizeBytes, sha256: record.sha256 },
+          rowCount: record.rows.length,
+          minWritetime: record.rows.length
+            ? record.rows
+                .map((r) => r.writetime)
+                .reduce((a, b) => (a < b ? a : b))
+                .toString()
+            : null,
+          maxWritetime: record.rows.length
+            ? record.rows
+                .map((r) => r.writetime)
+                .reduce((a, b) => (a > b ? a : b))
+                .toString()
+            : null,
+          rows: jsonRows(record.rows),
+        }),
       );
     }
     await node.stop();
@@ -122,7 +141,12 @@ async function writeSegmentFixtures(
   }
 }
 
-const COMPRESSOR_CLASS = { lz4: "LZ4Compressor", zstd: "ZstdCompressor", deflate: "DeflateCompressor", snappy: "SnappyCompressor" } as const;
+const COMPRESSOR_CLASS = {
+  lz4: "LZ4Compressor",
+  zstd: "ZstdCompressor",
+  deflate: "DeflateCompressor",
+  snappy: "SnappyCompressor",
+} as const;
 
 function settingsOf(o: NodeOptions) {
   return {
@@ -145,7 +169,8 @@ async function writeTornFixture(): Promise<void> {
     await node.createTable(KS, TABLE);
     const rows: RowRecord[] = [];
     const base = nowMicros();
-    for (let i = 0; i < 200; i++) rows.push(await node.writeRow(KS, TABLE, i + 1, fixtureValue("torn", i + 1), base + BigInt(i * 250)));
+    for (let i = 0; i < 200; i++)
+      rows.push(await node.writeRow(KS, TABLE, i + 1, fixtureValue("torn", i + 1), base + BigInt(i * 250)));
     await new Promise((r) => setTimeout(r, 2500)); // commitlog_sync_period is 1000ms
     await node.kill();
     let found = false;
@@ -157,18 +182,17 @@ async function writeTornFixture(): Promise<void> {
       await writeFile(join(out, name), bytes);
       await writeFile(
         join(out, `${name}.json`),
-        renderJson(
-          {
-            description: "the active segment copied right after the node was killed with SIGKILL (no drain): no end-of-segment marker, zero tail",
-            cassandraVersion: VERSION,
-            settings: settingsOf({}),
-            keyspace: KS,
-            table: TABLE,
-            segment: { name, sizeBytes: bytes.length, sha256: sha256(bytes) },
-            rowCount: inside.length,
-            rows: jsonRows(inside),
-          },
-        ),
+        renderJson({
+          description:
+            "the active segment copied right after the node was killed with SIGKILL (no drain): no end-of-segment marker, zero tail",
+          cassandraVersion: VERSION,
+          settings: settingsOf({}),
+          keyspace: KS,
+          table: TABLE,
+          segment: { name, sizeBytes: bytes.length, sha256: sha256(bytes) },
+          rowCount: inside.length,
+          rows: jsonRows(inside),
+        }),
       );
     }
     if (!found) throw new Error("no segment with the written rows after SIGKILL");
@@ -188,34 +212,38 @@ async function writeSnapshotFixture(): Promise<void> {
     await node.createTable(KS, TABLE);
     const base = nowMicros();
     const snapshotRows: RowRecord[] = [];
-    for (let i = 1; i <= 20; i++) snapshotRows.push(await node.writeRow(KS, TABLE, i, fixtureValue("snap", i), base + BigInt(i * 1000)));
+    for (let i = 1; i <= 20; i++)
+      snapshotRows.push(await node.writeRow(KS, TABLE, i, fixtureValue("snap", i), base + BigInt(i * 1000)));
     await node.nodetool("flush", KS, TABLE);
     const moreRows: RowRecord[] = [];
-    for (let i = 21; i <= 30; i++) moreRows.push(await node.writeRow(KS, TABLE, i, fixtureValue("snap", i), base + BigInt(i * 1000)));
+    for (let i = 21; i <= 30; i++)
+      moreRows.push(await node.writeRow(KS, TABLE, i, fixtureValue("snap", i), base + BigInt(i * 1000)));
     await node.nodetool("flush", KS, TABLE);
     await node.nodetool("snapshot", "-t", "fixture-tag", KS);
     const tableDir = await node.tableDir(KS, TABLE);
     const tableDirName = tableDir.split("/").pop()!;
-    await waitFor("snapshot manifest", async () => (await readdir(join(tableDir, "snapshots/fixture-tag")).catch((): string[] => [])).includes("manifest.json"));
+    await waitFor("snapshot manifest", async () =>
+      (await readdir(join(tableDir, "snapshots/fixture-tag")).catch((): string[] => [])).includes(
+        "manifest.json",
+      ),
+    );
     const dest = join(out, "data", KS, tableDirName);
     await mkdir(dest, { recursive: true });
     await cp(join(tableDir, "snapshots"), join(dest, "snapshots"), { recursive: true });
     await cp(join(tableDir, "backups"), join(dest, "backups"), { recursive: true });
     await writeFile(
       join(out, "rows.json"),
-      renderJson(
-        {
-          description:
-            "keyspace pitr_fixture, table events; 20 rows written and flushed (first sstable), 10 more written and flushed (second sstable), then `nodetool snapshot -t fixture-tag pitr_fixture`. backups/ holds the incremental hard links of both flushed sstables.",
-          cassandraVersion: VERSION,
-          keyspace: KS,
-          table: TABLE,
-          tableDir: tableDirName,
-          hostId: await node.hostId(),
-          snapshotTag: "fixture-tag",
-          flushes: [jsonRows(snapshotRows), jsonRows(moreRows)],
-        },
-        ),
+      renderJson({
+        description:
+          "keyspace pitr_fixture, table events; 20 rows written and flushed (first sstable), 10 more written and flushed (second sstable), then `nodetool snapshot -t fixture-tag pitr_fixture`. backups/ holds the incremental hard links of both flushed sstables.",
+        cassandraVersion: VERSION,
+        keyspace: KS,
+        table: TABLE,
+        tableDir: tableDirName,
+        hostId: await node.hostId(),
+        snapshotTag: "fixture-tag",
+        flushes: [jsonRows(snapshotRows), jsonRows(moreRows)],
+      }),
     );
     await node.stop();
   } finally {
@@ -243,7 +271,8 @@ async function writePitrFixture(): Promise<void> {
     await node.createTable(KS, TABLE);
     const base = nowMicros();
     const before: RowRecord[] = [];
-    for (let i = 1; i <= 50; i++) before.push(await node.writeRow(KS, TABLE, i, fixtureValue("pitr", i), base + BigInt(i * 997)));
+    for (let i = 1; i <= 50; i++)
+      before.push(await node.writeRow(KS, TABLE, i, fixtureValue("pitr", i), base + BigInt(i * 997)));
     await node.nodetool("flush", KS, TABLE);
     await node.nodetool("snapshot", "-t", "demo", KS);
     const archivedAtSnapshot = new Set((await readdir(capture)).filter((n) => n.endsWith(".log")));
@@ -252,9 +281,13 @@ async function writePitrFixture(): Promise<void> {
     await node.stop();
     const tableDir = await node.tableDir(KS, TABLE);
     const tableDirName = tableDir.split("/").pop()!;
-    await cp(join(tableDir, "snapshots"), join(out, "data", KS, tableDirName, "snapshots"), { recursive: true });
+    await cp(join(tableDir, "snapshots"), join(out, "data", KS, tableDirName, "snapshots"), {
+      recursive: true,
+    });
     const all = [...before, ...rows];
-    for (const name of (await readdir(capture)).filter((n) => n.endsWith(".log") && !archivedAtSnapshot.has(n)).sort()) {
+    for (const name of (await readdir(capture))
+      .filter((n) => n.endsWith(".log") && !archivedAtSnapshot.has(n))
+      .sort()) {
       const path = join(capture, name);
       const bytes = await readFile(path);
       const { mtimeMs } = await import("node:fs/promises").then((fs) => fs.stat(path));
@@ -263,10 +296,16 @@ async function writePitrFixture(): Promise<void> {
       await writeFile(
         join(out, "segments", `${name}.json`),
         renderJson({
-          description: "segment closed after the snapshot (LZ4 commitlog_compression), copied by archive_command",
+          description:
+            "segment closed after the snapshot (LZ4 commitlog_compression), copied by archive_command",
           cassandraVersion: VERSION,
           settings: settingsOf(options),
-          segment: { name, sizeBytes: bytes.length, sha256: sha256(bytes), closeTime: new Date(Math.floor(mtimeMs)).toISOString() },
+          segment: {
+            name,
+            sizeBytes: bytes.length,
+            sha256: sha256(bytes),
+            closeTime: new Date(Math.floor(mtimeMs)).toISOString(),
+          },
           rowCount: inside.length,
           rows: jsonRows(inside),
         }),
@@ -309,7 +348,10 @@ async function writeMutationFixture(dirName: string, options: NodeOptions): Prom
     await node.nodetool("snapshot", "-t", "mutations", MUTATION_KEYSPACE);
     for (const dir of await readdir(join(node.dataDir, MUTATION_KEYSPACE))) {
       const schema = join(node.dataDir, MUTATION_KEYSPACE, dir, "snapshots/mutations/schema.cql");
-      await waitFor(`schema.cql of ${dir}`, async () => (await readFile(schema).catch(() => undefined)) !== undefined);
+      await waitFor(
+        `schema.cql of ${dir}`,
+        async () => (await readFile(schema).catch(() => undefined)) !== undefined,
+      );
       await copyFile(schema, join(out, "schema", `${dir.replace(/-[0-9a-f]{32}$/, "")}.cql`));
     }
     await node.stop(); // drain: the active segment is archived too
@@ -323,7 +365,8 @@ async function writeMutationFixture(dirName: string, options: NodeOptions): Prom
       join(out, "statements.json"),
       JSON.stringify(
         {
-          description: "every statement of scripts/mutation-workload.ts with the timestamp (µs) it was written with; counters have the wall-clock window around the update instead",
+          description:
+            "every statement of scripts/mutation-workload.ts with the timestamp (µs) it was written with; counters have the wall-clock window around the update instead",
           cassandraVersion: VERSION,
           settings: settingsOf(options),
           keyspace: MUTATION_KEYSPACE,
@@ -341,12 +384,37 @@ async function writeMutationFixture(dirName: string, options: NodeOptions): Prom
 
 const which = process.argv.slice(2);
 const want = (name: string) => which.length === 0 || which.includes(name);
-if (want("v7")) await writeSegmentFixtures("v7", { compat: "CASSANDRA_4" }, 2, "closed uncompressed segments, storage_compatibility_mode CASSANDRA_4 (descriptor version 7)", rowsIn);
-if (want("v8")) await writeSegmentFixtures("v8", { compat: "NONE" }, 1, "closed uncompressed segment, storage_compatibility_mode NONE", rowsIn);
-for (const [dir, compressor] of [["lz4", "LZ4Compressor"], ["zstd", "ZstdCompressor"], ["deflate", "DeflateCompressor"], ["snappy", "SnappyCompressor"]] as const) {
+if (want("v7"))
+  await writeSegmentFixtures(
+    "v7",
+    { compat: "CASSANDRA_4" },
+    2,
+    "closed uncompressed segments, storage_compatibility_mode CASSANDRA_4 (descriptor version 7)",
+    rowsIn,
+  );
+if (want("v8"))
+  await writeSegmentFixtures(
+    "v8",
+    { compat: "NONE" },
+    1,
+    "closed uncompressed segment, storage_compatibility_mode NONE",
+    rowsIn,
+  );
+for (const [dir, compressor] of [
+  ["lz4", "LZ4Compressor"],
+  ["zstd", "ZstdCompressor"],
+  ["deflate", "DeflateCompressor"],
+  ["snappy", "SnappyCompressor"],
+] as const) {
   if (!want(dir)) continue;
   const { rowsInCompressed } = await import("./fixture-compressed.js");
-  await writeSegmentFixtures(dir, { compat: "CASSANDRA_4", commitlogCompression: dir }, dir === "lz4" ? 2 : 1, `closed segments written with commitlog_compression ${compressor}`, rowsInCompressed);
+  await writeSegmentFixtures(
+    dir,
+    { compat: "CASSANDRA_4", commitlogCompression: dir },
+    dir === "lz4" ? 2 : 1,
+    `closed segments written with commitlog_compression ${compressor}`,
+    rowsInCompressed,
+  );
 }
 if (want("torn")) await writeTornFixture();
 if (want("snapshot")) await writeSnapshotFixture();
@@ -360,5 +428,6 @@ const MUTATION_SETS: ReadonlyArray<readonly [string, NodeOptions]> = [
   ["snappy", { compat: "CASSANDRA_4", commitlogCompression: "snappy" }],
 ];
 for (const [dir, options] of MUTATION_SETS) {
-  if (which.length === 0 || which.includes("mutations") || which.includes(`mutations-${dir}`)) await writeMutationFixture(dir, options);
+  if (which.length === 0 || which.includes("mutations") || which.includes(`mutations-${dir}`))
+    await writeMutationFixture(dir, options);
 }

@@ -57,51 +57,131 @@ const STEPS: Step[] = [
   ["all_types", "insert", `${allTypesRow(1, "first")} USING TIMESTAMP TS`],
   ["all_types", "insert", `${allTypesRow(2, "")} USING TIMESTAMP TS`],
   ["all_types", "insert-ttl", `${allTypesRow(3, "expiring")} USING TTL 300000000 AND TIMESTAMP TS`],
-  ["all_types", "insert-nulls", `INSERT INTO ${K}.all_types (pk, c_int, c_text, c_blob) VALUES (4, null, 'x', 0x) USING TIMESTAMP TS`],
-  ["all_types", "empty-values", `INSERT INTO ${K}.all_types (pk, c_int, c_bigint, c_uuid) VALUES (5, blobAsInt(0x), blobAsBigint(0x), blobAsUuid(0x)) USING TIMESTAMP TS`],
-  ["all_types", "update-ttl", `UPDATE ${K}.all_types USING TTL 250000000 AND TIMESTAMP TS SET c_text = 'updated', c_double = 2.5 WHERE pk = 1`],
+  [
+    "all_types",
+    "insert-nulls",
+    `INSERT INTO ${K}.all_types (pk, c_int, c_text, c_blob) VALUES (4, null, 'x', 0x) USING TIMESTAMP TS`,
+  ],
+  [
+    "all_types",
+    "empty-values",
+    `INSERT INTO ${K}.all_types (pk, c_int, c_bigint, c_uuid) VALUES (5, blobAsInt(0x), blobAsBigint(0x), blobAsUuid(0x)) USING TIMESTAMP TS`,
+  ],
+  [
+    "all_types",
+    "update-ttl",
+    `UPDATE ${K}.all_types USING TTL 250000000 AND TIMESTAMP TS SET c_text = 'updated', c_double = 2.5 WHERE pk = 1`,
+  ],
   ["all_types", "cell-delete", `DELETE c_text, c_inet FROM ${K}.all_types USING TIMESTAMP TS WHERE pk = 1`],
   ["all_types", "partition-delete", `DELETE FROM ${K}.all_types USING TIMESTAMP TS WHERE pk = 2`],
-  ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v, s) VALUES (1, 1, 'one', 'static-a') USING TIMESTAMP TS`],
+  [
+    "clustered",
+    "insert",
+    `INSERT INTO ${K}.clustered (pk, ck, v, s) VALUES (1, 1, 'one', 'static-a') USING TIMESTAMP TS`,
+  ],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 2, 'two') USING TIMESTAMP TS`],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 3, 'three') USING TIMESTAMP TS`],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 4, 'four') USING TIMESTAMP TS`],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 5, 'five') USING TIMESTAMP TS`],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 6, 'six') USING TIMESTAMP TS`],
   ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v) VALUES (1, 7, 'seven') USING TIMESTAMP TS`],
-  ["clustered", "insert", `INSERT INTO ${K}.clustered (pk, ck, v, s) VALUES (2, 1, 'p2', 'static-b') USING TIMESTAMP TS`],
+  [
+    "clustered",
+    "insert",
+    `INSERT INTO ${K}.clustered (pk, ck, v, s) VALUES (2, 1, 'p2', 'static-b') USING TIMESTAMP TS`,
+  ],
   ["clustered", "static-update", `UPDATE ${K}.clustered USING TIMESTAMP TS SET s = 'static-c' WHERE pk = 1`],
   ["clustered", "row-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 1 AND ck = 2`],
   ["clustered", "range-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 1 AND ck > 6`],
-  ["clustered", "range-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 1 AND ck >= 4 AND ck < 6`],
+  [
+    "clustered",
+    "range-delete",
+    `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 1 AND ck >= 4 AND ck < 6`,
+  ],
   ["clustered", "static-delete", `DELETE s FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 2`],
   ["clustered", "row-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 1 AND ck = 3`],
-  ["composite", "insert", `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-01-01 00:00:00+0000', 11111111-1111-1111-1111-111111111111, 1) USING TIMESTAMP TS`],
-  ["composite", "insert", `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-01-01 00:00:00+0000', 22222222-2222-2222-2222-222222222222, 2) USING TIMESTAMP TS`],
-  ["composite", "insert", `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-02-01 00:00:00+0000', 33333333-3333-3333-3333-333333333333, 3) USING TIMESTAMP TS`],
-  ["composite", "row-delete", `DELETE FROM ${K}.composite USING TIMESTAMP TS WHERE pk1 = 'a' AND pk2 = 1 AND ck1 = '2026-01-01 00:00:00+0000' AND ck2 = 22222222-2222-2222-2222-222222222222`],
-  ["composite", "range-delete", `DELETE FROM ${K}.composite USING TIMESTAMP TS WHERE pk1 = 'a' AND pk2 = 1 AND ck1 = '2026-02-01 00:00:00+0000'`],
-  ["collections", "insert", `INSERT INTO ${K}.collections (pk, l, s, m, fl, fs, fm, u, fu, t, nested) VALUES (1, ['a', 'b'], {1, 2, 3},
+  [
+    "composite",
+    "insert",
+    `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-01-01 00:00:00+0000', 11111111-1111-1111-1111-111111111111, 1) USING TIMESTAMP TS`,
+  ],
+  [
+    "composite",
+    "insert",
+    `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-01-01 00:00:00+0000', 22222222-2222-2222-2222-222222222222, 2) USING TIMESTAMP TS`,
+  ],
+  [
+    "composite",
+    "insert",
+    `INSERT INTO ${K}.composite (pk1, pk2, ck1, ck2, v) VALUES ('a', 1, '2026-02-01 00:00:00+0000', 33333333-3333-3333-3333-333333333333, 3) USING TIMESTAMP TS`,
+  ],
+  [
+    "composite",
+    "row-delete",
+    `DELETE FROM ${K}.composite USING TIMESTAMP TS WHERE pk1 = 'a' AND pk2 = 1 AND ck1 = '2026-01-01 00:00:00+0000' AND ck2 = 22222222-2222-2222-2222-222222222222`,
+  ],
+  [
+    "composite",
+    "range-delete",
+    `DELETE FROM ${K}.composite USING TIMESTAMP TS WHERE pk1 = 'a' AND pk2 = 1 AND ck1 = '2026-02-01 00:00:00+0000'`,
+  ],
+  [
+    "collections",
+    "insert",
+    `INSERT INTO ${K}.collections (pk, l, s, m, fl, fs, fm, u, fu, t, nested) VALUES (1, ['a', 'b'], {1, 2, 3},
     {'x': 1, 'y': 2}, [1, 2], {'p', 'q'}, {1: 'one'}, {street: 'main', zip: 1000, tags: {'t1'}}, {street: 'frozen', zip: 2000, tags: {}},
-    (7, 'seven', true), {'k': [1, 2, 3]}) USING TIMESTAMP TS`],
-  ["collections", "collection-append", `UPDATE ${K}.collections USING TIMESTAMP TS SET l = l + ['c'], s = s + {4}, m['z'] = 26 WHERE pk = 1`],
-  ["collections", "collection-overwrite", `UPDATE ${K}.collections USING TIMESTAMP TS SET l = ['only'], m = {'new': 1} WHERE pk = 1`],
+    (7, 'seven', true), {'k': [1, 2, 3]}) USING TIMESTAMP TS`,
+  ],
+  [
+    "collections",
+    "collection-append",
+    `UPDATE ${K}.collections USING TIMESTAMP TS SET l = l + ['c'], s = s + {4}, m['z'] = 26 WHERE pk = 1`,
+  ],
+  [
+    "collections",
+    "collection-overwrite",
+    `UPDATE ${K}.collections USING TIMESTAMP TS SET l = ['only'], m = {'new': 1} WHERE pk = 1`,
+  ],
   ["collections", "element-delete", `DELETE m['new'] FROM ${K}.collections USING TIMESTAMP TS WHERE pk = 1`],
-  ["collections", "element-delete", `UPDATE ${K}.collections USING TIMESTAMP TS SET s = s - {2} WHERE pk = 1`],
-  ["collections", "udt-field", `UPDATE ${K}.collections USING TIMESTAMP TS SET u.street = 'side', u.zip = null WHERE pk = 1`],
-  ["collections", "frozen-update", `UPDATE ${K}.collections USING TIMESTAMP TS SET fu = {street: 'f2', zip: 3}, t = (8, null, false), nested['j'] = [9] WHERE pk = 1`],
+  [
+    "collections",
+    "element-delete",
+    `UPDATE ${K}.collections USING TIMESTAMP TS SET s = s - {2} WHERE pk = 1`,
+  ],
+  [
+    "collections",
+    "udt-field",
+    `UPDATE ${K}.collections USING TIMESTAMP TS SET u.street = 'side', u.zip = null WHERE pk = 1`,
+  ],
+  [
+    "collections",
+    "frozen-update",
+    `UPDATE ${K}.collections USING TIMESTAMP TS SET fu = {street: 'f2', zip: 3}, t = (8, null, false), nested['j'] = [9] WHERE pk = 1`,
+  ],
   ["collections", "collection-delete", `DELETE l, u FROM ${K}.collections USING TIMESTAMP TS WHERE pk = 1`],
-  ["collections", "insert-ttl", `INSERT INTO ${K}.collections (pk, l, m) VALUES (2, ['ttl'], {'a': 1}) USING TTL 200000000 AND TIMESTAMP TS`],
-  ["batch", "logged-batch", `BEGIN BATCH USING TIMESTAMP TS
+  [
+    "collections",
+    "insert-ttl",
+    `INSERT INTO ${K}.collections (pk, l, m) VALUES (2, ['ttl'], {'a': 1}) USING TTL 200000000 AND TIMESTAMP TS`,
+  ],
+  [
+    "batch",
+    "logged-batch",
+    `BEGIN BATCH USING TIMESTAMP TS
     INSERT INTO ${K}.all_types (pk, c_text) VALUES (7, 'batched');
     INSERT INTO ${K}.collections (pk, s) VALUES (7, {70});
     INSERT INTO ${K}.clustered (pk, ck, v) VALUES (7, 1, 'batched');
     DELETE FROM ${K}.clustered WHERE pk = 1 AND ck = 1;
-    APPLY BATCH`],
-  ["batch", "unlogged-batch", `BEGIN UNLOGGED BATCH USING TIMESTAMP TS
+    APPLY BATCH`,
+  ],
+  [
+    "batch",
+    "unlogged-batch",
+    `BEGIN UNLOGGED BATCH USING TIMESTAMP TS
     INSERT INTO ${K}.clustered (pk, ck, v) VALUES (8, 1, 'u1');
     INSERT INTO ${K}.clustered (pk, ck, v) VALUES (8, 2, 'u2');
-    APPLY BATCH`],
+    APPLY BATCH`,
+  ],
   ["clustered", "row-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 8 AND ck = 2`],
   ["all_types", "insert", `${allTypesRow(6, "last")} USING TIMESTAMP TS`],
   ["clustered", "partition-delete", `DELETE FROM ${K}.clustered USING TIMESTAMP TS WHERE pk = 2`],

@@ -46,9 +46,14 @@ export function parseCassandraYaml(text: string, file: string): CassandraYaml {
   try {
     doc = parse(text);
   } catch (err) {
-    throw new ConfigError(`'${file}' does not parse: ${(err as Error).message.split("\n")[0]}`, { hint: "give cassandraConf the conf directory of the node's Cassandra" });
+    throw new ConfigError(`'${file}' does not parse: ${(err as Error).message.split("\n")[0]}`, {
+      hint: "give cassandraConf the conf directory of the node's Cassandra",
+    });
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`'${file}' is not a YAML mapping`, { hint: "give cassandraConf the conf directory of the node's Cassandra" });
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+    throw new ConfigError(`'${file}' is not a YAML mapping`, {
+      hint: "give cassandraConf the conf directory of the node's Cassandra",
+    });
   const d = doc as Doc;
   const listen = stringAt(d, "listen_address");
   const broadcast = stringAt(d, "broadcast_address");
@@ -57,9 +62,15 @@ export function parseCassandraYaml(text: string, file: string): CassandraYaml {
     file,
     clusterName: stringAt(d, "cluster_name"),
     address: broadcast ?? listen,
-    ownAddresses: [listen, broadcast, stringAt(d, "rpc_address"), stringAt(d, "broadcast_rpc_address")].filter((a): a is string => a !== undefined),
+    ownAddresses: [
+      listen,
+      broadcast,
+      stringAt(d, "rpc_address"),
+      stringAt(d, "broadcast_rpc_address"),
+    ].filter((a): a is string => a !== undefined),
     seeds: seedsOf(d),
-    nativePort: typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : 9042,
+    nativePort:
+      typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : 9042,
   };
 }
 
@@ -70,7 +81,10 @@ export async function readCassandraYaml(cassandraConf: string): Promise<Cassandr
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: "set cassandraConf to the conf directory of the node's Cassandra" });
+    throw new ConfigError(
+      `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { hint: "set cassandraConf to the conf directory of the node's Cassandra" },
+    );
   }
   return parseCassandraYaml(text, file);
 }

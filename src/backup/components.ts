@@ -18,7 +18,10 @@ import type { ArchivedComponent } from "./types.js";
 const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
 const STREAM_ATTEMPTS = 3;
 
-export async function sha256File(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+export async function sha256File(
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");
   let size = 0;
   const stream = createReadStream(path, signal ? { signal } : {});
@@ -38,10 +41,16 @@ export interface ComponentUploadResult {
  * Why the object stored under a component's key is not that component, or undefined when it is:
  * the size and the sha256 recorded with it must both match (the key alone names only the sha256).
  */
-export function componentMismatch(stored: { size: number; metadata: Readonly<Record<string, string>> }, expected: { size: number; sha256: string }): string | undefined {
+export function componentMismatch(
+  stored: { size: number; metadata: Readonly<Record<string, string>> },
+  expected: { size: number; sha256: string },
+): string | undefined {
   if (stored.size !== expected.size) return `stored size ${stored.size}, expected ${expected.size}`;
   const sha256 = stored.metadata["sha256"];
-  if (sha256 !== expected.sha256) return sha256 === undefined ? "stored without its sha256" : `stored sha256 ${sha256}, expected ${expected.sha256}`;
+  if (sha256 !== expected.sha256)
+    return sha256 === undefined
+      ? "stored without its sha256"
+      : `stored sha256 ${sha256}, expected ${expected.sha256}`;
   return undefined;
 }
 
@@ -64,11 +73,19 @@ export async function uploadComponent(
     return { component: described, uploaded: false };
   }
   let uploaded = true;
-  const options = { ifAbsent: true, contentLength: size, metadata: { sha256, size: String(size), name: file }, signal };
+  const options = {
+    ifAbsent: true,
+    contentLength: size,
+    metadata: { sha256, size: String(size), name: file },
+    signal,
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       // Small bodies as bytes (the retry layer replays them); large ones streamed, retried here with a fresh stream.
-      const body = size <= IN_MEMORY_LIMIT ? new Uint8Array(await readFile(path)) : createReadStream(path, signal ? { signal } : {});
+      const body =
+        size <= IN_MEMORY_LIMIT
+          ? new Uint8Array(await readFile(path))
+          : createReadStream(path, signal ? { signal } : {});
       await backend.put(key, body, options);
       break;
     } catch (e) {
@@ -81,7 +98,8 @@ export async function uploadComponent(
     }
   }
   const after = await headIfExists(backend, key, signal);
-  const mismatch = after === undefined ? "missing right after upload" : componentMismatch(after, { size, sha256 });
+  const mismatch =
+    after === undefined ? "missing right after upload" : componentMismatch(after, { size, sha256 });
   if (mismatch) throw new BackupConflictError(key, mismatch);
   // The file must not have changed while it was read twice (sstables are immutable; a changed file is not one).
   const now = await stat(path);

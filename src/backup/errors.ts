@@ -4,7 +4,11 @@ import { ConfigError, PitrError, type PitrErrorOptions } from "../errors/base.js
 /** No `snapshots/<tag>/` directory for the tag (after nodetool snapshot, when it was run). */
 export class SnapshotNotFoundError extends PitrError {
   override name = "SnapshotNotFoundError";
-  constructor(readonly tag: string, dataDir: string, options?: PitrErrorOptions) {
+  constructor(
+    readonly tag: string,
+    dataDir: string,
+    options?: PitrErrorOptions,
+  ) {
     super("E_NOT_FOUND", `snapshot '${tag}' not found under '${dataDir}'`, {
       hint: "check the tag with 'nodetool listsnapshots' and that data_file_directories matches dataDir",
       ...options,
@@ -15,7 +19,11 @@ export class SnapshotNotFoundError extends PitrError {
 /** A local snapshot directory lacking a file Cassandra writes (manifest.json, schema.cql, a listed Data.db). */
 export class SnapshotIncompleteError extends PitrError {
   override name = "SnapshotIncompleteError";
-  constructor(readonly dir: string, detail: string, options?: PitrErrorOptions) {
+  constructor(
+    readonly dir: string,
+    detail: string,
+    options?: PitrErrorOptions,
+  ) {
     super("E_NOT_FOUND", `snapshot directory '${dir}' is incomplete: ${detail}`, {
       hint: "take a new snapshot (the tag may still be being written, or files were removed)",
       ...options,
@@ -26,7 +34,11 @@ export class SnapshotIncompleteError extends PitrError {
 /** nodetool exited non-zero or could not be started. */
 export class NodetoolError extends PitrError {
   override name = "NodetoolError";
-  constructor(readonly args: readonly string[], detail: string, options?: PitrErrorOptions) {
+  constructor(
+    readonly args: readonly string[],
+    detail: string,
+    options?: PitrErrorOptions,
+  ) {
     super("E_NODE_STATE", `'nodetool ${args.join(" ")}' failed: ${detail}`, {
       hint: "check that Cassandra runs and that --nodetool names a working nodetool command",
       ...options,
@@ -49,7 +61,11 @@ export function dataDirMissingError(dataDir: string | undefined, options?: PitrE
 /** Different bytes already stored under a content-addressed key, or a manifest with other content. */
 export class BackupConflictError extends PitrError {
   override name = "BackupConflictError";
-  constructor(readonly key: string, detail: string, options?: PitrErrorOptions) {
+  constructor(
+    readonly key: string,
+    detail: string,
+    options?: PitrErrorOptions,
+  ) {
     super("E_ARCHIVE_CONFLICT", `object '${key}' conflicts with what is archived: ${detail}`, options);
   }
 }

@@ -16,7 +16,15 @@ import { exists, jsonDocument, putDocumentIfAbsent } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import { mapLimit } from "./components.js";
 import { incrementalKey, undashedUuid } from "../format/backup-layout.js";
-import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, type SstableUploadCounts, type TableDir } from "./local.js";
+import {
+  archiveSstable,
+  inScope,
+  listTableDirs,
+  parseScope,
+  requireDataDir,
+  type SstableUploadCounts,
+  type TableDir,
+} from "./local.js";
 import { parseIncrementalRecord } from "./read.js";
 import { BackupConflictError } from "./errors.js";
 import { findTableEvents, recordTableEvents } from "./table-events.js";
@@ -66,7 +74,11 @@ export function sameIncremental(stored: Buffer, key: string, record: Incremental
     return false; // not a record at all: a conflict
   }
   const components = (r: IncrementalRecord) => JSON.stringify(r.sstable);
-  return components(existing) === components(record) && existing.table_id === record.table_id && existing.flush_time === record.flush_time;
+  return (
+    components(existing) === components(record) &&
+    existing.table_id === record.table_id &&
+    existing.flush_time === record.flush_time
+  );
 }
 
 export async function uploadIncrementals(options: UploadIncrementalsOptions): Promise<IncrementalsSummary> {
@@ -114,7 +126,8 @@ async function filesIn(dir: string): Promise<string[] | undefined> {
   try {
     return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR")
+      return undefined;
     throw e;
   }
 }
@@ -125,13 +138,27 @@ type IncrementalOutcome = { outcome: "incomplete" } | { outcome: "stored" | "exi
  * One sstable of backups/: skipped while a component its TOC names is not linked yet; else its
  * components uploaded and its record written once ("existed": this or another run archived it).
  */
-async function archiveIncremental(o: UploadIncrementalsOptions, counts: SstableUploadCounts, dir: TableDir, backups: string, group: SstableGroup): Promise<IncrementalOutcome> {
+async function archiveIncremental(
+  o: UploadIncrementalsOptions,
+  counts: SstableUploadCounts,
+  dir: TableDir,
+  backups: string,
+  group: SstableGroup,
+): Promise<IncrementalOutcome> {
   const { backend, identity, signal } = o;
-  const toc = group.files.has("TOC.txt") ? await readToc(backups, group.base).catch(() => undefined) : undefined;
+  const toc = group.files.has("TOC.txt")
+    ? await readToc(backups, group.base).catch(() => undefined)
+    : undefined;
   const dataFile = group.files.get("Data.db");
   if (missingComponents(group, toc).length > 0 || dataFile === undefined) return { outcome: "incomplete" };
   const flushTimeMs = Math.floor((await stat(join(backups, dataFile))).mtimeMs);
-  const key = incrementalKey(identity, { flushTimeMs, keyspace: dir.keyspace, table: dir.table, tableIdHex: undashedUuid(dir.dirTableId), sstable: group.base });
+  const key = incrementalKey(identity, {
+    flushTimeMs,
+    keyspace: dir.keyspace,
+    table: dir.table,
+    tableIdHex: undashedUuid(dir.dirTableId),
+    sstable: group.base,
+  });
   if (await exists(backend, key, signal)) return { outcome: "existed", key };
   const sstable = await archiveSstable(backend, identity, backups, group, { parallelism: 1, signal, counts });
   const record = incrementalRecord(identity, dir, flushTimeMs, (o.now ?? Date.now)(), sstable);
@@ -139,12 +166,19 @@ async function archiveIncremental(o: UploadIncrementalsOptions, counts: SstableU
     metadata: { kind: "incremental" },
     signal,
     same: (stored) => sameIncremental(stored, key, record),
-    conflict: (detail) => new BackupConflictError(key, `${detail}: an incremental record of other sstable components`),
+    conflict: (detail) =>
+      new BackupConflictError(key, `${detail}: an incremental record of other sstable components`),
   });
   return { outcome: put, key };
 }
 
-export function incrementalRecord(identity: NodeIdentity, dir: TableDir, flushTimeMs: number, uploadedAtMs: number, sstable: ArchivedSstable): IncrementalRecord {
+export function incrementalRecord(
+  identity: NodeIdentity,
+  dir: TableDir,
+  flushTimeMs: number,
+  uploadedAtMs: number,
+  sstable: ArchivedSstable,
+): IncrementalRecord {
   return {
     schema_version: BACKUP_SCHEMA_VERSION,
     kind: "incremental",

@@ -68,9 +68,13 @@ const TABLE_DIR = /^(.+)-([0-9a-f]{32})$/;
 async function subdirs(path: string): Promise<string[]> {
   try {
     const entries = await readdir(path, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR")
+      return [];
     throw e;
   }
 }
@@ -82,7 +86,13 @@ export async function listTableDirs(dataDir: string): Promise<TableDir[]> {
     for (const dirName of await subdirs(join(dataDir, keyspace))) {
       const m = TABLE_DIR.exec(dirName);
       if (!m) continue;
-      out.push({ keyspace, table: m[1]!, dirTableId: dashedUuid(m[2]!), dirName, path: join(dataDir, keyspace, dirName) });
+      out.push({
+        keyspace,
+        table: m[1]!,
+        dirTableId: dashedUuid(m[2]!),
+        dirName,
+        path: join(dataDir, keyspace, dirName),
+      });
     }
   }
   return out;
@@ -114,7 +124,12 @@ export async function archiveSstable(
   identity: NodeIdentity,
   dir: string,
   group: SstableGroup,
-  options: { parallelism: number; signal?: AbortSignal | undefined; counts: SstableUploadCounts; onFile?: ((e: UploadProgressEvent) => void) | undefined },
+  options: {
+    parallelism: number;
+    signal?: AbortSignal | undefined;
+    counts: SstableUploadCounts;
+    onFile?: ((e: UploadProgressEvent) => void) | undefined;
+  },
 ): Promise<ArchivedSstable> {
   let stats: SstableStatistics | undefined;
   let statisticsError: string | null = null;
@@ -129,16 +144,20 @@ export async function archiveSstable(
     }
   }
   const files = [...group.files.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  const components: ArchivedComponent[] = await mapLimit(files, options.parallelism, async ([component, file]) => {
-    const r = await uploadComponent(backend, identity, join(dir, file), file, component, options.signal);
-    options.counts.bytesTotal += r.component.size;
-    if (r.uploaded) {
-      options.counts.uploaded++;
-      options.counts.bytesUploaded += r.component.size;
-    } else options.counts.deduplicated++;
-    options.onFile?.({ file, uploaded: r.uploaded, size: r.component.size });
-    return r.component;
-  });
+  const components: ArchivedComponent[] = await mapLimit(
+    files,
+    options.parallelism,
+    async ([component, file]) => {
+      const r = await uploadComponent(backend, identity, join(dir, file), file, component, options.signal);
+      options.counts.bytesTotal += r.component.size;
+      if (r.uploaded) {
+        options.counts.uploaded++;
+        options.counts.bytesUploaded += r.component.size;
+      } else options.counts.deduplicated++;
+      options.onFile?.({ file, uploaded: r.uploaded, size: r.component.size });
+      return r.component;
+    },
+  );
   const idTime = sstableIdTime(group.id);
   return {
     name: group.base,
@@ -151,7 +170,10 @@ export async function archiveSstable(
     commit_log_upper_bound: positionJson(stats?.commitLogUpperBound),
     commit_log_lower_bound: positionJson(stats?.commitLogLowerBound),
     commit_log_intervals: stats?.commitLogIntervals
-      ? stats.commitLogIntervals.map((i) => ({ lower: positionJson(i.lower)!, upper: positionJson(i.upper)! }))
+      ? stats.commitLogIntervals.map((i) => ({
+          lower: positionJson(i.lower)!,
+          upper: positionJson(i.upper)!,
+        }))
       : null,
     originating_host_id: stats?.originatingHostId ?? null,
     statistics_error: statisticsError,

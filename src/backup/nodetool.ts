@@ -17,10 +17,16 @@ export interface NodetoolOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-export function createNodetoolRunner(command: string = DEFAULT_NODETOOL, options: NodetoolOptions = {}): NodetoolRunner {
+export function createNodetoolRunner(
+  command: string = DEFAULT_NODETOOL,
+  options: NodetoolOptions = {},
+): NodetoolRunner {
   const parts = command.split(" ").filter((p) => p.length > 0);
   const file = parts[0];
-  if (!file) throw new ConfigError("the nodetool command is empty", { hint: "set nodetool in the config file or pass --nodetool" });
+  if (!file)
+    throw new ConfigError("the nodetool command is empty", {
+      hint: "set nodetool in the config file or pass --nodetool",
+    });
   const prefix = parts.slice(1);
   return async (args, signal) => {
     let result;
@@ -36,21 +42,33 @@ export function createNodetoolRunner(command: string = DEFAULT_NODETOOL, options
       throw new NodetoolError(args, e instanceof Error ? e.message.split("\n")[0]! : String(e), { cause: e });
     }
     if ((result as { code?: string }).code === "ENOENT") {
-      throw new ConfigError(`nodetool command '${file}' not found`, { hint: "set nodetool in the config file or pass --nodetool with the full path (e.g. /opt/cassandra/bin/nodetool)" });
+      throw new ConfigError(`nodetool command '${file}' not found`, {
+        hint: "set nodetool in the config file or pass --nodetool with the full path (e.g. /opt/cassandra/bin/nodetool)",
+      });
     }
     if (result.timedOut) {
       // Not a NodetoolError: a node that does not answer in time may still be running.
-      throw new PitrError("E_NODE_STATE", `'nodetool ${args.join(" ")}' did not answer within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`, {
-        hint: "the node may be running but hung: check it, and stop it before a restore",
-      });
+      throw new PitrError(
+        "E_NODE_STATE",
+        `'nodetool ${args.join(" ")}' did not answer within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`,
+        {
+          hint: "the node may be running but hung: check it, and stop it before a restore",
+        },
+      );
     }
     if (result.failed || result.exitCode !== 0) {
       const lines = String(result.all ?? "")
         .split("\n")
         .map((l) => l.trim())
         .filter((l) => l.length > 0 && !/^\s*at /.test(l));
-      const detail = lines.find((l) => /error|exception|not found|failed/i.test(l)) ?? lines[lines.length - 1];
-      const status = result.exitCode === undefined ? (result.signal ? `killed by ${result.signal}` : "failed") : `exit ${result.exitCode}`;
+      const detail =
+        lines.find((l) => /error|exception|not found|failed/i.test(l)) ?? lines[lines.length - 1];
+      const status =
+        result.exitCode === undefined
+          ? result.signal
+            ? `killed by ${result.signal}`
+            : "failed"
+          : `exit ${result.exitCode}`;
       throw new NodetoolError(args, detail === undefined ? `${status}, no output` : `${detail} (${status})`);
     }
     return String(result.stdout);
@@ -67,7 +85,9 @@ export interface StatusNode {
 /** The nodes `nodetool status` lists, every datacenter. */
 export function parseStatusNodes(text: string): StatusNode[] {
   const out: StatusNode[] = [];
-  for (const m of text.matchAll(/^([UD][NLJM])\s+(\S+)\s.*?\s([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s/gm)) {
+  for (const m of text.matchAll(
+    /^([UD][NLJM])\s+(\S+)\s.*?\s([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s/gm,
+  )) {
     out.push({ state: m[1]!, address: m[2]!, hostId: m[3]! });
   }
   return out;
@@ -104,7 +124,10 @@ export interface DiscoveredNode {
 
 export function parseNodetoolInfo(info: string): { hostId: string; datacenter: string | undefined } {
   const hostId = /^ID\s*:\s*([0-9a-f-]{36})\s*$/m.exec(info)?.[1];
-  if (!hostId) throw new PitrError("E_NODE_STATE", "nodetool info printed no host id", { hint: "has the node finished starting?" });
+  if (!hostId)
+    throw new PitrError("E_NODE_STATE", "nodetool info printed no host id", {
+      hint: "has the node finished starting?",
+    });
   return { hostId, datacenter: /^Data Center\s*:\s*(\S+)/m.exec(info)?.[1] };
 }
 

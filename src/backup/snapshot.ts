@@ -17,10 +17,24 @@ import { mapLimit } from "./components.js";
 import { BackupConflictError, SnapshotIncompleteError, SnapshotNotFoundError } from "./errors.js";
 import { SCHEMA_KEYSPACE, snapshotManifestKey } from "../format/backup-layout.js";
 import { findTableEvents, recordTableEvents } from "./table-events.js";
-import { archiveSstable, inScope, listTableDirs, parseScope, requireDataDir, SYSTEM_KEYSPACES, type SstableUploadCounts, type TableDir } from "./local.js";
+import {
+  archiveSstable,
+  inScope,
+  listTableDirs,
+  parseScope,
+  requireDataDir,
+  SYSTEM_KEYSPACES,
+  type SstableUploadCounts,
+  type TableDir,
+} from "./local.js";
 import { createNodetoolRunner, parseInfoTokens, snapshotArgs, type NodetoolRunner } from "./nodetool.js";
 import { parseJson, parseSnapshotManifest } from "../format/backup-record.js";
-import { BACKUP_SCHEMA_VERSION, type ArchivedSstable, type SnapshotManifest, type SnapshotTable } from "./types.js";
+import {
+  BACKUP_SCHEMA_VERSION,
+  type ArchivedSstable,
+  type SnapshotManifest,
+  type SnapshotTable,
+} from "./types.js";
 
 export interface SnapshotProgress {
   readonly filesDone: number;
@@ -108,7 +122,10 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /** Table directories holding `snapshots/<tag>/`. */
-export async function findSnapshotDirs(dataDir: string, tag: string): Promise<{ dir: TableDir; path: string }[]> {
+export async function findSnapshotDirs(
+  dataDir: string,
+  tag: string,
+): Promise<{ dir: TableDir; path: string }[]> {
   const out: { dir: TableDir; path: string }[] = [];
   for (const dir of await listTableDirs(dataDir)) {
     const path = join(dir.path, "snapshots", tag);
@@ -119,7 +136,9 @@ export async function findSnapshotDirs(dataDir: string, tag: string): Promise<{ 
 
 /** The table id of `WITH ID = <uuid>` in schema.cql, if present. */
 export function parseSchemaTableId(schemaCql: string): string | undefined {
-  return /\bWITH\s+ID\s*=\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b/.exec(schemaCql)?.[1]?.toLowerCase();
+  return /\bWITH\s+ID\s*=\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b/
+    .exec(schemaCql)?.[1]
+    ?.toLowerCase();
 }
 
 /** Reads and checks one local snapshot directory (nothing is uploaded). */
@@ -132,36 +151,58 @@ export async function readLocalSnapshotTable(dir: TableDir, path: string): Promi
   } catch (e) {
     throw new SnapshotIncompleteError(path, "manifest.json is not JSON", { cause: e });
   }
-  const listed = Array.isArray(manifest.files) ? manifest.files.filter((f): f is string => typeof f === "string") : [];
+  const listed = Array.isArray(manifest.files)
+    ? manifest.files.filter((f): f is string => typeof f === "string")
+    : [];
   const createdAtMs = typeof manifest.created_at === "string" ? Date.parse(manifest.created_at) : NaN;
   const schemaCql = (await readOptional(join(path, "schema.cql"))) ?? null;
-  if (schemaCql === null && !SYSTEM_KEYSPACES.has(dir.keyspace)) throw new SnapshotIncompleteError(path, "no schema.cql");
+  if (schemaCql === null && !SYSTEM_KEYSPACES.has(dir.keyspace))
+    throw new SnapshotIncompleteError(path, "no schema.cql");
   const tableId = (schemaCql && parseSchemaTableId(schemaCql)) || dir.dirTableId;
 
   const entries = await readdir(path, { withFileTypes: true });
   const { sstables } = groupSstableFiles(entries.filter((e) => e.isFile()).map((e) => e.name));
   const present = new Set(sstables.flatMap((s) => [...s.files.values()]));
   for (const file of listed) {
-    if (!present.has(file)) throw new SnapshotIncompleteError(path, `'${file}' listed in manifest.json is missing`);
+    if (!present.has(file))
+      throw new SnapshotIncompleteError(path, `'${file}' listed in manifest.json is missing`);
   }
   for (const s of sstables) {
     const toc = s.files.has("TOC.txt") ? await readToc(path, s.base) : undefined;
     const missing = missingComponents(s, toc);
-    if (missing.length > 0) throw new SnapshotIncompleteError(path, `sstable '${s.base}' lacks ${missing.join(", ")}`);
+    if (missing.length > 0)
+      throw new SnapshotIncompleteError(path, `sstable '${s.base}' lacks ${missing.join(", ")}`);
   }
-  return { dir, path, tableId, schemaCql, createdAtMs: Number.isFinite(createdAtMs) ? createdAtMs : undefined, sstables };
+  return {
+    dir,
+    path,
+    tableId,
+    schemaCql,
+    createdAtMs: Number.isFinite(createdAtMs) ? createdAtMs : undefined,
+    sstables,
+  };
 }
 
 function sameContent(a: SnapshotManifest, b: SnapshotManifest): boolean {
   const digest = (m: SnapshotManifest) =>
     JSON.stringify(
-      m.tables.map((t) => [t.keyspace, t.table, t.table_id, t.sstables.map((s) => [s.name, s.components.map((c) => [c.file, c.sha256])])]),
+      m.tables.map((t) => [
+        t.keyspace,
+        t.table,
+        t.table_id,
+        t.sstables.map((s) => [s.name, s.components.map((c) => [c.file, c.sha256])]),
+      ]),
     );
   return a.tag === b.tag && a.snapshot_time === b.snapshot_time && digest(a) === digest(b);
 }
 
 /** Finds the tag's directories, taking the snapshot with nodetool first when the tag is new. */
-async function findOrTake(o: UploadSnapshotOptions, dataDir: string, tag: string, nodetool: () => NodetoolRunner): Promise<{ found: { dir: TableDir; path: string }[]; created: boolean }> {
+async function findOrTake(
+  o: UploadSnapshotOptions,
+  dataDir: string,
+  tag: string,
+  nodetool: () => NodetoolRunner,
+): Promise<{ found: { dir: TableDir; path: string }[]; created: boolean }> {
   let found = await findSnapshotDirs(dataDir, tag);
   if (found.length > 0) return { found, created: false };
   await nodetool()(snapshotArgs(tag, o.scope ?? []), o.signal);
@@ -175,13 +216,23 @@ async function findOrTake(o: UploadSnapshotOptions, dataDir: string, tag: string
  * replacement node needs on disk before its first start (restore/replace.ts). A scoped snapshot
  * does not hold them, so they are snapshotted with the same tag; a failure only adds a warning.
  */
-async function schemaTablesOf(o: UploadSnapshotOptions, dataDir: string, tag: string, found: { dir: TableDir; path: string }[], nodetool: () => NodetoolRunner, warnings: string[]): Promise<LocalSnapshotTable[]> {
+async function schemaTablesOf(
+  o: UploadSnapshotOptions,
+  dataDir: string,
+  tag: string,
+  found: { dir: TableDir; path: string }[],
+  nodetool: () => NodetoolRunner,
+  warnings: string[],
+): Promise<LocalSnapshotTable[]> {
   let dirs = found.filter((f) => f.dir.keyspace === SCHEMA_KEYSPACE);
   if (dirs.length === 0 && o.schema !== false) {
     try {
       await nodetool()(["snapshot", "-t", tag, SCHEMA_KEYSPACE], o.signal);
       dirs = (await findSnapshotDirs(dataDir, tag)).filter((f) => f.dir.keyspace === SCHEMA_KEYSPACE);
-      if (dirs.length === 0) warnings.push(`keyspace schema not recorded: 'nodetool snapshot -t ${tag} ${SCHEMA_KEYSPACE}' left no ${SCHEMA_KEYSPACE} directory under '${dataDir}'`);
+      if (dirs.length === 0)
+        warnings.push(
+          `keyspace schema not recorded: 'nodetool snapshot -t ${tag} ${SCHEMA_KEYSPACE}' left no ${SCHEMA_KEYSPACE} directory under '${dataDir}'`,
+        );
     } catch (e) {
       if (!isPitrError(e)) throw e;
       warnings.push(`keyspace schema not recorded: ${e.message}`);
@@ -192,7 +243,11 @@ async function schemaTablesOf(o: UploadSnapshotOptions, dataDir: string, tag: st
   return tables;
 }
 
-async function readTokens(o: UploadSnapshotOptions, nodetool: () => NodetoolRunner, warnings: string[]): Promise<string[] | null> {
+async function readTokens(
+  o: UploadSnapshotOptions,
+  nodetool: () => NodetoolRunner,
+  warnings: string[],
+): Promise<string[] | null> {
   if (o.tokens === false) return null;
   try {
     const parsed = parseInfoTokens(await nodetool()(["info", "-T"], o.signal));
@@ -205,7 +260,11 @@ async function readTokens(o: UploadSnapshotOptions, nodetool: () => NodetoolRunn
 }
 
 /** Uploads every sstable of `tables`, content-addressed, and describes them for the manifest. */
-async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnapshotTable[], counts: SstableUploadCounts): Promise<SnapshotTable[]> {
+async function uploadTables(
+  o: UploadSnapshotOptions,
+  tables: readonly LocalSnapshotTable[],
+  counts: SstableUploadCounts,
+): Promise<SnapshotTable[]> {
   const filesTotal = tables.reduce((n, t) => n + t.sstables.reduce((m, s) => m + s.files.size, 0), 0);
   let filesDone = 0;
   let bytesDone = 0;
@@ -225,7 +284,14 @@ async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnap
         },
       }),
     );
-    archived.push({ keyspace: t.dir.keyspace, table: t.dir.table, table_id: t.tableId, table_dir: t.dir.dirName, schema_cql: t.schemaCql, sstables });
+    archived.push({
+      keyspace: t.dir.keyspace,
+      table: t.dir.table,
+      table_id: t.tableId,
+      table_dir: t.dir.dirName,
+      schema_cql: t.schemaCql,
+      sstables,
+    });
   }
   return archived;
 }
@@ -235,13 +301,23 @@ async function uploadTables(o: UploadSnapshotOptions, tables: readonly LocalSnap
  * sstables with the same sha256s is a success (true), another one a conflict; what was stored is
  * read back and compared byte for byte.
  */
-async function putManifest(o: UploadSnapshotOptions, key: string, manifest: SnapshotManifest): Promise<boolean> {
+async function putManifest(
+  o: UploadSnapshotOptions,
+  key: string,
+  manifest: SnapshotManifest,
+): Promise<boolean> {
   const put = await putDocumentIfAbsent(o.backend, key, jsonDocument(manifest), {
     metadata: { kind: "snapshot", tag: Buffer.from(manifest.tag).toString("base64url") },
     signal: o.signal,
-    same: (stored) => sameContent(parseSnapshotManifest(parseJson(stored.toString("utf8"), key), key), manifest),
+    same: (stored) =>
+      sameContent(parseSnapshotManifest(parseJson(stored.toString("utf8"), key), key), manifest),
     conflict: (detail) =>
-      new BackupConflictError(key, detail === ANOTHER_OBJECT ? "a snapshot manifest with the same time and tag but other sstables is archived" : detail),
+      new BackupConflictError(
+        key,
+        detail === ANOTHER_OBJECT
+          ? "a snapshot manifest with the same time and tag but other sstables is archived"
+          : detail,
+      ),
   });
   return put === "existed";
 }
@@ -257,13 +333,17 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
   const warnings: string[] = [];
   let runner: NodetoolRunner | undefined;
   const nodetool = (): NodetoolRunner =>
-    (runner ??= typeof options.nodetool === "function" ? options.nodetool : createNodetoolRunner(options.nodetool));
+    (runner ??=
+      typeof options.nodetool === "function" ? options.nodetool : createNodetoolRunner(options.nodetool));
 
   const { found, created } = await findOrTake(options, dataDir, tag, nodetool);
   const chosen = found.filter((f) => inScope(scope, f.dir.keyspace, f.dir.table));
   if (chosen.length === 0) {
     throw new SnapshotNotFoundError(tag, dataDir, {
-      hint: scopeEntries.length > 0 ? `the tag exists, but not for ${scopeEntries.join(", ")}` : "the tag holds only system keyspaces; name them to upload them",
+      hint:
+        scopeEntries.length > 0
+          ? `the tag exists, but not for ${scopeEntries.join(", ")}`
+          : "the tag holds only system keyspaces; name them to upload them",
     });
   }
 
@@ -273,16 +353,27 @@ export async function uploadSnapshot(options: UploadSnapshotOptions): Promise<Sn
 
   // Truncations and drops since the last run (table-events.ts), as `incremental` records them.
   const tableDirs = (await listTableDirs(dataDir)).filter((d) => inScope(scope, d.keyspace, d.table));
-  await recordTableEvents(options.backend, options.identity, await findTableEvents(tableDirs), options.signal);
+  await recordTableEvents(
+    options.backend,
+    options.identity,
+    await findTableEvents(tableDirs),
+    options.signal,
+  );
 
-  const schemaTables = scope.keyspaces.includes(SCHEMA_KEYSPACE) ? [] : await schemaTablesOf(options, dataDir, tag, found, nodetool, warnings);
+  const schemaTables = scope.keyspaces.includes(SCHEMA_KEYSPACE)
+    ? []
+    : await schemaTablesOf(options, dataDir, tag, found, nodetool, warnings);
   const tokens = await readTokens(options, nodetool, warnings);
 
   const counts: SstableUploadCounts = { uploaded: 0, deduplicated: 0, bytesUploaded: 0, bytesTotal: 0 };
   const archivedTables = await uploadTables(options, tables, counts);
   const archivedSchema = schemaTables.length > 0 ? await uploadTables(options, schemaTables, counts) : null;
 
-  const manifest = snapshotManifest(options, tag, tables, startedMs, now(), { tokens, archivedTables, archivedSchema });
+  const manifest = snapshotManifest(options, tag, tables, startedMs, now(), {
+    tokens,
+    archivedTables,
+    archivedSchema,
+  });
   const key = snapshotManifestKey(identity, Date.parse(manifest.snapshot_time), tag);
   const manifestExisted = await putManifest(options, key, manifest);
   const cleared = options.clear ? await clearLocal(tag, nodetool, signal, warnings) : false;
@@ -314,7 +405,11 @@ function snapshotManifest(
   tables: readonly LocalSnapshotTable[],
   startedMs: number,
   uploadedMs: number,
-  parts: { tokens: SnapshotManifest["tokens"]; archivedTables: SnapshotTable[]; archivedSchema: SnapshotTable[] | null },
+  parts: {
+    tokens: SnapshotManifest["tokens"];
+    archivedTables: SnapshotTable[];
+    archivedSchema: SnapshotTable[] | null;
+  },
 ): SnapshotManifest {
   const createdTimes = tables.map((t) => t.createdAtMs).filter((x): x is number => x !== undefined);
   const snapshotTimeMs = createdTimes.length > 0 ? Math.min(...createdTimes) : startedMs;
@@ -336,7 +431,12 @@ function snapshotManifest(
 }
 
 /** nodetool clearsnapshot after a verified upload; a failure is a warning, the upload stands. */
-async function clearLocal(tag: string, nodetool: () => NodetoolRunner, signal: AbortSignal | undefined, warnings: string[]): Promise<boolean> {
+async function clearLocal(
+  tag: string,
+  nodetool: () => NodetoolRunner,
+  signal: AbortSignal | undefined,
+  warnings: string[],
+): Promise<boolean> {
   try {
     await nodetool()(["clearsnapshot", "-t", tag], signal);
     return true;
@@ -349,6 +449,8 @@ async function clearLocal(tag: string, nodetool: () => NodetoolRunner, signal: A
 
 async function totalBytes(tables: readonly LocalSnapshotTable[]): Promise<number> {
   let total = 0;
-  for (const t of tables) for (const s of t.sstables) for (const file of s.files.values()) total += (await stat(join(t.path, file))).size;
+  for (const t of tables)
+    for (const s of t.sstables)
+      for (const file of s.files.values()) total += (await stat(join(t.path, file))).size;
   return total;
 }

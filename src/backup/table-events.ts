@@ -13,7 +13,14 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { compactTime, decodeKeyPart, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "../format/layout.js";
+import {
+  compactTime,
+  decodeKeyPart,
+  encodeKeyPart,
+  nodePrefix,
+  parseCompactTime,
+  type NodeIdentity,
+} from "../format/layout.js";
 import { dashedUuid, undashedUuid } from "../format/backup-layout.js";
 import { isPitrError } from "../errors/base.js";
 import { PreconditionFailedError } from "../storage/errors.js";
@@ -35,10 +42,19 @@ export interface TableEvent {
 const AUTO_SNAPSHOT = /^(truncated|dropped)-(\d{10,16})-(.+)$/;
 
 /** The event an auto-snapshot directory name records, if it is one. */
-export function eventOfSnapshotDir(dir: Pick<TableDir, "keyspace" | "table" | "dirTableId">, name: string): TableEvent | undefined {
+export function eventOfSnapshotDir(
+  dir: Pick<TableDir, "keyspace" | "table" | "dirTableId">,
+  name: string,
+): TableEvent | undefined {
   const m = AUTO_SNAPSHOT.exec(name);
   if (!m || m[3] !== dir.table) return undefined;
-  return { kind: m[1] === "truncated" ? "truncate" : "drop", keyspace: dir.keyspace, table: dir.table, tableId: dir.dirTableId, timeMs: Number(m[2]) };
+  return {
+    kind: m[1] === "truncated" ? "truncate" : "drop",
+    keyspace: dir.keyspace,
+    table: dir.table,
+    tableId: dir.dirTableId,
+    timeMs: Number(m[2]),
+  };
 }
 
 export function tableEventsPrefix(id: NodeIdentity): string {
@@ -51,10 +67,19 @@ export function tableEventKey(id: NodeIdentity, e: TableEvent): string {
 
 export function parseTableEventKey(key: string): TableEvent | undefined {
   const name = key.slice(key.lastIndexOf("/") + 1);
-  const m = /^(\d{8}T\d{6}\.\d{3}Z)_(truncate|drop)_([A-Za-z0-9_+-]+)\.([A-Za-z0-9_+-]+)_([0-9a-f]{32})\.json$/.exec(name);
+  const m =
+    /^(\d{8}T\d{6}\.\d{3}Z)_(truncate|drop)_([A-Za-z0-9_+-]+)\.([A-Za-z0-9_+-]+)_([0-9a-f]{32})\.json$/.exec(
+      name,
+    );
   const timeMs = m ? parseCompactTime(m[1]!) : undefined;
   if (!m || timeMs === undefined) return undefined;
-  return { kind: m[2] as TableEvent["kind"], keyspace: decodeKeyPart(m[3]!), table: decodeKeyPart(m[4]!), tableId: dashedUuid(m[5]!), timeMs };
+  return {
+    kind: m[2] as TableEvent["kind"],
+    keyspace: decodeKeyPart(m[3]!),
+    table: decodeKeyPart(m[4]!),
+    tableId: dashedUuid(m[5]!),
+    timeMs,
+  };
 }
 
 /** Every truncation and drop auto-snapshot in the given table directories. */
@@ -74,23 +99,48 @@ export async function findTableEvents(dirs: readonly TableDir[]): Promise<TableE
 }
 
 /** Records each event once (an existing key is the same event); returns the keys written now. */
-export async function recordTableEvents(backend: Backend, identity: NodeIdentity, events: readonly TableEvent[], signal?: AbortSignal): Promise<string[]> {
+export async function recordTableEvents(
+  backend: Backend,
+  identity: NodeIdentity,
+  events: readonly TableEvent[],
+  signal?: AbortSignal,
+): Promise<string[]> {
   const written: string[] = [];
   for (const e of events) {
     const key = tableEventKey(identity, e);
-    const body = JSON.stringify({ schema_version: 1, kind: e.kind, keyspace: e.keyspace, table: e.table, table_id: e.tableId, time: new Date(e.timeMs).toISOString() }) + "\n";
+    const body =
+      JSON.stringify({
+        schema_version: 1,
+        kind: e.kind,
+        keyspace: e.keyspace,
+        table: e.table,
+        table_id: e.tableId,
+        time: new Date(e.timeMs).toISOString(),
+      }) + "\n";
     try {
-      await backend.put(key, new Uint8Array(Buffer.from(body)), { ifAbsent: true, metadata: { kind: "table-event" }, signal });
+      await backend.put(key, new Uint8Array(Buffer.from(body)), {
+        ifAbsent: true,
+        metadata: { kind: "table-event" },
+        signal,
+      });
       written.push(key);
     } catch (err) {
-      if (!(err instanceof PreconditionFailedError || (isPitrError(err) && err.code === "E_PRECONDITION_FAILED"))) throw err;
+      if (!(
+        err instanceof PreconditionFailedError ||
+        (isPitrError(err) && err.code === "E_PRECONDITION_FAILED")
+      ))
+        throw err;
     }
   }
   return written;
 }
 
 /** Every recorded truncation and drop of the node, oldest first. */
-export async function listTableEvents(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<TableEvent[]> {
+export async function listTableEvents(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<TableEvent[]> {
   const out: TableEvent[] = [];
   for await (const info of backend.list(tableEventsPrefix(identity), { signal })) {
     const e = parseTableEventKey(info.key);

@@ -74,7 +74,8 @@ export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
   const out: Interval[] = [];
   for (const i of sorted) {
     const last = out[out.length - 1];
-    if (last && i.fromMs <= last.toMs) out[out.length - 1] = { fromMs: last.fromMs, toMs: Math.max(last.toMs, i.toMs) };
+    if (last && i.fromMs <= last.toMs)
+      out[out.length - 1] = { fromMs: last.fromMs, toMs: Math.max(last.toMs, i.toMs) };
     else out.push({ fromMs: i.fromMs, toMs: i.toMs });
   }
   return out;
@@ -105,20 +106,36 @@ export function restorableIntervals(catalog: Catalog): Interval[] {
 }
 
 function newestClose(catalog: Catalog): number | undefined {
-  return catalog.segments.reduce<number | undefined>((m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m), undefined);
+  return catalog.segments.reduce<number | undefined>(
+    (m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m),
+    undefined,
+  );
 }
 
-function stoppedOf(newest: number | undefined, clusterNewest: number | undefined, stoppedAfterMs: number): ClusterNode["stopped"] {
+function stoppedOf(
+  newest: number | undefined,
+  clusterNewest: number | undefined,
+  stoppedAfterMs: number,
+): ClusterNode["stopped"] {
   if (clusterNewest === undefined) return undefined;
   if (newest === undefined) return { lagMs: undefined };
   const lagMs = clusterNewest - newest;
   return lagMs > stoppedAfterMs ? { lagMs } : undefined;
 }
 
-export function buildClusterView(cluster: string, catalogs: readonly Catalog[], options: ClusterViewOptions): ClusterView {
-  const sorted = [...catalogs].sort((a, b) => (a.identity.node < b.identity.node ? -1 : a.identity.node > b.identity.node ? 1 : 0));
+export function buildClusterView(
+  cluster: string,
+  catalogs: readonly Catalog[],
+  options: ClusterViewOptions,
+): ClusterView {
+  const sorted = [...catalogs].sort((a, b) =>
+    a.identity.node < b.identity.node ? -1 : a.identity.node > b.identity.node ? 1 : 0,
+  );
   const newestByNode = sorted.map(newestClose);
-  const newestCloseMs = newestByNode.reduce<number | undefined>((m, n) => (n !== undefined && (m === undefined || n > m) ? n : m), undefined);
+  const newestCloseMs = newestByNode.reduce<number | undefined>(
+    (m, n) => (n !== undefined && (m === undefined || n > m) ? n : m),
+    undefined,
+  );
   const nodes: ClusterNode[] = sorted.map((c, i) => ({
     node: c.identity.node,
     restorable: restorableIntervals(c),
@@ -130,7 +147,12 @@ export function buildClusterView(cluster: string, catalogs: readonly Catalog[], 
     inRing: options.ring ? options.ring.some((r) => r.hostId === c.identity.node) : undefined,
   }));
   const archived = new Set(sorted.map((c) => c.identity.node));
-  const common = nodes.length === 0 ? [] : nodes.slice(1).reduce((acc, n) => intersectIntervals(acc, n.restorable), nodes[0]!.restorable as Interval[]);
+  const common =
+    nodes.length === 0
+      ? []
+      : nodes
+          .slice(1)
+          .reduce((acc, n) => intersectIntervals(acc, n.restorable), nodes[0]!.restorable as Interval[]);
   return {
     cluster,
     nodes,
@@ -146,7 +168,8 @@ export function buildClusterView(cluster: string, catalogs: readonly Catalog[], 
 export function clusterProblems(view: ClusterView): string[] {
   const problems: string[] = [];
   if (view.commonWindow === undefined) problems.push("no instant to which every node can be restored");
-  for (const r of view.ringWithoutArchive) problems.push(`node ${r.hostId} (${r.address}) is in the ring but has nothing archived`);
+  for (const r of view.ringWithoutArchive)
+    problems.push(`node ${r.hostId} (${r.address}) is in the ring but has nothing archived`);
   for (const n of view.nodes) {
     if (n.restorable.length === 0) problems.push(`node ${n.node}: nothing restorable`);
     if (n.stopped) problems.push(`node ${n.node}: archive stopped`);

@@ -18,7 +18,12 @@ export interface ExposedSegment {
 
 export function exposureOf(
   catalog: Pick<Catalog, "segments" | "unarchivedTail">,
-  onDisk: readonly { readonly name: string; readonly segmentId: bigint; readonly syncedEnd: number; readonly modifiedMs: number }[],
+  onDisk: readonly {
+    readonly name: string;
+    readonly segmentId: bigint;
+    readonly syncedEnd: number;
+    readonly modifiedMs: number;
+  }[],
 ): ExposedSegment[] {
   const byId = new Map(catalog.segments.map((s) => [s.segmentId, s]));
   const out: ExposedSegment[] = [];

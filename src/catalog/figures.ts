@@ -8,12 +8,25 @@ import { readCatalog } from "./read.js";
 /** How far back the agent's metrics look for the restorable window (a week of day prefixes). */
 export const RESTORABLE_LOOKBACK_MS = 7 * 86_400_000;
 
-export async function restorableFigures(backend: Backend, identity: NodeIdentity, nowMs: number): Promise<RestorableFigures> {
-  const catalog = await readCatalog(backend, identity, { fromMs: nowMs - RESTORABLE_LOOKBACK_MS, toMs: nowMs, loadSnapshots, loadIncrementals });
-  const newest = catalog.segments.reduce<number | undefined>((m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m), undefined);
+export async function restorableFigures(
+  backend: Backend,
+  identity: NodeIdentity,
+  nowMs: number,
+): Promise<RestorableFigures> {
+  const catalog = await readCatalog(backend, identity, {
+    fromMs: nowMs - RESTORABLE_LOOKBACK_MS,
+    toMs: nowMs,
+    loadSnapshots,
+    loadIncrementals,
+  });
+  const newest = catalog.segments.reduce<number | undefined>(
+    (m, s) => (m === undefined || s.closeTimeMs > m ? s.closeTimeMs : m),
+    undefined,
+  );
   return {
     newestSegmentMs: newest,
-    restorable: catalog.restorable ? { earliestMs: catalog.restorable.earliestMs, latestMs: catalog.restorable.latestMs } : undefined,
+    restorable: catalog.restorable
+      ? { earliestMs: catalog.restorable.earliestMs, latestMs: catalog.restorable.latestMs }
+      : undefined,
   };
 }
-

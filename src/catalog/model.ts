@@ -151,7 +151,8 @@ export interface Catalog {
   /** Per complete snapshot, oldest first. */
   readonly ranges: readonly RestorableRange[];
   /** Oldest snapshot with a gap-free chain to the newest restorable instant, and that instant. */
-  readonly restorable: { readonly earliestMs: number; readonly latestMs: number; readonly snapshotTag: string } | undefined;
+  readonly restorable:
+    { readonly earliestMs: number; readonly latestMs: number; readonly snapshotTag: string } | undefined;
 }
 
 export interface CatalogInput {
@@ -166,10 +167,20 @@ export interface CatalogInput {
 /** No run loses this many consecutive segments; a bigger jump in ids is always a restart. */
 export const RUN_JUMP = 1_000_000n;
 
-export function listedSegmentOf(info: { readonly key: string; readonly size: number }): ListedSegment | undefined {
+export function listedSegmentOf(info: {
+  readonly key: string;
+  readonly size: number;
+}): ListedSegment | undefined {
   const parts = parseSegmentKey(info.key);
   if (!parts) return undefined;
-  return { key: info.key, closeTimeMs: parts.closeTimeMs, segmentId: parts.segmentId, version: parts.version, conflict: parts.conflict, storedBytes: info.size };
+  return {
+    key: info.key,
+    closeTimeMs: parts.closeTimeMs,
+    segmentId: parts.segmentId,
+    version: parts.version,
+    conflict: parts.conflict,
+    storedBytes: info.size,
+  };
 }
 
 function compareIds(a: bigint, b: bigint): number {
@@ -177,7 +188,10 @@ function compareIds(a: bigint, b: bigint): number {
 }
 
 /** Copies of one id: the latest close time wins (a later, complete copy); then the original over a conflict copy. */
-function chooseCopies(listed: readonly ListedSegment[]): { chosen: ListedSegment[]; duplicates: DuplicateSegment[] } {
+function chooseCopies(listed: readonly ListedSegment[]): {
+  chosen: ListedSegment[];
+  duplicates: DuplicateSegment[];
+} {
   const byId = new Map<bigint, ListedSegment[]>();
   for (const s of listed) {
     const list = byId.get(s.segmentId);
@@ -188,7 +202,10 @@ function chooseCopies(listed: readonly ListedSegment[]): { chosen: ListedSegment
   const duplicates: DuplicateSegment[] = [];
   for (const [segmentId, copies] of byId) {
     const sorted = [...copies].sort(
-      (a, b) => b.closeTimeMs - a.closeTimeMs || Number(a.conflict !== undefined) - Number(b.conflict !== undefined) || (a.key < b.key ? -1 : 1),
+      (a, b) =>
+        b.closeTimeMs - a.closeTimeMs ||
+        Number(a.conflict !== undefined) - Number(b.conflict !== undefined) ||
+        (a.key < b.key ? -1 : 1),
     );
     const best = sorted[0]!;
     chosen.push(best);
@@ -225,8 +242,12 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const { runs, gaps, segments } = runsAndGaps(chosen);
   const newest = segments[segments.length - 1];
   const unarchivedTail = newest ? { afterId: newest.segmentId, sinceMs: newest.closeTimeMs } : undefined;
-  const snapshots = [...input.snapshots].sort((a, b) => a.snapshotTimeMs - b.snapshotTimeMs || (a.tag < b.tag ? -1 : 1));
-  const incrementals = [...input.incrementals].sort((a, b) => a.foundTimeMs - b.foundTimeMs || (a.sstable < b.sstable ? -1 : 1));
+  const snapshots = [...input.snapshots].sort(
+    (a, b) => a.snapshotTimeMs - b.snapshotTimeMs || (a.tag < b.tag ? -1 : 1),
+  );
+  const incrementals = [...input.incrementals].sort(
+    (a, b) => a.foundTimeMs - b.foundTimeMs || (a.sstable < b.sstable ? -1 : 1),
+  );
   const ranges = restorableRanges(snapshots, { segments, gaps });
   return deepFreeze({
     identity: input.identity,
@@ -245,13 +266,19 @@ export function buildCatalog(input: CatalogInput): Catalog {
 }
 
 /** The chosen copies (in id order) cut into JVM runs, with the ids missing inside and between them. */
-function runsAndGaps(chosen: readonly ListedSegment[]): { runs: SegmentRun[]; gaps: SegmentGap[]; segments: CatalogSegment[] } {
+function runsAndGaps(chosen: readonly ListedSegment[]): {
+  runs: SegmentRun[];
+  gaps: SegmentGap[];
+  segments: CatalogSegment[];
+} {
   const runs: SegmentRun[] = [];
   const gaps: SegmentGap[] = [];
   const segments: CatalogSegment[] = [];
   let runStart = 0;
   const closeRun = (endIndex: number, end: SegmentRun["end"], discardedId?: bigint) => {
-    runs.push(runOf(runs.length, chosen[runStart]!, chosen[endIndex]!, endIndex - runStart + 1, end, discardedId));
+    runs.push(
+      runOf(runs.length, chosen[runStart]!, chosen[endIndex]!, endIndex - runStart + 1, end, discardedId),
+    );
   };
   for (let i = 0; i < chosen.length; i++) {
     const s = chosen[i]!;
@@ -270,7 +297,14 @@ function runsAndGaps(chosen: readonly ListedSegment[]): { runs: SegmentRun[]; ga
   return { runs, gaps, segments };
 }
 
-function runOf(index: number, first: ListedSegment, last: ListedSegment, count: number, end: SegmentRun["end"], discardedId: bigint | undefined): SegmentRun {
+function runOf(
+  index: number,
+  first: ListedSegment,
+  last: ListedSegment,
+  count: number,
+  end: SegmentRun["end"],
+  discardedId: bigint | undefined,
+): SegmentRun {
   return {
     index,
     firstId: first.segmentId,
@@ -287,7 +321,10 @@ function runOf(index: number, first: ListedSegment, last: ListedSegment, count: 
  * What lies between two archived ids in a row: a new run starts (a restart), ids are missing (a gap),
  * or nothing. Pure.
  */
-export function between(prev: ListedSegment, s: ListedSegment): { newRun: boolean; gap?: SegmentGap; discardedId?: bigint } {
+export function between(
+  prev: ListedSegment,
+  s: ListedSegment,
+): { newRun: boolean; gap?: SegmentGap; discardedId?: bigint } {
   const missing = s.segmentId - prev.segmentId - 1n;
   const around = { afterId: prev.segmentId, beforeId: s.segmentId, afterCloseMs: prev.closeTimeMs };
   if (startsNewRun(prev, s)) {
@@ -295,15 +332,37 @@ export function between(prev: ListedSegment, s: ListedSegment): { newRun: boolea
     const continued = s.segmentId - prev.segmentId <= CONTINUED_MAX_JUMP && missing >= 1n;
     const discarded = continued ? { discardedId: s.segmentId - 1n } : {};
     if (!continued || missing <= 1n) return { newRun: true, ...discarded };
-    const cause = "segments of the run before a restart never reached the archive (a failed startup-pass archive is replayed and deleted)";
-    return { newRun: true, ...discarded, gap: { fromId: prev.segmentId + 1n, toId: s.segmentId - 2n, count: Number(missing - 1n), ...around, kind: "before-restart", cause } };
+    const cause =
+      "segments of the run before a restart never reached the archive (a failed startup-pass archive is replayed and deleted)";
+    return {
+      newRun: true,
+      ...discarded,
+      gap: {
+        fromId: prev.segmentId + 1n,
+        toId: s.segmentId - 2n,
+        count: Number(missing - 1n),
+        ...around,
+        kind: "before-restart",
+        cause,
+      },
+    };
   }
   if (missing <= 0n) return { newRun: false };
   const cause =
     s.closeTimeMs - prev.closeTimeMs > 0 && missing === 1n
       ? "one segment inside a run was not archived (archive_command failed and Cassandra does not retry, or it was removed before upload)"
       : "segments inside a run were not archived (archive_command failures, or deleted before upload)";
-  return { newRun: false, gap: { fromId: prev.segmentId + 1n, toId: s.segmentId - 1n, count: Number(missing), ...around, kind: "inside-run", cause } };
+  return {
+    newRun: false,
+    gap: {
+      fromId: prev.segmentId + 1n,
+      toId: s.segmentId - 1n,
+      count: Number(missing),
+      ...around,
+      kind: "inside-run",
+      cause,
+    },
+  };
 }
 
 /** From each complete snapshot: the instants its segment chain can restore to. */
@@ -315,13 +374,22 @@ function restorableRanges(snapshots: readonly SnapshotEntry[], chain: ChainSourc
       const end = start === undefined ? undefined : chainEnd(chain, start);
       const endSeg = end === undefined ? undefined : chain.segments.find((x) => x.segmentId === end);
       const toMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : undefined;
-      return { snapshotTag: snap.tag, fromMs: snap.snapshotTimeMs, toMs, startSegmentId: start, endSegmentId: toMs === undefined ? undefined : end };
+      return {
+        snapshotTag: snap.tag,
+        fromMs: snap.snapshotTimeMs,
+        toMs,
+        startSegmentId: start,
+        endSegmentId: toMs === undefined ? undefined : end,
+      };
     });
 }
 
 /** The window reaching furthest, from the oldest snapshot whose chain reaches it. */
 function restorableWindow(ranges: readonly RestorableRange[]): Catalog["restorable"] {
-  const latest = ranges.reduce<number | undefined>((m, r) => (r.toMs !== undefined && (m === undefined || r.toMs > m) ? r.toMs : m), undefined);
+  const latest = ranges.reduce<number | undefined>(
+    (m, r) => (r.toMs !== undefined && (m === undefined || r.toMs > m) ? r.toMs : m),
+    undefined,
+  );
   if (latest === undefined) return undefined;
   const oldest = ranges.find((r) => r.toMs === latest)!;
   return { earliestMs: oldest.fromMs, latestMs: latest, snapshotTag: oldest.snapshotTag };
@@ -334,12 +402,18 @@ type ChainSource = Pick<Catalog, "segments" | "gaps">;
  * commit log upper bound among each table's sstables; without bounds, the first segment whose close
  * time is at or after the snapshot time (the one active when it was taken).
  */
-export function snapshotStartSegmentId(catalog: ChainSource, snap: SnapshotEntry, tables: ReadonlySet<string> | undefined): bigint | undefined {
+export function snapshotStartSegmentId(
+  catalog: ChainSource,
+  snap: SnapshotEntry,
+  tables: ReadonlySet<string> | undefined,
+): bigint | undefined {
   let min: bigint | undefined;
   for (const t of snap.tables) {
     if (tables && !tables.has(`${t.keyspace}.${t.table}`)) continue;
     let upper: bigint | undefined;
-    for (const s of t.sstables) if (s.commitLogUpper && (upper === undefined || s.commitLogUpper.segmentId > upper)) upper = s.commitLogUpper.segmentId;
+    for (const s of t.sstables)
+      if (s.commitLogUpper && (upper === undefined || s.commitLogUpper.segmentId > upper))
+        upper = s.commitLogUpper.segmentId;
     if (upper !== undefined && (min === undefined || upper < min)) min = upper;
   }
   if (min !== undefined) return min;

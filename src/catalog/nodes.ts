@@ -10,7 +10,11 @@ import type { Backend } from "../storage/types.js";
 const KEY_END = "~";
 
 /** The host ids under `<cluster>/`, one short listing per node (skip scan). */
-export async function listNodes(backend: Backend, cluster: string, options: { signal?: AbortSignal | undefined; max?: number } = {}): Promise<string[]> {
+export async function listNodes(
+  backend: Backend,
+  cluster: string,
+  options: { signal?: AbortSignal | undefined; max?: number } = {},
+): Promise<string[]> {
   const prefix = `${encodeKeyPart(cluster)}/`;
   const nodes: string[] = [];
   let startAfter: string | undefined;
@@ -32,16 +36,31 @@ export async function listNodes(backend: Backend, cluster: string, options: { si
 }
 
 /** True when anything is stored under the node's prefix. */
-export async function nodeExists(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<boolean> {
+export async function nodeExists(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<boolean> {
   for await (const _ of backend.list(nodePrefix(identity), { signal })) return true;
   return false;
 }
 
 /** Throws a clear not-found error, naming the nodes that do exist, when the node has nothing archived. */
-export async function requireKnownNode(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<void> {
+export async function requireKnownNode(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<void> {
   if (await nodeExists(backend, identity, signal)) return;
   const known = await listNodes(backend, identity.cluster, { signal, max: 20 });
-  throw new PitrError("E_NOT_FOUND", `node '${identity.node}' of cluster '${identity.cluster}' has nothing in archive '${backend.displayLocation}'`, {
-    hint: known.length > 0 ? `nodes archived for this cluster: ${known.join(", ")}` : "no node of this cluster is archived here; check --archive and --cluster",
-  });
+  throw new PitrError(
+    "E_NOT_FOUND",
+    `node '${identity.node}' of cluster '${identity.cluster}' has nothing in archive '${backend.displayLocation}'`,
+    {
+      hint:
+        known.length > 0
+          ? `nodes archived for this cluster: ${known.join(", ")}`
+          : "no node of this cluster is archived here; check --archive and --cluster",
+    },
+  );
 }

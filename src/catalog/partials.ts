@@ -4,7 +4,14 @@
  * (every write allocated before it is in the chain) as its close time. A chain whose segment is
  * archived whole is left out (the full segment always wins), and so is one that claims nothing yet.
  */
-import { parsePartialKey, partialChain, partialFromMetadata, partialSegmentPrefix, partialsPrefix, type PartialKeyParts } from "../format/partial-layout.js";
+import {
+  parsePartialKey,
+  partialChain,
+  partialFromMetadata,
+  partialSegmentPrefix,
+  partialsPrefix,
+  type PartialKeyParts,
+} from "../format/partial-layout.js";
 import type { NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
 import type { ListedSegment } from "./model.js";

@@ -10,12 +10,24 @@
 import { dayPrefixes, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import type { Backend } from "../storage/types.js";
 import { listPartialSegments } from "./partials.js";
-import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type ListedSegment, type SnapshotEntry } from "./model.js";
+import {
+  buildCatalog,
+  listedSegmentOf,
+  type Catalog,
+  type IncrementalEntry,
+  type ListedSegment,
+  type SnapshotEntry,
+} from "./model.js";
 
 /** Same shape as src/backup's `listSnapshots(backend, identity)`. */
 export type SnapshotLoader = (backend: Backend, identity: NodeIdentity) => Promise<readonly SnapshotEntry[]>;
 /** Same shape as src/backup's `listIncrementals(backend, identity, fromMs, toMs)`. */
-export type IncrementalLoader = (backend: Backend, identity: NodeIdentity, fromMs: number, toMs: number) => Promise<readonly IncrementalEntry[]>;
+export type IncrementalLoader = (
+  backend: Backend,
+  identity: NodeIdentity,
+  fromMs: number,
+  toMs: number,
+) => Promise<readonly IncrementalEntry[]>;
 
 export interface ReadCatalogOptions {
   readonly fromMs: number;
@@ -32,12 +44,18 @@ export const DAY_MS = 86_400_000;
 /** Sorts after every key character ([A-Za-z0-9._+-/]): `prefix + KEY_END` is past every key under prefix. */
 const KEY_END = "~";
 
-export async function readCatalog(backend: Backend, identity: NodeIdentity, options: ReadCatalogOptions): Promise<Catalog> {
+export async function readCatalog(
+  backend: Backend,
+  identity: NodeIdentity,
+  options: ReadCatalogOptions,
+): Promise<Catalog> {
   const snapshots = await options.loadSnapshots(backend, identity);
-  const base = snapshots.filter((s) => s.complete && s.snapshotTimeMs <= options.fromMs).reduce<SnapshotEntry | undefined>(
-    (best, s) => (best === undefined || s.snapshotTimeMs > best.snapshotTimeMs ? s : best),
-    undefined,
-  );
+  const base = snapshots
+    .filter((s) => s.complete && s.snapshotTimeMs <= options.fromMs)
+    .reduce<SnapshotEntry | undefined>(
+      (best, s) => (best === undefined || s.snapshotTimeMs > best.snapshotTimeMs ? s : best),
+      undefined,
+    );
   const listedFromMs = Math.min(options.fromMs, base?.snapshotTimeMs ?? options.fromMs) - DAY_MS;
   const listedToMs = options.toMs + DAY_MS;
   const listOptions = options.signal ? { signal: options.signal } : {};
@@ -57,7 +75,8 @@ export async function readCatalog(backend: Backend, identity: NodeIdentity, opti
       const s = listedSegmentOf(info);
       if (!s) continue;
       // A conflict copy sorts before its original: keep every copy of the first later segment.
-      if (first !== undefined && (s.segmentId !== first.segmentId || s.closeTimeMs !== first.closeTimeMs)) break;
+      if (first !== undefined && (s.segmentId !== first.segmentId || s.closeTimeMs !== first.closeTimeMs))
+        break;
       first ??= s;
       segments.push(s);
     }

@@ -32,8 +32,14 @@ export function identityOf(config: Config): NodeIdentity {
 }
 
 /** `--since`/`--until` as epoch ms: until defaults to `now`, since to `defaultSpanMs` before until. */
-export function windowArgs(ctx: CliContext, now: number, defaultSpanMs: number): { since: number; until: number } {
+export function windowArgs(
+  ctx: CliContext,
+  now: number,
+  defaultSpanMs: number,
+): { since: number; until: number } {
   const until = ctx.args["until"] ? parseInstant(String(ctx.args["until"]), { now }).epochMs : now;
-  const since = ctx.args["since"] ? parseInstant(String(ctx.args["since"]), { now }).epochMs : until - defaultSpanMs;
+  const since = ctx.args["since"]
+    ? parseInstant(String(ctx.args["since"]), { now }).epochMs
+    : until - defaultSpanMs;
   return { since, until };
 }

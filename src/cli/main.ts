@@ -37,7 +37,10 @@ export interface CommandModule {
   run(ctx: CliContext): Promise<CommandOutcome>;
 }
 
-const OUTCOME_STATUS: Readonly<Record<CommandOutcome, number>> = { ok: EXIT.OK, problems: EXIT.PROBLEMS_FOUND };
+const OUTCOME_STATUS: Readonly<Record<CommandOutcome, number>> = {
+  ok: EXIT.OK,
+  problems: EXIT.PROBLEMS_FOUND,
+};
 
 interface CommandSpec {
   readonly command: string;
@@ -52,7 +55,8 @@ const EXIT_HELP = exitStatusHelp();
 const COMMANDS: readonly CommandSpec[] = [
   {
     command: "init",
-    describe: "discover the node identity (nodetool; or take it from --cluster and --node, for a node that is not running yet), write the config file, print the commitlog_archiving.properties lines",
+    describe:
+      "discover the node identity (nodetool; or take it from --cluster and --node, for a node that is not running yet), write the config file, print the commitlog_archiving.properties lines",
     builder: (y) =>
       y
         .option("write", { type: "string", describe: "config file to write (default: the --config path)" })
@@ -61,19 +65,26 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "check",
-    describe: "check the setup: storage reachable and writable, spool on the commit log's filesystem, paths, segment size vs RPO",
-    builder: (y) => y.option("json", { type: "boolean", default: false }).option("segment-size", { type: "string", describe: "commitlog_segment_size (e.g. 32MiB)" }),
+    describe:
+      "check the setup: storage reachable and writable, spool on the commit log's filesystem, paths, segment size vs RPO",
+    builder: (y) =>
+      y
+        .option("json", { type: "boolean", default: false })
+        .option("segment-size", { type: "string", describe: "commitlog_segment_size (e.g. 32MiB)" }),
     load: () => import("./commands/check.js"),
   },
   {
     command: "agent",
-    describe: "drain the spool with parallel uploads and sweep the commit log directory for left-behind segments",
-    builder: (y) => y.option("once", { type: "boolean", default: false, describe: "one pass, then exit (for cron/tests)" }),
+    describe:
+      "drain the spool with parallel uploads and sweep the commit log directory for left-behind segments",
+    builder: (y) =>
+      y.option("once", { type: "boolean", default: false, describe: "one pass, then exit (for cron/tests)" }),
     load: () => import("./commands/agent.js"),
   },
   {
     command: "rescue",
-    describe: "on the host of a node that is down: upload the synced tail of every segment in its commit log directory (partial segments)",
+    describe:
+      "on the host of a node that is down: upload the synced tail of every segment in its commit log directory (partial segments)",
     builder: (y) => y,
     load: () => import("./commands/rescue.js"),
   },
@@ -89,14 +100,35 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: "snapshot [scope..]",
-    describe: "take (or reuse with --tag) a snapshot and upload it; scope: keyspace or keyspace.table; with --cluster [NAME]: every node's agent takes it under one tag",
+    describe:
+      "take (or reuse with --tag) a snapshot and upload it; scope: keyspace or keyspace.table; with --cluster [NAME]: every node's agent takes it under one tag",
     builder: (y) =>
       y
-        .option("tag", { alias: "t", type: "string", describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)" })
-        .option("clear", { type: "boolean", default: false, describe: "clear the local snapshot after a verified upload" })
-        .option("tokens", { type: "boolean", default: true, describe: "record the node's tokens (nodetool info -T) and snapshot its schema keyspace; --no-tokens when no node runs, e.g. for a copied snapshot" })
-        .option("wait", { type: "boolean", default: false, describe: "with --cluster: wait until every node has uploaded the snapshot" })
-        .option("node-timeout", { type: "string", describe: "with --cluster --wait: a node silent this long fails the command (default 15m)" })
+        .option("tag", {
+          alias: "t",
+          type: "string",
+          describe: "snapshot tag (existing tag: upload it; new: run nodetool snapshot)",
+        })
+        .option("clear", {
+          type: "boolean",
+          default: false,
+          describe: "clear the local snapshot after a verified upload",
+        })
+        .option("tokens", {
+          type: "boolean",
+          default: true,
+          describe:
+            "record the node's tokens (nodetool info -T) and snapshot its schema keyspace; --no-tokens when no node runs, e.g. for a copied snapshot",
+        })
+        .option("wait", {
+          type: "boolean",
+          default: false,
+          describe: "with --cluster: wait until every node has uploaded the snapshot",
+        })
+        .option("node-timeout", {
+          type: "string",
+          describe: "with --cluster --wait: a node silent this long fails the command (default 15m)",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/snapshot.js"),
   },
@@ -105,117 +137,273 @@ const COMMANDS: readonly CommandSpec[] = [
     describe: "upload the sstables of the backups/ directories not yet archived",
     builder: (y) =>
       y
-        .option("remove", { type: "boolean", default: false, describe: "remove local backups/ links after a verified upload" })
+        .option("remove", {
+          type: "boolean",
+          default: false,
+          describe: "remove local backups/ links after a verified upload",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/incremental.js"),
   },
   {
     command: "list",
-    describe: "per node: the restorable window, snapshots, incrementals and gaps; with --cluster [NAME]: every node of the cluster and the common restorable window",
+    describe:
+      "per node: the restorable window, snapshots, incrementals and gaps; with --cluster [NAME]: every node of the cluster and the common restorable window",
     builder: (y) =>
       y
         .option("since", { type: "string", describe: "list from this time (default: 7 days before --until)" })
         .option("until", { type: "string", describe: "list up to this time (default: now)" })
-        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (nodes in it with nothing archived are named)" })
+        .option("nodetool", {
+          type: "string",
+          describe:
+            "with --cluster: nodetool command whose 'status' gives the live ring (nodes in it with nothing archived are named)",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/list.js"),
   },
   {
     command: "plan",
-    describe: "plan a point-in-time restore (changes nothing); with --cluster [NAME]: a plan per node of the cluster",
+    describe:
+      "plan a point-in-time restore (changes nothing); with --cluster [NAME]: a plan per node of the cluster",
     builder: (y) =>
       y
-        .option("at", { type: "string", demandOption: true, describe: "restore point: ISO-8601 with zone, 'yyyy:MM:dd HH:mm:ss[.SSSSSS]' (UTC), or epoch ms/µs" })
+        .option("at", {
+          type: "string",
+          demandOption: true,
+          describe: "restore point: ISO-8601 with zone, 'yyyy:MM:dd HH:mm:ss[.SSSSSS]' (UTC), or epoch ms/µs",
+        })
         .option("keyspace", { type: "string", array: true, describe: "restore only these keyspaces" })
-        .option("table", { type: "string", array: true, describe: "restore only these tables (keyspace.table)" })
-        .option("grace", { type: "string", describe: "extra segments closed up to this long after the restore point (late writes)" })
-        .option("target-version", { type: "string", describe: "Cassandra version of the node restored to (default: the node's)" })
-        .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "as for restore: name the filter the restore would use" })
-        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the plan)" })
+        .option("table", {
+          type: "string",
+          array: true,
+          describe: "restore only these tables (keyspace.table)",
+        })
+        .option("grace", {
+          type: "string",
+          describe: "extra segments closed up to this long after the restore point (late writes)",
+        })
+        .option("target-version", {
+          type: "string",
+          describe: "Cassandra version of the node restored to (default: the node's)",
+        })
+        .option("accept-cassandra-filter", {
+          type: "boolean",
+          default: false,
+          describe: "as for restore: name the filter the restore would use",
+        })
+        .option("nodetool", {
+          type: "string",
+          describe:
+            "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the plan)",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/plan.js"),
   },
   {
     command: "restore [action]",
-    describe: "apply a plan to a stopped node (action 'finish' removes the restore settings after replay; 'abort' rolls back an interrupted restore); with --cluster [NAME]: every node, through its agent",
+    describe:
+      "apply a plan to a stopped node (action 'finish' removes the restore settings after replay; 'abort' rolls back an interrupted restore); with --cluster [NAME]: every node, through its agent",
     builder: (y) =>
       y
         .positional("action", {
           choices: ["finish", "abort", "status", "resume"] as const,
-          describe: "finish: after replay, remove every restore setting; abort: put back every file an interrupted restore moved; with --cluster also status (every node's progress) and resume (watch again)",
+          describe:
+            "finish: after replay, remove every restore setting; abort: put back every file an interrupted restore moved; with --cluster also status (every node's progress) and resume (watch again)",
         })
-        .option("node-timeout", { type: "string", describe: "with --cluster: a node whose agent writes no progress this long stops the command (exit 27; default 15m)" })
-        .option("nodetool", { type: "string", describe: "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the restore)" })
+        .option("node-timeout", {
+          type: "string",
+          describe:
+            "with --cluster: a node whose agent writes no progress this long stops the command (exit 27; default 15m)",
+        })
+        .option("nodetool", {
+          type: "string",
+          describe:
+            "with --cluster: nodetool command whose 'status' gives the live ring (a ring node with nothing archived refuses the restore)",
+        })
         .option("at", { type: "string", describe: "restore point (as for plan)" })
         .option("keyspace", { type: "string", array: true })
         .option("table", { type: "string", array: true })
         .option("grace", { type: "string" })
         .option("target-version", { type: "string" })
-        .option("restore-dir", { type: "string", describe: "staging directory for segments (must be empty or absent)" })
-        .option("stubs", { type: "boolean", default: false, describe: "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them" })
-        .option("accept-cassandra-filter", { type: "boolean", default: false, describe: "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing" })
-        .option("ring-from", { type: "string", array: true, describe: "address of another node to read the ring from (default: the seeds of cassandra.yaml other than this node)" })
-        .option("replica-lost", { type: "boolean", default: false, describe: "restore this node alone although other replicas of its data are up (its disks were lost and it is rebuilt); without it such a restore is refused (exit 17)" })
-        .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" })
+        .option("restore-dir", {
+          type: "string",
+          describe: "staging directory for segments (must be empty or absent)",
+        })
+        .option("stubs", {
+          type: "boolean",
+          default: false,
+          describe:
+            "stage stubs (the restore hook fetches and filters each segment again at startup) instead of the filtered segments: for a restore directory too small to hold them",
+        })
+        .option("accept-cassandra-filter", {
+          type: "boolean",
+          default: false,
+          describe:
+            "leave mutations of tables the snapshot does not describe to Cassandra's own filter (it replays row deletions stamped after T) instead of refusing",
+        })
+        .option("ring-from", {
+          type: "string",
+          array: true,
+          describe:
+            "address of another node to read the ring from (default: the seeds of cassandra.yaml other than this node)",
+        })
+        .option("replica-lost", {
+          type: "boolean",
+          default: false,
+          describe:
+            "restore this node alone although other replicas of its data are up (its disks were lost and it is rebuilt); without it such a restore is refused (exit 17)",
+        })
+        .option("dry-run", {
+          type: "boolean",
+          default: false,
+          describe: "print what would be done; change nothing",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/restore.js"),
   },
   {
     command: "replace [action]",
-    describe: "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options)",
+    describe:
+      "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options)",
     builder: (y) =>
       y
-        .positional("action", { choices: ["finish"] as const, describe: "finish: after the node joined, remove the replacement JVM options" })
-        .option("at", { type: "string", describe: "restore point (as for plan): the schema is the one of the snapshot a restore to it starts from" })
-        .option("address", { type: "string", describe: "the node's address (default: broadcast_address or listen_address of cassandra.yaml)" })
+        .positional("action", {
+          choices: ["finish"] as const,
+          describe: "finish: after the node joined, remove the replacement JVM options",
+        })
+        .option("at", {
+          type: "string",
+          describe:
+            "restore point (as for plan): the schema is the one of the snapshot a restore to it starts from",
+        })
+        .option("address", {
+          type: "string",
+          describe: "the node's address (default: broadcast_address or listen_address of cassandra.yaml)",
+        })
         .option("grace", { type: "string" })
         .option("target-version", { type: "string" })
-        .option("dry-run", { type: "boolean", default: false, describe: "print what would be done; change nothing" }),
+        .option("dry-run", {
+          type: "boolean",
+          default: false,
+          describe: "print what would be done; change nothing",
+        }),
     load: () => import("./commands/replace.js"),
   },
   {
     command: "report",
-    describe: "recovery point report per node: RPO over time against the target, worst windows and causes, evidence (exit 3 on a breach)",
+    describe:
+      "recovery point report per node: RPO over time against the target, worst windows and causes, evidence (exit 3 on a breach)",
     builder: (y) =>
       y
         .option("since", { type: "string", describe: "start of the window (default: 7 days before --until)" })
         .option("until", { type: "string", describe: "end of the window (default: now)" })
-        .option("target-rpo", { type: "string", describe: "RPO target, e.g. 15m (default: the targetRpo setting)" })
-        .option("node", { type: "string", array: true, describe: "host id(s) to report (default: every node of the cluster)" })
-        .option("format", { type: "string", default: "text", choices: ["text", "json", "markdown", "html", "prometheus"] })
-        .option("step", { type: "string", describe: "chart bucket (default: at most 720 buckets over the window)" })
+        .option("target-rpo", {
+          type: "string",
+          describe: "RPO target, e.g. 15m (default: the targetRpo setting)",
+        })
+        .option("node", {
+          type: "string",
+          array: true,
+          describe: "host id(s) to report (default: every node of the cluster)",
+        })
+        .option("format", {
+          type: "string",
+          default: "text",
+          choices: ["text", "json", "markdown", "html", "prometheus"],
+        })
+        .option("step", {
+          type: "string",
+          describe: "chart bucket (default: at most 720 buckets over the window)",
+        })
         .option("out", { type: "string", describe: "write the report to this file instead of stdout" }),
     load: () => import("./commands/report.js"),
   },
   {
     command: "verify",
-    describe: "check snapshots (TOC components, schema, manifest), object checksums (incremental unless --deep) and the segment chain (found/delayed/lost)",
+    describe:
+      "check snapshots (TOC components, schema, manifest), object checksums (incremental unless --deep) and the segment chain (found/delayed/lost)",
     builder: (y) =>
       y
-        .option("since", { type: "string", describe: "segments from this time (default: 7 days before --until)" })
+        .option("since", {
+          type: "string",
+          describe: "segments from this time (default: 7 days before --until)",
+        })
         .option("until", { type: "string", describe: "segments up to this time (default: now)" })
-        .option("node", { type: "string", array: true, describe: "host id(s) (default: the configured node)" })
-        .option("deep", { type: "boolean", default: false, describe: "re-read and re-hash every object, even those verified before" })
-        .option("drill", { type: "boolean", default: false, describe: "restore drill: restore to a scratch Cassandra node at --at, run CQL checks, record evidence in the archive (exit 3 when a check fails)" })
+        .option("node", {
+          type: "string",
+          array: true,
+          describe: "host id(s) (default: the configured node)",
+        })
+        .option("deep", {
+          type: "boolean",
+          default: false,
+          describe: "re-read and re-hash every object, even those verified before",
+        })
+        .option("drill", {
+          type: "boolean",
+          default: false,
+          describe:
+            "restore drill: restore to a scratch Cassandra node at --at, run CQL checks, record evidence in the archive (exit 3 when a check fails)",
+        })
         .option("at", { type: "string", describe: "drill: restore point (as for plan)" })
-        .option("check", { type: "string", array: true, describe: "drill: CQL to run on the restored node (repeatable; default: SELECT count(*) of each table in scope)" })
-        .option("expect", { type: "string", array: true, describe: "drill: assertion on a table's row count, e.g. \"shop.orders>=1000\" (repeatable)" })
-        .option("keyspace", { type: "string", array: true, describe: "drill: restore only these keyspaces (default: the snapshot's user tables)" })
-        .option("table", { type: "string", array: true, describe: "drill: restore only these tables (keyspace.table)" })
-        .option("grace", { type: "string", describe: "drill: extra segments closed up to this long after the restore point (as for plan)" })
-        .option("keep-scratch", { type: "boolean", default: false, describe: "drill: keep the scratch node's directory (logs, data) afterwards" })
-        .option("harness", { type: "string", describe: "drill: path to scripts/cassandra-node.sh (default: next to the installed code)" })
-        .option("delay", { type: "string", describe: "a missing segment younger than this is 'delayed', not 'lost' (default: the target RPO)" })
+        .option("check", {
+          type: "string",
+          array: true,
+          describe:
+            "drill: CQL to run on the restored node (repeatable; default: SELECT count(*) of each table in scope)",
+        })
+        .option("expect", {
+          type: "string",
+          array: true,
+          describe: 'drill: assertion on a table\'s row count, e.g. "shop.orders>=1000" (repeatable)',
+        })
+        .option("keyspace", {
+          type: "string",
+          array: true,
+          describe: "drill: restore only these keyspaces (default: the snapshot's user tables)",
+        })
+        .option("table", {
+          type: "string",
+          array: true,
+          describe: "drill: restore only these tables (keyspace.table)",
+        })
+        .option("grace", {
+          type: "string",
+          describe: "drill: extra segments closed up to this long after the restore point (as for plan)",
+        })
+        .option("keep-scratch", {
+          type: "boolean",
+          default: false,
+          describe: "drill: keep the scratch node's directory (logs, data) afterwards",
+        })
+        .option("harness", {
+          type: "string",
+          describe: "drill: path to scripts/cassandra-node.sh (default: next to the installed code)",
+        })
+        .option("delay", {
+          type: "string",
+          describe: "a missing segment younger than this is 'delayed', not 'lost' (default: the target RPO)",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/verify.js"),
   },
   {
     command: "prune",
-    describe: "retention: delete snapshots, segments and incrementals no kept restore point needs (dry run unless --confirm)",
+    describe:
+      "retention: delete snapshots, segments and incrementals no kept restore point needs (dry run unless --confirm)",
     builder: (y) =>
       y
-        .option("keep", { type: "string", demandOption: true, describe: "a duration (keep restore points this far back, e.g. 30d) or a count (keep the newest N snapshots)" })
-        .option("confirm", { type: "boolean", default: false, describe: "delete (without it: print what would be deleted and why)" })
+        .option("keep", {
+          type: "string",
+          demandOption: true,
+          describe:
+            "a duration (keep restore points this far back, e.g. 30d) or a count (keep the newest N snapshots)",
+        })
+        .option("confirm", {
+          type: "boolean",
+          default: false,
+          describe: "delete (without it: print what would be deleted and why)",
+        })
         .option("json", { type: "boolean", default: false }),
     load: () => import("./commands/prune.js"),
   },
@@ -247,7 +435,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const chosen = await parseCommandLine(argv);
     if (chosen === "usage-error") return EXIT.USAGE;
     if (chosen === undefined) return EXIT.OK; // --help / --version printed
-    const ctx: CliContext = { args: chosen.args, env, out, err, signal: controller.signal, config: configLoader(chosen.args, env) };
+    const ctx: CliContext = {
+      args: chosen.args,
+      env,
+      out,
+      err,
+      signal: controller.signal,
+      config: configLoader(chosen.args, env),
+    };
     const outcome = await (await chosen.spec.load()).run(ctx);
     return interrupted ?? OUTCOME_STATUS[outcome];
   } catch (e) {
@@ -261,7 +456,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
 
   /** The command and its arguments; undefined after --help or --version; "usage-error" once said. */
-  async function parseCommandLine(argv: readonly string[]): Promise<{ spec: CommandSpec; args: Args } | undefined | "usage-error"> {
+  async function parseCommandLine(
+    argv: readonly string[],
+  ): Promise<{ spec: CommandSpec; args: Args } | undefined | "usage-error"> {
     let chosen: { spec: CommandSpec; args: Args } | undefined;
     try {
       await buildParser(argv, (spec, args) => (chosen = { spec, args })).parseAsync();
@@ -279,7 +476,10 @@ function buildParser(argv: readonly string[], onCommand: (spec: CommandSpec, arg
   let parser = yargs([...argv])
     .scriptName("cassandra-pitr")
     .usage("$0 <command> [options]")
-    .option("config", { type: "string", describe: "config file (env CASSANDRA_PITR_CONFIG; default /etc/cassandra-pitr/config.yaml)" })
+    .option("config", {
+      type: "string",
+      describe: "config file (env CASSANDRA_PITR_CONFIG; default /etc/cassandra-pitr/config.yaml)",
+    })
     .strict()
     .demandCommand(1, "name a command")
     .recommendCommands()
@@ -290,7 +490,12 @@ function buildParser(argv: readonly string[], onCommand: (spec: CommandSpec, arg
       throw e ?? new UsageErrorWrapper(msg);
     });
   for (const spec of SETTINGS) {
-    parser = parser.option(flagName(spec.key), { type: "string", describe: spec.description, global: true, hidden: !["archive", "cluster", "node", "nodetool"].includes(spec.key) });
+    parser = parser.option(flagName(spec.key), {
+      type: "string",
+      describe: spec.description,
+      global: true,
+      hidden: !["archive", "cluster", "node", "nodetool"].includes(spec.key),
+    });
   }
   for (const spec of COMMANDS) {
     parser = parser.command(
@@ -311,7 +516,13 @@ function configLoader(args: Args, env: NodeJS.ProcessEnv): CliContext["config"] 
     // `list --cluster` without a name means the configured cluster, not an empty name.
     if (typeof value === "string" && !(spec.key === "cluster" && value === "")) flags[spec.key] = value;
   }
-  return (options) => loadConfig({ configPath: args["config"] as string | undefined, env, flags, missingFileOk: options?.missingFileOk === true });
+  return (options) =>
+    loadConfig({
+      configPath: args["config"] as string | undefined,
+      env,
+      flags,
+      missingFileOk: options?.missingFileOk === true,
+    });
 }
 
 class UsageErrorWrapper extends Error {}

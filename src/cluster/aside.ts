@@ -34,7 +34,10 @@ export interface MovedAside {
 
 async function filesIn(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
 }
 
 async function moveFiles(from: string, to: string, what: string): Promise<MovedAside> {
@@ -47,7 +50,9 @@ async function moveFiles(from: string, to: string, what: string): Promise<MovedA
 /** The system table directories to move aside, in the data directory. */
 async function systemTableDirs(dataDir: string): Promise<string[]> {
   const system = join(dataDir, "system");
-  const names = (await readdir(system).catch(() => [] as string[])).filter((n) => ASIDE_SYSTEM_TABLES.some((p) => n.startsWith(p)));
+  const names = (await readdir(system).catch(() => [] as string[])).filter((n) =>
+    ASIDE_SYSTEM_TABLES.some((p) => n.startsWith(p)),
+  );
   return names.sort().map((n) => join(system, n));
 }
 
@@ -57,10 +62,13 @@ async function systemTableDirs(dataDir: string): Promise<string[]> {
  */
 export async function moveAsideReplayState(paths: AsidePaths, asideDir: string): Promise<MovedAside[]> {
   const moved: MovedAside[] = [];
-  if (await exists(paths.hintsDir)) moved.push(await moveFiles(paths.hintsDir, join(asideDir, "hints"), "hints"));
+  if (await exists(paths.hintsDir))
+    moved.push(await moveFiles(paths.hintsDir, join(asideDir, "hints"), "hints"));
   for (const dir of await systemTableDirs(paths.dataDir)) {
     const table = dir.slice(dir.lastIndexOf("/") + 1);
-    moved.push(await moveFiles(dir, join(asideDir, "system", table), `system.${table.slice(0, table.indexOf("-"))}`));
+    moved.push(
+      await moveFiles(dir, join(asideDir, "system", table), `system.${table.slice(0, table.indexOf("-"))}`),
+    );
   }
   return moved;
 }

@@ -37,22 +37,37 @@ function runCommand(name: string, command: string, signal?: AbortSignal): Promis
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new PitrError("E_NODE_STATE", `${name} '${command}' exited with status ${code}: ${tail.trim().split("\n").slice(-2).join(" | ")}`));
+      else
+        reject(
+          new PitrError(
+            "E_NODE_STATE",
+            `${name} '${command}' exited with status ${code}: ${tail.trim().split("\n").slice(-2).join(" | ")}`,
+          ),
+        );
     });
   });
 }
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, signal?: AbortSignal): Promise<void> {
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+  signal?: AbortSignal,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > end) throw new PitrError("E_NODE_STATE", `the node ${what} within ${Math.round(timeoutMs / 1000)} s`);
+    if (Date.now() > end)
+      throw new PitrError("E_NODE_STATE", `the node ${what} within ${Math.round(timeoutMs / 1000)} s`);
     if (signal?.aborted) throw new PitrError("E_INTERRUPTED", "interrupted");
     await new Promise((r) => setTimeout(r, 2000));
   }
 }
 
 function required(value: string | undefined, key: string): string {
-  if (!value) throw new ConfigError(`${key} is not set: the agent cannot carry out a cluster restore on this node`, { hint: `set ${key} in the node's config file (e.g. 'systemctl ${key === "stopCommand" ? "stop" : "start"} cassandra')` });
+  if (!value)
+    throw new ConfigError(`${key} is not set: the agent cannot carry out a cluster restore on this node`, {
+      hint: `set ${key} in the node's config file (e.g. 'systemctl ${key === "stopCommand" ? "stop" : "start"} cassandra')`,
+    });
   return value;
 }
 
@@ -65,7 +80,8 @@ export function createNodeActions(input: NodeActionsInput): NodeActions {
   const conf = () => required(config.cassandraConf, "cassandraConf");
   return {
     dataDir,
-    hintsDir: config.hintsDir ?? (commitlogDir ? join(dirname(commitlogDir), "hints") : join(dataDir, "..", "hints")),
+    hintsDir:
+      config.hintsDir ?? (commitlogDir ? join(dirname(commitlogDir), "hints") : join(dataDir, "..", "hints")),
     async stop() {
       if (await running()) {
         await runCommand("stopCommand", required(config.stopCommand, "stopCommand"), signal);
@@ -76,22 +92,42 @@ export function createNodeActions(input: NodeActionsInput): NodeActions {
     },
     async start() {
       if (await running()) return "Cassandra was running already";
-      const attempts = await startWithRetries(() => runCommand("startCommand", required(config.startCommand, "startCommand"), signal), signal);
+      const attempts = await startWithRetries(
+        () => runCommand("startCommand", required(config.startCommand, "startCommand"), signal),
+        signal,
+      );
       await waitUntil("did not answer", config.nodeCommandTimeout, running, signal);
       return `started Cassandra ('${config.startCommand}'${attempts > 1 ? `, attempt ${attempts}` : ""}); it replayed the restored segments before answering`;
     },
     async restore(at, request) {
-      if (!config.dataDir || !commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
+      if (!config.dataDir || !commitlogDir)
+        throw new ConfigError("dataDir and commitlogDir must be set for a restore", {
+          hint: "cassandra-pitr init writes them",
+        });
       const now = Date.now();
       const lines: string[] = [];
-      const plan = await preparePlan({ backend, identity, at, graceMs: request.grace_ms, keyspaces: request.keyspaces, tables: request.tables, targetVersion: config.cassandraVersion, restoreCommand: input.restoreCommand, now, signal });
+      const plan = await preparePlan({
+        backend,
+        identity,
+        at,
+        graceMs: request.grace_ms,
+        keyspaces: request.keyspaces,
+        tables: request.tables,
+        targetVersion: config.cassandraVersion,
+        restoreCommand: input.restoreCommand,
+        now,
+        signal,
+      });
       await executeRestore({
         plan,
         backend,
         archiveUrl: config.archive,
         identity,
         paths: { dataDir: config.dataDir, commitlogDir, cassandraConf: conf() },
-        restoreDir: join(dirname(commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`),
+        restoreDir: join(
+          dirname(commitlogDir),
+          `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`,
+        ),
         restoreCommand: input.restoreCommand,
         stubs: false,
         dryRun: false,
@@ -105,18 +141,40 @@ export function createNodeActions(input: NodeActionsInput): NodeActions {
     },
     async finish() {
       const lines: string[] = [];
-      await finishRestore({ cassandraConf: conf(), isNodeRunning: running, say: (l) => lines.push(l), dryRun: false, recordBranch: (b, t) => recordBranch(backend, identity, b, t, signal) });
+      await finishRestore({
+        cassandraConf: conf(),
+        isNodeRunning: running,
+        say: (l) => lines.push(l),
+        dryRun: false,
+        recordBranch: (b, t) => recordBranch(backend, identity, b, t, signal),
+      });
       return lines;
     },
     async undo() {
       const lines: string[] = [];
-      await abortRestore({ cassandraConf: conf(), isNodeRunning: running, say: (l) => lines.push(l), dryRun: false });
+      await abortRestore({
+        cassandraConf: conf(),
+        isNodeRunning: running,
+        say: (l) => lines.push(l),
+        dryRun: false,
+      });
       const undone = await undoUnstartedRestore(conf());
       if (undone) lines.push(undone);
       return lines;
     },
     async snapshot(tag, scope) {
-      const summary = await uploadSnapshot({ backend, identity, dataDir: config.dataDir, tag, scope, nodetool: config.nodetool, datacenter: config.datacenter, cassandraVersion: config.cassandraVersion, parallelism: config.parallelism, signal });
+      const summary = await uploadSnapshot({
+        backend,
+        identity,
+        dataDir: config.dataDir,
+        tag,
+        scope,
+        nodetool: config.nodetool,
+        datacenter: config.datacenter,
+        cassandraVersion: config.cassandraVersion,
+        parallelism: config.parallelism,
+        signal,
+      });
       return summary.snapshotTime;
     },
   };
@@ -130,7 +188,10 @@ const START_RETRY_MS = 10_000;
  * no seed can exit during startup because no seed answers its gossip shadow round yet ("Unable to
  * gossip with any peers"); a later attempt finds the seeds up. Returns the attempt that succeeded.
  */
-async function startWithRetries(start: () => Promise<unknown>, signal: AbortSignal | undefined): Promise<number> {
+async function startWithRetries(
+  start: () => Promise<unknown>,
+  signal: AbortSignal | undefined,
+): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       await start();

@@ -10,12 +10,26 @@
  * node that never started is put back as it was (journal rollback, replay state back) and started.
  */
 import { join } from "node:path";
-import { NODE_STATES, type NodeState, type RestoreProgress, type RestoreRequest, type SnapshotRequest } from "../format/cluster-ops.js";
+import {
+  NODE_STATES,
+  type NodeState,
+  type RestoreProgress,
+  type RestoreRequest,
+  type SnapshotRequest,
+} from "../format/cluster-ops.js";
 import type { NodeIdentity } from "../format/layout.js";
 import { instantFromMicros, type Instant } from "../restore/time.js";
 import type { Backend } from "../storage/types.js";
 import { describeAside, moveAsideReplayState, putBackReplayState } from "./aside.js";
-import { listSnapshotRequests, readAllProgress, readProgress, readRestoreRequest, readSnapshotAnswer, writeProgress, writeSnapshotAnswer } from "./store.js";
+import {
+  listSnapshotRequests,
+  readAllProgress,
+  readProgress,
+  readRestoreRequest,
+  readSnapshotAnswer,
+  writeProgress,
+  writeSnapshotAnswer,
+} from "./store.js";
 
 /** What the node agent does to its node; the real ones are in node-actions.ts, tests pass fakes. */
 export interface NodeActions {
@@ -45,7 +59,8 @@ export interface NodeAgentOptions {
   readonly snapshotRequestMaxAgeMs?: number | undefined;
 }
 
-const rank = (s: NodeState | undefined) => (s === undefined ? -1 : NODE_STATES.indexOf(s as (typeof NODE_STATES)[number]));
+const rank = (s: NodeState | undefined) =>
+  s === undefined ? -1 : NODE_STATES.indexOf(s as (typeof NODE_STATES)[number]);
 
 function asideDirOf(dataDir: string, request: RestoreRequest): string {
   return join(dataDir, "..", `cassandra-pitr-aside-cluster-${request.id}`);
@@ -81,7 +96,12 @@ async function everyNodeRestored(o: NodeAgentOptions, request: RestoreRequest): 
   return [...all.values()].every((p) => rank(p?.state) >= rank("restored"));
 }
 
-async function stepRestore(o: NodeAgentOptions, request: RestoreRequest, state: NodeState, r: Reporter): Promise<void> {
+async function stepRestore(
+  o: NodeAgentOptions,
+  request: RestoreRequest,
+  state: NodeState,
+  r: Reporter,
+): Promise<void> {
   const a = o.actions;
   if (rank(state) < rank("restored")) {
     await r.set("stopping");
@@ -89,7 +109,10 @@ async function stepRestore(o: NodeAgentOptions, request: RestoreRequest, state: 
     await r.set("restoring", [stopped]);
     const target = request.nodes[o.identity.node]!;
     const lines = await a.restore(instantFromMicros(BigInt(target.at_micros)), request);
-    const moved = await moveAsideReplayState({ dataDir: a.dataDir, hintsDir: a.hintsDir }, asideDirOf(a.dataDir, request));
+    const moved = await moveAsideReplayState(
+      { dataDir: a.dataDir, hintsDir: a.hintsDir },
+      asideDirOf(a.dataDir, request),
+    );
     await r.set("restored", [...lines, ...moved.map(describeAside)]);
     state = "restored";
   }
@@ -100,14 +123,26 @@ async function stepRestore(o: NodeAgentOptions, request: RestoreRequest, state: 
   }
 }
 
-async function stepAbort(o: NodeAgentOptions, request: RestoreRequest, state: NodeState, r: Reporter): Promise<void> {
+async function stepAbort(
+  o: NodeAgentOptions,
+  request: RestoreRequest,
+  state: NodeState,
+  r: Reporter,
+): Promise<void> {
   if (state === "aborted" || rank(state) >= rank("starting")) return; // started: a restore that ran is not undone
   if (state === "pending") return r.set("aborted", ["nothing was done on this node"]);
   await r.set("aborting");
   const a = o.actions;
   const lines = await a.undo();
-  const putBack = await putBackReplayState({ dataDir: a.dataDir, hintsDir: a.hintsDir }, asideDirOf(a.dataDir, request));
-  await r.set("aborted", [...lines, `put back ${putBack} file(s) of hints, batchlog and Paxos state`, await a.start()]);
+  const putBack = await putBackReplayState(
+    { dataDir: a.dataDir, hintsDir: a.hintsDir },
+    asideDirOf(a.dataDir, request),
+  );
+  await r.set("aborted", [
+    ...lines,
+    `put back ${putBack} file(s) of hints, batchlog and Paxos state`,
+    await a.start(),
+  ]);
 }
 
 /** One step of the cluster restore for this node, if a request names it. Returns its state after. */
@@ -119,7 +154,8 @@ export async function stepClusterRestore(o: NodeAgentOptions): Promise<NodeState
   const r = new Reporter(o, request, previous);
   try {
     if (request.phase === "abort") await stepAbort(o, request, state, r);
-    else if (state === "failed" || state === "aborted") return state; // the engineer decides: abort, or resume after fixing
+    else if (state === "failed" || state === "aborted")
+      return state; // the engineer decides: abort, or resume after fixing
     else if (request.phase === "restore") await stepRestore(o, request, state, r);
     else if (request.phase === "finish" && (state === "started" || state === "finishing")) {
       await r.set("finishing");
@@ -142,11 +178,23 @@ export async function stepClusterSnapshots(o: NodeAgentOptions): Promise<string[
     const at = () => new Date((o.now ?? Date.now)()).toISOString();
     try {
       const snapshotTime = await o.actions.snapshot(req.tag, req.scope);
-      await writeSnapshotAnswer(o.backend, o.identity.cluster, req.tag, { schema_version: 1, node: o.identity.node, state: "done", at: at(), snapshot_time: snapshotTime }, o.signal);
+      await writeSnapshotAnswer(
+        o.backend,
+        o.identity.cluster,
+        req.tag,
+        { schema_version: 1, node: o.identity.node, state: "done", at: at(), snapshot_time: snapshotTime },
+        o.signal,
+      );
       taken.push(req.tag);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      await writeSnapshotAnswer(o.backend, o.identity.cluster, req.tag, { schema_version: 1, node: o.identity.node, state: "failed", at: at(), error }, o.signal);
+      await writeSnapshotAnswer(
+        o.backend,
+        o.identity.cluster,
+        req.tag,
+        { schema_version: 1, node: o.identity.node, state: "failed", at: at(), error },
+        o.signal,
+      );
     }
   }
   return taken;

@@ -6,11 +6,23 @@
  */
 import { randomBytes } from "node:crypto";
 import { PitrError } from "../errors/base.js";
-import { NODE_STATES, type NodeState, type RestorePhase, type RestoreProgress, type RestoreRequest } from "../format/cluster-ops.js";
+import {
+  NODE_STATES,
+  type NodeState,
+  type RestorePhase,
+  type RestoreProgress,
+  type RestoreRequest,
+} from "../format/cluster-ops.js";
 import { formatInstant } from "../restore/time.js";
 import type { Backend } from "../storage/types.js";
 import type { ClusterPlan } from "./plan.js";
-import { closeRestoreRequest, createRestoreRequest, readAllProgress, readRestoreRequest, writeRestoreRequest } from "./store.js";
+import {
+  closeRestoreRequest,
+  createRestoreRequest,
+  readAllProgress,
+  readRestoreRequest,
+  writeRestoreRequest,
+} from "./store.js";
 
 export class NodeUnresponsiveError extends PitrError {
   override name = "NodeUnresponsiveError";
@@ -27,10 +39,16 @@ export class NodeFailedError extends PitrError {
 }
 
 export function newRequestId(now: number): string {
-  return `${new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+  return `${new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
 }
 
-export function requestOf(plan: ClusterPlan, options: { now: number; graceMs: number; keyspaces: readonly string[]; tables: readonly string[] }): RestoreRequest {
+export function requestOf(
+  plan: ClusterPlan,
+  options: { now: number; graceMs: number; keyspaces: readonly string[]; tables: readonly string[] },
+): RestoreRequest {
   return {
     schema_version: 1,
     id: newRequestId(options.now),
@@ -39,14 +57,20 @@ export function requestOf(plan: ClusterPlan, options: { now: number; graceMs: nu
     at: formatInstant(plan.at.epochMicros),
     created: new Date(options.now).toISOString(),
     phase: "restore",
-    nodes: Object.fromEntries(plan.nodes.map((n) => [n.node, { at_micros: n.atMicros.toString(), ...(n.note ? { note: n.note } : {}) }])),
+    nodes: Object.fromEntries(
+      plan.nodes.map((n) => [
+        n.node,
+        { at_micros: n.atMicros.toString(), ...(n.note ? { note: n.note } : {}) },
+      ]),
+    ),
     keyspaces: [...options.keyspaces],
     tables: [...options.tables],
     grace_ms: options.graceMs,
   };
 }
 
-const rank = (s: NodeState | undefined) => (s === undefined ? -1 : NODE_STATES.indexOf(s as (typeof NODE_STATES)[number]));
+const rank = (s: NodeState | undefined) =>
+  s === undefined ? -1 : NODE_STATES.indexOf(s as (typeof NODE_STATES)[number]);
 
 /** Whether a node has done its part of the phase. */
 export function nodeDone(phase: RestorePhase, state: NodeState | undefined): boolean {
@@ -73,13 +97,19 @@ export function progressLine(node: string, p: RestoreProgress | undefined): stri
 }
 
 /** Watches the current request until every node has done its part of `phase`. */
-export async function watchRequest(o: WatchOptions, phase: RestorePhase): Promise<Map<string, RestoreProgress | undefined>> {
+export async function watchRequest(
+  o: WatchOptions,
+  phase: RestorePhase,
+): Promise<Map<string, RestoreProgress | undefined>> {
   const clock = o.now ?? Date.now;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const seen = new Map<string, { line: string; sinceMs: number }>();
   for (;;) {
     const request = await readRestoreRequest(o.backend, o.cluster, o.signal);
-    if (!request) throw new PitrError("E_NOT_FOUND", `no cluster restore is in progress in cluster '${o.cluster}'`, { hint: "start one with 'cassandra-pitr restore --cluster --at T'" });
+    if (!request)
+      throw new PitrError("E_NOT_FOUND", `no cluster restore is in progress in cluster '${o.cluster}'`, {
+        hint: "start one with 'cassandra-pitr restore --cluster --at T'",
+      });
     const all = await readAllProgress(o.backend, request, o.signal);
     const now = clock();
     for (const [node, p] of all) {
@@ -101,8 +131,11 @@ export async function watchRequest(o: WatchOptions, phase: RestorePhase): Promis
     // The barrier: a restored node waits for the others, and is not silent while it does (once
     // every node has restored, it has to start).
     const barrierOpen = [...all.values()].every((p) => rank(p?.state) >= rank("restored"));
-    const waiting = (p: RestoreProgress | undefined) => phase === "restore" && p?.state === "restored" && !barrierOpen;
-    const silent = [...all].filter(([n, p]) => !nodeDone(phase, p?.state) && !waiting(p) && now - seen.get(n)!.sinceMs > o.nodeTimeoutMs);
+    const waiting = (p: RestoreProgress | undefined) =>
+      phase === "restore" && p?.state === "restored" && !barrierOpen;
+    const silent = [...all].filter(
+      ([n, p]) => !nodeDone(phase, p?.state) && !waiting(p) && now - seen.get(n)!.sinceMs > o.nodeTimeoutMs,
+    );
     if (silent.length > 0) {
       throw new NodeUnresponsiveError(
         `cluster restore ${request.id}: ${silent.map(([n, p]) => `node ${n} has not answered for ${Math.round(o.nodeTimeoutMs / 1000)} s (${p ? `last state ${p.state}` : "no progress at all"})`).join("; ")}`,
@@ -114,21 +147,39 @@ export async function watchRequest(o: WatchOptions, phase: RestorePhase): Promis
 }
 
 /** Creates the request (exit 26 when one is in progress). */
-export async function beginClusterRestore(backend: Backend, request: RestoreRequest, signal?: AbortSignal): Promise<void> {
+export async function beginClusterRestore(
+  backend: Backend,
+  request: RestoreRequest,
+  signal?: AbortSignal,
+): Promise<void> {
   await createRestoreRequest(backend, request, signal);
 }
 
 /** Moves the request to `phase`; finish needs every node started. */
-export async function changePhase(backend: Backend, cluster: string, phase: RestorePhase, signal?: AbortSignal): Promise<RestoreRequest> {
+export async function changePhase(
+  backend: Backend,
+  cluster: string,
+  phase: RestorePhase,
+  signal?: AbortSignal,
+): Promise<RestoreRequest> {
   const request = await readRestoreRequest(backend, cluster, signal);
-  if (!request) throw new PitrError("E_NOT_FOUND", `no cluster restore is in progress in cluster '${cluster}'`, { hint: "nothing to finish or abort" });
+  if (!request)
+    throw new PitrError("E_NOT_FOUND", `no cluster restore is in progress in cluster '${cluster}'`, {
+      hint: "nothing to finish or abort",
+    });
   if (phase === "finish") {
     const all = await readAllProgress(backend, request, signal);
-    const notStarted = [...all].filter(([, p]) => !nodeDone("restore", p?.state)).map(([n, p]) => `${n} (${p?.state ?? "no answer"})`);
+    const notStarted = [...all]
+      .filter(([, p]) => !nodeDone("restore", p?.state))
+      .map(([n, p]) => `${n} (${p?.state ?? "no answer"})`);
     if (notStarted.length > 0) {
-      throw new PitrError("E_NODE_STATE", `cluster restore ${request.id} cannot finish: node(s) ${notStarted.join(", ")} have not started after their restore`, {
-        hint: "'cassandra-pitr restore resume --cluster' to watch the restore through, or 'restore abort --cluster'",
-      });
+      throw new PitrError(
+        "E_NODE_STATE",
+        `cluster restore ${request.id} cannot finish: node(s) ${notStarted.join(", ")} have not started after their restore`,
+        {
+          hint: "'cassandra-pitr restore resume --cluster' to watch the restore through, or 'restore abort --cluster'",
+        },
+      );
     }
   }
   const next = { ...request, phase };
@@ -137,6 +188,10 @@ export async function changePhase(backend: Backend, cluster: string, phase: Rest
 }
 
 /** Ends the operation once its last phase is done; the request is kept in the history. */
-export async function endClusterRestore(backend: Backend, request: RestoreRequest, signal?: AbortSignal): Promise<string> {
+export async function endClusterRestore(
+  backend: Backend,
+  request: RestoreRequest,
+  signal?: AbortSignal,
+): Promise<string> {
   return closeRestoreRequest(backend, request, signal);
 }

@@ -103,13 +103,23 @@ async function nearestCommon(input: ClusterPlanInput, nodes: readonly string[]):
   const atMs = Math.min(input.at.epochMs, input.now);
   const catalogs: Catalog[] = [];
   for (const node of nodes) {
-    catalogs.push(await readCatalog(input.backend, { cluster: input.cluster, node }, { fromMs: atMs - WEEK_MS, toMs: input.now, loadSnapshots, loadIncrementals, signal: input.signal }));
+    catalogs.push(
+      await readCatalog(
+        input.backend,
+        { cluster: input.cluster, node },
+        { fromMs: atMs - WEEK_MS, toMs: input.now, loadSnapshots, loadIncrementals, signal: input.signal },
+      ),
+    );
   }
   const view = buildClusterView(input.cluster, catalogs, { stoppedAfterMs: Number.MAX_SAFE_INTEGER });
   return nearestInstant(view.common, input.at.epochMs);
 }
 
-function refusal(input: ClusterPlanInput, reasons: readonly { node: string; why: string }[], nearestMs: number | undefined): ClusterPlanRefusedError {
+function refusal(
+  input: ClusterPlanInput,
+  reasons: readonly { node: string; why: string }[],
+  nearestMs: number | undefined,
+): ClusterPlanRefusedError {
   const at = formatInstant(input.at.epochMicros);
   return new ClusterPlanRefusedError(
     `cluster restore of '${input.cluster}' to ${at} refused: ${reasons.map((r) => `node ${r.node}: ${r.why}`).join("; ")}`,
@@ -124,13 +134,21 @@ function refusal(input: ClusterPlanInput, reasons: readonly { node: string; why:
 export async function planCluster(input: ClusterPlanInput): Promise<ClusterPlan> {
   const nodes = await listNodes(input.backend, input.cluster, { signal: input.signal });
   if (nodes.length === 0) {
-    throw new PitrError("E_NOT_FOUND", `the archive ${input.backend.displayLocation} holds no node of cluster '${input.cluster}'`, {
-      hint: "check --archive and --cluster; a node appears once its first segment or snapshot is stored",
-    });
+    throw new PitrError(
+      "E_NOT_FOUND",
+      `the archive ${input.backend.displayLocation} holds no node of cluster '${input.cluster}'`,
+      {
+        hint: "check --archive and --cluster; a node appears once its first segment or snapshot is stored",
+      },
+    );
   }
   const reasons: { node: string; why: string }[] = [];
   for (const r of input.ring ?? []) {
-    if (!nodes.includes(r.hostId)) reasons.push({ node: r.hostId, why: `in the ring (${r.address}) but nothing archived: it cannot be restored` });
+    if (!nodes.includes(r.hostId))
+      reasons.push({
+        node: r.hostId,
+        why: `in the ring (${r.address}) but nothing archived: it cannot be restored`,
+      });
   }
   const outcomes = await planEach(input, nodes, input.at);
   const reachT = outcomes.filter((o) => "plan" in o).length;
@@ -141,10 +159,23 @@ export async function planCluster(input: ClusterPlanInput): Promise<ClusterPlan>
     } else if (o.refused.kind === "after-latest" && o.refused.nearest !== undefined && reachT > 0) {
       const end = instantFromMicros(o.refused.nearest);
       const [again] = await planEach(input, [o.node], end);
-      if (again && "plan" in again) planned.push({ node: o.node, plan: again.plan, atMicros: end.epochMicros, note: downNote(end.epochMicros, input.at) });
-      else reasons.push({ node: o.node, why: again && "refused" in again ? again.refused.message : o.refused.message });
+      if (again && "plan" in again)
+        planned.push({
+          node: o.node,
+          plan: again.plan,
+          atMicros: end.epochMicros,
+          note: downNote(end.epochMicros, input.at),
+        });
+      else
+        reasons.push({
+          node: o.node,
+          why: again && "refused" in again ? again.refused.message : o.refused.message,
+        });
     } else if (o.refused.kind === "after-latest") {
-      reasons.push({ node: o.node, why: `its archive ends before the restore point (${o.refused.message.replace(/^restore point \S+ is after the newest archived segment's close time; /, "")})` });
+      reasons.push({
+        node: o.node,
+        why: `its archive ends before the restore point (${o.refused.message.replace(/^restore point \S+ is after the newest archived segment's close time; /, "")})`,
+      });
     } else {
       reasons.push({ node: o.node, why: o.refused.message });
     }

@@ -37,9 +37,21 @@
  */
 import type { ErrorCode } from "../errors/codes.js";
 import { scanEntries } from "./entry.js";
-import { SegmentChecksumError, SegmentError, SegmentHeaderError, SegmentNameError, TruncatedSegmentError } from "./errors.js";
+import {
+  SegmentChecksumError,
+  SegmentError,
+  SegmentHeaderError,
+  SegmentNameError,
+  TruncatedSegmentError,
+} from "./errors.js";
 import { sectionDecoder } from "./section-codecs.js";
-import { HEADER_CRC_SIZE, MAX_PARAMETERS_LENGTH, PARAMETERS_OFFSET, parseSegmentHeader, type SegmentHeader } from "./segment-header.js";
+import {
+  HEADER_CRC_SIZE,
+  MAX_PARAMETERS_LENGTH,
+  PARAMETERS_OFFSET,
+  parseSegmentHeader,
+  type SegmentHeader,
+} from "./segment-header.js";
 import { parseSegmentName } from "./segment-name.js";
 import { parseSyncMarkerSlot, SYNC_MARKER_SIZE } from "./sync-marker.js";
 
@@ -106,7 +118,11 @@ export function bytesReader(bytes: Uint8Array): SegmentReader {
 const MAX_HEADER_LENGTH = PARAMETERS_OFFSET + MAX_PARAMETERS_LENGTH + HEADER_CRC_SIZE;
 const TAIL_CHUNK = 1 << 20;
 
-export function classifySegment(name: string | undefined, bytes: Uint8Array, options: ClassifyOptions = {}): SegmentClassification {
+export function classifySegment(
+  name: string | undefined,
+  bytes: Uint8Array,
+  options: ClassifyOptions = {},
+): SegmentClassification {
   return classifySegmentFrom(name, bytesReader(bytes), options);
 }
 
@@ -159,10 +175,16 @@ function nameMismatch(name: string, header: SegmentHeader): SegmentError | undef
     return err as SegmentError;
   }
   if (parsed.version !== header.version) {
-    return new SegmentNameError(`name says version ${parsed.version} but the header says ${header.version}`, 0, { segment: name });
+    return new SegmentNameError(
+      `name says version ${parsed.version} but the header says ${header.version}`,
+      0,
+      { segment: name },
+    );
   }
   if (parsed.id !== header.id) {
-    return new SegmentNameError(`name says id ${parsed.id} but the header says ${header.id}`, 4, { segment: name });
+    return new SegmentNameError(`name says id ${parsed.id} but the header says ${header.id}`, 4, {
+      segment: name,
+    });
   }
   return undefined;
 }
@@ -196,13 +218,25 @@ function* walkSections(
   for (;;) {
     const m = parseSyncMarkerSlot(reader.read(offset, SYNC_MARKER_SIZE), header.id, offset, fileLength);
     if (m.kind === "bad-checksum") {
-      return result("corrupt", "sync marker checksum mismatch", new SegmentChecksumError("sync marker", m.offset, m.expected, m.stored, opts));
+      return result(
+        "corrupt",
+        "sync marker checksum mismatch",
+        new SegmentChecksumError("sync marker", m.offset, m.expected, m.stored, opts),
+      );
     }
     if (m.kind === "bad-pointer") {
-      return result("corrupt", "sync marker points backwards", new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, m.offset, opts));
+      return result(
+        "corrupt",
+        "sync marker points backwards",
+        new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, m.offset, opts),
+      );
     }
     if (m.kind === "clipped") {
-      return result("torn-tail", "last section is cut short", new TruncatedSegmentError(`section at ${m.offset} should end at ${m.next}`, fileLength, opts));
+      return result(
+        "torn-tail",
+        "last section is cut short",
+        new TruncatedSegmentError(`section at ${m.offset} should end at ${m.next}`, fileLength, opts),
+      );
     }
     if (m.kind === "end-of-file" || m.kind === "zeroed") break;
 
@@ -211,7 +245,8 @@ function* walkSections(
     if ("refused" in section) return result(...section.refused);
     if (section.content !== undefined) {
       const scan = scanEntries(section.content);
-      if (!scan.ok) return result("corrupt", "bad entry framing", entryError(scan, m.offset, framing.framed, opts));
+      if (!scan.ok)
+        return result("corrupt", "bad entry framing", entryError(scan, m.offset, framing.framed, opts));
       largest = Math.max(largest, scan.largest);
     }
     const length = section.length;
@@ -233,7 +268,9 @@ function* walkSections(
     yield Math.min(at + TAIL_CHUNK, fileLength);
   }
   if (lastEmpty) return result("complete", "final empty section written by close");
-  return result(...fullOrTorn({ fileLength, logical, largest, framed, segmentSize: options.segmentSize }, opts));
+  return result(
+    ...fullOrTorn({ fileLength, logical, largest, framed, segmentSize: options.segmentSize }, opts),
+  );
 }
 
 /** How a segment's sections are framed: a length field when compressed or encrypted; the decoder when it can be read. */
@@ -258,40 +295,98 @@ type Verdict = [SegmentStatus, string, SegmentError?];
  * The section after a verified sync marker: its length, and its content when it can be read (plain,
  * or compressed with a known codec; not encrypted). A framing defect is a "corrupt" verdict.
  */
-function readSection(reader: SegmentReader, m: { offset: number; next: number }, f: Framing, opts: { segment: string | undefined }): { length: number; content: Uint8Array | undefined } | { refused: Verdict } {
-  if (!f.framed) return { length: m.next - m.offset - SYNC_MARKER_SIZE, content: reader.read(m.offset + SYNC_MARKER_SIZE, m.next - m.offset - SYNC_MARKER_SIZE) };
+function readSection(
+  reader: SegmentReader,
+  m: { offset: number; next: number },
+  f: Framing,
+  opts: { segment: string | undefined },
+): { length: number; content: Uint8Array | undefined } | { refused: Verdict } {
+  if (!f.framed)
+    return {
+      length: m.next - m.offset - SYNC_MARKER_SIZE,
+      content: reader.read(m.offset + SYNC_MARKER_SIZE, m.next - m.offset - SYNC_MARKER_SIZE),
+    };
   if (m.next < m.offset + SYNC_MARKER_SIZE + 4) {
-    return { refused: ["corrupt", "compressed section too short", new SegmentHeaderError("compressed section has no length field", m.offset, opts)] };
+    return {
+      refused: [
+        "corrupt",
+        "compressed section too short",
+        new SegmentHeaderError("compressed section has no length field", m.offset, opts),
+      ],
+    };
   }
   const field = reader.read(m.offset + SYNC_MARKER_SIZE, 4);
   const length = new DataView(field.buffer, field.byteOffset, field.byteLength).getInt32(0);
   if (length < 0) {
-    return { refused: ["corrupt", "negative section length", new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts)] };
+    return {
+      refused: [
+        "corrupt",
+        "negative section length",
+        new SegmentHeaderError(`section length ${length} is negative`, m.offset + SYNC_MARKER_SIZE, opts),
+      ],
+    };
   }
   if (!f.decode) return { length, content: undefined };
-  const content = f.decode(reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4), length);
+  const content = f.decode(
+    reader.read(m.offset + SYNC_MARKER_SIZE + 4, m.next - m.offset - SYNC_MARKER_SIZE - 4),
+    length,
+  );
   if (content === undefined) {
     const what = f.compressor!.replace(/^.*\./, "");
-    return { refused: ["corrupt", "section does not decompress", new SegmentHeaderError(`${what} section does not decompress to its stated length ${length}`, m.offset, opts)] };
+    return {
+      refused: [
+        "corrupt",
+        "section does not decompress",
+        new SegmentHeaderError(
+          `${what} section does not decompress to its stated length ${length}`,
+          m.offset,
+          opts,
+        ),
+      ],
+    };
   }
   return { length, content };
 }
 
 /** The error of an entry that does not frame; inside a compressed section the offset can only point at the section. */
-function entryError(scan: Extract<ReturnType<typeof scanEntries>, { ok: false }>, markerOffset: number, framed: boolean, opts: { segment: string | undefined }): SegmentError {
+function entryError(
+  scan: Extract<ReturnType<typeof scanEntries>, { ok: false }>,
+  markerOffset: number,
+  framed: boolean,
+  opts: { segment: string | undefined },
+): SegmentError {
   const at = framed ? markerOffset : markerOffset + SYNC_MARKER_SIZE + scan.offset;
-  return "expected" in scan ? new SegmentChecksumError(scan.detail, at, scan.expected, scan.actual, opts) : new SegmentHeaderError(scan.detail, at, opts);
+  return "expected" in scan
+    ? new SegmentChecksumError(scan.detail, at, scan.expected, scan.actual, opts)
+    : new SegmentHeaderError(scan.detail, at, opts);
 }
 
 /**
  * A segment whose synced data ends cleanly (zeros after the last section, no final empty section):
  * complete when the next entry could not have been allocated, torn-tail when there was room. Pure.
  */
-export function fullOrTorn(e: { fileLength: number; logical: number; largest: number; framed: boolean; segmentSize: number | undefined }, opts: { segment: string | undefined }): Verdict {
+export function fullOrTorn(
+  e: {
+    fileLength: number;
+    logical: number;
+    largest: number;
+    framed: boolean;
+    segmentSize: number | undefined;
+  },
+  opts: { segment: string | undefined },
+): Verdict {
   const capacity = e.segmentSize ?? (e.framed ? Math.ceil(e.logical / MIB) * MIB : e.fileLength);
   if (!e.framed && e.fileLength < capacity) {
-    return ["torn-tail", "file shorter than the segment size", new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, e.fileLength, opts)];
+    return [
+      "torn-tail",
+      "file shorter than the segment size",
+      new TruncatedSegmentError(`file shorter than the segment size ${capacity}`, e.fileLength, opts),
+    ];
   }
-  if (e.logical + Math.max(e.largest, SYNC_MARKER_SIZE) >= capacity) return ["complete", "segment full: the next entry could not be allocated"];
-  return ["torn-tail", `data ends ${capacity - e.logical} bytes before the segment size with room for more entries`];
+  if (e.logical + Math.max(e.largest, SYNC_MARKER_SIZE) >= capacity)
+    return ["complete", "segment full: the next entry could not be allocated"];
+  return [
+    "torn-tail",
+    `data ends ${capacity - e.logical} bytes before the segment size with room for more entries`,
+  ];
 }

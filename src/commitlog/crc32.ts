@@ -31,7 +31,8 @@ export function crc32Table(data: Uint8Array, previous = 0): number {
 }
 
 /* c8 ignore next */
-const impl: (data: Uint8Array, previous: number) => number = typeof nativeCrc32 === "function" ? nativeCrc32 : crc32Table;
+const impl: (data: Uint8Array, previous: number) => number =
+  typeof nativeCrc32 === "function" ? nativeCrc32 : crc32Table;
 
 /** CRC32 of `data`, continuing from `previous` (the value of an earlier call; 0 to start). Unsigned result. */
 export function crc32(data: Uint8Array, previous = 0): number {

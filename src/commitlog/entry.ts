@@ -47,15 +47,34 @@ export function scanEntries(content: Uint8Array): EntryScan {
       return { ok: false, problem: "invalid-size", offset: q, detail: `invalid mutation size ${size}` };
     }
     if (q + ENTRY_OVERHEAD_SIZE + size > content.length) {
-      return { ok: false, problem: "overrun", offset: q, detail: `entry of ${size} bytes runs past its section` };
+      return {
+        ok: false,
+        problem: "overrun",
+        offset: q,
+        detail: `entry of ${size} bytes runs past its section`,
+      };
     }
     const sizeCrc = crc32Int(size);
     if (dv.getUint32(q + 4) !== sizeCrc) {
-      return { ok: false, problem: "size-checksum", offset: q, detail: "entry size", expected: sizeCrc, actual: dv.getUint32(q + 4) };
+      return {
+        ok: false,
+        problem: "size-checksum",
+        offset: q,
+        detail: "entry size",
+        expected: sizeCrc,
+        actual: dv.getUint32(q + 4),
+      };
     }
     const payloadCrc = crc32(content.subarray(q + 8, q + 8 + size), sizeCrc);
     if (dv.getUint32(q + 8 + size) !== payloadCrc) {
-      return { ok: false, problem: "payload-checksum", offset: q, detail: "entry", expected: payloadCrc, actual: dv.getUint32(q + 8 + size) };
+      return {
+        ok: false,
+        problem: "payload-checksum",
+        offset: q,
+        detail: "entry",
+        expected: payloadCrc,
+        actual: dv.getUint32(q + 8 + size),
+      };
     }
     entries++;
     largest = Math.max(largest, ENTRY_OVERHEAD_SIZE + size);

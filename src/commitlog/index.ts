@@ -28,7 +28,12 @@ export {
   type SegmentEncryption,
   type SegmentHeader,
 } from "./segment-header.js";
-export { SYNC_MARKER_SIZE, parseSyncMarker, syncMarkerChecksum, type SyncMarkerReading } from "./sync-marker.js";
+export {
+  SYNC_MARKER_SIZE,
+  parseSyncMarker,
+  syncMarkerChecksum,
+  type SyncMarkerReading,
+} from "./sync-marker.js";
 export { ENTRY_OVERHEAD_SIZE, scanEntries, type EntryScan } from "./entry.js";
 export { decompressLz4Section } from "./lz4.js";
 export { sectionDecoder, type SectionDecoder } from "./section-codecs.js";

@@ -22,10 +22,13 @@ import { decompressLz4Section } from "./lz4.js";
 export type SectionDecoder = (compressed: Uint8Array, length: number) => Uint8Array | undefined;
 
 const DECODERS: ReadonlyArray<readonly [RegExp, SectionDecoder]> = [
-  [/(^|\.)LZ4Compressor$/, (compressed, length) => {
-    const out = decompressLz4Section(compressed);
-    return out?.length === length ? out : undefined;
-  }],
+  [
+    /(^|\.)LZ4Compressor$/,
+    (compressed, length) => {
+      const out = decompressLz4Section(compressed);
+      return out?.length === length ? out : undefined;
+    },
+  ],
   [/(^|\.)ZstdCompressor$/, decompressZstdSection],
   [/(^|\.)DeflateCompressor$/, decompressDeflateSection],
   [/(^|\.)SnappyCompressor$/, decompressSnappySection],

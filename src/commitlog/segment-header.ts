@@ -12,7 +12,12 @@
  */
 import { crc32, crc32Int } from "./crc32.js";
 import { isSupportedVersion } from "./descriptor.js";
-import { SegmentChecksumError, SegmentHeaderError, TruncatedSegmentError, UnsupportedVersionError } from "./errors.js";
+import {
+  SegmentChecksumError,
+  SegmentHeaderError,
+  TruncatedSegmentError,
+  UnsupportedVersionError,
+} from "./errors.js";
 
 export const PARAMETERS_OFFSET = 14;
 export const HEADER_CRC_SIZE = 4;
@@ -76,7 +81,11 @@ export function parseSegmentHeader(bytes: Uint8Array, segment?: string): Segment
   const length = dv.getUint16(12);
   const crcOffset = PARAMETERS_OFFSET + length;
   if (bytes.length < crcOffset + HEADER_CRC_SIZE) {
-    throw new TruncatedSegmentError(`too short for a segment header with ${length} bytes of parameters`, bytes.length, opts);
+    throw new TruncatedSegmentError(
+      `too short for a segment header with ${length} bytes of parameters`,
+      bytes.length,
+      opts,
+    );
   }
   const parametersBytes = bytes.subarray(PARAMETERS_OFFSET, crcOffset);
   const stored = dv.getUint32(crcOffset);
@@ -89,7 +98,10 @@ export function parseSegmentHeader(bytes: Uint8Array, segment?: string): Segment
     parametersJson = new TextDecoder("utf-8", { fatal: true }).decode(parametersBytes);
     parameters = JSON.parse(parametersJson);
   } catch (cause) {
-    throw new SegmentHeaderError("header parameters are not valid JSON", PARAMETERS_OFFSET, { ...opts, cause });
+    throw new SegmentHeaderError("header parameters are not valid JSON", PARAMETERS_OFFSET, {
+      ...opts,
+      cause,
+    });
   }
   if (!isObject(parameters)) {
     throw new SegmentHeaderError("header parameters are not a JSON object", PARAMETERS_OFFSET, opts);
@@ -129,23 +141,37 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function compressionOf(p: Record<string, unknown>, segment: string | undefined): { compression?: SegmentCompression } {
+function compressionOf(
+  p: Record<string, unknown>,
+  segment: string | undefined,
+): { compression?: SegmentCompression } {
   const cls = p["compressionClass"];
   if (cls === undefined || cls === null) return {};
   const params = p["compressionParameters"] ?? {};
   if (typeof cls !== "string" || !isObject(params)) {
-    throw new SegmentHeaderError("header compression parameters are malformed", PARAMETERS_OFFSET, { segment });
+    throw new SegmentHeaderError("header compression parameters are malformed", PARAMETERS_OFFSET, {
+      segment,
+    });
   }
   return { compression: { class: cls, parameters: params } };
 }
 
-function encryptionOf(p: Record<string, unknown>, segment: string | undefined): { encryption?: SegmentEncryption } {
+function encryptionOf(
+  p: Record<string, unknown>,
+  segment: string | undefined,
+): { encryption?: SegmentEncryption } {
   const cipher = p["encCipher"];
   if (cipher === undefined) return {};
   const keyAlias = p["encKeyAlias"];
   const iv = p["encIV"];
-  if (typeof cipher !== "string" || typeof keyAlias !== "string" || (iv !== undefined && typeof iv !== "string")) {
-    throw new SegmentHeaderError("header encryption parameters are malformed", PARAMETERS_OFFSET, { segment });
+  if (
+    typeof cipher !== "string" ||
+    typeof keyAlias !== "string" ||
+    (iv !== undefined && typeof iv !== "string")
+  ) {
+    throw new SegmentHeaderError("header encryption parameters are malformed", PARAMETERS_OFFSET, {
+      segment,
+    });
   }
   return { encryption: iv === undefined ? { cipher, keyAlias } : { cipher, keyAlias, iv } };
 }

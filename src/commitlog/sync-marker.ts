@@ -20,7 +20,13 @@ export type SyncMarkerReading =
   /** next == 0 and crc == 0: the slot zeroed at each sync (MemoryMappedSegment.write), clean end of data. */
   | { readonly kind: "zeroed"; readonly offset: number }
   /** Any other CRC mismatch: corruption at `offset`. */
-  | { readonly kind: "bad-checksum"; readonly offset: number; readonly next: number; readonly stored: number; readonly expected: number }
+  | {
+      readonly kind: "bad-checksum";
+      readonly offset: number;
+      readonly next: number;
+      readonly stored: number;
+      readonly expected: number;
+    }
   /** Valid CRC but `next` does not leave room for the marker itself: corruption. */
   | { readonly kind: "bad-pointer"; readonly offset: number; readonly next: number }
   /** Valid CRC, `next` beyond the end of the bytes: the reader clips the section (torn tail). */
@@ -35,8 +41,14 @@ export function parseSyncMarker(bytes: Uint8Array, id: bigint, offset: number): 
  * The same rules given only the 8 bytes at `offset` (fewer at the end of the file) and the file's
  * length, for readers that do not hold the whole segment in memory.
  */
-export function parseSyncMarkerSlot(slot: Uint8Array, id: bigint, offset: number, fileLength: number): SyncMarkerReading {
-  if (offset > fileLength - SYNC_MARKER_SIZE || slot.length < SYNC_MARKER_SIZE) return { kind: "end-of-file", offset };
+export function parseSyncMarkerSlot(
+  slot: Uint8Array,
+  id: bigint,
+  offset: number,
+  fileLength: number,
+): SyncMarkerReading {
+  if (offset > fileLength - SYNC_MARKER_SIZE || slot.length < SYNC_MARKER_SIZE)
+    return { kind: "end-of-file", offset };
   const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
   const next = dv.getInt32(0);
   const stored = dv.getUint32(4);

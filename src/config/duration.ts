@@ -1,6 +1,13 @@
 import { ConfigError } from "../errors/base.js";
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 /**
  * Parses "500ms", "20s", "15m", "1h30m", "7d", "2w" into milliseconds. A bare number is seconds.
@@ -17,7 +24,9 @@ export function parseDuration(text: string, what: string): number {
     consumed = re.lastIndex;
   }
   if (s.length === 0 || consumed !== s.length) {
-    throw new ConfigError(`${what}: '${text}' is not a duration`, { hint: "use e.g. 500ms, 20s, 15m, 1h30m, 7d" });
+    throw new ConfigError(`${what}: '${text}' is not a duration`, {
+      hint: "use e.g. 500ms, 20s, 15m, 1h30m, 7d",
+    });
   }
   return Math.round(total);
 }
@@ -28,7 +37,13 @@ export function formatDuration(ms: number): string {
   const sign = ms < 0 ? "-" : "";
   let rest = Math.abs(Math.round(ms));
   let out = "";
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+    ["ms", 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) {
       out += `${n}${unit}`;

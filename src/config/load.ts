@@ -2,7 +2,14 @@ import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { ConfigError } from "../errors/base.js";
 import { formatDuration, parseDuration } from "./duration.js";
-import { DEFAULT_CONFIG_PATH, MAX_DURATION_MS, SETTINGS, envName, type Config, type SettingSpec } from "./schema.js";
+import {
+  DEFAULT_CONFIG_PATH,
+  MAX_DURATION_MS,
+  SETTINGS,
+  envName,
+  type Config,
+  type SettingSpec,
+} from "./schema.js";
 
 export interface LoadOptions {
   /** --config; otherwise CASSANDRA_PITR_CONFIG; otherwise /etc/cassandra-pitr/config.yaml if it exists. */
@@ -49,7 +56,12 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const values: Partial<Record<keyof Config, unknown>> = {};
   for (const spec of SETTINGS) {
     const raw = options.flags?.[spec.key] ?? env[envName(spec.key)] ?? fileValues[spec.key] ?? spec.default;
-    const source = options.flags?.[spec.key] !== undefined ? `--${spec.key}` : env[envName(spec.key)] !== undefined ? envName(spec.key) : `${path}: ${spec.key}`;
+    const source =
+      options.flags?.[spec.key] !== undefined
+        ? `--${spec.key}`
+        : env[envName(spec.key)] !== undefined
+          ? envName(spec.key)
+          : `${path}: ${spec.key}`;
     if (spec.key === "archive" && typeof raw === "string" && raw.trim() === "") {
       // Without this the default would not apply either, and every hook would fail obscurely.
       throw new ConfigError(`${source}: the archive location is empty`, {
@@ -76,7 +88,9 @@ async function readConfigFile(path: string): Promise<string> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) {
-      throw new ConfigError(`config file '${path}' is not a regular file`, { hint: "check --config / CASSANDRA_PITR_CONFIG" });
+      throw new ConfigError(`config file '${path}' is not a regular file`, {
+        hint: "check --config / CASSANDRA_PITR_CONFIG",
+      });
     }
     return await handle.readFile("utf8");
   } finally {
@@ -90,7 +104,12 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
     case "string":
       return text;
     case "duration":
-      return boundDuration(spec, typeof raw === "number" ? raw * 1000 : parseDuration(text, source), text, source);
+      return boundDuration(
+        spec,
+        typeof raw === "number" ? raw * 1000 : parseDuration(text, source),
+        text,
+        source,
+      );
     case "integer": {
       if (!/^-?\d+$/.test(text)) throw new ConfigError(`${source}: '${text}' is not an integer`);
       const value = Number(text);
@@ -105,7 +124,8 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
       throw new ConfigError(`${source}: '${text}' is not true or false`);
     }
     case "enum": {
-      if (!spec.values?.includes(text)) throw new ConfigError(`${source}: '${text}' must be one of ${spec.values?.join(", ")}`);
+      if (!spec.values?.includes(text))
+        throw new ConfigError(`${source}: '${text}' must be one of ${spec.values?.join(", ")}`);
       return text;
     }
   }
@@ -115,14 +135,20 @@ function coerce(spec: SettingSpec, raw: unknown, source: string): unknown {
 function boundDuration(spec: SettingSpec, ms: number, text: string, source: string): number {
   const max = spec.max ?? MAX_DURATION_MS;
   if (!Number.isFinite(ms) || ms > max) {
-    throw new ConfigError(`${source}: '${text}' is longer than the ${formatDuration(max)} this setting can hold`, {
-      hint: `use at most ${formatDuration(max)}`,
-    });
+    throw new ConfigError(
+      `${source}: '${text}' is longer than the ${formatDuration(max)} this setting can hold`,
+      {
+        hint: `use at most ${formatDuration(max)}`,
+      },
+    );
   }
   if (spec.min !== undefined && ms < spec.min) {
-    throw new ConfigError(`${source}: '${text}' is shorter than the ${formatDuration(spec.min)} this setting needs`, {
-      hint: `use at least ${formatDuration(spec.min)}`,
-    });
+    throw new ConfigError(
+      `${source}: '${text}' is shorter than the ${formatDuration(spec.min)} this setting needs`,
+      {
+        hint: `use at least ${formatDuration(spec.min)}`,
+      },
+    );
   }
   return ms;
 }
@@ -151,17 +177,24 @@ export async function parseConfigText(text: string, path: string): Promise<Recor
     doc = parse(text);
   } catch (err) {
     const first = (err as Error).message.split("\n")[0];
-    throw new ConfigError(`config file '${path}' does not parse: ${first}`, { hint: "it must be a YAML mapping of settings" });
+    throw new ConfigError(`config file '${path}' does not parse: ${first}`, {
+      hint: "it must be a YAML mapping of settings",
+    });
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
-    throw new ConfigError(`config file '${path}' is not a mapping of settings`, { hint: "write one 'setting: value' per line" });
+    throw new ConfigError(`config file '${path}' is not a mapping of settings`, {
+      hint: "write one 'setting: value' per line",
+    });
   }
   return doc as Record<string, unknown>;
 }
 
 function unquote(value: string): string {
-  if (value.length >= 2 && ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))) {
+  if (
+    value.length >= 2 &&
+    ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
+  ) {
     return value.slice(1, -1);
   }
   return value;

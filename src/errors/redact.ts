@@ -25,7 +25,8 @@ export const SECRET_ENV = [
 const MIN_SECRET_LENGTH = 8;
 const URL_TOKEN = /\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s'"<>`]*/g;
 /** `key=value` pairs that carry secrets inside connection strings and signed URLs. */
-const SECRET_PAIRS = /\b(AccountKey|SharedAccessSignature|sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^;&\s'"]*/gi;
+const SECRET_PAIRS =
+  /\b(AccountKey|SharedAccessSignature|sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^;&\s'"]*/gi;
 
 /** The userinfo part of a URL's remainder (after `scheme://`), or undefined when there is none. */
 function userinfoEnd(rest: string): number | undefined {
@@ -71,8 +72,13 @@ export function stripCredentials(url: string): string {
 }
 
 /** Removes every secret from free text: URLs, secret key=value pairs, secret environment values. */
-export function redactText(text: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
-  let out = text.replace(URL_TOKEN, (url) => redactUrl(url)).replace(SECRET_PAIRS, (_m, name: string) => `${name}=***`);
+export function redactText(
+  text: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  let out = text
+    .replace(URL_TOKEN, (url) => redactUrl(url))
+    .replace(SECRET_PAIRS, (_m, name: string) => `${name}=***`);
   for (const name of SECRET_ENV) {
     const value = env[name]?.trim();
     if (value && value.length >= MIN_SECRET_LENGTH) out = out.split(value).join("***");

@@ -6,7 +6,16 @@
  *   <node prefix>snapshots/<compact time>_<tag>/manifest.json
  *   <node prefix>incrementals/<YYYY>/<MM>/<DD>/<compact time>_<keyspace>.<table>_<table id hex>_<sstable>.json
  */
-import { compactTime, dayFolder, daysCovering, decodeKeyPart, encodeKeyPart, nodePrefix, parseCompactTime, type NodeIdentity } from "./layout.js";
+import {
+  compactTime,
+  dayFolder,
+  daysCovering,
+  decodeKeyPart,
+  encodeKeyPart,
+  nodePrefix,
+  parseCompactTime,
+  type NodeIdentity,
+} from "./layout.js";
 
 export const SSTABLES_DIR = "sstables";
 export const SNAPSHOTS_DIR = "snapshots";
@@ -37,7 +46,9 @@ export function snapshotManifestKey(id: NodeIdentity, snapshotTimeMs: number, ta
 }
 
 /** Parses `.../snapshots/<compact time>_<encoded tag>/manifest.json`; undefined for other keys. */
-export function parseSnapshotManifestKey(key: string): { snapshotTimeMs: number; encodedTag: string } | undefined {
+export function parseSnapshotManifestKey(
+  key: string,
+): { snapshotTimeMs: number; encodedTag: string } | undefined {
   const m = /\/snapshots\/(\d{8}T\d{6}\.\d{3}Z)_([^/]+)\/manifest\.json$/.exec(key);
   if (!m) return undefined;
   const snapshotTimeMs = parseCompactTime(m[1]!);
@@ -77,11 +88,20 @@ export function incrementalKey(id: NodeIdentity, p: IncrementalKeyParts): string
 /** Parses the last element of an incremental key; undefined for anything else. */
 export function parseIncrementalKey(key: string): IncrementalKeyParts | undefined {
   const name = key.slice(key.lastIndexOf("/") + 1);
-  const m = /^(\d{8}T\d{6}\.\d{3}Z)_([A-Za-z0-9_+]+)\.([A-Za-z0-9_+]+)_([0-9a-f]{32})_([a-z]{2}-[0-9a-z_]+-[a-z]+)\.json$/.exec(name);
+  const m =
+    /^(\d{8}T\d{6}\.\d{3}Z)_([A-Za-z0-9_+]+)\.([A-Za-z0-9_+]+)_([0-9a-f]{32})_([a-z]{2}-[0-9a-z_]+-[a-z]+)\.json$/.exec(
+      name,
+    );
   if (!m) return undefined;
   const flushTimeMs = parseCompactTime(m[1]!);
   if (flushTimeMs === undefined) return undefined;
-  return { flushTimeMs, keyspace: decodeKeyPart(m[2]!), table: decodeKeyPart(m[3]!), tableIdHex: m[4]!, sstable: m[5]! };
+  return {
+    flushTimeMs,
+    keyspace: decodeKeyPart(m[2]!),
+    table: decodeKeyPart(m[3]!),
+    tableIdHex: m[4]!,
+    sstable: m[5]!,
+  };
 }
 
 /** `233ad580e58711f1988fc5102cd29634` ↔ `233ad580-e587-11f1-988f-c5102cd29634`. */

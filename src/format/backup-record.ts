@@ -114,7 +114,10 @@ export interface IncrementalRecord {
 /** A stored JSON document that is not what its key says. */
 export class BackupRecordError extends PitrError {
   override name = "BackupRecordError";
-  constructor(readonly key: string, detail: string) {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
     super("E_CHECKSUM_MISMATCH", `archived record '${key}' is invalid: ${detail}`);
   }
 }
@@ -172,7 +175,13 @@ class Check {
     const o = this.obj(v, path);
     const sha256 = this.str(o, "sha256", path);
     if (!/^[0-9a-f]{64}$/.test(sha256)) this.fail(`${path}.sha256`, "expected 64 hex characters");
-    return { component: this.str(o, "component", path), file: this.str(o, "file", path), size: this.int(o, "size", path), sha256, key: this.str(o, "key", path) };
+    return {
+      component: this.str(o, "component", path),
+      file: this.str(o, "file", path),
+      size: this.int(o, "size", path),
+      sha256,
+      key: this.str(o, "key", path),
+    };
   }
   sstable(v: unknown, path: string): ArchivedSstable {
     const o = this.obj(v, path);
@@ -200,7 +209,9 @@ class Check {
             }),
       originating_host_id: this.strOrNull(o, "originating_host_id", path),
       statistics_error: this.strOrNull(o, "statistics_error", path),
-      components: this.arr(o, "components", path).map((c, i) => this.component(c, `${path}.components[${i}]`)),
+      components: this.arr(o, "components", path).map((c, i) =>
+        this.component(c, `${path}.components[${i}]`),
+      ),
     };
   }
   table(v: unknown, path: string): SnapshotTable {
@@ -232,7 +243,8 @@ export function parseSnapshotManifest(json: unknown, key = "manifest.json"): Sna
   const schemaVersion = c.int(o, "schema_version", "$");
   if (schemaVersion < 1) c.fail("$.schema_version", "expected ≥ 1");
   const rawSource = o["snapshot_time_source"];
-  if (rawSource !== "cassandra-manifest" && rawSource !== "upload") c.fail("$.snapshot_time_source", "expected 'cassandra-manifest' or 'upload'");
+  if (rawSource !== "cassandra-manifest" && rawSource !== "upload")
+    c.fail("$.snapshot_time_source", "expected 'cassandra-manifest' or 'upload'");
   const source: "cassandra-manifest" | "upload" = rawSource;
   const tokens = o["tokens"];
   return {
@@ -250,11 +262,14 @@ export function parseSnapshotManifest(json: unknown, key = "manifest.json"): Sna
       tokens === null || tokens === undefined
         ? null
         : c.arr(o, "tokens", "$").map((t, i): string => {
-            if (typeof t !== "string" || !/^-?\d+$/.test(t)) c.fail(`$.tokens[${i}]`, "expected a decimal string");
+            if (typeof t !== "string" || !/^-?\d+$/.test(t))
+              c.fail(`$.tokens[${i}]`, "expected a decimal string");
             return t;
           }),
     tables: c.arr(o, "tables", "$").map((t, i) => c.table(t, `$.tables[${i}]`)),
-    ...(o["schema_tables"] === undefined ? {} : { schema_tables: c.arr(o, "schema_tables", "$").map((t, i) => c.table(t, `$.schema_tables[${i}]`)) }),
+    ...(o["schema_tables"] === undefined
+      ? {}
+      : { schema_tables: c.arr(o, "schema_tables", "$").map((t, i) => c.table(t, `$.schema_tables[${i}]`)) }),
   };
 }
 

@@ -70,11 +70,17 @@ export function parseBranch(text: string, key: string): Branch {
     throw new BranchRecordError(key, "not JSON");
   }
   const restoredAtMs = typeof o.restored_at === "string" ? Date.parse(o.restored_at) : NaN;
-  if (o.schema_version !== 1 || !Number.isFinite(restoredAtMs) || typeof o.cutoff_micros !== "string" || !/^-?\d+$/.test(o.cutoff_micros)) {
+  if (
+    o.schema_version !== 1 ||
+    !Number.isFinite(restoredAtMs) ||
+    typeof o.cutoff_micros !== "string" ||
+    !/^-?\d+$/.test(o.cutoff_micros)
+  ) {
     throw new BranchRecordError(key, "it lacks schema_version 1, restored_at or cutoff_micros");
   }
   const named = parseCompactTime(key.slice(key.lastIndexOf("/") + 1).replace(/\.json$/, ""));
-  if (named !== restoredAtMs) throw new BranchRecordError(key, `restored_at ${o.restored_at} does not match the key`);
+  if (named !== restoredAtMs)
+    throw new BranchRecordError(key, `restored_at ${o.restored_at} does not match the key`);
   return {
     restoredAtMs,
     cutoffMicros: BigInt(o.cutoff_micros),

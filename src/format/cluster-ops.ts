@@ -94,7 +94,16 @@ export interface RestoreRequest {
  * restored: none starts while another still runs, so no live node can send a restored one hints or
  * read repairs from after T.
  */
-export const NODE_STATES = ["pending", "stopping", "restoring", "restored", "starting", "started", "finishing", "finished"] as const;
+export const NODE_STATES = [
+  "pending",
+  "stopping",
+  "restoring",
+  "restored",
+  "starting",
+  "started",
+  "finishing",
+  "finished",
+] as const;
 export type NodeState = (typeof NODE_STATES)[number] | "failed" | "aborting" | "aborted";
 
 export interface RestoreProgress {
@@ -111,7 +120,9 @@ export interface RestoreProgress {
 export class OpsRecordError extends PitrError {
   override name = "OpsRecordError";
   constructor(key: string, why: string) {
-    super("E_NOT_FOUND", `cluster operation record '${key}' is unreadable: ${why}`, { hint: "it was written by another version or damaged; remove it after checking what it was" });
+    super("E_NOT_FOUND", `cluster operation record '${key}' is unreadable: ${why}`, {
+      hint: "it was written by another version or damaged; remove it after checking what it was",
+    });
   }
 }
 
@@ -120,14 +131,23 @@ export function encodeRecord(record: object): Uint8Array {
 }
 
 /** Parses a record and checks its version and the fields every reader relies on. */
-export function parseRecord<T extends { schema_version: 1 }>(text: string, key: string, fields: readonly string[]): T {
+export function parseRecord<T extends { schema_version: 1 }>(
+  text: string,
+  key: string,
+  fields: readonly string[],
+): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new OpsRecordError(key, "not JSON");
   }
-  if (typeof value !== "object" || value === null || (value as { schema_version?: unknown }).schema_version !== 1) throw new OpsRecordError(key, "schema_version is not 1");
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    (value as { schema_version?: unknown }).schema_version !== 1
+  )
+    throw new OpsRecordError(key, "schema_version is not 1");
   for (const f of fields) if (!(f in value)) throw new OpsRecordError(key, `field '${f}' is missing`);
   return value as T;
 }

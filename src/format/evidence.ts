@@ -47,5 +47,10 @@ export function parseEvidence(text: string): EvidenceSummary | undefined {
   const ranAt = Date.parse(String(doc["ran_at"]));
   const restorePointAt = Date.parse(String(doc["restore_point"]));
   if (!Number.isFinite(ranAt) || !Number.isFinite(restorePointAt)) return undefined;
-  return { ranAt, restorePointAt, status: doc["status"] === "passed" ? "passed" : "failed", details: String(doc["details"] ?? "") };
+  return {
+    ranAt,
+    restorePointAt,
+    status: doc["status"] === "passed" ? "passed" : "failed",
+    details: String(doc["details"] ?? ""),
+  };
 }

@@ -29,7 +29,9 @@ export function encodeKeyPart(text: string): string {
   return Array.from(Buffer.from(text, "utf8"))
     .map((b, i) => {
       const c = String.fromCharCode(b);
-      return /[A-Za-z0-9._-]/.test(c) && !(c === "." && (i === 0 || text === "..")) ? c : `+${b.toString(16).padStart(2, "0")}`;
+      return /[A-Za-z0-9._-]/.test(c) && !(c === "." && (i === 0 || text === ".."))
+        ? c
+        : `+${b.toString(16).padStart(2, "0")}`;
     })
     .join("");
 }

@@ -27,7 +27,13 @@ export function partialSegmentPrefix(id: NodeIdentity, segmentId: bigint, versio
   return `${partialsPrefix(id)}${segmentId}_v${version}/`;
 }
 
-export function partialKey(id: NodeIdentity, segmentId: bigint, version: number, start: number, end: number): string {
+export function partialKey(
+  id: NodeIdentity,
+  segmentId: bigint,
+  version: number,
+  start: number,
+  end: number,
+): string {
   const pad = (n: number) => String(n).padStart(OFFSET_DIGITS, "0");
   return `${partialSegmentPrefix(id, segmentId, version)}${pad(start)}-${pad(end)}${PARTIAL_SUFFIX}`;
 }
@@ -59,7 +65,9 @@ export function isPartialSegmentKey(key: string): boolean {
 }
 
 /** The segment id and version of a partial segment's folder key; undefined for any other key. */
-export function parsePartialFolder(key: string): { readonly segmentId: bigint; readonly version: number } | undefined {
+export function parsePartialFolder(
+  key: string,
+): { readonly segmentId: bigint; readonly version: number } | undefined {
   const m = SEGMENT_PREFIX.exec(key);
   return m ? { segmentId: BigInt(m[1]!), version: Number(m[2]) } : undefined;
 }
@@ -112,8 +120,10 @@ export function partialFromMetadata(meta: Readonly<Record<string, string>>): Par
   const version = num("version");
   const syncedBeforeMs = Date.parse(meta["synced_before"] ?? "");
   const { segment_id: segmentId, sha256, prefix_sha256: prefixSha256 } = meta;
-  if (start === undefined || end === undefined || logicalEnd === undefined || version === undefined) return undefined;
-  if (!segmentId || !/^\d+$/.test(segmentId) || !sha256 || !prefixSha256 || Number.isNaN(syncedBeforeMs)) return undefined;
+  if (start === undefined || end === undefined || logicalEnd === undefined || version === undefined)
+    return undefined;
+  if (!segmentId || !/^\d+$/.test(segmentId) || !sha256 || !prefixSha256 || Number.isNaN(syncedBeforeMs))
+    return undefined;
   return {
     segmentId: BigInt(segmentId),
     version,
@@ -133,7 +143,9 @@ export function partialFromMetadata(meta: Readonly<Record<string, string>>): Par
  * reaches furthest (an agent's and a rescue's objects may overlap after a restart). Objects off the
  * chain are not used.
  */
-export function partialChain<T extends { readonly start: number; readonly end: number }>(parts: readonly T[]): T[] {
+export function partialChain<T extends { readonly start: number; readonly end: number }>(
+  parts: readonly T[],
+): T[] {
   const byStart = new Map<number, T>();
   for (const p of parts) if ((byStart.get(p.start)?.end ?? -1) < p.end) byStart.set(p.start, p);
   const chain: T[] = [];

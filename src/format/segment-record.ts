@@ -88,7 +88,12 @@ export function recordFromMetadata(meta: Readonly<Record<string, string>>): Segm
 }
 
 /** The stored encryption fields (the decorator writes the algorithm and the key id together). */
-function encryptionOf(meta: Readonly<Record<string, string>>): { encryption: SegmentEncryption; encryptionKey?: string } {
+function encryptionOf(meta: Readonly<Record<string, string>>): {
+  encryption: SegmentEncryption;
+  encryptionKey?: string;
+} {
   const key = meta["encryption_key"];
-  return meta["encryption"] === "aes-256-gcm" && key ? { encryption: "aes-256-gcm", encryptionKey: key } : { encryption: "none" };
+  return meta["encryption"] === "aes-256-gcm" && key
+    ? { encryption: "aes-256-gcm", encryptionKey: key }
+    : { encryption: "none" };
 }

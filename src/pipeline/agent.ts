@@ -100,7 +100,9 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
   if (!options.commitlogDir) return [];
   const now = (options.now ?? Date.now)();
   const names = (await readdir(options.commitlogDir).catch(() => [] as string[])).filter(isSegmentName);
-  const byId = names.map((name) => ({ name, ...parseSegmentName(name) })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const byId = names
+    .map((name) => ({ name, ...parseSegmentName(name) }))
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
   const closed = byId.slice(0, Math.max(0, byId.length - 2));
   const results: PushResult[] = [];
   for (const segment of closed) {
@@ -110,7 +112,11 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
     if (!s?.isFile() || now - s.mtimeMs < options.sweepMinAgeMs) continue;
     const mark = `${segment.name}@${Math.floor(s.mtimeMs)}:${s.size}`;
     if (confirmed.has(mark)) continue;
-    const key = segmentKey(options.identity, { closeTimeMs: Math.floor(s.mtimeMs), segmentId: segment.id, version: segment.version });
+    const key = segmentKey(options.identity, {
+      closeTimeMs: Math.floor(s.mtimeMs),
+      segmentId: segment.id,
+      version: segment.version,
+    });
     const present = await exists(options.backend, key, options.signal);
     if (!present) {
       const result = await pushSegment(options.backend, options.identity, {
@@ -123,7 +129,11 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
         now: options.now,
       });
       results.push(result);
-      await appendEvent(options.logFile, { event: `sweeper-${result.outcome}`, name: segment.name, key: result.key });
+      await appendEvent(options.logFile, {
+        event: `sweeper-${result.outcome}`,
+        name: segment.name,
+        key: result.key,
+      });
     }
     confirmed.add(mark);
   }
@@ -138,8 +148,12 @@ export async function sweepCommitlog(options: AgentOptions, confirmed: Set<strin
 export async function tendHealthMark(options: AgentOptions, drained: DrainResult): Promise<void> {
   if (options.signal?.aborted) return;
   const marked = (await freshHealthMark(options.spoolDir, Number.POSITIVE_INFINITY)) !== undefined;
-  if (drained.uploaded.length > 0 || (marked && drained.failed.length === 0 && (await storageAnswers(options)))) {
-    if (await clearHealthMark(options.spoolDir)) await appendEvent(options.logFile, { event: "storage-healthy" });
+  if (
+    drained.uploaded.length > 0 ||
+    (marked && drained.failed.length === 0 && (await storageAnswers(options)))
+  ) {
+    if (await clearHealthMark(options.spoolDir))
+      await appendEvent(options.logFile, { event: "storage-healthy" });
     return;
   }
   const outage = drained.failed.find((f) => f.outage);
@@ -153,7 +167,8 @@ async function storageAnswers(options: AgentOptions): Promise<boolean> {
     return true;
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return true;
-    if (isOutage(err)) await setHealthMark(options.spoolDir, err instanceof Error ? err.message : String(err), "agent");
+    if (isOutage(err))
+      await setHealthMark(options.spoolDir, err instanceof Error ? err.message : String(err), "agent");
     return false;
   }
 }
@@ -168,7 +183,16 @@ export async function runAgent(
 ): Promise<AgentStats> {
   const confirmed = new Set<string>();
   const partialState = newPartialState();
-  const stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0, partials: 0, newestPartialSyncedMs: undefined };
+  const stats: AgentStats = {
+    spoolCount: 0,
+    spoolBytes: 0,
+    uploaded: 0,
+    failures: 0,
+    swept: 0,
+    lastPassMs: 0,
+    partials: 0,
+    newestPartialSyncedMs: undefined,
+  };
   const clock = options.now ?? Date.now;
   let nextPassMs = 0;
   for (;;) {
@@ -193,13 +217,19 @@ async function fullPass(options: AgentOptions, confirmed: Set<string>, stats: Ag
     stats.swept += (await sweepCommitlog(options, confirmed)).length;
   } catch (err) {
     stats.failures++;
-    await appendEvent(options.logFile, { event: "sweep-failed", error: err instanceof Error ? err.message : String(err) });
+    await appendEvent(options.logFile, {
+      event: "sweep-failed",
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
   try {
     await options.passTasks?.();
   } catch (err) {
     stats.failures++;
-    await appendEvent(options.logFile, { event: "pass-task-failed", error: err instanceof Error ? err.message : String(err) });
+    await appendEvent(options.logFile, {
+      event: "pass-task-failed",
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
   const left = await listSpool(options.spoolDir);
   stats.spoolCount = left.length;
@@ -210,14 +240,25 @@ async function fullPass(options: AgentOptions, confirmed: Set<string>, stats: Ag
 /** Storage down: the sections stay on disk and in the uploader's progress, and go up on a later pass. */
 async function partialPass(options: AgentOptions, state: PartialState, stats: AgentStats): Promise<void> {
   if (options.partialIntervalMs === undefined || !options.commitlogDir) return;
-  const base = { backend: options.backend, identity: options.identity, commitlogDir: options.commitlogDir, logFile: options.logFile, signal: options.signal, now: options.now };
+  const base = {
+    backend: options.backend,
+    identity: options.identity,
+    commitlogDir: options.commitlogDir,
+    logFile: options.logFile,
+    signal: options.signal,
+    now: options.now,
+  };
   try {
     const pass = await uploadPartials({ ...base, source: "agent" }, state);
     stats.partials += pass.uploads.length;
-    if (pass.newestSyncedBeforeMs) stats.newestPartialSyncedMs = Math.max(stats.newestPartialSyncedMs ?? 0, pass.newestSyncedBeforeMs);
+    if (pass.newestSyncedBeforeMs)
+      stats.newestPartialSyncedMs = Math.max(stats.newestPartialSyncedMs ?? 0, pass.newestSyncedBeforeMs);
   } catch (err) {
     stats.failures++;
-    await appendEvent(options.logFile, { event: "partial-failed", error: err instanceof Error ? err.message : String(err) });
+    await appendEvent(options.logFile, {
+      event: "partial-failed",
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 

@@ -60,7 +60,10 @@ export function redactedIo(io: HookIo): HookIo {
   return { env: io.env, stderr: (line) => io.stderr(redactText(line, io.env)) };
 }
 
-export async function runBounded(options: BoundOptions, work: (bound: Bound) => Promise<HookResult>): Promise<HookResult> {
+export async function runBounded(
+  options: BoundOptions,
+  work: (bound: Bound) => Promise<HookResult>,
+): Promise<HookResult> {
   const io = redactedIo(options.io);
   let over = false;
   const workIo: HookIo = { env: io.env, stderr: (line) => (over ? undefined : io.stderr(line)) };
@@ -86,7 +89,8 @@ export async function runBounded(options: BoundOptions, work: (bound: Bound) => 
   let stopped: HookResult | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     stopped = { kind: "stopped", signal: signal === "SIGINT" ? "SIGINT" : "SIGTERM" };
-    if (!over) io.stderr(`${options.prefix}: stopped by ${signal}; temporary files removed, nothing reported as done`);
+    if (!over)
+      io.stderr(`${options.prefix}: stopped by ${signal}; temporary files removed, nothing reported as done`);
     over = true;
     stopper.abort(new Error(`stopped by ${signal}`));
     // The aborted work removes its temporary files; past the grace, exit regardless.
@@ -99,7 +103,8 @@ export async function runBounded(options: BoundOptions, work: (bound: Bound) => 
   work({ stop: stopper.signal, arm, io: workIo }).then(
     (result) => finish(stopped ?? result),
     (err: unknown) => {
-      if (!over) io.stderr(`${options.prefix}: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      if (!over)
+        io.stderr(`${options.prefix}: internal error: ${err instanceof Error ? err.message : String(err)}`);
       finish(stopped ?? hookFailed(err));
     },
   );

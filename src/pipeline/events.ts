@@ -9,9 +9,13 @@ import { redactText } from "../errors/redact.js";
  * secret in an error's text never reaches the file; the file is created 0600 all the same, and
  * opened non-blocking (a FIFO without a reader must not hold the hook).
  */
-export async function appendEvent(logFile: string | undefined, event: Record<string, unknown>): Promise<void> {
+export async function appendEvent(
+  logFile: string | undefined,
+  event: Record<string, unknown>,
+): Promise<void> {
   if (!logFile) return;
-  const line = redactText(JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event })) + "\n";
+  const line =
+    redactText(JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event })) + "\n";
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
   const handle = await open(logFile, flags, 0o600).catch(() => undefined);
   if (!handle) return;

@@ -27,7 +27,11 @@ export function healthMarkPath(spoolDir: string): string {
 }
 
 /** The mark if it is fresh (written less than `lifetimeMs` ago), otherwise undefined. One stat. */
-export async function freshHealthMark(spoolDir: string, lifetimeMs: number, now: number = Date.now()): Promise<HealthMark | undefined> {
+export async function freshHealthMark(
+  spoolDir: string,
+  lifetimeMs: number,
+  now: number = Date.now(),
+): Promise<HealthMark | undefined> {
   const s = await stat(healthMarkPath(spoolDir)).catch(() => undefined);
   if (!s?.isFile()) return undefined;
   const age = now - s.mtimeMs;

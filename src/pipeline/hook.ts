@@ -59,13 +59,18 @@ export async function runArchiveHookBounded(args: readonly string[], io: HookIo)
       io,
       prefix: PREFIX,
       initialMs: INITIAL_BOUND_MS,
-      giveUp: (ms) => `${PREFIX}: gave up after ${ms} ms (storage and spool both stuck); Cassandra keeps the segment, the agent's sweeper will archive it`,
+      giveUp: (ms) =>
+        `${PREFIX}: gave up after ${ms} ms (storage and spool both stuck); Cassandra keeps the segment, the agent's sweeper will archive it`,
     },
     (bound) => runArchiveHook(args, bound.io, bound),
   );
 }
 
-export async function runArchiveHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<HookResult> {
+export async function runArchiveHook(
+  args: readonly string[],
+  io: HookIo,
+  bound?: Pick<Bound, "arm" | "stop">,
+): Promise<HookResult> {
   let config: Config | undefined;
   const { configPath, argv } = splitHookArgs(args);
   try {
@@ -73,7 +78,13 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
     config = (await loadConfig({ env: io.env, configPath })).config;
     const identity = requireIdentity(config);
     const objectLock = objectLockPolicy(config); // a lock without a retention is refused before anything is spooled
-    const seg: HookSegment = { config, path, name, spoolDir: config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path)), objectLock };
+    const seg: HookSegment = {
+      config,
+      path,
+      name,
+      spoolDir: config.spoolDir ?? defaultSpoolDir(config.commitlogDir ?? dirname(path)),
+      objectLock,
+    };
     if (await spoolWithoutTrying(seg, io)) return HOOK_DONE;
 
     bound?.arm(config.hookTimeout + WATCHDOG_GRACE_MS);
@@ -89,7 +100,11 @@ export async function runArchiveHook(args: readonly string[], io: HookIo, bound?
     return HOOK_DONE;
   } catch (err) {
     io.stderr(renderError(err, PREFIX));
-    await appendEvent(config?.logFile, { event: "failed", args: argv.join(" "), error: firstLine(err) }).catch(() => undefined);
+    await appendEvent(config?.logFile, {
+      event: "failed",
+      args: argv.join(" "),
+      error: firstLine(err),
+    }).catch(() => undefined);
     return hookFailed(err);
   }
 }
@@ -137,7 +152,12 @@ async function spoolWithoutTrying(seg: HookSegment, io: HookIo): Promise<boolean
   return true;
 }
 
-async function uploadSegment(seg: HookSegment, identity: ReturnType<typeof requireIdentity>, io: HookIo, deadline: AbortSignal): Promise<void> {
+async function uploadSegment(
+  seg: HookSegment,
+  identity: ReturnType<typeof requireIdentity>,
+  io: HookIo,
+  deadline: AbortSignal,
+): Promise<void> {
   const { config, path, name } = seg;
   // Loaded only here: spool mode never pays for zstd, the segment parser or the storage layer.
   const [{ openBackend }, { pushSegment }, { loadEncryptionKeys }] = await Promise.all([
@@ -160,14 +180,25 @@ async function uploadSegment(seg: HookSegment, identity: ReturnType<typeof requi
       compressionThreads: config.compressionThreads,
       signal: deadline,
     });
-    await appendEvent(config.logFile, { event: result.outcome, name, key: result.key, status: result.record.status });
+    await appendEvent(config.logFile, {
+      event: result.outcome,
+      name,
+      key: result.key,
+      status: result.record.status,
+    });
     if (result.outcome === "conflict-kept") {
-      io.stderr(`${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`);
+      io.stderr(
+        `${PREFIX}: warning: '${name}' was already archived with different content; kept both ('${result.key}')`,
+      );
     } else if (result.record.status === "torn-tail" && result.outcome === "archived") {
       // Normal for the active segment of a crashed node (archived at the next start); said once.
-      io.stderr(`${PREFIX}: '${name}' archived, flagged torn-tail (its data ends before the segment is full)`);
+      io.stderr(
+        `${PREFIX}: '${name}' archived, flagged torn-tail (its data ends before the segment is full)`,
+      );
     } else if (result.record.status !== "complete" && result.record.status !== "torn-tail") {
-      io.stderr(`${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`);
+      io.stderr(
+        `${PREFIX}: warning: '${name}' archived but flagged ${result.record.status}: ${result.record.problem ?? ""}`,
+      );
     }
   } finally {
     await backend.close().catch(() => undefined);
@@ -178,10 +209,16 @@ async function uploadSegment(seg: HookSegment, identity: ReturnType<typeof requi
  * The upload failed. A segment that is missing or not a segment cannot be spooled usefully, so
  * that failure stands; storage trouble (with spoolFallback) sends the segment to the spool.
  */
-async function spoolAfterFailure(seg: HookSegment, io: HookIo, err: unknown, signals: { budget: AbortSignal; deadline: AbortSignal }): Promise<void> {
+async function spoolAfterFailure(
+  seg: HookSegment,
+  io: HookIo,
+  err: unknown,
+  signals: { budget: AbortSignal; deadline: AbortSignal },
+): Promise<void> {
   const { config, path, name, spoolDir } = seg;
   const { budget, deadline } = signals;
-  if (!config.spoolFallback || !isStorageTrouble(err, deadline)) throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
+  if (!config.spoolFallback || !isStorageTrouble(err, deadline))
+    throw budget.aborted ? budgetSpent(name, config.hookTimeout, err) : err;
   const cause = deadline.aborted ? `time budget of ${config.hookTimeout} ms ran out` : firstLine(err);
   try {
     await requireRegularFile(path, "archive");
@@ -189,10 +226,15 @@ async function spoolAfterFailure(seg: HookSegment, io: HookIo, err: unknown, sig
   } catch (spoolErr) {
     // Both ways out failed: say why for each, on one line (the hint follows on the second).
     if (!(spoolErr instanceof SpoolError)) throw spoolErr;
-    throw new SpoolError(`upload failed (${cause}), then ${spoolErr.message}`, spoolErr.hint ?? "check the spool directory", spoolErr);
+    throw new SpoolError(
+      `upload failed (${cause}), then ${spoolErr.message}`,
+      spoolErr.hint ?? "check the spool directory",
+      spoolErr,
+    );
   }
   // Tell the next hooks not to wait for storage (a mark that cannot be written costs only time).
-  if (deadline.aborted || isOutage(err)) await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
+  if (deadline.aborted || isOutage(err))
+    await setHealthMark(spoolDir, cause, "archive hook").catch(() => undefined);
   await appendEvent(config.logFile, { event: "spooled", name, reason: cause });
   io.stderr(`${PREFIX}: '${name}' spooled for the agent (${cause})`);
 }
@@ -211,17 +253,27 @@ function requireNameOfPath(path: string, name: string): void {
 
 /** The budget ran out with no spool to fall back on: storage too slow or not answering (16). */
 function budgetSpent(name: string, ms: number, cause: unknown): PitrError {
-  return new PitrError("E_STORAGE_UNAVAILABLE", `'${name}' was not archived within the time budget of ${ms} ms`, {
-    hint: "storage is slow or not answering; Cassandra keeps the segment and the agent's sweeper archives it later",
-    cause,
-  });
+  return new PitrError(
+    "E_STORAGE_UNAVAILABLE",
+    `'${name}' was not archived within the time budget of ${ms} ms`,
+    {
+      hint: "storage is slow or not answering; Cassandra keeps the segment and the agent's sweeper archives it later",
+      cause,
+    },
+  );
 }
 
 function isStorageTrouble(err: unknown, deadline: AbortSignal): boolean {
   if (deadline.aborted) return true;
   if (err instanceof SegmentAccessError) return false; // the segment's own permissions: spooling cannot help
   if (!isPitrError(err)) return (err as Error)?.name === "AbortError";
-  return ["E_STORAGE_UNAVAILABLE", "E_STORAGE", "E_ACCESS_DENIED", "E_ARCHIVE_MISSING", "E_PRECONDITION_FAILED"].includes(err.code);
+  return [
+    "E_STORAGE_UNAVAILABLE",
+    "E_STORAGE",
+    "E_ACCESS_DENIED",
+    "E_ARCHIVE_MISSING",
+    "E_PRECONDITION_FAILED",
+  ].includes(err.code);
 }
 
 function firstLine(err: unknown): string {

@@ -17,7 +17,12 @@ export interface RestorableFigures {
 /** Reads the figures from the archive; the caller supplies it (the catalog is a layer above this one). */
 export type FiguresReader = (nowMs: number) => Promise<RestorableFigures>;
 
-export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, figures: RestorableFigures, nowMs: number): string {
+export function renderAgentMetrics(
+  stats: AgentStats,
+  identity: NodeIdentity,
+  figures: RestorableFigures,
+  nowMs: number,
+): string {
   const newestMs = figures.newestSegmentMs;
   const labels = `cluster="${identity.cluster.replace(/"/g, '\\"')}",node="${identity.node}"`;
   const lines = [
@@ -69,8 +74,18 @@ export function renderAgentMetrics(stats: AgentStats, identity: NodeIdentity, fi
 
 export async function startMetricsServer(listen: string, identity: NodeIdentity, readFigures: FiguresReader) {
   const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
-  let stats: AgentStats = { spoolCount: 0, spoolBytes: 0, uploaded: 0, failures: 0, swept: 0, lastPassMs: 0, partials: 0, newestPartialSyncedMs: undefined };
+  if (!m)
+    throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
+  let stats: AgentStats = {
+    spoolCount: 0,
+    spoolBytes: 0,
+    uploaded: 0,
+    failures: 0,
+    swept: 0,
+    lastPassMs: 0,
+    partials: 0,
+    newestPartialSyncedMs: undefined,
+  };
   let cached: { at: number; figures: Promise<RestorableFigures> } | undefined;
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") {
@@ -81,7 +96,10 @@ export async function startMetricsServer(listen: string, identity: NodeIdentity,
     // Scrapes come every few seconds; the archive is listed at most once a minute.
     if (!cached || now - cached.at > 60_000) cached = { at: now, figures: readFigures(now) };
     cached.figures.then(
-      (figures) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderAgentMetrics(stats, identity, figures, now)),
+      (figures) =>
+        res
+          .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
+          .end(renderAgentMetrics(stats, identity, figures, now)),
       (err: unknown) => {
         cached = undefined;
         res.writeHead(503).end(String(err));

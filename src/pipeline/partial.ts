@@ -14,8 +14,16 @@ import { createHash, type Hash } from "node:crypto";
 import { constants, readSync } from "node:fs";
 import { open, readdir, readlink, realpath, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { classifySegmentFrom, type SegmentClassification, type SegmentReader } from "../commitlog/classify.js";
-import { MAX_PARAMETERS_LENGTH, parseSegmentHeader, type SegmentHeader } from "../commitlog/segment-header.js";
+import {
+  classifySegmentFrom,
+  type SegmentClassification,
+  type SegmentReader,
+} from "../commitlog/classify.js";
+import {
+  MAX_PARAMETERS_LENGTH,
+  parseSegmentHeader,
+  type SegmentHeader,
+} from "../commitlog/segment-header.js";
 import { isSegmentName, parseSegmentName } from "../commitlog/segment-name.js";
 import { segmentIdKey, type NodeIdentity } from "../format/layout.js";
 import {
@@ -98,7 +106,8 @@ export interface PartialPass {
 export async function uploadPartials(options: PartialOptions, state: PartialState): Promise<PartialPass> {
   const passMs = (options.now ?? Date.now)();
   const names = await segmentNames(options.commitlogDir);
-  for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n))) state.segments.delete(gone);
+  for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n)))
+    state.segments.delete(gone);
   const uploads: PartialUpload[] = [];
   for (const name of names) {
     if (options.signal?.aborted) break;
@@ -113,7 +122,8 @@ export async function uploadPartials(options: PartialOptions, state: PartialStat
   }
   state.previousPassMs = passMs;
   let newest: number | undefined;
-  for (const p of state.segments.values()) if (p.end > 0 && (newest === undefined || p.syncedBeforeMs > newest)) newest = p.syncedBeforeMs;
+  for (const p of state.segments.values())
+    if (p.end > 0 && (newest === undefined || p.syncedBeforeMs > newest)) newest = p.syncedBeforeMs;
   return { uploads, newestSyncedBeforeMs: newest };
 }
 
@@ -152,10 +162,20 @@ async function resume(options: PartialOptions, name: string): Promise<SegmentPro
     const prefix = await readRange(file, 0, last.end);
     const hash = createHash("sha256").update(prefix);
     if (hash.copy().digest("hex") !== last.prefixSha256) {
-      await appendEvent(options.logFile, { event: "partial-prefix-differs", name, key: partialKey(options.identity, id, version, last.start, last.end) });
+      await appendEvent(options.logFile, {
+        event: "partial-prefix-differs",
+        name,
+        key: partialKey(options.identity, id, version, last.start, last.end),
+      });
       return progress;
     }
-    return { ...progress, end: last.end, logicalEnd: last.logicalEnd, hash, syncedBeforeMs: last.syncedBeforeMs };
+    return {
+      ...progress,
+      end: last.end,
+      logicalEnd: last.logicalEnd,
+      hash,
+      syncedBeforeMs: last.syncedBeforeMs,
+    };
   } finally {
     await file.close();
   }
@@ -172,29 +192,45 @@ async function exists(options: PartialOptions, key: string): Promise<boolean> {
 }
 
 /** The record of the last object of the contiguous chain from offset 0, if any. */
-async function lastOfChain(options: PartialOptions, id: bigint, version: number): Promise<PartialRecord | undefined> {
+async function lastOfChain(
+  options: PartialOptions,
+  id: bigint,
+  version: number,
+): Promise<PartialRecord | undefined> {
   const parts: (PartialKeyParts & { key: string })[] = [];
-  for await (const info of options.backend.list(partialSegmentPrefix(options.identity, id, version), { signal: options.signal })) {
+  for await (const info of options.backend.list(partialSegmentPrefix(options.identity, id, version), {
+    signal: options.signal,
+  })) {
     const key = parsePartialKey(info.key);
     if (key) parts.push({ ...key, key: info.key });
   }
   const last = partialChain(parts).at(-1);
-  return last ? partialFromMetadata((await options.backend.head(last.key, { signal: options.signal })).metadata) : undefined;
+  return last
+    ? partialFromMetadata((await options.backend.head(last.key, { signal: options.signal })).metadata)
+    : undefined;
 }
 
 /** Reads the sections synced since the last upload and uploads them as one object. */
-async function uploadNewSections(options: PartialOptions, p: SegmentProgress, claimMs: number | undefined): Promise<PartialUpload | undefined> {
+async function uploadNewSections(
+  options: PartialOptions,
+  p: SegmentProgress,
+  claimMs: number | undefined,
+): Promise<PartialUpload | undefined> {
   const file = await openIfPresent(join(options.commitlogDir, p.name));
   if (!file) return undefined; // deleted since the listing: Cassandra archived it (the hook has it) first
   try {
     const size = (await file.stat()).size;
     p.header ??= await readHeader(file, size, p.name);
     if (!p.header) return undefined;
-    const from = p.end === 0 ? { offset: p.header.headerLength, logical: p.header.headerLength } : { offset: p.end, logical: p.logicalEnd };
+    const from =
+      p.end === 0
+        ? { offset: p.header.headerLength, logical: p.header.headerLength }
+        : { offset: p.end, logical: p.logicalEnd };
     const start = p.end;
     const { walked, bytes } = syncedSections(p.name, fileReader(file, size), from, start);
     // Nothing new: the agent waits; a rescue still seals the chain with its claim (an empty object at its end).
-    if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0)) return undefined;
+    if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0))
+      return undefined;
     if (bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) return undefined;
     const hash = p.hash.copy().update(bytes);
     const now = (options.now ?? Date.now)();
@@ -212,8 +248,18 @@ async function uploadNewSections(options: PartialOptions, p: SegmentProgress, cl
     };
     const key = partialKey(options.identity, p.segmentId, p.version, start, record.end);
     await options.backend.put(key, bytes, { metadata: partialToMetadata(record), signal: options.signal });
-    Object.assign(p, { end: record.end, logicalEnd: record.logicalEnd, hash, syncedBeforeMs: record.syncedBeforeMs });
-    await appendEvent(options.logFile, { event: `partial-${options.source}`, name: p.name, key, bytes: bytes.length });
+    Object.assign(p, {
+      end: record.end,
+      logicalEnd: record.logicalEnd,
+      hash,
+      syncedBeforeMs: record.syncedBeforeMs,
+    });
+    await appendEvent(options.logFile, {
+      event: `partial-${options.source}`,
+      name: p.name,
+      key,
+      bytes: bytes.length,
+    });
     return { key, bytes: bytes.length, syncedBeforeMs: record.syncedBeforeMs };
   } finally {
     await file.close();
@@ -260,14 +306,21 @@ async function closedAndArchived(options: PartialOptions, p: SegmentProgress): P
  * second read of a file Cassandra may be writing (or a recycler rewriting) in between. A section
  * whose marker or entry CRCs do not check ends the walk, and is not in the bytes.
  */
-export function syncedSections(name: string, reader: SegmentReader, from: { readonly offset: number; readonly logical: number }, start: number): { walked: SegmentClassification; bytes: Buffer } {
+export function syncedSections(
+  name: string,
+  reader: SegmentReader,
+  from: { readonly offset: number; readonly logical: number },
+  start: number,
+): { walked: SegmentClassification; bytes: Buffer } {
   const recording = recordingReader(reader);
   const walked = classifySegmentFrom(name, recording, { sectionsFrom: from });
   return { walked, bytes: recording.recorded(start, Math.max(walked.lastValidOffset, start)) };
 }
 
 /** A reader that keeps what it returned, so that the verified bytes can be uploaded without reading them again. */
-function recordingReader(inner: SegmentReader): SegmentReader & { recorded(start: number, end: number): Buffer } {
+function recordingReader(
+  inner: SegmentReader,
+): SegmentReader & { recorded(start: number, end: number): Buffer } {
   const reads: { offset: number; bytes: Uint8Array }[] = [];
   return {
     length: inner.length,
@@ -287,7 +340,11 @@ function recordingReader(inner: SegmentReader): SegmentReader & { recorded(start
         out.set(r.bytes.subarray(from - r.offset, to - r.offset), from - start);
         covered.fill(1, from - start, to - start);
       }
-      if (covered.includes(0)) throw new PitrError("E_INTERNAL", `partial upload: bytes ${start}..${end} were not all read by the section walk`);
+      if (covered.includes(0))
+        throw new PitrError(
+          "E_INTERNAL",
+          `partial upload: bytes ${start}..${end} were not all read by the section walk`,
+        );
       return out;
     },
   };
@@ -353,15 +410,23 @@ export async function commitlogHolders(commitlogDir: string): Promise<number[]> 
 export async function rescueTail(options: Omit<PartialOptions, "source">): Promise<PartialPass> {
   const names = await segmentNames(options.commitlogDir);
   if (names.length === 0) {
-    throw new PitrError("E_NOT_FOUND", `nothing to rescue: no commit log segment in '${options.commitlogDir}'`, {
-      hint: "commitlogDir must be the node's commitlog_directory (cassandra.yaml); a node whose segments were all archived and removed has no tail left",
-    });
+    throw new PitrError(
+      "E_NOT_FOUND",
+      `nothing to rescue: no commit log segment in '${options.commitlogDir}'`,
+      {
+        hint: "commitlogDir must be the node's commitlog_directory (cassandra.yaml); a node whose segments were all archived and removed has no tail left",
+      },
+    );
   }
   const holders = await commitlogHolders(options.commitlogDir);
   if (holders.length > 0) {
-    throw new PitrError("E_NODE_STATE", `process ${holders.join(", ")} holds commit log segments open in '${options.commitlogDir}': the node is running`, {
-      hint: "rescue is for a node that is down; while it runs, the agent uploads partial segments",
-    });
+    throw new PitrError(
+      "E_NODE_STATE",
+      `process ${holders.join(", ")} holds commit log segments open in '${options.commitlogDir}': the node is running`,
+      {
+        hint: "rescue is for a node that is down; while it runs, the agent uploads partial segments",
+      },
+    );
   }
   return uploadPartials({ ...options, source: "rescue" }, newPartialState());
 }
@@ -372,15 +437,19 @@ export async function rescueTail(options: Omit<PartialOptions, "source">): Promi
  */
 async function segmentNames(dir: string): Promise<string[]> {
   const what = `commit log directory '${dir}'`;
-  const hint = "set commitlogDir (config file or --commitlog-dir) to the node's commitlog_directory, readable by this user";
+  const hint =
+    "set commitlogDir (config file or --commitlog-dir) to the node's commitlog_directory, readable by this user";
   const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new PitrError("E_NOT_FOUND", `${what} does not exist`, { hint });
-    if (err.code === "EACCES" || err.code === "EPERM") throw new PitrError("E_ACCESS_DENIED", `${what}: permission denied`, { hint });
+    if (err.code === "ENOENT" || err.code === "ENOTDIR")
+      throw new PitrError("E_NOT_FOUND", `${what} does not exist`, { hint });
+    if (err.code === "EACCES" || err.code === "EPERM")
+      throw new PitrError("E_ACCESS_DENIED", `${what}: permission denied`, { hint });
     throw err;
   });
   if (!info.isDirectory()) throw new PitrError("E_CONFIG", `${what} is not a directory`, { hint });
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "EACCES" || err.code === "EPERM") throw new PitrError("E_ACCESS_DENIED", `cannot list ${what}: permission denied`, { hint });
+    if (err.code === "EACCES" || err.code === "EPERM")
+      throw new PitrError("E_ACCESS_DENIED", `cannot list ${what}: permission denied`, { hint });
     throw err;
   });
   return names.filter(isSegmentName).sort();
@@ -404,7 +473,12 @@ export async function segmentsOnDisk(commitlogDir: string): Promise<SegmentOnDis
     try {
       const st = await file.stat();
       const walked = classifySegmentFrom(name, fileReader(file, st.size));
-      out.push({ name, segmentId: parseSegmentName(name).id, syncedEnd: walked.sections > 0 ? walked.lastValidOffset : 0, modifiedMs: st.mtimeMs });
+      out.push({
+        name,
+        segmentId: parseSegmentName(name).id,
+        syncedEnd: walked.sections > 0 ? walked.lastValidOffset : 0,
+        modifiedMs: st.mtimeMs,
+      });
     } finally {
       await file.close();
     }

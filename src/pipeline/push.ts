@@ -23,7 +23,12 @@ import { segmentIdKey, segmentKey, type NodeIdentity } from "../format/layout.js
 import { SegmentScan, type ScanResult } from "./scan.js";
 import { openSegment } from "./segment-file.js";
 import { ZstdFileChunks } from "./zstd-file.js";
-import { recordFromMetadata, recordToMetadata, type SegmentRecord, type SegmentStatus } from "../format/segment-record.js";
+import {
+  recordFromMetadata,
+  recordToMetadata,
+  type SegmentRecord,
+  type SegmentStatus,
+} from "../format/segment-record.js";
 
 export interface PushRequest {
   /** Full path of the segment file (Cassandra's %path, or a spooled hard link). */
@@ -101,36 +106,95 @@ function recordOf(
  * hash, then compress into the upload. Either way the body is lent chunks, and neither the pipeline
  * nor the backends keep memory per byte of the segment (BENCHMARKS.md, 32 → 128 MiB).
  */
-export async function pushSegment(backend: Backend, identity: NodeIdentity, request: PushRequest): Promise<PushResult> {
+export async function pushSegment(
+  backend: Backend,
+  identity: NodeIdentity,
+  request: PushRequest,
+): Promise<PushResult> {
   const fromName = parseSegmentName(request.name); // a name Cassandra would not write: refuse before any I/O
   const file = await openSegment(request.path);
   try {
     const nowMs = (request.now ?? Date.now)();
     const fd = file.handle.fd;
     const zstd = { level: request.compressionLevel ?? 1, threads: request.compressionThreads ?? 0 };
-    const key = segmentKey(identity, { closeTimeMs: file.mtimeMs, segmentId: fromName.id, version: fromName.version });
+    const key = segmentKey(identity, {
+      closeTimeMs: file.mtimeMs,
+      segmentId: fromName.id,
+      version: fromName.version,
+    });
     const scan = new SegmentScan(request.name, fd, file.size);
     let described: SegmentRecord | undefined;
     // Reads whatever the scan has not seen yet, once; after a one-pass body that is nothing.
-    const record = (): SegmentRecord => (described ??= recordOf(request.name, fromName, file, scan.finish(), identity, request.archivedBy, nowMs));
+    const record = (): SegmentRecord =>
+      (described ??= recordOf(
+        request.name,
+        fromName,
+        file,
+        scan.finish(),
+        identity,
+        request.archivedBy,
+        nowMs,
+      ));
     const sha256 = () => record().sha256;
 
     const known = await storedUnderId(backend, identity, fromName, sha256, request.signal);
-    if (known?.same) return { outcome: "already-archived", key: known.key, record: asStored(record(), known.stored), compressedSize: 0 };
+    if (known?.same)
+      return {
+        outcome: "already-archived",
+        key: known.key,
+        record: asStored(record(), known.stored),
+        compressedSize: 0,
+      };
     if (known && known.stored.status === "complete") {
       // Keyed beside the original (its close time), whatever this file's time: never a newer copy.
       const beside = { ...record(), closeTimeMs: known.stored.closeTimeMs };
-      const kept = await storeConflictCopy(backend, identity, known.key, beside, () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
+      const kept = await storeConflictCopy(
+        backend,
+        identity,
+        known.key,
+        beside,
+        () => new ZstdFileChunks(fd, file.size, zstd),
+        request.signal,
+      );
       return { ...kept, conflictsWith: known.key };
     }
     const first = backend.capabilities.lateMetadata
-      ? await putOnce(backend, key, new ZstdFileChunks(fd, file.size, { ...zstd, onInput: (bytes, offset) => scan.observe(bytes, offset) }), { late: () => recordToMetadata(record()) }, sha256, request.signal)
-      : await putOnce(backend, key, new ZstdFileChunks(fd, file.size, zstd), { now: recordToMetadata(record()) }, sha256, request.signal);
+      ? await putOnce(
+          backend,
+          key,
+          new ZstdFileChunks(fd, file.size, {
+            ...zstd,
+            onInput: (bytes, offset) => scan.observe(bytes, offset),
+          }),
+          { late: () => recordToMetadata(record()) },
+          sha256,
+          request.signal,
+        )
+      : await putOnce(
+          backend,
+          key,
+          new ZstdFileChunks(fd, file.size, zstd),
+          { now: recordToMetadata(record()) },
+          sha256,
+          request.signal,
+        );
     if (first.kind !== "different") {
       await indexId(backend, identity, key, record(), request.signal);
-      return { outcome: first.kind === "stored" ? "archived" : "already-archived", key, record: asStored(record(), first.stored), compressedSize: first.compressedSize };
+      return {
+        outcome: first.kind === "stored" ? "archived" : "already-archived",
+        key,
+        record: asStored(record(), first.stored),
+        compressedSize: first.compressedSize,
+      };
     }
-    return await storeConflictCopy(backend, identity, key, record(), () => new ZstdFileChunks(fd, file.size, zstd), request.signal);
+    return await storeConflictCopy(
+      backend,
+      identity,
+      key,
+      record(),
+      () => new ZstdFileChunks(fd, file.size, zstd),
+      request.signal,
+    );
   } finally {
     await file.handle.close();
   }
@@ -174,9 +238,19 @@ async function storedUnderId(
 }
 
 /** Records the first stored copy of a segment id; an existing entry is kept (the first copy wins). */
-async function indexId(backend: Backend, identity: NodeIdentity, key: string, record: SegmentRecord, signal: AbortSignal | undefined): Promise<void> {
+async function indexId(
+  backend: Backend,
+  identity: NodeIdentity,
+  key: string,
+  record: SegmentRecord,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   try {
-    await backend.put(segmentIdKey(identity, record.segmentId, record.version), new Uint8Array(0), { ifAbsent: true, signal, metadata: { key, sha256: record.sha256 } });
+    await backend.put(segmentIdKey(identity, record.segmentId, record.version), new Uint8Array(0), {
+      ifAbsent: true,
+      signal,
+      metadata: { key, sha256: record.sha256 },
+    });
   } catch (err) {
     if (!isPreconditionFailed(err)) throw err;
   }
@@ -196,11 +270,24 @@ async function storeConflictCopy(
     version: record.version,
     conflict: record.sha256.slice(0, 16),
   });
-  const second = await putOnce(backend, conflictKey, body(), { now: recordToMetadata(record) }, () => record.sha256, signal);
+  const second = await putOnce(
+    backend,
+    conflictKey,
+    body(),
+    { now: recordToMetadata(record) },
+    () => record.sha256,
+    signal,
+  );
   if (second.kind === "different") {
     throw new StorageError(backend.displayLocation, `'${conflictKey}' holds bytes that match neither copy`);
   }
-  return { outcome: "conflict-kept", key: conflictKey, conflictsWith: key, record, compressedSize: second.compressedSize };
+  return {
+    outcome: "conflict-kept",
+    key: conflictKey,
+    conflictsWith: key,
+    record,
+    compressedSize: second.compressedSize,
+  };
 }
 
 interface PutOutcome {
@@ -230,14 +317,23 @@ async function putOnce(
   signal: AbortSignal | undefined,
 ): Promise<PutOutcome> {
   try {
-    await backend.put(key, body, { ifAbsent: true, signal, ...("now" in metadata ? { metadata: metadata.now } : { lateMetadata: metadata.late }) });
+    await backend.put(key, body, {
+      ifAbsent: true,
+      signal,
+      ...("now" in metadata ? { metadata: metadata.now } : { lateMetadata: metadata.late }),
+    });
   } catch (err) {
     if (!isPreconditionFailed(err)) throw err;
     const existing = recordFromMetadata((await headClaimed(backend, key, signal)).metadata);
-    return { kind: existing?.sha256 === sha256() ? "same" : "different", compressedSize: 0, stored: existing };
+    return {
+      kind: existing?.sha256 === sha256() ? "same" : "different",
+      compressedSize: 0,
+      stored: existing,
+    };
   }
   // A backend that returned before reading the whole body stored a truncated frame: not archived.
-  if (!body.finished) throw new VerificationError(key, "the storage returned before reading the whole segment");
+  if (!body.finished)
+    throw new VerificationError(key, "the storage returned before reading the whole segment");
   const compressedSize = body.compressedBytes;
   const stored = await verifyStored(backend, key, compressedSize, sha256(), signal);
   return { kind: "stored", compressedSize, stored };
@@ -258,7 +354,13 @@ async function headClaimed(backend: Backend, key: string, signal: AbortSignal | 
   }
 }
 
-async function verifyStored(backend: Backend, key: string, size: number, sha256: string, signal: AbortSignal | undefined): Promise<SegmentRecord> {
+async function verifyStored(
+  backend: Backend,
+  key: string,
+  size: number,
+  sha256: string,
+  signal: AbortSignal | undefined,
+): Promise<SegmentRecord> {
   let info;
   try {
     info = await backend.head(key, { signal });

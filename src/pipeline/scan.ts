@@ -41,7 +41,10 @@ export class SegmentScan {
     private readonly fd: number,
     private readonly size: number,
   ) {
-    const reader: SegmentReader = { length: size, read: (offset, length) => this.readForClassifier(offset, length) };
+    const reader: SegmentReader = {
+      length: size,
+      read: (offset, length) => this.readForClassifier(offset, length),
+    };
     this.steps = classifySteps(name, reader);
   }
 
@@ -82,7 +85,8 @@ export class SegmentScan {
 
   /** Hashes the file from `hashedTo` up to `to`, reading it. */
   private hashFromFile(to: number): void {
-    for (let at = this.hashedTo; at < to; at += HASH_CHUNK) this.hash.update(this.readAt(at, Math.min(HASH_CHUNK, to - at)));
+    for (let at = this.hashedTo; at < to; at += HASH_CHUNK)
+      this.hash.update(this.readAt(at, Math.min(HASH_CHUNK, to - at)));
     this.hashedTo = Math.max(this.hashedTo, to);
   }
 

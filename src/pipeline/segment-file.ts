@@ -16,12 +16,17 @@ export type SegmentRole = "archive" | "restore";
 
 const HINTS: Record<SegmentRole, string> = {
   archive: "archive_command must be '<hook> %path %name'; check the commit log directory",
-  restore: "restore_command must be '<hook> %from %to'; %from is a file in restore_directories: re-create them with 'cassandra-pitr restore'",
+  restore:
+    "restore_command must be '<hook> %from %to'; %from is a file in restore_directories: re-create them with 'cassandra-pitr restore'",
 };
 
 export class SegmentMissingError extends PitrError {
   override name = "SegmentMissingError";
-  constructor(readonly path: string, role: SegmentRole = "archive", detail = "does not exist") {
+  constructor(
+    readonly path: string,
+    role: SegmentRole = "archive",
+    detail = "does not exist",
+  ) {
     super("E_SEGMENT_MISSING", `segment '${path}' ${detail}`, { hint: HINTS[role] });
   }
 }
@@ -40,12 +45,21 @@ export class SegmentAccessError extends PitrError {
 export class NotAFileError extends PitrError {
   override name = "NotAFileError";
   constructor(path: string, kind: string, role: SegmentRole) {
-    super("E_NOT_A_FILE", `'${path}' is ${kind}, not a segment file; refused without reading it`, { hint: HINTS[role] });
+    super("E_NOT_A_FILE", `'${path}' is ${kind}, not a segment file; refused without reading it`, {
+      hint: HINTS[role],
+    });
   }
 }
 
 /** What a non-regular file is, in words. */
-export function fileKind(stat: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSymbolicLink(): boolean }): string {
+export function fileKind(stat: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
   if (stat.isDirectory()) return "a directory";
   if (stat.isFIFO()) return "a FIFO";
   if (stat.isSocket()) return "a socket";
@@ -61,7 +75,11 @@ export function segmentOpenError(err: unknown, path: string, role: SegmentRole):
     case "ENOENT":
       return new SegmentMissingError(path, role);
     case "ENOTDIR":
-      return new SegmentMissingError(path, role, "does not exist (a parent of it is a file, not a directory)");
+      return new SegmentMissingError(
+        path,
+        role,
+        "does not exist (a parent of it is a file, not a directory)",
+      );
     case "EACCES":
     case "EPERM":
       return new SegmentAccessError(path);
@@ -71,7 +89,10 @@ export function segmentOpenError(err: unknown, path: string, role: SegmentRole):
 }
 
 /** An open segment file: size and close time (mtime) from one fstat. */
-export async function openSegment(path: string, role: SegmentRole = "archive"): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
+export async function openSegment(
+  path: string,
+  role: SegmentRole = "archive",
+): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);

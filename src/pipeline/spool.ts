@@ -51,7 +51,10 @@ export async function spoolSegment(spoolDir: string, path: string, name: string)
     }
     return target;
   }
-  throw new SpoolError(`spool '${spoolDir}' already holds 100 different files named '${name}'`, "run the agent to drain the spool");
+  throw new SpoolError(
+    `spool '${spoolDir}' already holds 100 different files named '${name}'`,
+    "run the agent to drain the spool",
+  );
 }
 
 function spoolFailure(err: unknown, spoolDir: string, path: string): SpoolError {
@@ -97,7 +100,9 @@ export async function listSpool(spoolDir: string): Promise<SpooledSegment[]> {
     const s = await stat(path).catch(() => undefined);
     if (s?.isFile()) out.push({ name: m[1]!, path, size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
   }
-  return out.sort((a, b) => (idOf(a.name) < idOf(b.name) ? -1 : idOf(a.name) > idOf(b.name) ? 1 : a.path < b.path ? -1 : 1));
+  return out.sort((a, b) =>
+    idOf(a.name) < idOf(b.name) ? -1 : idOf(a.name) > idOf(b.name) ? 1 : a.path < b.path ? -1 : 1,
+  );
 }
 
 function idOf(name: string): bigint {

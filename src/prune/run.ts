@@ -16,7 +16,13 @@ import { headIfExists } from "../storage/front.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import { planPrune, supersededPartials, type KeepPolicy, type PruneItem, type PrunePlan } from "./plan.js";
 
-export async function readAndPlanPrune(backend: Backend, identity: NodeIdentity, policy: KeepPolicy, nowMs: number, signal?: AbortSignal): Promise<PrunePlan> {
+export async function readAndPlanPrune(
+  backend: Backend,
+  identity: NodeIdentity,
+  policy: KeepPolicy,
+  nowMs: number,
+  signal?: AbortSignal,
+): Promise<PrunePlan> {
   const stored = await listSnapshots(backend, identity, { signal });
   const entries = await loadSnapshots(backend, identity);
   // the segments up to (and one day past) the newest snapshot a policy could make the oldest kept one
@@ -29,28 +35,49 @@ export async function readAndPlanPrune(backend: Backend, identity: NodeIdentity,
     segments.push(s);
     if (s.closeTimeMs > limit && ++after >= 2) break;
   }
-  const oldest = Math.min(limit, ...segments.map((s) => s.closeTimeMs), ...entries.map((s) => s.snapshotTimeMs));
+  const oldest = Math.min(
+    limit,
+    ...segments.map((s) => s.closeTimeMs),
+    ...entries.map((s) => s.snapshotTimeMs),
+  );
   const incrementals = await listIncrementals(backend, identity, oldest - 86_400_000, limit, { signal });
-  const catalog = buildCatalog({ identity, listedFromMs: oldest, listedToMs: limit, segments, snapshots: entries, incrementals: [] });
+  const catalog = buildCatalog({
+    identity,
+    listedFromMs: oldest,
+    listedToMs: limit,
+    segments,
+    snapshots: entries,
+    incrementals: [],
+  });
   const plan = planPrune({ catalog, snapshots: stored, incrementals, policy, nowMs });
   if (plan.refused !== undefined) return plan;
   return { ...plan, delete: [...plan.delete, ...(await readSupersededPartials(backend, identity, signal))] };
 }
 
 /** Partial objects whose segment the id index says is archived whole (one HEAD per segment). */
-async function readSupersededPartials(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<PruneItem[]> {
+async function readSupersededPartials(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<PruneItem[]> {
   const partials: { key: string; size: number; segmentId: bigint; version: number }[] = [];
   for await (const info of backend.list(partialsPrefix(identity), { signal })) {
     const parts = parsePartialKey(info.key);
-    if (parts) partials.push({ key: info.key, size: info.size, segmentId: parts.segmentId, version: parts.version });
+    if (parts)
+      partials.push({ key: info.key, size: info.size, segmentId: parts.segmentId, version: parts.version });
   }
   const whole = new Set<bigint>();
   for (const id of new Set(partials.map((p) => `${p.segmentId}_v${p.version}`))) {
     const [segmentId, version] = id.split("_v") as [string, string];
-    const archived = await backend.head(segmentIdKey(identity, BigInt(segmentId), Number(version)), { signal }).then(() => true, (err: unknown) => {
-      if (err instanceof ObjectNotFoundError) return false;
-      throw err;
-    });
+    const archived = await backend
+      .head(segmentIdKey(identity, BigInt(segmentId), Number(version)), { signal })
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) return false;
+          throw err;
+        },
+      );
     if (archived) whole.add(BigInt(segmentId));
   }
   return supersededPartials(partials, whole);
@@ -66,7 +93,11 @@ export interface PruneResult {
    */
   readonly markedDeleted: readonly PruneItem[];
   /** Under object-lock retention, or used by an object that is: left alone, deletable from `until`. */
-  readonly keptByLock: readonly { readonly item: PruneItem; readonly until: Date | undefined; readonly why: string }[];
+  readonly keptByLock: readonly {
+    readonly item: PruneItem;
+    readonly until: Date | undefined;
+    readonly why: string;
+  }[];
 }
 
 /**
@@ -76,7 +107,12 @@ export interface PruneResult {
  * manifest or incremental record is locked no component is deleted (the locked record would list a
  * snapshot whose files are gone; a later prune takes them once its lock expires).
  */
-export async function applyPrune(backend: Backend, plan: PrunePlan, nowMs: number, signal?: AbortSignal): Promise<PruneResult> {
+export async function applyPrune(
+  backend: Backend,
+  plan: PrunePlan,
+  nowMs: number,
+  signal?: AbortSignal,
+): Promise<PruneResult> {
   const infos = new Map<string, ObjectInfo | undefined>();
   if (backend.capabilities.retention) {
     for (const item of plan.delete) infos.set(item.key, await headIfExists(backend, item.key, signal));
@@ -85,7 +121,9 @@ export async function applyPrune(backend: Backend, plan: PrunePlan, nowMs: numbe
     const until = infos.get(key)?.retention?.until;
     return until !== undefined && until.getTime() > nowMs ? until : undefined;
   };
-  const lockedRecord = plan.delete.find((i) => (i.kind === "snapshot" || i.kind === "incremental") && lockedUntil(i.key) !== undefined);
+  const lockedRecord = plan.delete.find(
+    (i) => (i.kind === "snapshot" || i.kind === "incremental") && lockedUntil(i.key) !== undefined,
+  );
   const deleted: PruneItem[] = [];
   const markedDeleted: PruneItem[] = [];
   const keptByLock: { item: PruneItem; until: Date | undefined; why: string }[] = [];
@@ -96,7 +134,11 @@ export async function applyPrune(backend: Backend, plan: PrunePlan, nowMs: numbe
       continue;
     }
     if (item.kind === "component" && lockedRecord !== undefined) {
-      keptByLock.push({ item, until: lockedUntil(lockedRecord.key), why: `the locked ${lockedRecord.kind} '${lockedRecord.key}' may use it` });
+      keptByLock.push({
+        item,
+        until: lockedUntil(lockedRecord.key),
+        why: `the locked ${lockedRecord.kind} '${lockedRecord.key}' may use it`,
+      });
       continue;
     }
     if (infos.has(item.key) && infos.get(item.key) === undefined) {

@@ -26,7 +26,13 @@ import {
 } from "./target.js";
 
 // Light helpers live in target.ts so the restore hook's path for staged segments loads no zstd.
-export { ChecksumMismatchError, TargetDirectoryError, TargetExistsError, requireNewTarget, type ExpectedSegment } from "./target.js";
+export {
+  ChecksumMismatchError,
+  TargetDirectoryError,
+  TargetExistsError,
+  requireNewTarget,
+  type ExpectedSegment,
+} from "./target.js";
 
 /** A body that does not decompress (truncated, or not zstd at all) is a damaged archived copy. */
 function decompressError(err: unknown, what: string, signal: AbortSignal | undefined): unknown {
@@ -52,7 +58,10 @@ export async function writeSegmentAtomically(
   target: string,
   options: { compressed: boolean; expected: ExpectedSegment; what: string; signal?: AbortSignal | undefined },
 ): Promise<WriteResult> {
-  const temp = join(dirname(target), `.cassandra-pitr-restore.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = join(
+    dirname(target),
+    `.cassandra-pitr-restore.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
+  );
   const hash = createHash("sha256");
   let size = 0;
   let head = Buffer.alloc(0);
@@ -68,7 +77,8 @@ export async function writeSegmentAtomically(
       transform(chunk: Buffer, _enc, callback) {
         hash.update(chunk);
         size += chunk.length;
-        if (head.length < SEGMENT_HEAD_BYTES) head = Buffer.concat([head, chunk.subarray(0, SEGMENT_HEAD_BYTES - head.length)]);
+        if (head.length < SEGMENT_HEAD_BYTES)
+          head = Buffer.concat([head, chunk.subarray(0, SEGMENT_HEAD_BYTES - head.length)]);
         callback(null, chunk);
       },
     });
@@ -90,7 +100,9 @@ export async function writeSegmentAtomically(
     checkMeasuredSegment({ size, sha256, head }, options.expected, basename(target), options.what);
     // link, not rename: rename would replace a %to that appeared meanwhile.
     await link(temp, target).catch((err: unknown) => {
-      throw (err as NodeJS.ErrnoException).code === "EEXIST" ? new TargetExistsError(target, "it appeared during the restore") : err;
+      throw (err as NodeJS.ErrnoException).code === "EEXIST"
+        ? new TargetExistsError(target, "it appeared during the restore")
+        : err;
     });
     await fsyncDir(dirname(target));
     return { sha256, size };
@@ -115,7 +127,12 @@ export async function fetchSegment(
     return writeBytesAtomically(bytes, target, `partial segment '${key}'`, signal);
   }
   const body = await backend.get(key, { signal });
-  return writeSegmentAtomically(body, target, { compressed: true, expected, what: `archived segment '${key}'`, signal });
+  return writeSegmentAtomically(body, target, {
+    compressed: true,
+    expected,
+    what: `archived segment '${key}'`,
+    signal,
+  });
 }
 
 /**
@@ -129,7 +146,13 @@ export async function readVerifiedSegment(
   expected: ExpectedSegment,
   signal?: AbortSignal,
 ): Promise<Buffer> {
-  if (isPartialSegmentKey(key)) return checkSegmentBytes(await assemblePartialSegment(backend, key, name, signal), expected, name, `partial segment '${key}'`);
+  if (isPartialSegmentKey(key))
+    return checkSegmentBytes(
+      await assemblePartialSegment(backend, key, name, signal),
+      expected,
+      name,
+      `partial segment '${key}'`,
+    );
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, callback) {
@@ -137,16 +160,28 @@ export async function readVerifiedSegment(
       callback();
     },
   });
-  await pipeline([await backend.get(key, { signal }), new DecompressStream(), sink], signal ? { signal } : {});
+  await pipeline(
+    [await backend.get(key, { signal }), new DecompressStream(), sink],
+    signal ? { signal } : {},
+  );
   return checkSegmentBytes(Buffer.concat(chunks), expected, name, `archived segment '${key}'`);
 }
 
 /** Writes bytes already checked (a verified, possibly rewritten segment) to `target` atomically. */
-export async function writeBytesAtomically(bytes: Uint8Array, target: string, what: string, signal?: AbortSignal): Promise<WriteResult> {
-  return writeSegmentAtomically(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)]), target, {
-    compressed: false,
-    expected: { size: bytes.length },
-    what,
-    signal,
-  });
+export async function writeBytesAtomically(
+  bytes: Uint8Array,
+  target: string,
+  what: string,
+  signal?: AbortSignal,
+): Promise<WriteResult> {
+  return writeSegmentAtomically(
+    Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)]),
+    target,
+    {
+      compressed: false,
+      expected: { size: bytes.length },
+      what,
+      signal,
+    },
+  );
 }

@@ -8,7 +8,13 @@
 import { createHash } from "node:crypto";
 import { classifySegment } from "../commitlog/classify.js";
 import { parseSegmentHeader } from "../commitlog/segment-header.js";
-import { parsePartialKey, partialChain, partialFromMetadata, type PartialKeyParts, type PartialRecord } from "../format/partial-layout.js";
+import {
+  parsePartialKey,
+  partialChain,
+  partialFromMetadata,
+  type PartialKeyParts,
+  type PartialRecord,
+} from "../format/partial-layout.js";
 import { PitrError } from "../errors/base.js";
 import type { SegmentRecord } from "../format/segment-record.js";
 import type { Backend } from "../storage/types.js";
@@ -22,7 +28,11 @@ export interface PartialChainRecord {
 }
 
 /** The chain of partial objects under a segment's partial folder, with the last one's record. */
-export async function readPartialChain(backend: Backend, folder: string, signal?: AbortSignal): Promise<PartialChainRecord> {
+export async function readPartialChain(
+  backend: Backend,
+  folder: string,
+  signal?: AbortSignal,
+): Promise<PartialChainRecord> {
   const parts: (PartialKeyParts & { key: string })[] = [];
   for await (const info of backend.list(folder, { signal })) {
     const parsed = parsePartialKey(info.key);
@@ -40,7 +50,12 @@ export async function readPartialChain(backend: Backend, folder: string, signal?
 }
 
 /** The assembled, verified bytes of the segment `name` from its partial chain. */
-export async function assemblePartialSegment(backend: Backend, folder: string, name: string, signal?: AbortSignal): Promise<Buffer> {
+export async function assemblePartialSegment(
+  backend: Backend,
+  folder: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const { keys, last } = await readPartialChain(backend, folder, signal);
   const pieces: Buffer[] = [];
   const whole = createHash("sha256");
@@ -49,8 +64,10 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
     const bytes = await buffer(await backend.get(key, { signal }));
     const what = `partial segment object '${key}'`;
     if (!record) throw new PitrError("E_NOT_FOUND", `object '${key}' carries no partial record`);
-    if (bytes.length !== record.end - record.start) throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${record.end - record.start}`);
-    if (createHash("sha256").update(bytes).digest("hex") !== record.sha256) throw new ChecksumMismatchError(what, "sha256 differs from its record");
+    if (bytes.length !== record.end - record.start)
+      throw new ChecksumMismatchError(what, `${bytes.length} bytes, expected ${record.end - record.start}`);
+    if (createHash("sha256").update(bytes).digest("hex") !== record.sha256)
+      throw new ChecksumMismatchError(what, "sha256 differs from its record");
     whole.update(bytes);
     pieces.push(bytes);
   }
@@ -60,10 +77,18 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
     throw new ChecksumMismatchError(what, "the assembled objects do not hash to the chain's recorded digest");
   }
   const header = parseSegmentHeader(bytes.subarray(0, SEGMENT_HEAD_BYTES), name);
-  if (header.id !== last.segmentId) throw new ChecksumMismatchError(what, `header id ${header.id} is not segment ${last.segmentId}`);
+  if (header.id !== last.segmentId)
+    throw new ChecksumMismatchError(what, `header id ${header.id} is not segment ${last.segmentId}`);
   const walked = classifySegment(name, bytes);
-  if (walked.status === "corrupt" || walked.status === "unsupported" || walked.lastValidOffset !== bytes.length) {
-    throw new ChecksumMismatchError(what, `sections verify only up to offset ${walked.lastValidOffset} of ${bytes.length} (${walked.reason})`);
+  if (
+    walked.status === "corrupt" ||
+    walked.status === "unsupported" ||
+    walked.lastValidOffset !== bytes.length
+  ) {
+    throw new ChecksumMismatchError(
+      what,
+      `sections verify only up to offset ${walked.lastValidOffset} of ${bytes.length} (${walked.reason})`,
+    );
   }
   return bytes;
 }
@@ -72,7 +97,12 @@ export async function assemblePartialSegment(backend: Backend, folder: string, n
  * The segment record of an assembled partial segment, for a restore that stages it (stubs need the
  * header's parameters): assembled and verified once here.
  */
-export async function partialSegmentRecord(backend: Backend, folder: string, name: string, signal?: AbortSignal): Promise<SegmentRecord> {
+export async function partialSegmentRecord(
+  backend: Backend,
+  folder: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<SegmentRecord> {
   const { last } = await readPartialChain(backend, folder, signal);
   const bytes = await assemblePartialSegment(backend, folder, name, signal);
   const header = parseSegmentHeader(bytes.subarray(0, SEGMENT_HEAD_BYTES), name);

@@ -38,7 +38,12 @@ export type Placement = "linked" | "copied";
  * Returns how. Throws TargetExistsError when %to exists, ChecksumMismatchError when the header
  * disagrees with the name or the file changed under the hook.
  */
-export async function placeStagedSegment(handle: FileHandle, from: string, to: string, head: Buffer): Promise<Placement> {
+export async function placeStagedSegment(
+  handle: FileHandle,
+  from: string,
+  to: string,
+  head: Buffer,
+): Promise<Placement> {
   const what = `staged segment '${from}'`;
   checkHeaderAgainstName(head, basename(to), what);
   const opened = await handle.stat();
@@ -56,7 +61,10 @@ export async function placeStagedSegment(handle: FileHandle, from: string, to: s
   const placed = await lstat(to);
   if (placed.ino !== opened.ino || placed.dev !== opened.dev) {
     await unlink(to).catch(() => undefined);
-    throw new ChecksumMismatchError(what, "it was replaced while the hook placed it; nothing left at the target");
+    throw new ChecksumMismatchError(
+      what,
+      "it was replaced while the hook placed it; nothing left at the target",
+    );
   }
   await fsyncDir(dirname(to));
   return "linked";
@@ -65,11 +73,20 @@ export async function placeStagedSegment(handle: FileHandle, from: string, to: s
 /** The name still refers to the file the hook opened (the copy and the link go by name). */
 async function sameFile(from: string, opened: { ino: number; dev: number }, what: string): Promise<void> {
   const now = await stat(from);
-  if (now.ino !== opened.ino || now.dev !== opened.dev) throw new ChecksumMismatchError(what, "it was replaced while the hook read it");
+  if (now.ino !== opened.ino || now.dev !== opened.dev)
+    throw new ChecksumMismatchError(what, "it was replaced while the hook read it");
 }
 
-async function copyIntoPlace(from: string, to: string, opened: { ino: number; dev: number; size: number }, what: string): Promise<void> {
-  const temp = join(dirname(to), `.cassandra-pitr-restore.${basename(to)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+async function copyIntoPlace(
+  from: string,
+  to: string,
+  opened: { ino: number; dev: number; size: number },
+  what: string,
+): Promise<void> {
+  const temp = join(
+    dirname(to),
+    `.cassandra-pitr-restore.${basename(to)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
+  );
   try {
     await copyFile(from, temp, constants.COPYFILE_EXCL).catch((err: unknown) => {
       throw tempOpenError(err, to);
@@ -78,13 +95,16 @@ async function copyIntoPlace(from: string, to: string, opened: { ino: number; de
     const copy = await open(temp, "r+");
     try {
       const size = (await copy.stat()).size;
-      if (size !== opened.size) throw new ChecksumMismatchError(what, `copied ${size} bytes, the staged file has ${opened.size}`);
+      if (size !== opened.size)
+        throw new ChecksumMismatchError(what, `copied ${size} bytes, the staged file has ${opened.size}`);
       await copy.sync();
     } finally {
       await copy.close();
     }
     await link(temp, to).catch((err: unknown) => {
-      throw (err as NodeJS.ErrnoException).code === "EEXIST" ? new TargetExistsError(to, "it appeared during the restore") : err;
+      throw (err as NodeJS.ErrnoException).code === "EEXIST"
+        ? new TargetExistsError(to, "it appeared during the restore")
+        : err;
     });
     await fsyncDir(dirname(to));
   } finally {
@@ -99,7 +119,12 @@ const SEGMENT_NAME = /^CommitLog-\d+-\d+\.log$/;
  * that is a stub, not a regular file, not yet whole by name and header, or whose target exists is
  * left for Cassandra's own call; the first link that cannot be made (another filesystem) ends it.
  */
-export async function placeStagedAhead(fromDir: string, toDir: string, isStub: (head: Buffer) => boolean, headBytes: number): Promise<number> {
+export async function placeStagedAhead(
+  fromDir: string,
+  toDir: string,
+  isStub: (head: Buffer) => boolean,
+  headBytes: number,
+): Promise<number> {
   let placed = 0;
   for (const name of (await readdir(fromDir)).filter((n) => SEGMENT_NAME.test(n)).sort()) {
     const from = join(fromDir, name);

@@ -40,7 +40,14 @@ export interface ReplayFilterSpec {
    * tables (null: every table) stamped after `cutoff_micros` are withheld as well.
    */
   readonly truncation_floors?: Readonly<Record<string, string>> | undefined;
-  readonly segment_cutoffs?: Readonly<Record<string, readonly { readonly table_ids: readonly string[] | null; readonly cutoff_micros: string }[]>> | undefined;
+  readonly segment_cutoffs?:
+    | Readonly<
+        Record<
+          string,
+          readonly { readonly table_ids: readonly string[] | null; readonly cutoff_micros: string }[]
+        >
+      >
+    | undefined;
 }
 
 export interface FilterTally {
@@ -53,7 +60,14 @@ export interface FilterTally {
 }
 
 export function emptyTally(): FilterTally {
-  return { segments: 0, mutations: 0, withheld: 0, withheldBeyondCassandra: 0, withheldTruncated: 0, passedThrough: 0 };
+  return {
+    segments: 0,
+    mutations: 0,
+    withheld: 0,
+    withheldBeyondCassandra: 0,
+    withheldTruncated: 0,
+    passedThrough: 0,
+  };
 }
 
 export function addToTally(tally: FilterTally, r: ReplayFilterResult): void {
@@ -67,9 +81,18 @@ export function addToTally(tally: FilterTally, r: ReplayFilterResult): void {
 
 /** One line for the operator: what was withheld and why. */
 export function describeTally(t: FilterTally, cutoff: string): string {
-  const beyond = t.withheldBeyondCassandra > 0 ? `, ${t.withheldBeyondCassandra} of them row deletions Cassandra's own filter would have replayed` : "";
-  const truncated = t.withheldTruncated > 0 ? `; withheld ${t.withheldTruncated} of truncated tables stamped before their TRUNCATE` : "";
-  const passed = t.passedThrough > 0 ? `; ${t.passedThrough} mutation(s) of system or out-of-scope tables left to Cassandra` : "";
+  const beyond =
+    t.withheldBeyondCassandra > 0
+      ? `, ${t.withheldBeyondCassandra} of them row deletions Cassandra's own filter would have replayed`
+      : "";
+  const truncated =
+    t.withheldTruncated > 0
+      ? `; withheld ${t.withheldTruncated} of truncated tables stamped before their TRUNCATE`
+      : "";
+  const passed =
+    t.passedThrough > 0
+      ? `; ${t.passedThrough} mutation(s) of system or out-of-scope tables left to Cassandra`
+      : "";
   return `replay filter: read ${t.mutations} mutation(s) in ${t.segments} segment(s); withheld ${t.withheld} stamped after ${cutoff} UTC${beyond}${truncated}${passed}`;
 }
 
@@ -97,8 +120,17 @@ export function parseSpec(text: string, path: string): ReplayFilterSpec {
   } catch {
     throw new ReplayFilterSpecError(path, "not JSON");
   }
-  if (o.schema_version !== 1 || typeof o.cutoff_micros !== "string" || !/^-?\d+$/.test(o.cutoff_micros) || typeof o.accept_cassandra_filter !== "boolean" || !Array.isArray(o.schemas)) {
-    throw new ReplayFilterSpecError(path, "it lacks schema_version 1, cutoff_micros, accept_cassandra_filter or schemas");
+  if (
+    o.schema_version !== 1 ||
+    typeof o.cutoff_micros !== "string" ||
+    !/^-?\d+$/.test(o.cutoff_micros) ||
+    typeof o.accept_cassandra_filter !== "boolean" ||
+    !Array.isArray(o.schemas)
+  ) {
+    throw new ReplayFilterSpecError(
+      path,
+      "it lacks schema_version 1, cutoff_micros, accept_cassandra_filter or schemas",
+    );
   }
   return o as ReplayFilterSpec;
 }
@@ -111,17 +143,37 @@ export function compileReplayFilter(spec: ReplayFilterSpec): SegmentFilter {
   for (const s of spec.schemas) for (const t of parseSchemaCql(s.cql, s.source)) tables.set(t.id, t);
   const scope = spec.scope_table_ids ? new Set(spec.scope_table_ids) : undefined;
   const passThrough = (tableId: string): boolean =>
-    isSystemTableId(tableId) || (scope !== undefined && !scope.has(tableId)) || (spec.accept_cassandra_filter && !tables.has(tableId));
+    isSystemTableId(tableId) ||
+    (scope !== undefined && !scope.has(tableId)) ||
+    (spec.accept_cassandra_filter && !tables.has(tableId));
   const cutoffMicros = BigInt(spec.cutoff_micros);
   const floors = new Map(Object.entries(spec.truncation_floors ?? {}).map(([id, us]) => [id, BigInt(us)]));
   const floorFor = floors.size > 0 ? (tableId: string) => floors.get(tableId) : undefined;
-  return (name, bytes) => filterSegment(name, bytes, { cutoffMicros, tables, passThrough, cutoffFor: cutoffsOf(spec, name, cutoffMicros), floorFor });
+  return (name, bytes) =>
+    filterSegment(name, bytes, {
+      cutoffMicros,
+      tables,
+      passThrough,
+      cutoffFor: cutoffsOf(spec, name, cutoffMicros),
+      floorFor,
+    });
 }
 
 /** The cutoff per table for one segment: the restore point, lowered by earlier restores' branch points. */
-function cutoffsOf(spec: ReplayFilterSpec, name: string, cutoffMicros: bigint): ((tableId: string) => bigint) | undefined {
+function cutoffsOf(
+  spec: ReplayFilterSpec,
+  name: string,
+  cutoffMicros: bigint,
+): ((tableId: string) => bigint) | undefined {
   const branches = spec.segment_cutoffs?.[name];
   if (!branches || branches.length === 0) return undefined;
-  const parsed = branches.map((b) => ({ tables: b.table_ids ? new Set(b.table_ids) : undefined, micros: BigInt(b.cutoff_micros) }));
-  return (tableId) => parsed.reduce((min, b) => (b.micros < min && (!b.tables || b.tables.has(tableId)) ? b.micros : min), cutoffMicros);
+  const parsed = branches.map((b) => ({
+    tables: b.table_ids ? new Set(b.table_ids) : undefined,
+    micros: BigInt(b.cutoff_micros),
+  }));
+  return (tableId) =>
+    parsed.reduce(
+      (min, b) => (b.micros < min && (!b.tables || b.tables.has(tableId)) ? b.micros : min),
+      cutoffMicros,
+    );
 }

@@ -17,7 +17,14 @@ import { dirname } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { PitrError, UsageError, renderError } from "../errors/base.js";
 import { stripCredentials } from "../errors/redact.js";
-import { HOOK_DONE, hookFailed, runBounded, type Bound, type HookIo, type HookResult } from "../pipeline/bounded.js";
+import {
+  HOOK_DONE,
+  hookFailed,
+  runBounded,
+  type Bound,
+  type HookIo,
+  type HookResult,
+} from "../pipeline/bounded.js";
 import { appendEvent } from "../pipeline/events.js";
 import type { Backend } from "../storage/types.js";
 import { ChecksumMismatchError, requireNewTarget } from "./target.js";
@@ -53,14 +60,26 @@ async function fetchFiltered(
   const { compileReplayFilter, parseSpec, specDigest } = await import("./replay-filter.js");
   const { readVerifiedSegment, writeBytesAtomically } = await import("./fetch.js");
   const text = await readFile(filter.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`, {
-      hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",
-    });
+    throw new UsageError(
+      `replay filter '${filter.spec}' named by the stub for ${stub.name} cannot be read (${err.code ?? err.message})`,
+      {
+        hint: "the restore's files were moved or removed; run 'cassandra-pitr restore' again",
+      },
+    );
   });
   if (specDigest(text) !== filter.sha256) {
-    throw new ChecksumMismatchError(`replay filter '${filter.spec}'`, "its sha256 is not the one the stub recorded");
+    throw new ChecksumMismatchError(
+      `replay filter '${filter.spec}'`,
+      "its sha256 is not the one the stub recorded",
+    );
   }
-  const bytes = await readVerifiedSegment(backend, stub.key, stub.name, { sha256: stub.sha256, size: stub.size }, signal);
+  const bytes = await readVerifiedSegment(
+    backend,
+    stub.key,
+    stub.name,
+    { sha256: stub.sha256, size: stub.size },
+    signal,
+  );
   const result = compileReplayFilter(parseSpec(text, filter.spec))(stub.name, bytes);
   await writeBytesAtomically(result.bytes, to, `segment ${stub.name} after the replay filter`, signal);
   return { mutations: result.mutations, withheld: result.withheld };
@@ -80,7 +99,9 @@ function parseStubQuietly(head: Buffer, path: string): boolean {
  * names the configured archive, the configured URL (with its SAS token, if any) is used.
  */
 export function archiveForStub(stub: StubReference, configured: string | undefined): string {
-  return configured !== undefined && stripCredentials(configured) === stub.archive ? configured : stub.archive;
+  return configured !== undefined && stripCredentials(configured) === stub.archive
+    ? configured
+    : stub.archive;
 }
 
 export async function runRestoreHookBounded(args: readonly string[], io: HookIo): Promise<HookResult> {
@@ -89,13 +110,18 @@ export async function runRestoreHookBounded(args: readonly string[], io: HookIo)
       io,
       prefix: PREFIX,
       initialMs: INITIAL_BOUND_MS,
-      giveUp: (ms) => `${PREFIX}: gave up after ${ms} ms (restoreTimeout plus grace); nothing written at %to, Cassandra's start-up stops here: check the storage and start again`,
+      giveUp: (ms) =>
+        `${PREFIX}: gave up after ${ms} ms (restoreTimeout plus grace); nothing written at %to, Cassandra's start-up stops here: check the storage and start again`,
     },
     (bound) => runRestoreHook(args, bound.io, bound),
   );
 }
 
-export async function runRestoreHook(args: readonly string[], io: HookIo, bound?: Pick<Bound, "arm" | "stop">): Promise<HookResult> {
+export async function runRestoreHook(
+  args: readonly string[],
+  io: HookIo,
+  bound?: Pick<Bound, "arm" | "stop">,
+): Promise<HookResult> {
   let logFile: string | undefined;
   let budget: { signal: AbortSignal; ms: number } | undefined;
   const { configPath, argv } = splitHookArgs(args);
@@ -127,7 +153,12 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
     }
     let ahead = 0;
     if (placed === "linked") {
-      ahead = await placeStagedAhead(dirname(from), dirname(to), (h) => h.length <= MAX_STUB_SIZE && parseStubQuietly(h, from), MAX_STUB_SIZE + 1);
+      ahead = await placeStagedAhead(
+        dirname(from),
+        dirname(to),
+        (h) => h.length <= MAX_STUB_SIZE && parseStubQuietly(h, from),
+        MAX_STUB_SIZE + 1,
+      );
     }
     if (stub) {
       // Storage and zstd are loaded only for stubs: a staged segment's hook stays a small process.
@@ -135,7 +166,11 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
       const { fetchSegment } = await import("./fetch.js");
       const { loadEncryptionKeys } = await import("../storage/decorators/encryption-keys.js");
       const encryption = await loadEncryptionKeys(config, io.env);
-      const backend = await openBackend(archiveForStub(stub, config.archive), { retry: { attempts: config.retryAttempts }, signal, encryption });
+      const backend = await openBackend(archiveForStub(stub, config.archive), {
+        retry: { attempts: config.retryAttempts },
+        signal,
+        encryption,
+      });
       try {
         if (stub.filter) {
           counts = await fetchFiltered(backend, stub, stub.filter, to, signal);
@@ -146,7 +181,13 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
         await backend.close().catch(() => undefined);
       }
     }
-    await appendEvent(logFile, { event: "restored", from, to, ...(stub ? { key: stub.key } : { placed, ...(ahead > 0 ? { placed_ahead: ahead } : {}) }), ...counts });
+    await appendEvent(logFile, {
+      event: "restored",
+      from,
+      to,
+      ...(stub ? { key: stub.key } : { placed, ...(ahead > 0 ? { placed_ahead: ahead } : {}) }),
+      ...counts,
+    });
     return HOOK_DONE;
   } catch (caught) {
     const err = budget?.signal.aborted ? outOfTime(argv[1] ?? "", budget.ms, caught) : caught;
@@ -157,8 +198,12 @@ export async function runRestoreHook(args: readonly string[], io: HookIo, bound?
 }
 
 function outOfTime(to: string, ms: number, cause: unknown): PitrError {
-  return new PitrError("E_STORAGE_UNAVAILABLE", `restoring '${to}' ran out of its time budget of ${ms} ms; nothing written at %to`, {
-    hint: "check the storage; raise restoreTimeout for very slow storage",
-    cause,
-  });
+  return new PitrError(
+    "E_STORAGE_UNAVAILABLE",
+    `restoring '${to}' ran out of its time budget of ${ms} ms; nothing written at %to`,
+    {
+      hint: "check the storage; raise restoreTimeout for very slow storage",
+      cause,
+    },
+  );
 }

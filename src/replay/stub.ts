@@ -31,11 +31,18 @@ export interface StubReference {
   readonly filter?: { readonly spec: string; readonly sha256: string } | undefined;
 }
 
-export function renderStub(version: number, segmentId: bigint, headerParameters: string, ref: StubReference): Uint8Array {
+export function renderStub(
+  version: number,
+  segmentId: bigint,
+  headerParameters: string,
+  ref: StubReference,
+): Uint8Array {
   const header = serializeSegmentHeader(version, segmentId, headerParameters || "{}");
   // Credentials never land in a stub (it sits in restore_directories, readable by the node's users):
   // a SAS token or userinfo is cut here, for every caller; the restore hook takes them from its config.
-  const tail = new TextEncoder().encode(STUB_MARKER + JSON.stringify({ ...ref, archive: stripCredentials(ref.archive) }) + "\n");
+  const tail = new TextEncoder().encode(
+    STUB_MARKER + JSON.stringify({ ...ref, archive: stripCredentials(ref.archive) }) + "\n",
+  );
   const out = new Uint8Array(header.length + tail.length);
   out.set(header, 0);
   out.set(tail, header.length);
@@ -69,10 +76,22 @@ export function parseStub(bytes: Uint8Array, path: string): StubReference | unde
     throw new StubError(path, "its reference is not JSON");
   }
   const r = ref as Partial<StubReference>;
-  if (typeof r.archive !== "string" || typeof r.key !== "string" || typeof r.sha256 !== "string" || typeof r.size !== "number" || typeof r.name !== "string") {
+  if (
+    typeof r.archive !== "string" ||
+    typeof r.key !== "string" ||
+    typeof r.sha256 !== "string" ||
+    typeof r.size !== "number" ||
+    typeof r.name !== "string"
+  ) {
     throw new StubError(path, "its reference lacks archive, key, sha256, size or name");
   }
-  if (r.filter !== undefined && (typeof r.filter !== "object" || r.filter === null || typeof r.filter.spec !== "string" || typeof r.filter.sha256 !== "string")) {
+  if (
+    r.filter !== undefined &&
+    (typeof r.filter !== "object" ||
+      r.filter === null ||
+      typeof r.filter.spec !== "string" ||
+      typeof r.filter.sha256 !== "string")
+  ) {
     throw new StubError(path, "its filter lacks spec or sha256");
   }
   return r as StubReference;

@@ -45,7 +45,10 @@ export class TargetDirectoryError extends PitrError {
 export async function requireNewTarget(target: string): Promise<void> {
   try {
     const st = await lstat(target);
-    throw new TargetExistsError(target, st.isDirectory() ? "a directory" : st.isFile() ? `a file of ${st.size} bytes` : "not a regular file");
+    throw new TargetExistsError(
+      target,
+      st.isDirectory() ? "a directory" : st.isFile() ? `a file of ${st.size} bytes` : "not a regular file",
+    );
   } catch (err) {
     if (err instanceof PitrError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -53,9 +56,13 @@ export async function requireNewTarget(target: string): Promise<void> {
       // stat, not lstat: the commit log directory is often a symlink to its own volume.
       const dir = await stat(dirname(target)).catch(() => undefined);
       if (dir?.isDirectory()) return;
-      throw new TargetDirectoryError(target, dir ? `'${dirname(target)}' is not a directory` : `directory '${dirname(target)}' does not exist`);
+      throw new TargetDirectoryError(
+        target,
+        dir ? `'${dirname(target)}' is not a directory` : `directory '${dirname(target)}' does not exist`,
+      );
     }
-    if (code === "ENOTDIR") throw new TargetDirectoryError(target, "a parent of it is a file, not a directory");
+    if (code === "ENOTDIR")
+      throw new TargetDirectoryError(target, "a parent of it is a file, not a directory");
     throw err;
   }
 }
@@ -63,7 +70,8 @@ export async function requireNewTarget(target: string): Promise<void> {
 /** Maps errors of creating the temporary file beside %to. */
 export function tempOpenError(err: unknown, target: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return new TargetDirectoryError(target, `directory '${dirname(target)}' does not exist`);
+  if (code === "ENOENT")
+    return new TargetDirectoryError(target, `directory '${dirname(target)}' does not exist`);
   if (code === "ENOTDIR") return new TargetDirectoryError(target, `'${dirname(target)}' is not a directory`);
   if (code === "EACCES" || code === "EPERM") {
     return new PitrError("E_ACCESS_DENIED", `cannot write in '${dirname(target)}': permission denied`, {
@@ -90,7 +98,6 @@ export function checkHeaderAgainstName(head: Buffer, targetName: string, what: s
   }
 }
 
-
 /** How many leading bytes hold any segment header (the descriptor's parameters may run to 64 KiB). */
 export const SEGMENT_HEAD_BYTES = 65_536 + 18;
 
@@ -109,7 +116,11 @@ export interface MeasuredSegment {
 }
 
 export function measureSegmentBytes(bytes: Buffer): MeasuredSegment {
-  return { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), head: bytes.subarray(0, SEGMENT_HEAD_BYTES) };
+  return {
+    size: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    head: bytes.subarray(0, SEGMENT_HEAD_BYTES),
+  };
 }
 
 /**
@@ -117,16 +128,30 @@ export function measureSegmentBytes(bytes: Buffer): MeasuredSegment {
  * (`expected`), then the header against `name` when it is a commit log name. Throws
  * `ChecksumMismatchError` naming `what`.
  */
-export function checkMeasuredSegment(measured: MeasuredSegment, expected: ExpectedSegment, name: string, what: string): void {
-  if (expected.size !== undefined && expected.size !== measured.size) throw new ChecksumMismatchError(what, `${measured.size} bytes, expected ${expected.size}`);
+export function checkMeasuredSegment(
+  measured: MeasuredSegment,
+  expected: ExpectedSegment,
+  name: string,
+  what: string,
+): void {
+  if (expected.size !== undefined && expected.size !== measured.size)
+    throw new ChecksumMismatchError(what, `${measured.size} bytes, expected ${expected.size}`);
   if (expected.sha256 !== undefined && expected.sha256 !== measured.sha256) {
-    throw new ChecksumMismatchError(what, `sha256 ${measured.sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`);
+    throw new ChecksumMismatchError(
+      what,
+      `sha256 ${measured.sha256.slice(0, 16)}…, expected ${expected.sha256.slice(0, 16)}…`,
+    );
   }
   checkHeaderAgainstName(measured.head, name, what);
 }
 
 /** `checkMeasuredSegment` for bytes in memory; returns them for chaining. */
-export function checkSegmentBytes(bytes: Buffer, expected: ExpectedSegment, name: string, what: string): Buffer {
+export function checkSegmentBytes(
+  bytes: Buffer,
+  expected: ExpectedSegment,
+  name: string,
+  what: string,
+): Buffer {
   checkMeasuredSegment(measureSegmentBytes(bytes), expected, name, what);
   return bytes;
 }

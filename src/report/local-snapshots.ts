@@ -15,11 +15,17 @@ export interface LocalSnapshotUsage {
   /** Bytes of snapshot files still shared with live sstables (cost nothing extra). */
   readonly sharedBytes: number;
   /** Per tag: bytes that clearing this tag alone would free, and its total linked bytes. */
-  readonly tags: readonly { readonly tag: string; readonly freedIfClearedBytes: number; readonly linkedBytes: number }[];
+  readonly tags: readonly {
+    readonly tag: string;
+    readonly freedIfClearedBytes: number;
+    readonly linkedBytes: number;
+  }[];
 }
 
 async function dirs(path: string): Promise<string[]> {
-  return (await readdir(path, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
+  return (await readdir(path, { withFileTypes: true }).catch(() => []))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
 }
 
 export async function scanLocalSnapshots(dataDir: string): Promise<LocalSnapshotUsage> {
@@ -57,6 +63,8 @@ export async function scanLocalSnapshots(dataDir: string): Promise<LocalSnapshot
     dataDir,
     onlySnapshotsBytes: only,
     sharedBytes: shared,
-    tags: [...perTag].map(([tag, t]) => ({ tag, freedIfClearedBytes: t.freed, linkedBytes: t.linked })).sort((a, b) => b.freedIfClearedBytes - a.freedIfClearedBytes),
+    tags: [...perTag]
+      .map(([tag, t]) => ({ tag, freedIfClearedBytes: t.freed, linkedBytes: t.linked }))
+      .sort((a, b) => b.freedIfClearedBytes - a.freedIfClearedBytes),
   };
 }

@@ -26,7 +26,12 @@
  */
 import type { LocalSnapshotUsage } from "./local-snapshots.js";
 import { createHash } from "node:crypto";
-import { snapshotStartSegmentId, type Catalog, type CatalogSegment, type SnapshotEntry } from "../catalog/model.js";
+import {
+  snapshotStartSegmentId,
+  type Catalog,
+  type CatalogSegment,
+  type SnapshotEntry,
+} from "../catalog/model.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -155,8 +160,16 @@ export interface NodeReport {
     readonly worst: readonly BreachWindow[];
     readonly breachWindows: number;
   };
-  readonly restorable: { readonly earliestAt: number; readonly latestAt: number; readonly snapshot: string } | null;
-  readonly ages: { readonly snapshotMs: number | null; readonly incrementalMs: number | null; readonly segmentMs: number | null };
+  readonly restorable: {
+    readonly earliestAt: number;
+    readonly latestAt: number;
+    readonly snapshot: string;
+  } | null;
+  readonly ages: {
+    readonly snapshotMs: number | null;
+    readonly incrementalMs: number | null;
+    readonly segmentMs: number | null;
+  };
   readonly storage: {
     readonly segmentBytes: number;
     readonly snapshotBytes: number;
@@ -166,13 +179,32 @@ export interface NodeReport {
     /** Local disk held only by snapshots; null when the report did not run on the node. */
     readonly localSnapshots: LocalSnapshotUsage | null;
   };
-  readonly archiveLag: { readonly segments: number; readonly unknown: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number };
-  readonly counts: { readonly segments: number; readonly snapshots: number; readonly incrementals: number; readonly gaps: number; readonly runs: number };
+  readonly archiveLag: {
+    readonly segments: number;
+    readonly unknown: number;
+    readonly p50Ms: number;
+    readonly p95Ms: number;
+    readonly maxMs: number;
+  };
+  readonly counts: {
+    readonly segments: number;
+    readonly snapshots: number;
+    readonly incrementals: number;
+    readonly gaps: number;
+    readonly runs: number;
+  };
   readonly coverage: readonly CoverageRange[];
   readonly series: readonly SeriesPoint[];
   readonly timeline: readonly TimelineBucket[];
   readonly snapshots: readonly { readonly tag: string; readonly at: number; readonly uploadedAt: number }[];
-  readonly gaps: readonly { readonly fromId: string; readonly toId: string; readonly count: number; readonly fromAt: number; readonly toAt: number | null; readonly cause: string }[];
+  readonly gaps: readonly {
+    readonly fromId: string;
+    readonly toId: string;
+    readonly count: number;
+    readonly fromAt: number;
+    readonly toAt: number | null;
+    readonly cause: string;
+  }[];
   readonly drills: readonly DrillEvidence[];
   /** Partial uploads in the archive (absent when there are none): the RPO above counts them. */
   readonly partials?: {
@@ -189,7 +221,12 @@ export interface NodeReport {
     /** Writes from here on may be lost with the disk (null: of any time, nothing archived yet). */
     readonly fromAt: number | null;
     readonly toAt: number | null;
-    readonly segments: readonly { readonly name: string; readonly bytes: number; readonly fromAt: number | null; readonly toAt: number }[];
+    readonly segments: readonly {
+      readonly name: string;
+      readonly bytes: number;
+      readonly fromAt: number | null;
+      readonly toAt: number;
+    }[];
   };
 }
 
@@ -207,7 +244,12 @@ export interface ClusterRpo {
   readonly maxRpoMs: number | null;
   readonly endRpoMs: number | null;
   /** The merged breach windows, each with the nodes above target in it. */
-  readonly breachWindows: readonly { readonly startAt: number; readonly endAt: number; readonly durationMs: number; readonly nodes: readonly string[] }[];
+  readonly breachWindows: readonly {
+    readonly startAt: number;
+    readonly endAt: number;
+    readonly durationMs: number;
+    readonly nodes: readonly string[];
+  }[];
   /** Per chart bucket, the worst node's maximum RPO (null when some node had nothing restorable). */
   readonly series: readonly SeriesPoint[];
 }
@@ -242,7 +284,10 @@ const MAX_BUCKETS = 720;
 
 export function defaultStepMs(fromMs: number, toMs: number): number {
   const span = Math.max(1, toMs - fromMs);
-  return NICE_STEPS.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS / 86_400_000) * 86_400_000;
+  return (
+    NICE_STEPS.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ??
+    Math.ceil(span / MAX_BUCKETS / 86_400_000) * 86_400_000
+  );
 }
 
 const WORST: Record<CheckStatus, number> = { ok: 0, warning: 1, failure: 2 };
@@ -255,7 +300,12 @@ export function humanDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   let rest = Math.round(ms / 1000);
   let out = "";
-  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) {
       out += `${n}${unit}`;
@@ -313,7 +363,13 @@ export function restorableSteps(
     b = Math.min(b, startsAt.get(i) ?? Infinity);
     if (b === Infinity) continue;
     // While the segment was open, each partial upload made the writes before its claim restorable.
-    for (const c of claimsOf.get(s.segmentId) ?? []) if (c.syncedBeforeMs > 0) events.push({ at: Math.max(b, c.uploadedAtMs), value: Math.min(c.syncedBeforeMs, s.closeTimeMs), seg: i });
+    for (const c of claimsOf.get(s.segmentId) ?? [])
+      if (c.syncedBeforeMs > 0)
+        events.push({
+          at: Math.max(b, c.uploadedAtMs),
+          value: Math.min(c.syncedBeforeMs, s.closeTimeMs),
+          seg: i,
+        });
     b = Math.max(b, arrival(s));
     events.push({ at: b, value: s.closeTimeMs, seg: i });
   }
@@ -363,31 +419,57 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
-function causeAt(catalog: Catalog, piece: Piece, at: number, arrival: (s: CatalogSegment) => number, uploaded: (s: SnapshotEntry) => number): { cause: BreachCause; details: string } {
+function causeAt(
+  catalog: Catalog,
+  piece: Piece,
+  at: number,
+  arrival: (s: CatalogSegment) => number,
+  uploaded: (s: SnapshotEntry) => number,
+): { cause: BreachCause; details: string } {
   const segs = catalog.segments;
   if (piece.seg === undefined) {
     const snaps = catalog.snapshots.filter((s) => s.complete && uploaded(s) <= at);
-    if (snaps.length === 0) return { cause: "no-snapshot", details: `no complete snapshot had been uploaded by ${iso(at)}` };
+    if (snaps.length === 0)
+      return { cause: "no-snapshot", details: `no complete snapshot had been uploaded by ${iso(at)}` };
     const snap = snaps[snaps.length - 1]!;
     const start = snapshotStartSegmentId(catalog, snap, undefined);
     const seg = start === undefined ? undefined : segs.find((s) => s.segmentId === start);
     if (!seg) {
       return start === undefined
-        ? { cause: "node-silent", details: `no segment closed after snapshot '${snap.tag}' (${iso(snap.snapshotTimeMs)}) is in the archive` }
-        : { cause: "gap", details: `the start segment ${start} of snapshot '${snap.tag}' is not in the archive` };
+        ? {
+            cause: "node-silent",
+            details: `no segment closed after snapshot '${snap.tag}' (${iso(snap.snapshotTimeMs)}) is in the archive`,
+          }
+        : {
+            cause: "gap",
+            details: `the start segment ${start} of snapshot '${snap.tag}' is not in the archive`,
+          };
     }
-    return { cause: "archive-lag", details: `the start segment ${seg.segmentId} of snapshot '${snap.tag}' closed ${iso(seg.closeTimeMs)} reached the archive ${iso(arrival(seg))}` };
+    return {
+      cause: "archive-lag",
+      details: `the start segment ${seg.segmentId} of snapshot '${snap.tag}' closed ${iso(seg.closeTimeMs)} reached the archive ${iso(arrival(seg))}`,
+    };
   }
   const s = segs[piece.seg]!;
   if (s.partial || (piece.r !== undefined && piece.r < s.closeTimeMs)) {
-    return { cause: "archive-lag", details: `partial uploads of segment ${s.segmentId} (not closed yet) vouched for writes up to ${iso(piece.r ?? s.closeTimeMs)}; no newer claim or segment had reached the archive by ${iso(at)}` };
+    return {
+      cause: "archive-lag",
+      details: `partial uploads of segment ${s.segmentId} (not closed yet) vouched for writes up to ${iso(piece.r ?? s.closeTimeMs)}; no newer claim or segment had reached the archive by ${iso(at)}`,
+    };
   }
   const gap = catalog.gaps.find((g) => g.afterId === s.segmentId);
   if (gap) {
-    return { cause: "gap", details: `${gap.count === 1 ? `segment id ${gap.fromId} is` : `segment ids ${gap.fromId}..${gap.toId} (${gap.count}) are`} missing after the segment closed ${iso(s.closeTimeMs)}: ${gap.cause}` };
+    return {
+      cause: "gap",
+      details: `${gap.count === 1 ? `segment id ${gap.fromId} is` : `segment ids ${gap.fromId}..${gap.toId} (${gap.count}) are`} missing after the segment closed ${iso(s.closeTimeMs)}: ${gap.cause}`,
+    };
   }
   const n = segs[piece.seg + 1];
-  if (!n) return { cause: "node-silent", details: `no segment closed after ${iso(s.closeTimeMs)} is in the archive` };
+  if (!n)
+    return {
+      cause: "node-silent",
+      details: `no segment closed after ${iso(s.closeTimeMs)} is in the archive`,
+    };
   // RPO at T = (time the next segment stayed open) + (time it waited for the archive): the larger names the cause
   const openPart = Math.min(n.closeTimeMs, at) - s.closeTimeMs;
   const lagPart = at - Math.min(n.closeTimeMs, at);
@@ -398,7 +480,10 @@ function causeAt(catalog: Catalog, piece: Piece, at: number, arrival: (s: Catalo
     };
   }
   if (n.run !== s.run) {
-    return { cause: "node-silent", details: `no segment closed between ${iso(s.closeTimeMs)} and ${iso(n.closeTimeMs)} (the node restarted: a new commit log run begins)` };
+    return {
+      cause: "node-silent",
+      details: `no segment closed between ${iso(s.closeTimeMs)} and ${iso(n.closeTimeMs)} (the node restarted: a new commit log run begins)`,
+    };
   }
   return {
     cause: "quiet-segment",
@@ -415,7 +500,10 @@ interface BreachOpen {
 }
 
 /** Breach intervals (RPO above target), merged when adjacent, each with its worst instant. Pure. */
-function breachWindows(pieces: readonly Piece[], targetRpoMs: number): { windows: BreachOpen[]; breachMs: number; maxRpo: number | null } {
+function breachWindows(
+  pieces: readonly Piece[],
+  targetRpoMs: number,
+): { windows: BreachOpen[]; breachMs: number; maxRpo: number | null } {
   const windows: BreachOpen[] = [];
   let breachMs = 0;
   let maxRpo: number | null = 0;
@@ -489,7 +577,11 @@ function gapSummaries(catalog: Catalog) {
   }));
 }
 
-function markGaps(buckets: { at: number; gap: boolean }[], gaps: readonly { fromAt: number; toAt: number | null }[], stepMs: number): void {
+function markGaps(
+  buckets: { at: number; gap: boolean }[],
+  gaps: readonly { fromAt: number; toAt: number | null }[],
+  stepMs: number,
+): void {
   for (const g of gaps) {
     const end = g.toAt ?? g.fromAt;
     for (const b of buckets) if (b.at + stepMs > g.fromAt && b.at <= end) b.gap = true;
@@ -516,7 +608,15 @@ export function coverageRanges(catalog: Catalog): CoverageRange[] {
         details: "archived, consecutive",
       });
       if (gap) {
-        coverage.push({ fromId: gap.fromId.toString(), toId: gap.toId.toString(), fromCloseAt: null, toCloseAt: null, count: gap.count, status: "lost", details: gap.cause });
+        coverage.push({
+          fromId: gap.fromId.toString(),
+          toId: gap.toId.toString(),
+          fromCloseAt: null,
+          toCloseAt: null,
+          count: gap.count,
+          status: "lost",
+          details: gap.cause,
+        });
       }
       runStart = i + 1;
     }
@@ -534,15 +634,23 @@ function nodePieces(input: NodeInput, r: ReportInput): Piece[] {
 /** The RPO of each cluster with two or more nodes in the report: at every instant, the worst node's. Pure. */
 export function clusterRpos(r: ReportInput, nodes: readonly NodeReport[]): ClusterRpo[] {
   const byCluster = new Map<string, NodeInput[]>();
-  for (const n of r.nodes) byCluster.set(n.catalog.identity.cluster, [...(byCluster.get(n.catalog.identity.cluster) ?? []), n]);
+  for (const n of r.nodes)
+    byCluster.set(n.catalog.identity.cluster, [...(byCluster.get(n.catalog.identity.cluster) ?? []), n]);
   const out: ClusterRpo[] = [];
   for (const [cluster, inputs] of [...byCluster].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (inputs.length < 2) continue;
     const reports = nodes.filter((n) => n.cluster === cluster);
-    const windows = inputs.flatMap((n) => breachWindows(nodePieces(n, r), r.targetRpoMs).windows.map((w) => ({ startAt: w.startAt, endAt: w.endAt, node: n.catalog.identity.node })));
+    const windows = inputs.flatMap((n) =>
+      breachWindows(nodePieces(n, r), r.targetRpoMs).windows.map((w) => ({
+        startAt: w.startAt,
+        endAt: w.endAt,
+        node: n.catalog.identity.node,
+      })),
+    );
     const merged = mergeWindows(windows);
     const breachMs = merged.reduce((sum, w) => sum + w.durationMs, 0);
-    const worst = (values: readonly (number | null)[]): number | null => (values.some((v) => v === null) ? null : Math.max(...(values as number[])));
+    const worst = (values: readonly (number | null)[]): number | null =>
+      values.some((v) => v === null) ? null : Math.max(...(values as number[]));
     out.push({
       cluster,
       nodes: reports.map((n) => n.node),
@@ -551,14 +659,19 @@ export function clusterRpos(r: ReportInput, nodes: readonly NodeReport[]): Clust
       maxRpoMs: worst(reports.map((n) => n.rpo.maxRpoMs)),
       endRpoMs: worst(reports.map((n) => n.rpo.endRpoMs)),
       breachWindows: merged,
-      series: reports[0]!.series.map((p, i) => ({ at: p.at, maxRpoMs: worst(reports.map((n) => n.series[i]?.maxRpoMs ?? null)) })),
+      series: reports[0]!.series.map((p, i) => ({
+        at: p.at,
+        maxRpoMs: worst(reports.map((n) => n.series[i]?.maxRpoMs ?? null)),
+      })),
     });
   }
   return out;
 }
 
 /** Overlapping or touching [startAt, endAt) windows merged, each naming the nodes in it. Pure. */
-function mergeWindows(windows: readonly { startAt: number; endAt: number; node: string }[]): ClusterRpo["breachWindows"] {
+function mergeWindows(
+  windows: readonly { startAt: number; endAt: number; node: string }[],
+): ClusterRpo["breachWindows"] {
   const sorted = [...windows].sort((a, b) => a.startAt - b.startAt || a.endAt - b.endAt);
   const merged: { startAt: number; endAt: number; nodes: Set<string> }[] = [];
   for (const w of sorted) {
@@ -568,7 +681,12 @@ function mergeWindows(windows: readonly { startAt: number; endAt: number; node: 
       last.nodes.add(w.node);
     } else merged.push({ startAt: w.startAt, endAt: w.endAt, nodes: new Set([w.node]) });
   }
-  return merged.map((w) => ({ startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, nodes: [...w.nodes].sort() }));
+  return merged.map((w) => ({
+    startAt: w.startAt,
+    endAt: w.endAt,
+    durationMs: w.endAt - w.startAt,
+    nodes: [...w.nodes].sort(),
+  }));
 }
 
 function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeReport {
@@ -579,7 +697,9 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
   const pieces = nodePieces(input, r);
 
   const { windows, breachMs, maxRpo } = breachWindows(pieces, targetRpoMs);
-  const worst = worstWindows(windows, r.worstWindows ?? 5, (w) => causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded));
+  const worst = worstWindows(windows, r.worstWindows ?? 5, (w) =>
+    causeAt(catalog, w.piece, w.peakAt - 1, arrival, uploaded),
+  );
   const lastPiece = pieces[pieces.length - 1];
   const endRpoMs = lastPiece === undefined || lastPiece.r === undefined ? null : toMs - lastPiece.r;
   const span = Math.max(1, toMs - fromMs);
@@ -614,8 +734,22 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
     node: catalog.identity.node,
     status: worstStatus(checks.map((c) => c.status)),
     checks,
-    rpo: { targetMs: targetRpoMs, withinTargetShare: Math.round(share * 1e6) / 1e6, breachMs, maxRpoMs: maxRpo, endRpoMs, worst, breachWindows: windows.length },
-    restorable: catalog.restorable ? { earliestAt: catalog.restorable.earliestMs, latestAt: catalog.restorable.latestMs, snapshot: catalog.restorable.snapshotTag } : null,
+    rpo: {
+      targetMs: targetRpoMs,
+      withinTargetShare: Math.round(share * 1e6) / 1e6,
+      breachMs,
+      maxRpoMs: maxRpo,
+      endRpoMs,
+      worst,
+      breachWindows: windows.length,
+    },
+    restorable: catalog.restorable
+      ? {
+          earliestAt: catalog.restorable.earliestMs,
+          latestAt: catalog.restorable.latestMs,
+          snapshot: catalog.restorable.snapshotTag,
+        }
+      : null,
     ages: {
       snapshotMs: newestSnap ? nowMs - newestSnap.snapshotTimeMs : null,
       incrementalMs: newestInc ? nowMs - newestInc.foundTimeMs : null,
@@ -625,11 +759,25 @@ function nodeReport(input: NodeInput, r: ReportInput, stepMs: number): NodeRepor
       segmentBytes: segs.reduce((sum, s) => sum + s.storedBytes, 0),
       snapshotBytes: snapshots.reduce((sum, s) => sum + snapshotBytes(s), 0),
       incrementalBytes: catalog.incrementals.reduce((sum, i) => sum + i.bytes, 0),
-      segmentBytesPerDay: Math.round((inWindow.reduce((sum, s) => sum + s.storedBytes, 0) * 86_400_000) / span),
+      segmentBytesPerDay: Math.round(
+        (inWindow.reduce((sum, s) => sum + s.storedBytes, 0) * 86_400_000) / span,
+      ),
       localSnapshots: input.localSnapshots ?? null,
     },
-    archiveLag: { segments: lags.length, unknown, p50Ms: percentile(lags, 0.5), p95Ms: p95, maxMs: lags[lags.length - 1] ?? 0 },
-    counts: { segments: segs.length, snapshots: snapshots.length, incrementals: catalog.incrementals.length, gaps: catalog.gaps.length, runs: catalog.runs.length },
+    archiveLag: {
+      segments: lags.length,
+      unknown,
+      p50Ms: percentile(lags, 0.5),
+      p95Ms: p95,
+      maxMs: lags[lags.length - 1] ?? 0,
+    },
+    counts: {
+      segments: segs.length,
+      snapshots: snapshots.length,
+      incrementals: catalog.incrementals.length,
+      gaps: catalog.gaps.length,
+      runs: catalog.runs.length,
+    },
     coverage,
     series,
     timeline: buckets,
@@ -659,7 +807,12 @@ function partialSummary(claims: readonly PartialClaim[] | undefined): Pick<NodeR
 /** The node's exposure: bytes on its disk the archive lacks and the time range of writes they may hold. Pure. */
 function exposureSummary(exposed: readonly ExposedSegmentInput[] | undefined): Pick<NodeReport, "exposure"> {
   if (!exposed) return {};
-  const segments = exposed.map((e) => ({ name: e.name, bytes: e.bytes, fromAt: e.sinceMs ?? null, toAt: e.untilMs }));
+  const segments = exposed.map((e) => ({
+    name: e.name,
+    bytes: e.bytes,
+    fromAt: e.sinceMs ?? null,
+    toAt: e.untilMs,
+  }));
   const froms = segments.map((e) => e.fromAt);
   return {
     exposure: {
@@ -675,21 +828,50 @@ function exposureSummary(exposed: readonly ExposedSegmentInput[] | undefined): P
  * The `limit` worst breach windows: highest peak first, then the longest, then the earliest. The
  * worst instant is the end of the piece (exclusive), so `causeOf` reads the cause just before it.
  */
-function worstWindows<W extends { startAt: number; endAt: number; peak: number; peakAt: number }>(windows: readonly W[], limit: number, causeOf: (w: W) => { cause: BreachWindow["cause"]; details: string }): BreachWindow[] {
-  const ranked = [...windows].sort((x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt);
+function worstWindows<W extends { startAt: number; endAt: number; peak: number; peakAt: number }>(
+  windows: readonly W[],
+  limit: number,
+  causeOf: (w: W) => { cause: BreachWindow["cause"]; details: string },
+): BreachWindow[] {
+  const ranked = [...windows].sort(
+    (x, y) => y.peak - x.peak || y.endAt - y.startAt - (x.endAt - x.startAt) || x.startAt - y.startAt,
+  );
   return ranked.slice(0, limit).map((w) => {
     const { cause, details } = causeOf(w);
-    return { startAt: w.startAt, endAt: w.endAt, durationMs: w.endAt - w.startAt, peakRpoMs: w.peak === Infinity ? null : w.peak, peakAt: w.peakAt, cause, details };
+    return {
+      startAt: w.startAt,
+      endAt: w.endAt,
+      durationMs: w.endAt - w.startAt,
+      peakRpoMs: w.peak === Infinity ? null : w.peak,
+      peakAt: w.peakAt,
+      cause,
+      details,
+    };
   });
 }
 
-const snapshotBytes = (s: SnapshotEntry) => s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
+const snapshotBytes = (s: SnapshotEntry) =>
+  s.tables.reduce((sum, t) => sum + t.sstables.reduce((x, y) => x + y.bytes, 0), 0);
 
 const pct = (x: number) => `${(Math.floor(x * 10_000) / 100).toFixed(2)}%`;
 
-function rpoCheck(targetRpoMs: number, b: { breachMs: number; maxRpo: number | null; windows: number; share: number; worst: BreachWindow | undefined; toMs: number }): Check {
+function rpoCheck(
+  targetRpoMs: number,
+  b: {
+    breachMs: number;
+    maxRpo: number | null;
+    windows: number;
+    share: number;
+    worst: BreachWindow | undefined;
+    toMs: number;
+  },
+): Check {
   if (b.breachMs === 0) {
-    return { id: "rpo-target", status: "ok", details: `RPO within ${humanDuration(targetRpoMs)} for the whole window (max ${b.maxRpo === null ? "unbounded" : humanDuration(b.maxRpo)})` };
+    return {
+      id: "rpo-target",
+      status: "ok",
+      details: `RPO within ${humanDuration(targetRpoMs)} for the whole window (max ${b.maxRpo === null ? "unbounded" : humanDuration(b.maxRpo)})`,
+    };
   }
   return {
     id: "rpo-target",
@@ -702,27 +884,60 @@ function rpoCheck(targetRpoMs: number, b: { breachMs: number; maxRpo: number | n
 
 function chainCheck(catalog: Catalog, gaps: ReturnType<typeof gapSummaries>): Check {
   return catalog.gaps.length === 0
-    ? { id: "segment-chain", status: "ok", details: `${catalog.segments.length} segment(s) in ${catalog.runs.length} run(s), no gap` }
-    : { id: "segment-chain", status: "failure", details: `${catalog.gaps.length} gap(s), ${catalog.gaps.reduce((n, g) => n + g.count, 0)} segment(s) lost: ids ${gaps.map((g) => (g.fromId === g.toId ? g.fromId : `${g.fromId}..${g.toId}`)).join(", ")}` };
+    ? {
+        id: "segment-chain",
+        status: "ok",
+        details: `${catalog.segments.length} segment(s) in ${catalog.runs.length} run(s), no gap`,
+      }
+    : {
+        id: "segment-chain",
+        status: "failure",
+        details: `${catalog.gaps.length} gap(s), ${catalog.gaps.reduce((n, g) => n + g.count, 0)} segment(s) lost: ids ${gaps.map((g) => (g.fromId === g.toId ? g.fromId : `${g.fromId}..${g.toId}`)).join(", ")}`,
+      };
 }
 
 function snapshotCheck(newestSnap: SnapshotEntry | undefined, nowMs: number): Check {
   return newestSnap
-    ? { id: "snapshot", status: "ok", details: `newest complete snapshot '${newestSnap.tag}' taken ${iso(newestSnap.snapshotTimeMs)} (${humanDuration(nowMs - newestSnap.snapshotTimeMs)} ago)` }
+    ? {
+        id: "snapshot",
+        status: "ok",
+        details: `newest complete snapshot '${newestSnap.tag}' taken ${iso(newestSnap.snapshotTimeMs)} (${humanDuration(nowMs - newestSnap.snapshotTimeMs)} ago)`,
+      }
     : { id: "snapshot", status: "failure", details: "no complete snapshot: nothing is restorable" };
 }
 
 function lagCheck(lags: readonly number[], p95: number, targetRpoMs: number): Check {
   return p95 <= targetRpoMs
-    ? { id: "archive-lag", status: "ok", details: `p95 archive lag ${humanDuration(p95)} over ${lags.length} segment(s) closed in the window` }
-    : { id: "archive-lag", status: "warning", details: `p95 archive lag ${humanDuration(p95)} exceeds the target ${humanDuration(targetRpoMs)} (max ${humanDuration(lags[lags.length - 1] ?? 0)})` };
+    ? {
+        id: "archive-lag",
+        status: "ok",
+        details: `p95 archive lag ${humanDuration(p95)} over ${lags.length} segment(s) closed in the window`,
+      }
+    : {
+        id: "archive-lag",
+        status: "warning",
+        details: `p95 archive lag ${humanDuration(p95)} exceeds the target ${humanDuration(targetRpoMs)} (max ${humanDuration(lags[lags.length - 1] ?? 0)})`,
+      };
 }
 
 function drillCheck(lastDrill: DrillEvidence | undefined): Check {
-  if (!lastDrill) return { id: "restore-drill", status: "warning", details: "no restore drill recorded (cassandra-pitr verify --drill)" };
+  if (!lastDrill)
+    return {
+      id: "restore-drill",
+      status: "warning",
+      details: "no restore drill recorded (cassandra-pitr verify --drill)",
+    };
   return lastDrill.status === "passed"
-    ? { id: "restore-drill", status: "ok", details: `restore drill at ${iso(lastDrill.ranAt)} to ${iso(lastDrill.restorePointAt)} passed` }
-    : { id: "restore-drill", status: "failure", details: `restore drill at ${iso(lastDrill.ranAt)} failed: ${lastDrill.details}` };
+    ? {
+        id: "restore-drill",
+        status: "ok",
+        details: `restore drill at ${iso(lastDrill.ranAt)} to ${iso(lastDrill.restorePointAt)} passed`,
+      }
+    : {
+        id: "restore-drill",
+        status: "failure",
+        details: `restore drill at ${iso(lastDrill.ranAt)} failed: ${lastDrill.details}`,
+      };
 }
 
 /** Canonical JSON of a model (bigint-free by construction), used for the digest. */
@@ -731,20 +946,38 @@ function canonical(value: unknown): string {
 }
 
 export function buildReport(input: ReportInput): ReportModel {
-  if (!(input.toMs > input.fromMs)) throw new RangeError(`empty window ${iso(input.fromMs)} .. ${iso(input.toMs)}`);
+  if (!(input.toMs > input.fromMs))
+    throw new RangeError(`empty window ${iso(input.fromMs)} .. ${iso(input.toMs)}`);
   const stepMs = input.stepMs ?? defaultStepMs(input.fromMs, input.toMs);
-  const nodes = input.nodes.map((n) => nodeReport(n, input, stepMs)).sort((a, b) => (a.cluster + "/" + a.node < b.cluster + "/" + b.node ? -1 : 1));
+  const nodes = input.nodes
+    .map((n) => nodeReport(n, input, stepMs))
+    .sort((a, b) => (a.cluster + "/" + a.node < b.cluster + "/" + b.node ? -1 : 1));
   const breached = nodes.filter((n) => n.rpo.breachMs > 0);
   const checks: Check[] = [
     breached.length === 0
-      ? { id: "rpo-target", status: "ok", details: `all ${nodes.length} node(s) within ${humanDuration(input.targetRpoMs)} for the whole window` }
-      : { id: "rpo-target", status: "failure", details: `${breached.length} of ${nodes.length} node(s) above ${humanDuration(input.targetRpoMs)}: ${breached.map((n) => n.node).join(", ")}` },
+      ? {
+          id: "rpo-target",
+          status: "ok",
+          details: `all ${nodes.length} node(s) within ${humanDuration(input.targetRpoMs)} for the whole window`,
+        }
+      : {
+          id: "rpo-target",
+          status: "failure",
+          details: `${breached.length} of ${nodes.length} node(s) above ${humanDuration(input.targetRpoMs)}: ${breached.map((n) => n.node).join(", ")}`,
+        },
   ];
   for (const id of ["segment-chain", "snapshot", "archive-lag", "restore-drill"]) {
     const per = nodes.map((n) => ({ node: n.node, check: n.checks.find((c) => c.id === id)! }));
     const status = worstStatus(per.map((p) => p.check.status));
     const bad = per.filter((p) => p.check.status !== "ok");
-    checks.push({ id, status, details: bad.length === 0 ? `ok on all ${nodes.length} node(s)` : bad.map((p) => `${p.node}: ${p.check.details}`).join("; ") });
+    checks.push({
+      id,
+      status,
+      details:
+        bad.length === 0
+          ? `ok on all ${nodes.length} node(s)`
+          : bad.map((p) => `${p.node}: ${p.check.details}`).join("; "),
+    });
   }
   const draft: ReportModel = {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -763,7 +996,10 @@ export function buildReport(input: ReportInput): ReportModel {
         segmentsRead: input.nodes.reduce((s, n) => s + n.catalog.segments.length, 0),
         snapshotsRead: input.nodes.reduce((s, n) => s + n.catalog.snapshots.length, 0),
         incrementalsRead: input.nodes.reduce((s, n) => s + n.catalog.incrementals.length, 0),
-        archiveTimesKnown: input.nodes.reduce((s, n) => s + n.catalog.segments.filter((x) => n.archiveTimes.has(x.key)).length, 0),
+        archiveTimesKnown: input.nodes.reduce(
+          (s, n) => s + n.catalog.segments.filter((x) => n.archiveTimes.has(x.key)).length,
+          0,
+        ),
       },
       digest: "",
     },
@@ -774,7 +1010,9 @@ export function buildReport(input: ReportInput): ReportModel {
 
 /** Recomputes the digest of a model (for `verify` of a stored report and the tests). */
 export function digestOf(model: ReportModel): string {
-  return createHash("sha256").update(canonical({ ...model, evidence: { ...model.evidence, digest: "" } })).digest("hex");
+  return createHash("sha256")
+    .update(canonical({ ...model, evidence: { ...model.evidence, digest: "" } }))
+    .digest("hex");
 }
 
 /** Exit status of a report: 3 when any check failed (target breached, gap, nothing restorable). */

@@ -21,7 +21,12 @@ import { readCatalog } from "../catalog/read.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import type { DrillEvidence, NodeInput, PartialClaim } from "./model.js";
 import { mapLimit, readText } from "../storage/front.js";
-import { parsePartialKey, partialFromMetadata, partialsPrefix, type PartialRecord } from "../format/partial-layout.js";
+import {
+  parsePartialKey,
+  partialFromMetadata,
+  partialsPrefix,
+  type PartialRecord,
+} from "../format/partial-layout.js";
 import { evidencePrefix, parseEvidence } from "../format/evidence.js";
 
 export { listNodes, nodeExists } from "../catalog/nodes.js";
@@ -41,7 +46,11 @@ function recording(backend: Backend): { backend: Backend; seen: Map<string, Obje
   return { backend: wrapped, seen };
 }
 
-export async function readDrills(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<DrillEvidence[]> {
+export async function readDrills(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<DrillEvidence[]> {
   const out: DrillEvidence[] = [];
   for await (const info of backend.list(evidencePrefix(identity), { signal })) {
     if (!info.key.endsWith(".json")) continue;
@@ -52,7 +61,12 @@ export async function readDrills(backend: Backend, identity: NodeIdentity, signa
 }
 
 /** The first key under `prefix` that `parse` accepts (keys sort by time, so the oldest). */
-async function firstTime(backend: Backend, prefix: string, parse: (key: string) => number | undefined, signal: AbortSignal | undefined): Promise<number | undefined> {
+async function firstTime(
+  backend: Backend,
+  prefix: string,
+  parse: (key: string) => number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<number | undefined> {
   for await (const info of backend.list(prefix, { signal })) {
     const at = parse(info.key);
     if (at !== undefined) return at;
@@ -65,9 +79,23 @@ async function firstTime(backend: Backend, prefix: string, parse: (key: string) 
  * undefined for a node with nothing archived. Two short listings: segment and snapshot keys sort by
  * time, so the first key of each is the oldest.
  */
-export async function archiveStart(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<number | undefined> {
-  const segment = await firstTime(backend, segmentsPrefix(identity), (k) => parseSegmentKey(k)?.closeTimeMs, signal);
-  const snapshot = await firstTime(backend, snapshotsPrefix(identity), (k) => parseSnapshotManifestKey(k)?.snapshotTimeMs, signal);
+export async function archiveStart(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  const segment = await firstTime(
+    backend,
+    segmentsPrefix(identity),
+    (k) => parseSegmentKey(k)?.closeTimeMs,
+    signal,
+  );
+  const snapshot = await firstTime(
+    backend,
+    snapshotsPrefix(identity),
+    (k) => parseSnapshotManifestKey(k)?.snapshotTimeMs,
+    signal,
+  );
   const times = [segment, snapshot].filter((t): t is number => t !== undefined);
   return times.length > 0 ? Math.min(...times) : undefined;
 }
@@ -77,18 +105,41 @@ export async function archiveStart(backend: Backend, identity: NodeIdentity, sig
  * tail), with its record: one listing, then one HEAD per object (listings carry no metadata). Prune
  * removes the objects of segments archived whole, so what is read is the recent past.
  */
-export async function readPartialClaims(backend: Backend, identity: NodeIdentity, signal?: AbortSignal): Promise<PartialClaim[]> {
+export async function readPartialClaims(
+  backend: Backend,
+  identity: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<PartialClaim[]> {
   const keys: string[] = [];
-  for await (const info of backend.list(partialsPrefix(identity), { signal })) if (parsePartialKey(info.key)) keys.push(info.key);
-  const records = await mapLimit(keys, 8, async (key) => partialFromMetadata((await backend.head(key, { signal })).metadata));
+  for await (const info of backend.list(partialsPrefix(identity), { signal }))
+    if (parsePartialKey(info.key)) keys.push(info.key);
+  const records = await mapLimit(keys, 8, async (key) =>
+    partialFromMetadata((await backend.head(key, { signal })).metadata),
+  );
   return records
     .filter((r): r is PartialRecord => r !== undefined)
-    .map((r) => ({ segmentId: r.segmentId, syncedBeforeMs: r.syncedBeforeMs, uploadedAtMs: r.uploadTimeMs, bytes: r.end - r.start, source: r.source }));
+    .map((r) => ({
+      segmentId: r.segmentId,
+      syncedBeforeMs: r.syncedBeforeMs,
+      uploadedAtMs: r.uploadTimeMs,
+      bytes: r.end - r.start,
+      source: r.source,
+    }));
 }
 
-export async function readNodeInput(backend: Backend, identity: NodeIdentity, options: { fromMs: number; toMs: number; signal?: AbortSignal | undefined }): Promise<NodeInput> {
+export async function readNodeInput(
+  backend: Backend,
+  identity: NodeIdentity,
+  options: { fromMs: number; toMs: number; signal?: AbortSignal | undefined },
+): Promise<NodeInput> {
   const { backend: rec, seen } = recording(backend);
-  const catalog = await readCatalog(rec, identity, { fromMs: options.fromMs, toMs: options.toMs, loadSnapshots, loadIncrementals, signal: options.signal });
+  const catalog = await readCatalog(rec, identity, {
+    fromMs: options.fromMs,
+    toMs: options.toMs,
+    loadSnapshots,
+    loadIncrementals,
+    signal: options.signal,
+  });
   const archiveTimes = new Map<string, number>();
   for (const s of catalog.segments) {
     const info = seen.get(s.key);
@@ -108,7 +159,9 @@ export async function readNodeInput(backend: Backend, identity: NodeIdentity, op
   // A partial segment in the catalog reached the archive with the upload of its newest claim.
   for (const s of catalog.segments) {
     if (!s.partial) continue;
-    const uploads = partials.filter((p) => p.segmentId === s.segmentId && p.syncedBeforeMs === s.closeTimeMs).map((p) => p.uploadedAtMs);
+    const uploads = partials
+      .filter((p) => p.segmentId === s.segmentId && p.syncedBeforeMs === s.closeTimeMs)
+      .map((p) => p.uploadedAtMs);
     if (uploads.length > 0) archiveTimes.set(s.key, Math.min(...uploads));
   }
   return { catalog, archiveTimes, snapshotUploadedAt, drills, ...(partials.length > 0 ? { partials } : {}) };

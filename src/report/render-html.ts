@@ -6,7 +6,8 @@
 import { bytes, dur, exposureLine, iso, partialsLine, pct, STATUS_WORD } from "./format.js";
 import type { NodeReport, ReportModel } from "./model.js";
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const W = 1000;
 const PAD_L = 64;
 const PAD_R = 16;
@@ -24,7 +25,9 @@ function timeAxis(model: ReportModel, y: number): string {
   for (let i = 0; i <= 6; i++) {
     const t = fromAt + ((toAt - fromAt) * i) / 6;
     const text = iso(t).slice(0, 16).replace("T", " ");
-    ticks.push(`<line x1="${x(t).toFixed(1)}" y1="${y}" x2="${x(t).toFixed(1)}" y2="${y + 4}" stroke="#555"/><text x="${x(t).toFixed(1)}" y="${y + 16}" font-size="10" text-anchor="${i === 0 ? "start" : i === 6 ? "end" : "middle"}">${text}</text>`);
+    ticks.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${y}" x2="${x(t).toFixed(1)}" y2="${y + 4}" stroke="#555"/><text x="${x(t).toFixed(1)}" y="${y + 16}" font-size="10" text-anchor="${i === 0 ? "start" : i === 6 ? "end" : "middle"}">${text}</text>`,
+    );
   }
   return `<line x1="${PAD_L}" y1="${y}" x2="${W - PAD_R}" y2="${y}" stroke="#555"/>${ticks.join("")}`;
 }
@@ -42,13 +45,18 @@ function rpoChart(model: ReportModel, n: NodeReport): string {
   const y = (v: number) => bottom - (v / yMax) * (bottom - top);
   const parts: string[] = [];
   for (let v = 0; v <= yMax; v += tick) {
-    parts.push(`<line x1="${PAD_L}" y1="${y(v).toFixed(1)}" x2="${W - PAD_R}" y2="${y(v).toFixed(1)}" stroke="#eee"/><text x="${PAD_L - 6}" y="${(y(v) + 3).toFixed(1)}" font-size="10" text-anchor="end">${dur(v)}</text>`);
+    parts.push(
+      `<line x1="${PAD_L}" y1="${y(v).toFixed(1)}" x2="${W - PAD_R}" y2="${y(v).toFixed(1)}" stroke="#eee"/><text x="${PAD_L - 6}" y="${(y(v) + 3).toFixed(1)}" font-size="10" text-anchor="end">${dur(v)}</text>`,
+    );
   }
   // buckets: nothing restorable (red band) and above target (shaded)
   for (const p of n.series) {
     const x0 = x(p.at);
     const x1 = x(Math.min(p.at + stepMs, toAt));
-    if (p.maxRpoMs === null) parts.push(`<rect class="no-restore" x="${x0.toFixed(1)}" y="${top}" width="${Math.max(0.5, x1 - x0).toFixed(1)}" height="${bottom - top}" fill="#c62828" fill-opacity="0.25"/>`);
+    if (p.maxRpoMs === null)
+      parts.push(
+        `<rect class="no-restore" x="${x0.toFixed(1)}" y="${top}" width="${Math.max(0.5, x1 - x0).toFixed(1)}" height="${bottom - top}" fill="#c62828" fill-opacity="0.25"/>`,
+      );
   }
   // the RPO line (max per bucket), broken where nothing was restorable
   let path = "";
@@ -63,11 +71,17 @@ function rpoChart(model: ReportModel, n: NodeReport): string {
     pen = true;
   }
   parts.push(`<path class="rpo-line" d="${path}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>`);
-  parts.push(`<line class="target-line" x1="${PAD_L}" y1="${y(n.rpo.targetMs).toFixed(1)}" x2="${W - PAD_R}" y2="${y(n.rpo.targetMs).toFixed(1)}" stroke="#c62828" stroke-dasharray="6 4"/>`);
-  parts.push(`<text x="${W - PAD_R}" y="${(y(n.rpo.targetMs) - 4).toFixed(1)}" font-size="10" fill="#c62828" text-anchor="end">target ${dur(n.rpo.targetMs)}</text>`);
+  parts.push(
+    `<line class="target-line" x1="${PAD_L}" y1="${y(n.rpo.targetMs).toFixed(1)}" x2="${W - PAD_R}" y2="${y(n.rpo.targetMs).toFixed(1)}" stroke="#c62828" stroke-dasharray="6 4"/>`,
+  );
+  parts.push(
+    `<text x="${W - PAD_R}" y="${(y(n.rpo.targetMs) - 4).toFixed(1)}" font-size="10" fill="#c62828" text-anchor="end">target ${dur(n.rpo.targetMs)}</text>`,
+  );
   for (const w of n.rpo.worst) {
     const px = x(w.peakAt);
-    parts.push(`<g class="worst-window"><circle cx="${px.toFixed(1)}" cy="${(w.peakRpoMs === null ? top + 6 : y(w.peakRpoMs)).toFixed(1)}" r="3.5" fill="#c62828"/><title>${esc(`${w.cause}: peak ${dur(w.peakRpoMs)} at ${iso(w.peakAt)}; ${w.details}`)}</title></g>`);
+    parts.push(
+      `<g class="worst-window"><circle cx="${px.toFixed(1)}" cy="${(w.peakRpoMs === null ? top + 6 : y(w.peakRpoMs)).toFixed(1)}" r="3.5" fill="#c62828"/><title>${esc(`${w.cause}: peak ${dur(w.peakRpoMs)} at ${iso(w.peakAt)}; ${w.details}`)}</title></g>`,
+    );
   }
   parts.push(timeAxis(model, bottom));
   return `<svg class="rpo-chart" id="rpo-${slug(n)}" role="img" aria-label="RPO over time for ${esc(n.node)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>`;
@@ -81,21 +95,30 @@ function timelineChart(model: ReportModel, n: NodeReport): string {
   const x = (t: number) => PAD_L + ((t - fromAt) / (toAt - fromAt)) * (W - PAD_L - PAD_R);
   const maxCount = Math.max(1, ...n.timeline.map((b) => b.segments));
   const parts: string[] = [];
-  parts.push(`<text x="${PAD_L - 6}" y="${(bottom - 2).toFixed(1)}" font-size="10" text-anchor="end">segments</text>`);
+  parts.push(
+    `<text x="${PAD_L - 6}" y="${(bottom - 2).toFixed(1)}" font-size="10" text-anchor="end">segments</text>`,
+  );
   for (const b of n.timeline) {
     const x0 = x(b.at);
     const w = Math.max(0.5, x(Math.min(b.at + stepMs, toAt)) - x0 - 0.3);
-    if (b.gap) parts.push(`<rect class="gap" x="${x0.toFixed(1)}" y="${top}" width="${w.toFixed(1)}" height="${bottom - top}" fill="#c62828"><title>gap (lost segments) around ${iso(b.at)}</title></rect>`);
+    if (b.gap)
+      parts.push(
+        `<rect class="gap" x="${x0.toFixed(1)}" y="${top}" width="${w.toFixed(1)}" height="${bottom - top}" fill="#c62828"><title>gap (lost segments) around ${iso(b.at)}</title></rect>`,
+      );
     if (b.segments > 0) {
       const h = Math.max(2, (b.segments / maxCount) * (bottom - top - 4));
       const color = b.maxLagMs > n.rpo.targetMs ? "#e08a00" : "#2e9e4f";
-      parts.push(`<rect class="segments" x="${x0.toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${b.segments} segment(s) closed from ${iso(b.at)}, max archive lag ${dur(b.maxLagMs)}</title></rect>`);
+      parts.push(
+        `<rect class="segments" x="${x0.toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${b.segments} segment(s) closed from ${iso(b.at)}, max archive lag ${dur(b.maxLagMs)}</title></rect>`,
+      );
     }
   }
   for (const s of n.snapshots) {
     if (s.at < fromAt || s.at > toAt) continue;
     const px = x(s.at);
-    parts.push(`<g class="snapshot"><path d="M${px.toFixed(1)},${top - 2}l-5,-9h10z" fill="#1f5fbf"/><line x1="${px.toFixed(1)}" y1="${top}" x2="${px.toFixed(1)}" y2="${bottom}" stroke="#1f5fbf" stroke-dasharray="2 2"/><title>snapshot '${esc(s.tag)}' ${iso(s.at)}</title></g>`);
+    parts.push(
+      `<g class="snapshot"><path d="M${px.toFixed(1)},${top - 2}l-5,-9h10z" fill="#1f5fbf"/><line x1="${px.toFixed(1)}" y1="${top}" x2="${px.toFixed(1)}" y2="${bottom}" stroke="#1f5fbf" stroke-dasharray="2 2"/><title>snapshot '${esc(s.tag)}' ${iso(s.at)}</title></g>`,
+    );
   }
   parts.push(timeAxis(model, bottom));
   return `<svg class="timeline-chart" id="timeline-${slug(n)}" role="img" aria-label="segment timeline for ${esc(n.node)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>`;
@@ -103,7 +126,10 @@ function timelineChart(model: ReportModel, n: NodeReport): string {
 
 function checksTable(checks: ReportModel["checks"]): string {
   return `<table class="checks"><tr><th>Check</th><th>Status</th><th>Details</th></tr>${checks
-    .map((c) => `<tr data-check="${esc(c.id)}"><td>${esc(c.id)}</td><td class="status-${c.status}">${c.status}</td><td>${esc(c.details)}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr data-check="${esc(c.id)}"><td>${esc(c.id)}</td><td class="status-${c.status}">${c.status}</td><td>${esc(c.details)}</td></tr>`,
+    )
     .join("")}</table>`;
 }
 
@@ -111,7 +137,10 @@ function checksTable(checks: ReportModel["checks"]): string {
 function exposureTable(n: NodeReport): string {
   if (!n.exposure || n.exposure.segments.length === 0) return "";
   return `<h3>Exposure: on this node's disk, not in the archive</h3><table class="exposure"><tr><th>Segment</th><th>Bytes</th><th>Writes from</th><th>Writes until</th></tr>${n.exposure.segments
-    .map((e) => `<tr><td>${esc(e.name)}</td><td>${bytes(e.bytes)}</td><td>${e.fromAt === null ? "any time" : iso(e.fromAt)}</td><td>${iso(e.toAt)}</td></tr>`)
+    .map(
+      (e) =>
+        `<tr><td>${esc(e.name)}</td><td>${bytes(e.bytes)}</td><td>${e.fromAt === null ? "any time" : iso(e.fromAt)}</td><td>${iso(e.toAt)}</td></tr>`,
+    )
     .join("")}</table>`;
 }
 
@@ -122,22 +151,67 @@ function nodeSection(model: ReportModel, n: NodeReport): string {
     ["max-rpo", "Max RPO", dur(n.rpo.maxRpoMs)],
     ["end-rpo", "RPO at end of window", dur(n.rpo.endRpoMs)],
     ["breach", "Time above target", `${dur(n.rpo.breachMs)} in ${n.rpo.breachWindows} window(s)`],
-    ["restorable", "Restorable window", n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none"],
-    ["ages", "Newest snapshot / incremental / segment", `${age(n.ages.snapshotMs)} / ${age(n.ages.incrementalMs)} / ${age(n.ages.segmentMs)}`],
-    ["lag", "Archive lag p50 / p95 / max", `${dur(n.archiveLag.p50Ms)} / ${dur(n.archiveLag.p95Ms)} / ${dur(n.archiveLag.maxMs)}`],
-    ["storage", "Storage (segments, snapshots, incrementals)", `${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), ${bytes(n.storage.snapshotBytes)}, ${bytes(n.storage.incrementalBytes)}`],
-    ...(n.partials ? [["partials", "Partial uploads (counted in the RPO)", partialsLine(n.partials)] as [string, string, string]] : []),
-    ...(n.exposure ? [["exposure", "On this node's disk, not in the archive", exposureLine(n.exposure)] as [string, string, string]] : []),
+    [
+      "restorable",
+      "Restorable window",
+      n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none",
+    ],
+    [
+      "ages",
+      "Newest snapshot / incremental / segment",
+      `${age(n.ages.snapshotMs)} / ${age(n.ages.incrementalMs)} / ${age(n.ages.segmentMs)}`,
+    ],
+    [
+      "lag",
+      "Archive lag p50 / p95 / max",
+      `${dur(n.archiveLag.p50Ms)} / ${dur(n.archiveLag.p95Ms)} / ${dur(n.archiveLag.maxMs)}`,
+    ],
+    [
+      "storage",
+      "Storage (segments, snapshots, incrementals)",
+      `${bytes(n.storage.segmentBytes)} (+${bytes(n.storage.segmentBytesPerDay)}/day), ${bytes(n.storage.snapshotBytes)}, ${bytes(n.storage.incrementalBytes)}`,
+    ],
+    ...(n.partials
+      ? [
+          ["partials", "Partial uploads (counted in the RPO)", partialsLine(n.partials)] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
+    ...(n.exposure
+      ? [
+          ["exposure", "On this node's disk, not in the archive", exposureLine(n.exposure)] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
     ...(n.storage.localSnapshots
-      ? [["local-snapshots", "Local disk held only by snapshots", `${bytes(n.storage.localSnapshots.onlySnapshotsBytes)} (shared: ${bytes(n.storage.localSnapshots.sharedBytes)})`] as [string, string, string]]
+      ? [
+          [
+            "local-snapshots",
+            "Local disk held only by snapshots",
+            `${bytes(n.storage.localSnapshots.onlySnapshotsBytes)} (shared: ${bytes(n.storage.localSnapshots.sharedBytes)})`,
+          ] as [string, string, string],
+        ]
       : []),
   ];
-  const worst = n.rpo.worst.length === 0
-    ? "<p>No breach of the target in the window.</p>"
-    : `<table class="worst"><tr><th>From</th><th>To</th><th>Duration</th><th>Peak RPO</th><th>Cause</th><th>Details</th></tr>${n.rpo.worst
-        .map((w) => `<tr><td>${iso(w.startAt)}</td><td>${iso(w.endAt)}</td><td>${dur(w.durationMs)}</td><td>${dur(w.peakRpoMs)}</td><td class="cause">${w.cause}</td><td>${esc(w.details)}</td></tr>`)
-        .join("")}</table>`;
-  const drills = n.drills.length === 0 ? "" : `<h3>Restore drills</h3><ul>${n.drills.map((d) => `<li>${iso(d.ranAt)}: restore to ${iso(d.restorePointAt)} <b>${d.status}</b>: ${esc(d.details)}</li>`).join("")}</ul>`;
+  const worst =
+    n.rpo.worst.length === 0
+      ? "<p>No breach of the target in the window.</p>"
+      : `<table class="worst"><tr><th>From</th><th>To</th><th>Duration</th><th>Peak RPO</th><th>Cause</th><th>Details</th></tr>${n.rpo.worst
+          .map(
+            (w) =>
+              `<tr><td>${iso(w.startAt)}</td><td>${iso(w.endAt)}</td><td>${dur(w.durationMs)}</td><td>${dur(w.peakRpoMs)}</td><td class="cause">${w.cause}</td><td>${esc(w.details)}</td></tr>`,
+          )
+          .join("")}</table>`;
+  const drills =
+    n.drills.length === 0
+      ? ""
+      : `<h3>Restore drills</h3><ul>${n.drills.map((d) => `<li>${iso(d.ranAt)}: restore to ${iso(d.restorePointAt)} <b>${d.status}</b>: ${esc(d.details)}</li>`).join("")}</ul>`;
   return `<section class="node" id="node-${slug(n)}"><h2>${esc(`${n.cluster}/${n.node}`)} <span class="badge status-${n.status}">${STATUS_WORD[n.status]}</span></h2>
 <dl class="figures">${figures.map(([id, k, v]) => `<div data-figure="${id}"><dt>${k}</dt><dd>${esc(v)}</dd></div>`).join("")}</dl>
 <h3>RPO over time</h3>${rpoChart(model, n)}
@@ -168,7 +242,10 @@ footer{margin-top:32px;font-size:11px;color:#555;border-top:1px solid #ddd;paddi
 <p>Window <b>${iso(model.window.fromAt)}</b> .. <b>${iso(model.window.toAt)}</b>, target RPO <b id="target-rpo">${dur(model.targetRpoMs)}</b>, ${model.nodes.length} node(s).
 RPO(t) is t minus the newest instant restorable from what had reached the archive by t.</p>
 <table class="summary"><tr><th>Node</th><th>Status</th><th>Within target</th><th>Max RPO</th><th>RPO at end</th><th>Restorable window</th></tr>${model.nodes
-    .map((n) => `<tr><td><a href="#node-${slug(n)}">${esc(`${n.cluster}/${n.node}`)}</a></td><td class="status-${n.status}">${STATUS_WORD[n.status]}</td><td>${pct(n.rpo.withinTargetShare)}</td><td>${dur(n.rpo.maxRpoMs)}</td><td>${dur(n.rpo.endRpoMs)}</td><td>${n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none"}</td></tr>`)
+    .map(
+      (n) =>
+        `<tr><td><a href="#node-${slug(n)}">${esc(`${n.cluster}/${n.node}`)}</a></td><td class="status-${n.status}">${STATUS_WORD[n.status]}</td><td>${pct(n.rpo.withinTargetShare)}</td><td>${dur(n.rpo.maxRpoMs)}</td><td>${dur(n.rpo.endRpoMs)}</td><td>${n.restorable ? `${iso(n.restorable.earliestAt)} .. ${iso(n.restorable.latestAt)}` : "none"}</td></tr>`,
+    )
     .join("")}</table>
 <h3>Checks</h3>${checksTable(model.checks)}
 ${model.nodes.map((n) => nodeSection(model, n)).join("\n")}

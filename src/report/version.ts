@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 
 export function toolVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version;
   } catch {
     return "unknown";
   }

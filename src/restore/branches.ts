@@ -13,16 +13,36 @@ import type { NodeIdentity } from "../format/layout.js";
 import { PitrError } from "../errors/base.js";
 import { putDocumentIfAbsent, readText } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
-import { branchKey, branchesPrefix, parseBranch, renderBranch, type Branch } from "../format/branch-record.js";
+import {
+  branchKey,
+  branchesPrefix,
+  parseBranch,
+  renderBranch,
+  type Branch,
+} from "../format/branch-record.js";
 
-export { BRANCHES_DIR, BranchRecordError, branchKey, branchesPrefix, parseBranch, renderBranch, type Branch } from "../format/branch-record.js";
+export {
+  BRANCHES_DIR,
+  BranchRecordError,
+  branchKey,
+  branchesPrefix,
+  parseBranch,
+  renderBranch,
+  type Branch,
+} from "../format/branch-record.js";
 
 /**
  * Records a branch point through the storage front and reads it back. The key is unique per
  * restore, so a taken key is a conflict (docs/archive-layout.md, "Writing an object once"): an
  * existing record is never replaced.
  */
-export async function recordBranch(backend: Backend, id: NodeIdentity, b: Branch, tables: readonly string[], signal?: AbortSignal): Promise<string> {
+export async function recordBranch(
+  backend: Backend,
+  id: NodeIdentity,
+  b: Branch,
+  tables: readonly string[],
+  signal?: AbortSignal,
+): Promise<string> {
   const key = branchKey(id, b.restoredAtMs);
   await putDocumentIfAbsent(backend, key, renderBranch(b, tables), {
     metadata: { kind: "branch" },
@@ -36,7 +56,11 @@ export async function recordBranch(backend: Backend, id: NodeIdentity, b: Branch
 }
 
 /** Every branch point of the node, oldest first. */
-export async function listBranches(backend: Backend, id: NodeIdentity, signal?: AbortSignal): Promise<Branch[]> {
+export async function listBranches(
+  backend: Backend,
+  id: NodeIdentity,
+  signal?: AbortSignal,
+): Promise<Branch[]> {
   const out: Branch[] = [];
   for await (const info of backend.list(branchesPrefix(id), { signal })) {
     if (!info.key.endsWith(".json")) continue;
@@ -49,12 +73,24 @@ export async function listBranches(backend: Backend, id: NodeIdentity, signal?: 
  * The cutoffs the branches in force at `atMicros` put on a segment closed at `closeTimeMs`: one per
  * branch created after the segment closed and at or before the target. Pure.
  */
-export function branchCutoffsFor(branches: readonly Branch[], atMicros: bigint, closeTimeMs: number): Branch[] {
-  return branches.filter((b) => BigInt(b.restoredAtMs) * 1000n <= atMicros && closeTimeMs < b.restoredAtMs && b.cutoffMicros < atMicros);
+export function branchCutoffsFor(
+  branches: readonly Branch[],
+  atMicros: bigint,
+  closeTimeMs: number,
+): Branch[] {
+  return branches.filter(
+    (b) =>
+      BigInt(b.restoredAtMs) * 1000n <= atMicros && closeTimeMs < b.restoredAtMs && b.cutoffMicros < atMicros,
+  );
 }
 
 /** Does `[fromMs, toMs]` (a snapshot or flush time) fall inside a branch's abandoned stretch for a table? */
-export function abandonedBy(branches: readonly Branch[], atMicros: bigint, tableId: string, timeMs: number): Branch | undefined {
+export function abandonedBy(
+  branches: readonly Branch[],
+  atMicros: bigint,
+  tableId: string,
+  timeMs: number,
+): Branch | undefined {
   return branches.find(
     (b) =>
       BigInt(b.restoredAtMs) * 1000n <= atMicros &&

@@ -34,8 +34,26 @@ import { PitrError, UsageError } from "../errors/base.js";
 import { mapLimit, readBytes } from "../storage/front.js";
 import type { Backend } from "../storage/types.js";
 import type { Branch } from "./branches.js";
-import { PlanRefusedError, RESTORE_DIR_PLACEHOLDER, type IncrementalStep, type RestorePlan, type SegmentStep, type TableRef } from "./plan.js";
-import { commitJournal, committedJournalPath, createJournal, JOURNAL_FILE, readJournal, rollBack, runForward, StepFailedError, type Journal, type JournalStep } from "./journal.js";
+import {
+  PlanRefusedError,
+  RESTORE_DIR_PLACEHOLDER,
+  type IncrementalStep,
+  type RestorePlan,
+  type SegmentStep,
+  type TableRef,
+} from "./plan.js";
+import {
+  commitJournal,
+  committedJournalPath,
+  createJournal,
+  JOURNAL_FILE,
+  readJournal,
+  rollBack,
+  runForward,
+  StepFailedError,
+  type Journal,
+  type JournalStep,
+} from "./journal.js";
 import { checkDiskSpace, roomForStaging, type PreflightInput } from "./preflight.js";
 import { autoSnapshotWarning } from "./auto-snapshot.js";
 import { scratchRecovery } from "./table-history.js";
@@ -97,7 +115,13 @@ export interface RestoreState {
   readonly jvm_options: string[];
   /** The options file as it was, removed by `restore finish` (absent in states written before it existed). */
   readonly jvm_options_backup?: string | null;
-  readonly tables: { keyspace: string; table: string; dir: string; placed: string[]; moved_aside: string[] }[];
+  readonly tables: {
+    keyspace: string;
+    table: string;
+    dir: string;
+    placed: string[];
+    moved_aside: string[];
+  }[];
   readonly segments: number;
   /** The effective cutoff (µs, decimal) and the restored table ids (null: whole node): the branch point finish records. */
   readonly cutoff_micros?: string | undefined;
@@ -143,21 +167,36 @@ function isSstableFile(name: string): boolean {
  * snapshot belongs to a dropped table (Cassandra keeps it for the snapshot) and is never written to;
  * two live-looking directories for one name are refused too, since only one of them is read.
  */
-async function tableDirFor(dataDir: string, keyspace: string, table: string, tableId: string, at: bigint): Promise<string> {
+async function tableDirFor(
+  dataDir: string,
+  keyspace: string,
+  table: string,
+  tableId: string,
+  at: bigint,
+): Promise<string> {
   const ksDir = join(dataDir, keyspace);
   const wanted = `${table}-${undashedUuid(tableId)}`;
   const entries = await readdir(ksDir).catch(() => [] as string[]);
-  const sameName = entries.filter((e) => e.startsWith(`${table}-`) && /^[0-9a-f]{32}$/.test(e.slice(table.length + 1)));
+  const sameName = entries.filter(
+    (e) => e.startsWith(`${table}-`) && /^[0-9a-f]{32}$/.test(e.slice(table.length + 1)),
+  );
   const dropped = new Map<string, number | undefined>();
   for (const e of sameName) dropped.set(e, await dropTimeIn(join(ksDir, e), table));
   const live = sameName.filter((e) => dropped.get(e) === undefined);
   const idOf = (dir: string) => dir.slice(table.length + 1);
   const droppedAt = dropped.get(wanted);
   if (droppedAt !== undefined) {
-    const now = live.length > 0 ? `; the table now has id ${live.map(idOf).join(", ")}` : "; no table of that name exists now";
-    throw new PlanRefusedError("table-recreated", `table ${keyspace}.${table} id ${tableId} was dropped at ${new Date(droppedAt).toISOString()} (its directory '${wanted}' is no longer read by Cassandra)${now}`, {
-      hint: `leave it out (--keyspace, --table); ${scratchRecovery(`${keyspace}.${table}`, tableId, at)}`,
-    });
+    const now =
+      live.length > 0
+        ? `; the table now has id ${live.map(idOf).join(", ")}`
+        : "; no table of that name exists now";
+    throw new PlanRefusedError(
+      "table-recreated",
+      `table ${keyspace}.${table} id ${tableId} was dropped at ${new Date(droppedAt).toISOString()} (its directory '${wanted}' is no longer read by Cassandra)${now}`,
+      {
+        hint: `leave it out (--keyspace, --table); ${scratchRecovery(`${keyspace}.${table}`, tableId, at)}`,
+      },
+    );
   }
   const others = live.filter((e) => e !== wanted);
   if (others.length > 0) {
@@ -168,15 +207,22 @@ async function tableDirFor(dataDir: string, keyspace: string, table: string, tab
     );
   }
   if (sameName.includes(wanted)) return join(ksDir, wanted);
-  throw new PlanRefusedError("unknown-scope", `table ${keyspace}.${table} (id ${tableId}) does not exist on this node`, {
-    hint: "create it first from the snapshot's schema.cql (it carries WITH ID), then restore",
-  });
+  throw new PlanRefusedError(
+    "unknown-scope",
+    `table ${keyspace}.${table} (id ${tableId}) does not exist on this node`,
+    {
+      hint: "create it first from the snapshot's schema.cql (it carries WITH ID), then restore",
+    },
+  );
 }
 
 /** When the table directory holds Cassandra's drop auto-snapshot, the drop time (ms). */
 async function dropTimeIn(dir: string, table: string): Promise<number | undefined> {
   const names = await readdir(join(dir, "snapshots")).catch(() => [] as string[]);
-  const times = names.map((n) => /^dropped-(\d+)-(.+)$/.exec(n)).filter((m) => m && m[2] === table).map((m) => Number(m![1]));
+  const times = names
+    .map((n) => /^dropped-(\d+)-(.+)$/.exec(n))
+    .filter((m) => m && m[2] === table)
+    .map((m) => Number(m![1]));
   return times.length > 0 ? Math.max(...times) : undefined;
 }
 
@@ -191,18 +237,36 @@ async function segmentsWithData(commitlogDir: string): Promise<string[]> {
 }
 
 /** The replay filter for this plan: its cutoff, its scope, and the base snapshot's schemas. */
-export function replayFilterSpec(plan: RestorePlan, schemas: ReplayFilterSpec["schemas"], acceptCassandraFilter: boolean): ReplayFilterSpec {
+export function replayFilterSpec(
+  plan: RestorePlan,
+  schemas: ReplayFilterSpec["schemas"],
+  acceptCassandraFilter: boolean,
+): ReplayFilterSpec {
   return {
     schema_version: 1,
     cutoff_micros: plan.cutoff.effectiveMicros.toString(),
     accept_cassandra_filter: acceptCassandraFilter,
     scope_table_ids: plan.scope.kind === "node" ? null : plan.scope.tables.map((t) => t.tableId),
     schemas,
-    ...(plan.truncations && plan.truncations.length > 0 ? { truncation_floors: Object.fromEntries(plan.truncations.map((x) => [x.tableId, x.floorMicros.toString()])) } : {}),
+    ...(plan.truncations && plan.truncations.length > 0
+      ? {
+          truncation_floors: Object.fromEntries(
+            plan.truncations.map((x) => [x.tableId, x.floorMicros.toString()]),
+          ),
+        }
+      : {}),
     segment_cutoffs: Object.fromEntries(
       plan.steps.flatMap((s) =>
         s.kind === "segment" && s.branchCutoffs
-          ? [[s.name, s.branchCutoffs.map((b) => ({ table_ids: b.tableIds ? [...b.tableIds] : null, cutoff_micros: b.cutoffMicros.toString() }))]]
+          ? [
+              [
+                s.name,
+                s.branchCutoffs.map((b) => ({
+                  table_ids: b.tableIds ? [...b.tableIds] : null,
+                  cutoff_micros: b.cutoffMicros.toString(),
+                })),
+              ],
+            ]
           : [],
       ),
     ),
@@ -219,9 +283,20 @@ function describeStaging(total: number, staged: number): string {
 export function renderProperties(current: string, restoreLines: readonly string[]): string {
   const keep = current
     .split("\n")
-    .filter((l) => !/^\s*(restore_command|restore_directories|restore_point_in_time|precision|snapshot_commitlog_position)\s*[=:]/.test(l))
+    .filter(
+      (l) =>
+        !/^\s*(restore_command|restore_directories|restore_point_in_time|precision|snapshot_commitlog_position)\s*[=:]/.test(
+          l,
+        ),
+    )
     .filter((l, i, all) => !(l === "" && i === all.length - 1));
-  return [...keep, "# restore settings written by cassandra-pitr restore; 'cassandra-pitr restore finish' removes them", ...restoreLines].join("\n") + "\n";
+  return (
+    [
+      ...keep,
+      "# restore settings written by cassandra-pitr restore; 'cassandra-pitr restore finish' removes them",
+      ...restoreLines,
+    ].join("\n") + "\n"
+  );
 }
 
 export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | undefined> {
@@ -232,7 +307,10 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   // 1. Checks.
   if (await o.isNodeRunning()) {
-    throw new NodeStateError("the node is running; a restore needs it stopped", "run 'nodetool drain' and stop Cassandra, then run restore again");
+    throw new NodeStateError(
+      "the node is running; a restore needs it stopped",
+      "run 'nodetool drain' and stop Cassandra, then run restore again",
+    );
   }
   const pending = await readJournal<RestoreState>(journalPath);
   if (pending) return resumeRestore(pending, plan, statePath, say, o.dryRun);
@@ -247,7 +325,18 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
 
   // 3. Apply, through a journal: decided in full, then run step by step.
   const { tables, stagingDir, asideDir, restoreLines, jvmFile, segments, filterPath } = work;
-  const applied = await applySteps({ plan, paths, tables, stagingDir, asideDir, restoreDir: o.restoreDir, restoreLines, jvmFile, now: o.now, segments: segments.length });
+  const applied = await applySteps({
+    plan,
+    paths,
+    tables,
+    stagingDir,
+    asideDir,
+    restoreDir: o.restoreDir,
+    restoreLines,
+    jvmFile,
+    now: o.now,
+    segments: segments.length,
+  });
   const state: RestoreState = {
     ...applied.state,
     replay_filter: { spec: filterPath, tally },
@@ -259,25 +348,43 @@ export async function executeRestore(o: ExecuteOptions): Promise<RestoreState | 
     at: plan.at.toString(),
     restore_point_in_time: plan.cutoff.value,
     steps: applied.steps,
-    created: { staging_dir: stagingDir, restore_dir: o.restoreDir, restore_dir_created: createdRestoreDir, aside_dir: asideDir },
+    created: {
+      staging_dir: stagingDir,
+      restore_dir: o.restoreDir,
+      restore_dir_created: createdRestoreDir,
+      aside_dir: asideDir,
+    },
     state,
   });
   await applyJournal(journal, statePath, say);
-  say(`done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`);
-  say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
+  say(
+    `done. Next: start Cassandra; it fetches and replays ${segments.length} segment(s) up to ${plan.cutoff.value} UTC.`,
+  );
+  say(
+    "Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).",
+  );
   return state;
 }
 
 /** A state file is there: this restore is applied already (its state), or another one is in progress. */
-async function alreadyApplied(o: ExecuteOptions, statePath: string, journalPath: string): Promise<RestoreState> {
+async function alreadyApplied(
+  o: ExecuteOptions,
+  statePath: string,
+  journalPath: string,
+): Promise<RestoreState> {
   const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
   // A journal beside a state file: the restore committed and stopped before removing it.
   if (!o.dryRun) await rm(journalPath, { force: true });
   if (state.at === o.plan.at.toString()) {
-    o.say(`this restore (at ${o.plan.cutoff.value}) is already applied; start the node, then run 'cassandra-pitr restore finish'`);
+    o.say(
+      `this restore (at ${o.plan.cutoff.value}) is already applied; start the node, then run 'cassandra-pitr restore finish'`,
+    );
     return state;
   }
-  throw new NodeStateError(`another restore is in progress ('${statePath}', restore point ${state.restore_point_in_time})`, "start the node and run 'cassandra-pitr restore finish' first");
+  throw new NodeStateError(
+    `another restore is in progress ('${statePath}', restore point ${state.restore_point_in_time})`,
+    "start the node and run 'cassandra-pitr restore finish' first",
+  );
 }
 
 /** A table-scope restore over unflushed data would lose the other tables' writes; the restore directory must be empty. */
@@ -292,7 +399,9 @@ async function refuseBusyNode(o: ExecuteOptions): Promise<void> {
     }
   }
   if (existsSync(o.restoreDir) && (await readdir(o.restoreDir)).length > 0) {
-    throw new UsageError(`restore directory '${o.restoreDir}' is not empty`, { hint: "name an empty or new directory with --restore-dir" });
+    throw new UsageError(`restore directory '${o.restoreDir}' is not empty`, {
+      hint: "name an empty or new directory with --restore-dir",
+    });
   }
 }
 
@@ -317,7 +426,12 @@ interface RestoreWork {
 async function prepareWork(o: ExecuteOptions): Promise<RestoreWork> {
   const { plan, paths } = o;
   const stamp = compactTime(o.now).replace(/[.]/g, "");
-  const tables = await Promise.all(plan.scope.tables.map(async (t) => ({ ...t, dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId, plan.at) })));
+  const tables = await Promise.all(
+    plan.scope.tables.map(async (t) => ({
+      ...t,
+      dir: await tableDirFor(paths.dataDir, t.keyspace, t.table, t.tableId, plan.at),
+    })),
+  );
   const { placements, baseSchemas } = await snapshotPlacements(o, tables);
   await addIncrementalPlacements(o, tables, placements);
   const segments = plan.steps.filter((s): s is SegmentStep => s.kind === "segment");
@@ -333,8 +447,13 @@ async function prepareWork(o: ExecuteOptions): Promise<RestoreWork> {
     asideDir,
     segmentBytes: [...records.values()].map((r) => r.size),
     stubs: o.stubs,
-    sstableBytes: [...placements.values()].flat().reduce((n, s) => n + s.components.reduce((m, c) => m + c.size, 0), 0),
-    liveSstableBytes: (await Promise.all(tables.map((t) => bytesIn(t.dir, isSstableFile)))).reduce((n, b) => n + b, 0),
+    sstableBytes: [...placements.values()]
+      .flat()
+      .reduce((n, s) => n + s.components.reduce((m, c) => m + c.size, 0), 0),
+    liveSstableBytes: (await Promise.all(tables.map((t) => bytesIn(t.dir, isSstableFile)))).reduce(
+      (n, b) => n + b,
+      0,
+    ),
     commitlogBytes: await bytesIn(paths.commitlogDir, () => true),
   };
   // Whole segments are staged while the restore directory's filesystem has room; stubs beyond.
@@ -347,48 +466,93 @@ async function prepareWork(o: ExecuteOptions): Promise<RestoreWork> {
     records,
     filterSpec: replayFilterSpec(plan, baseSchemas, o.acceptCassandraFilter === true),
     filterPath: join(paths.cassandraConf, REPLAY_FILTER_FILE),
-    restoreLines: plan.properties.map((l) => l.replace(RESTORE_DIR_PLACEHOLDER, o.restoreDir).replace(/^restore_command=.*$/, `restore_command=${o.restoreCommand}`)),
+    restoreLines: plan.properties.map((l) =>
+      l
+        .replace(RESTORE_DIR_PLACEHOLDER, o.restoreDir)
+        .replace(/^restore_command=.*$/, `restore_command=${o.restoreCommand}`),
+    ),
     asideDir,
     stagingDir,
-    jvmFile: ["jvm-server.options", "jvm-extra.options"].map((f) => join(paths.cassandraConf, f)).find((f) => existsSync(f)),
+    jvmFile: ["jvm-server.options", "jvm-extra.options"]
+      .map((f) => join(paths.cassandraConf, f))
+      .find((f) => existsSync(f)),
     stagedCount,
     diskLines: await checkDiskSpace({ ...preflight, stagedCount }),
   };
 }
 
 /** The snapshot step's sstables per table directory (only those the plan names), and the schemas the replay filter reads. */
-async function snapshotPlacements(o: ExecuteOptions, tables: RestoreWork["tables"]): Promise<{ placements: Map<string, ArchivedSstable[]>; baseSchemas: ReplayFilterSpec["schemas"][number][] }> {
+async function snapshotPlacements(
+  o: ExecuteOptions,
+  tables: RestoreWork["tables"],
+): Promise<{
+  placements: Map<string, ArchivedSstable[]>;
+  baseSchemas: ReplayFilterSpec["schemas"][number][];
+}> {
   const placements = new Map<string, ArchivedSstable[]>();
   const baseSchemas: ReplayFilterSpec["schemas"][number][] = [];
   const snapshotStep = o.plan.steps.find((s) => s.kind === "snapshot");
   if (!snapshotStep || snapshotStep.kind !== "snapshot") return { placements, baseSchemas };
   const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
-    (s) => s.manifest.tag === snapshotStep.tag && Date.parse(s.manifest.snapshot_time) === snapshotStep.snapshotTimeMs,
+    (s) =>
+      s.manifest.tag === snapshotStep.tag &&
+      Date.parse(s.manifest.snapshot_time) === snapshotStep.snapshotTimeMs,
   );
-  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapshotStep.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
+  if (!stored)
+    throw new PitrError("E_NOT_FOUND", `snapshot '${snapshotStep.tag}' has no manifest in the archive`, {
+      hint: "run 'cassandra-pitr list' to see complete snapshots",
+    });
   for (const m of stored.manifest.tables) {
-    if (m.schema_cql) baseSchemas.push({ source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql });
+    if (m.schema_cql)
+      baseSchemas.push({
+        source: `snapshot ${snapshotStep.tag} ${m.keyspace}.${m.table} schema.cql`,
+        cql: m.schema_cql,
+      });
   }
   baseSchemas.push(...(await newerSchemas(o, o.plan)));
   for (const t of tables) {
     const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
     // Only the sstables the plan names: it leaves out those a TRUNCATE discarded.
-    const planned = new Set(snapshotStep.tables.find((x) => x.keyspace === t.keyspace && x.table === t.table)?.sstables ?? []);
-    placements.set(t.dir, (entry?.sstables ?? []).filter((s) => planned.has(s.name)));
+    const planned = new Set(
+      snapshotStep.tables.find((x) => x.keyspace === t.keyspace && x.table === t.table)?.sstables ?? [],
+    );
+    placements.set(
+      t.dir,
+      (entry?.sstables ?? []).filter((s) => planned.has(s.name)),
+    );
   }
   return { placements, baseSchemas };
 }
 
 /** The incremental steps' sstables, added to their tables' placements. */
-async function addIncrementalPlacements(o: ExecuteOptions, tables: RestoreWork["tables"], placements: Map<string, ArchivedSstable[]>): Promise<void> {
+async function addIncrementalPlacements(
+  o: ExecuteOptions,
+  tables: RestoreWork["tables"],
+  placements: Map<string, ArchivedSstable[]>,
+): Promise<void> {
   const incSteps = o.plan.steps.filter((s): s is IncrementalStep => s.kind === "incremental");
   if (incSteps.length === 0) return;
   const found = incSteps.map((s) => s.foundTimeMs);
-  const records = await listIncrementals(o.backend, o.identity, Math.min(...found) - 1, Math.max(...found) + 1, { signal: o.signal });
+  const records = await listIncrementals(
+    o.backend,
+    o.identity,
+    Math.min(...found) - 1,
+    Math.max(...found) + 1,
+    { signal: o.signal },
+  );
   for (const step of incSteps) {
-    const rec = records.find((r) => r.record.keyspace === step.keyspace && r.record.table === step.table && r.record.sstable.name === step.sstable);
+    const rec = records.find(
+      (r) =>
+        r.record.keyspace === step.keyspace &&
+        r.record.table === step.table &&
+        r.record.sstable.name === step.sstable,
+    );
     const t = tables.find((x) => x.keyspace === step.keyspace && x.table === step.table);
-    if (!rec || !t) throw new PitrError("E_NOT_FOUND", `incremental ${step.keyspace}.${step.table}/${step.sstable} is not in the archive`);
+    if (!rec || !t)
+      throw new PitrError(
+        "E_NOT_FOUND",
+        `incremental ${step.keyspace}.${step.table}/${step.sstable} is not in the archive`,
+      );
     placements.get(t.dir)?.push(rec.record.sstable) ?? placements.set(t.dir, [rec.record.sstable]);
   }
 }
@@ -398,14 +562,32 @@ async function announce(o: ExecuteOptions, w: RestoreWork): Promise<void> {
   const { plan, paths, say } = o;
   const verb = (done: string, would: string) => (o.dryRun ? would : done);
   const segments = w.segments.length;
-  say(`restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`);
-  for (const [dir, list] of w.placements) say(`${verb("place", "would place")} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${w.asideDir}')`);
-  say(`${verb("stage", "would stage")} ${describeStaging(segments, w.stagedCount)} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`);
-  if (!o.stubs && w.stagedCount < segments) say(`the restore directory's filesystem has room for ${w.stagedCount} whole segment(s): the other ${segments - w.stagedCount} get a stub, fetched by the restore hook when Cassandra asks`);
-  if (w.filterSpec.accept_cassandra_filter) say("--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)");
+  say(
+    `restore to ${plan.cutoff.value} UTC (${plan.scope.kind === "node" ? "whole node" : plan.scope.tables.map((t) => `${t.keyspace}.${t.table}`).join(", ")})`,
+  );
+  for (const [dir, list] of w.placements)
+    say(
+      `${verb("place", "would place")} ${list.length} sstable(s) in '${dir}' (live sstables moved to '${w.asideDir}')`,
+    );
+  say(
+    `${verb("stage", "would stage")} ${describeStaging(segments, w.stagedCount)} in '${o.restoreDir}', each read mutation by mutation: every mutation stamped after ${plan.cutoff.value} UTC is withheld (row deletions included, which Cassandra's own filter would replay)`,
+  );
+  if (!o.stubs && w.stagedCount < segments)
+    say(
+      `the restore directory's filesystem has room for ${w.stagedCount} whole segment(s): the other ${segments - w.stagedCount} get a stub, fetched by the restore hook when Cassandra asks`,
+    );
+  if (w.filterSpec.accept_cassandra_filter)
+    say(
+      "--accept-cassandra-filter: mutations of tables the snapshot does not describe are left to Cassandra's own filter (a row deletion after T in them would be replayed)",
+    );
   say(`${verb("move", "would move")} the commit log directory's files to '${join(w.asideDir, "commitlog")}'`);
-  say(`${verb("write", "would write")} ${join(paths.cassandraConf, PROPERTIES)}: ${w.restoreLines.join("; ")}`);
-  if (plan.jvmOptions.length > 0) say(`${verb("add", "would add")} JVM option(s) ${plan.jvmOptions.join(" ")} ${w.jvmFile ? `to '${w.jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
+  say(
+    `${verb("write", "would write")} ${join(paths.cassandraConf, PROPERTIES)}: ${w.restoreLines.join("; ")}`,
+  );
+  if (plan.jvmOptions.length > 0)
+    say(
+      `${verb("add", "would add")} JVM option(s) ${plan.jvmOptions.join(" ")} ${w.jvmFile ? `to '${w.jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`,
+    );
   for (const line of w.diskLines) say(line);
   const noAutoSnapshot = await autoSnapshotWarning(paths.cassandraConf);
   if (noAutoSnapshot) say(noAutoSnapshot);
@@ -438,7 +620,9 @@ async function fetchAll(o: ExecuteOptions, w: RestoreWork, createdRestoreDir: bo
     await rm(w.filterPath, { force: true });
     await rm(w.stagingDir, { recursive: true, force: true });
     if (createdRestoreDir) await rm(o.restoreDir, { recursive: true, force: true });
-    else for (const f of await readdir(o.restoreDir).catch(() => [] as string[])) await rm(join(o.restoreDir, f), { force: true });
+    else
+      for (const f of await readdir(o.restoreDir).catch(() => [] as string[]))
+        await rm(join(o.restoreDir, f), { force: true });
     throw err;
   }
 }
@@ -449,12 +633,17 @@ async function stageSstables(o: ExecuteOptions, w: RestoreWork): Promise<void> {
   for (const [dir, list] of w.placements) {
     const stage = stageDirOf(w.stagingDir, o.paths.dataDir, dir);
     await mkdir(stage, { recursive: true });
-    for (const s of list) for (const c of s.components) jobs.push({ key: c.key, sha256: c.sha256, size: c.size, target: join(stage, c.file) });
+    for (const s of list)
+      for (const c of s.components)
+        jobs.push({ key: c.key, sha256: c.sha256, size: c.size, target: join(stage, c.file) });
   }
   await mapLimit(jobs, o.parallelism, async (j) => {
     const bytes = await readBytes(o.backend, j.key, o.signal);
     if (bytes.length !== j.size || sha256(bytes) !== j.sha256) {
-      throw new ChecksumMismatchError(`archived sstable component '${j.key}'`, `${bytes.length} bytes with another sha256 than recorded`);
+      throw new ChecksumMismatchError(
+        `archived sstable component '${j.key}'`,
+        `${bytes.length} bytes with another sha256 than recorded`,
+      );
     }
     await writeFile(j.target, bytes);
   });
@@ -464,17 +653,33 @@ async function stageSstables(o: ExecuteOptions, w: RestoreWork): Promise<void> {
  * The schema.cql of the restored tables in the plan's newer schema snapshot (a column added after
  * the base snapshot): read after the base's, so their columns, dropped ones included, are known.
  */
-async function newerSchemas(o: ExecuteOptions, plan: RestorePlan): Promise<ReplayFilterSpec["schemas"][number][]> {
+async function newerSchemas(
+  o: ExecuteOptions,
+  plan: RestorePlan,
+): Promise<ReplayFilterSpec["schemas"][number][]> {
   const wanted = plan.schemaSnapshot;
   if (!wanted) return [];
-  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find((s) => s.manifest.tag === wanted.tag && Date.parse(s.manifest.snapshot_time) === wanted.snapshotTimeMs);
-  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${wanted.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
+  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
+    (s) => s.manifest.tag === wanted.tag && Date.parse(s.manifest.snapshot_time) === wanted.snapshotTimeMs,
+  );
+  if (!stored)
+    throw new PitrError("E_NOT_FOUND", `snapshot '${wanted.tag}' has no manifest in the archive`, {
+      hint: "run 'cassandra-pitr list' to see complete snapshots",
+    });
   const ids = new Set(plan.scope.tables.map((t) => t.tableId));
-  return stored.manifest.tables.filter((m) => m.schema_cql && ids.has(m.table_id)).map((m) => ({ source: `snapshot ${wanted.tag} ${m.keyspace}.${m.table} schema.cql`, cql: m.schema_cql! }));
+  return stored.manifest.tables
+    .filter((m) => m.schema_cql && ids.has(m.table_id))
+    .map((m) => ({
+      source: `snapshot ${wanted.tag} ${m.keyspace}.${m.table} schema.cql`,
+      cql: m.schema_cql!,
+    }));
 }
 
 /** The segment record of each of the plan's segments, by key (one HEAD each). */
-async function segmentRecords(o: ExecuteOptions, segments: readonly SegmentStep[]): Promise<Map<string, SegmentRecord>> {
+async function segmentRecords(
+  o: ExecuteOptions,
+  segments: readonly SegmentStep[],
+): Promise<Map<string, SegmentRecord>> {
   const records = new Map<string, SegmentRecord>();
   await mapLimit(segments, o.parallelism, async (s) => {
     // A partial segment (format/partial-layout.ts) is assembled and verified to learn its record.
@@ -530,18 +735,27 @@ async function applySteps(a: ApplyInput): Promise<{ steps: JournalStep[]; state:
     stateTables.push({ keyspace: t.keyspace, table: t.table, dir: t.dir, placed: staged, moved_aside: live });
   }
   const commitAside = join(a.asideDir, "commitlog");
-  for (const f of await readdir(a.paths.commitlogDir)) steps.push({ op: "move", from: join(a.paths.commitlogDir, f), to: join(commitAside, f) });
+  for (const f of await readdir(a.paths.commitlogDir))
+    steps.push({ op: "move", from: join(a.paths.commitlogDir, f), to: join(commitAside, f) });
 
   const propsPath = join(a.paths.cassandraConf, PROPERTIES);
   const current = existsSync(propsPath) ? await readFile(propsPath, "utf8") : "";
   const propsBackup = existsSync(propsPath) ? join(a.paths.cassandraConf, PROPERTIES_BACKUP) : null;
-  steps.push({ op: "write", path: propsPath, backup: propsBackup, content: renderProperties(current, a.restoreLines) });
+  steps.push({
+    op: "write",
+    path: propsPath,
+    backup: propsBackup,
+    content: renderProperties(current, a.restoreLines),
+  });
   let jvmBackup: string | null = null;
   if (a.jvmFile && a.plan.jvmOptions.length > 0) {
     const text = await readFile(a.jvmFile, "utf8");
     jvmBackup = `${a.jvmFile}.before-cassandra-pitr`;
     // Cassandra's options files allow whole-line comments only: a marker line precedes each option.
-    const content = (text.endsWith("\n") || text === "" ? text : text + "\n") + a.plan.jvmOptions.map((o) => `${JVM_MARKER}\n${o}`).join("\n") + "\n";
+    const content =
+      (text.endsWith("\n") || text === "" ? text : text + "\n") +
+      a.plan.jvmOptions.map((o) => `${JVM_MARKER}\n${o}`).join("\n") +
+      "\n";
     steps.push({ op: "write", path: a.jvmFile, backup: jvmBackup, content });
   }
   const state: RestoreState = {
@@ -567,7 +781,11 @@ async function applySteps(a: ApplyInput): Promise<{ steps: JournalStep[]; state:
  * Runs the journal's remaining steps and commits. A failing step rolls everything back; if that
  * fails too, the journal stays for `restore abort`. Either way the error says which happened.
  */
-async function applyJournal(journal: Journal<RestoreState>, statePath: string, say: (line: string) => void): Promise<void> {
+async function applyJournal(
+  journal: Journal<RestoreState>,
+  statePath: string,
+  say: (line: string) => void,
+): Promise<void> {
   try {
     await runForward(journal, say);
   } catch (err) {
@@ -576,7 +794,8 @@ async function applyJournal(journal: Journal<RestoreState>, statePath: string, s
     try {
       const left = await rollBack(current);
       await rm(join(dirname(statePath), REPLAY_FILTER_FILE), { force: true });
-      const kept = left > 0 ? ` (${left} file(s) found in '${current.header.created.aside_dir}' were kept there)` : "";
+      const kept =
+        left > 0 ? ` (${left} file(s) found in '${current.header.created.aside_dir}' were kept there)` : "";
       throw new RestoreRolledBackError(
         `restore failed at ${err.message}; every change was rolled back, the node holds its live data${kept}`,
         "fix the cause (disk space, permissions), then run restore again",
@@ -593,10 +812,19 @@ async function applyJournal(journal: Journal<RestoreState>, statePath: string, s
 }
 
 /** `restore` again after an interrupted apply phase: the same restore point resumes it. */
-async function resumeRestore(journal: Journal<RestoreState>, plan: RestorePlan, statePath: string, say: (line: string) => void, dryRun: boolean): Promise<RestoreState | undefined> {
+async function resumeRestore(
+  journal: Journal<RestoreState>,
+  plan: RestorePlan,
+  statePath: string,
+  say: (line: string) => void,
+  dryRun: boolean,
+): Promise<RestoreState | undefined> {
   const where = `step ${journal.done + 1} of ${journal.header.steps.length}`;
   if (journal.rollingBack) {
-    throw new RestoreIncompleteError(`a rollback of the restore to ${journal.header.restore_point_in_time} was interrupted ('${journal.path}')`, "run 'cassandra-pitr restore abort' to finish putting every file back");
+    throw new RestoreIncompleteError(
+      `a rollback of the restore to ${journal.header.restore_point_in_time} was interrupted ('${journal.path}')`,
+      "run 'cassandra-pitr restore abort' to finish putting every file back",
+    );
   }
   if (journal.header.at !== plan.at.toString()) {
     throw new RestoreIncompleteError(
@@ -604,29 +832,49 @@ async function resumeRestore(journal: Journal<RestoreState>, plan: RestorePlan, 
       `run 'cassandra-pitr restore --at ${journal.header.at}' to resume it, or 'cassandra-pitr restore abort' to put every file back`,
     );
   }
-  say(`${dryRun ? "would resume" : "resuming"} the interrupted restore to ${journal.header.restore_point_in_time} at ${where} (journal '${journal.path}')`);
+  say(
+    `${dryRun ? "would resume" : "resuming"} the interrupted restore to ${journal.header.restore_point_in_time} at ${where} (journal '${journal.path}')`,
+  );
   if (dryRun) return undefined;
   await applyJournal(journal, statePath, say);
-  say(`done. Next: start Cassandra; it fetches and replays ${journal.header.state.segments} segment(s) up to ${journal.header.restore_point_in_time} UTC.`);
-  say("Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).");
+  say(
+    `done. Next: start Cassandra; it fetches and replays ${journal.header.state.segments} segment(s) up to ${journal.header.restore_point_in_time} UTC.`,
+  );
+  say(
+    "Then run 'cassandra-pitr restore finish' BEFORE any further restart (left in place, the settings replay again and clear newer truncation records).",
+  );
   return journal.header.state;
 }
 
 /** `restore abort`: rolls back an interrupted apply phase, so the node holds its live data again. */
-export async function abortRestore(o: { cassandraConf: string; isNodeRunning: () => Promise<boolean>; say: (l: string) => void; dryRun: boolean }): Promise<boolean> {
+export async function abortRestore(o: {
+  cassandraConf: string;
+  isNodeRunning: () => Promise<boolean>;
+  say: (l: string) => void;
+  dryRun: boolean;
+}): Promise<boolean> {
   const journal = await readJournal<RestoreState>(join(o.cassandraConf, JOURNAL_FILE));
   if (!journal) {
     o.say("no interrupted restore: nothing to abort");
     return false;
   }
   if (await o.isNodeRunning()) {
-    throw new NodeStateError("the node is running; rolling back a restore needs it stopped", "stop Cassandra, then run 'cassandra-pitr restore abort' again");
+    throw new NodeStateError(
+      "the node is running; rolling back a restore needs it stopped",
+      "stop Cassandra, then run 'cassandra-pitr restore abort' again",
+    );
   }
-  o.say(`${o.dryRun ? "would roll back" : "rolling back"} the interrupted restore to ${journal.header.restore_point_in_time} (${journal.done} of ${journal.header.steps.length} step(s) done)`);
+  o.say(
+    `${o.dryRun ? "would roll back" : "rolling back"} the interrupted restore to ${journal.header.restore_point_in_time} (${journal.done} of ${journal.header.steps.length} step(s) done)`,
+  );
   if (o.dryRun) return true;
   const left = await rollBack(journal);
   await rm(join(o.cassandraConf, REPLAY_FILTER_FILE), { force: true });
-  o.say(left > 0 ? `rolled back; ${left} file(s) found in '${journal.header.created.aside_dir}' were kept there` : "rolled back: every file is where it was before the restore");
+  o.say(
+    left > 0
+      ? `rolled back; ${left} file(s) found in '${journal.header.created.aside_dir}' were kept there`
+      : "rolled back: every file is where it was before the restore",
+  );
   return true;
 }
 
@@ -660,45 +908,73 @@ export async function finishRestore(o: {
     return false;
   }
   const state = JSON.parse(await readFile(statePath, "utf8")) as RestoreState;
-  if (existsSync(join(o.cassandraConf, JOURNAL_FILE))) await rm(join(o.cassandraConf, JOURNAL_FILE), { force: true }); // committed; left by a stop before its removal
+  if (existsSync(join(o.cassandraConf, JOURNAL_FILE)))
+    await rm(join(o.cassandraConf, JOURNAL_FILE), { force: true }); // committed; left by a stop before its removal
   if (!(await o.isNodeRunning())) {
-    throw new NodeStateError("the node is not running, so replay has not completed", "start Cassandra (it replays the restored segments first), then run 'cassandra-pitr restore finish'");
+    throw new NodeStateError(
+      "the node is not running, so replay has not completed",
+      "start Cassandra (it replays the restored segments first), then run 'cassandra-pitr restore finish'",
+    );
   }
   o.say(`${o.dryRun ? "would remove" : "remove"} the restore settings from '${state.properties_file}'`);
-  if (state.jvm_options_file && state.jvm_options.length > 0) o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
-  o.say(`${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`);
+  if (state.jvm_options_file && state.jvm_options.length > 0)
+    o.say(
+      `${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`,
+    );
+  o.say(
+    `${o.dryRun ? "would remove" : "remove"} the staged segments in '${state.restore_dir}'; the moved-aside files stay in '${state.aside_dir}'`,
+  );
   if (o.dryRun) return true;
   if (o.recordBranch && state.cutoff_micros !== undefined) {
     // Replay is done: from here on the node's history is the restored one. A later restore must not
     // bring back what this one undid; the branch point in the archive tells its planner.
     const key = await o.recordBranch(
-      { restoredAtMs: Date.parse(state.started), cutoffMicros: BigInt(state.cutoff_micros), tableIds: state.table_ids ?? undefined, restorePoint: state.restore_point_in_time },
+      {
+        restoredAtMs: Date.parse(state.started),
+        cutoffMicros: BigInt(state.cutoff_micros),
+        tableIds: state.table_ids ?? undefined,
+        restorePoint: state.restore_point_in_time,
+      },
       state.scope,
     );
-    o.say(`recorded the branch point in the archive ('${key}'): later restores keep the writes this one undid undone`);
+    o.say(
+      `recorded the branch point in the archive ('${key}'): later restores keep the writes this one undid undone`,
+    );
   }
   const current = existsSync(state.properties_file) ? await readFile(state.properties_file, "utf8") : "";
   const kept = current
     .split("\n")
-    .filter((l) => !/^\s*(restore_command|restore_directories|restore_point_in_time|precision)\s*[=:]/.test(l) && !l.startsWith("# restore settings written by cassandra-pitr"));
-  if (kept.some(isPropertyLine)) await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
+    .filter(
+      (l) =>
+        !/^\s*(restore_command|restore_directories|restore_point_in_time|precision)\s*[=:]/.test(l) &&
+        !l.startsWith("# restore settings written by cassandra-pitr"),
+    );
+  if (kept.some(isPropertyLine))
+    await writeFile(state.properties_file, kept.join("\n").replace(/\n+$/, "") + "\n");
   else {
     // Cassandra 4.1 and 5.0 assert that the file, when present, sets something (CommitLogArchiver,
     // with -ea as shipped): a node without archiving (a drill's scratch node) would not start again.
     await rm(state.properties_file, { force: true });
-    o.say(`removed '${state.properties_file}': no setting is left in it, and Cassandra refuses to start with an empty one`);
+    o.say(
+      `removed '${state.properties_file}': no setting is left in it, and Cassandra refuses to start with an empty one`,
+    );
   }
   if (state.properties_backup) await rm(state.properties_backup, { force: true });
   if (state.jvm_options_backup) await rm(state.jvm_options_backup, { force: true });
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {
     const text = await readFile(state.jvm_options_file, "utf8");
     const lines = text.split("\n");
-    await writeFile(state.jvm_options_file, lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"));
+    await writeFile(
+      state.jvm_options_file,
+      lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"),
+    );
   }
   await rm(state.restore_dir, { recursive: true, force: true });
   if (state.replay_filter) await rm(state.replay_filter.spec, { force: true });
   await rm(committedJournalPath(join(o.cassandraConf, JOURNAL_FILE)), { force: true }); // replayed: nothing to undo any more
   await rename(statePath, `${statePath}.finished-${Date.now()}`);
-  o.say("restore finished: the node will not replay again on restart. Run 'nodetool repair' for the restored tables as appropriate.");
+  o.say(
+    "restore finished: the node will not replay again on restart. Run 'nodetool repair' for the restored tables as appropriate.",
+  );
   return true;
 }

@@ -72,9 +72,13 @@ function errorFrom(done: NonNullable<SegmentDone["error"]>, name: string): Error
   if (done.code === undefined) return new Error(`${name}: ${done.message}`);
   if (done.stage === "filter") {
     // A segment whose mutations cannot be read refuses the restore (exit 17) with the reason.
-    return new PlanRefusedError("unreadable-mutations", `restore refused before changing anything: ${done.message}`, {
-      hint: "restore from a snapshot that holds the table, or pass --accept-cassandra-filter to leave such mutations to Cassandra's own filter (which replays row deletions stamped after T)",
-    });
+    return new PlanRefusedError(
+      "unreadable-mutations",
+      `restore refused before changing anything: ${done.message}`,
+      {
+        hint: "restore from a snapshot that holds the table, or pass --accept-cassandra-filter to leave such mutations to Cassandra's own filter (which replays row deletions stamped after T)",
+      },
+    );
   }
   if (done.name === "ChecksumMismatchError") {
     const err = new ChecksumMismatchError("", "");
@@ -91,16 +95,25 @@ function errorFrom(done: NonNullable<SegmentDone["error"]>, name: string): Error
  */
 export async function fetchSegments(i: SegmentFetchInput): Promise<FilterTally> {
   const tally = emptyTally();
-  const total = { segments: i.segments.length, bytes: i.segments.reduce((n, s) => n + i.records.get(s.key)!.size, 0) };
+  const total = {
+    segments: i.segments.length,
+    bytes: i.segments.reduce((n, s) => n + i.records.get(s.key)!.size, 0),
+  };
   const done = { segments: 0, bytes: 0 };
   const threads = Math.max(1, Math.min(i.parallelism, availableParallelism(), i.segments.length));
-  const workers = Array.from({ length: i.segments.length > 0 ? threads : 0 }, () => watched(new Worker(workerUrl())));
+  const workers = Array.from({ length: i.segments.length > 0 ? threads : 0 }, () =>
+    watched(new Worker(workerUrl())),
+  );
   let next = 0;
   let failure: { error: unknown } | undefined;
   const stubFilter = { spec: i.specPath, sha256: specDigest(i.specText) };
 
   /** One worker's loop: download the next segment, hand it over, write its stub if it has one. */
-  const drive = async (worker: WatchedWorker, first: Promise<Uint8Array> | undefined, firstIndex: number): Promise<void> => {
+  const drive = async (
+    worker: WatchedWorker,
+    first: Promise<Uint8Array> | undefined,
+    firstIndex: number,
+  ): Promise<void> => {
     let index = firstIndex;
     let download = first;
     while (download && !failure) {
@@ -118,15 +131,36 @@ export async function fetchSegments(i: SegmentFetchInput): Promise<FilterTally> 
       download = nextIndex >= 0 ? get(i.segments[nextIndex]!.key) : undefined;
       download?.catch(() => undefined); // awaited in the next turn; a failure is reported there
       const staged = index < i.stagedCount;
-      const job: SegmentJob = { id: index, key: s.key, name: s.name, sha256: record.sha256, size: record.size, target: staged ? join(i.restoreDir, s.name) : null, compressed, assembled: isPartialSegmentKey(s.key), specText: i.specText, specPath: i.specPath };
+      const job: SegmentJob = {
+        id: index,
+        key: s.key,
+        name: s.name,
+        sha256: record.sha256,
+        size: record.size,
+        target: staged ? join(i.restoreDir, s.name) : null,
+        compressed,
+        assembled: isPartialSegmentKey(s.key),
+        specText: i.specText,
+        specPath: i.specPath,
+      };
       const result = await run(worker, job, compressed);
       if (result.error) {
         failure ??= { error: errorFrom(result.error, `segment ${s.name}`) };
         break;
       }
       if (!staged) {
-        const ref = { archive: i.archiveUrl, key: s.key, sha256: record.sha256, size: record.size, name: s.name, filter: stubFilter };
-        await stageStub(renderStub(record.version, record.segmentId, record.headerParameters, ref), join(i.restoreDir, s.name)).catch((err: unknown) => {
+        const ref = {
+          archive: i.archiveUrl,
+          key: s.key,
+          sha256: record.sha256,
+          size: record.size,
+          name: s.name,
+          filter: stubFilter,
+        };
+        await stageStub(
+          renderStub(record.version, record.segmentId, record.headerParameters, ref),
+          join(i.restoreDir, s.name),
+        ).catch((err: unknown) => {
           failure ??= { error: err };
         });
       }
@@ -141,7 +175,9 @@ export async function fetchSegments(i: SegmentFetchInput): Promise<FilterTally> 
   };
   // A partial segment (format/partial-layout.ts) is a chain of objects: assembled and verified here, sent as is.
   const get = async (key: string): Promise<Uint8Array> =>
-    isPartialSegmentKey(key) ? assemblePartialSegment(i.backend, key, i.segments.find((s) => s.key === key)!.name, i.signal) : buffer(await i.backend.get(key, { signal: i.signal }));
+    isPartialSegmentKey(key)
+      ? assemblePartialSegment(i.backend, key, i.segments.find((s) => s.key === key)!.name, i.signal)
+      : buffer(await i.backend.get(key, { signal: i.signal }));
 
   try {
     await Promise.all(
@@ -175,7 +211,10 @@ function watched(worker: WatchedWorker): WatchedWorker {
 /** Sends one job and waits for its answer; the compressed bytes are transferred, not copied. */
 function run(worker: WatchedWorker, job: SegmentJob, compressed: Uint8Array): Promise<SegmentDone> {
   return new Promise((resolve) => {
-    const failedWith = (err: Error): SegmentDone => ({ id: job.id, error: { name: err.name, message: err.message, stage: "verify" } });
+    const failedWith = (err: Error): SegmentDone => ({
+      id: job.id,
+      error: { name: err.name, message: err.message, stage: "verify" },
+    });
     if (worker.failed) return resolve(failedWith(worker.failed));
     const settle = (d: SegmentDone) => {
       worker.off("message", onMessage);
@@ -187,11 +226,15 @@ function run(worker: WatchedWorker, job: SegmentJob, compressed: Uint8Array): Pr
       if (d.id === job.id) settle(d);
     };
     const onError = (err: Error) => settle(failedWith(err));
-    const onExit = (code: number) => settle(failedWith(new Error(`the fetch phase's worker thread stopped (exit ${code})`)));
+    const onExit = (code: number) =>
+      settle(failedWith(new Error(`the fetch phase's worker thread stopped (exit ${code})`)));
     worker.on("message", onMessage);
     worker.on("error", onError);
     worker.on("exit", onExit);
-    const transferable = compressed.byteOffset === 0 && compressed.byteLength === compressed.buffer.byteLength && compressed.buffer instanceof ArrayBuffer;
+    const transferable =
+      compressed.byteOffset === 0 &&
+      compressed.byteLength === compressed.buffer.byteLength &&
+      compressed.buffer instanceof ArrayBuffer;
     worker.postMessage(job, transferable ? [compressed.buffer as ArrayBuffer] : []);
   });
 }
@@ -215,7 +258,9 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): F
     last = now;
     const mib = (b: number) => (b / 1048576).toFixed(0);
     const rate = done.bytes / 1048576 / Math.max(0.001, (now - started) / 1000);
-    stream.write(`\r\x1b[Kfetch, verify, filter: ${done.segments}/${total.segments} segments, ${mib(done.bytes)}/${mib(total.bytes)} MiB, ${rate.toFixed(0)} MiB/s`);
+    stream.write(
+      `\r\x1b[Kfetch, verify, filter: ${done.segments}/${total.segments} segments, ${mib(done.bytes)}/${mib(total.bytes)} MiB, ${rate.toFixed(0)} MiB/s`,
+    );
     if (finished) stream.write("\r\x1b[K");
   };
 }

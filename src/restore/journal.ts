@@ -70,7 +70,9 @@ export class StepFailedError extends Error {
     readonly step: JournalStep,
     override readonly cause: unknown,
   ) {
-    super(`step ${index + 1} of ${total} (${describeStep(step)}) failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      `step ${index + 1} of ${total} (${describeStep(step)}) failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
 }
 
@@ -161,10 +163,12 @@ async function undoStep(step: JournalStep): Promise<void> {
 /** Runs the steps not yet done, marking each; returns once all are. */
 export async function runForward<S>(journal: Journal<S>, say: (line: string) => void): Promise<void> {
   const steps = journal.header.steps;
-  if (journal.done > 0) say(`resuming the interrupted restore at step ${journal.done + 1} of ${steps.length}`);
+  if (journal.done > 0)
+    say(`resuming the interrupted restore at step ${journal.done + 1} of ${steps.length}`);
   for (let i = journal.done; i < steps.length; i++) {
     try {
-      if (injected("CASSANDRA_PITR_TEST_FAIL_AT_STEP", i, steps.length)) throw new Error("injected failure (CASSANDRA_PITR_TEST_FAIL_AT_STEP)");
+      if (injected("CASSANDRA_PITR_TEST_FAIL_AT_STEP", i, steps.length))
+        throw new Error("injected failure (CASSANDRA_PITR_TEST_FAIL_AT_STEP)");
       await doStep(steps[i]!);
     } catch (err) {
       throw new StepFailedError(i, steps.length, steps[i]!, err);
@@ -198,7 +202,9 @@ export async function rollBack<S>(journal: Journal<S>): Promise<number> {
   const { staging_dir, restore_dir, restore_dir_created, aside_dir } = journal.header.created;
   await rm(staging_dir, { recursive: true, force: true });
   if (restore_dir_created) await rm(restore_dir, { recursive: true, force: true });
-  else for (const f of await readdir(restore_dir).catch(() => [] as string[])) await rm(join(restore_dir, f), { recursive: true, force: true });
+  else
+    for (const f of await readdir(restore_dir).catch(() => [] as string[]))
+      await rm(join(restore_dir, f), { recursive: true, force: true });
   const left = await pruneEmptyDirs(aside_dir);
   await rm(journal.path, { force: true });
   await fsyncDir(dirname(journal.path));

@@ -24,15 +24,25 @@ export function renderPlanText(p: RestorePlan, acceptCassandraFilter = false): s
     "steps:",
   ];
   for (const s of p.steps) {
-    const what = s.kind === "snapshot" ? `snapshot ${s.tag}` : s.kind === "incremental" ? `incremental ${s.keyspace}.${s.table}/${s.sstable}` : `segment ${s.name}`;
+    const what =
+      s.kind === "snapshot"
+        ? `snapshot ${s.tag}`
+        : s.kind === "incremental"
+          ? `incremental ${s.keyspace}.${s.table}/${s.sstable}`
+          : `segment ${s.name}`;
     lines.push(`  ${what.padEnd(48)} ${String(s.bytes).padStart(12)} B  ${s.reason}`);
   }
   for (const s of p.skipped) lines.push(`  skip ${s.name}: ${s.reason}`);
   for (const tr of p.truncations ?? []) {
-    lines.push(`truncated: ${tr.keyspace}.${tr.table} (id ${tr.tableId}) at ${new Date(tr.truncatedAtMs).toISOString()}, at or before the restore point: no sstable from before it is placed, and its mutations stamped before ${formatInstant(tr.floorMicros)} are withheld`);
+    lines.push(
+      `truncated: ${tr.keyspace}.${tr.table} (id ${tr.tableId}) at ${new Date(tr.truncatedAtMs).toISOString()}, at or before the restore point: no sstable from before it is placed, and its mutations stamped before ${formatInstant(tr.floorMicros)} are withheld`,
+    );
   }
   for (const c of p.schemaChanges ?? []) lines.push(`schema: ${c.statement}`);
-  lines.push(`to fetch: ${p.bytes.total} B (snapshot ${p.bytes.snapshot}, incrementals ${p.bytes.incrementals}, segments ${p.bytes.segments})`, "");
+  lines.push(
+    `to fetch: ${p.bytes.total} B (snapshot ${p.bytes.snapshot}, incrementals ${p.bytes.incrementals}, segments ${p.bytes.segments})`,
+    "",
+  );
   lines.push("commitlog_archiving.properties:", ...p.properties.map((l) => `  ${l}`));
   if (p.jvmOptions.length > 0) lines.push("JVM options:", ...p.jvmOptions.map((o) => `  ${o}`));
   for (const w of p.warnings) lines.push(`warning: ${w}`);

@@ -149,7 +149,12 @@ export interface RestorePlan {
   /** commitlog_archiving.properties lines, in order. */
   readonly properties: readonly string[];
   readonly jvmOptions: readonly string[];
-  readonly bytes: { readonly snapshot: number; readonly incrementals: number; readonly segments: number; readonly total: number };
+  readonly bytes: {
+    readonly snapshot: number;
+    readonly incrementals: number;
+    readonly segments: number;
+    readonly total: number;
+  };
   readonly warnings: readonly string[];
   /** Truncations at or before T of restored tables (absent: none). */
   readonly truncations?: readonly PlanTruncation[] | undefined;
@@ -176,7 +181,11 @@ export class PlanRefusedError extends PitrError {
   readonly kind: RefusalKind;
   /** The nearest restorable instant (µs), when one exists. */
   readonly nearest: bigint | undefined;
-  constructor(kind: RefusalKind, message: string, options: { nearest?: bigint | undefined; hint?: string | undefined } = {}) {
+  constructor(
+    kind: RefusalKind,
+    message: string,
+    options: { nearest?: bigint | undefined; hint?: string | undefined } = {},
+  ) {
     super("E_PLAN_REFUSED", message, { hint: options.hint });
     this.kind = kind;
     this.nearest = options.nearest;

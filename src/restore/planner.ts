@@ -10,7 +10,13 @@
  *   T + grace. Over-supplying is safe (Cassandra filters per mutation); under-supplying loses data.
  */
 import { segmentNameOfKey } from "../format/layout.js";
-import { chainEnd, snapshotStartSegmentId, type Catalog, type CatalogSegment, type SnapshotEntry } from "../catalog/model.js";
+import {
+  chainEnd,
+  snapshotStartSegmentId,
+  type Catalog,
+  type CatalogSegment,
+  type SnapshotEntry,
+} from "../catalog/model.js";
 import { abandonedBy, branchCutoffsFor, type Branch } from "./branches.js";
 import { formatInstant, formatRestorePoint } from "./time.js";
 import {
@@ -27,8 +33,20 @@ import {
   type SnapshotStep,
   type TableRef,
 } from "./plan.js";
-import { laterIdsOf, refuseDroppedOrRecreated, schemaChanges, truncatedIncremental, truncationsAt } from "./table-history.js";
-import { capabilitiesOf, effectiveCutoffMicros, isAppliedAt, releaseReading, type Precision } from "./versions.js";
+import {
+  laterIdsOf,
+  refuseDroppedOrRecreated,
+  schemaChanges,
+  truncatedIncremental,
+  truncationsAt,
+} from "./table-history.js";
+import {
+  capabilitiesOf,
+  effectiveCutoffMicros,
+  isAppliedAt,
+  releaseReading,
+  type Precision,
+} from "./versions.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const micros = (ms: number) => BigInt(ms) * 1000n;
@@ -49,12 +67,18 @@ function resolveScope(catalog: Catalog, request: PlanRequest): ResolvedScope {
   const knownKeyspaces = new Set([...knownTables].map((t) => t.slice(0, t.indexOf("."))));
   const unknown = [
     ...[...keyspaces].filter((k) => !knownKeyspaces.has(k)).map((k) => `keyspace '${k}'`),
-    ...[...tables].filter((t) => !knownTables.has(t)).map((t) => (/^[^.]+\.[^.]+$/.test(t) ? `table '${t}'` : `table '${t}' (expected keyspace.table)`)),
+    ...[...tables]
+      .filter((t) => !knownTables.has(t))
+      .map((t) => (/^[^.]+\.[^.]+$/.test(t) ? `table '${t}'` : `table '${t}' (expected keyspace.table)`)),
   ];
   if (unknown.length > 0) {
-    throw new PlanRefusedError("unknown-scope", `unknown ${unknown.join(", ")}: no snapshot of node ${catalog.identity.node} holds it`, {
-      hint: `known tables: ${[...knownTables].sort().join(", ") || "none"}`,
-    });
+    throw new PlanRefusedError(
+      "unknown-scope",
+      `unknown ${unknown.join(", ")}: no snapshot of node ${catalog.identity.node} holds it`,
+      {
+        hint: `known tables: ${[...knownTables].sort().join(", ") || "none"}`,
+      },
+    );
   }
   const kind = tables.size > 0 ? "tables" : keyspaces.size > 0 ? "keyspaces" : "node";
   return { kind, keyspaces, tables };
@@ -110,9 +134,15 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
 
   const cutoffMicros = effectiveCutoffMicros(at, fractional, precision);
   const value = formatRestorePoint(at, fractional);
-  const scopeTables: TableRef[] = snapshotStep.tables.map(({ keyspace, table, tableId }) => ({ keyspace, table, tableId }));
+  const scopeTables: TableRef[] = snapshotStep.tables.map(({ keyspace, table, tableId }) => ({
+    keyspace,
+    table,
+    tableId,
+  }));
   if (!fractional && at % 1_000_000n > cutoffMicros % 1_000_000n) {
-    warnings.push(`Cassandra ${caps.version.text} ignores the fraction of the restore point: writes stamped after ${formatInstant(cutoffMicros)} up to ${formatInstant(at)} will not be restored`);
+    warnings.push(
+      `Cassandra ${caps.version.text} ignores the fraction of the restore point: writes stamped after ${formatInstant(cutoffMicros)} up to ${formatInstant(at)} will not be restored`,
+    );
   }
   const bytes = {
     snapshot: snapshotStep.bytes,
@@ -130,14 +160,22 @@ export function planRestore(catalog: Catalog, request: PlanRequest): RestorePlan
     scope: { kind: scope.kind, tables: scopeTables },
     steps: [snapshotStep, ...incrementalSteps, ...segmentSteps],
     skipped,
-    cutoff: { value, fractional, effectiveMicros: cutoffMicros, statement: cutoffStatement(caps.version.text, at, fractional, precision, cutoffMicros) },
+    cutoff: {
+      value,
+      fractional,
+      effectiveMicros: cutoffMicros,
+      statement: cutoffStatement(caps.version.text, at, fractional, precision, cutoffMicros),
+    },
     properties: restoreProperties(request, value),
-    jvmOptions: scope.kind === "node" ? [] : [`-Dcassandra.replayList=${scopeTables.map(qualified).sort().join(",")}`],
+    jvmOptions:
+      scope.kind === "node" ? [] : [`-Dcassandra.replayList=${scopeTables.map(qualified).sort().join(",")}`],
     bytes: { ...bytes, total: bytes.snapshot + bytes.incrementals + bytes.segments },
     warnings,
     ...(truncations.length > 0 ? { truncations } : {}),
     ...(schema.changes.length > 0 ? { schemaChanges: schema.changes } : {}),
-    ...(schema.newest ? { schemaSnapshot: { tag: schema.newest.tag, snapshotTimeMs: schema.newest.snapshotTimeMs } } : {}),
+    ...(schema.newest
+      ? { schemaSnapshot: { tag: schema.newest.tag, snapshotTimeMs: schema.newest.snapshotTimeMs } }
+      : {}),
   };
 }
 
@@ -150,9 +188,13 @@ function latestText(catalog: Catalog): string {
 function refuseFuture(catalog: Catalog, request: PlanRequest): void {
   if (request.at <= micros(request.now)) return;
   const latestMs = latestRestorableMs(catalog);
-  throw new PlanRefusedError("in-future", `restore point ${formatInstant(request.at)} is in the future (now ${iso(request.now)}); the latest restorable instant is ${latestText(catalog)}`, {
-    nearest: latestMs === undefined ? undefined : micros(latestMs),
-  });
+  throw new PlanRefusedError(
+    "in-future",
+    `restore point ${formatInstant(request.at)} is in the future (now ${iso(request.now)}); the latest restorable instant is ${latestText(catalog)}`,
+    {
+      nearest: latestMs === undefined ? undefined : micros(latestMs),
+    },
+  );
 }
 
 /** The base: the newest complete snapshot at or before T holding the scope, not taken on an abandoned history. */
@@ -163,12 +205,25 @@ interface BaseSnapshot {
   readonly abandonedSnapshots: readonly SkippedItem[];
 }
 
-function chooseSnapshot(catalog: Catalog, scope: ResolvedScope, branches: readonly Branch[], at: bigint): BaseSnapshot {
+function chooseSnapshot(
+  catalog: Catalog,
+  scope: ResolvedScope,
+  branches: readonly Branch[],
+  at: bigint,
+): BaseSnapshot {
   const abandonedSnapshots: SkippedItem[] = [];
   const complete = catalog.snapshots.filter((s) => {
     if (!s.complete || !holdsScope(s, scope)) return false;
-    const b = s.tables.filter((t) => inScope(scope, t)).map((t) => abandonedBy(branches, at, t.tableId, s.snapshotTimeMs)).find((x) => x !== undefined);
-    if (b) abandonedSnapshots.push({ kind: "snapshot", name: s.tag, reason: `taken on a history a restore abandoned (writes after ${b.restorePoint} undone on ${iso(b.restoredAtMs)})` });
+    const b = s.tables
+      .filter((t) => inScope(scope, t))
+      .map((t) => abandonedBy(branches, at, t.tableId, s.snapshotTimeMs))
+      .find((x) => x !== undefined);
+    if (b)
+      abandonedSnapshots.push({
+        kind: "snapshot",
+        name: s.tag,
+        reason: `taken on a history a restore abandoned (writes after ${b.restorePoint} undone on ${iso(b.restoredAtMs)})`,
+      });
     return b === undefined;
   });
   const snap = complete.filter((s) => micros(s.snapshotTimeMs) <= at).at(-1);
@@ -178,8 +233,13 @@ function chooseSnapshot(catalog: Catalog, scope: ResolvedScope, branches: readon
     "no-snapshot",
     `no complete snapshot at or before ${formatInstant(at)}` +
       (scope.kind === "node" ? "" : ` holding ${[...scope.keyspaces, ...scope.tables].join(", ")}`) +
-      (next ? `; the earliest restorable instant is ${iso(next.snapshotTimeMs)} (snapshot '${next.tag}')` : "; there is no complete snapshot to restore from"),
-    { nearest: next ? micros(next.snapshotTimeMs) : undefined, hint: "take a snapshot (cassandra-pitr snapshot) and keep segments archived from then on" },
+      (next
+        ? `; the earliest restorable instant is ${iso(next.snapshotTimeMs)} (snapshot '${next.tag}')`
+        : "; there is no complete snapshot to restore from"),
+    {
+      nearest: next ? micros(next.snapshotTimeMs) : undefined,
+      hint: "take a snapshot (cassandra-pitr snapshot) and keep segments archived from then on",
+    },
   );
 }
 
@@ -190,14 +250,34 @@ type SnapshotTableEntry = SnapshotEntry["tables"][number];
  * (table-history.ts): a table dropped at or before T and never re-created did not exist at T, so a
  * node or keyspace restore leaves it out; naming it with --table is refused.
  */
-function tablesAtT(catalog: Catalog, request: PlanRequest, scope: ResolvedScope, base: BaseSnapshot): { tables: SnapshotTableEntry[]; goneTables: SkippedItem[] } {
+function tablesAtT(
+  catalog: Catalog,
+  request: PlanRequest,
+  scope: ResolvedScope,
+  base: BaseSnapshot,
+): { tables: SnapshotTableEntry[]; goneTables: SkippedItem[] } {
   const { snap, complete } = base;
   const events = request.tableEvents ?? [];
   const goneTables: SkippedItem[] = [];
   const tables = snap.tables.filter((t) => {
     if (!inScope(scope, t)) return false;
-    const laterIds = laterIdsOf(t, snap, complete, catalog.incrementals, request.currentTableIds?.[qualified(t)], request.now);
-    const gone = refuseDroppedOrRecreated(t, snap.tag, events, laterIds, request.at, scope.tables.has(qualified(t)), request.scratch === true);
+    const laterIds = laterIdsOf(
+      t,
+      snap,
+      complete,
+      catalog.incrementals,
+      request.currentTableIds?.[qualified(t)],
+      request.now,
+    );
+    const gone = refuseDroppedOrRecreated(
+      t,
+      snap.tag,
+      events,
+      laterIds,
+      request.at,
+      scope.tables.has(qualified(t)),
+      request.scratch === true,
+    );
     if (gone) goneTables.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: gone });
     return gone === undefined;
   });
@@ -214,7 +294,13 @@ interface SegmentRange {
   readonly graceEndMs: number;
 }
 
-function segmentRange(catalog: Catalog, request: PlanRequest, scope: ResolvedScope, base: BaseSnapshot, tables: readonly SnapshotTableEntry[]): SegmentRange {
+function segmentRange(
+  catalog: Catalog,
+  request: PlanRequest,
+  scope: ResolvedScope,
+  base: BaseSnapshot,
+  tables: readonly SnapshotTableEntry[],
+): SegmentRange {
   const { snap } = base;
   const scopedNames = scope.kind === "node" ? undefined : new Set(tables.map(qualified));
   const startId = snapshotStartSegmentId(catalog, snap, scopedNames);
@@ -228,16 +314,23 @@ function segmentRange(catalog: Catalog, request: PlanRequest, scope: ResolvedSco
   // A partial segment's claim vouches for the writes that went into it. If Cassandra had switched to
   // a newer segment before the claim (a rescued dead node often leaves two), writes stamped <= T may
   // be in that one: take the rest of the run too (the replay filter still withholds what is after T).
-  if (first.partial) for (const s of fromStart) if (s.run === first.run && s.segmentId > endId) endId = s.segmentId;
+  if (first.partial)
+    for (const s of fromStart) if (s.run === first.run && s.segmentId > endId) endId = s.segmentId;
   refuseGaps(catalog, request.at, base, startId, endId);
   const selected = catalog.segments.filter((s) => s.segmentId >= startId && s.segmentId <= endId);
   return { startId, firstId: first.segmentId, endId, selected, graceEndMs };
 }
 
-function refuseAfterLatest(catalog: Catalog, at: bigint, snap: SnapshotEntry, startId: bigint | undefined): never {
+function refuseAfterLatest(
+  catalog: Catalog,
+  at: bigint,
+  snap: SnapshotEntry,
+  startId: bigint | undefined,
+): never {
   const end = startId === undefined ? undefined : chainEnd(catalog, startId);
   const endSeg = end === undefined ? undefined : catalog.segments.find((s) => s.segmentId === end);
-  const nearestMs = endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : latestRestorableMs(catalog);
+  const nearestMs =
+    endSeg && endSeg.closeTimeMs >= snap.snapshotTimeMs ? endSeg.closeTimeMs : latestRestorableMs(catalog);
   throw new PlanRefusedError(
     "after-latest",
     `restore point ${formatInstant(at)} is after the newest archived segment's close time; the latest restorable instant is ${nearestMs === undefined ? "none" : iso(nearestMs)}`,
@@ -258,22 +351,43 @@ function refuseGaps(catalog: Catalog, at: bigint, base: BaseSnapshot, startId: b
   const archived = (id: bigint) => catalog.segments.some((s) => s.segmentId === id);
   const missing = catalog.gaps.filter((g) => g.toId >= startId && g.fromId <= endId);
   if (!archived(startId) && !missing.some((g) => g.fromId <= startId && startId <= g.toId)) {
-    missing.unshift({ fromId: startId, toId: startId, count: 1, afterId: startId, beforeId: startId, afterCloseMs: snap.snapshotTimeMs, kind: "inside-run", cause: "start segment not archived" });
+    missing.unshift({
+      fromId: startId,
+      toId: startId,
+      count: 1,
+      afterId: startId,
+      beforeId: startId,
+      afterCloseMs: snap.snapshotTimeMs,
+      kind: "inside-run",
+      cause: "start segment not archived",
+    });
   }
   if (missing.length === 0) return;
   const before = missing[0]!;
-  const beforeOk = archived(startId) && before.afterCloseMs >= snap.snapshotTimeMs ? before.afterCloseMs : undefined;
+  const beforeOk =
+    archived(startId) && before.afterCloseMs >= snap.snapshotTimeMs ? before.afterCloseMs : undefined;
   const lastGap = missing[missing.length - 1]!;
-  const nextSnap = complete.find((s) => catalog.ranges.some((r) => r.snapshotTag === s.tag && r.startSegmentId !== undefined && r.startSegmentId > lastGap.toId && r.toMs !== undefined));
+  const nextSnap = complete.find((s) =>
+    catalog.ranges.some(
+      (r) =>
+        r.snapshotTag === s.tag &&
+        r.startSegmentId !== undefined &&
+        r.startSegmentId > lastGap.toId &&
+        r.toMs !== undefined,
+    ),
+  );
   const options = [
     beforeOk !== undefined ? `the latest restorable instant before the gap is ${iso(beforeOk)}` : undefined,
-    nextSnap ? `the earliest after it is ${iso(nextSnap.snapshotTimeMs)} (snapshot '${nextSnap.tag}')` : undefined,
+    nextSnap
+      ? `the earliest after it is ${iso(nextSnap.snapshotTimeMs)} (snapshot '${nextSnap.tag}')`
+      : undefined,
   ].filter((x) => x !== undefined);
   throw new PlanRefusedError(
     "segment-missing",
     `segment(s) ${idList(missing)} missing between snapshot '${snap.tag}' and ${formatInstant(at)}; ${options.length > 0 ? options.join("; ") : "no restorable instant nearby"}`,
     {
-      nearest: beforeOk !== undefined ? micros(beforeOk) : nextSnap ? micros(nextSnap.snapshotTimeMs) : undefined,
+      nearest:
+        beforeOk !== undefined ? micros(beforeOk) : nextSnap ? micros(nextSnap.snapshotTimeMs) : undefined,
       hint: `look for the missing segment(s) on the node (commit log directory, spool) and archive them with the agent; cause: ${before.cause}`,
     },
   );
@@ -306,19 +420,38 @@ function truncatedInSnap(r: StepRules, t: { tableId: string }) {
   return tr !== undefined && r.snap.snapshotTimeMs <= tr.truncatedAtMs ? tr : undefined;
 }
 
-function snapshotStepOf(r: StepRules, tables: readonly SnapshotTableEntry[], skipped: SkippedItem[], warnings: string[]): SnapshotStep {
+function snapshotStepOf(
+  r: StepRules,
+  tables: readonly SnapshotTableEntry[],
+  skipped: SkippedItem[],
+  warnings: string[],
+): SnapshotStep {
   const { snap } = r;
   for (const t of tables) {
     const tr = truncatedInSnap(r, t);
-    if (tr && t.sstables.length > 0) skipped.push({ kind: "snapshot", name: `${snap.tag} ${qualified(t)}`, reason: `${t.sstables.length} sstable(s) taken before the TRUNCATE at ${iso(tr.truncatedAtMs)}, which discarded them` });
+    if (tr && t.sstables.length > 0)
+      skipped.push({
+        kind: "snapshot",
+        name: `${snap.tag} ${qualified(t)}`,
+        reason: `${t.sstables.length} sstable(s) taken before the TRUNCATE at ${iso(tr.truncatedAtMs)}, which discarded them`,
+      });
   }
   const snapTables = tables.map((t) => {
     const kept = truncatedInSnap(r, t) ? [] : t.sstables;
-    return { keyspace: t.keyspace, table: t.table, tableId: t.tableId, sstables: kept.map((s) => s.name), bytes: kept.reduce((n, s) => n + s.bytes, 0) };
+    return {
+      keyspace: t.keyspace,
+      table: t.table,
+      tableId: t.tableId,
+      sstables: kept.map((s) => s.name),
+      bytes: kept.reduce((n, s) => n + s.bytes, 0),
+    };
   });
   for (const t of tables.filter((x) => !truncatedInSnap(r, x))) {
     const late = t.sstables.filter((s) => !r.applied(s.maxTimestamp));
-    if (late.length > 0) warnings.push(`snapshot '${snap.tag}' table ${qualified(t)} holds writes stamped after the restore point (${late.map((s) => s.name).join(", ")}): client clocks ahead, or writes with future timestamps; they stay restored`);
+    if (late.length > 0)
+      warnings.push(
+        `snapshot '${snap.tag}' table ${qualified(t)} holds writes stamped after the restore point (${late.map((s) => s.name).join(", ")}): client clocks ahead, or writes with future timestamps; they stay restored`,
+      );
   }
   return {
     kind: "snapshot",
@@ -330,7 +463,12 @@ function snapshotStepOf(r: StepRules, tables: readonly SnapshotTableEntry[], ski
   };
 }
 
-function incrementalStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[], incrementals: Catalog["incrementals"], skipped: SkippedItem[]): IncrementalStep[] {
+function incrementalStepsOf(
+  r: StepRules,
+  tables: readonly SnapshotTableEntry[],
+  incrementals: Catalog["incrementals"],
+  skipped: SkippedItem[],
+): IncrementalStep[] {
   const byName = new Map(tables.map((t) => [qualified(t), t] as const));
   const steps: IncrementalStep[] = [];
   for (const inc of incrementals) {
@@ -356,17 +494,30 @@ function incrementalStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[],
 }
 
 /** Why an incremental flushed after the base is not applied, or undefined when it is. */
-function incrementalSkipReason(r: StepRules, t: SnapshotTableEntry, inc: Catalog["incrementals"][number]): string | undefined {
-  const truncated = inc.tableId === t.tableId ? truncatedIncremental(r.truncationOf(t.tableId), inc) : undefined;
+function incrementalSkipReason(
+  r: StepRules,
+  t: SnapshotTableEntry,
+  inc: Catalog["incrementals"][number],
+): string | undefined {
+  const truncated =
+    inc.tableId === t.tableId ? truncatedIncremental(r.truncationOf(t.tableId), inc) : undefined;
   if (truncated) return truncated;
-  if (inc.tableId !== t.tableId) return `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)`;
-  if (abandonedIncremental(r.branches, r.at, inc)) return `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)`;
+  if (inc.tableId !== t.tableId)
+    return `table id ${inc.tableId} differs from the snapshot's ${t.tableId} (table re-created)`;
+  if (abandonedIncremental(r.branches, r.at, inc))
+    return `holds writes of a history a restore abandoned (max timestamp ${inc.maxTimestamp}, flushed before that restore)`;
   if (t.sstables.some((s) => s.name === inc.sstable)) return `already in snapshot '${r.snap.tag}'`;
-  if (!r.applied(inc.maxTimestamp)) return `holds writes after the restore point (max timestamp ${inc.maxTimestamp}); commit log replay restores its earlier rows`;
+  if (!r.applied(inc.maxTimestamp))
+    return `holds writes after the restore point (max timestamp ${inc.maxTimestamp}); commit log replay restores its earlier rows`;
   return undefined;
 }
 
-function segmentStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[], range: SegmentRange, graceMs: number): SegmentStep[] {
+function segmentStepsOf(
+  r: StepRules,
+  tables: readonly SnapshotTableEntry[],
+  range: SegmentRange,
+  graceMs: number,
+): SegmentStep[] {
   const hasBounds = tables.some((t) => t.sstables.some((s) => s.commitLogUpper));
   return range.selected.map((s) => {
     const step: SegmentStep = {
@@ -385,13 +536,20 @@ function segmentStepsOf(r: StepRules, tables: readonly SnapshotTableEntry[], ran
   });
 }
 
-function segmentReason(r: StepRules, s: CatalogSegment, range: SegmentRange, hasBounds: boolean, graceMs: number): string {
+function segmentReason(
+  r: StepRules,
+  s: CatalogSegment,
+  range: SegmentRange,
+  hasBounds: boolean,
+  graceMs: number,
+): string {
   if (s.segmentId === range.startId) {
     return hasBounds
       ? `holds the oldest commit log position not in the snapshot (sstable upper bound in segment ${range.startId})`
       : `active when the snapshot was taken (first segment closed at or after ${iso(r.snap.snapshotTimeMs)})`;
   }
-  if (s.segmentId === range.firstId) return `active at the restore point (first segment closed at or after ${formatInstant(r.at)})`;
+  if (s.segmentId === range.firstId)
+    return `active at the restore point (first segment closed at or after ${formatInstant(r.at)})`;
   if (s.closeTimeMs < msOf(r.at)) return "written between the snapshot and the restore point";
   return `closed within the grace (${graceMs} ms) after the restore point: late writes with older timestamps`;
 }
@@ -399,20 +557,34 @@ function segmentReason(r: StepRules, s: CatalogSegment, range: SegmentRange, has
 /** The reason's tail for a segment of a history a restore abandoned. */
 function abandonedNote(step: SegmentStep): string {
   if (!step.branchCutoffs) return "";
-  const undone = step.branchCutoffs.map((b) => `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`);
+  const undone = step.branchCutoffs.map(
+    (b) =>
+      `after ${formatInstant(b.cutoffMicros)}${b.tableIds ? ` in ${b.tableIds.length} table(s)` : ""} (undone by the restore applied ${iso(b.restoredAtMs)})`,
+  );
   return `; a restore abandoned its history: writes stamped ${undone.join(", ")} stay withheld`;
 }
 
 /** Duplicate copies in the range (skipped, a conflict copy warned about) and a grace beyond the archive. */
-function segmentWarnings(catalog: Catalog, range: SegmentRange, graceMs: number, skipped: SkippedItem[], warnings: string[]): void {
+function segmentWarnings(
+  catalog: Catalog,
+  range: SegmentRange,
+  graceMs: number,
+  skipped: SkippedItem[],
+  warnings: string[],
+): void {
   for (const d of catalog.duplicates) {
     if (d.segmentId < range.startId || d.segmentId > range.endId) continue;
     for (const o of d.others) skipped.push({ kind: "segment-copy", name: o.key, reason: o.reason });
-    if (d.others.some((o) => o.reason.startsWith("conflict"))) warnings.push(`segment ${d.segmentId} has a conflict copy with different bytes; the first copy is used`);
+    if (d.others.some((o) => o.reason.startsWith("conflict")))
+      warnings.push(
+        `segment ${d.segmentId} has a conflict copy with different bytes; the first copy is used`,
+      );
   }
   const newest = catalog.segments[catalog.segments.length - 1]!;
   if (graceMs > 0 && newest.closeTimeMs < range.graceEndMs) {
-    warnings.push(`the grace reaches ${iso(range.graceEndMs)} but the archive ends at ${iso(newest.closeTimeMs)}: late writes after that are not in the plan`);
+    warnings.push(
+      `the grace reaches ${iso(range.graceEndMs)} but the archive ends at ${iso(newest.closeTimeMs)}: late writes after that are not in the plan`,
+    );
   }
 }
 
@@ -429,23 +601,48 @@ function restoreProperties(request: PlanRequest, value: string): string[] {
 /** The cutoffs of the restores whose abandoned history this segment belongs to (none: no field). */
 /** Says that a step is a partial segment, and what it holds. */
 function describePartial(partial: NonNullable<CatalogSegment["partial"]>, claimMs: number): string {
-  const who = partial.source === "rescue" ? "rescued from the node while it was down" : "uploaded by the agent while Cassandra wrote it";
+  const who =
+    partial.source === "rescue"
+      ? "rescued from the node while it was down"
+      : "uploaded by the agent while Cassandra wrote it";
   return `a partial segment (not closed by Cassandra; ${who}): its synced sections up to byte ${partial.endOffset}, every write before ${iso(claimMs)}, assembled and verified at restore and replayed like a crash-torn segment`;
 }
 
-function branchCutoffsOf(branches: readonly Branch[], at: bigint, closeTimeMs: number): { branchCutoffs?: BranchCutoff[] } {
-  const cutoffs = branchCutoffsFor(branches, at, closeTimeMs).map((b) => ({ tableIds: b.tableIds, cutoffMicros: b.cutoffMicros, restoredAtMs: b.restoredAtMs }));
+function branchCutoffsOf(
+  branches: readonly Branch[],
+  at: bigint,
+  closeTimeMs: number,
+): { branchCutoffs?: BranchCutoff[] } {
+  const cutoffs = branchCutoffsFor(branches, at, closeTimeMs).map((b) => ({
+    tableIds: b.tableIds,
+    cutoffMicros: b.cutoffMicros,
+    restoredAtMs: b.restoredAtMs,
+  }));
   return cutoffs.length > 0 ? { branchCutoffs: cutoffs } : {};
 }
 
 /** An incremental flushed before a restore that holds writes stamped after that restore's point. */
-function abandonedIncremental(branches: readonly Branch[], at: bigint, inc: { tableId: string; foundTimeMs: number; maxTimestamp: bigint }): boolean {
+function abandonedIncremental(
+  branches: readonly Branch[],
+  at: bigint,
+  inc: { tableId: string; foundTimeMs: number; maxTimestamp: bigint },
+): boolean {
   return branches.some(
-    (b) => micros(b.restoredAtMs) <= at && (b.tableIds === undefined || b.tableIds.includes(inc.tableId)) && inc.foundTimeMs < b.restoredAtMs && inc.maxTimestamp > b.cutoffMicros,
+    (b) =>
+      micros(b.restoredAtMs) <= at &&
+      (b.tableIds === undefined || b.tableIds.includes(inc.tableId)) &&
+      inc.foundTimeMs < b.restoredAtMs &&
+      inc.maxTimestamp > b.cutoffMicros,
   );
 }
 
-function cutoffStatement(version: string, at: bigint, fractional: boolean, precision: Precision, cutoff: bigint): string {
+function cutoffStatement(
+  version: string,
+  at: bigint,
+  fractional: boolean,
+  precision: Precision,
+  cutoff: bigint,
+): string {
   const unit = precision === "MICROSECONDS" ? "µs" : "ms";
   if (fractional) {
     return `Cassandra ${version} honours sub-second restore points (CASSANDRA-19448; expected from 4.0.14, 4.1.7, 5.0.1): a mutation is skipped when ${precision}.toMicros(max timestamp) > ${formatInstant(at)}; writes stamped up to ${formatInstant(cutoff)} (client timestamps in ${unit}) are applied`;

@@ -58,8 +58,10 @@ export function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
-const BIGGER_COMMITLOG = "give the commit log a bigger volume, or restore to a point closer after a snapshot (fewer segments); a table scope does not reduce the segments replayed";
-const BIGGER_DATA = "restore a narrower scope (--table or --keyspace), or give the data directory a bigger volume";
+const BIGGER_COMMITLOG =
+  "give the commit log a bigger volume, or restore to a point closer after a snapshot (fewer segments); a table scope does not reduce the segments replayed";
+const BIGGER_DATA =
+  "restore a narrower scope (--table or --keyspace), or give the data directory a bigger volume";
 
 function demandsOf(i: PreflightInput): Demand[] {
   const segments = i.segmentBytes.reduce((n, b) => n + b, 0);
@@ -76,23 +78,50 @@ function demandsOf(i: PreflightInput): Demand[] {
     },
     {
       path: i.restoreDir,
-      what: [staged > 0 ? `${staged} segment(s) staged` : "", stubs > 0 ? `${stubs} stub(s)` : ""].filter(Boolean).join(" and ") + " in the restore directory",
+      what:
+        [staged > 0 ? `${staged} segment(s) staged` : "", stubs > 0 ? `${stubs} stub(s)` : ""]
+          .filter(Boolean)
+          .join(" and ") + " in the restore directory",
       bytes: stagedBytes + stubs * STUB_BYTES,
-      hint: staged === 0 ? BIGGER_COMMITLOG : "stage stubs instead of whole segments (--stubs), or name a restore directory on a bigger volume with --restore-dir",
+      hint:
+        staged === 0
+          ? BIGGER_COMMITLOG
+          : "stage stubs instead of whole segments (--stubs), or name a restore directory on a bigger volume with --restore-dir",
     },
     { path: i.stagingDir, what: "the sstables to place, staged", bytes: i.sstableBytes, hint: BIGGER_DATA },
   ];
 }
 
 /** Demands that exist only when a move crosses filesystems (a copy lands there), and credits for what leaves. */
-async function crossingDemands(i: PreflightInput): Promise<{ demands: Demand[]; credits: Map<number, number> }> {
-  const [data, staging, commitlog, aside] = (await Promise.all([i.dataDir, i.stagingDir, i.commitlogDir, i.asideDir].map(deviceOf))) as [number, number, number, number];
+async function crossingDemands(
+  i: PreflightInput,
+): Promise<{ demands: Demand[]; credits: Map<number, number> }> {
+  const [data, staging, commitlog, aside] = (await Promise.all(
+    [i.dataDir, i.stagingDir, i.commitlogDir, i.asideDir].map(deviceOf),
+  )) as [number, number, number, number];
   const demands: Demand[] = [];
   const credits = new Map<number, number>();
-  if (data !== staging) demands.push({ path: i.dataDir, what: "the sstables to place", bytes: i.sstableBytes, hint: BIGGER_DATA });
-  if (aside !== data) demands.push({ path: dirname(i.asideDir), what: "the live sstables moved aside", bytes: i.liveSstableBytes, hint: BIGGER_DATA });
+  if (data !== staging)
+    demands.push({
+      path: i.dataDir,
+      what: "the sstables to place",
+      bytes: i.sstableBytes,
+      hint: BIGGER_DATA,
+    });
+  if (aside !== data)
+    demands.push({
+      path: dirname(i.asideDir),
+      what: "the live sstables moved aside",
+      bytes: i.liveSstableBytes,
+      hint: BIGGER_DATA,
+    });
   if (aside !== commitlog) {
-    demands.push({ path: dirname(i.asideDir), what: "the commit log's files moved aside", bytes: i.commitlogBytes, hint: "free space beside the data directory, where the moved-aside files are kept" });
+    demands.push({
+      path: dirname(i.asideDir),
+      what: "the commit log's files moved aside",
+      bytes: i.commitlogBytes,
+      hint: "free space beside the data directory, where the moved-aside files are kept",
+    });
     credits.set(commitlog, i.commitlogBytes);
   }
   return { demands, credits };
@@ -118,7 +147,8 @@ export async function roomForStaging(input: PreflightInput): Promise<number> {
   const { demands: crossing, credits } = await crossingDemands(asStubs);
   const dev = await deviceOf(input.restoreDir);
   let needed = 0;
-  for (const d of [...demandsOf(asStubs), ...crossing]) if (d.bytes > 0 && (await deviceOf(d.path)) === dev) needed += d.bytes;
+  for (const d of [...demandsOf(asStubs), ...crossing])
+    if (d.bytes > 0 && (await deviceOf(d.path)) === dev) needed += d.bytes;
   return (await freeBytes(input.restoreDir)) + (credits.get(dev) ?? 0) - needed;
 }
 
@@ -147,7 +177,9 @@ export async function checkDiskSpace(input: PreflightInput): Promise<string[]> {
         largest.hint,
       );
     }
-    lines.push(`disk: '${demands[0]!.path}' needs ${mib(needed)}, ${mib(free + credit)} available (${parts})`);
+    lines.push(
+      `disk: '${demands[0]!.path}' needs ${mib(needed)}, ${mib(free + credit)} available (${parts})`,
+    );
   }
   return lines;
 }

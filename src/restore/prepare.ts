@@ -40,7 +40,13 @@ export async function preparePlan(input: PlanRequestInput): Promise<RestorePlan>
   // the latest restorable instant) must not make the catalog list one day prefix per day until then.
   const fromMs = Math.min(at.epochMs, input.now);
   const toMs = Math.min(at.epochMs + graceMs, input.now);
-  const catalog = await readCatalog(backend, identity, { fromMs, toMs, loadSnapshots, loadIncrementals, signal });
+  const catalog = await readCatalog(backend, identity, {
+    fromMs,
+    toMs,
+    loadSnapshots,
+    loadIncrementals,
+    signal,
+  });
   const branches = await listBranches(backend, identity, signal);
   const tableEvents = await listTableEvents(backend, identity, signal);
   return planRestore(catalog, {
@@ -51,7 +57,10 @@ export async function preparePlan(input: PlanRequestInput): Promise<RestorePlan>
     graceMs,
     precision: "MICROSECONDS",
     archiveUrl: backend.displayLocation,
-    scope: { ...(input.keyspaces ? { keyspaces: [...input.keyspaces] } : {}), ...(input.tables ? { tables: [...input.tables] } : {}) },
+    scope: {
+      ...(input.keyspaces ? { keyspaces: [...input.keyspaces] } : {}),
+      ...(input.tables ? { tables: [...input.tables] } : {}),
+    },
     ...(input.targetVersion ? { targetVersion: input.targetVersion } : {}),
     ...(input.restoreCommand ? { restoreCommand: input.restoreCommand } : {}),
     ...(input.scratch ? { scratch: true } : {}),

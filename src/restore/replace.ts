@@ -63,25 +63,43 @@ export interface ReplaceOptions {
 }
 
 export function replacementJvmOptions(address: string): string[] {
-  return [`-Dcassandra.replace_address_first_boot=${address}`, "-Dcassandra.auto_bootstrap=false", "-Dcassandra.allow_unsafe_replace=true"];
+  return [
+    `-Dcassandra.replace_address_first_boot=${address}`,
+    "-Dcassandra.auto_bootstrap=false",
+    "-Dcassandra.allow_unsafe_replace=true",
+  ];
 }
 
 /** What a disk that is not empty holds: keyspace directories, commit log segments. */
 async function leftovers(paths: ReplaceOptions["paths"]): Promise<string[]> {
   const data = (await readdir(paths.dataDir).catch(() => [] as string[])).map((e) => join(paths.dataDir, e));
-  const segments = (await readdir(paths.commitlogDir).catch(() => [] as string[])).filter((e) => e.endsWith(".log")).map((e) => join(paths.commitlogDir, e));
+  const segments = (await readdir(paths.commitlogDir).catch(() => [] as string[]))
+    .filter((e) => e.endsWith(".log"))
+    .map((e) => join(paths.commitlogDir, e));
   return [...data, ...segments];
 }
 
 async function checkNode(o: ReplaceOptions): Promise<void> {
   if (existsSync(join(o.paths.cassandraConf, REPLACE_STATE_FILE))) {
-    throw new NodeStateError(`a replacement is already prepared ('${join(o.paths.cassandraConf, REPLACE_STATE_FILE)}')`, "run 'cassandra-pitr restore --at T --replica-lost', start the node, then 'cassandra-pitr replace finish'");
+    throw new NodeStateError(
+      `a replacement is already prepared ('${join(o.paths.cassandraConf, REPLACE_STATE_FILE)}')`,
+      "run 'cassandra-pitr restore --at T --replica-lost', start the node, then 'cassandra-pitr replace finish'",
+    );
   }
-  if (await o.isNodeRunning()) throw new NodeStateError("the node is running; a replacement is prepared before its first start", "stop Cassandra and empty its data and commit log directories first");
+  if (await o.isNodeRunning())
+    throw new NodeStateError(
+      "the node is running; a replacement is prepared before its first start",
+      "stop Cassandra and empty its data and commit log directories first",
+    );
   const found = await leftovers(o.paths);
   if (found.length > 0) {
     throw new NodeStateError(
-      `a replacement starts from empty disks, but ${found.slice(0, 3).map((f) => `'${f}'`).join(", ")}${found.length > 3 ? ` and ${found.length - 3} more` : ""} exist (Cassandra refuses to replace with a node that has started before)`,
+      `a replacement starts from empty disks, but ${found
+        .slice(0, 3)
+        .map((f) => `'${f}'`)
+        .join(
+          ", ",
+        )}${found.length > 3 ? ` and ${found.length - 3} more` : ""} exist (Cassandra refuses to replace with a node that has started before)`,
       "move the data and commit log directories' contents aside, or restore this node with 'cassandra-pitr restore' if its disks were not lost",
     );
   }
@@ -90,13 +108,25 @@ async function checkNode(o: ReplaceOptions): Promise<void> {
 /** The base snapshot of the plan, which must record the schema keyspace. */
 async function baseManifest(o: ReplaceOptions): Promise<SnapshotManifest> {
   const step = o.plan.steps.find((s) => s.kind === "snapshot");
-  if (!step || step.kind !== "snapshot") throw new PitrError("E_PLAN_REFUSED", "the plan has no base snapshot; a replacement starts from one", { hint: "choose an instant after a snapshot ('cassandra-pitr list')" });
-  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find((s) => s.manifest.tag === step.tag && Date.parse(s.manifest.snapshot_time) === step.snapshotTimeMs);
-  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${step.tag}' has no manifest in the archive`, { hint: "run 'cassandra-pitr list' to see complete snapshots" });
-  if (!stored.manifest.schema_tables?.length) {
-    throw new PitrError("E_PLAN_REFUSED", `snapshot '${step.tag}' (${stored.manifest.snapshot_time}) records no keyspace schema (system_schema), which a replacement needs on disk before its first start`, {
-      hint: "choose an instant after a snapshot taken by this version of 'cassandra-pitr snapshot' (it records the schema), or create the schema by hand on the node with each table's schema.cql (WITH ID) before restoring",
+  if (!step || step.kind !== "snapshot")
+    throw new PitrError("E_PLAN_REFUSED", "the plan has no base snapshot; a replacement starts from one", {
+      hint: "choose an instant after a snapshot ('cassandra-pitr list')",
     });
+  const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
+    (s) => s.manifest.tag === step.tag && Date.parse(s.manifest.snapshot_time) === step.snapshotTimeMs,
+  );
+  if (!stored)
+    throw new PitrError("E_NOT_FOUND", `snapshot '${step.tag}' has no manifest in the archive`, {
+      hint: "run 'cassandra-pitr list' to see complete snapshots",
+    });
+  if (!stored.manifest.schema_tables?.length) {
+    throw new PitrError(
+      "E_PLAN_REFUSED",
+      `snapshot '${step.tag}' (${stored.manifest.snapshot_time}) records no keyspace schema (system_schema), which a replacement needs on disk before its first start`,
+      {
+        hint: "choose an instant after a snapshot taken by this version of 'cassandra-pitr snapshot' (it records the schema), or create the schema by hand on the node with each table's schema.cql (WITH ID) before restoring",
+      },
+    );
   }
   return stored.manifest;
 }
@@ -115,7 +145,11 @@ async function placeSchema(o: ReplaceOptions, tables: readonly SnapshotTable[]):
       for (const c of s.components) {
         const bytes = await buffer(await o.backend.get(c.key, { signal: o.signal }));
         if (bytes.length !== c.size || sha256(bytes) !== c.sha256) {
-          throw new PitrError("E_CHECKSUM_MISMATCH", `archived schema component '${c.key}' has ${bytes.length} bytes with another sha256 than recorded`, { hint: "run 'cassandra-pitr verify'; choose an instant after another snapshot" });
+          throw new PitrError(
+            "E_CHECKSUM_MISMATCH",
+            `archived schema component '${c.key}' has ${bytes.length} bytes with another sha256 than recorded`,
+            { hint: "run 'cassandra-pitr verify'; choose an instant after another snapshot" },
+          );
         }
         const partial = join(dir, `.${c.file}.partial`);
         await writeFile(partial, bytes, { flush: true });
@@ -128,7 +162,9 @@ async function placeSchema(o: ReplaceOptions, tables: readonly SnapshotTable[]):
 }
 
 function jvmFileOf(cassandraConf: string): string | undefined {
-  return ["jvm-server.options", "jvm-extra.options"].map((f) => join(cassandraConf, f)).find((f) => existsSync(f));
+  return ["jvm-server.options", "jvm-extra.options"]
+    .map((f) => join(cassandraConf, f))
+    .find((f) => existsSync(f));
 }
 
 async function addJvmOptions(file: string, options: readonly string[]): Promise<void> {
@@ -148,43 +184,83 @@ export async function prepareReplacement(o: ReplaceOptions): Promise<ReplaceStat
   const options = replacementJvmOptions(o.address);
   const jvmFile = jvmFileOf(o.paths.cassandraConf);
   const verb = (now: string, would: string) => (o.dryRun ? would : now);
-  o.say(`replacement of node ${o.identity.node} at ${o.address} from snapshot '${manifest.tag}' (${manifest.snapshot_time})`);
-  o.say(`${verb("place", "would place")} the schema keyspace (${schema.length} tables: every keyspace, table with its id, column and type of the snapshot) in '${join(o.paths.dataDir, SCHEMA_KEYSPACE)}'`);
-  o.say(`${verb("create", "would create")} ${manifest.tables.length} empty table directories: ${manifest.tables.map((t) => `${t.keyspace}/${t.table_dir}`).join(", ")}`);
-  o.say(`tokens recorded in the snapshot: ${manifest.tokens ? `${manifest.tokens.length} (${manifest.tokens.join(", ")})` : "none (nodetool was not reachable); the node takes them from the ring"}`);
-  o.say(`${verb("add", "would add")} JVM options ${options.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`);
-  const state: ReplaceState = { host_id: o.identity.node, address: o.address, snapshot: manifest.tag, tokens: manifest.tokens, jvm_options_file: jvmFile ?? null, jvm_options: options };
+  o.say(
+    `replacement of node ${o.identity.node} at ${o.address} from snapshot '${manifest.tag}' (${manifest.snapshot_time})`,
+  );
+  o.say(
+    `${verb("place", "would place")} the schema keyspace (${schema.length} tables: every keyspace, table with its id, column and type of the snapshot) in '${join(o.paths.dataDir, SCHEMA_KEYSPACE)}'`,
+  );
+  o.say(
+    `${verb("create", "would create")} ${manifest.tables.length} empty table directories: ${manifest.tables.map((t) => `${t.keyspace}/${t.table_dir}`).join(", ")}`,
+  );
+  o.say(
+    `tokens recorded in the snapshot: ${manifest.tokens ? `${manifest.tokens.length} (${manifest.tokens.join(", ")})` : "none (nodetool was not reachable); the node takes them from the ring"}`,
+  );
+  o.say(
+    `${verb("add", "would add")} JVM options ${options.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`,
+  );
+  const state: ReplaceState = {
+    host_id: o.identity.node,
+    address: o.address,
+    snapshot: manifest.tag,
+    tokens: manifest.tokens,
+    jvm_options_file: jvmFile ?? null,
+    jvm_options: options,
+  };
   if (o.dryRun) return undefined;
   try {
     const files = await placeSchema(o, schema);
-    for (const t of manifest.tables) await mkdir(join(o.paths.dataDir, t.keyspace, t.table_dir), { recursive: true });
+    for (const t of manifest.tables)
+      await mkdir(join(o.paths.dataDir, t.keyspace, t.table_dir), { recursive: true });
     if (jvmFile) await addJvmOptions(jvmFile, options);
     await writeFile(join(o.paths.cassandraConf, REPLACE_STATE_FILE), JSON.stringify(state, null, 2) + "\n");
     o.say(`placed ${files} schema file(s)`);
   } catch (err) {
     // The disks were empty: putting them back to empty undoes everything but the JVM options, which are added last.
-    for (const entry of await readdir(o.paths.dataDir).catch(() => [] as string[])) await rm(join(o.paths.dataDir, entry), { recursive: true, force: true });
+    for (const entry of await readdir(o.paths.dataDir).catch(() => [] as string[]))
+      await rm(join(o.paths.dataDir, entry), { recursive: true, force: true });
     throw err;
   }
   return state;
 }
 
 /** Removes the replacement's JVM options once the node has joined with its old host id. */
-export async function finishReplacement(o: { cassandraConf: string; hostId: () => Promise<string | undefined>; dryRun: boolean; say: (line: string) => void }): Promise<void> {
+export async function finishReplacement(o: {
+  cassandraConf: string;
+  hostId: () => Promise<string | undefined>;
+  dryRun: boolean;
+  say: (line: string) => void;
+}): Promise<void> {
   const statePath = join(o.cassandraConf, REPLACE_STATE_FILE);
-  if (!existsSync(statePath)) throw new NodeStateError(`no replacement is prepared here ('${statePath}' does not exist)`, "run 'cassandra-pitr replace --at T' first");
+  if (!existsSync(statePath))
+    throw new NodeStateError(
+      `no replacement is prepared here ('${statePath}' does not exist)`,
+      "run 'cassandra-pitr replace --at T' first",
+    );
   const state = JSON.parse(await readFile(statePath, "utf8")) as ReplaceState;
   const hostId = await o.hostId();
-  if (hostId === undefined) throw new NodeStateError("the node does not answer nodetool; finish a replacement once the node has joined", "start Cassandra, wait until 'nodetool status' shows it UN, then run 'cassandra-pitr replace finish'");
+  if (hostId === undefined)
+    throw new NodeStateError(
+      "the node does not answer nodetool; finish a replacement once the node has joined",
+      "start Cassandra, wait until 'nodetool status' shows it UN, then run 'cassandra-pitr replace finish'",
+    );
   if (hostId !== state.host_id) {
-    throw new NodeStateError(`the node runs with host id ${hostId}, not ${state.host_id} (the node replaced): it did not take over its old place`, "check the Cassandra log for 'replace_address'; stop it, empty its disks and prepare the replacement again");
+    throw new NodeStateError(
+      `the node runs with host id ${hostId}, not ${state.host_id} (the node replaced): it did not take over its old place`,
+      "check the Cassandra log for 'replace_address'; stop it, empty its disks and prepare the replacement again",
+    );
   }
   o.say(`node ${hostId} joined with its old host id`);
   if (state.jvm_options_file && existsSync(state.jvm_options_file)) {
-    o.say(`${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`);
+    o.say(
+      `${o.dryRun ? "would remove" : "remove"} ${state.jvm_options.join(" ")} from '${state.jvm_options_file}'`,
+    );
     if (!o.dryRun) {
       const lines = (await readFile(state.jvm_options_file, "utf8")).split("\n");
-      await writeFile(state.jvm_options_file, lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"));
+      await writeFile(
+        state.jvm_options_file,
+        lines.filter((l, i) => l !== JVM_MARKER && lines[i - 1] !== JVM_MARKER).join("\n"),
+      );
     }
   }
   if (!o.dryRun) await rm(statePath);

@@ -38,7 +38,8 @@ export interface RingView {
 }
 
 /** The keyspaces a restore touches: every user keyspace of the ring (a node restore) or the named ones. */
-export type GuardScope = { readonly kind: "node" } | { readonly kind: "keyspaces"; readonly keyspaces: readonly string[] };
+export type GuardScope =
+  { readonly kind: "node" } | { readonly kind: "keyspaces"; readonly keyspaces: readonly string[] };
 
 export class ReplicasLiveError extends PitrError {
   override name = "ReplicasLiveError";
@@ -47,8 +48,10 @@ export class ReplicasLiveError extends PitrError {
   }
 }
 
-const WHY = "read repair and 'nodetool repair' would copy their newer data back onto this node, and this node's older data (rows deleted after the instant) back to them";
-const HINT = "restore every node of the cluster to the instant together (a cluster restore); or, when this node's disks were lost and it is being rebuilt, pass --replica-lost and run 'nodetool repair' on it afterwards";
+const WHY =
+  "read repair and 'nodetool repair' would copy their newer data back onto this node, and this node's older data (rows deleted after the instant) back to them";
+const HINT =
+  "restore every node of the cluster to the instant together (a cluster restore); or, when this node's disks were lost and it is being rebuilt, pass --replica-lost and run 'nodetool repair' on it afterwards";
 
 /** Replicas of each partition for a `replication` map as system_schema.keyspaces stores it. */
 export function replicasOf(replication: Readonly<Record<string, string>>): number {
@@ -73,7 +76,10 @@ export function decideReplicaGuard(view: RingView, self: string, scope: GuardSco
   const replicated = touched.filter((k) => k.replicas > 1);
   const ring = `ring read through ${view.via}: ${view.nodes.length} node(s), ${live.length} other(s) up`;
   if (live.length === 0 || replicated.length === 0) {
-    const why = live.length === 0 ? "no other node is up" : `every keyspace restored has one replica (${touched.map((k) => k.name).join(", ") || "none"})`;
+    const why =
+      live.length === 0
+        ? "no other node is up"
+        : `every keyspace restored has one replica (${touched.map((k) => k.name).join(", ") || "none"})`;
     return [`${ring}; a per-node restore is safe here: ${why}`];
   }
   throw new ReplicasLiveError(
@@ -105,23 +111,41 @@ export interface CqlCredentialSettings {
  * The CQL credentials the settings name, or undefined when no user is set. The password comes from a
  * file or an environment variable, never the config file or the command line (which `ps` shows).
  */
-export async function loadCqlCredentials(s: CqlCredentialSettings, env: NodeJS.ProcessEnv): Promise<CqlCredentials | undefined> {
+export async function loadCqlCredentials(
+  s: CqlCredentialSettings,
+  env: NodeJS.ProcessEnv,
+): Promise<CqlCredentials | undefined> {
   if (!s.cqlUsername) {
-    if (s.cqlPasswordFile || s.cqlPasswordEnv) throw new ConfigError("a CQL password is set but no cqlUsername", { hint: "set cqlUsername to the role the password belongs to" });
+    if (s.cqlPasswordFile || s.cqlPasswordEnv)
+      throw new ConfigError("a CQL password is set but no cqlUsername", {
+        hint: "set cqlUsername to the role the password belongs to",
+      });
     return undefined;
   }
   if (s.cqlPasswordFile) {
     try {
-      return { username: s.cqlUsername, password: (await readFile(s.cqlPasswordFile, "utf8")).replace(/\r?\n$/, "") };
+      return {
+        username: s.cqlUsername,
+        password: (await readFile(s.cqlPasswordFile, "utf8")).replace(/\r?\n$/, ""),
+      };
     } catch (err) {
-      throw new ConfigError(`cannot read the CQL password file '${s.cqlPasswordFile}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        hint: "check the path and that this user may read it (keep it mode 0600)",
-      });
+      throw new ConfigError(
+        `cannot read the CQL password file '${s.cqlPasswordFile}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          hint: "check the path and that this user may read it (keep it mode 0600)",
+        },
+      );
     }
   }
   const fromEnv = s.cqlPasswordEnv ? env[s.cqlPasswordEnv] : undefined;
-  if (s.cqlPasswordEnv && !fromEnv) throw new ConfigError(`the environment variable ${s.cqlPasswordEnv} (cqlPasswordEnv) is not set`, { hint: "export the password in the CLI's environment" });
-  if (fromEnv === undefined) throw new ConfigError(`cqlUsername '${s.cqlUsername}' is set but no password`, { hint: "set cqlPasswordFile or cqlPasswordEnv" });
+  if (s.cqlPasswordEnv && !fromEnv)
+    throw new ConfigError(`the environment variable ${s.cqlPasswordEnv} (cqlPasswordEnv) is not set`, {
+      hint: "export the password in the CLI's environment",
+    });
+  if (fromEnv === undefined)
+    throw new ConfigError(`cqlUsername '${s.cqlUsername}' is set but no password`, {
+      hint: "set cqlPasswordFile or cqlPasswordEnv",
+    });
   return { username: s.cqlUsername, password: fromEnv };
 }
 
@@ -135,11 +159,18 @@ interface DriverHost {
  * Reads the ring through the CQL driver from the given hosts (the first that answers) on the
  * cluster's native port, which is the same on every node (system.peers holds no port).
  */
-export async function readRing(contactPoints: readonly string[], port: number, signal?: AbortSignal, credentials?: CqlCredentials): Promise<RingView> {
+export async function readRing(
+  contactPoints: readonly string[],
+  port: number,
+  signal?: AbortSignal,
+  credentials?: CqlCredentials,
+): Promise<RingView> {
   const { default: cassandra } = await import("cassandra-driver");
   const client = new cassandra.Client({
     contactPoints: [...contactPoints],
-    ...(credentials ? { authProvider: new cassandra.auth.PlainTextAuthProvider(credentials.username, credentials.password) } : {}),
+    ...(credentials
+      ? { authProvider: new cassandra.auth.PlainTextAuthProvider(credentials.username, credentials.password) }
+      : {}),
     protocolOptions: { port },
     policies: { loadBalancing: new cassandra.policies.loadBalancing.RoundRobinPolicy() },
     socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
@@ -151,10 +182,18 @@ export async function readRing(contactPoints: readonly string[], port: number, s
   signal?.addEventListener("abort", abort, { once: true });
   try {
     await client.connect();
-    const rows = (await client.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces")).rows;
-    const keyspaces = rows.map((r) => ({ name: String(r["keyspace_name"]), replicas: replicasOf(r["replication"] as Record<string, string>) }));
+    const rows = (await client.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"))
+      .rows;
+    const keyspaces = rows.map((r) => ({
+      name: String(r["keyspace_name"]),
+      replicas: replicasOf(r["replication"] as Record<string, string>),
+    }));
     const hosts = client.hosts.values() as DriverHost[];
-    const nodes = hosts.map((h) => ({ hostId: String(h.hostId ?? ""), address: h.address.replace(/:\d+$/, ""), up: h.isUp() }));
+    const nodes = hosts.map((h) => ({
+      hostId: String(h.hostId ?? ""),
+      address: h.address.replace(/:\d+$/, ""),
+      up: h.isUp(),
+    }));
     return { via: contactPoints.map((c) => `${c}:${port}`).join(", "), nodes, keyspaces };
   } finally {
     signal?.removeEventListener("abort", abort);
@@ -175,7 +214,14 @@ export interface GuardOptions {
   readonly archivedNodes: () => Promise<readonly string[]>;
   readonly signal?: AbortSignal | undefined;
   /** The ring reader (tests give a fixed view). */
-  readonly read?: ((contactPoints: readonly string[], port: number, signal?: AbortSignal, credentials?: CqlCredentials) => Promise<RingView>) | undefined;
+  readonly read?:
+    | ((
+        contactPoints: readonly string[],
+        port: number,
+        signal?: AbortSignal,
+        credentials?: CqlCredentials,
+      ) => Promise<RingView>)
+    | undefined;
   /** For a ring whose `authenticator` is on. */
   readonly credentials?: CqlCredentials | undefined;
 }
@@ -185,13 +231,19 @@ export interface GuardOptions {
  * ReplicasLiveError (exit 17) when the restore would be undone by the live replicas.
  */
 export async function checkReplicaGuard(o: GuardOptions): Promise<string[]> {
-  if (o.replicaLost) return ["--replica-lost: a per-node restore is meant (the live replicas stay as they are; run 'nodetool repair' on this node once it is up)"];
+  if (o.replicaLost)
+    return [
+      "--replica-lost: a per-node restore is meant (the live replicas stay as they are; run 'nodetool repair' on this node once it is up)",
+    ];
   const yaml = await readCassandraYaml(o.cassandraConf);
   const contactPoints = o.ringFrom?.length ? [...o.ringFrom] : contactPointsOf(yaml);
   if (contactPoints.length === 0) {
     // This node is the only seed: the ring is unknown, but the archive knows the cluster's other nodes.
     const others = (await o.archivedNodes()).filter((n) => n !== o.self);
-    if (others.length === 0) return [`${yaml.file} names no seed but this node and the archive holds no other node of its cluster: a single-node cluster, whose restore is a per-node restore`];
+    if (others.length === 0)
+      return [
+        `${yaml.file} names no seed but this node and the archive holds no other node of its cluster: a single-node cluster, whose restore is a per-node restore`,
+      ];
     throw new ReplicasLiveError(
       `restoring node ${o.self} alone is refused: whether its other replicas are up is unknown (${yaml.file} names no seed but this node, and the archive holds ${others.length} other node(s) of its cluster: ${others.join(", ")})`,
       "pass --ring-from ADDRESS (another node's address) so the ring can be read; or, when this node's disks were lost and it is being rebuilt, --replica-lost",

@@ -33,24 +33,37 @@ export interface SegmentJob {
 
 export interface SegmentDone {
   readonly id: number;
-  readonly counts?: { mutations: number; withheld: number; withheldBeyondCassandra: number; withheldTruncated: number; passedThrough: number };
+  readonly counts?: {
+    mutations: number;
+    withheld: number;
+    withheldBeyondCassandra: number;
+    withheldTruncated: number;
+    passedThrough: number;
+  };
   /** A failure, as plain data (it crosses the thread boundary); `stage` says which check raised it. */
-  readonly error?: { name: string; code?: string; message: string; hint?: string; stage: "verify" | "filter" | "write" } | undefined;
+  readonly error?:
+    | { name: string; code?: string; message: string; hint?: string; stage: "verify" | "filter" | "write" }
+    | undefined;
 }
 
 let compiled: { text: string; filter: SegmentFilter } | undefined;
 
 function filterFor(specText: string, specPath: string): SegmentFilter {
-  if (compiled?.text !== specText) compiled = { text: specText, filter: compileReplayFilter(parseSpec(specText, specPath)) };
+  if (compiled?.text !== specText)
+    compiled = { text: specText, filter: compileReplayFilter(parseSpec(specText, specPath)) };
   return compiled.filter;
 }
 
 /** Decompresses and checks the archived bytes against the segment record. */
-export function verifySegment(job: Pick<SegmentJob, "key" | "name" | "sha256" | "size" | "compressed" | "assembled">): Buffer {
+export function verifySegment(
+  job: Pick<SegmentJob, "key" | "name" | "sha256" | "size" | "compressed" | "assembled">,
+): Buffer {
   const what = `archived segment '${job.key}'`;
   let bytes: Buffer;
   try {
-    bytes = job.assembled ? Buffer.from(job.compressed.buffer, job.compressed.byteOffset, job.compressed.length) : decompress(job.compressed);
+    bytes = job.assembled
+      ? Buffer.from(job.compressed.buffer, job.compressed.byteOffset, job.compressed.length)
+      : decompress(job.compressed);
   } catch (err) {
     throw new ChecksumMismatchError(what, `does not decompress (${(err as Error).message.split("\n")[0]})`);
   }
@@ -59,7 +72,10 @@ export function verifySegment(job: Pick<SegmentJob, "key" | "name" | "sha256" | 
 
 /** Writes `bytes` at `target` whole or not at all: a temporary name, one write, fsync, link, directory fsync. */
 export async function stageBytes(bytes: Uint8Array, target: string): Promise<void> {
-  const temp = join(dirname(target), `.cassandra-pitr-restore.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = join(
+    dirname(target),
+    `.cassandra-pitr-restore.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
+  );
   const handle = await open(temp, "wx", 0o644);
   try {
     try {
@@ -69,7 +85,9 @@ export async function stageBytes(bytes: Uint8Array, target: string): Promise<voi
       await handle.close();
     }
     await link(temp, target).catch((err: unknown) => {
-      throw (err as NodeJS.ErrnoException).code === "EEXIST" ? new TargetExistsError(target, "it appeared during the restore") : err;
+      throw (err as NodeJS.ErrnoException).code === "EEXIST"
+        ? new TargetExistsError(target, "it appeared during the restore")
+        : err;
     });
     await fsyncDir(dirname(target));
   } finally {
@@ -86,12 +104,20 @@ export async function runSegmentJob(job: SegmentJob): Promise<SegmentDone> {
     stage = "write";
     if (job.target !== null) await stageBytes(result.bytes, job.target);
     const { mutations, withheld, withheldBeyondCassandra, withheldTruncated, passedThrough } = result;
-    return { id: job.id, counts: { mutations, withheld, withheldBeyondCassandra, withheldTruncated, passedThrough } };
+    return {
+      id: job.id,
+      counts: { mutations, withheld, withheldBeyondCassandra, withheldTruncated, passedThrough },
+    };
   } catch (err) {
     const e = err as Error;
     return {
       id: job.id,
-      error: { name: e?.name ?? "Error", message: e?.message ?? String(err), stage, ...(isPitrError(err) ? { code: err.code, ...(err.hint ? { hint: err.hint } : {}) } : {}) },
+      error: {
+        name: e?.name ?? "Error",
+        message: e?.message ?? String(err),
+        stage,
+        ...(isPitrError(err) ? { code: err.code, ...(err.hint ? { hint: err.hint } : {}) } : {}),
+      },
     };
   }
 }

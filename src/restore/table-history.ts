@@ -26,20 +26,38 @@ const micros = (ms: number) => BigInt(ms) * 1000n;
 const qualified = (t: { keyspace: string; table: string }) => `${t.keyspace}.${t.table}`;
 
 /** The latest truncation at or before T of each restored table (by table id). */
-export function truncationsAt(events: readonly TableEvent[], tables: readonly SnapshotTable[], at: bigint): PlanTruncation[] {
+export function truncationsAt(
+  events: readonly TableEvent[],
+  tables: readonly SnapshotTable[],
+  at: bigint,
+): PlanTruncation[] {
   const out: PlanTruncation[] = [];
   for (const t of tables) {
-    const last = events.filter((e) => e.kind === "truncate" && e.tableId === t.tableId && micros(e.timeMs) <= at).at(-1);
-    if (last) out.push({ keyspace: t.keyspace, table: t.table, tableId: t.tableId, truncatedAtMs: last.timeMs, floorMicros: micros(last.timeMs) });
+    const last = events
+      .filter((e) => e.kind === "truncate" && e.tableId === t.tableId && micros(e.timeMs) <= at)
+      .at(-1);
+    if (last)
+      out.push({
+        keyspace: t.keyspace,
+        table: t.table,
+        tableId: t.tableId,
+        truncatedAtMs: last.timeMs,
+        floorMicros: micros(last.timeMs),
+      });
   }
   return out;
 }
 
 /** Why an incremental of a truncated table must not be placed; undefined when it may. */
-export function truncatedIncremental(tr: PlanTruncation | undefined, inc: Pick<IncrementalEntry, "foundTimeMs" | "maxTimestamp">): string | undefined {
+export function truncatedIncremental(
+  tr: PlanTruncation | undefined,
+  inc: Pick<IncrementalEntry, "foundTimeMs" | "maxTimestamp">,
+): string | undefined {
   if (!tr) return undefined;
-  if (inc.foundTimeMs <= tr.truncatedAtMs) return `flushed before the TRUNCATE at ${iso(tr.truncatedAtMs)} (it existed then, so Cassandra discarded it)`;
-  if (inc.maxTimestamp < tr.floorMicros) return `every write in it is stamped before the TRUNCATE at ${iso(tr.truncatedAtMs)} (max timestamp ${inc.maxTimestamp})`;
+  if (inc.foundTimeMs <= tr.truncatedAtMs)
+    return `flushed before the TRUNCATE at ${iso(tr.truncatedAtMs)} (it existed then, so Cassandra discarded it)`;
+  if (inc.maxTimestamp < tr.floorMicros)
+    return `every write in it is stamped before the TRUNCATE at ${iso(tr.truncatedAtMs)} (max timestamp ${inc.maxTimestamp})`;
   return undefined;
 }
 
@@ -63,9 +81,12 @@ export function refuseDroppedOrRecreated(
   const drop = events.find((e) => e.kind === "drop" && e.tableId === t.tableId);
   const other = laterIds.find((l) => l.id !== t.tableId);
   const name = qualified(t);
-  if (drop && micros(drop.timeMs) <= at && !other && !named) return `dropped at ${iso(drop.timeMs)}, at or before the restore point, and not re-created: it did not exist at T, so it is left out`;
+  if (drop && micros(drop.timeMs) <= at && !other && !named)
+    return `dropped at ${iso(drop.timeMs)}, at or before the restore point, and not re-created: it did not exist at T, so it is left out`;
   if (drop && micros(drop.timeMs) <= at) {
-    const recreated = other ? `; it was re-created as id ${other.id} (seen ${iso(other.whereMs)}, ${other.where})` : "";
+    const recreated = other
+      ? `; it was re-created as id ${other.id} (seen ${iso(other.whereMs)}, ${other.where})`
+      : "";
     const inGap = !other || micros(other.whereMs) > at;
     throw new PlanRefusedError(
       inGap ? "table-gap" : "table-recreated",
@@ -105,7 +126,14 @@ export function scratchRecovery(name: string, oldId: string, at: bigint): string
 }
 
 /** The same table name under other ids after the snapshot: later snapshots, incrementals, the live schema. */
-export function laterIdsOf(t: SnapshotTable, snap: SnapshotEntry, snapshots: readonly SnapshotEntry[], incrementals: readonly IncrementalEntry[], current: string | undefined, nowMs: number) {
+export function laterIdsOf(
+  t: SnapshotTable,
+  snap: SnapshotEntry,
+  snapshots: readonly SnapshotEntry[],
+  incrementals: readonly IncrementalEntry[],
+  current: string | undefined,
+  nowMs: number,
+) {
   const out: { id: string; whereMs: number; where: string }[] = [];
   for (const s of snapshots) {
     if (s.snapshotTimeMs <= snap.snapshotTimeMs) continue;
@@ -113,9 +141,11 @@ export function laterIdsOf(t: SnapshotTable, snap: SnapshotEntry, snapshots: rea
     if (x) out.push({ id: x.tableId, whereMs: s.snapshotTimeMs, where: `snapshot '${s.tag}'` });
   }
   for (const inc of incrementals) {
-    if (qualified(inc) === qualified(t) && inc.tableId !== t.tableId && inc.foundTimeMs > snap.snapshotTimeMs) out.push({ id: inc.tableId, whereMs: inc.foundTimeMs, where: `incremental ${inc.sstable}` });
+    if (qualified(inc) === qualified(t) && inc.tableId !== t.tableId && inc.foundTimeMs > snap.snapshotTimeMs)
+      out.push({ id: inc.tableId, whereMs: inc.foundTimeMs, where: `incremental ${inc.sstable}` });
   }
-  if (current !== undefined && current !== t.tableId) out.push({ id: current, whereMs: nowMs, where: "the live schema" });
+  if (current !== undefined && current !== t.tableId)
+    out.push({ id: current, whereMs: nowMs, where: "the live schema" });
   return out.sort((a, b) => a.whereMs - b.whereMs);
 }
 
@@ -129,7 +159,13 @@ function schemaOf(t: SnapshotTable, source: string): TableSchema | undefined {
  * archive holds for each restored table, each stated for the operator. Parsing the base schema here
  * also makes `plan` refuse a schema.cql that does not parse (E_SCHEMA_CQL, file and line).
  */
-export function schemaChanges(snap: SnapshotEntry, tables: readonly SnapshotTable[], snapshots: readonly SnapshotEntry[], events: readonly TableEvent[], at: bigint): { changes: SchemaChange[]; newest: SnapshotEntry | undefined } {
+export function schemaChanges(
+  snap: SnapshotEntry,
+  tables: readonly SnapshotTable[],
+  snapshots: readonly SnapshotEntry[],
+  events: readonly TableEvent[],
+  at: bigint,
+): { changes: SchemaChange[]; newest: SnapshotEntry | undefined } {
   const changes: SchemaChange[] = [];
   const later = snapshots.filter((s) => s.complete && s.snapshotTimeMs > snap.snapshotTimeMs);
   let newestUsed: SnapshotEntry | undefined;
@@ -137,12 +173,23 @@ export function schemaChanges(snap: SnapshotEntry, tables: readonly SnapshotTabl
     const base = schemaOf(t, `snapshot '${snap.tag}' ${qualified(t)} schema.cql`);
     const drop = events.find((e) => e.kind === "drop" && e.tableId === t.tableId && micros(e.timeMs) > at);
     if (drop) {
-      changes.push({ keyspace: t.keyspace, table: t.table, kind: "table-dropped-after", at: iso(drop.timeMs), statement: `table ${qualified(t)} (id ${t.tableId}) was dropped at ${iso(drop.timeMs)}, after the restore point: Cassandra no longer reads it, so it cannot be restored in place; restore into a scratch node that creates it from the snapshot's schema.cql` });
+      changes.push({
+        keyspace: t.keyspace,
+        table: t.table,
+        kind: "table-dropped-after",
+        at: iso(drop.timeMs),
+        statement: `table ${qualified(t)} (id ${t.tableId}) was dropped at ${iso(drop.timeMs)}, after the restore point: Cassandra no longer reads it, so it cannot be restored in place; restore into a scratch node that creates it from the snapshot's schema.cql`,
+      });
       continue;
     }
-    const newestSnap = [...later].reverse().find((s) => s.tables.some((x) => x.tableId === t.tableId && x.schemaCql));
+    const newestSnap = [...later]
+      .reverse()
+      .find((s) => s.tables.some((x) => x.tableId === t.tableId && x.schemaCql));
     if (!base || !newestSnap) continue;
-    const newest = schemaOf(newestSnap.tables.find((x) => x.tableId === t.tableId)!, `snapshot '${newestSnap.tag}' ${qualified(t)} schema.cql`);
+    const newest = schemaOf(
+      newestSnap.tables.find((x) => x.tableId === t.tableId)!,
+      `snapshot '${newestSnap.tag}' ${qualified(t)} schema.cql`,
+    );
     if (!newest) continue;
     newestUsed = newestSnap;
     changes.push(...columnChanges(t, base, newest, newestSnap, at));
@@ -150,14 +197,27 @@ export function schemaChanges(snap: SnapshotEntry, tables: readonly SnapshotTabl
   return { changes, newest: newestUsed };
 }
 
-function columnChanges(t: SnapshotTable, base: TableSchema, newest: TableSchema, newestSnap: SnapshotEntry, at: bigint): SchemaChange[] {
+function columnChanges(
+  t: SnapshotTable,
+  base: TableSchema,
+  newest: TableSchema,
+  newestSnap: SnapshotEntry,
+  at: bigint,
+): SchemaChange[] {
   const out: SchemaChange[] = [];
-  const live = (s: TableSchema) => new Map(s.columns.filter((c) => c.droppedAt === undefined).map((c) => [c.name, c]));
+  const live = (s: TableSchema) =>
+    new Map(s.columns.filter((c) => c.droppedAt === undefined).map((c) => [c.name, c]));
   const before = live(base);
   const where = `snapshot '${newestSnap.tag}' (${iso(newestSnap.snapshotTimeMs)})`;
   for (const c of newest.columns) {
     if (c.droppedAt === undefined && !before.has(c.name)) {
-      out.push({ keyspace: t.keyspace, table: t.table, kind: "column-added", column: c.name, statement: `column ${qualified(t)}.${c.name} was added after the base snapshot (it is in ${where}): harmless, the restore keeps it and restores the values it had at T` });
+      out.push({
+        keyspace: t.keyspace,
+        table: t.table,
+        kind: "column-added",
+        column: c.name,
+        statement: `column ${qualified(t)}.${c.name} was added after the base snapshot (it is in ${where}): harmless, the restore keeps it and restores the values it had at T`,
+      });
     } else if (c.droppedAt !== undefined && before.has(c.name) && c.droppedAt > at) {
       out.push({
         keyspace: t.keyspace,
@@ -168,7 +228,14 @@ function columnChanges(t: SnapshotTable, base: TableSchema, newest: TableSchema,
         statement: `column ${qualified(t)}.${c.name} was dropped at ${formatInstant(c.droppedAt)}, after the restore point: its values at T cannot come back in place (Cassandra hides every cell of a dropped column written before the drop); to recover them, restore into a scratch node with the schema at T (the base snapshot's schema.cql, e.g. 'cassandra-pitr verify --drill') and copy them from there`,
       });
     } else if (c.droppedAt !== undefined && before.has(c.name)) {
-      out.push({ keyspace: t.keyspace, table: t.table, kind: "column-dropped-before", column: c.name, at: formatInstant(c.droppedAt), statement: `column ${qualified(t)}.${c.name} was dropped at ${formatInstant(c.droppedAt)}, at or before the restore point: it had no values at T, as after the restore` });
+      out.push({
+        keyspace: t.keyspace,
+        table: t.table,
+        kind: "column-dropped-before",
+        column: c.name,
+        at: formatInstant(c.droppedAt),
+        statement: `column ${qualified(t)}.${c.name} was dropped at ${formatInstant(c.droppedAt)}, at or before the restore point: it had no values at T, as after the restore`,
+      });
     }
   }
   return out;

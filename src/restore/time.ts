@@ -49,14 +49,26 @@ function offsetMinutes(text: string, zone: string): number {
  * The calendar (leap years, month lengths) and the offset arithmetic are luxon's; the grammar and
  * the microseconds, which luxon does not keep, are ours.
  */
-function fromParts(text: string, y: string, mo: string, d: string, h: string, mi: string, s: string, frac: string | undefined, offsetMin: number): Instant {
+function fromParts(
+  text: string,
+  y: string,
+  mo: string,
+  d: string,
+  h: string,
+  mi: string,
+  s: string,
+  frac: string | undefined,
+  offsetMin: number,
+): Instant {
   const [hour, minute, second] = [+h, +mi, +s];
   // luxon reads 24:00 as the next midnight; a restore point must name one instant only.
   if (hour > 23 || minute > 59 || second > 59) throw new BadTimeError(text, "a field is out of range");
-  if (frac !== undefined && frac.length > 6) throw new BadTimeError(text, "more than 6 fractional digits (Cassandra keeps µs)");
+  if (frac !== undefined && frac.length > 6)
+    throw new BadTimeError(text, "more than 6 fractional digits (Cassandra keeps µs)");
   const zone = offsetMin === 0 ? "utc" : FixedOffsetZone.instance(offsetMin);
   const dt = DateTime.fromObject({ year: +y, month: +mo, day: +d, hour, minute, second }, { zone });
-  if (!dt.isValid) throw new BadTimeError(text, `no such date (${dt.invalidExplanation ?? dt.invalidReason ?? "invalid"})`);
+  if (!dt.isValid)
+    throw new BadTimeError(text, `no such date (${dt.invalidExplanation ?? dt.invalidReason ?? "invalid"})`);
   const micros = frac === undefined ? 0n : BigInt(frac.padEnd(6, "0"));
   const epochMicros = BigInt(dt.toMillis()) * 1000n + micros;
   const precision = frac === undefined ? "s" : frac.length <= 3 ? "ms" : "us";

@@ -27,13 +27,16 @@ export interface CassandraVersion {
 export class UnsupportedCassandraVersionError extends PitrError {
   override name = "UnsupportedCassandraVersionError";
   constructor(text: string, detail: string) {
-    super("E_USAGE", `cassandra version '${text}' ${detail}`, { hint: "give the release as major.minor.patch, e.g. 5.0.9 or 4.1.3" });
+    super("E_USAGE", `cassandra version '${text}' ${detail}`, {
+      hint: "give the release as major.minor.patch, e.g. 5.0.9 or 4.1.3",
+    });
   }
 }
 
 export function parseCassandraVersion(text: string): CassandraVersion {
   const t = text.trim();
-  if (/^trunk$/i.test(t)) return { text: t, major: 5, minor: 1, patch: Number.MAX_SAFE_INTEGER, preRelease: false };
+  if (/^trunk$/i.test(t))
+    return { text: t, major: 5, minor: 1, patch: Number.MAX_SAFE_INTEGER, preRelease: false };
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?(?:[-~.]?((?:alpha|beta|rc)\d*|SNAPSHOT))?$/i.exec(t);
   if (!m) throw new UnsupportedCassandraVersionError(text, "is not a version I can read");
   const major = Number(m[1]);
@@ -62,7 +65,13 @@ export function maxCommitLogVersion(v: CassandraVersion): number {
 
 /** The oldest release line that reads a descriptor version (for messages). */
 export function releaseReading(commitLogVersion: number): string {
-  return commitLogVersion <= 6 ? "3.0" : commitLogVersion === 7 ? "4.0" : commitLogVersion === 8 ? "5.0" : "5.1 (trunk)";
+  return commitLogVersion <= 6
+    ? "3.0"
+    : commitLogVersion === 7
+      ? "4.0"
+      : commitLogVersion === 8
+        ? "5.0"
+        : "5.1 (trunk)";
 }
 
 /** CASSANDRA-19448: restore_point_in_time takes 0, 3 or 6 fractional digits. Expected fix versions. */
@@ -84,7 +93,12 @@ const US_PER_S = 1_000_000n;
  * - older: restore point parsed at whole seconds (fraction ignored) into ms; skip when
  *   `precision.toMillis(maxTs) > rpit_ms` (toMillis truncates).
  */
-export function isAppliedAt(maxTimestamp: bigint, atMicros: bigint, fractional: boolean, precision: Precision): boolean {
+export function isAppliedAt(
+  maxTimestamp: bigint,
+  atMicros: bigint,
+  fractional: boolean,
+  precision: Precision,
+): boolean {
   if (fractional) {
     const tsMicros = precision === "MICROSECONDS" ? maxTimestamp : maxTimestamp * 1000n;
     return tsMicros <= atMicros;

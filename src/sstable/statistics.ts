@@ -55,8 +55,15 @@ export interface SstableStatistics {
 
 export class StatisticsError extends PitrError {
   override name = "StatisticsError";
-  constructor(readonly file: string, detail: string, readonly offset?: number) {
-    super("E_CHECKSUM_MISMATCH", `cannot read statistics '${file}': ${detail}${offset === undefined ? "" : ` at offset ${offset}`}`);
+  constructor(
+    readonly file: string,
+    detail: string,
+    readonly offset?: number,
+  ) {
+    super(
+      "E_CHECKSUM_MISMATCH",
+      `cannot read statistics '${file}': ${detail}${offset === undefined ? "" : ` at offset ${offset}`}`,
+    );
   }
 }
 
@@ -95,7 +102,12 @@ class Reader {
     return this.pos;
   }
   private need(n: number): number {
-    if (n < 0 || this.pos + n > this.end) throw new StatisticsError(this.file, `needs ${n} more byte(s), component ends at ${this.end}`, this.pos);
+    if (n < 0 || this.pos + n > this.end)
+      throw new StatisticsError(
+        this.file,
+        `needs ${n} more byte(s), component ends at ${this.end}`,
+        this.pos,
+      );
     const at = this.pos;
     this.pos += n;
     return at;
@@ -142,26 +154,31 @@ function locateStats(bytes: Uint8Array, version: string, file: string): { start:
   const tocStart = checksummed ? 8 : 4;
   const tocEnd = tocStart + count * 8;
   const headerEnd = tocEnd + (checksummed ? 4 : 0);
-  if (bytes.length < headerEnd) throw new StatisticsError(file, "file too short for its table of contents", 0);
+  if (bytes.length < headerEnd)
+    throw new StatisticsError(file, "file too short for its table of contents", 0);
   if (checksummed) {
     const first = crc32(bytes.subarray(0, 4));
     if (first !== view.getUint32(4)) throw new StatisticsError(file, "component count checksum mismatch", 4);
     const second = crc32(bytes.subarray(8, tocEnd), first);
-    if (second !== view.getUint32(tocEnd)) throw new StatisticsError(file, "table of contents checksum mismatch", tocEnd);
+    if (second !== view.getUint32(tocEnd))
+      throw new StatisticsError(file, "table of contents checksum mismatch", tocEnd);
   }
   const entries: { type: number; offset: number }[] = [];
-  for (let i = 0; i < count; i++) entries.push({ type: view.getInt32(tocStart + i * 8), offset: view.getInt32(tocStart + i * 8 + 4) });
+  for (let i = 0; i < count; i++)
+    entries.push({ type: view.getInt32(tocStart + i * 8), offset: view.getInt32(tocStart + i * 8 + 4) });
   const index = entries.findIndex((e) => e.type === STATS_TYPE);
   const entry = entries[index];
   if (!entry) throw new StatisticsError(file, "no STATS component");
   const next = entries.filter((e) => e.offset > entry.offset).map((e) => e.offset);
   const limit = next.length > 0 ? Math.min(...next) : bytes.length;
-  if (entry.offset < headerEnd || limit > bytes.length) throw new StatisticsError(file, "STATS component outside the file", entry.offset);
+  if (entry.offset < headerEnd || limit > bytes.length)
+    throw new StatisticsError(file, "STATS component outside the file", entry.offset);
   const end = checksummed ? limit - 4 : limit;
   if (end < entry.offset) throw new StatisticsError(file, "STATS component too short", entry.offset);
   if (checksummed) {
     const computed = crc32(bytes.subarray(entry.offset, end));
-    if (computed !== view.getUint32(end)) throw new StatisticsError(file, "STATS component checksum mismatch", end);
+    if (computed !== view.getUint32(end))
+      throw new StatisticsError(file, "STATS component checksum mismatch", end);
   }
   return { start: entry.offset, end };
 }
@@ -172,7 +189,11 @@ function skipEstimatedHistogram(r: Reader): void {
 }
 
 /** Parses Statistics.db bytes of an sstable of `version` (the two letters of its name). */
-export function parseStatistics(bytes: Uint8Array, version: string, file = "Statistics.db"): SstableStatistics {
+export function parseStatistics(
+  bytes: Uint8Array,
+  version: string,
+  file = "Statistics.db",
+): SstableStatistics {
   if (!/^[a-z]{2}$/.test(version)) throw new StatisticsError(file, `unknown sstable version '${version}'`);
   if (version < "ma") throw new StatisticsError(file, `sstable version '${version}' is older than 3.0 (ma)`);
   const features = statisticsFeatures(version);
@@ -185,7 +206,14 @@ export function parseStatistics(bytes: Uint8Array, version: string, file = "Stat
   const maxTimestamp = r.int64();
   const base = { version, commitLogUpperBound, minTimestamp, maxTimestamp };
   if (features.improvedMinMax) {
-    return { ...base, commitLogLowerBound: undefined, commitLogIntervals: undefined, repairedAt: undefined, totalRows: undefined, originatingHostId: undefined };
+    return {
+      ...base,
+      commitLogLowerBound: undefined,
+      commitLogIntervals: undefined,
+      repairedAt: undefined,
+      totalRows: undefined,
+      originatingHostId: undefined,
+    };
   }
   r.skip(4 * 4 + 8); // local deletion times, TTLs, compression ratio
   r.int32(); // max bin size (legacy)

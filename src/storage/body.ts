@@ -43,7 +43,8 @@ function youngGenerationGc(): () => void {
     try {
       setFlagsFromString("--expose-gc");
       const exposed: unknown = runInNewContext("gc");
-      if (typeof exposed === "function") gc = () => (exposed as (options: { type: "minor" }) => void)({ type: "minor" });
+      if (typeof exposed === "function")
+        gc = () => (exposed as (options: { type: "minor" }) => void)({ type: "minor" });
     } catch {
       // keep the no-op
     }
@@ -53,5 +54,8 @@ function youngGenerationGc(): () => void {
 
 /** For backends without `capabilities.lateMetadata`: a caller passing it has a bug, not bad input. */
 export function refuseLateMetadata(options: PutOptions, scheme: string): void {
-  if (options.lateMetadata !== undefined) throw new Error(`${scheme}:// backend cannot store metadata after the body (capabilities.lateMetadata is false)`);
+  if (options.lateMetadata !== undefined)
+    throw new Error(
+      `${scheme}:// backend cannot store metadata after the body (capabilities.lateMetadata is false)`,
+    );
 }

@@ -22,7 +22,11 @@ export function isPreconditionFailed(err: unknown): boolean {
 }
 
 /** The object's size and metadata, or undefined when there is none under `key`. */
-export async function headIfExists(backend: Backend, key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+export async function headIfExists(
+  backend: Backend,
+  key: string,
+  signal?: AbortSignal,
+): Promise<ObjectInfo | undefined> {
   try {
     return await backend.head(key, { signal });
   } catch (err) {
@@ -38,7 +42,8 @@ export async function exists(backend: Backend, key: string, signal?: AbortSignal
 /** All of a stream's bytes in one buffer. For small objects only (documents, records). */
 export async function readToBuffer(stream: Readable | AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  for await (const chunk of stream)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
 }
 
@@ -52,7 +57,12 @@ export async function readText(backend: Backend, key: string, signal?: AbortSign
 }
 
 /** The object parsed as JSON; text that does not parse throws `invalid(detail)` (the kind's error). */
-export async function readJson(backend: Backend, key: string, invalid: (detail: string) => Error, signal?: AbortSignal): Promise<unknown> {
+export async function readJson(
+  backend: Backend,
+  key: string,
+  invalid: (detail: string) => Error,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const text = await readText(backend, key, signal);
   try {
     return JSON.parse(text) as unknown;
@@ -86,7 +96,12 @@ export interface DocumentPut {
  * and checks the storage holds exactly those bytes. "stored": written and verified; "existed": the
  * key already held the same object by `same`. Anything else throws `conflict`.
  */
-export async function putDocumentIfAbsent(backend: Backend, key: string, bytes: Uint8Array, options: DocumentPut): Promise<"stored" | "existed"> {
+export async function putDocumentIfAbsent(
+  backend: Backend,
+  key: string,
+  bytes: Uint8Array,
+  options: DocumentPut,
+): Promise<"stored" | "existed"> {
   const { signal } = options;
   try {
     await backend.put(key, bytes, { ifAbsent: true, metadata: options.metadata, signal });
@@ -97,7 +112,8 @@ export async function putDocumentIfAbsent(backend: Backend, key: string, bytes: 
     throw options.conflict(ANOTHER_OBJECT);
   }
   const readBack = await readBytes(backend, key, signal);
-  if (!readBack.equals(bytes)) throw options.conflict(`reads back as ${readBack.length} other bytes right after it was stored`);
+  if (!readBack.equals(bytes))
+    throw options.conflict(`reads back as ${readBack.length} other bytes right after it was stored`);
   return "stored";
 }
 
@@ -106,7 +122,11 @@ export async function putDocumentIfAbsent(backend: Backend, key: string, bytes: 
  * failure no new call starts, and that failure is thrown once every running call has settled, so a
  * caller's cleanup never races a write still in flight.
  */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: { error: unknown } | undefined;

@@ -51,8 +51,10 @@ export function validatePrefix(prefix: string): string {
   segments.forEach((segment, i) => {
     const last = i === segments.length - 1;
     if (segment === "" && !last) reject(prefix, "prefix contains an empty segment ('//')");
-    if (segment === ".." || (segment === "." && !last)) reject(prefix, `prefix contains a '${segment}' segment`);
-    if (segment.startsWith(".") && !(last && segment === ".")) reject(prefix, `prefix segment '${describe(segment)}' starts with '.'`);
+    if (segment === ".." || (segment === "." && !last))
+      reject(prefix, `prefix contains a '${segment}' segment`);
+    if (segment.startsWith(".") && !(last && segment === "."))
+      reject(prefix, `prefix segment '${describe(segment)}' starts with '.'`);
   });
   return prefix;
 }

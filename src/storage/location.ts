@@ -101,9 +101,11 @@ function parsePrefix(display: string, raw: string): string {
   } catch {
     bad(display, "the prefix is not valid percent-encoding");
   }
-  if (!/^[A-Za-z0-9._=:+@\-/]+$/.test(decoded)) bad(display, "the prefix contains a character outside [A-Za-z0-9._=:+@-/]");
+  if (!/^[A-Za-z0-9._=:+@\-/]+$/.test(decoded))
+    bad(display, "the prefix contains a character outside [A-Za-z0-9._=:+@-/]");
   for (const segment of decoded.split("/")) {
-    if (segment === "" || segment === "." || segment === "..") bad(display, "the prefix contains an empty, '.' or '..' segment");
+    if (segment === "" || segment === "." || segment === "..")
+      bad(display, "the prefix contains an empty, '.' or '..' segment");
   }
   return decoded;
 }
@@ -141,7 +143,9 @@ interface UrlParts {
 
 function splitUrl(url: string): UrlParts {
   if (typeof url !== "string" || url.trim() === "") {
-    throw new ConfigError("the archive location is empty", { hint: "set archive (or CASSANDRA_PITR_ARCHIVE) to a URL such as file:///var/lib/cassandra-pitr/archive" });
+    throw new ConfigError("the archive location is empty", {
+      hint: "set archive (or CASSANDRA_PITR_ARCHIVE) to a URL such as file:///var/lib/cassandra-pitr/archive",
+    });
   }
   const display = redact(url.trim());
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url.trim());
@@ -152,7 +156,11 @@ function splitUrl(url: string): UrlParts {
     bad(display, `unknown scheme '${scheme}'`);
   }
   if (hasUserinfo(url)) {
-    bad(display, "credentials in the URL are not supported", "put credentials in the environment (see docs/backends.md)");
+    bad(
+      display,
+      "credentials in the URL are not supported",
+      "put credentials in the environment (see docs/backends.md)",
+    );
   }
   if (rest.includes("#")) bad(display, "fragments are not supported");
   const q = rest.indexOf("?");
@@ -160,7 +168,13 @@ function splitUrl(url: string): UrlParts {
   const body = q >= 0 ? rest.slice(0, q) : rest;
   if (query !== "" && scheme !== "az") bad(display, "query parameters are not supported for this scheme");
   const slash = body.indexOf("/");
-  return { display, scheme: scheme as Scheme, host: slash >= 0 ? body.slice(0, slash) : body, pathPart: slash >= 0 ? body.slice(slash) : "", query };
+  return {
+    display,
+    scheme: scheme as Scheme,
+    host: slash >= 0 ? body.slice(0, slash) : body,
+    pathPart: slash >= 0 ? body.slice(slash) : "",
+    query,
+  };
 }
 
 function fileLocation({ display, host, pathPart }: UrlParts): FileLocation {
@@ -171,7 +185,8 @@ function fileLocation({ display, host, pathPart }: UrlParts): FileLocation {
   } catch {
     bad(display, "not a valid file URL");
   }
-  if (!path.isAbsolute(root) || pathPart === "" || pathPart === "/") bad(display, "the path must be an absolute directory other than '/'");
+  if (!path.isAbsolute(root) || pathPart === "" || pathPart === "/")
+    bad(display, "the path must be an absolute directory other than '/'");
   root = path.resolve(root);
   if (root === "/") bad(display, "the path must be an absolute directory other than '/'");
   return { scheme: "file", display, root };
@@ -179,15 +194,26 @@ function fileLocation({ display, host, pathPart }: UrlParts): FileLocation {
 
 function s3Location({ display, host, pathPart }: UrlParts, env: Env): S3Location {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
-  const endpoint = nonEmpty(env["CASSANDRA_PITR_S3_ENDPOINT"]) ?? nonEmpty(env["AWS_ENDPOINT_URL_S3"]) ?? nonEmpty(env["AWS_ENDPOINT_URL"]);
+  const endpoint =
+    nonEmpty(env["CASSANDRA_PITR_S3_ENDPOINT"]) ??
+    nonEmpty(env["AWS_ENDPOINT_URL_S3"]) ??
+    nonEmpty(env["AWS_ENDPOINT_URL"]);
   if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^/?#]+\/?$/.test(endpoint))) {
-    bad(display, `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path or credentials`, "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000");
+    bad(
+      display,
+      `the S3 endpoint '${redact(endpoint)}' is not an http(s) URL without a path or credentials`,
+      "set CASSANDRA_PITR_S3_ENDPOINT like http://127.0.0.1:9000",
+    );
   }
   const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
   const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
   const sessionToken = nonEmpty(env["AWS_SESSION_TOKEN"]);
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    bad(display, "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", "set both, or neither to use the default AWS credential chain");
+    bad(
+      display,
+      "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set",
+      "set both, or neither to use the default AWS credential chain",
+    );
   }
   return {
     scheme: "s3",
@@ -197,12 +223,16 @@ function s3Location({ display, host, pathPart }: UrlParts, env: Env): S3Location
     region: nonEmpty(env["AWS_REGION"]) ?? nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1",
     endpoint: endpoint?.replace(/\/$/, ""),
     forcePathStyle: endpoint !== undefined,
-    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+    credentials:
+      accessKeyId !== undefined && secretAccessKey !== undefined
+        ? { accessKeyId, secretAccessKey, sessionToken }
+        : undefined,
   };
 }
 
 function gcsLocation({ display, host, pathPart }: UrlParts, env: Env): GcsLocation {
-  if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(host)) bad(display, `'${host}' is not a valid bucket name`);
+  if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(host))
+    bad(display, `'${host}' is not a valid bucket name`);
   const emulator = nonEmpty(env["STORAGE_EMULATOR_HOST"]);
   return {
     scheme: "gs",
@@ -211,7 +241,11 @@ function gcsLocation({ display, host, pathPart }: UrlParts, env: Env): GcsLocati
     prefix: parsePrefix(display, pathPart),
     // Accepted with or without a scheme and with or without the "/storage/v1" API path.
     apiEndpoint:
-      emulator === undefined ? undefined : (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`).replace(/\/+$/, "").replace(/\/storage\/v1$/, ""),
+      emulator === undefined
+        ? undefined
+        : (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`)
+            .replace(/\/+$/, "")
+            .replace(/\/storage\/v1$/, ""),
     projectId: nonEmpty(env["GOOGLE_CLOUD_PROJECT"]),
   };
 }
@@ -221,11 +255,19 @@ function azureLocation({ display, host: account, pathPart, query }: UrlParts, en
   const parts = pathPart.replace(/^\/+/, "").split("/");
   const container = parts[0] ?? "";
   if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(container)) {
-    bad(display, container === "" ? "the container is missing" : `'${container}' is not a valid container name`, "use az://account/container/prefix");
+    bad(
+      display,
+      container === "" ? "the container is missing" : `'${container}' is not a valid container name`,
+      "use az://account/container/prefix",
+    );
   }
   const endpoint = nonEmpty(env["CASSANDRA_PITR_AZURE_ENDPOINT"]);
   if (endpoint !== undefined && (hasUserinfo(endpoint) || !/^https?:\/\/[^?#]+$/.test(endpoint))) {
-    bad(display, `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL without credentials`, "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1");
+    bad(
+      display,
+      `the Azure endpoint '${redact(endpoint)}' is not an http(s) URL without credentials`,
+      "set CASSANDRA_PITR_AZURE_ENDPOINT like http://127.0.0.1:10000/devstoreaccount1",
+    );
   }
   return {
     scheme: "az",

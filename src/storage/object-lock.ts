@@ -22,7 +22,9 @@ export interface BucketLockState {
 }
 
 /** The policy the settings ask for, or undefined when objectLock is `none`. */
-export function objectLockPolicy(config: Pick<Config, "objectLock" | "objectLockRetention">): ObjectLockPolicy | undefined {
+export function objectLockPolicy(
+  config: Pick<Config, "objectLock" | "objectLockRetention">,
+): ObjectLockPolicy | undefined {
   if (config.objectLock === "none") return undefined;
   if (config.objectLockRetention === undefined) {
     throw new ConfigError(`objectLock: ${config.objectLock} needs objectLockRetention`, {
@@ -35,16 +37,22 @@ export function objectLockPolicy(config: Pick<Config, "objectLock" | "objectLock
 /** Refuses a lock policy on a location that cannot hold per-object locks. */
 export function requireLockableLocation(location: Location, policy: ObjectLockPolicy | undefined): void {
   if (policy === undefined || location.scheme === "s3") return;
-  throw new ConfigError(`objectLock: ${policy.mode} is supported on s3:// archives only, not on '${location.display}'`, {
-    hint: "on Azure and GCS set a retention policy on the container or bucket instead (docs/least-privilege.md), and set objectLock: none",
-  });
+  throw new ConfigError(
+    `objectLock: ${policy.mode} is supported on s3:// archives only, not on '${location.display}'`,
+    {
+      hint: "on Azure and GCS set a retention policy on the container or bucket instead (docs/least-privilege.md), and set objectLock: none",
+    },
+  );
 }
 
 /**
  * What the bucket of an s3:// location says about object lock (one GetObjectLockConfiguration);
  * undefined for other schemes.
  */
-export async function readBucketLockState(location: Location, signal?: AbortSignal): Promise<BucketLockState | undefined> {
+export async function readBucketLockState(
+  location: Location,
+  signal?: AbortSignal,
+): Promise<BucketLockState | undefined> {
   if (location.scheme !== "s3") return undefined;
   const { createBackend } = await import("./backends/s3.js");
   const backend = createBackend(location);

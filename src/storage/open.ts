@@ -22,7 +22,9 @@ export interface OpenOptions {
   /** Environment to read settings from; defaults to process.env. */
   env?: Env | undefined;
   /** Injected for tests: called before each retry. */
-  onRetry?: ((info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void) | undefined;
+  onRetry?:
+    | ((info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void)
+    | undefined;
 }
 
 /**
@@ -45,15 +47,22 @@ export async function openBackend(url: string, options: OpenOptions = {}): Promi
 
 export async function openLocation(location: Location, options: OpenOptions = {}): Promise<Backend> {
   requireLockableLocation(location, options.objectLock);
-  const located = location.scheme === "s3" && options.objectLock !== undefined ? { ...location, objectLock: options.objectLock } : location;
+  const located =
+    location.scheme === "s3" && options.objectLock !== undefined
+      ? { ...location, objectLock: options.objectLock }
+      : location;
   let backend = await createBackendFor(located);
   if (options.dryRun) backend = withDryRun(backend);
   backend = withEncryption(backend, options.encryption);
   const policy: RetryPolicy =
-    options.retry === false ? { ...DEFAULT_RETRY_POLICY, attempts: 1 } : { ...DEFAULT_RETRY_POLICY, ...(options.retry ?? {}) };
-  const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter(
-    (s): s is AbortSignal => s !== undefined,
-  );
-  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    options.retry === false
+      ? { ...DEFAULT_RETRY_POLICY, attempts: 1 }
+      : { ...DEFAULT_RETRY_POLICY, ...(options.retry ?? {}) };
+  const signals = [
+    options.signal,
+    options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
+  ].filter((s): s is AbortSignal => s !== undefined);
+  const signal =
+    signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
   return withRetry(backend, { policy, signal, onRetry: options.onRetry });
 }

@@ -31,7 +31,11 @@ export interface PartOptions {
  * `single`. On failure, every part in flight has settled before this rejects, so the caller can
  * abort the multipart upload knowing nothing more will be sent.
  */
-export async function putInParts<T>(body: AsyncIterable<Uint8Array | string>, sink: PartSink<T>, options: PartOptions): Promise<T[] | undefined> {
+export async function putInParts<T>(
+  body: AsyncIterable<Uint8Array | string>,
+  sink: PartSink<T>,
+  options: PartOptions,
+): Promise<T[] | undefined> {
   const upload = new PartUpload(sink, options.partSize, Math.max(2, options.buffers));
   try {
     for await (const raw of body) {
@@ -90,7 +94,9 @@ class PartUpload<T> {
   /** The body ended: one request when no part was sent yet, else the last part, then every result. */
   async finish(): Promise<T[] | undefined> {
     if (this.sent === 0) {
-      await this.sink.single(this.current === undefined ? Buffer.alloc(0) : this.current.subarray(0, this.fill));
+      await this.sink.single(
+        this.current === undefined ? Buffer.alloc(0) : this.current.subarray(0, this.fill),
+      );
       return undefined;
     }
     if (this.current !== undefined && this.fill > 0) this.send(this.current, this.fill);

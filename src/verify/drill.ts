@@ -58,18 +58,33 @@ export interface Expectation {
 /** `ks.table>=N` (also <=, =, ==, !=, >, <). */
 export function parseExpectation(raw: string): Expectation {
   const m = /^\s*([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s*(>=|<=|==|!=|=|>|<)\s*(\d+)\s*$/.exec(raw);
-  if (!m) throw new UsageError(`--expect '${raw}' does not parse`, { hint: "write keyspace.table OP N, e.g. --expect \"shop.orders>=1000\" (OP: >= <= = != > <)" });
-  return { raw: raw.trim(), keyspace: m[1]!, table: m[2]!, op: (m[3] === "==" ? "=" : m[3]) as CompareOp, value: Number(m[4]) };
+  if (!m)
+    throw new UsageError(`--expect '${raw}' does not parse`, {
+      hint: 'write keyspace.table OP N, e.g. --expect "shop.orders>=1000" (OP: >= <= = != > <)',
+    });
+  return {
+    raw: raw.trim(),
+    keyspace: m[1]!,
+    table: m[2]!,
+    op: (m[3] === "==" ? "=" : m[3]) as CompareOp,
+    value: Number(m[4]),
+  };
 }
 
 export function compare(actual: number, op: CompareOp, value: number): boolean {
   switch (op) {
-    case ">=": return actual >= value;
-    case "<=": return actual <= value;
-    case "=": return actual === value;
-    case "!=": return actual !== value;
-    case ">": return actual > value;
-    case "<": return actual < value;
+    case ">=":
+      return actual >= value;
+    case "<=":
+      return actual <= value;
+    case "=":
+      return actual === value;
+    case "!=":
+      return actual !== value;
+    case ">":
+      return actual > value;
+    case "<":
+      return actual < value;
   }
 }
 
@@ -173,7 +188,11 @@ export interface DrillEvidenceDoc extends EvidenceSummaryFields {
     readonly bytes: RestorePlan["bytes"] | null;
     readonly warnings: string[];
   } | null;
-  readonly scratch: { readonly cassandra_version: string | null; readonly port_base: number | null; readonly kept_at: string | null };
+  readonly scratch: {
+    readonly cassandra_version: string | null;
+    readonly port_base: number | null;
+    readonly kept_at: string | null;
+  };
   readonly checks: CqlCheckResult[];
   readonly expectations: ExpectationResult[];
   readonly timings_ms: Record<string, number>;
@@ -259,7 +278,16 @@ async function runCheck(session: CqlSession, cql: string): Promise<CqlCheckResul
       ms: Math.round(performance.now() - started),
     };
   } catch (e) {
-    return { cql, status: "failed", row_count: null, count: null, rows: [], rows_truncated: false, error: messageOf(e), ms: Math.round(performance.now() - started) };
+    return {
+      cql,
+      status: "failed",
+      row_count: null,
+      count: null,
+      rows: [],
+      rows_truncated: false,
+      error: messageOf(e),
+      ms: Math.round(performance.now() - started),
+    };
   }
 }
 
@@ -273,19 +301,27 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   let kept: string | null = null;
   try {
     scratch = await o.createScratch();
-    o.say(`scratch node in '${scratch.dir}' (Cassandra ${scratch.cassandraVersion}, port base ${scratch.portBase})`);
+    o.say(
+      `scratch node in '${scratch.dir}' (Cassandra ${scratch.cassandraVersion}, port base ${scratch.portBase})`,
+    );
     await drillSteps(o, scratch, p);
   } catch (e) {
     failure = e;
   } finally {
     if (scratch) {
       const keep = o.keepScratch;
-      await scratch.dispose(keep).catch((e: unknown) => o.say(`warning: could not clean up the scratch node: ${messageOf(e)}`));
+      await scratch
+        .dispose(keep)
+        .catch((e: unknown) => o.say(`warning: could not clean up the scratch node: ${messageOf(e)}`));
       if (keep) kept = scratch.dir;
     }
   }
   p.timings["total"] = Math.round(performance.now() - t0);
-  const scratchDoc = { cassandra_version: scratch?.cassandraVersion ?? null, port_base: scratch?.portBase ?? null, kept_at: kept };
+  const scratchDoc = {
+    cassandra_version: scratch?.cassandraVersion ?? null,
+    port_base: scratch?.portBase ?? null,
+    kept_at: kept,
+  };
   const evidence = drillEvidence(o, ranAt, p, scratchDoc, failure);
   const key = evidenceKey(o.identity, ranAt);
   await storeEvidence(o, key, evidence, failure);
@@ -310,8 +346,11 @@ async function drillSteps(o: DrillOptions, scratch: ScratchNode, p: DrillProgres
   };
   const plan = await timed("plan", () => drillPlan(o, scratch.cassandraVersion, p));
   const snapStep = plan.steps.find((x) => x.kind === "snapshot");
-  if (!snapStep || snapStep.kind !== "snapshot") throw new PitrError("E_PLAN_REFUSED", "the plan has no snapshot to restore from");
-  o.say(`plan: snapshot '${snapStep.tag}', ${plan.steps.filter((x) => x.kind === "segment").length} segment(s), ${plan.bytes.total} B; scope ${plan.scope.tables.map(qualified).join(", ")}`);
+  if (!snapStep || snapStep.kind !== "snapshot")
+    throw new PitrError("E_PLAN_REFUSED", "the plan has no snapshot to restore from");
+  o.say(
+    `plan: snapshot '${snapStep.tag}', ${plan.steps.filter((x) => x.kind === "segment").length} segment(s), ${plan.bytes.total} B; scope ${plan.scope.tables.map(qualified).join(", ")}`,
+  );
   const schemas = await snapshotSchemas(o, plan, snapStep);
 
   // 3. Start the scratch node and create the schema.
@@ -328,7 +367,12 @@ async function drillSteps(o: DrillOptions, scratch: ScratchNode, p: DrillProgres
   o.say(`scratch node replayed to ${plan.cutoff.value} UTC and answers CQL`);
   await timed("checks", () => runChecks(o, scratch, plan, p));
   await timed("finish", async () => {
-    await finishRestore({ cassandraConf: scratch.paths.cassandraConf, isNodeRunning: () => scratch.isRunning(), say: (l) => o.say(`  ${l}`), dryRun: false });
+    await finishRestore({
+      cassandraConf: scratch.paths.cassandraConf,
+      isNodeRunning: () => scratch.isRunning(),
+      say: (l) => o.say(`  ${l}`),
+      dryRun: false,
+    });
     await scratch.stop();
   });
 }
@@ -340,34 +384,58 @@ async function drillPlan(o: DrillOptions, version: string, p: DrillProgress): Pr
   if (!keyspaces?.length && !tables?.length) {
     const probe = await o.plan({ targetVersion: version });
     tables = probe.scope.tables.filter((t) => !SYSTEM_KEYSPACES.has(t.keyspace)).map(qualified);
-    if (tables.length === 0) throw new PitrError("E_PLAN_REFUSED", "the snapshot to restore from holds no user tables: nothing to drill", { hint: "snapshot user keyspaces (cassandra-pitr snapshot KEYSPACE), or name --keyspace/--table" });
+    if (tables.length === 0)
+      throw new PitrError(
+        "E_PLAN_REFUSED",
+        "the snapshot to restore from holds no user tables: nothing to drill",
+        { hint: "snapshot user keyspaces (cassandra-pitr snapshot KEYSPACE), or name --keyspace/--table" },
+      );
     keyspaces = undefined;
   }
   const plan = await o.plan({ keyspaces, tables, targetVersion: version });
   p.plan = plan;
-  if (plan.scope.kind === "node" || plan.jvmOptions.length === 0) throw new PitrError("E_INTERNAL", "the drill plan has no replay list");
+  if (plan.scope.kind === "node" || plan.jvmOptions.length === 0)
+    throw new PitrError("E_INTERNAL", "the drill plan has no replay list");
   return plan;
 }
 
 /** Each table's schema from the snapshot's manifest (WITH ID, so replayed mutations match the table). */
-async function snapshotSchemas(o: DrillOptions, plan: RestorePlan, snapStep: SnapshotStep): Promise<(TableRef & { cql: string })[]> {
+async function snapshotSchemas(
+  o: DrillOptions,
+  plan: RestorePlan,
+  snapStep: SnapshotStep,
+): Promise<(TableRef & { cql: string })[]> {
   const stored = (await listSnapshots(o.backend, o.identity, { signal: o.signal })).find(
-    (x) => x.manifest.tag === snapStep.tag && Date.parse(x.manifest.snapshot_time) === snapStep.snapshotTimeMs,
+    (x) =>
+      x.manifest.tag === snapStep.tag && Date.parse(x.manifest.snapshot_time) === snapStep.snapshotTimeMs,
   );
-  if (!stored) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' has no manifest in the archive`);
+  if (!stored)
+    throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' has no manifest in the archive`);
   return plan.scope.tables.map((t) => {
     const entry = stored.manifest.tables.find((m) => m.keyspace === t.keyspace && m.table === t.table);
-    if (!entry?.schema_cql) throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' records no schema for ${qualified(t)}`, { hint: "the drill creates each table from the snapshot's schema.cql" });
-    if (!/WITH\s+ID\s*=/i.test(entry.schema_cql)) throw new PitrError("E_PLAN_REFUSED", `the schema of ${qualified(t)} in snapshot '${snapStep.tag}' has no WITH ID; replayed mutations would not match the table`);
+    if (!entry?.schema_cql)
+      throw new PitrError("E_NOT_FOUND", `snapshot '${snapStep.tag}' records no schema for ${qualified(t)}`, {
+        hint: "the drill creates each table from the snapshot's schema.cql",
+      });
+    if (!/WITH\s+ID\s*=/i.test(entry.schema_cql))
+      throw new PitrError(
+        "E_PLAN_REFUSED",
+        `the schema of ${qualified(t)} in snapshot '${snapStep.tag}' has no WITH ID; replayed mutations would not match the table`,
+      );
     return { ...t, cql: entry.schema_cql };
   });
 }
 
-async function createSchemas(scratch: ScratchNode, schemas: readonly (TableRef & { cql: string })[]): Promise<void> {
+async function createSchemas(
+  scratch: ScratchNode,
+  schemas: readonly (TableRef & { cql: string })[],
+): Promise<void> {
   const session = await scratch.connect();
   try {
     for (const ks of [...new Set(schemas.map((t) => t.keyspace))]) {
-      await session.execute(`CREATE KEYSPACE IF NOT EXISTS ${ident(ks)} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+      await session.execute(
+        `CREATE KEYSPACE IF NOT EXISTS ${ident(ks)} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+      );
     }
     for (const t of schemas) for (const stmt of splitStatements(t.cql)) await session.execute(stmt);
   } finally {
@@ -395,20 +463,33 @@ async function restoreScratch(o: DrillOptions, scratch: ScratchNode, plan: Resto
 }
 
 /** The CQL checks (default: a count of each table in scope), then the expectations on row counts. */
-async function runChecks(o: DrillOptions, scratch: ScratchNode, plan: RestorePlan, p: DrillProgress): Promise<void> {
+async function runChecks(
+  o: DrillOptions,
+  scratch: ScratchNode,
+  plan: RestorePlan,
+  p: DrillProgress,
+): Promise<void> {
   const defaults = plan.scope.tables.map((t) => countQuery(t.keyspace, t.table));
   const session = await scratch.connect();
   try {
     for (const cql of o.checks.length > 0 ? o.checks : defaults) {
       const r = await runCheck(session, cql);
       p.checks.push(r);
-      o.say(`  [${r.status}] ${cql}: ${r.error ?? (r.count !== null ? `count ${r.count}` : `${r.row_count} row(s)`)}`);
+      o.say(
+        `  [${r.status}] ${cql}: ${r.error ?? (r.count !== null ? `count ${r.count}` : `${r.row_count} row(s)`)}`,
+      );
     }
     for (const e of o.expectations) {
       const cql = countQuery(e.keyspace, e.table);
       const r = p.checks.find((c) => c.cql === cql && c.count !== null) ?? (await runCheck(session, cql));
       const ok = r.count !== null && compare(r.count, e.op, e.value);
-      p.expectations.push({ expect: e.raw, cql, actual: r.count, status: ok ? "passed" : "failed", error: r.error ?? (r.count === null ? "the query returned no count" : null) });
+      p.expectations.push({
+        expect: e.raw,
+        cql,
+        actual: r.count,
+        status: ok ? "passed" : "failed",
+        error: r.error ?? (r.count === null ? "the query returned no count" : null),
+      });
       o.say(`  [${ok ? "passed" : "failed"}] expect ${e.raw}: ${r.count ?? r.error}`);
     }
   } finally {
@@ -417,13 +498,22 @@ async function runChecks(o: DrillOptions, scratch: ScratchNode, plan: RestorePla
 }
 
 /** The evidence document of a drill run (pure): passed only when it completed and every check and expectation passed. */
-export function drillEvidence(o: Pick<DrillOptions, "at" | "identity" | "archiveUrl" | "now">, ranAt: number, p: DrillProgress, scratch: DrillEvidenceDoc["scratch"], failure: unknown): DrillEvidenceDoc {
+export function drillEvidence(
+  o: Pick<DrillOptions, "at" | "identity" | "archiveUrl" | "now">,
+  ranAt: number,
+  p: DrillProgress,
+  scratch: DrillEvidenceDoc["scratch"],
+  failure: unknown,
+): DrillEvidenceDoc {
   const { checks, expectations, plan } = p;
   const failedChecks = checks.filter((c) => c.status === "failed");
   const failedExpect = expectations.filter((e) => e.status === "failed");
   const passed = failure === undefined && failedChecks.length === 0 && failedExpect.length === 0;
   const summary = [
-    ...checks.map((c) => `${c.cql}: ${c.error ? `error ${c.error}` : c.count !== null ? `count ${c.count}` : `${c.row_count} row(s)`}`),
+    ...checks.map(
+      (c) =>
+        `${c.cql}: ${c.error ? `error ${c.error}` : c.count !== null ? `count ${c.count}` : `${c.row_count} row(s)`}`,
+    ),
     ...expectations.map((e) => `expect ${e.expect}: ${e.actual ?? e.error} ${e.status}`),
   ];
   const version = scratch.cassandra_version;
@@ -450,7 +540,10 @@ export function drillEvidence(o: Pick<DrillOptions, "at" | "identity" | "archive
     expectations,
     timings_ms: p.timings,
     finished_at: new Date(o.now()).toISOString(),
-    error: failure === undefined ? null : { code: isPitrError(failure) ? failure.code : "E_INTERNAL", message: messageOf(failure) },
+    error:
+      failure === undefined
+        ? null
+        : { code: isPitrError(failure) ? failure.code : "E_INTERNAL", message: messageOf(failure) },
   };
 }
 
@@ -460,7 +553,10 @@ function planSummary(plan: RestorePlan): NonNullable<DrillEvidenceDoc["plan"]> {
     snapshot: snapStep?.kind === "snapshot" ? snapStep.tag : null,
     snapshot_time: snapStep?.kind === "snapshot" ? new Date(snapStep.snapshotTimeMs).toISOString() : null,
     scope: plan.scope.tables.map(qualified),
-    replay_list: plan.jvmOptions.find((j) => j.startsWith("-Dcassandra.replayList="))?.slice("-Dcassandra.replayList=".length) ?? null,
+    replay_list:
+      plan.jvmOptions
+        .find((j) => j.startsWith("-Dcassandra.replayList="))
+        ?.slice("-Dcassandra.replayList=".length) ?? null,
     segments: plan.steps.filter((x) => x.kind === "segment").length,
     incrementals: plan.steps.filter((x) => x.kind === "incremental").length,
     bytes: plan.bytes,
@@ -469,14 +565,22 @@ function planSummary(plan: RestorePlan): NonNullable<DrillEvidenceDoc["plan"]> {
 }
 
 /** Written once through the storage front, unless the drill was interrupted or never got past its own setup. */
-async function storeEvidence(o: DrillOptions, key: string, evidence: DrillEvidenceDoc, failure: unknown): Promise<void> {
+async function storeEvidence(
+  o: DrillOptions,
+  key: string,
+  evidence: DrillEvidenceDoc,
+  failure: unknown,
+): Promise<void> {
   const aborted = o.signal?.aborted === true;
   const setupError = isPitrError(failure) && ["E_USAGE", "E_CONFIG", "E_BAD_TIME"].includes(failure.code);
   if (aborted || setupError) return;
   await putDocumentIfAbsent(o.backend, key, jsonDocument(evidence), {
     signal: o.signal,
     // One key per drill run (its start time): a taken key is never another drill's to replace.
-    conflict: (detail) => new PitrError("E_ARCHIVE_CONFLICT", `drill evidence '${key}' was not recorded: ${detail}`, { hint: "run the drill again" }),
+    conflict: (detail) =>
+      new PitrError("E_ARCHIVE_CONFLICT", `drill evidence '${key}' was not recorded: ${detail}`, {
+        hint: "run the drill again",
+      }),
   });
   o.say(`evidence: ${key} (${evidence.status})`);
 }
@@ -486,11 +590,17 @@ async function storeEvidence(o: DrillOptions, key: string, evidence: DrillEviden
 
 /** The harness next to the installed code (dist/../scripts), or `explicit`; a clear error when absent. */
 export function findHarness(explicit?: string): string {
-  const path = explicit ? resolve(explicit) : join(dirname(fileURLToPath(import.meta.url)), "../../scripts/cassandra-node.sh");
+  const path = explicit
+    ? resolve(explicit)
+    : join(dirname(fileURLToPath(import.meta.url)), "../../scripts/cassandra-node.sh");
   if (!existsSync(path)) {
-    throw new PitrError("E_CONFIG", `the restore drill needs the Cassandra node harness, and '${path}' does not exist`, {
-      hint: "run the drill from a source checkout of cassandra-pitr (scripts/cassandra-node.sh), or pass --harness PATH",
-    });
+    throw new PitrError(
+      "E_CONFIG",
+      `the restore drill needs the Cassandra node harness, and '${path}' does not exist`,
+      {
+        hint: "run the drill from a source checkout of cassandra-pitr (scripts/cassandra-node.sh), or pass --harness PATH",
+      },
+    );
   }
   return path;
 }
@@ -504,7 +614,9 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /** Reserves a port base (native, storage, JMX) by an atomic mkdir under `portsDir`, as the test helpers do. */
-export async function reservePortBase(portsDir: string): Promise<{ base: number; release: () => Promise<void> }> {
+export async function reservePortBase(
+  portsDir: string,
+): Promise<{ base: number; release: () => Promise<void> }> {
   await mkdir(portsDir, { recursive: true });
   for (let base: number = SCRATCH_PORTS.first; base <= SCRATCH_PORTS.last; base += SCRATCH_PORTS.step) {
     const lock = join(portsDir, String(base));
@@ -518,7 +630,11 @@ export async function reservePortBase(portsDir: string): Promise<{ base: number;
     }
     await rm(lock, { recursive: true, force: true });
   }
-  throw new PitrError("E_NODE_STATE", `no free port base for the scratch node between ${SCRATCH_PORTS.first} and ${SCRATCH_PORTS.last}`, { hint: "stop other scratch or test nodes, then retry" });
+  throw new PitrError(
+    "E_NODE_STATE",
+    `no free port base for the scratch node between ${SCRATCH_PORTS.first} and ${SCRATCH_PORTS.last}`,
+    { hint: "stop other scratch or test nodes, then retry" },
+  );
 }
 
 export interface HarnessOptions {
@@ -536,7 +652,10 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
   let dir: string;
   try {
     dir = await mkdtemp(join(o.parentDir ?? tmpdir(), `cassandra-pitr-drill-${ports.base}-`));
-    if (dir.includes(" ")) throw new UsageError(`scratch directory '${dir}' contains a space`, { hint: "Cassandra splits restore_directories and restore_command on spaces; set TMPDIR to a path without spaces" });
+    if (dir.includes(" "))
+      throw new UsageError(`scratch directory '${dir}' contains a space`, {
+        hint: "Cassandra splits restore_directories and restore_command on spaces; set TMPDIR to a path without spaces",
+      });
   } catch (e) {
     await ports.release();
     throw e;
@@ -555,18 +674,27 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
     dir,
     portBase: ports.base,
     cassandraVersion: /^CASSANDRA_VERSION=(.+)$/m.exec(nodeEnv)?.[1]?.trim() ?? "5.0.9",
-    paths: { dataDir: join(dir, "data"), commitlogDir: join(dir, "commitlog"), cassandraConf: join(dir, "conf") },
+    paths: {
+      dataDir: join(dir, "data"),
+      commitlogDir: join(dir, "commitlog"),
+      cassandraConf: join(dir, "conf"),
+    },
     start: async () => {
       await script("start", dir);
     },
     stop: async () => {
       await script("stop", dir);
     },
-    isRunning: async () => (await script("nodetool", dir, "info").then(() => true, () => false)),
+    isRunning: async () =>
+      await script("nodetool", dir, "info").then(
+        () => true,
+        () => false,
+      ),
     connect: () => connectScratch(ports.base, sessions),
     dispose: async (keep: boolean) => {
       for (const s of sessions) await s.shutdown().catch(() => undefined);
-      if ((await script("status", dir).catch(() => "")).startsWith("running")) await script("stop", dir).catch(() => script("kill", dir));
+      if ((await script("status", dir).catch(() => "")).startsWith("running"))
+        await script("stop", dir).catch(() => script("kill", dir));
       await ports.release();
       if (!keep) await rm(dir, { recursive: true, force: true });
       else o.say(`scratch node kept in '${dir}'`);
@@ -575,20 +703,41 @@ export async function createHarnessScratch(o: HarnessOptions): Promise<ScratchNo
 }
 
 /** Runs the harness with `args`; its stdout, or a failure naming the command and the tail of its output. */
-async function harnessScript(harness: string, env: NodeJS.ProcessEnv, dir: string): Promise<(...args: string[]) => Promise<string>> {
+async function harnessScript(
+  harness: string,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+): Promise<(...args: string[]) => Promise<string>> {
   const { execa } = await import("execa");
   return async (...args) => {
-    const r = await execa("bash", [harness, ...args], { env, extendEnv: false, reject: false, all: true, stdin: "ignore" });
+    const r = await execa("bash", [harness, ...args], {
+      env,
+      extendEnv: false,
+      reject: false,
+      all: true,
+      stdin: "ignore",
+    });
     if (r.exitCode !== 0) {
-      const tail = String(r.all ?? "").split("\n").filter((l) => l.trim()).slice(-8).join("\n");
-      throw new PitrError("E_NODE_STATE", `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`, { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` });
+      const tail = String(r.all ?? "")
+        .split("\n")
+        .filter((l) => l.trim())
+        .slice(-8)
+        .join("\n");
+      throw new PitrError(
+        "E_NODE_STATE",
+        `scratch node: cassandra-node.sh ${args[0]} failed (exit ${r.exitCode}): ${tail}`,
+        { hint: `see '${join(dir, "logs/system.log")}' (keep it with --keep-scratch)` },
+      );
     }
     return String(r.stdout ?? "");
   };
 }
 
 /** A CQL session on the scratch node, remembered in `sessions` so that dispose can close it. */
-async function connectScratch(port: number, sessions: Set<{ shutdown(): Promise<void> }>): Promise<CqlSession> {
+async function connectScratch(
+  port: number,
+  sessions: Set<{ shutdown(): Promise<void> }>,
+): Promise<CqlSession> {
   const { default: cassandra } = await import("cassandra-driver");
   const client = new cassandra.Client({
     contactPoints: [`127.0.0.1:${port}`],
@@ -598,7 +747,8 @@ async function connectScratch(port: number, sessions: Set<{ shutdown(): Promise<
   await client.connect();
   sessions.add(client);
   return {
-    execute: async (cql: string) => (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
+    execute: async (cql: string) =>
+      (await client.execute(cql, [], { prepare: false })).rows as unknown as Record<string, unknown>[],
     close: async () => {
       sessions.delete(client);
       await client.shutdown();

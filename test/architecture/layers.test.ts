@@ -31,7 +31,8 @@ function entryOf(layers: Layers, path: string): string | undefined {
   return layers.byEntry.has(folder) ? folder : undefined;
 }
 
-const IMPORT = /(?:^|\s)(?:import|export)\s[^;]*?\sfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm;
+const IMPORT =
+  /(?:^|\s)(?:import|export)\s[^;]*?\sfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm;
 
 export function importsOf(source: string): string[] {
   return [...source.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3]!).filter((s) => s.startsWith("."));
@@ -56,15 +57,23 @@ export function violations(layers: Layers, files: ReadonlyMap<string, readonly s
         continue;
       }
       if (isCommand(from) && isCommand(to) && to !== from) {
-        out.push(`${from} imports ${to}: a CLI command imports another command (move the shared code down a layer)`);
+        out.push(
+          `${from} imports ${to}: a CLI command imports another command (move the shared code down a layer)`,
+        );
         continue;
       }
       const toEntry = entryOf(layers, to);
       if (toEntry === undefined || toEntry === fromEntry) continue; // unknown target: reported as its own file
       const toLayer = layers.byEntry.get(toEntry)!;
       const sameFolder = to.split("/")[0] === from.split("/")[0];
-      if (toLayer > fromLayer) out.push(`${from} (layer ${fromLayer}) imports ${to} (layer ${toLayer}): a lower layer imports a higher one`);
-      else if (toLayer === fromLayer && !sameFolder) out.push(`${from} imports ${to}: both are in layer ${fromLayer}; a layer's folders do not import each other`);
+      if (toLayer > fromLayer)
+        out.push(
+          `${from} (layer ${fromLayer}) imports ${to} (layer ${toLayer}): a lower layer imports a higher one`,
+        );
+      else if (toLayer === fromLayer && !sameFolder)
+        out.push(
+          `${from} imports ${to}: both are in layer ${fromLayer}; a layer's folders do not import each other`,
+        );
     }
   }
   return out;
@@ -90,8 +99,14 @@ export function exitStatusReaders(sources: ReadonlyMap<string, string>): string[
   for (const [path, source] of sources) {
     if (decidesExitStatus(path) || path.startsWith("errors/")) continue;
     for (const m of source.matchAll(reads)) {
-      const names = m[1]!.split(",").map((n) => n.trim()).filter((n) => n !== "" && !n.startsWith("type "));
-      if (names.some((n) => /^(EXIT|exitStatusFor|ERROR_CODES)\b/.test(n))) out.push(`${path}: reads exit statuses (only bin/ and cli/main.ts decide them; return an outcome or throw a PitrError)`);
+      const names = m[1]!
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n !== "" && !n.startsWith("type "));
+      if (names.some((n) => /^(EXIT|exitStatusFor|ERROR_CODES)\b/.test(n)))
+        out.push(
+          `${path}: reads exit statuses (only bin/ and cli/main.ts decide them; return an outcome or throw a PitrError)`,
+        );
     }
   }
   return out;
@@ -112,8 +127,14 @@ t.test("src/ follows the layers of docs/architecture.md", async (t) => {
   t.ok(files.size > 50, `${files.size} source files read`);
   t.same(violations(layers, files), [], "no import breaks the layer rules");
   t.same(exitStatusReaders(sources), [], "exit statuses are decided only in bin/ and cli/main.ts");
-  const folders = (await readdir(join(REPO, "src"), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => `${e.name}/`);
-  t.same(folders.filter((f) => !layers.byEntry.has(f)), [], "every folder under src/ has a row in the table");
+  const folders = (await readdir(join(REPO, "src"), { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => `${e.name}/`);
+  t.same(
+    folders.filter((f) => !layers.byEntry.has(f)),
+    [],
+    "every folder under src/ has a row in the table",
+  );
   for (const entry of layers.byEntry.keys()) {
     const known = entry.endsWith("/") ? folders.includes(entry) : files.has(entry);
     t.ok(known, `the table's entry ${entry} exists under src/`);
@@ -136,20 +157,61 @@ t.test("the checker reports each kind of violation", async (t) => {
       ["format/segment-record.ts", ["./layout.js"]],
     ]),
   );
-  t.match(report.find((v) => v.startsWith("storage/x.ts")), /lower layer imports a higher one/, "a lower layer importing a higher one");
-  t.match(report.find((v) => v.startsWith("cli/commands/a.ts")), /a CLI command imports another command/, "a command importing a command");
-  t.match(report.find((v) => v.startsWith("report/y.ts")), /both are in layer 6/, "a sideways import within a layer");
-  t.match(report.find((v) => v.startsWith("format/layout.ts")), /lower layer imports a higher one/, "the format importing the segment pipeline");
-  t.match(report.find((v) => v.startsWith("restore/z.ts")), /outside src/, "product code importing tooling");
-  t.match(report.find((v) => v.startsWith("newfolder/")), /no layer/, "a folder missing from the table");
-  t.notOk(report.some((v) => v.startsWith("pipeline/push.ts") || v.startsWith("catalog/m.ts") || v.startsWith("format/segment-record.ts")), "downward and same-folder imports are fine");
-  t.same(importsOf('import a from "./a.js";\nexport { b } from "../b/b.js";\nconst c = await import("../c/c.js");\nimport "./side.js";'), ["./a.js", "../b/b.js", "../c/c.js", "./side.js"], "static, re-export, dynamic and bare imports are all seen");
+  t.match(
+    report.find((v) => v.startsWith("storage/x.ts")),
+    /lower layer imports a higher one/,
+    "a lower layer importing a higher one",
+  );
+  t.match(
+    report.find((v) => v.startsWith("cli/commands/a.ts")),
+    /a CLI command imports another command/,
+    "a command importing a command",
+  );
+  t.match(
+    report.find((v) => v.startsWith("report/y.ts")),
+    /both are in layer 6/,
+    "a sideways import within a layer",
+  );
+  t.match(
+    report.find((v) => v.startsWith("format/layout.ts")),
+    /lower layer imports a higher one/,
+    "the format importing the segment pipeline",
+  );
+  t.match(
+    report.find((v) => v.startsWith("restore/z.ts")),
+    /outside src/,
+    "product code importing tooling",
+  );
+  t.match(
+    report.find((v) => v.startsWith("newfolder/")),
+    /no layer/,
+    "a folder missing from the table",
+  );
+  t.notOk(
+    report.some(
+      (v) =>
+        v.startsWith("pipeline/push.ts") ||
+        v.startsWith("catalog/m.ts") ||
+        v.startsWith("format/segment-record.ts"),
+    ),
+    "downward and same-folder imports are fine",
+  );
+  t.same(
+    importsOf(
+      'import a from "./a.js";\nexport { b } from "../b/b.js";\nconst c = await import("../c/c.js");\nimport "./side.js";',
+    ),
+    ["./a.js", "../b/b.js", "../c/c.js", "./side.js"],
+    "static, re-export, dynamic and bare imports are all seen",
+  );
 });
 
 t.test("the exit-status rule sees a command that decides its own status", async (t) => {
   const sources = new Map([
     ["cli/commands/list.ts", 'import { EXIT } from "../../errors/codes.js";\n'],
-    ["restore/x.ts", 'import { type ErrorCode } from "../errors/codes.js";\nimport type { ExitStatus } from "../errors/codes.js";\n'],
+    [
+      "restore/x.ts",
+      'import { type ErrorCode } from "../errors/codes.js";\nimport type { ExitStatus } from "../errors/codes.js";\n',
+    ],
     ["cli/main.ts", 'import { EXIT, exitStatusFor } from "../errors/codes.js";\n'],
     ["bin/exit-status.ts", 'import { EXIT } from "../errors/codes.js";\n'],
   ]);

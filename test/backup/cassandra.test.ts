@@ -29,12 +29,22 @@ t.test("snapshot and incrementals of a real node", async (t) => {
   let id = 0;
   for (const count of [5, 3]) {
     const times: bigint[] = [];
-    for (let i = 0; i < count; i++) times.push((await node.writeRow("pitr_it", "events", ++id, `v${id}`, base + BigInt(id) * 1000n)).writetime);
+    for (let i = 0; i < count; i++)
+      times.push(
+        (await node.writeRow("pitr_it", "events", ++id, `v${id}`, base + BigInt(id) * 1000n)).writetime,
+      );
     await node.nodetool("flush", "pitr_it", "events");
     flushes.push(times);
   }
 
-  const summary = await uploadSnapshot({ backend, identity, dataDir: node.dataDir, tag: "it-tag", scope: ["pitr_it"], nodetool });
+  const summary = await uploadSnapshot({
+    backend,
+    identity,
+    dataDir: node.dataDir,
+    tag: "it-tag",
+    scope: ["pitr_it"],
+    nodetool,
+  });
   t.equal(summary.created, true, "nodetool snapshot was run");
   t.equal(summary.tables, 1);
   t.equal(summary.sstables, 2);
@@ -45,8 +55,14 @@ t.test("snapshot and incrementals of a real node", async (t) => {
   t.ok(manifest.tokens && manifest.tokens.length > 0, "tokens from nodetool info -T");
   const table = manifest.tables[0]!;
   t.equal(table.keyspace, "pitr_it");
-  t.equal(table.table_id.replace(/-/g, ""), (await node.tableDir("pitr_it", "events")).slice(-32), "table id");
-  const ranges = table.sstables.map((s) => [s.min_timestamp, s.max_timestamp]).sort((a, b) => (BigInt(a[0]!) < BigInt(b[0]!) ? -1 : 1));
+  t.equal(
+    table.table_id.replace(/-/g, ""),
+    (await node.tableDir("pitr_it", "events")).slice(-32),
+    "table id",
+  );
+  const ranges = table.sstables
+    .map((s) => [s.min_timestamp, s.max_timestamp])
+    .sort((a, b) => (BigInt(a[0]!) < BigInt(b[0]!) ? -1 : 1));
   t.same(
     ranges,
     flushes.map((f) => [f[0]!.toString(), f[f.length - 1]!.toString()]),
@@ -55,7 +71,10 @@ t.test("snapshot and incrementals of a real node", async (t) => {
   t.ok(table.sstables.every((s) => s.originating_host_id === hostId && s.commit_log_upper_bound !== null));
 
   const more: bigint[] = [];
-  for (let i = 0; i < 4; i++) more.push((await node.writeRow("pitr_it", "events", ++id, `v${id}`, base + BigInt(id) * 1000n)).writetime);
+  for (let i = 0; i < 4; i++)
+    more.push(
+      (await node.writeRow("pitr_it", "events", ++id, `v${id}`, base + BigInt(id) * 1000n)).writetime,
+    );
   await node.nodetool("flush", "pitr_it", "events");
   const inc = await uploadIncrementals({ backend, identity, dataDir: node.dataDir, scope: ["pitr_it"] });
   t.equal(inc.sstablesUploaded, 3, "all three flushed sstables are in backups/");

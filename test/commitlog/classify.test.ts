@@ -2,7 +2,12 @@ import t from "tap";
 import { readFile } from "node:fs/promises";
 import { classifySegment } from "../../src/commitlog/classify.js";
 import { decompressLz4Section } from "../../src/commitlog/lz4.js";
-import { decompressDeflateSection, decompressSnappySection, decompressZstdSection, sectionDecoder } from "../../src/commitlog/section-codecs.js";
+import {
+  decompressDeflateSection,
+  decompressSnappySection,
+  decompressZstdSection,
+  sectionDecoder,
+} from "../../src/commitlog/section-codecs.js";
 import { serializeSegmentHeader } from "../../src/commitlog/segment-header.js";
 import { syncMarkerChecksum } from "../../src/commitlog/sync-marker.js";
 import { segmentFixtures } from "../helpers/fixtures.js";
@@ -15,9 +20,15 @@ async function fixture(kind: string, index = 0): Promise<{ name: string; bytes: 
 
 t.test("real fixtures: closed segments complete, the crashed one torn-tail", async (t) => {
   const expected: Record<string, [string, number, number][]> = {
-    v7: [["complete", 1048373, 1048373], ["complete", 1048494, 1048494]],
+    v7: [
+      ["complete", 1048373, 1048373],
+      ["complete", 1048494, 1048494],
+    ],
     v8: [["complete", 1048388, 1048388]],
-    lz4: [["complete", 268586, 1048564], ["complete", 266631, 1048509]],
+    lz4: [
+      ["complete", 268586, 1048564],
+      ["complete", 266631, 1048509],
+    ],
     zstd: [["complete", 169400, 1048549]],
     deflate: [["complete", 180268, 1048553]],
     snappy: [["complete", 293723, 1048542]],
@@ -75,13 +86,26 @@ t.test("corrupted copies of fixtures", async (t) => {
   t.match(r, { status: "unsupported", error: { code: "E_SEGMENT_VERSION", offset: 0 } });
   const body = Buffer.concat([bytes.subarray(0, 20), garbage(4096)]);
   r = classifySegment(name, body);
-  t.match(r, { status: "corrupt", sections: 0, lastValidOffset: 20, error: { code: "E_SEGMENT_CHECKSUM", offset: 20 } });
+  t.match(r, {
+    status: "corrupt",
+    sections: 0,
+    lastValidOffset: 20,
+    error: { code: "E_SEGMENT_CHECKSUM", offset: 20 },
+  });
 
   const marker = Buffer.from(bytes);
   marker[379 + 5]! ^= 0x10; // CRC of the second sync marker
   r = classifySegment(name, marker);
-  t.match(r, { status: "corrupt", sections: 1, lastValidOffset: 379, error: { code: "E_SEGMENT_CHECKSUM", offset: 379 } });
-  t.match(r.error?.message, new RegExp(`^segment "${name}": sync marker checksum mismatch .* at offset 379$`));
+  t.match(r, {
+    status: "corrupt",
+    sections: 1,
+    lastValidOffset: 379,
+    error: { code: "E_SEGMENT_CHECKSUM", offset: 379 },
+  });
+  t.match(
+    r.error?.message,
+    new RegExp(`^segment "${name}": sync marker checksum mismatch .* at offset 379$`),
+  );
 
   const backwards = Buffer.from(bytes);
   backwards.writeInt32BE(100, 379);
@@ -94,7 +118,10 @@ t.test("corrupted copies of fixtures", async (t) => {
   t.match(r, { status: "corrupt", sections: 0, error: { code: "E_SEGMENT_CHECKSUM", offset: 28 } });
   const sizeCrc = Buffer.from(bytes);
   sizeCrc[28 + 4]! ^= 0x01;
-  t.match(classifySegment(name, sizeCrc), { status: "corrupt", error: { code: "E_SEGMENT_CHECKSUM", offset: 28 } });
+  t.match(classifySegment(name, sizeCrc), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_CHECKSUM", offset: 28 },
+  });
 
   const { name: tornName, bytes: tornBytes } = await fixture("torn");
   const unsynced = Buffer.from(tornBytes);
@@ -109,7 +136,13 @@ t.test("corrupted copies of fixtures", async (t) => {
 t.test("compressed fixtures cut or damaged", async (t) => {
   const { name, bytes } = await fixture("lz4", 1);
   let r = classifySegment(name, bytes.subarray(0, 100000));
-  t.match(r, { status: "torn-tail", sections: 1, lastValidOffset: 1957, dataEnd: 7151, error: { code: "E_SEGMENT_TRUNCATED", offset: 100000 } });
+  t.match(r, {
+    status: "torn-tail",
+    sections: 1,
+    lastValidOffset: 1957,
+    dataEnd: 7151,
+    error: { code: "E_SEGMENT_TRUNCATED", offset: 100000 },
+  });
 
   const block = Buffer.from(bytes);
   block[83 + 12 + 4]! ^= 0xff; // first LZ4 token of the first section
@@ -119,7 +152,10 @@ t.test("compressed fixtures cut or damaged", async (t) => {
 
   const length = Buffer.from(bytes);
   length.writeInt32BE(-5, 83 + 8);
-  t.match(classifySegment(name, length), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: 91 } });
+  t.match(classifySegment(name, length), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_HEADER", offset: 91 },
+  });
 });
 
 t.test("zstd, deflate and snappy fixtures: every section decoded, damage found at its section", async (t) => {
@@ -141,7 +177,18 @@ t.test("zstd, deflate and snappy fixtures: every section decoded, damage found a
     // A stated length that disagrees with the body.
     const wrongLength = Buffer.from(bytes);
     wrongLength.writeInt32BE(bytes.readInt32BE(first + 8) + 1, first + 8);
-    t.match(classifySegment(name, wrongLength), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: first, message: /does not decompress to its stated length/ } }, `${kind}: wrong stated length`);
+    t.match(
+      classifySegment(name, wrongLength),
+      {
+        status: "corrupt",
+        error: {
+          code: "E_SEGMENT_HEADER",
+          offset: first,
+          message: /does not decompress to its stated length/,
+        },
+      },
+      `${kind}: wrong stated length`,
+    );
     // Cut inside the second section: the first still verifies.
     const cut = classifySegment(name, bytes.subarray(0, next + 20));
     t.match(cut, { status: "torn-tail", sections: 1, lastValidOffset: next }, `${kind}: cut`);
@@ -153,20 +200,48 @@ t.test("section decoders refuse what is not their format", async (t) => {
   const { deflateSync } = await import("node:zlib");
   const { compress } = await import("zstd-napi");
   t.same(decompressDeflateSection(deflateSync(plain), plain.length), plain, "deflate round trip");
-  t.equal(decompressDeflateSection(deflateSync(plain), plain.length - 1), undefined, "deflate: longer than stated");
+  t.equal(
+    decompressDeflateSection(deflateSync(plain), plain.length - 1),
+    undefined,
+    "deflate: longer than stated",
+  );
   t.equal(decompressDeflateSection(plain, plain.length), undefined, "deflate: not a zlib stream");
   t.same(decompressZstdSection(compress(plain), plain.length), plain, "zstd round trip");
   t.equal(decompressZstdSection(compress(plain), plain.length + 1), undefined, "zstd: shorter than stated");
-  t.equal(decompressZstdSection(compress(plain).subarray(0, 10), plain.length), undefined, "zstd: torn frame");
+  t.equal(
+    decompressZstdSection(compress(plain).subarray(0, 10), plain.length),
+    undefined,
+    "zstd: torn frame",
+  );
   // Snappy: varint length 12, literal "abc" (tag (3-1)<<2), copy of 9 at offset 3 (2-byte offset form).
   const snappy = Uint8Array.of(12, 2 << 2, 97, 98, 99, ((9 - 1) << 2) | 2, 3, 0);
-  t.equal(Buffer.from(decompressSnappySection(snappy, 12)!).toString(), "abcabcabcabc", "snappy: literal + overlapping copy");
+  t.equal(
+    Buffer.from(decompressSnappySection(snappy, 12)!).toString(),
+    "abcabcabcabc",
+    "snappy: literal + overlapping copy",
+  );
   t.equal(decompressSnappySection(snappy, 11), undefined, "snappy: stated length differs");
-  t.equal(decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98, 99, ((9 - 1) << 2) | 2, 4, 0), 12), undefined, "snappy: offset before the start");
-  t.equal(decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98), 12), undefined, "snappy: literal runs past the input");
-  t.equal(decompressSnappySection(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01), 0), undefined, "snappy: varint too long");
+  t.equal(
+    decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98, 99, ((9 - 1) << 2) | 2, 4, 0), 12),
+    undefined,
+    "snappy: offset before the start",
+  );
+  t.equal(
+    decompressSnappySection(Uint8Array.of(12, 2 << 2, 97, 98), 12),
+    undefined,
+    "snappy: literal runs past the input",
+  );
+  t.equal(
+    decompressSnappySection(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01), 0),
+    undefined,
+    "snappy: varint too long",
+  );
   t.same(decompressSnappySection(Uint8Array.of(0), 0), new Uint8Array(0), "snappy: empty");
-  t.equal(sectionDecoder("org.apache.cassandra.io.compress.SnappyCompressor"), decompressSnappySection, "qualified class name");
+  t.equal(
+    sectionDecoder("org.apache.cassandra.io.compress.SnappyCompressor"),
+    decompressSnappySection,
+    "qualified class name",
+  );
   t.equal(sectionDecoder("com.example.MyCompressor"), undefined, "a custom compressor has no decoder");
 });
 
@@ -175,51 +250,113 @@ t.test("synthetic segments", async (t) => {
   const name = "CommitLog-7-42.log";
   const e = entry(new Uint8Array(40).fill(7));
 
-  t.match(classifySegment(name, uncompressedSegment(id, [e, new Uint8Array(0)])), { status: "complete", sections: 2, reason: /empty section/ });
-  t.match(classifySegment(name, uncompressedSegment(id, [])), { status: "torn-tail", sections: 0, lastValidOffset: 20 });
-  t.match(classifySegment(name, uncompressedSegment(id, [e])), { status: "torn-tail", sections: 1, dataEnd: 20 + 8 + 52 });
+  t.match(classifySegment(name, uncompressedSegment(id, [e, new Uint8Array(0)])), {
+    status: "complete",
+    sections: 2,
+    reason: /empty section/,
+  });
+  t.match(classifySegment(name, uncompressedSegment(id, [])), {
+    status: "torn-tail",
+    sections: 0,
+    lastValidOffset: 20,
+  });
+  t.match(classifySegment(name, uncompressedSegment(id, [e])), {
+    status: "torn-tail",
+    sections: 1,
+    dataEnd: 20 + 8 + 52,
+  });
   // the section runs to the end of the file: no room for a marker, the segment is full
-  t.match(classifySegment(name, uncompressedSegment(id, [e], 20 + 8 + 52 + 4)), { status: "complete", lastValidOffset: 80 });
+  t.match(classifySegment(name, uncompressedSegment(id, [e], 20 + 8 + 52 + 4)), {
+    status: "complete",
+    lastValidOffset: 80,
+  });
   // zero-padded tail inside a section, as readSection's end-of-segment marker
-  t.match(classifySegment(name, uncompressedSegment(id, [new Uint8Array([...e, 0, 0, 0, 0])])), { sections: 1 });
+  t.match(classifySegment(name, uncompressedSegment(id, [new Uint8Array([...e, 0, 0, 0, 0])])), {
+    sections: 1,
+  });
 
   const small = new Uint8Array(12 + 5);
   new DataView(small.buffer).setInt32(0, 5);
-  t.match(classifySegment(name, uncompressedSegment(id, [small])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: 28 } });
-  t.match(classifySegment(name, uncompressedSegment(id, [e.subarray(0, 30)])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: 28 } });
+  t.match(classifySegment(name, uncompressedSegment(id, [small])), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_HEADER", offset: 28 },
+  });
+  t.match(classifySegment(name, uncompressedSegment(id, [e.subarray(0, 30)])), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_HEADER", offset: 28 },
+  });
 
   const tiny = uncompressedSegment(id, [], 64);
   new DataView(tiny.buffer).setInt32(20, 24);
   new DataView(tiny.buffer).setUint32(24, syncMarkerChecksum(id, 20));
-  t.match(classifySegment(name, tiny), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: 20 } });
+  t.match(classifySegment(name, tiny), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_HEADER", offset: 20 },
+  });
 
   const plain = new Uint8Array(e);
-  const lz4 = compressedSegment(id, "LZ4Compressor", [{ length: plain.length, body: lz4Literals(plain) }, { length: 0, body: lz4Literals(new Uint8Array(0)) }]);
+  const lz4 = compressedSegment(id, "LZ4Compressor", [
+    { length: plain.length, body: lz4Literals(plain) },
+    { length: 0, body: lz4Literals(new Uint8Array(0)) },
+  ]);
   const lzName = "CommitLog-7-42.log";
   let r = classifySegment(lzName, lz4);
   t.match(r, { status: "complete", sections: 2, largestEntry: 52, reason: /empty section/ });
-  r = classifySegment(lzName, compressedSegment(id, "org.apache.cassandra.io.compress.LZ4Compressor", [{ length: plain.length, body: lz4Literals(plain) }]));
+  r = classifySegment(
+    lzName,
+    compressedSegment(id, "org.apache.cassandra.io.compress.LZ4Compressor", [
+      { length: plain.length, body: lz4Literals(plain) },
+    ]),
+  );
   t.match(r, { status: "torn-tail", sections: 1 });
-  t.match(classifySegment(lzName, compressedSegment(id, "LZ4Compressor", [{ length: 99, body: lz4Literals(plain) }])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER" } });
+  t.match(
+    classifySegment(
+      lzName,
+      compressedSegment(id, "LZ4Compressor", [{ length: 99, body: lz4Literals(plain) }]),
+    ),
+    { status: "corrupt", error: { code: "E_SEGMENT_HEADER" } },
+  );
   const badEntry = new Uint8Array(e);
   badEntry[20]! ^= 1;
-  r = classifySegment(lzName, compressedSegment(id, "LZ4Compressor", [{ length: badEntry.length, body: lz4Literals(badEntry) }]));
+  r = classifySegment(
+    lzName,
+    compressedSegment(id, "LZ4Compressor", [{ length: badEntry.length, body: lz4Literals(badEntry) }]),
+  );
   t.match(r, { status: "corrupt", error: { code: "E_SEGMENT_CHECKSUM", offset: r.header!.headerLength } });
   // A compressor Cassandra does not ship has no decoder: sections are framed but entries unmeasured.
   const custom = "com.example.CustomCompressor";
-  t.match(classifySegment(lzName, compressedSegment(id, custom, [{ length: 500, body: garbage(30) }])), { status: "torn-tail", largestEntry: 0 });
-  const customHeader = serializeSegmentHeader(7, id, JSON.stringify({ compressionClass: custom, compressionParameters: null })).length;
-  r = classifySegment(lzName, compressedSegment(id, custom, [{ length: 1048576 - customHeader - 8 - 4, body: garbage(30) }]));
+  t.match(classifySegment(lzName, compressedSegment(id, custom, [{ length: 500, body: garbage(30) }])), {
+    status: "torn-tail",
+    largestEntry: 0,
+  });
+  const customHeader = serializeSegmentHeader(
+    7,
+    id,
+    JSON.stringify({ compressionClass: custom, compressionParameters: null }),
+  ).length;
+  r = classifySegment(
+    lzName,
+    compressedSegment(id, custom, [{ length: 1048576 - customHeader - 8 - 4, body: garbage(30) }]),
+  );
   t.match(r, { status: "complete", dataEnd: 1048572 });
   // Snappy has one: garbage is corrupt, at its section.
-  t.match(classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 500, body: garbage(30) }])), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", message: /SnappyCompressor section does not decompress/ } });
+  t.match(
+    classifySegment(lzName, compressedSegment(id, "SnappyCompressor", [{ length: 500, body: garbage(30) }])),
+    {
+      status: "corrupt",
+      error: { code: "E_SEGMENT_HEADER", message: /SnappyCompressor section does not decompress/ },
+    },
+  );
   const noLength = compressedSegment(id, "SnappyCompressor", []);
   const withMarker = new Uint8Array(noLength.length + 8);
   withMarker.set(noLength);
   const dv = new DataView(withMarker.buffer);
   dv.setInt32(noLength.length, noLength.length + 8);
   dv.setUint32(noLength.length + 4, syncMarkerChecksum(id, noLength.length));
-  t.match(classifySegment(lzName, withMarker), { status: "corrupt", error: { code: "E_SEGMENT_HEADER", offset: noLength.length } });
+  t.match(classifySegment(lzName, withMarker), {
+    status: "corrupt",
+    error: { code: "E_SEGMENT_HEADER", offset: noLength.length },
+  });
 });
 
 t.test("lz4 decoder rejects malformed blocks", async (t) => {

@@ -16,7 +16,12 @@ export function entry(payload: Uint8Array): Uint8Array {
 }
 
 /** An uncompressed segment of `capacity` bytes whose sections hold the given contents, then a zeroed marker. */
-export function uncompressedSegment(id: bigint, sections: Uint8Array[], capacity = 4096, version = 7): Uint8Array {
+export function uncompressedSegment(
+  id: bigint,
+  sections: Uint8Array[],
+  capacity = 4096,
+  version = 7,
+): Uint8Array {
   const out = new Uint8Array(capacity);
   const header = serializeSegmentHeader(version, id);
   out.set(header);
@@ -33,8 +38,16 @@ export function uncompressedSegment(id: bigint, sections: Uint8Array[], capacity
 }
 
 /** A compressed segment (file length = bytes written): each section is marker, int32 length, body. */
-export function compressedSegment(id: bigint, compressor: string, sections: { length: number; body: Uint8Array }[]): Uint8Array {
-  const header = serializeSegmentHeader(7, id, JSON.stringify({ compressionClass: compressor, compressionParameters: null }));
+export function compressedSegment(
+  id: bigint,
+  compressor: string,
+  sections: { length: number; body: Uint8Array }[],
+): Uint8Array {
+  const header = serializeSegmentHeader(
+    7,
+    id,
+    JSON.stringify({ compressionClass: compressor, compressionParameters: null }),
+  );
   const size = header.length + sections.reduce((n, s) => n + 12 + s.body.length, 0);
   const out = new Uint8Array(size);
   out.set(header);
@@ -53,7 +66,12 @@ export function compressedSegment(id: bigint, compressor: string, sections: { le
 
 /** LZ4Compressor output holding only literals: LE length + one literal-only sequence. */
 export function lz4Literals(data: Uint8Array): Uint8Array {
-  const parts: number[] = [data.length & 0xff, (data.length >>> 8) & 0xff, (data.length >>> 16) & 0xff, data.length >>> 24];
+  const parts: number[] = [
+    data.length & 0xff,
+    (data.length >>> 8) & 0xff,
+    (data.length >>> 16) & 0xff,
+    data.length >>> 24,
+  ];
   if (data.length < 15) parts.push(data.length << 4);
   else {
     parts.push(0xf0);

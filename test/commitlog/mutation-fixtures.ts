@@ -35,14 +35,25 @@ export async function mutationSetKinds(): Promise<string[]> {
 export async function loadMutationSet(kind: string): Promise<MutationSet> {
   const dir = join(MUTATION_FIXTURES, kind);
   const names = (await readdir(dir)).filter((n) => n.endsWith(".log")).sort();
-  const segments = await Promise.all(names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(dir, name))) })));
+  const segments = await Promise.all(
+    names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(dir, name))) })),
+  );
   const schemaFiles = await Promise.all(
-    (await readdir(join(dir, "schema"))).sort().map(async (name) => ({ name, text: await readFile(join(dir, "schema", name), "utf8") })),
+    (await readdir(join(dir, "schema")))
+      .sort()
+      .map(async (name) => ({ name, text: await readFile(join(dir, "schema", name), "utf8") })),
   );
   const tables = new Map<string, TableSchema>();
   for (const f of schemaFiles) for (const t of parseSchemaCql(f.text, f.name)) tables.set(t.id, t);
   const log = JSON.parse(await readFile(join(dir, "statements.json"), "utf8")) as {
-    statements: { seq: number; table: string; kind: string; cql: string; timestamp?: string; window?: [string, string] }[];
+    statements: {
+      seq: number;
+      table: string;
+      kind: string;
+      cql: string;
+      timestamp?: string;
+      window?: [string, string];
+    }[];
   };
   const statements = log.statements.map((s) => ({
     ...s,
@@ -79,10 +90,14 @@ export function rawEntries(name: string, bytes: Uint8Array): RawEntry[] {
       content = decode(bytes.subarray(offset + 12, m.next), length)!;
     }
     const dv = new DataView(content.buffer, content.byteOffset, content.byteLength);
-    for (let q = 0; q + 4 <= content.length; ) {
+    for (let q = 0; q + 4 <= content.length;) {
       const size = dv.getInt32(q);
       if (size === 0) break;
-      out.push({ position: logical + 8 + q + 12 + size, raw: content.slice(q, q + 12 + size), payload: content.slice(q + 8, q + 8 + size) });
+      out.push({
+        position: logical + 8 + q + 12 + size,
+        raw: content.slice(q, q + 12 + size),
+        payload: content.slice(q + 8, q + 8 + size),
+      });
       q += 12 + size;
     }
     logical += 8 + content.length;

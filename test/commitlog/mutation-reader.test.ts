@@ -21,7 +21,11 @@ interface UserMutation {
 }
 
 /** Every mutation of the segments: the user ones read, the others required to be system tables. */
-function readAll(t: Test, segments: readonly { name: string; bytes: Uint8Array }[], lookup: (id: string) => TableSchema | undefined) {
+function readAll(
+  t: Test,
+  segments: readonly { name: string; bytes: Uint8Array }[],
+  lookup: (id: string) => TableSchema | undefined,
+) {
   const user: UserMutation[] = [];
   let system = 0;
   for (const { name, bytes } of segments) {
@@ -59,21 +63,32 @@ t.test("TableId.forSystemTable: the name-based ids Cassandra gives its own table
 });
 
 for (const kind of await mutationSetKinds()) {
-  t.test(`fixtures/mutations/${FIXTURE_CASSANDRA_VERSION}/${kind}: every statement's mutation carries its timestamp`, async (t) => {
-    const set = await loadMutationSet(kind);
-    const { user, system } = readAll(t, set.segments, (id) => set.tables.get(id));
-    t.ok(system > 100, `schema and system mutations pass as system tables (${system})`);
-    for (const s of set.statements) {
-      const found = user.filter((m) => matches(s, m));
-      t.ok(found.length >= 1, `statement ${s.seq} (${s.kind} on ${s.table}) has its mutation`);
-      checkKind(t, s, found);
-    }
-    for (const m of user) {
-      const owners = set.statements.filter((s) => matches(s, m));
-      t.equal(owners.length, 1, `the mutation at ${m.position} (${m.table}, max ${m.reading.maxTimestamp}) belongs to exactly one statement`);
-    }
-    t.equal(user.filter((m) => m.reading.updates.length === 3).length, 1, "the logged batch's three tables of partition 7 are one mutation");
-  });
+  t.test(
+    `fixtures/mutations/${FIXTURE_CASSANDRA_VERSION}/${kind}: every statement's mutation carries its timestamp`,
+    async (t) => {
+      const set = await loadMutationSet(kind);
+      const { user, system } = readAll(t, set.segments, (id) => set.tables.get(id));
+      t.ok(system > 100, `schema and system mutations pass as system tables (${system})`);
+      for (const s of set.statements) {
+        const found = user.filter((m) => matches(s, m));
+        t.ok(found.length >= 1, `statement ${s.seq} (${s.kind} on ${s.table}) has its mutation`);
+        checkKind(t, s, found);
+      }
+      for (const m of user) {
+        const owners = set.statements.filter((s) => matches(s, m));
+        t.equal(
+          owners.length,
+          1,
+          `the mutation at ${m.position} (${m.table}, max ${m.reading.maxTimestamp}) belongs to exactly one statement`,
+        );
+      }
+      t.equal(
+        user.filter((m) => m.reading.updates.length === 3).length,
+        1,
+        "the logged batch's three tables of partition 7 are one mutation",
+      );
+    },
+  );
 }
 
 /** What each kind of statement must have produced, beyond its timestamp. */
@@ -97,10 +112,19 @@ function checkKind(t: Test, s: Statement, found: readonly UserMutation[]): void 
   if (want) t.ok(kinds.has(want as never), `statement ${s.seq} (${s.kind}) reads as ${want}`);
   if (s.kind === "row-delete") {
     for (const m of found) {
-      t.equal(m.reading.cassandraMaxTimestamp, undefined, `statement ${s.seq}: Cassandra's maxTimestamp() sees nothing in a row tombstone`);
+      t.equal(
+        m.reading.cassandraMaxTimestamp,
+        undefined,
+        `statement ${s.seq}: Cassandra's maxTimestamp() sees nothing in a row tombstone`,
+      );
     }
   } else if (s.kind !== "logged-batch") {
-    for (const m of found) t.equal(m.reading.cassandraMaxTimestamp, m.reading.maxTimestamp, `statement ${s.seq}: Cassandra sees the same maximum`);
+    for (const m of found)
+      t.equal(
+        m.reading.cassandraMaxTimestamp,
+        m.reading.maxTimestamp,
+        `statement ${s.seq}: Cassandra sees the same maximum`,
+      );
   }
 }
 
@@ -111,7 +135,10 @@ function eventsTable(): (id: string) => TableSchema | undefined {
     if (isSystemTableId(id)) return undefined;
     let table = cache.get(id);
     if (!table) {
-      table = parseSchemaCql(`CREATE TABLE pitr_fixture.events (id int PRIMARY KEY, value text) WITH ID = ${id};`, "events")[0]!;
+      table = parseSchemaCql(
+        `CREATE TABLE pitr_fixture.events (id int PRIMARY KEY, value text) WITH ID = ${id};`,
+        "events",
+      )[0]!;
       cache.set(id, table);
     }
     return table;
@@ -127,19 +154,24 @@ function rowsOf(user: readonly UserMutation[]): string[] {
     .sort();
 }
 
-t.test("fixtures/commitlog and fixtures/pitr: each row's mutation, with its writetime, as the JSON records", async (t) => {
-  const lookup = eventsTable();
-  const dirs = [
-    ...(await readdir(COMMITLOG_FIXTURES)).map((k) => join(COMMITLOG_FIXTURES, k)),
-    join(FIXTURES, "pitr", FIXTURE_CASSANDRA_VERSION, "segments"),
-  ];
-  for (const dir of dirs) {
-    for (const name of (await readdir(dir)).filter((n) => n.endsWith(".log"))) {
-      const bytes = new Uint8Array(await readFile(join(dir, name)));
-      const meta = JSON.parse(await readFile(join(dir, `${name}.json`), "utf8")) as { rows: [number, string][] };
-      const { user } = readAll(t, [{ name, bytes }], lookup);
-      const expected = meta.rows.map(([id, wt]) => `${id}@${wt}`).sort();
-      t.same(rowsOf(user), expected, `${dir.split("/").slice(-1)[0]}/${name}: ${expected.length} rows`);
+t.test(
+  "fixtures/commitlog and fixtures/pitr: each row's mutation, with its writetime, as the JSON records",
+  async (t) => {
+    const lookup = eventsTable();
+    const dirs = [
+      ...(await readdir(COMMITLOG_FIXTURES)).map((k) => join(COMMITLOG_FIXTURES, k)),
+      join(FIXTURES, "pitr", FIXTURE_CASSANDRA_VERSION, "segments"),
+    ];
+    for (const dir of dirs) {
+      for (const name of (await readdir(dir)).filter((n) => n.endsWith(".log"))) {
+        const bytes = new Uint8Array(await readFile(join(dir, name)));
+        const meta = JSON.parse(await readFile(join(dir, `${name}.json`), "utf8")) as {
+          rows: [number, string][];
+        };
+        const { user } = readAll(t, [{ name, bytes }], lookup);
+        const expected = meta.rows.map(([id, wt]) => `${id}@${wt}`).sort();
+        t.same(rowsOf(user), expected, `${dir.split("/").slice(-1)[0]}/${name}: ${expected.length} rows`);
+      }
     }
-  }
-});
+  },
+);

@@ -4,5 +4,7 @@ import { archiveScenario } from "./archive-scenario.js";
 
 const url = requireTarget("azure", "PITR_TEST_AZURE_URL");
 if (url !== undefined) {
-  t.test("real Cassandra archives through the hook into azure", (t) => archiveScenario(t, "azure", `${url}/e2e-${uniquePrefix()}`, {}));
+  t.test("real Cassandra archives through the hook into azure", (t) =>
+    archiveScenario(t, "azure", `${url}/e2e-${uniquePrefix()}`, {}),
+  );
 }

@@ -72,23 +72,45 @@ export async function nodeWithHook(
     { ...process.env, ...env },
   );
   t.equal(init.exitCode, 0, "cassandra-pitr init against the running node: exit 0");
-  t.match(init.stdout, /archive_command=\S+archive-hook\.js --config=\S+ %path %name/, "init prints the archive_command line");
+  t.match(
+    init.stdout,
+    /archive_command=\S+archive-hook\.js --config=\S+ %path %name/,
+    "init prints the archive_command line",
+  );
   const hostId = await node.hostId();
   const written = await readFile(configFile, "utf8");
   t.match(written, new RegExp(`node: ${hostId}`), "init wrote the node's host id");
-  t.ok(written.includes(`nodetool: ${JSON.stringify(node.nodetoolCommand)}`), "and the nodetool command, so later commands need no --nodetool");
+  t.ok(
+    written.includes(`nodetool: ${JSON.stringify(node.nodetoolCommand)}`),
+    "and the nodetool command, so later commands need no --nodetool",
+  );
   const { stat } = await import("node:fs/promises");
-  t.equal((await stat(configFile)).mode & 0o777, 0o600, "init wrote the config file 0600 (it can hold credentials)");
-  const extra = Object.entries(extraConfig).map(([k, v]) => `${k}: ${v}`).join("\n");
+  t.equal(
+    (await stat(configFile)).mode & 0o777,
+    0o600,
+    "init wrote the config file 0600 (it can hold credentials)",
+  );
+  const extra = Object.entries(extraConfig)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join("\n");
   if (extra) await import("node:fs/promises").then((fs) => fs.appendFile(configFile, extra + "\n"));
   await node.stop();
-  await node.reconfigure({ ...nodeOptions, archiveCommand: `${ARCHIVE_HOOK} --config=${configFile} %path %name` });
+  await node.reconfigure({
+    ...nodeOptions,
+    archiveCommand: `${ARCHIVE_HOOK} --config=${configFile} %path %name`,
+  });
   await node.start();
   return { node, identity: { cluster: "pitr-test", node: hostId }, configFile, logFile };
 }
 
 /** Writes ~2 KB rows until `count` segments of this node are in the archive. */
-export async function writeUntilArchived(node: CassandraNode, backend: Backend, identity: NodeIdentity, count: number, table = "t"): Promise<void> {
+export async function writeUntilArchived(
+  node: CassandraNode,
+  backend: Backend,
+  identity: NodeIdentity,
+  count: number,
+  table = "t",
+): Promise<void> {
   await node.createTable("arch", table);
   const filler = "y".repeat(2000);
   let id = 0;
@@ -104,13 +126,26 @@ export async function writeUntilArchived(node: CassandraNode, backend: Backend, 
   );
 }
 
-export async function checkArchive(t: Test, backend: Backend, archived: ArchivedSegment[], label: string): Promise<void> {
+export async function checkArchive(
+  t: Test,
+  backend: Backend,
+  archived: ArchivedSegment[],
+  label: string,
+): Promise<void> {
   for (const a of archived) {
     const body = await buffer(await backend.get(a.key));
     const original = decompress(body);
-    t.equal(createHash("sha256").update(original).digest("hex"), a.record.sha256, `${label}: ${a.record.name} has the recorded sha256`);
+    t.equal(
+      createHash("sha256").update(original).digest("hex"),
+      a.record.sha256,
+      `${label}: ${a.record.name} has the recorded sha256`,
+    );
     t.equal(original.length, a.record.size, `${label}: ${a.record.name} has the recorded size`);
-    t.equal(original.readBigInt64BE(4), a.segmentId, `${label}: ${a.record.name} header id equals the key's id`);
+    t.equal(
+      original.readBigInt64BE(4),
+      a.segmentId,
+      `${label}: ${a.record.name} header id equals the key's id`,
+    );
   }
 }
 
@@ -128,16 +163,27 @@ export function missingIds(ids: bigint[]): bigint[] {
   return missing;
 }
 
-export async function archiveScenario(t: Test, label: string, archiveUrl: string, env: Record<string, string>): Promise<void> {
+export async function archiveScenario(
+  t: Test,
+  label: string,
+  archiveUrl: string,
+  env: Record<string, string>,
+): Promise<void> {
   const { node, identity, logFile } = await nodeWithHook(t, `archive-${label}`, archiveUrl, env);
   const backend = await openBackend(archiveUrl, { env: { ...process.env, ...env } });
   t.teardown(() => backend.close());
 
   await writeUntilArchived(node, backend, identity, 10);
   const before = await listArchived(backend, identity);
-  t.ok(before.length >= 10, `${label}: Cassandra ran the hook for at least ten closed segments (${before.length})`);
+  t.ok(
+    before.length >= 10,
+    `${label}: Cassandra ran the hook for at least ten closed segments (${before.length})`,
+  );
   t.same(missingIds(before.map((a) => a.segmentId)), [], `${label}: no gap in the segment ids`);
-  t.ok(before.every((a) => a.record.hostId === identity.node && a.record.archivedBy === "hook"), `${label}: every object records the host id and the hook`);
+  t.ok(
+    before.every((a) => a.record.hostId === identity.node && a.record.archivedBy === "hook"),
+    `${label}: every object records the host id and the hook`,
+  );
   await checkArchive(t, backend, before, label);
 
   // SIGKILL: the active segment (and closed segments still holding unflushed data) stay on disk;
@@ -147,14 +193,26 @@ export async function archiveScenario(t: Test, label: string, archiveUrl: string
   await node.start();
   const events = await readEvents(logFile);
   const startup = events.filter((e) => e.name !== undefined && leftBehind.includes(e.name));
-  t.ok(startup.length >= leftBehind.length, `${label}: every segment left by the crash went through the hook at startup`);
+  t.ok(
+    startup.length >= leftBehind.length,
+    `${label}: every segment left by the crash went through the hook at startup`,
+  );
   const dupes = startup.filter((e) => e.event === "already-archived");
-  t.ok(dupes.length >= 1, `${label}: segments archived before the crash are recognised as duplicates (${dupes.length})`);
-  t.notOk(events.some((e) => e.event === "conflict-kept" || e.event === "failed"), `${label}: no conflicts, no failures`);
+  t.ok(
+    dupes.length >= 1,
+    `${label}: segments archived before the crash are recognised as duplicates (${dupes.length})`,
+  );
+  t.notOk(
+    events.some((e) => e.event === "conflict-kept" || e.event === "failed"),
+    `${label}: no conflicts, no failures`,
+  );
   const after = await listArchived(backend, identity);
   for (const name of leftBehind) {
     const id = BigInt(/-(\d+)\.log$/.exec(name)![1]!);
-    t.ok(after.some((a) => a.segmentId === id), `${label}: ${name} (left by the crash) is in the archive`);
+    t.ok(
+      after.some((a) => a.segmentId === id),
+      `${label}: ${name} (left by the crash) is in the archive`,
+    );
   }
   t.equal(new Set(after.map((a) => a.key)).size, after.length, `${label}: no key stored twice`);
   await node.stop();

@@ -12,7 +12,16 @@
 import type { Test } from "tap";
 import { Clock, expectOk, type PitrNode } from "./restore-scenario.js";
 import { WITHHELD_TABLE_ID } from "../../src/replay/replay-filter.js";
-import { EXACT_TABLES, Workload, apply, counterAmbiguity, createExactKeyspace, dumpDiff, dumpTable, replayInto } from "../helpers/oracle.js";
+import {
+  EXACT_TABLES,
+  Workload,
+  apply,
+  counterAmbiguity,
+  createExactKeyspace,
+  dumpDiff,
+  dumpTable,
+  replayInto,
+} from "../helpers/oracle.js";
 
 export const KS = "exact";
 
@@ -36,7 +45,8 @@ export async function exactWholeNodeRestore(t: Test, p: PitrNode): Promise<Exact
   const w = new Workload(20261127, 12000);
   const clock = new Clock();
   const write = async (count: number, kind?: string) => {
-    for (let i = 0; i < count; i++) await apply(node, w.next(clock.tick(i % 2 === 0 ? 400n : 1300n), kind), KS);
+    for (let i = 0; i < count; i++)
+      await apply(node, w.next(clock.tick(i % 2 === 0 ? 400n : 1300n), kind), KS);
   };
   const everyKind = async () => {
     for (const kind of Workload.kinds()) await write(1, kind);
@@ -73,7 +83,17 @@ export async function exactWholeNodeRestore(t: Test, p: PitrNode): Promise<Exact
   // After T: the accident (deletes of every kind), more writes, and two late writers: one stamped
   // before T (must come back), one stamped just after T (must not).
   await everyKind();
-  for (const kind of ["row-delete", "range-delete", "partition-delete", "kv-row-delete", "cell-delete", "map-delete", "set-remove", "composite-range-delete"]) await write(12, kind);
+  for (const kind of [
+    "row-delete",
+    "range-delete",
+    "partition-delete",
+    "kv-row-delete",
+    "cell-delete",
+    "map-delete",
+    "set-remove",
+    "composite-range-delete",
+  ])
+    await write(12, kind);
   await write(600);
   await clockPast(at + 1000n);
   await counters(20); // after T: their increments must not come back
@@ -87,18 +107,42 @@ export async function exactWholeNodeRestore(t: Test, p: PitrNode): Promise<Exact
 
   const before = w.log.filter((s) => s.ts <= at).length;
   t.same(counterAmbiguity(w.log, at), [], "no counter update ran across T (the oracle can place every one)");
-  t.ok(w.log.some((s) => s.window && s.ts <= at) && w.log.some((s) => s.window && s.ts > at), "counter updates before and after T");
-  t.ok(before > 500 && before < w.log.length - 500, `T cuts the history (${before} of ${w.log.length} statements)`);
+  t.ok(
+    w.log.some((s) => s.window && s.ts <= at) && w.log.some((s) => s.window && s.ts > at),
+    "counter updates before and after T",
+  );
+  t.ok(
+    before > 500 && before < w.log.length - 500,
+    `T cuts the history (${before} of ${w.log.length} statements)`,
+  );
 
-  const plan = await expectOk(t, await p.cli("plan", "--at", at.toString(), "--grace", "1h", "--json"), "plan --json");
+  const plan = await expectOk(
+    t,
+    await p.cli("plan", "--at", at.toString(), "--grace", "1h", "--json"),
+    "plan --json",
+  );
   const planJson = JSON.parse(plan.stdout) as { steps: { kind: string }[] };
   t.ok(planJson.steps.filter((s) => s.kind === "segment").length >= 3, "the plan replays several segments");
-  const restored = await expectOk(t, await p.cli("restore", "--at", at.toString(), "--grace", "1h"), "restore");
-  const tally = /withheld (\d+) stamped after .*?(?:, (\d+) of them row deletions Cassandra's own filter would have replayed)?(?:;|$)/m.exec(restored.stdout);
+  const restored = await expectOk(
+    t,
+    await p.cli("restore", "--at", at.toString(), "--grace", "1h"),
+    "restore",
+  );
+  const tally =
+    /withheld (\d+) stamped after .*?(?:, (\d+) of them row deletions Cassandra's own filter would have replayed)?(?:;|$)/m.exec(
+      restored.stdout,
+    );
   t.ok(tally && Number(tally[1]) > 0, `restore says how many mutations it withheld (${tally?.[1]})`);
-  t.ok(tally && Number(tally[2] ?? 0) > 0, `and how many of them Cassandra's own filter would have replayed (${tally?.[2]})`);
+  t.ok(
+    tally && Number(tally[2] ?? 0) > 0,
+    `and how many of them Cassandra's own filter would have replayed (${tally?.[2]})`,
+  );
   await node.start();
-  t.match(await node.systemLog(), new RegExp(`Skipped \\d+ mutations from unknown \\(probably removed\\) CF with id ${WITHHELD_TABLE_ID}`), "Cassandra read the rewritten segments and skipped the withheld mutations");
+  t.match(
+    await node.systemLog(),
+    new RegExp(`Skipped \\d+ mutations from unknown \\(probably removed\\) CF with id ${WITHHELD_TABLE_ID}`),
+    "Cassandra read the rewritten segments and skipped the withheld mutations",
+  );
   await expectOk(t, await p.cli("restore", "finish"), "restore finish");
 
   const replayed = await replayInto(node, w.log, at, "exact_ref");
@@ -108,7 +152,10 @@ export async function exactWholeNodeRestore(t: Test, p: PitrNode): Promise<Exact
     const want = await dumpTable(node, "exact_ref", table);
     t.ok(want.length > 0, `${table}: the reference is not empty (${want.length} rows)`);
     t.same(got.length, want.length, `${table}: as many rows as the reference`);
-    t.ok(got.join("\n") === want.join("\n"), `${table}: every column and writetime equals the reference\n${dumpDiff(got, want)}`);
+    t.ok(
+      got.join("\n") === want.join("\n"),
+      `${table}: every column and writetime equals the reference\n${dumpDiff(got, want)}`,
+    );
   }
   return { w, at, before, write };
 }
@@ -126,16 +173,31 @@ export async function laterRestores(t: Test, p: PitrNode, h: ExactHistory): Prom
   await write(300);
   const at2 = w.log[w.log.length - 1]!.ts;
   const earlier = w.log[Math.floor(before * 0.75)]!.ts; // well after the snapshot, well before T
-  const others = { kv: await dumpTable(node, KS, "kv"), wide: await dumpTable(node, KS, "wide"), hits: await dumpTable(node, KS, "hits") };
+  const others = {
+    kv: await dumpTable(node, KS, "kv"),
+    wide: await dumpTable(node, KS, "wide"),
+    hits: await dumpTable(node, KS, "hits"),
+  };
   await node.stop();
-  await expectOk(t, await p.cli("restore", "--at", earlier.toString(), "--table", `${KS}.events`, "--grace", "1h"), "restore --table exact.events to T'");
+  await expectOk(
+    t,
+    await p.cli("restore", "--at", earlier.toString(), "--table", `${KS}.events`, "--grace", "1h"),
+    "restore --table exact.events to T'",
+  );
   await node.start();
   await expectOk(t, await p.cli("restore", "finish"), "restore finish (table scope)");
   await replayInto(node, w.log, earlier, "exact_ref2");
   const events = await dumpTable(node, KS, "events");
   const wantEvents = await dumpTable(node, "exact_ref2", "events");
-  t.ok(events.length > 0 && events.join("\n") === wantEvents.join("\n"), `events equals the reference at T' (${wantEvents.length} rows)\n${dumpDiff(events, wantEvents)}`);
-  t.same(await dumpTable(node, KS, "kv"), others.kv, "kv keeps every write, those after T' and after the first restore included");
+  t.ok(
+    events.length > 0 && events.join("\n") === wantEvents.join("\n"),
+    `events equals the reference at T' (${wantEvents.length} rows)\n${dumpDiff(events, wantEvents)}`,
+  );
+  t.same(
+    await dumpTable(node, KS, "kv"),
+    others.kv,
+    "kv keeps every write, those after T' and after the first restore included",
+  );
   t.same(await dumpTable(node, KS, "wide"), others.wide, "wide keeps every write");
   t.same(await dumpTable(node, KS, "hits"), others.hits, "the counters keep their values");
 
@@ -145,20 +207,46 @@ export async function laterRestores(t: Test, p: PitrNode, h: ExactHistory): Prom
   // so no schema.cql describes their mutations.
   await node.stop();
   const refused = await p.cli("restore", "--at", at2.toString(), "--grace", "1h");
-  t.equal(refused.exitCode, 17, "a whole-node restore over tables the snapshot does not describe is refused (exit 17)");
-  t.match(refused.stderr, /unknown table id .*--accept-cassandra-filter/s, "naming the table id and the way out");
-  const plan2 = await expectOk(t, await p.cli("plan", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"), "plan --at T2 (after the first restore)");
-  t.match(plan2.stdout, /a restore abandoned its history: writes stamped after .* stay withheld/, "the plan says which segments belong to the abandoned history");
-  await expectOk(t, await p.cli("restore", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"), "restore --at T2 --keyspace exact");
+  t.equal(
+    refused.exitCode,
+    17,
+    "a whole-node restore over tables the snapshot does not describe is refused (exit 17)",
+  );
+  t.match(
+    refused.stderr,
+    /unknown table id .*--accept-cassandra-filter/s,
+    "naming the table id and the way out",
+  );
+  const plan2 = await expectOk(
+    t,
+    await p.cli("plan", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"),
+    "plan --at T2 (after the first restore)",
+  );
+  t.match(
+    plan2.stdout,
+    /a restore abandoned its history: writes stamped after .* stay withheld/,
+    "the plan says which segments belong to the abandoned history",
+  );
+  await expectOk(
+    t,
+    await p.cli("restore", "--at", at2.toString(), "--keyspace", KS, "--grace", "1h"),
+    "restore --at T2 --keyspace exact",
+  );
   await node.start();
   await expectOk(t, await p.cli("restore", "finish"), "restore finish (T2)");
   const history = w.log.filter((s, i) => (i < firstAfterRestore ? s.ts <= at : s.ts <= at2));
-  t.ok(w.log.some((s, i) => i < firstAfterRestore && s.ts > at && s.ts <= at2), "some writes undone by the first restore are stamped before T2");
+  t.ok(
+    w.log.some((s, i) => i < firstAfterRestore && s.ts > at && s.ts <= at2),
+    "some writes undone by the first restore are stamped before T2",
+  );
   await replayInto(node, history, at2, "exact_ref3");
   for (const table of EXACT_TABLES) {
     const got = await dumpTable(node, KS, table);
     const want = await dumpTable(node, "exact_ref3", table);
-    t.ok(got.join("\n") === want.join("\n"), `${table} at T2 holds the restored history, not the abandoned one (${want.length} rows)\n${dumpDiff(got, want)}`);
+    t.ok(
+      got.join("\n") === want.join("\n"),
+      `${table} at T2 holds the restored history, not the abandoned one (${want.length} rows)\n${dumpDiff(got, want)}`,
+    );
   }
   await node.stop();
 }

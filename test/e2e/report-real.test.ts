@@ -23,7 +23,13 @@ interface Worst {
 
 let nextId = 1000;
 /** Writes rows until `count()` reaches `want` (segments archived, or spooled). */
-async function fillSegments(p: Awaited<ReturnType<typeof pitrNode>>, count: () => Promise<number>, want: number, clock: Clock, table: string) {
+async function fillSegments(
+  p: Awaited<ReturnType<typeof pitrNode>>,
+  count: () => Promise<number>,
+  want: number,
+  clock: Clock,
+  table: string,
+) {
   while ((await count()) < want) {
     await writeRows(p.node, table, nextId, 100, clock);
     nextId += 100;
@@ -36,7 +42,12 @@ async function fillSegments(p: Awaited<ReturnType<typeof pitrNode>>, count: () =
  * between two incidents however slow the machine is (under load a segment can take longer than the
  * target to fill, and two incidents would merge into one window with one cause).
  */
-async function settle(p: Awaited<ReturnType<typeof pitrNode>>, backend: Backend, clock: Clock, table: string): Promise<void> {
+async function settle(
+  p: Awaited<ReturnType<typeof pitrNode>>,
+  backend: Backend,
+  clock: Clock,
+  table: string,
+): Promise<void> {
   for (let round = 0; round < 40; round++) {
     await writeRows(p.node, table, nextId, 100, clock);
     nextId += 100;
@@ -44,7 +55,9 @@ async function settle(p: Awaited<ReturnType<typeof pitrNode>>, backend: Backend,
     const [prev, last] = all.slice(-2).map((a) => a.record.closeTimeMs);
     if (prev !== undefined && last !== undefined && Date.now() - last < 4_000 && last - prev < 4_000) return;
   }
-  throw new Error("the node never reached a steady archive (segments closing and archived within 4 s) after 40 rounds of writes");
+  throw new Error(
+    "the node never reached a steady archive (segments closing and archived within 4 s) after 40 rounds of writes",
+  );
 }
 
 t.test("report on a real archive: quiet period, archive outage and gap, each with its cause", async (t) => {
@@ -73,13 +86,18 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
   const outageFrom = Date.now();
   await rename(p.archiveDir, `${p.archiveDir}.away`);
   const spool = join(p.node.dir, "cassandra-pitr-spool");
-  const spooled = async () => (await readdir(spool).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog")).length;
+  const spooled = async () =>
+    (await readdir(spool).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog")).length;
   await fillSegments(p, spooled, 2, clock, "ev");
   const outageMs = 20_000;
   await new Promise((r) => setTimeout(r, outageMs));
   await rename(`${p.archiveDir}.away`, p.archiveDir);
   const outageTo = Date.now();
-  await expectOk(t, await runNode(CLI, ["agent", "--once", `--config=${p.configFile}`], process.env), "agent uploads the spooled segments");
+  await expectOk(
+    t,
+    await runNode(CLI, ["agent", "--once", `--config=${p.configFile}`], process.env),
+    "agent uploads the spooled segments",
+  );
 
   // More healthy segments, then a deliberate gap: one of them removed from the archive.
   const before = await archived();
@@ -95,7 +113,11 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
   const ran = await p.cli("report", "--since", since, "--target-rpo", "10s", "--format", "json");
   t.equal(ran.exitCode, 3, "the target is breached: exit 3");
   const report = JSON.parse(ran.stdout) as {
-    nodes: { node: string; rpo: { worst: Worst[]; max_rpo_ms: number | null }; checks: { id: string; status: string; details: string }[] }[];
+    nodes: {
+      node: string;
+      rpo: { worst: Worst[]; max_rpo_ms: number | null };
+      checks: { id: string; status: string; details: string }[];
+    }[];
   };
   const node = report.nodes.find((n) => n.node === p.identity.node)!;
   t.ok(node, "the report covers the node");
@@ -105,17 +127,34 @@ t.test("report on a real archive: quiet period, archive outage and gap, each wit
   t.ok(causes.includes("archive-lag"), "an archive-lag window");
   t.ok(causes.includes("gap"), "a gap window");
   const overlapping = (cause: string, from: number, to: number) =>
-    node.rpo.worst.find((w) => w.cause === cause && Date.parse(w.start_at) <= to && Date.parse(w.end_at) >= from);
+    node.rpo.worst.find(
+      (w) => w.cause === cause && Date.parse(w.start_at) <= to && Date.parse(w.end_at) >= from,
+    );
   const quiet = overlapping("quiet-segment", quietFrom, quietFrom + quietMs);
   t.ok(quiet, "a quiet-segment window overlaps the quiet period");
-  t.ok(quiet?.peak_rpo_ms !== null && (quiet?.peak_rpo_ms ?? 0) >= quietMs, `its peak RPO (${quiet?.peak_rpo_ms} ms) is at least the quiet period (${quietMs} ms)`);
+  t.ok(
+    quiet?.peak_rpo_ms !== null && (quiet?.peak_rpo_ms ?? 0) >= quietMs,
+    `its peak RPO (${quiet?.peak_rpo_ms} ms) is at least the quiet period (${quietMs} ms)`,
+  );
   const lag = overlapping("archive-lag", outageFrom, outageTo);
   t.ok(lag, "an archive-lag window overlaps the outage");
-  t.ok(lag?.peak_rpo_ms !== null && (lag?.peak_rpo_ms ?? 0) >= outageMs, `its peak RPO (${lag?.peak_rpo_ms} ms) is at least the outage (${outageMs} ms)`);
+  t.ok(
+    lag?.peak_rpo_ms !== null && (lag?.peak_rpo_ms ?? 0) >= outageMs,
+    `its peak RPO (${lag?.peak_rpo_ms} ms) is at least the outage (${outageMs} ms)`,
+  );
   const chain = node.checks.find((c) => c.id === "segment-chain")!;
   t.equal(chain.status, "failure", "the segment-chain check fails");
   t.match(chain.details, String(victim.segmentId), "and names the removed segment");
 
-  const md = await p.cli("report", "--since", since, "--target-rpo", "10s", "--format", "markdown", `--out=${join(p.node.dir, "report.md")}`);
+  const md = await p.cli(
+    "report",
+    "--since",
+    since,
+    "--target-rpo",
+    "10s",
+    "--format",
+    "markdown",
+    `--out=${join(p.node.dir, "report.md")}`,
+  );
   t.equal(md.exitCode, 3, "markdown report: exit 3 too");
 });

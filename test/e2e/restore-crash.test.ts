@@ -1,5 +1,14 @@
 import t from "tap";
-import { Clock, KS, createTables, expectOk, idsIn, idsUpTo, pitrNode, writeRows } from "./restore-scenario.js";
+import {
+  Clock,
+  KS,
+  createTables,
+  expectOk,
+  idsIn,
+  idsUpTo,
+  pitrNode,
+  writeRows,
+} from "./restore-scenario.js";
 
 t.test("restore after SIGKILL and restart: the tail segments archived at startup are used", async (t) => {
   const p = await pitrNode(t, "restore-crash");
@@ -29,9 +38,17 @@ t.test("restore after SIGKILL and restart: the tail segments archived at startup
   t.notMatch(list.stdout, /"tag": "first"/, "the pruned snapshot is gone from the catalog");
   t.match(list.stdout, /"tag": "before-crash"/, "the kept one is there");
   t.match(list.stdout, /"segments"|"runs"|"restorable"/, "list reports the archive");
-  await expectOk(t, await p.cli("restore", "--at", at.toString(), "--grace", "1h"), "restore to an instant inside the crashed tail");
+  await expectOk(
+    t,
+    await p.cli("restore", "--at", at.toString(), "--grace", "1h"),
+    "restore to an instant inside the crashed tail",
+  );
   await node.start();
-  t.same(await idsIn(node, "events"), idsUpTo(rows, at), "exactly the rows with writetime <= T, including the tail archived at startup");
+  t.same(
+    await idsIn(node, "events"),
+    idsUpTo(rows, at),
+    "exactly the rows with writetime <= T, including the tail archived at startup",
+  );
   await expectOk(t, await p.cli("restore", "finish"), "restore finish");
   await node.stop();
 });

@@ -9,7 +9,10 @@ import t from "tap";
 import { pitrNode } from "./restore-scenario.js";
 import { exactWholeNodeRestore, laterRestores } from "./exact-scenario.js";
 
-t.test("whole-node restore to T holds exactly the writes stamped <= T, for every mutation kind (oracle)", async (t) => {
-  const p = await pitrNode(t, "restore-exact");
-  await laterRestores(t, p, await exactWholeNodeRestore(t, p));
-});
+t.test(
+  "whole-node restore to T holds exactly the writes stamped <= T, for every mutation kind (oracle)",
+  async (t) => {
+    const p = await pitrNode(t, "restore-exact");
+    await laterRestores(t, p, await exactWholeNodeRestore(t, p));
+  },
+);

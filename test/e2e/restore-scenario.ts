@@ -64,7 +64,14 @@ export async function createTables(node: CassandraNode, tables: string[]): Promi
 }
 
 /** Writes `count` rows (ids from `firstId`) with ~2 KB values so that segments fill and close. */
-export async function writeRows(node: CassandraNode, table: string, firstId: number, count: number, clock: Clock, filler = 2000): Promise<RowRecord[]> {
+export async function writeRows(
+  node: CassandraNode,
+  table: string,
+  firstId: number,
+  count: number,
+  clock: Clock,
+  filler = 2000,
+): Promise<RowRecord[]> {
   const rows: RowRecord[] = [];
   for (let i = 0; i < count; i += 50) {
     const batch = [];
@@ -84,14 +91,22 @@ export async function writeRows(node: CassandraNode, table: string, firstId: num
  * passes the last client timestamp, then write once more, so the segment that the next drain closes
  * ends after every timestamp written, as it would on a live node.
  */
-export async function letWallClockCatchUp(node: CassandraNode, table: string, rows: RowRecord[], clock: Clock): Promise<void> {
-  await new Promise((r) => setTimeout(r, Math.max(0, Number(rows[rows.length - 1]!.writetime / 1000n) - Date.now() + 50)));
+export async function letWallClockCatchUp(
+  node: CassandraNode,
+  table: string,
+  rows: RowRecord[],
+  clock: Clock,
+): Promise<void> {
+  await new Promise((r) =>
+    setTimeout(r, Math.max(0, Number(rows[rows.length - 1]!.writetime / 1000n) - Date.now() + 50)),
+  );
   rows.push(await node.writeRow(KS, table, 999_999, "after-the-wait", clock.tick(400n)));
 }
 
 export function idsUpTo(rows: RowRecord[], at: bigint): number[] {
   const latest = new Map<number, bigint>();
-  for (const r of rows) if (r.writetime <= at && (latest.get(r.id) ?? -1n) < r.writetime) latest.set(r.id, r.writetime);
+  for (const r of rows)
+    if (r.writetime <= at && (latest.get(r.id) ?? -1n) < r.writetime) latest.set(r.id, r.writetime);
   return [...latest.keys()].sort((a, b) => a - b);
 }
 

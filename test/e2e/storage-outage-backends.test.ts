@@ -45,41 +45,54 @@ interface Measured {
 }
 
 if (gcsUrl !== undefined && azureUrl !== undefined) {
-  t.test("hung endpoint under steady writes on GCS and Azure: hooks spool at once, nothing lost, throughput kept", async (t) => {
-    const gcsHost = new URL(process.env["STORAGE_EMULATOR_HOST"]!).host;
-    const azureEndpoint = new URL(process.env["CASSANDRA_PITR_AZURE_ENDPOINT"]!);
-    // Ports apart from the fault matrices' and storage-outage's, which may run at the same time.
-    const toxiproxy = await startToxiproxy(toxiproxyPort() + 15);
-    t.teardown(() => toxiproxy.stop());
-    const gcsProxy = await toxiproxy.proxy("gcs-outage", gcsHost, toxiproxyPort() + 16);
-    const azureProxy = await toxiproxy.proxy("azure-outage", azureEndpoint.host, toxiproxyPort() + 17);
-    const env = {
-      STORAGE_EMULATOR_HOST: `http://${gcsProxy.listen}`,
-      CASSANDRA_PITR_AZURE_ENDPOINT: `http://${azureProxy.listen}${azureEndpoint.pathname}`,
-    };
-    const rounds: Round[] = [
-      { label: "gcs", archiveUrl: `${gcsUrl}/outage-${uniquePrefix()}`, proxy: gcsProxy },
-      { label: "azure", archiveUrl: `${azureUrl}/outage-${uniquePrefix()}`, proxy: azureProxy },
-    ];
-    const made = await nodeWithHook(t, "outage-backends", rounds[0]!.archiveUrl, env, { hookTimeout: "2s" }, { segmentSizeMiB: 1 });
-    const processEnv = { ...process.env, ...env };
-    await createTables(made.node, ["orders"]);
-    const writer = new SteadyWriter(made.node);
-    const results: Measured[] = [];
-    for (const round of rounds) {
-      await useArchive(made.configFile, round.archiveUrl);
-      results.push(await hungRound(t, round, made, processEnv, writer));
-    }
-    await made.node.stop();
-    t.comment(
-      [
-        "write throughput under a hung endpoint (rows/s, 50 concurrent ~2 KB inserts, 1 MiB segments, hookTimeout 2s):",
-        "| backend | normal rows/s | hung rows/s | share of normal | write timeouts (retried) | segments spooled | hooks that tried storage |",
-        "|---|---|---|---|---|---|---|",
-        ...results.map((r) => `| ${r.label} | ${r.normal.toFixed(0)} | ${r.hung.toFixed(0)} | ${((100 * r.hung) / r.normal).toFixed(0)} % | ${r.timeouts} | ${r.spooled} | ${r.tried} |`),
-      ].join("\n"),
-    );
-  });
+  t.test(
+    "hung endpoint under steady writes on GCS and Azure: hooks spool at once, nothing lost, throughput kept",
+    async (t) => {
+      const gcsHost = new URL(process.env["STORAGE_EMULATOR_HOST"]!).host;
+      const azureEndpoint = new URL(process.env["CASSANDRA_PITR_AZURE_ENDPOINT"]!);
+      // Ports apart from the fault matrices' and storage-outage's, which may run at the same time.
+      const toxiproxy = await startToxiproxy(toxiproxyPort() + 15);
+      t.teardown(() => toxiproxy.stop());
+      const gcsProxy = await toxiproxy.proxy("gcs-outage", gcsHost, toxiproxyPort() + 16);
+      const azureProxy = await toxiproxy.proxy("azure-outage", azureEndpoint.host, toxiproxyPort() + 17);
+      const env = {
+        STORAGE_EMULATOR_HOST: `http://${gcsProxy.listen}`,
+        CASSANDRA_PITR_AZURE_ENDPOINT: `http://${azureProxy.listen}${azureEndpoint.pathname}`,
+      };
+      const rounds: Round[] = [
+        { label: "gcs", archiveUrl: `${gcsUrl}/outage-${uniquePrefix()}`, proxy: gcsProxy },
+        { label: "azure", archiveUrl: `${azureUrl}/outage-${uniquePrefix()}`, proxy: azureProxy },
+      ];
+      const made = await nodeWithHook(
+        t,
+        "outage-backends",
+        rounds[0]!.archiveUrl,
+        env,
+        { hookTimeout: "2s" },
+        { segmentSizeMiB: 1 },
+      );
+      const processEnv = { ...process.env, ...env };
+      await createTables(made.node, ["orders"]);
+      const writer = new SteadyWriter(made.node);
+      const results: Measured[] = [];
+      for (const round of rounds) {
+        await useArchive(made.configFile, round.archiveUrl);
+        results.push(await hungRound(t, round, made, processEnv, writer));
+      }
+      await made.node.stop();
+      t.comment(
+        [
+          "write throughput under a hung endpoint (rows/s, 50 concurrent ~2 KB inserts, 1 MiB segments, hookTimeout 2s):",
+          "| backend | normal rows/s | hung rows/s | share of normal | write timeouts (retried) | segments spooled | hooks that tried storage |",
+          "|---|---|---|---|---|---|---|",
+          ...results.map(
+            (r) =>
+              `| ${r.label} | ${r.normal.toFixed(0)} | ${r.hung.toFixed(0)} | ${((100 * r.hung) / r.normal).toFixed(0)} % | ${r.timeouts} | ${r.spooled} | ${r.tried} |`,
+          ),
+        ].join("\n"),
+      );
+    },
+  );
 }
 
 /** The hook reads the config at every run: pointing `archive` elsewhere moves the next segments there. */
@@ -97,34 +110,66 @@ async function hungRound(
   writer: SteadyWriter,
 ): Promise<Measured> {
   const spoolDir = join(dirname(made.node.commitlogDir), "cassandra-pitr-spool");
-  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s", `--config=${made.configFile}`], { env: processEnv, extendEnv: false, reject: false });
+  const agent = execa(
+    process.execPath,
+    [CLI, "agent", "--agent-interval=1s", `--config=${made.configFile}`],
+    { env: processEnv, extendEnv: false, reject: false },
+  );
   const firstId = writer.nextId;
   const normal = await writer.steady(t, `${round.label} normal`, PHASE_MS);
   const from = (await readEvents(made.logFile)).length;
   await round.proxy.addToxic("hung", { type: "timeout", attributes: { timeout: 0 } });
   const hung = await writer.steady(t, `${round.label} hung`, PHASE_MS);
-  const spools = ((await readEvents(made.logFile)).slice(from).filter((e) => e.event === "spooled") as { reason?: string }[]);
+  const spools = (await readEvents(made.logFile)).slice(from).filter((e) => e.event === "spooled") as {
+    reason?: string;
+  }[];
   const tried = spools.filter((e) => !/storage marked unhealthy/.test(e.reason ?? "")).length;
-  t.ok(spools.length >= 3, `${round.label}: Cassandra ran the hook for several segments during the outage (${spools.length} spooled)`);
+  t.ok(
+    spools.length >= 3,
+    `${round.label}: Cassandra ran the hook for several segments during the outage (${spools.length} spooled)`,
+  );
   t.ok(tried <= 1, `${round.label}: at most the first hook tried storage (${tried})`);
   await round.proxy.heal();
   for (let i = 0; i < 8; i++) await writer.batch(); // the segment open at the heal closes and is archived
-  await waitFor(`${round.label}: the agent drains the spool after the heal and clears the mark`, async () => {
-    const left = (await readdir(spoolDir).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog") || n === HEALTH_MARK_FILE);
-    return left.length === 0;
-  }, 240_000);
+  await waitFor(
+    `${round.label}: the agent drains the spool after the heal and clears the mark`,
+    async () => {
+      const left = (await readdir(spoolDir).catch(() => [] as string[])).filter(
+        (n) => n.startsWith("CommitLog") || n === HEALTH_MARK_FILE,
+      );
+      return left.length === 0;
+    },
+    240_000,
+  );
   agent.kill("SIGTERM");
   await agent;
   const backend = await openBackend(round.archiveUrl, { env: processEnv });
   try {
     const archived = await listArchived(backend, made.identity);
-    t.ok(archived.length >= 5, `${round.label}: segments archived in this round (${archived.length}, rows from id ${firstId})`);
-    t.same(missingIds(archived.map((a) => a.segmentId)), [], `${round.label}: nothing lost: no gap in the archived segment ids`);
-    t.ok(archived.some((a) => a.record.archivedBy === "agent"), `${round.label}: some segments were archived by the agent from the spool`);
+    t.ok(
+      archived.length >= 5,
+      `${round.label}: segments archived in this round (${archived.length}, rows from id ${firstId})`,
+    );
+    t.same(
+      missingIds(archived.map((a) => a.segmentId)),
+      [],
+      `${round.label}: nothing lost: no gap in the archived segment ids`,
+    );
+    t.ok(
+      archived.some((a) => a.record.archivedBy === "agent"),
+      `${round.label}: some segments were archived by the agent from the spool`,
+    );
   } finally {
     await backend.close();
   }
-  return { label: round.label, normal: normal.rate, hung: hung.rate, timeouts: normal.timeouts + hung.timeouts, spooled: spools.length, tried };
+  return {
+    label: round.label,
+    normal: normal.rate,
+    hung: hung.rate,
+    timeouts: normal.timeouts + hung.timeouts,
+    spooled: spools.length,
+    tried,
+  };
 }
 
 /** Batches of 50 concurrent ~2 KB inserts with explicit client timestamps; a write timeout is retried with the same id, value and timestamp. */
@@ -149,7 +194,8 @@ class SteadyWriter {
 
   async batch(): Promise<number> {
     const writes = [];
-    for (let j = 0; j < 50; j++) writes.push(this.writeOne(this.nextId++, this.clock.tick(j % 2 === 0 ? 400n : 1300n)));
+    for (let j = 0; j < 50; j++)
+      writes.push(this.writeOne(this.nextId++, this.clock.tick(j % 2 === 0 ? 400n : 1300n)));
     await Promise.all(writes);
     return 50;
   }
@@ -160,7 +206,9 @@ class SteadyWriter {
     const before = this.timeouts;
     let written = 0;
     while (Date.now() - started < ms) written += await this.batch();
-    t.comment(`${label}: ${written} rows in ${Date.now() - started} ms, ${this.timeouts - before} write timeouts`);
+    t.comment(
+      `${label}: ${written} rows in ${Date.now() - started} ms, ${this.timeouts - before} write timeouts`,
+    );
     return { rate: (written * 1000) / (Date.now() - started), timeouts: this.timeouts - before };
   }
 }

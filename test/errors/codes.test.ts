@@ -24,7 +24,8 @@ t.test("README and docs/exit-codes.md list exactly the exit statuses of src/erro
 });
 
 t.test("every error code maps to a documented status; unknown codes are internal errors", async (t) => {
-  for (const [code, status] of Object.entries(ERROR_CODES)) t.ok(statuses.includes(status), `${code} → ${status}`);
+  for (const [code, status] of Object.entries(ERROR_CODES))
+    t.ok(statuses.includes(status), `${code} → ${status}`);
   t.equal(exitStatusFor("E_NO_SUCH_CODE"), EXIT.INTERNAL);
 });
 
@@ -39,7 +40,9 @@ t.test("docs/configuration.md documents every setting in its three forms", async
 
 /** Every .ts file under src/ but the table itself, concatenated. */
 async function sourceOutsideTable(): Promise<string> {
-  const files = (await readdir(join(REPO, "src"), { recursive: true })).filter((f) => f.endsWith(".ts") && f !== join("errors", "codes.ts"));
+  const files = (await readdir(join(REPO, "src"), { recursive: true })).filter(
+    (f) => f.endsWith(".ts") && f !== join("errors", "codes.ts"),
+  );
   return (await Promise.all(files.map((f) => readFile(join(REPO, "src", f), "utf8")))).join("\n");
 }
 
@@ -49,7 +52,10 @@ t.test("every error code and every exit status of the table is raised somewhere 
   const raisedCodes = Object.keys(ERROR_CODES).filter((code) => src.includes(`"${code}"`));
   for (const [name, status] of Object.entries(EXIT)) {
     const byCode = raisedCodes.some((code) => (ERROR_CODES as Record<string, number>)[code] === status);
-    t.ok(byCode || src.includes(`EXIT.${name}`), `${status} (${name}) is raised by a code or returned as EXIT.${name}`);
+    t.ok(
+      byCode || src.includes(`EXIT.${name}`),
+      `${status} (${name}) is raised by a code or returned as EXIT.${name}`,
+    );
   }
 });
 
@@ -64,7 +70,10 @@ t.test("cassandra-pitr --help prints that generated exit line", async (t) => {
   const { main } = await import("../../src/cli/main.js");
   let printed = "";
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((printed += String(chunk)), true)) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => (
+    (printed += String(chunk)),
+    true
+  )) as typeof process.stdout.write;
   let status: number;
   try {
     status = await main(["--help"]);

@@ -41,12 +41,25 @@ t.test("renderError redacts what an error's message quotes", async (t) => {
   t.notMatch(renderError(new Error(`boom at az://a/c?sig=${"s".repeat(20)}`), "x"), "sss");
 });
 
-t.test("a stub never carries credentials; the restore hook then uses the configured URL with them", async (t) => {
-  const configured = "az://acct/cont/prefix?sv=2024&sig=abcdef";
-  const bytes = renderStub(7, 1795250286318n, "{}", { archive: configured, key: "k", sha256: "0".repeat(64), size: 1, name: "CommitLog-7-1795250286318.log" });
-  t.notMatch(Buffer.from(bytes).toString("latin1"), "sig=", "no SAS in the stub");
-  const stub = parseStub(bytes, "stub")!;
-  t.equal(stub.archive, "az://acct/cont/prefix");
-  t.equal(archiveForStub(stub, configured), configured, "same archive: the configured URL, with its token");
-  t.equal(archiveForStub(stub, "az://acct/other?sig=1"), "az://acct/cont/prefix", "another archive: the stub's URL (credentials from the environment)");
-});
+t.test(
+  "a stub never carries credentials; the restore hook then uses the configured URL with them",
+  async (t) => {
+    const configured = "az://acct/cont/prefix?sv=2024&sig=abcdef";
+    const bytes = renderStub(7, 1795250286318n, "{}", {
+      archive: configured,
+      key: "k",
+      sha256: "0".repeat(64),
+      size: 1,
+      name: "CommitLog-7-1795250286318.log",
+    });
+    t.notMatch(Buffer.from(bytes).toString("latin1"), "sig=", "no SAS in the stub");
+    const stub = parseStub(bytes, "stub")!;
+    t.equal(stub.archive, "az://acct/cont/prefix");
+    t.equal(archiveForStub(stub, configured), configured, "same archive: the configured URL, with its token");
+    t.equal(
+      archiveForStub(stub, "az://acct/other?sig=1"),
+      "az://acct/cont/prefix",
+      "another archive: the stub's URL (credentials from the environment)",
+    );
+  },
+);

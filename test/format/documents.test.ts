@@ -29,9 +29,25 @@ t.test("every document key of a node sits under its prefix, in its own folder", 
 });
 
 t.test("evidence: the summary readers rely on, and nothing for other documents", async (t) => {
-  const doc = { kind: "restore-drill", ran_at: "2026-11-27T21:05:09.042Z", restore_point: "2026-11-27T20:00:00.000Z", status: "passed", details: "3 checks", plan: null };
-  t.same(parseEvidence(JSON.stringify(doc)), { ranAt: at, restorePointAt: Date.UTC(2026, 10, 27, 20), status: "passed", details: "3 checks" });
-  t.equal(parseEvidence(JSON.stringify({ ...doc, status: "weird" }))?.status, "failed", "anything but passed is a failure");
+  const doc = {
+    kind: "restore-drill",
+    ran_at: "2026-11-27T21:05:09.042Z",
+    restore_point: "2026-11-27T20:00:00.000Z",
+    status: "passed",
+    details: "3 checks",
+    plan: null,
+  };
+  t.same(parseEvidence(JSON.stringify(doc)), {
+    ranAt: at,
+    restorePointAt: Date.UTC(2026, 10, 27, 20),
+    status: "passed",
+    details: "3 checks",
+  });
+  t.equal(
+    parseEvidence(JSON.stringify({ ...doc, status: "weird" }))?.status,
+    "failed",
+    "anything but passed is a failure",
+  );
   t.equal(parseEvidence(JSON.stringify({ ...doc, kind: "other" })), undefined);
   t.equal(parseEvidence(JSON.stringify({ ...doc, ran_at: "yesterday" })), undefined);
   t.equal(parseEvidence("{not json"), undefined);
@@ -40,15 +56,21 @@ t.test("evidence: the summary readers rely on, and nothing for other documents",
 
 t.test("verify state: round trip, and an unreadable state is empty", async (t) => {
   const verified = { "k/1": { sha256: "00", size: 3, at: "2026-11-27T00:00:00.000Z" } };
-  t.same(parseVerifyState(Buffer.from(renderVerifyState(verified)).toString()), { schema_version: 1, verified });
+  t.same(parseVerifyState(Buffer.from(renderVerifyState(verified)).toString()), {
+    schema_version: 1,
+    verified,
+  });
   t.same(parseVerifyState("{not json"), { schema_version: 1, verified: {} });
   t.same(parseVerifyState('{"verified": null}'), { schema_version: 1, verified: {} });
 });
 
 t.test("no key of a format folder is built outside src/format/", async (t) => {
-  const literal = /[`"'](?:[^`"'\n]*\$\{[^}]*\})?(evidence\/|verify\/state\.json|_check\/|sstables\/|snapshots\/|branches\/)/;
+  const literal =
+    /[`"'](?:[^`"'\n]*\$\{[^}]*\})?(evidence\/|verify\/state\.json|_check\/|sstables\/|snapshots\/|branches\/)/;
   const found: string[] = [];
-  const files = (await readdir(join(REPO, "src"), { recursive: true })).filter((f) => f.endsWith(".ts") && !f.startsWith("format"));
+  const files = (await readdir(join(REPO, "src"), { recursive: true })).filter(
+    (f) => f.endsWith(".ts") && !f.startsWith("format"),
+  );
   for (const file of files) {
     const lines = (await readFile(join(REPO, "src", file), "utf8")).split("\n");
     lines.forEach((line, i) => {

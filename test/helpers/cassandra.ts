@@ -97,7 +97,8 @@ async function portsFree(base: number, blocks: number): Promise<boolean> {
 }
 
 export async function releasePortBase(base: number, blocks = 1): Promise<void> {
-  for (let i = 0; i < blocks; i++) await rm(join(PORTS_DIR, String(base + 4 * i)), { recursive: true, force: true });
+  for (let i = 0; i < blocks; i++)
+    await rm(join(PORTS_DIR, String(base + 4 * i)), { recursive: true, force: true });
 }
 
 export class CassandraNode {
@@ -158,7 +159,9 @@ export class CassandraNode {
   /** Rewrites the node's configuration (keeps its data and its version); use between stop and start. */
   async reconfigure(options: NodeOptions): Promise<void> {
     if (options.version !== undefined && options.version !== this.version) {
-      throw new Error(`node ${this.dir} runs Cassandra ${this.version}; reconfigure cannot change it to ${options.version}`);
+      throw new Error(
+        `node ${this.dir} runs Cassandra ${this.version}; reconfigure cannot change it to ${options.version}`,
+      );
     }
     await this.script("init", this.dir, ...this.initArgs(options));
   }
@@ -213,7 +216,11 @@ export class CassandraNode {
     return this.session;
   }
 
-  async execute(query: string, params: unknown[] = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+  async execute(
+    query: string,
+    params: unknown[] = [],
+    options: cassandra.QueryOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
     return (await this.cql()).execute(query, params, { prepare: params.length > 0, ...options });
   }
 
@@ -225,7 +232,13 @@ export class CassandraNode {
   }
 
   /** Writes one row with an explicit client timestamp (µs) and returns what was written. */
-  async writeRow(keyspace: string, table: string, id: number, value: string, writetime: bigint): Promise<RowRecord> {
+  async writeRow(
+    keyspace: string,
+    table: string,
+    id: number,
+    value: string,
+    writetime: bigint,
+  ): Promise<RowRecord> {
     await this.execute(`INSERT INTO ${keyspace}.${table} (id, value) VALUES (?, ?) USING TIMESTAMP ?`, [
       id,
       value,
@@ -239,12 +252,20 @@ export class CassandraNode {
     const all: cassandra.types.Row[] = [];
     let pageState: string | undefined;
     do {
-      const rs = await this.execute(`SELECT id, value, writetime(value) AS wt FROM ${keyspace}.${table}`, [], { fetchSize: 5000, ...(pageState ? { pageState } : {}) });
+      const rs = await this.execute(
+        `SELECT id, value, writetime(value) AS wt FROM ${keyspace}.${table}`,
+        [],
+        { fetchSize: 5000, ...(pageState ? { pageState } : {}) },
+      );
       all.push(...rs.rows);
       pageState = rs.pageState ?? undefined;
     } while (pageState);
     return all
-      .map((r) => ({ id: r["id"] as number, value: r["value"] as string, writetime: BigInt(String(r["wt"])) }))
+      .map((r) => ({
+        id: r["id"] as number,
+        value: r["value"] as string,
+        writetime: BigInt(String(r["wt"])),
+      }))
       .sort((a, b) => a.id - b.id);
   }
 
@@ -314,7 +335,11 @@ export function nowMicros(): bigint {
 }
 
 /** Waits until `predicate` holds, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

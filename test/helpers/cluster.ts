@@ -14,7 +14,16 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import cassandra from "cassandra-driver";
-import { CassandraNode, DEFAULT_CASSANDRA_VERSION, PORTS_DIR, REPO, nodeOptionArgs, releasePortBase, reservePortBase, type NodeOptions } from "./cassandra.js";
+import {
+  CassandraNode,
+  DEFAULT_CASSANDRA_VERSION,
+  PORTS_DIR,
+  REPO,
+  nodeOptionArgs,
+  releasePortBase,
+  reservePortBase,
+  type NodeOptions,
+} from "./cassandra.js";
 
 export const CLUSTER_SCRIPT = join(REPO, "scripts/cassandra-cluster.sh");
 const CLUSTERS_DIR = join(REPO, ".tmp/clusters");
@@ -103,7 +112,9 @@ export class CassandraCluster {
     if (options.heap) args.push("--heap", options.heap);
     await this.script("init", ...args, ...nodeOptionArgs(options.node ?? {}));
     for (let i = 1; i <= count; i++) {
-      this.nodes.push(new ClusterMember(this, i, join(this.dir, `node${i}`), this.portBase, this.addresses[i - 1]!));
+      this.nodes.push(
+        new ClusterMember(this, i, join(this.dir, `node${i}`), this.portBase, this.addresses[i - 1]!),
+      );
     }
   }
 
@@ -148,13 +159,20 @@ export class CassandraCluster {
     return this.session;
   }
 
-  async execute(query: string, params: unknown[] = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+  async execute(
+    query: string,
+    params: unknown[] = [],
+    options: cassandra.QueryOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
     return (await this.cql()).execute(query, params, { prepare: params.length > 0, ...options });
   }
 
   /** Runs scripts/cassandra-cluster.sh COMMAND on this cluster; throws with its output on failure. */
   async script(command: string, ...args: string[]): Promise<string> {
-    const result = await execa("bash", [CLUSTER_SCRIPT, command, this.dir, ...args], { reject: false, all: true });
+    const result = await execa("bash", [CLUSTER_SCRIPT, command, this.dir, ...args], {
+      reject: false,
+      all: true,
+    });
     if (result.exitCode !== 0) {
       throw new Error(`cassandra-cluster.sh ${command} failed (${result.exitCode}):\n${result.all}`);
     }
@@ -179,9 +197,14 @@ export class CassandraCluster {
 
 /** PITR_TEST_CLUSTER_ADDRESSES, or 127.<hi>.<lo>.<n> from the reserved first port. */
 function clusterAddresses(portBase: number, count: number): string[] {
-  const given = process.env.PITR_TEST_CLUSTER_ADDRESSES?.split(",").map((a) => a.trim()).filter(Boolean);
+  const given = process.env.PITR_TEST_CLUSTER_ADDRESSES?.split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
   if (given) {
-    if (given.length < count) throw new Error(`PITR_TEST_CLUSTER_ADDRESSES names ${given.length} addresses; a cluster of ${count} needs ${count}`);
+    if (given.length < count)
+      throw new Error(
+        `PITR_TEST_CLUSTER_ADDRESSES names ${given.length} addresses; a cluster of ${count} needs ${count}`,
+      );
     return given.slice(0, count);
   }
   return Array.from({ length: count }, (_, i) => `127.${(portBase >> 8) & 255}.${portBase & 255}.${i + 1}`);
@@ -207,12 +230,16 @@ function killSync(cluster: CassandraCluster): void {
 function killAll(): void {
   for (const cluster of liveClusters) {
     killSync(cluster);
-    for (let i = 0; i < cluster.blocks; i++) rmSync(join(PORTS_DIR, String(cluster.portBase + 4 * i)), { recursive: true, force: true });
+    for (let i = 0; i < cluster.blocks; i++)
+      rmSync(join(PORTS_DIR, String(cluster.portBase + 4 * i)), { recursive: true, force: true });
   }
 }
 
 process.once("exit", killAll);
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const) {
   process.once(signal, () => {
     killAll();
     process.exit(code);

@@ -21,12 +21,25 @@ export interface Ran {
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("CASSANDRA_PITR_")) env[k] = v;
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]; else env[k] = v;
+  for (const [k, v] of Object.entries(extra))
+    if (v === undefined) delete env[k];
+    else env[k] = v;
   return env;
 }
 
-export async function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Ran> {
-  const r = await execa(process.execPath, [script, ...args], { env, extendEnv: false, reject: false, timeout: 120_000, ...(input === undefined ? { stdin: "ignore" as const } : { input }) });
+export async function runNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): Promise<Ran> {
+  const r = await execa(process.execPath, [script, ...args], {
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 120_000,
+    ...(input === undefined ? { stdin: "ignore" as const } : { input }),
+  });
   const stdout = String(r.stdout ?? "");
   const stderr = String(r.stderr ?? "");
   const lines = (stdout + "\n" + stderr).split("\n").filter((l) => l.trim().length > 0);

@@ -70,7 +70,10 @@ const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export class Workload {
   readonly log: Statement[] = [];
   private readonly rnd: () => number;
-  constructor(seed: number, private readonly filler = 600) {
+  constructor(
+    seed: number,
+    private readonly filler = 600,
+  ) {
     this.rnd = seeded(seed);
   }
 
@@ -95,31 +98,48 @@ export class Workload {
   }
 
   private readonly makers: Record<string, () => string> = {
-    "insert": () => `INSERT INTO {ks}.kv (pk, v, n, raw) VALUES (${this.int(40)}, ${q(this.text("v"))}, ${this.int(1e9)}, 0x${this.int(1e6).toString(16).padStart(6, "0")}) USING TIMESTAMP {ts}`,
-    "insert-ttl": () => `INSERT INTO {ks}.kv (pk, v) VALUES (${this.int(40)}, ${q(this.text("ttl"))}) USING TIMESTAMP {ts} AND TTL 86400`,
-    "update": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET n = ${this.int(1e9)}, pair = (${this.int(100)}, ${q(this.text("p"))}) WHERE pk = ${this.int(40)}`,
-    "update-udt": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET home = {street: ${q(this.text("st"))}, zip: ${this.int(99999)}} WHERE pk = ${this.int(40)}`,
-    "update-udt-field": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET loc.zip = ${this.int(99999)} WHERE pk = ${this.int(40)}`,
-    "set-add": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = tags + {${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
-    "set-remove": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = tags - {${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
-    "set-overwrite": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = {${q(`t${this.int(8)}`)}, ${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
-    "map-put": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET attrs[${q(`k${this.int(6)}`)}] = ${this.int(1000)} WHERE pk = ${this.int(40)}`,
-    "map-delete": () => `DELETE attrs[${q(`k${this.int(6)}`)}] FROM {ks}.kv USING TIMESTAMP {ts} WHERE pk = ${this.int(40)}`,
-    "list-append": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET hist = hist + [${this.int(1000)}] WHERE pk = ${this.int(40)}`,
-    "list-overwrite": () => `UPDATE {ks}.kv USING TIMESTAMP {ts} SET hist = [${this.int(1000)}, ${this.int(1000)}] WHERE pk = ${this.int(40)}`,
+    insert: () =>
+      `INSERT INTO {ks}.kv (pk, v, n, raw) VALUES (${this.int(40)}, ${q(this.text("v"))}, ${this.int(1e9)}, 0x${this.int(1e6).toString(16).padStart(6, "0")}) USING TIMESTAMP {ts}`,
+    "insert-ttl": () =>
+      `INSERT INTO {ks}.kv (pk, v) VALUES (${this.int(40)}, ${q(this.text("ttl"))}) USING TIMESTAMP {ts} AND TTL 86400`,
+    update: () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET n = ${this.int(1e9)}, pair = (${this.int(100)}, ${q(this.text("p"))}) WHERE pk = ${this.int(40)}`,
+    "update-udt": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET home = {street: ${q(this.text("st"))}, zip: ${this.int(99999)}} WHERE pk = ${this.int(40)}`,
+    "update-udt-field": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET loc.zip = ${this.int(99999)} WHERE pk = ${this.int(40)}`,
+    "set-add": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = tags + {${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
+    "set-remove": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = tags - {${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
+    "set-overwrite": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET tags = {${q(`t${this.int(8)}`)}, ${q(`t${this.int(8)}`)}} WHERE pk = ${this.int(40)}`,
+    "map-put": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET attrs[${q(`k${this.int(6)}`)}] = ${this.int(1000)} WHERE pk = ${this.int(40)}`,
+    "map-delete": () =>
+      `DELETE attrs[${q(`k${this.int(6)}`)}] FROM {ks}.kv USING TIMESTAMP {ts} WHERE pk = ${this.int(40)}`,
+    "list-append": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET hist = hist + [${this.int(1000)}] WHERE pk = ${this.int(40)}`,
+    "list-overwrite": () =>
+      `UPDATE {ks}.kv USING TIMESTAMP {ts} SET hist = [${this.int(1000)}, ${this.int(1000)}] WHERE pk = ${this.int(40)}`,
     "cell-delete": () => `DELETE v FROM {ks}.kv USING TIMESTAMP {ts} WHERE pk = ${this.int(40)}`,
     "collection-delete": () => `DELETE tags FROM {ks}.kv USING TIMESTAMP {ts} WHERE pk = ${this.int(40)}`,
     "kv-row-delete": () => `DELETE FROM {ks}.kv USING TIMESTAMP {ts} WHERE pk = ${this.int(40)}`,
-    "clustered-insert": () => `INSERT INTO {ks}.events (pk, ck, v) VALUES (${this.int(12)}, ${this.int(30)}, ${q(this.text("e"))}) USING TIMESTAMP {ts}`,
-    "static-update": () => `UPDATE {ks}.events USING TIMESTAMP {ts} SET s = ${q(this.text("s"))} WHERE pk = ${this.int(12)}`,
-    "row-delete": () => `DELETE FROM {ks}.events USING TIMESTAMP {ts} WHERE pk = ${this.int(12)} AND ck = ${this.int(30)}`,
+    "clustered-insert": () =>
+      `INSERT INTO {ks}.events (pk, ck, v) VALUES (${this.int(12)}, ${this.int(30)}, ${q(this.text("e"))}) USING TIMESTAMP {ts}`,
+    "static-update": () =>
+      `UPDATE {ks}.events USING TIMESTAMP {ts} SET s = ${q(this.text("s"))} WHERE pk = ${this.int(12)}`,
+    "row-delete": () =>
+      `DELETE FROM {ks}.events USING TIMESTAMP {ts} WHERE pk = ${this.int(12)} AND ck = ${this.int(30)}`,
     "range-delete": () => {
       const lo = this.int(25);
       return `DELETE FROM {ks}.events USING TIMESTAMP {ts} WHERE pk = ${this.int(12)} AND ck > ${lo} AND ck <= ${lo + 1 + this.int(6)}`;
     },
     "partition-delete": () => `DELETE FROM {ks}.events USING TIMESTAMP {ts} WHERE pk = ${this.int(12)}`,
-    "composite-insert": () => `INSERT INTO {ks}.wide (a, b, c, d, v) VALUES (${this.int(5)}, ${q(`b${this.int(3)}`)}, ${this.int(10)}, ${this.int(4)}, ${q(this.text("w"))}) USING TIMESTAMP {ts}`,
-    "composite-range-delete": () => `DELETE FROM {ks}.wide USING TIMESTAMP {ts} WHERE a = ${this.int(5)} AND b = ${q(`b${this.int(3)}`)} AND c = ${this.int(10)}`,
+    "composite-insert": () =>
+      `INSERT INTO {ks}.wide (a, b, c, d, v) VALUES (${this.int(5)}, ${q(`b${this.int(3)}`)}, ${this.int(10)}, ${this.int(4)}, ${q(this.text("w"))}) USING TIMESTAMP {ts}`,
+    "composite-range-delete": () =>
+      `DELETE FROM {ks}.wide USING TIMESTAMP {ts} WHERE a = ${this.int(5)} AND b = ${q(`b${this.int(3)}`)} AND c = ${this.int(10)}`,
     "logged-batch": () =>
       `BEGIN BATCH USING TIMESTAMP {ts} INSERT INTO {ks}.events (pk, ck, v) VALUES (${this.int(12)}, ${this.int(30)}, ${q(this.text("b"))}); UPDATE {ks}.kv SET n = ${this.int(1e9)} WHERE pk = ${this.int(40)}; DELETE FROM {ks}.events WHERE pk = ${this.int(12)} AND ck = ${this.int(30)}; APPLY BATCH`,
     "unlogged-batch": () => {
@@ -136,7 +156,10 @@ export class Workload {
    */
   async counter(node: CassandraNode, keyspace: string): Promise<Statement> {
     const pk = this.int(10);
-    const set = this.rnd() < 0.5 ? `c = c + ${1 + this.int(100)}` : `c = c - ${1 + this.int(50)}, d = d + ${1 + this.int(1000)}`;
+    const set =
+      this.rnd() < 0.5
+        ? `c = c + ${1 + this.int(100)}`
+        : `c = c - ${1 + this.int(50)}, d = d + ${1 + this.int(1000)}`;
     const cql = `UPDATE {ks}.hits SET ${set} WHERE pk = ${pk}`;
     const lo = nowMicros();
     await node.execute(cql.replaceAll("{ks}", keyspace));
@@ -157,8 +180,13 @@ export function render(s: Statement, keyspace: string): string {
 }
 
 export async function createExactKeyspace(node: CassandraNode, keyspace: string): Promise<void> {
-  await node.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-  for (const line of EXACT_SCHEMA) await node.execute(line.replaceAll("{ks}", keyspace).replace(/^CREATE (TYPE|TABLE) /, "CREATE $1 IF NOT EXISTS "));
+  await node.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+  );
+  for (const line of EXACT_SCHEMA)
+    await node.execute(
+      line.replaceAll("{ks}", keyspace).replace(/^CREATE (TYPE|TABLE) /, "CREATE $1 IF NOT EXISTS "),
+    );
 }
 
 export async function apply(node: CassandraNode, s: Statement, keyspace: string): Promise<void> {
@@ -166,7 +194,12 @@ export async function apply(node: CassandraNode, s: Statement, keyspace: string)
 }
 
 /** Writes the statements stamped <= `at` into `keyspace` (created fresh), in log order. */
-export async function replayInto(node: CassandraNode, log: readonly Statement[], at: bigint, keyspace: string): Promise<number> {
+export async function replayInto(
+  node: CassandraNode,
+  log: readonly Statement[],
+  at: bigint,
+  keyspace: string,
+): Promise<number> {
   await createExactKeyspace(node, keyspace);
   let n = 0;
   for (const s of log) {
@@ -179,7 +212,9 @@ export async function replayInto(node: CassandraNode, log: readonly Statement[],
 
 /** Long text values (the filler) are compared by length and digest, so that a diff stays readable. */
 function short(v: string): string {
-  return v.length <= 48 ? v : `${v.slice(0, 16)}…[${v.length} chars, sha256 ${createHash("sha256").update(v).digest("hex").slice(0, 12)}]`;
+  return v.length <= 48
+    ? v
+    : `${v.slice(0, 16)}…[${v.length} chars, sha256 ${createHash("sha256").update(v).digest("hex").slice(0, 12)}]`;
 }
 
 function plain(v: unknown): unknown {
@@ -188,7 +223,10 @@ function plain(v: unknown): unknown {
   if (cassandra.types.Long.isLong(v)) return v.toString();
   if (Buffer.isBuffer(v)) return `0x${v.toString("hex")}`;
   if (v instanceof cassandra.types.Tuple) return v.values().map(plain);
-  if (v instanceof Map) return [...v.entries()].map(([k, x]) => [plain(k), plain(x)]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  if (v instanceof Map)
+    return [...v.entries()]
+      .map(([k, x]) => [plain(k), plain(x)])
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   if (Array.isArray(v)) return v.map(plain);
   if (typeof v === "object") {
     const out: Record<string, unknown> = {};
@@ -203,13 +241,27 @@ function plain(v: unknown): unknown {
  * column, and whether it carries a TTL. Sets come back as arrays from the driver; they are sorted.
  * `omit` leaves columns out (one dropped on one side of a comparison).
  */
-export async function dumpTable(node: CqlNode, keyspace: string, table: string, omit: readonly string[] = []): Promise<string[]> {
+export async function dumpTable(
+  node: CqlNode,
+  keyspace: string,
+  table: string,
+  omit: readonly string[] = [],
+): Promise<string[]> {
   const simple = (SIMPLE_COLUMNS[table] ?? []).filter((c) => !omit.includes(c));
   const columns = (
-    await node.execute("SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?", [keyspace, table])
-  ).rows.map((r) => r["column_name"] as string).filter((c) => !omit.includes(c));
+    await node.execute(
+      "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+      [keyspace, table],
+    )
+  ).rows
+    .map((r) => r["column_name"] as string)
+    .filter((c) => !omit.includes(c));
   const extra = simple.flatMap((c) => [`writetime(${c}) AS wt_${c}`, `ttl(${c}) AS ttl_${c}`]);
-  const rs = await (await node.cql()).execute(`SELECT ${[...columns, ...extra].join(", ")} FROM ${keyspace}.${table}`, [], { fetchSize: 100_000 });
+  const rs = await (
+    await node.cql()
+  ).execute(`SELECT ${[...columns, ...extra].join(", ")} FROM ${keyspace}.${table}`, [], {
+    fetchSize: 100_000,
+  });
   const lines = rs.rows.map((row) => {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(row).sort()) {

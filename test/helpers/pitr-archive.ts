@@ -17,8 +17,13 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
   const root = await tempDir("executor");
   const node = join(root, "node");
   const archive = join(root, "archive");
-  for (const d of ["archive", "node/data", "node/commitlog", "node/conf", "node/incoming"]) await mkdir(join(root, d), { recursive: true });
-  const rows = JSON.parse(await readFile(join(PITR, "rows.json"), "utf8")) as { hostId: string; tableDir: string; rows: [number, string][] };
+  for (const d of ["archive", "node/data", "node/commitlog", "node/conf", "node/incoming"])
+    await mkdir(join(root, d), { recursive: true });
+  const rows = JSON.parse(await readFile(join(PITR, "rows.json"), "utf8")) as {
+    hostId: string;
+    tableDir: string;
+    rows: [number, string][];
+  };
   const configFile = join(node, "conf/cassandra-pitr.yaml");
   await writeFile(
     configFile,
@@ -32,7 +37,10 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
       `cassandraConf: ${join(node, "conf")}`,
     ].join("\n") + "\n",
   );
-  await writeFile(join(node, "conf/commitlog_archiving.properties"), "archive_command=/usr/bin/cassandra-pitr-archive %path %name\n");
+  await writeFile(
+    join(node, "conf/commitlog_archiving.properties"),
+    "archive_command=/usr/bin/cassandra-pitr-archive %path %name\n",
+  );
   await writeFile(join(node, "conf/jvm-server.options"), "-Xss256k\n");
   // A single-node cluster (its only seed is itself), as the single-replica guard reads it.
   await writeFile(
@@ -44,11 +52,20 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
   await cp(join(PITR, "data"), join(node, "data"), { recursive: true });
   const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as { created_at: string };
   const shift = options.shiftToNow ? Date.now() - 3_600_000 - Date.parse(manifest.created_at) : 0;
-  if (shift) await writeFile(manifestPath, JSON.stringify({ ...manifest, created_at: new Date(Date.parse(manifest.created_at) + shift).toISOString() }));
+  if (shift)
+    await writeFile(
+      manifestPath,
+      JSON.stringify({
+        ...manifest,
+        created_at: new Date(Date.parse(manifest.created_at) + shift).toISOString(),
+      }),
+    );
   // Archive the fixture's segments through the hook, with their recorded close times.
   const segDir = join(PITR, "segments");
   for (const name of (await readdir(segDir)).filter((n) => n.endsWith(".log"))) {
-    const meta = JSON.parse(await readFile(join(segDir, `${name}.json`), "utf8")) as { segment: { closeTime: string } };
+    const meta = JSON.parse(await readFile(join(segDir, `${name}.json`), "utf8")) as {
+      segment: { closeTime: string };
+    };
     const path = join(node, "incoming", name);
     await cp(join(segDir, name), path);
     const closed = new Date(Date.parse(meta.segment.closeTime) + shift);
@@ -65,7 +82,6 @@ export async function pitrArchive(options: { shiftToNow?: boolean } = {}) {
   const at = rows.rows[Math.floor(rows.rows.length * 0.6)]![1];
   return { root, node, archive, env, tableDir, at, configFile };
 }
-
 
 /** Every file under `dir` as `path:size`, sorted: two calls compare to "nothing changed on disk". */
 export async function fileTree(dir: string): Promise<string[]> {

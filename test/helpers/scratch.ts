@@ -20,14 +20,19 @@ export class ScratchCassandra {
     const port = /^NATIVE_PORT=(\d+)$/m.exec(await readFile(join(dir, "node.env"), "utf8"))?.[1];
     if (!port) throw new Error(`no NATIVE_PORT in ${dir}/node.env`);
     await execa("bash", [NODE_SCRIPT, "start", dir]);
-    const client = new cassandra.Client({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: "datacenter1", socketOptions: { readTimeout: 60_000 } });
+    const client = new cassandra.Client({
+      contactPoints: [`127.0.0.1:${port}`],
+      localDataCenter: "datacenter1",
+      socketOptions: { readTimeout: 60_000 },
+    });
     await client.connect();
     return new ScratchCassandra(dir, client);
   }
 
   asNode(): CqlNode {
     return {
-      execute: (query, params = [], options = {}) => this.client.execute(query, params, { prepare: params.length > 0, ...options }),
+      execute: (query, params = [], options = {}) =>
+        this.client.execute(query, params, { prepare: params.length > 0, ...options }),
       cql: async () => this.client,
     };
   }

@@ -11,7 +11,8 @@ import { REPO } from "./cassandra.js";
 
 export const TOXIPROXY_BIN = join(REPO, ".cache/bin/toxiproxy-server");
 
-export type ToxicType = "latency" | "bandwidth" | "timeout" | "reset_peer" | "slow_close" | "limit_data" | "slicer";
+export type ToxicType =
+  "latency" | "bandwidth" | "timeout" | "reset_peer" | "slow_close" | "limit_data" | "slicer";
 
 export interface Toxic {
   readonly type: ToxicType;
@@ -43,7 +44,8 @@ export function toxiproxyPort(): number {
 
 async function call(api: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const init: RequestInit = { method };
-  if (body !== undefined) Object.assign(init, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (body !== undefined)
+    Object.assign(init, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const res = await fetch(`${api}${path}`, init);
   const text = await res.text();
   if (!res.ok) throw new Error(`toxiproxy ${method} ${path}: ${res.status} ${text}`);
@@ -51,8 +53,11 @@ async function call(api: string, method: string, path: string, body?: unknown): 
 }
 
 export async function startToxiproxy(port = toxiproxyPort()): Promise<Toxiproxy> {
-  if (!existsSync(TOXIPROXY_BIN)) throw new Error(`${TOXIPROXY_BIN} is missing: run 'bash scripts/emulators.sh install'`);
-  const child: ChildProcess = spawn(TOXIPROXY_BIN, ["-host", "127.0.0.1", "-port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  if (!existsSync(TOXIPROXY_BIN))
+    throw new Error(`${TOXIPROXY_BIN} is missing: run 'bash scripts/emulators.sh install'`);
+  const child: ChildProcess = spawn(TOXIPROXY_BIN, ["-host", "127.0.0.1", "-port", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let log = "";
   child.stderr?.on("data", (d: Buffer) => {
     log = (log + d.toString()).slice(-4000);
@@ -60,7 +65,10 @@ export async function startToxiproxy(port = toxiproxyPort()): Promise<Toxiproxy>
   const api = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`toxiproxy-server exited (${child.exitCode}): ${log}`);
-    const up = await fetch(`${api}/version`).then((r) => r.ok, () => false);
+    const up = await fetch(`${api}/version`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     if (i > 100) throw new Error(`toxiproxy-server did not answer on ${api}: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -79,7 +87,13 @@ export async function startToxiproxy(port = toxiproxyPort()): Promise<Toxiproxy>
         name,
         listen,
         async addToxic(toxicName, toxic) {
-          await call(api, "POST", `/proxies/${name}/toxics`, { name: toxicName, type: toxic.type, stream: toxic.stream ?? "downstream", toxicity: 1, attributes: toxic.attributes });
+          await call(api, "POST", `/proxies/${name}/toxics`, {
+            name: toxicName,
+            type: toxic.type,
+            stream: toxic.stream ?? "downstream",
+            toxicity: 1,
+            attributes: toxic.attributes,
+          });
           toxics.add(toxicName);
         },
         async removeToxic(toxicName) {

@@ -12,7 +12,10 @@ import { segmentFixtures } from "../helpers/fixtures.js";
 import { ARCHIVE_HOOK, CLI, RESTORE_HOOK, cleanEnv, runNode, tempDir } from "../helpers/hooks.js";
 
 async function files(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true })).map(String).filter((p) => p.endsWith(".log.zst") && !p.split("/").pop()!.startsWith(".")).map((p) => join(dir, p));
+  return (await readdir(dir, { recursive: true }))
+    .map(String)
+    .filter((p) => p.endsWith(".log.zst") && !p.split("/").pop()!.startsWith("."))
+    .map((p) => join(dir, p));
 }
 
 t.test("encrypted archive: hook, agent, stub and restore hook", async (t) => {
@@ -38,11 +41,19 @@ t.test("encrypted archive: hook, agent, stub and restore hook", async (t) => {
     const path = join(commitlog, f.name);
     await copyFile(f.path, path);
     // Half by the hook itself, half spooled and uploaded by the agent.
-    const ran = await runNode(ARCHIVE_HOOK, [path, f.name], i % 2 === 0 ? env : { ...env, CASSANDRA_PITR_HOOK_MODE: "spool" });
+    const ran = await runNode(
+      ARCHIVE_HOOK,
+      [path, f.name],
+      i % 2 === 0 ? env : { ...env, CASSANDRA_PITR_HOOK_MODE: "spool" },
+    );
     t.equal(ran.exitCode, 0, `${f.name}: archived (exit 0)`);
     t.notMatch(ran.stderr, new RegExp(key), "the key is never printed");
   }
-  t.equal((await runNode(CLI, ["agent", "--once"], env)).exitCode, 0, "agent --once uploads the spooled ones");
+  t.equal(
+    (await runNode(CLI, ["agent", "--once"], env)).exitCode,
+    0,
+    "agent --once uploads the spooled ones",
+  );
   const objects = await files(archive);
   t.equal(objects.length, fixtures.length, "every segment in the archive");
   for (const o of objects) {
@@ -54,20 +65,43 @@ t.test("encrypted archive: hook, agent, stub and restore hook", async (t) => {
   const target = join(root, "target");
   await mkdir(stubs);
   await mkdir(target);
-  for (const o of objects) t.equal((await runNode(CLI, ["stub", o.slice(archive.length + 1), stubs], env)).exitCode, 0, "stub through the decorator");
+  for (const o of objects)
+    t.equal(
+      (await runNode(CLI, ["stub", o.slice(archive.length + 1), stubs], env)).exitCode,
+      0,
+      "stub through the decorator",
+    );
   for (const f of fixtures) {
     const ran = await runNode(RESTORE_HOOK, [join(stubs, f.name), join(target, f.name)], env);
     t.equal(ran.exitCode, 0, `${f.name}: restore hook exit 0`);
-    t.equal(createHash("sha256").update(await readFile(join(target, f.name))).digest("hex"), f.sha256, `${f.name}: the original bytes`);
+    t.equal(
+      createHash("sha256")
+        .update(await readFile(join(target, f.name)))
+        .digest("hex"),
+      f.sha256,
+      `${f.name}: the original bytes`,
+    );
   }
 
   const f = fixtures[0]!;
-  const noKey = { ...env, CASSANDRA_PITR_ENCRYPTION: undefined, CASSANDRA_PITR_ENCRYPTION_KEY_FILE: undefined };
-  const missing = await runNode(RESTORE_HOOK, [join(stubs, f.name), join(root, "nokey-" + f.name)], cleanEnv(noKey));
+  const noKey = {
+    ...env,
+    CASSANDRA_PITR_ENCRYPTION: undefined,
+    CASSANDRA_PITR_ENCRYPTION_KEY_FILE: undefined,
+  };
+  const missing = await runNode(
+    RESTORE_HOOK,
+    [join(stubs, f.name), join(root, "nokey-" + f.name)],
+    cleanEnv(noKey),
+  );
   t.equal(missing.exitCode, 31, "no key configured: exit 31");
   t.match(missing.lines[0] ?? "", /is encrypted \(key '[0-9a-f]{16}'\)/, "names the object's key id");
   t.ok(missing.lines.length <= 2, "one line and a hint");
-  t.same((await readdir(root)).filter((n) => n.startsWith("nokey-")), [], "nothing at %to");
+  t.same(
+    (await readdir(root)).filter((n) => n.startsWith("nokey-")),
+    [],
+    "nothing at %to",
+  );
 
   const obj = objects.find((o) => o.includes(/-(\d+)\.log$/.exec(f.name)![1]!))!;
   const bytes = await readFile(obj);
@@ -76,5 +110,9 @@ t.test("encrypted archive: hook, agent, stub and restore hook", async (t) => {
   const altered = await runNode(RESTORE_HOOK, [join(stubs, f.name), join(root, "altered-" + f.name)], env);
   t.equal(altered.exitCode, 32, "altered object: exit 32");
   t.match(altered.lines[0] ?? "", /does not authenticate/, "says it does not authenticate");
-  t.same((await readdir(root)).filter((n) => n.startsWith("altered-")), [], "nothing at %to");
+  t.same(
+    (await readdir(root)).filter((n) => n.startsWith("altered-")),
+    [],
+    "nothing at %to",
+  );
 });

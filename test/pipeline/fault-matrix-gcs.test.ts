@@ -17,7 +17,13 @@ if (url !== undefined) {
       via: (hostPort) => ({ STORAGE_EMULATOR_HOST: `http://${hostPort}` }),
       errorBody: (status) => ({
         type: "application/json",
-        body: JSON.stringify({ error: { code: status, message: "injected by the test proxy", errors: [{ reason: status === 429 ? "rateLimitExceeded" : "backendError" }] } }),
+        body: JSON.stringify({
+          error: {
+            code: status,
+            message: "injected by the test proxy",
+            errors: [{ reason: status === 429 ? "rateLimitExceeded" : "backendError" }],
+          },
+        }),
       }),
       toxiproxyPort: toxiproxyPort() + 7,
     }),

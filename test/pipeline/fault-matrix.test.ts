@@ -14,7 +14,11 @@ if (url !== undefined) {
   const endpoint = process.env["CASSANDRA_PITR_S3_ENDPOINT"];
   if (!endpoint) throw new Error("CASSANDRA_PITR_S3_ENDPOINT is not set");
   const bucket = new URL(url).host;
-  const s3 = new S3Client({ endpoint, forcePathStyle: true, region: process.env["AWS_REGION"] ?? "us-east-1" });
+  const s3 = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: process.env["AWS_REGION"] ?? "us-east-1",
+  });
   t.teardown(() => s3.destroy());
   t.test("fault matrix: archive hook and agent on S3 (MinIO)", (t) =>
     runMatrix(t, {
@@ -27,7 +31,12 @@ if (url !== undefined) {
         body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${status === 503 ? "SlowDown" : "InternalError"}</Code><Message>injected by the test proxy</Message></Error>`,
       }),
       pendingUploads: async (prefix) => {
-        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${new URL(url).pathname.slice(1)}/${prefix}` }));
+        const uploads = await s3.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: `${new URL(url).pathname.slice(1)}/${prefix}`,
+          }),
+        );
         return (uploads.Uploads ?? []).map((u) => `multipart:${u.Key}`);
       },
       toxiproxyPort: toxiproxyPort(),

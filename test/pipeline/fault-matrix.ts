@@ -55,7 +55,6 @@ export interface MatrixTarget {
   readonly toxiproxyPort: number;
 }
 
-
 interface Row {
   cell: string;
   exits: string;
@@ -83,7 +82,11 @@ interface Cell {
   readonly run: (c: CellContext) => Promise<Row>;
 }
 
-const toxic = (type: Toxic["type"], attributes: Record<string, number>, stream: Toxic["stream"] = "downstream"): Toxic => ({ type, attributes, stream });
+const toxic = (
+  type: Toxic["type"],
+  attributes: Record<string, number>,
+  stream: Toxic["stream"] = "downstream",
+): Toxic => ({ type, attributes, stream });
 
 /** Everything one cell works in: a commit log directory with the fixtures, a spool, a unique archive prefix. */
 interface Bench {
@@ -126,7 +129,11 @@ async function bench(c: CellContext, hookTimeoutMs: number, root?: string): Prom
 }
 
 /** Runs the hook on every fixture in turn (as Cassandra does: one at a time), timing each. */
-async function hooks(c: CellContext, b: Bench, env: NodeJS.ProcessEnv): Promise<{ exits: number[]; lines: string[]; worst: number }> {
+async function hooks(
+  c: CellContext,
+  b: Bench,
+  env: NodeJS.ProcessEnv,
+): Promise<{ exits: number[]; lines: string[]; worst: number }> {
   const exits: number[] = [];
   const lines: string[] = [];
   let worst = 0;
@@ -146,14 +153,30 @@ async function timed(run: () => Promise<Ran>): Promise<{ ran: Ran; ms: number }>
   return { ran, ms: Number((process.hrtime.bigint() - started) / 1_000_000n) };
 }
 
-const spooledIn = async (spool: string) => (await readdir(spool).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog"));
-const markIn = async (spool: string) => stat(join(spool, HEALTH_MARK_FILE)).then(() => true, () => false);
+const spooledIn = async (spool: string) =>
+  (await readdir(spool).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog"));
+const markIn = async (spool: string) =>
+  stat(join(spool, HEALTH_MARK_FILE)).then(
+    () => true,
+    () => false,
+  );
 
 /** After the heal: one agent pass; every segment in the archive with its original bytes; what was left behind. */
-async function settle(c: CellContext, b: Bench, endpoint: string, extra: Record<string, string | undefined> = {}): Promise<{ lost: number; leftovers: string[] }> {
+async function settle(
+  c: CellContext,
+  b: Bench,
+  endpoint: string,
+  extra: Record<string, string | undefined> = {},
+): Promise<{ lost: number; leftovers: string[] }> {
   const drained = await runNode(CLI, ["agent", "--once"], b.env(endpoint, extra));
   c.t.equal(drained.exitCode, 0, `healed: agent --once exits 0 ${drained.stderr.split("\n")[0] ?? ""}`);
-  c.t.same((await readdir(b.spool).catch(() => [] as string[])).filter((n) => n.startsWith("CommitLog") || n === HEALTH_MARK_FILE), [], "spool drained and the mark cleared");
+  c.t.same(
+    (await readdir(b.spool).catch(() => [] as string[])).filter(
+      (n) => n.startsWith("CommitLog") || n === HEALTH_MARK_FILE,
+    ),
+    [],
+    "spool drained and the mark cleared",
+  );
   const direct = await openBackend(b.archiveUrl, { env: cleanEnv(c.target.via(c.target.upstream)) });
   try {
     const archived = await archivedShas(direct);
@@ -173,7 +196,11 @@ async function archivedShas(backend: Backend): Promise<string[]> {
     if (!parseSegmentKey(info.key)) continue;
     const parts: Buffer[] = [];
     for await (const chunk of await backend.get(info.key)) parts.push(Buffer.from(chunk as Uint8Array));
-    out.push(createHash("sha256").update(decompress(Buffer.concat(parts))).digest("hex"));
+    out.push(
+      createHash("sha256")
+        .update(decompress(Buffer.concat(parts)))
+        .digest("hex"),
+    );
   }
   return out;
 }
@@ -192,7 +219,11 @@ function slowCell(name: string, apply: (p: Proxy) => Promise<void>): Cell {
       const b = await bench(c, SLOW_HOOK_TIMEOUT_MS);
       await apply(c.toxic);
       const h = await hooks(c, b, b.env(c.toxic.listen));
-      c.t.same(h.exits, c.fixtures.map(() => 0), "every hook exits 0");
+      c.t.same(
+        h.exits,
+        c.fixtures.map(() => 0),
+        "every hook exits 0",
+      );
       const spooled = await spooledIn(b.spool);
       c.t.equal(spooled.length, 0, "slow but up: nothing spooled, the hooks uploaded");
       c.t.notOk(await markIn(b.spool), "no health mark");
@@ -209,7 +240,10 @@ function slowCell(name: string, apply: (p: Proxy) => Promise<void>): Cell {
  * later ones spooling at once; with spoolFallback false exit 16; the agent during the outage drops
  * nothing and stops on SIGTERM; after the heal one agent pass drains everything.
  */
-function outageCell(name: string, apply: (c: CellContext) => Promise<{ endpoint: string; heal: () => Promise<void> }>): Cell {
+function outageCell(
+  name: string,
+  apply: (c: CellContext) => Promise<{ endpoint: string; heal: () => Promise<void> }>,
+): Cell {
   return {
     name,
     run: async (c) => {
@@ -217,35 +251,69 @@ function outageCell(name: string, apply: (c: CellContext) => Promise<{ endpoint:
       const fault = await apply(c);
       const env = b.env(fault.endpoint);
       const h = await hooks(c, b, env);
-      c.t.same(h.exits, c.fixtures.map(() => 0), "every hook exits 0 (durably spooled)");
+      c.t.same(
+        h.exits,
+        c.fixtures.map(() => 0),
+        "every hook exits 0 (durably spooled)",
+      );
       const spooled = await spooledIn(b.spool);
       c.t.equal(spooled.length, c.fixtures.length, "every segment spooled");
       c.t.ok(await markIn(b.spool), "the health mark is set");
       c.t.notMatch(h.lines[0]!, /storage marked unhealthy/, "the first hook tried storage");
-      c.t.ok(h.lines.slice(1).every((l) => /storage marked unhealthy/.test(l)), "the later hooks spooled at once on the mark");
+      c.t.ok(
+        h.lines.slice(1).every((l) => /storage marked unhealthy/.test(l)),
+        "the later hooks spooled at once on the mark",
+      );
       c.t.ok(h.worst <= b.hookTimeoutMs + WATCHDOG_GRACE_MS, `within the bound (worst ${h.worst} ms)`);
-      const strict = await runNode(ARCHIVE_HOOK, [b.paths[0]!, c.fixtures[0]!.name], { ...env, CASSANDRA_PITR_SPOOL_FALLBACK: "false" });
+      const strict = await runNode(ARCHIVE_HOOK, [b.paths[0]!, c.fixtures[0]!.name], {
+        ...env,
+        CASSANDRA_PITR_SPOOL_FALLBACK: "false",
+      });
       c.t.equal(strict.exitCode, 16, "spoolFallback false: exit 16 (storage unavailable), the mark ignored");
       const stopMs = await agentWhileFaulty(c.t, env, b.spool, c.fixtures.length, c.target.toxiproxyPort + 3);
       await fault.heal();
       const s = await settle(c, b, c.toxic.listen);
-      return row(name, h, 0, spooled.length, 0, s, b, `mark set, later hooks spooled at once; agent stopped ${stopMs} ms after SIGTERM`);
+      return row(
+        name,
+        h,
+        0,
+        spooled.length,
+        0,
+        s,
+        b,
+        `mark set, later hooks spooled at once; agent stopped ${stopMs} ms after SIGTERM`,
+      );
     },
   };
 }
 
 /** While the fault lasts, the agent makes no progress and drops nothing; SIGTERM stops it at once. */
-async function agentWhileFaulty(t: Test, env: NodeJS.ProcessEnv, spool: string, count: number, metricsPort: number): Promise<number> {
+async function agentWhileFaulty(
+  t: Test,
+  env: NodeJS.ProcessEnv,
+  spool: string,
+  count: number,
+  metricsPort: number,
+): Promise<number> {
   const metrics = `127.0.0.1:${metricsPort}`;
   // No forced SIGKILL behind the SIGTERM (execa's default after 5 s): how long the agent takes to stop is measured.
-  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: { ...env, CASSANDRA_PITR_METRICS_LISTEN: metrics }, extendEnv: false, reject: false, forceKillAfterDelay: false });
+  const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], {
+    env: { ...env, CASSANDRA_PITR_METRICS_LISTEN: metrics },
+    extendEnv: false,
+    reject: false,
+    forceKillAfterDelay: false,
+  });
   await listening(metrics);
   await new Promise((r) => setTimeout(r, 1500)); // into its pass, against the faulty storage
   const signalled = process.hrtime.bigint();
   agent.kill("SIGTERM");
   const done = await agent;
   const stopMs = Number((process.hrtime.bigint() - signalled) / 1_000_000n);
-  t.equal(done.exitCode, 143, `agent during the fault: SIGTERM ends it with 143 (signal ${done.signal ?? "none"}, after ${stopMs} ms) ${done.stderr.split("\n")[0] ?? ""}`);
+  t.equal(
+    done.exitCode,
+    143,
+    `agent during the fault: SIGTERM ends it with 143 (signal ${done.signal ?? "none"}, after ${stopMs} ms) ${done.stderr.split("\n")[0] ?? ""}`,
+  );
   t.equal((await spooledIn(spool)).length, count, "agent during the fault: nothing dropped from the spool");
   t.ok(await markIn(spool), "agent during the fault: the mark stays");
   return stopMs;
@@ -286,19 +354,36 @@ const killHookCell: Cell = {
     for (const [i, f] of c.fixtures.entries()) {
       const delay = randomInt(300, 2500);
       delays.push(delay);
-      const child = execa(process.execPath, [ARCHIVE_HOOK, b.paths[i]!, f.name], { env, extendEnv: false, reject: false });
+      const child = execa(process.execPath, [ARCHIVE_HOOK, b.paths[i]!, f.name], {
+        env,
+        extendEnv: false,
+        reject: false,
+      });
       await new Promise((r) => setTimeout(r, delay));
       child.kill("SIGKILL");
       await child;
       const again = await timed(() => runNode(ARCHIVE_HOOK, [b.paths[i]!, f.name], env));
       worst = Math.max(worst, again.ms);
       exits.push(again.ran.exitCode);
-      c.t.equal(again.ran.exitCode, 0, `${f.name}: killed after ${delay} ms, the next run for it exits 0 ${again.ran.stderr.split("\n")[0] ?? ""}`);
+      c.t.equal(
+        again.ran.exitCode,
+        0,
+        `${f.name}: killed after ${delay} ms, the next run for it exits 0 ${again.ran.stderr.split("\n")[0] ?? ""}`,
+      );
     }
     const spooled = await spooledIn(b.spool);
     await c.toxic.heal();
     const s = await settle(c, b, c.toxic.listen);
-    return row(killHookCell.name, { exits, worst }, c.fixtures.length - spooled.length, spooled.length, 0, s, b, `killed after ${delays.join(", ")} ms; the next run took over`);
+    return row(
+      killHookCell.name,
+      { exits, worst },
+      c.fixtures.length - spooled.length,
+      spooled.length,
+      0,
+      s,
+      b,
+      `killed after ${delays.join(", ")} ms; the next run took over`,
+    );
   },
 };
 
@@ -315,7 +400,11 @@ const killAgentCell: Cell = {
     const delay = randomInt(0, 1200);
     const metrics = `127.0.0.1:${c.target.toxiproxyPort + 3}`;
     // The looping agent (`--once` serves no metrics): its first pass starts as it listens.
-    const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], { env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }), extendEnv: false, reject: false });
+    const agent = execa(process.execPath, [CLI, "agent", "--agent-interval=1s"], {
+      env: b.env(c.toxic.listen, { CASSANDRA_PITR_METRICS_LISTEN: metrics }),
+      extendEnv: false,
+      reject: false,
+    });
     await listening(metrics);
     await new Promise((r) => setTimeout(r, delay));
     agent.kill("SIGKILL");
@@ -323,7 +412,16 @@ const killAgentCell: Cell = {
     const left = (await spooledIn(b.spool)).length;
     await c.toxic.heal();
     const s = await settle(c, b, c.toxic.listen);
-    return row(killAgentCell.name, h, 0, c.fixtures.length, 0, s, b, `agent killed ${delay} ms into its pass with ${left} segment(s) still spooled`);
+    return row(
+      killAgentCell.name,
+      h,
+      0,
+      c.fixtures.length,
+      0,
+      s,
+      b,
+      `agent killed ${delay} ms into its pass with ${left} segment(s) still spooled`,
+    );
   },
 };
 
@@ -337,16 +435,45 @@ const fullSpoolCell: Cell = {
     await c.toxic.setEnabled(false);
     const env = b.env(c.toxic.listen, fs.env);
     const h = await hooks(c, b, env);
-    c.t.same(h.exits, c.fixtures.map(() => 19), "every hook exits 19 (spool failed): Cassandra keeps the segment");
-    for (const l of h.lines) c.t.match(l, /upload failed .* then cannot spool .*ENOSPC/, "one line says both ways out failed");
-    c.t.same((await Promise.all(b.paths.map((p) => stat(p).then(() => true, () => false)))), b.paths.map(() => true), "the segments stay where Cassandra keeps them");
+    c.t.same(
+      h.exits,
+      c.fixtures.map(() => 19),
+      "every hook exits 19 (spool failed): Cassandra keeps the segment",
+    );
+    for (const l of h.lines)
+      c.t.match(l, /upload failed .* then cannot spool .*ENOSPC/, "one line says both ways out failed");
+    c.t.same(
+      await Promise.all(
+        b.paths.map((p) =>
+          stat(p).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      ),
+      b.paths.map(() => true),
+      "the segments stay where Cassandra keeps them",
+    );
     c.t.ok(h.worst <= b.hookTimeoutMs + WATCHDOG_GRACE_MS, `within the bound (worst ${h.worst} ms)`);
     await c.toxic.heal();
     await fs.free();
     // The sweeper takes what Cassandra left behind: the two newest files are the active and the pre-allocated segment.
     for (const f of await segmentFixtures("lz4")) await copyFile(f.path, join(b.commitlog, f.name));
-    const s = await settle(c, b, c.toxic.listen, { ...fs.env, CASSANDRA_PITR_COMMITLOG_DIR: b.commitlog, CASSANDRA_PITR_SWEEP_MIN_AGE: "0s" });
-    return row(fullSpoolCell.name, h, 0, 0, c.fixtures.length, s, b, `${fs.how}; swept by the agent after the heal`);
+    const s = await settle(c, b, c.toxic.listen, {
+      ...fs.env,
+      CASSANDRA_PITR_COMMITLOG_DIR: b.commitlog,
+      CASSANDRA_PITR_SWEEP_MIN_AGE: "0s",
+    });
+    return row(
+      fullSpoolCell.name,
+      h,
+      0,
+      0,
+      c.fixtures.length,
+      s,
+      b,
+      `${fs.how}; swept by the agent after the heal`,
+    );
   },
 };
 
@@ -359,26 +486,65 @@ const concurrentCell: Cell = {
     const exits: number[] = [];
     let worst = 0;
     for (const [i, f] of c.fixtures.entries()) {
-      const runs = await Promise.all([0, 1, 2, 3].map(() => timed(() => runNode(ARCHIVE_HOOK, [b.paths[i]!, f.name], env))));
+      const runs = await Promise.all(
+        [0, 1, 2, 3].map(() => timed(() => runNode(ARCHIVE_HOOK, [b.paths[i]!, f.name], env))),
+      );
       for (const r of runs) {
         exits.push(r.ran.exitCode);
         worst = Math.max(worst, r.ms);
       }
-      c.t.same(runs.map((r) => r.ran.exitCode), [0, 0, 0, 0], `${f.name}: every concurrent hook exits 0 ${runs.map((r) => r.ran.stderr.split("\n")[0]).join(" | ")}`);
+      c.t.same(
+        runs.map((r) => r.ran.exitCode),
+        [0, 0, 0, 0],
+        `${f.name}: every concurrent hook exits 0 ${runs.map((r) => r.ran.stderr.split("\n")[0]).join(" | ")}`,
+      );
     }
     const spooled = await spooledIn(b.spool);
     const direct = await openBackend(b.archiveUrl, { env: cleanEnv(c.target.via(c.target.upstream)) });
     const keys: string[] = [];
     for await (const info of direct.list("")) if (parseSegmentKey(info.key)) keys.push(info.key);
     await direct.close();
-    c.t.equal(keys.length + spooled.length, c.fixtures.length, `one object (or one spooled link) per segment, no conflict copy (${keys.join(", ")})`);
+    c.t.equal(
+      keys.length + spooled.length,
+      c.fixtures.length,
+      `one object (or one spooled link) per segment, no conflict copy (${keys.join(", ")})`,
+    );
     const s = await settle(c, b, c.toxic.listen);
-    return row(concurrentCell.name, { exits, worst }, keys.length, spooled.length, 0, s, b, "one object per segment");
+    return row(
+      concurrentCell.name,
+      { exits, worst },
+      keys.length,
+      spooled.length,
+      0,
+      s,
+      b,
+      "one object per segment",
+    );
   },
 };
 
-function row(cell: string, h: { exits: number[]; worst: number }, archivedByHook: number, spooled: number, kept: number, s: { lost: number; leftovers: string[] }, b: Bench, note: string): Row {
-  return { cell, exits: [...new Set(h.exits)].join(","), archivedByHook, spooled, kept, lost: s.lost, worstHookMs: h.worst, boundMs: b.hookTimeoutMs + WATCHDOG_GRACE_MS, leftovers: s.leftovers.length, note };
+function row(
+  cell: string,
+  h: { exits: number[]; worst: number },
+  archivedByHook: number,
+  spooled: number,
+  kept: number,
+  s: { lost: number; leftovers: string[] },
+  b: Bench,
+  note: string,
+): Row {
+  return {
+    cell,
+    exits: [...new Set(h.exits)].join(","),
+    archivedByHook,
+    spooled,
+    kept,
+    lost: s.lost,
+    worstHookMs: h.worst,
+    boundMs: b.hookTimeoutMs + WATCHDOG_GRACE_MS,
+    leftovers: s.leftovers.length,
+    note,
+  };
 }
 
 export const CELLS: readonly Cell[] = [
@@ -403,7 +569,8 @@ export const CELLS: readonly Cell[] = [
     return { endpoint: c.http.listen, heal: async () => void (c.http.fault = () => undefined) };
   }),
   outageCell("throttled (503/429 to every write; HTTP proxy)", async (c) => {
-    c.http.fault = (req) => (req.method === "GET" || req.method === "HEAD" ? undefined : c.target.label === "gcs" ? 429 : 503);
+    c.http.fault = (req) =>
+      req.method === "GET" || req.method === "HEAD" ? undefined : c.target.label === "gcs" ? 429 : 503;
     return { endpoint: c.http.listen, heal: async () => void (c.http.fault = () => undefined) };
   }),
   killHookCell,
@@ -416,7 +583,11 @@ export const CELLS: readonly Cell[] = [
 export async function runMatrix(t: Test, target: MatrixTarget): Promise<void> {
   const toxiproxy = await startToxiproxy(target.toxiproxyPort);
   t.teardown(() => toxiproxy.stop());
-  const toxicProxy = await toxiproxy.proxy(`fault-${target.label}`, target.upstream, target.toxiproxyPort + 1);
+  const toxicProxy = await toxiproxy.proxy(
+    `fault-${target.label}`,
+    target.upstream,
+    target.toxiproxyPort + 1,
+  );
   const http = await httpFaultProxy(target);
   t.teardown(() => http.close());
   const fixtures = await segmentFixtures("v7");
@@ -432,10 +603,16 @@ export async function runMatrix(t: Test, target: MatrixTarget): Promise<void> {
 }
 
 function matrixTable(label: string, rows: Row[]): string {
-  const head = "| fault | hook exits | archived by hook | spooled | kept by Cassandra, swept | lost | worst hook ms (bound) | left behind | notes |";
+  const head =
+    "| fault | hook exits | archived by hook | spooled | kept by Cassandra, swept | lost | worst hook ms (bound) | left behind | notes |";
   const sep = "|---|---|---|---|---|---|---|---|---|";
-  const body = rows.map((r) => `| ${r.cell} | ${r.exits} | ${r.archivedByHook} | ${r.spooled} | ${r.kept} | ${r.lost} | ${r.worstHookMs} (${r.boundMs}) | ${r.leftovers} | ${r.note} |`);
-  return [`fault matrix (${label} behind Toxiproxy and the HTTP fault proxy):`, head, sep, ...body].join("\n");
+  const body = rows.map(
+    (r) =>
+      `| ${r.cell} | ${r.exits} | ${r.archivedByHook} | ${r.spooled} | ${r.kept} | ${r.lost} | ${r.worstHookMs} (${r.boundMs}) | ${r.leftovers} | ${r.note} |`,
+  );
+  return [`fault matrix (${label} behind Toxiproxy and the HTTP fault proxy):`, head, sep, ...body].join(
+    "\n",
+  );
 }
 
 /**
@@ -464,7 +641,10 @@ async function httpFaultProxy(target: MatrixTarget): Promise<HttpFaultProxy> {
     if (status !== undefined) {
       req.resume();
       const e = target.errorBody(status);
-      res.writeHead(status, { "content-type": e.type, ...(status === 503 || status === 429 ? { "retry-after": "1" } : {}) });
+      res.writeHead(status, {
+        "content-type": e.type,
+        ...(status === 503 || status === 429 ? { "retry-after": "1" } : {}),
+      });
       res.end(e.body);
       return;
     }
@@ -485,9 +665,18 @@ async function httpFaultProxy(target: MatrixTarget): Promise<HttpFaultProxy> {
  * (a hard link into the spool needs an inode on tmpfs, so both are used up), mounted when the
  * tests run as root; elsewhere ENOSPC is injected into `link` by a preload module.
  */
-async function fullFilesystem(t: Test): Promise<{ dir: string; how: string; env: Record<string, string | undefined>; fill: () => Promise<void>; free: () => Promise<void> }> {
+async function fullFilesystem(t: Test): Promise<{
+  dir: string;
+  how: string;
+  env: Record<string, string | undefined>;
+  fill: () => Promise<void>;
+  free: () => Promise<void>;
+}> {
   const dir = await tempDir("full-spool");
-  const mounted = process.getuid?.() === 0 && execaSync("mount", ["-t", "tmpfs", "-o", "size=4m,nr_inodes=32", "tmpfs", dir], { reject: false }).exitCode === 0;
+  const mounted =
+    process.getuid?.() === 0 &&
+    execaSync("mount", ["-t", "tmpfs", "-o", "size=4m,nr_inodes=32", "tmpfs", dir], { reject: false })
+      .exitCode === 0;
   t.teardown(async () => {
     if (mounted) execaSync("umount", [dir], { reject: false });
     await rm(dir, { recursive: true, force: true });
@@ -502,7 +691,14 @@ async function fullFilesystem(t: Test): Promise<{ dir: string; how: string; env:
         await mkdir(join(dir, "spool"), { recursive: true });
         await mkdir(fillers, { recursive: true });
         await writeFile(join(fillers, "blocks"), Buffer.alloc(8 * 1024 * 1024)).catch(() => undefined); // until ENOSPC
-        for (let i = 0; i < 64; i++) if (!(await writeFile(join(fillers, `inode-${i}`), "").then(() => true, () => false))) break;
+        for (let i = 0; i < 64; i++)
+          if (
+            !(await writeFile(join(fillers, `inode-${i}`), "").then(
+              () => true,
+              () => false,
+            ))
+          )
+            break;
       },
       free: () => rm(fillers, { recursive: true, force: true }),
     };

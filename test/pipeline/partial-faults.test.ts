@@ -74,10 +74,18 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /** Runs the CLI as an unprivileged user: permission refusals are only seen by someone the kernel checks. */
 function asNobody(args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ["/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  return process.getuid?.() === 0
+    ? [
+        "/usr/bin/setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, CLI, ...args],
+      ]
+    : [process.execPath, [CLI, ...args]];
 }
 
-async function run(cmd: [string, string[]], env: NodeJS.ProcessEnv): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+async function run(
+  cmd: [string, string[]],
+  env: NodeJS.ProcessEnv,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd[0], cmd[1], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -89,80 +97,109 @@ async function run(cmd: [string, string[]], env: NodeJS.ProcessEnv): Promise<{ e
   });
 }
 
-t.test("rescue refuses what it cannot do, with one line, a documented status and nothing uploaded", async (t) => {
-  const h = await host(t);
-  const seg = await v7();
+t.test(
+  "rescue refuses what it cannot do, with one line, a documented status and nothing uploaded",
+  async (t) => {
+    const h = await host(t);
+    const seg = await v7();
 
-  const missing = await runNode(CLI, ["rescue"], h.env({ CASSANDRA_PITR_COMMITLOG_DIR: join(h.root, "nowhere") }));
-  t.equal(missing.exitCode, 14, "a missing commit log directory: 14 (not found)");
-  t.match(missing.stderr, /commit log directory '.*nowhere' does not exist/);
-  t.match(missing.stderr, /hint: set commitlogDir/);
+    const missing = await runNode(
+      CLI,
+      ["rescue"],
+      h.env({ CASSANDRA_PITR_COMMITLOG_DIR: join(h.root, "nowhere") }),
+    );
+    t.equal(missing.exitCode, 14, "a missing commit log directory: 14 (not found)");
+    t.match(missing.stderr, /commit log directory '.*nowhere' does not exist/);
+    t.match(missing.stderr, /hint: set commitlogDir/);
 
-  await writeFile(join(h.root, "a-file"), "x");
-  const notDir = await runNode(CLI, ["rescue"], h.env({ CASSANDRA_PITR_COMMITLOG_DIR: join(h.root, "a-file") }));
-  t.equal(notDir.exitCode, 2, "a file where the directory should be: 2 (configuration)");
-  t.match(notDir.stderr, /is not a directory/);
+    await writeFile(join(h.root, "a-file"), "x");
+    const notDir = await runNode(
+      CLI,
+      ["rescue"],
+      h.env({ CASSANDRA_PITR_COMMITLOG_DIR: join(h.root, "a-file") }),
+    );
+    t.equal(notDir.exitCode, 2, "a file where the directory should be: 2 (configuration)");
+    t.match(notDir.stderr, /is not a directory/);
 
-  const empty = await runNode(CLI, ["rescue"], h.env());
-  t.equal(empty.exitCode, 14, "no segment at all: 14");
-  t.match(empty.stderr, /nothing to rescue: no commit log segment in/);
+    const empty = await runNode(CLI, ["rescue"], h.env());
+    t.equal(empty.exitCode, 14, "no segment at all: 14");
+    t.match(empty.stderr, /nothing to rescue: no commit log segment in/);
 
-  // Unreadable by the user running rescue (the kernel decides, so it runs as nobody).
-  const locked = join(h.root, "locked");
-  await mkdir(locked, { mode: 0o700 });
-  await writeFile(join(locked, seg.name), seg.full);
-  await chmod(h.root, 0o755);
-  await chmod(h.archive, 0o777);
-  const denied = await run(asNobody(["rescue"]), h.env({ CASSANDRA_PITR_COMMITLOG_DIR: locked }));
-  t.equal(denied.exitCode, 12, "a directory rescue may not list: 12 (access denied)");
-  t.match(denied.stderr, /cannot list commit log directory '.*locked': permission denied/);
+    // Unreadable by the user running rescue (the kernel decides, so it runs as nobody).
+    const locked = join(h.root, "locked");
+    await mkdir(locked, { mode: 0o700 });
+    await writeFile(join(locked, seg.name), seg.full);
+    await chmod(h.root, 0o755);
+    await chmod(h.archive, 0o777);
+    const denied = await run(asNobody(["rescue"]), h.env({ CASSANDRA_PITR_COMMITLOG_DIR: locked }));
+    t.equal(denied.exitCode, 12, "a directory rescue may not list: 12 (access denied)");
+    t.match(denied.stderr, /cannot list commit log directory '.*locked': permission denied/);
 
-  // A segment it may not read stops the rescue before any later segment: the later one's claim
-  // would vouch for writes the unread one holds.
-  const mixed = join(h.root, "mixed");
-  await mkdir(mixed, { mode: 0o755 });
-  const [older, newer] = await segmentFixtures("v7");
-  await writeFile(join(mixed, older!.name), await readFile(older!.path), { mode: 0o600 });
-  await writeFile(join(mixed, newer!.name), await readFile(newer!.path), { mode: 0o644 });
-  const unreadable = await run(asNobody(["rescue"]), h.env({ CASSANDRA_PITR_COMMITLOG_DIR: mixed }));
-  t.equal(unreadable.exitCode, 12, "an unreadable segment: 12");
-  t.match(unreadable.stderr, new RegExp(`cannot read segment '.*${older!.name}': permission denied`));
-  t.same(await filesUnder(h.archive), [], "nothing uploaded, not even the readable later segment");
+    // A segment it may not read stops the rescue before any later segment: the later one's claim
+    // would vouch for writes the unread one holds.
+    const mixed = join(h.root, "mixed");
+    await mkdir(mixed, { mode: 0o755 });
+    const [older, newer] = await segmentFixtures("v7");
+    await writeFile(join(mixed, older!.name), await readFile(older!.path), { mode: 0o600 });
+    await writeFile(join(mixed, newer!.name), await readFile(newer!.path), { mode: 0o644 });
+    const unreadable = await run(asNobody(["rescue"]), h.env({ CASSANDRA_PITR_COMMITLOG_DIR: mixed }));
+    t.equal(unreadable.exitCode, 12, "an unreadable segment: 12");
+    t.match(unreadable.stderr, new RegExp(`cannot read segment '.*${older!.name}': permission denied`));
+    t.same(await filesUnder(h.archive), [], "nothing uploaded, not even the readable later segment");
 
-  // A process holding a segment open: the node runs.
-  await writeFile(join(h.commitlog, seg.name), seg.full);
-  const holder = spawn("sh", ["-c", 'exec 3<"$0"; echo held; sleep 60', join(h.commitlog, seg.name)], { stdio: ["ignore", "pipe", "ignore"] });
-  t.teardown(() => void holder.kill("SIGKILL"));
-  await new Promise((r) => holder.stdout.once("data", r));
-  const running = await runNode(CLI, ["rescue"], h.env());
-  t.equal(running.exitCode, 18, "a node that runs: 18 (node in the wrong state)");
-  t.match(running.stderr, new RegExp(`process (\\d+, )*${holder.pid}(, \\d+)* holds commit log segments open`));
-  holder.kill("SIGKILL");
-  await new Promise((r) => holder.once("close", r));
-  t.same(await filesUnder(h.archive), [], "nothing uploaded by any refusal");
+    // A process holding a segment open: the node runs.
+    await writeFile(join(h.commitlog, seg.name), seg.full);
+    const holder = spawn("sh", ["-c", 'exec 3<"$0"; echo held; sleep 60', join(h.commitlog, seg.name)], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    t.teardown(() => void holder.kill("SIGKILL"));
+    await new Promise((r) => holder.stdout.once("data", r));
+    const running = await runNode(CLI, ["rescue"], h.env());
+    t.equal(running.exitCode, 18, "a node that runs: 18 (node in the wrong state)");
+    t.match(
+      running.stderr,
+      new RegExp(`process (\\d+, )*${holder.pid}(, \\d+)* holds commit log segments open`),
+    );
+    holder.kill("SIGKILL");
+    await new Promise((r) => holder.once("close", r));
+    t.same(await filesUnder(h.archive), [], "nothing uploaded by any refusal");
 
-  const rescued = await runNode(CLI, ["rescue"], h.env());
-  t.equal(rescued.exitCode, 0, "the node down: the tail goes up");
-  t.match(rescued.stdout, /rescued 1 partial object/);
-  const backend = await openBackend(`file://${h.archive}`);
-  t.teardown(() => backend.close());
-  await backend.put(segmentIdKey(identity, parseSegmentHeader(seg.full, seg.name).id, 7), new Uint8Array(0));
-  const again = await runNode(CLI, ["rescue"], h.env());
-  t.equal(again.exitCode, 0, "every segment archived whole: nothing to do is a success");
-  t.match(again.stdout, /nothing to rescue: every segment in '.*' is archived whole/);
-});
+    const rescued = await runNode(CLI, ["rescue"], h.env());
+    t.equal(rescued.exitCode, 0, "the node down: the tail goes up");
+    t.match(rescued.stdout, /rescued 1 partial object/);
+    const backend = await openBackend(`file://${h.archive}`);
+    t.teardown(() => backend.close());
+    await backend.put(
+      segmentIdKey(identity, parseSegmentHeader(seg.full, seg.name).id, 7),
+      new Uint8Array(0),
+    );
+    const again = await runNode(CLI, ["rescue"], h.env());
+    t.equal(again.exitCode, 0, "every segment archived whole: nothing to do is a success");
+    t.match(again.stdout, /nothing to rescue: every segment in '.*' is archived whole/);
+  },
+);
 
 t.test("segments deleted or recycled between two reads", async (t) => {
   const h = await host(t);
   const seg = await v7();
   const backend = await openBackend(`mem://partial-faults-gone-${process.pid}`);
   let clock = T0;
-  const options = { backend, identity, commitlogDir: h.commitlog, source: "agent" as const, now: () => clock };
+  const options = {
+    backend,
+    identity,
+    commitlogDir: h.commitlog,
+    source: "agent" as const,
+    now: () => clock,
+  };
   const state = newPartialState();
 
   // Listed, then gone before it is opened: a dangling name is what the open then meets.
   await symlink(join(h.root, "deleted-meanwhile"), join(h.commitlog, seg.name));
-  t.same((await uploadPartials(options, state)).uploads, [], "a segment gone between listing and open: skipped, no error");
+  t.same(
+    (await uploadPartials(options, state)).uploads,
+    [],
+    "a segment gone between listing and open: skipped, no error",
+  );
   await rm(join(h.commitlog, seg.name));
 
   await writeFile(join(h.commitlog, seg.name), cutAt(seg.full, seg.synced >> 1));
@@ -176,12 +213,27 @@ t.test("segments deleted or recycled between two reads", async (t) => {
   // new name over the old id's bytes verifies nothing until Cassandra rewrites the header.
   const recycledName = seg.name.replace(/-(\d+)\.log$/, (_m, id: string) => `-${BigInt(id) + 100n}.log`);
   await writeFile(join(h.commitlog, recycledName), seg.full);
-  t.same((await uploadPartials(options, newPartialState())).uploads, [], "a recycled file whose header names another id: nothing uploaded");
-  t.same(await keysUnder(backend, partialSegmentPrefix(identity, BigInt(/-(\d+)\.log$/.exec(recycledName)![1]!), 7)), [], "no object for it");
+  t.same(
+    (await uploadPartials(options, newPartialState())).uploads,
+    [],
+    "a recycled file whose header names another id: nothing uploaded",
+  );
+  t.same(
+    await keysUnder(
+      backend,
+      partialSegmentPrefix(identity, BigInt(/-(\d+)\.log$/.exec(recycledName)![1]!), 7),
+    ),
+    [],
+    "no object for it",
+  );
 });
 
 /** A reader over a file Cassandra writes while the walk reads it: `before` until a read reaches `at`, `after` from then on. */
-function racingReader(before: Buffer, after: Buffer, switchAfterReads: number): SegmentReader & { reads: number } {
+function racingReader(
+  before: Buffer,
+  after: Buffer,
+  switchAfterReads: number,
+): SegmentReader & { reads: number } {
   const r = {
     reads: 0,
     length: before.length,
@@ -215,13 +267,24 @@ t.test("a section being written while it is read: only bytes whose CRCs checked 
   for (const reads of [1, 2, 3, 5, 8, 13, 21, 34]) {
     const reader = racingReader(seg.full, scribbled, reads);
     const got = syncedSections(seg.name, reader, from, 0);
-    t.equal(classifySegment(seg.name, got.bytes).lastValidOffset, got.bytes.length, `file changed after read ${reads}: the ${got.bytes.length} bytes uploaded all verify`);
-    t.ok(got.bytes.equals(seg.full.subarray(0, got.bytes.length)), `and are the bytes Cassandra wrote (read ${reads})`);
+    t.equal(
+      classifySegment(seg.name, got.bytes).lastValidOffset,
+      got.bytes.length,
+      `file changed after read ${reads}: the ${got.bytes.length} bytes uploaded all verify`,
+    );
+    t.ok(
+      got.bytes.equals(seg.full.subarray(0, got.bytes.length)),
+      `and are the bytes Cassandra wrote (read ${reads})`,
+    );
   }
   // The other way round: an unwritten section at first, written by the time of a later read.
   const reader = racingReader(cutAt(seg.full, firstEnd), seg.full, 4);
   const late = syncedSections(seg.name, reader, from, 0);
-  t.ok(late.bytes.length <= seg.synced && classifySegment(seg.name, late.bytes).lastValidOffset === late.bytes.length, "a section appearing mid-walk: whatever is uploaded verifies");
+  t.ok(
+    late.bytes.length <= seg.synced &&
+      classifySegment(seg.name, late.bytes).lastValidOffset === late.bytes.length,
+    "a section appearing mid-walk: whatever is uploaded verifies",
+  );
 });
 
 /** A backend whose every call fails while `down` is set, as a storage outage does. */
@@ -242,76 +305,147 @@ function flaky(inner: Backend): { backend: Backend; setDown(v: boolean): void; a
   return { backend, setDown: (v) => void (down = v), attempts: () => attempts };
 }
 
-t.test("storage down while partials accumulate: nothing buffered or written locally, nothing lost once it is back", async (t) => {
-  const h = await host(t);
-  const seg = await v7();
-  const store = flaky(await openBackend(`mem://partial-faults-outage-${process.pid}`));
-  let clock = T0;
-  const options = { backend: store.backend, identity, commitlogDir: h.commitlog, source: "agent" as const, now: () => clock };
-  const state = newPartialState();
-  const path = join(h.commitlog, seg.name);
-  const cuts = [0.2, 0.4, 0.6, 0.8].map((f) => classifySegment(seg.name, cutAt(seg.full, Math.floor(seg.synced * f))).lastValidOffset);
+t.test(
+  "storage down while partials accumulate: nothing buffered or written locally, nothing lost once it is back",
+  async (t) => {
+    const h = await host(t);
+    const seg = await v7();
+    const store = flaky(await openBackend(`mem://partial-faults-outage-${process.pid}`));
+    let clock = T0;
+    const options = {
+      backend: store.backend,
+      identity,
+      commitlogDir: h.commitlog,
+      source: "agent" as const,
+      now: () => clock,
+    };
+    const state = newPartialState();
+    const path = join(h.commitlog, seg.name);
+    const cuts = [0.2, 0.4, 0.6, 0.8].map(
+      (f) => classifySegment(seg.name, cutAt(seg.full, Math.floor(seg.synced * f))).lastValidOffset,
+    );
 
-  await writeFile(path, cutAt(seg.full, cuts[0]!));
-  await uploadPartials(options, state);
-  const uploadedEnd = state.segments.get(seg.name)!.end;
-  t.equal(uploadedEnd, cuts[0], "before the outage: the first sections are up");
+    await writeFile(path, cutAt(seg.full, cuts[0]!));
+    await uploadPartials(options, state);
+    const uploadedEnd = state.segments.get(seg.name)!.end;
+    t.equal(uploadedEnd, cuts[0], "before the outage: the first sections are up");
 
-  store.setDown(true);
-  const before = await filesUnder(h.root);
-  for (const cut of cuts.slice(1)) {
+    store.setDown(true);
+    const before = await filesUnder(h.root);
+    for (const cut of cuts.slice(1)) {
+      clock += 10_000;
+      await writeFile(path, cutAt(seg.full, cut));
+      await t.rejects(
+        uploadPartials(options, state),
+        { code: "E_STORAGE_UNAVAILABLE" },
+        `pass during the outage (file synced to ${cut}) fails`,
+      );
+      t.equal(state.segments.get(seg.name)!.end, uploadedEnd, "the progress stays where the archive is");
+    }
+    t.same(
+      await filesUnder(h.root),
+      before,
+      "no local copy, spool or buffer file: the sections stay in the commit log only",
+    );
+    const held = JSON.stringify(
+      [...state.segments.values()].map((p) => ({ ...p, hash: undefined })),
+      (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v),
+    );
+    t.ok(
+      held.length < 2_000,
+      `what the uploader keeps between passes is a few fields per segment, not bytes (${held.length} characters)`,
+    );
+
+    // The agent's loop over the same outage: counted as failures, never as progress.
+    const agentState = await runAgent(
+      {
+        ...options,
+        spoolDir: join(h.root, "spool"),
+        parallelism: 1,
+        compressionLevel: 1,
+        compressionThreads: 0,
+        sweepMinAgeMs: 600_000,
+        partialIntervalMs: 10_000,
+      },
+      { once: true, intervalMs: 10_000 },
+    );
+    t.ok(
+      agentState.failures >= 1 && agentState.partials === 0,
+      "the agent counts the failed partial pass and uploads nothing",
+    );
+
+    store.setDown(false);
     clock += 10_000;
-    await writeFile(path, cutAt(seg.full, cut));
-    await t.rejects(uploadPartials(options, state), { code: "E_STORAGE_UNAVAILABLE" }, `pass during the outage (file synced to ${cut}) fails`);
-    t.equal(state.segments.get(seg.name)!.end, uploadedEnd, "the progress stays where the archive is");
-  }
-  t.same(await filesUnder(h.root), before, "no local copy, spool or buffer file: the sections stay in the commit log only");
-  const held = JSON.stringify([...state.segments.values()].map((p) => ({ ...p, hash: undefined })), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
-  t.ok(held.length < 2_000, `what the uploader keeps between passes is a few fields per segment, not bytes (${held.length} characters)`);
+    await writeFile(path, seg.full);
+    const back = await uploadPartials(options, state);
+    t.equal(back.uploads.length, 1, "storage back: one object with everything synced meanwhile");
+    t.same(
+      [parsePartialKey(back.uploads[0]!.key)!.start, parsePartialKey(back.uploads[0]!.key)!.end],
+      [uploadedEnd, seg.synced],
+      "from where the archive ended to the last synced byte",
+    );
+    const folder = partialSegmentPrefix(identity, parseSegmentHeader(seg.full, seg.name).id, 7);
+    t.ok(
+      (await assemblePartialSegment(store.backend, folder, seg.name)).equals(
+        seg.full.subarray(0, seg.synced),
+      ),
+      "nothing lost: the chain is the segment's synced bytes",
+    );
+  },
+);
 
-  // The agent's loop over the same outage: counted as failures, never as progress.
-  const agentState = await runAgent({ ...options, spoolDir: join(h.root, "spool"), parallelism: 1, compressionLevel: 1, compressionThreads: 0, sweepMinAgeMs: 600_000, partialIntervalMs: 10_000 }, { once: true, intervalMs: 10_000 });
-  t.ok(agentState.failures >= 1 && agentState.partials === 0, "the agent counts the failed partial pass and uploads nothing");
-
-  store.setDown(false);
-  clock += 10_000;
-  await writeFile(path, seg.full);
-  const back = await uploadPartials(options, state);
-  t.equal(back.uploads.length, 1, "storage back: one object with everything synced meanwhile");
-  t.same([parsePartialKey(back.uploads[0]!.key)!.start, parsePartialKey(back.uploads[0]!.key)!.end], [uploadedEnd, seg.synced], "from where the archive ended to the last synced byte");
-  const folder = partialSegmentPrefix(identity, parseSegmentHeader(seg.full, seg.name).id, 7);
-  t.ok((await assemblePartialSegment(store.backend, folder, seg.name)).equals(seg.full.subarray(0, seg.synced)), "nothing lost: the chain is the segment's synced bytes");
-});
-
-t.test("a segment closed and archived whole during an outage is not uploaded again as partials", async (t) => {
-  const h = await host(t);
-  const seg = await v7();
-  const store = flaky(await openBackend(`mem://partial-faults-closed-${process.pid}`));
-  let clock = T0;
-  const options = { backend: store.backend, identity, commitlogDir: h.commitlog, source: "agent" as const, now: () => clock };
-  const state = newPartialState();
-  const path = join(h.commitlog, seg.name);
-  await writeFile(path, cutAt(seg.full, seg.synced >> 2));
-  await uploadPartials(options, state);
-  store.setDown(true);
-  clock += 10_000;
-  await writeFile(path, seg.full);
-  await t.rejects(uploadPartials(options, state), { code: "E_STORAGE_UNAVAILABLE" });
-  store.setDown(false);
-  // Meanwhile the hook spooled the closed segment and the agent drained it: archived whole.
-  const id = parseSegmentHeader(seg.full, seg.name).id;
-  await store.backend.put(segmentIdKey(identity, id, 7), new Uint8Array(0));
-  clock += 10_000;
-  t.same((await uploadPartials(options, state)).uploads, [], "the catch-up of an archived segment is not uploaded");
-  t.equal((await keysUnder(store.backend, partialSegmentPrefix(identity, id, 7))).length, 1, "only the object from before the outage exists");
-});
+t.test(
+  "a segment closed and archived whole during an outage is not uploaded again as partials",
+  async (t) => {
+    const h = await host(t);
+    const seg = await v7();
+    const store = flaky(await openBackend(`mem://partial-faults-closed-${process.pid}`));
+    let clock = T0;
+    const options = {
+      backend: store.backend,
+      identity,
+      commitlogDir: h.commitlog,
+      source: "agent" as const,
+      now: () => clock,
+    };
+    const state = newPartialState();
+    const path = join(h.commitlog, seg.name);
+    await writeFile(path, cutAt(seg.full, seg.synced >> 2));
+    await uploadPartials(options, state);
+    store.setDown(true);
+    clock += 10_000;
+    await writeFile(path, seg.full);
+    await t.rejects(uploadPartials(options, state), { code: "E_STORAGE_UNAVAILABLE" });
+    store.setDown(false);
+    // Meanwhile the hook spooled the closed segment and the agent drained it: archived whole.
+    const id = parseSegmentHeader(seg.full, seg.name).id;
+    await store.backend.put(segmentIdKey(identity, id, 7), new Uint8Array(0));
+    clock += 10_000;
+    t.same(
+      (await uploadPartials(options, state)).uploads,
+      [],
+      "the catch-up of an archived segment is not uploaded",
+    );
+    t.equal(
+      (await keysUnder(store.backend, partialSegmentPrefix(identity, id, 7))).length,
+      1,
+      "only the object from before the outage exists",
+    );
+  },
+);
 
 t.test("verify checks partial objects as a restore would", async (t) => {
   const h = await host(t);
   const seg = await v7();
   const backend = await openBackend(`mem://partial-faults-verify-${process.pid}`);
   let clock = T0;
-  const options = { backend, identity, commitlogDir: h.commitlog, source: "agent" as const, now: () => clock };
+  const options = {
+    backend,
+    identity,
+    commitlogDir: h.commitlog,
+    source: "agent" as const,
+    now: () => clock,
+  };
   const state = newPartialState();
   const path = join(h.commitlog, seg.name);
   await writeFile(path, cutAt(seg.full, seg.synced >> 1));
@@ -322,7 +456,13 @@ t.test("verify checks partial objects as a restore would", async (t) => {
   const folder = partialSegmentPrefix(identity, parseSegmentHeader(seg.full, seg.name).id, 7);
   const objects = await keysUnder(backend, folder);
   t.equal(objects.length, 2, "two partial objects");
-  const opts = { fromMs: T0 - 86_400_000, toMs: T0 + 86_400_000, nowMs: T0 + 60_000, delayMs: 900_000, deep: false };
+  const opts = {
+    fromMs: T0 - 86_400_000,
+    toMs: T0 + 86_400_000,
+    nowMs: T0 + 60_000,
+    delayMs: 900_000,
+    deep: false,
+  };
   const good = await verifyNode(backend, identity, opts);
   t.equal(good.checks.find((c) => c.id === "checksums")?.status, "ok", "an intact chain verifies");
   t.ok(good.objects.hashed >= 1, "and was read");
@@ -344,10 +484,20 @@ t.test("verify checks partial objects as a restore would", async (t) => {
   const lost = await verifyNode(backend, identity, { ...opts, deep: true });
   const lostCheck = lost.checks.find((c) => c.id === "checksums")!;
   t.equal(lostCheck.status, "failure", "a partial chain with its first object gone fails");
-  t.match(lostCheck.details, new RegExp(`${folder}: no object starts at offset 0; 1 object\\(s\\) after a missing one cannot be assembled`), "naming the segment and the objects stranded");
+  t.match(
+    lostCheck.details,
+    new RegExp(
+      `${folder}: no object starts at offset 0; 1 object\\(s\\) after a missing one cannot be assembled`,
+    ),
+    "naming the segment and the objects stranded",
+  );
   await backend.put(segmentIdKey(identity, parseSegmentHeader(seg.full, seg.name).id, 7), new Uint8Array(0));
   const superseded = await verifyNode(backend, identity, { ...opts, deep: true });
-  t.notMatch(superseded.checks.find((c) => c.id === "checksums")!.details, /no object starts at offset 0/, "once the segment is archived whole, leftover partials are no loss");
+  t.notMatch(
+    superseded.checks.find((c) => c.id === "checksums")!.details,
+    /no object starts at offset 0/,
+    "once the segment is archived whole, leftover partials are no loss",
+  );
 });
 
 t.test("the restore hook fetches a partial segment through a stub, assembled and verified", async (t) => {
@@ -356,7 +506,13 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
   const backend = await openBackend(`file://${h.archive}`);
   t.teardown(() => backend.close());
   let clock = T0;
-  const options = { backend, identity, commitlogDir: h.commitlog, source: "agent" as const, now: () => clock };
+  const options = {
+    backend,
+    identity,
+    commitlogDir: h.commitlog,
+    source: "agent" as const,
+    now: () => clock,
+  };
   const state = newPartialState();
   const path = join(h.commitlog, seg.name);
   await writeFile(path, cutAt(seg.full, seg.synced >> 1));
@@ -377,7 +533,10 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
   await mkdir(target);
   const fetched = await runNode(RESTORE_HOOK, [join(stubs, seg.name), join(target, seg.name)], h.env());
   t.equal(fetched.exitCode, 0, `restore hook over the stub: ${fetched.stderr}`);
-  t.ok((await readFile(join(target, seg.name))).equals(seg.full.subarray(0, seg.synced)), "the target is the segment's synced bytes, exactly");
+  t.ok(
+    (await readFile(join(target, seg.name))).equals(seg.full.subarray(0, seg.synced)),
+    "the target is the segment's synced bytes, exactly",
+  );
 
   // A damaged object: the hook refuses (15) and writes nothing Cassandra could replay.
   const objects = await keysUnder(backend, folder);
@@ -392,12 +551,15 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
   t.same(await readdir(second), [], "and no target written");
 });
 
-t.test("the agent's pause between passes leaves no abort listener behind (one a pass would pile up for days)", async (t) => {
-  const controller = new AbortController();
-  for (let i = 0; i < 20; i++) await sleep(1, controller.signal);
-  t.equal(getEventListeners(controller.signal, "abort").length, 0, "20 pauses: no listener left");
-  const pending = sleep(60_000, controller.signal);
-  controller.abort();
-  await pending;
-  t.pass("an abort ends a pause at once");
-});
+t.test(
+  "the agent's pause between passes leaves no abort listener behind (one a pass would pile up for days)",
+  async (t) => {
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i++) await sleep(1, controller.signal);
+    t.equal(getEventListeners(controller.signal, "abort").length, 0, "20 pauses: no listener left");
+    const pending = sleep(60_000, controller.signal);
+    controller.abort();
+    await pending;
+    t.pass("an abort ends a pause at once");
+  },
+);

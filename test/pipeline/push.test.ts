@@ -70,7 +70,11 @@ async function cases(): Promise<Case[]> {
   out.push({ label: "empty file", name: v7.name, bytes: Buffer.alloc(0) });
   // Above one 1 MiB zstd job, so compressionThreads 2 really runs zstd's workers (a 1 MiB segment
   // is compressed on the calling thread whatever the setting).
-  out.push({ label: "v7 five times over (5 MiB, several zstd jobs)", name: v7.name, bytes: Buffer.concat(Array(5).fill(v7.bytes)) });
+  out.push({
+    label: "v7 five times over (5 MiB, several zstd jobs)",
+    name: v7.name,
+    bytes: Buffer.concat(Array(5).fill(v7.bytes)),
+  });
   out.push({ label: "garbage", name: v7.name, bytes: createHash("sha512").update("x").digest() });
   return out;
 }
@@ -90,19 +94,37 @@ t.test("one pass and metadata first record the same sha256, status and problem a
       const late = await openBackend(`mem://push-late-${process.pid}-${n}-${threads}`);
       const first = metadataFirst(await openBackend(`mem://push-first-${process.pid}-${n}-${threads}`));
       t.ok(late.capabilities.lateMetadata, "mem takes late metadata");
-      for (const [how, backend] of [["one pass", late], ["metadata first", first]] as const) {
+      for (const [how, backend] of [
+        ["one pass", late],
+        ["metadata first", first],
+      ] as const) {
         const what = `${c.label}, ${how}, ${threads} threads`;
-        const r = await pushSegment(backend, identity, { path, name: c.name, archivedBy: "hook", compressionThreads: threads });
+        const r = await pushSegment(backend, identity, {
+          path,
+          name: c.name,
+          archivedBy: "hook",
+          compressionThreads: threads,
+        });
         t.equal(r.outcome, "archived", `${what}: archived`);
         t.equal(r.record.sha256, sha, `${what}: sha256 of the file`);
         t.equal(r.record.status, oracle.status, `${what}: status ${oracle.status}`);
-        const problem = oracle.error ? `${oracle.error.code} at offset ${oracle.error.offset}: ${oracle.error.message}` : undefined;
+        const problem = oracle.error
+          ? `${oracle.error.code} at offset ${oracle.error.offset}: ${oracle.error.message}`
+          : undefined;
         t.equal(r.record.problem, problem, `${what}: problem`);
         const stored = await backend.head(r.key);
         t.same(recordFromMetadata(stored.metadata), r.record, `${what}: the stored metadata is the record`);
         t.equal(stored.size, r.compressedSize, `${what}: compressed size`);
-        t.ok(decompress(await readAll(await backend.get(r.key))).equals(c.bytes), `${what}: decompresses to the file`);
-        const again = await pushSegment(backend, identity, { path, name: c.name, archivedBy: "hook", compressionThreads: threads });
+        t.ok(
+          decompress(await readAll(await backend.get(r.key))).equals(c.bytes),
+          `${what}: decompresses to the file`,
+        );
+        const again = await pushSegment(backend, identity, {
+          path,
+          name: c.name,
+          archivedBy: "hook",
+          compressionThreads: threads,
+        });
         t.equal(again.outcome, "already-archived", `${what}: again is already-archived`);
       }
     }
@@ -128,30 +150,56 @@ t.test("one pass: different bytes under the same key are kept beside the first c
   t.equal(second.outcome, "conflict-kept");
   t.equal(second.conflictsWith, first.key, "names the first copy");
   t.not(second.key, first.key, "a key of its own");
-  t.equal(second.record.sha256, createHash("sha256").update(changed).digest("hex"), "the second copy's sha256");
-  t.equal(recordFromMetadata((await backend.head(first.key)).metadata)?.sha256, first.record.sha256, "first copy untouched");
+  t.equal(
+    second.record.sha256,
+    createHash("sha256").update(changed).digest("hex"),
+    "the second copy's sha256",
+  );
+  t.equal(
+    recordFromMetadata((await backend.head(first.key)).metadata)?.sha256,
+    first.record.sha256,
+    "first copy untouched",
+  );
   t.ok(decompress(await readAll(await backend.get(second.key))).equals(changed), "second copy stored");
 });
 
-t.test("encrypted: the record says how the object is stored (algorithm and key id), in the result and read back", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "pitr-push-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const v7 = (await cases()).find((c) => c.label.startsWith("v7/"))!;
-  const path = join(dir, v7.name);
-  await writeFile(path, v7.bytes);
-  const key = parseKey(createHash("sha256").update("push-test key").digest("hex"), "test");
-  for (const [what, wrap] of [["one pass", (b: Backend) => b], ["metadata first", metadataFirst]] as const) {
-    const backend = wrap(await openBackend(`mem://push-enc-${what.replace(" ", "-")}-${process.pid}`, { encryption: { current: key, retired: [] } }));
-    const r = await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" });
-    t.equal(r.record.encryption, "aes-256-gcm", `${what}: the result's record says aes-256-gcm`);
-    t.equal(r.record.encryptionKey, key.id, `${what}: and names the key id`);
-    const stored = recordFromMetadata((await backend.head(r.key)).metadata);
-    t.equal(stored?.encryption, "aes-256-gcm", `${what}: read back from storage: aes-256-gcm`);
-    t.equal(stored?.encryptionKey, key.id, `${what}: read back: the key id`);
-    t.equal((await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" })).record.encryption, "aes-256-gcm", `${what}: already-archived says so too`);
-  }
-  const clear = await openBackend(`mem://push-clear-${process.pid}`);
-  const r = await pushSegment(clear, identity, { path, name: v7.name, archivedBy: "hook" });
-  t.equal(r.record.encryption, "none", "in clear: none");
-  t.equal(recordFromMetadata((await clear.head(r.key)).metadata)?.encryptionKey, undefined, "in clear: no key id");
-});
+t.test(
+  "encrypted: the record says how the object is stored (algorithm and key id), in the result and read back",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pitr-push-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const v7 = (await cases()).find((c) => c.label.startsWith("v7/"))!;
+    const path = join(dir, v7.name);
+    await writeFile(path, v7.bytes);
+    const key = parseKey(createHash("sha256").update("push-test key").digest("hex"), "test");
+    for (const [what, wrap] of [
+      ["one pass", (b: Backend) => b],
+      ["metadata first", metadataFirst],
+    ] as const) {
+      const backend = wrap(
+        await openBackend(`mem://push-enc-${what.replace(" ", "-")}-${process.pid}`, {
+          encryption: { current: key, retired: [] },
+        }),
+      );
+      const r = await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" });
+      t.equal(r.record.encryption, "aes-256-gcm", `${what}: the result's record says aes-256-gcm`);
+      t.equal(r.record.encryptionKey, key.id, `${what}: and names the key id`);
+      const stored = recordFromMetadata((await backend.head(r.key)).metadata);
+      t.equal(stored?.encryption, "aes-256-gcm", `${what}: read back from storage: aes-256-gcm`);
+      t.equal(stored?.encryptionKey, key.id, `${what}: read back: the key id`);
+      t.equal(
+        (await pushSegment(backend, identity, { path, name: v7.name, archivedBy: "hook" })).record.encryption,
+        "aes-256-gcm",
+        `${what}: already-archived says so too`,
+      );
+    }
+    const clear = await openBackend(`mem://push-clear-${process.pid}`);
+    const r = await pushSegment(clear, identity, { path, name: v7.name, archivedBy: "hook" });
+    t.equal(r.record.encryption, "none", "in clear: none");
+    t.equal(
+      recordFromMetadata((await clear.head(r.key)).metadata)?.encryptionKey,
+      undefined,
+      "in clear: no key id",
+    );
+  },
+);

@@ -35,10 +35,26 @@ t.test("checkSegmentBytes: the record passes, any disagreement refuses", async (
   t.equal(checkSegmentBytes(bytes, {}, name, "seg"), bytes, "nothing recorded: only the header is checked");
   const flipped = Buffer.from(bytes);
   flipped.writeUInt8(flipped.readUInt8(flipped.length - 1) ^ 0xff, flipped.length - 1);
-  t.throws(() => checkSegmentBytes(flipped, record, name, "seg"), { code: "E_CHECKSUM_MISMATCH", message: /^seg: sha256 [0-9a-f]{16}…, expected / }, "one byte changed");
-  t.throws(() => checkSegmentBytes(bytes.subarray(0, -1), record, name, "seg"), { code: "E_CHECKSUM_MISMATCH", message: `seg: ${bytes.length - 1} bytes, expected ${bytes.length}` }, "one byte missing: the size speaks first");
-  t.throws(() => checkSegmentBytes(bytes, record, otherId(name), "seg"), { code: "E_CHECKSUM_MISMATCH", message: /header says version \d+ id \d+/ }, "a name the header disagrees with");
-  t.equal(checkSegmentBytes(bytes, record, "scratch.bin", "seg"), bytes, "a name that is no commit log name: no header to compare");
+  t.throws(
+    () => checkSegmentBytes(flipped, record, name, "seg"),
+    { code: "E_CHECKSUM_MISMATCH", message: /^seg: sha256 [0-9a-f]{16}…, expected / },
+    "one byte changed",
+  );
+  t.throws(
+    () => checkSegmentBytes(bytes.subarray(0, -1), record, name, "seg"),
+    { code: "E_CHECKSUM_MISMATCH", message: `seg: ${bytes.length - 1} bytes, expected ${bytes.length}` },
+    "one byte missing: the size speaks first",
+  );
+  t.throws(
+    () => checkSegmentBytes(bytes, record, otherId(name), "seg"),
+    { code: "E_CHECKSUM_MISMATCH", message: /header says version \d+ id \d+/ },
+    "a name the header disagrees with",
+  );
+  t.equal(
+    checkSegmentBytes(bytes, record, "scratch.bin", "seg"),
+    bytes,
+    "a name that is no commit log name: no header to compare",
+  );
 });
 
 t.test("the streaming writer, the in-memory reader and the worker's check agree", async (t) => {
@@ -55,21 +71,40 @@ t.test("the streaming writer, the in-memory reader and the worker's check agree"
 
   const read = await readVerifiedSegment(backend, "seg.zst", name, { size: bytes.length, sha256 });
   t.ok(read.equals(bytes), "reader: the verified bytes");
-  await t.rejects(readVerifiedSegment(backend, "seg.zst", name, wrong), { code: "E_CHECKSUM_MISMATCH", message }, "reader: a wrong record refuses");
+  await t.rejects(
+    readVerifiedSegment(backend, "seg.zst", name, wrong),
+    { code: "E_CHECKSUM_MISMATCH", message },
+    "reader: a wrong record refuses",
+  );
 
   const target = join(dir, name);
-  const written = await writeSegmentAtomically(Readable.from([zst]), target, { compressed: true, expected: { size: bytes.length, sha256 }, what: "archived segment 'seg.zst'" });
+  const written = await writeSegmentAtomically(Readable.from([zst]), target, {
+    compressed: true,
+    expected: { size: bytes.length, sha256 },
+    what: "archived segment 'seg.zst'",
+  });
   t.same(written, { size: bytes.length, sha256 }, "writer: the measured size and sha256");
   t.equal((await stat(target)).size, bytes.length, "writer: the segment is in place");
   const target2 = join(dir, otherId(name));
   await t.rejects(
-    writeSegmentAtomically(Readable.from([zst]), target2, { compressed: true, expected: wrong, what: "archived segment 'seg.zst'" }),
+    writeSegmentAtomically(Readable.from([zst]), target2, {
+      compressed: true,
+      expected: wrong,
+      what: "archived segment 'seg.zst'",
+    }),
     { code: "E_CHECKSUM_MISMATCH", message },
     "writer: a wrong record refuses",
   );
   await t.rejects(stat(target2), { code: "ENOENT" }, "writer: nothing left at the refused target");
 
   const job = { key: "seg.zst", name, compressed: zst };
-  t.ok(verifySegment({ ...job, ...{ size: bytes.length, sha256 } }).equals(bytes), "worker: the verified bytes");
-  t.throws(() => verifySegment({ ...job, ...wrong }), { code: "E_CHECKSUM_MISMATCH", message }, "worker: a wrong record refuses");
+  t.ok(
+    verifySegment({ ...job, ...{ size: bytes.length, sha256 } }).equals(bytes),
+    "worker: the verified bytes",
+  );
+  t.throws(
+    () => verifySegment({ ...job, ...wrong }),
+    { code: "E_CHECKSUM_MISMATCH", message },
+    "worker: a wrong record refuses",
+  );
 });

@@ -23,7 +23,11 @@ for (const [name, text] of [
   t.test(`golden ${name}`, async (t) => {
     const file = new URL(name, dir);
     if (process.env["UPDATE_GOLDEN"]) await writeFile(file, text);
-    t.equal(text, await readFile(file, "utf8"), `matches fixtures/reports/${name} (UPDATE_GOLDEN=1 regenerates)`);
+    t.equal(
+      text,
+      await readFile(file, "utf8"),
+      `matches fixtures/reports/${name} (UPDATE_GOLDEN=1 regenerates)`,
+    );
   });
 }
 
@@ -43,7 +47,11 @@ t.test("Prometheus and text carry the figures", async (t) => {
   const prom = renderPrometheus(model);
   t.match(prom, /cassandra_pitr_report_rpo_within_target_ratio\{cluster="prod",node="node-a"\} 0\.759491/);
   t.match(prom, /cassandra_pitr_report_rpo_max_seconds\{cluster="prod",node="node-a"\} 5400\n/);
-  t.notMatch(prom, /rpo_max_seconds\{cluster="prod",node="node-b"\}/, "an unbounded RPO is absent, not a number");
+  t.notMatch(
+    prom,
+    /rpo_max_seconds\{cluster="prod",node="node-b"\}/,
+    "an unbounded RPO is absent, not a number",
+  );
   t.match(prom, /cassandra_pitr_report_status 2\n/);
   const text = renderText(model);
   t.match(text, /75\.94% of the window within 15m; max 1h30m/);

@@ -17,15 +17,25 @@ t.test("local disk held only by snapshots: hard links whose live sstable is gone
   await writeFile(join(table, "snapshots/daily/nb-1-big-Data.db"), Buffer.alloc(300));
   // daily + weekly, not live: held only by snapshots, but clearing one tag frees nothing
   await writeFile(join(table, "snapshots/daily/nb-2-big-Data.db"), Buffer.alloc(50));
-  await link(join(table, "snapshots/daily/nb-2-big-Data.db"), join(table, "snapshots/weekly/nb-2-big-Data.db"));
+  await link(
+    join(table, "snapshots/daily/nb-2-big-Data.db"),
+    join(table, "snapshots/weekly/nb-2-big-Data.db"),
+  );
 
   const usage = await scanLocalSnapshots(data);
   t.equal(usage.onlySnapshotsBytes, 350, "300 + 50 bytes are kept on disk only by snapshots");
   t.equal(usage.sharedBytes, 1000, "1000 bytes are shared with a live sstable");
   t.same(
     usage.tags.map((x) => [x.tag, x.freedIfClearedBytes, x.linkedBytes]),
-    [["daily", 300, 1350], ["weekly", 0, 50]],
+    [
+      ["daily", 300, 1350],
+      ["weekly", 0, 50],
+    ],
     "clearing 'daily' alone frees 300 bytes; 'weekly' alone frees nothing",
   );
-  t.same((await scanLocalSnapshots(join(data, "missing"))).tags, [], "a missing data directory holds nothing");
+  t.same(
+    (await scanLocalSnapshots(join(data, "missing"))).tags,
+    [],
+    "a missing data directory holds nothing",
+  );
 });

@@ -52,7 +52,9 @@ export function nodeB(): NodeInput {
 
 export function nodeC(): NodeInput {
   const before = every(at(-1, 5), at(10), 5 * M).map((c) => ({ closeMs: c }));
-  const after = every(at(11, 5), at(12, 5), 5 * M).map((c, i) => (i === 0 ? { closeMs: c, restartId: BigInt(at(11)) } : { closeMs: c }));
+  const after = every(at(11, 5), at(12, 5), 5 * M).map((c, i) =>
+    i === 0 ? { closeMs: c, restartId: BigInt(at(11)) } : { closeMs: c },
+  );
   return syntheticNode({
     identity: { cluster: "prod", node: "node-c" },
     firstId: BigInt(at(-2)),

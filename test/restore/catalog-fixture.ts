@@ -1,8 +1,20 @@
 /** The fixture catalogs (fixtures/catalogs/*.json) as Catalog values, shared by the planner tests. */
 import { segmentKey } from "../../src/format/layout.js";
-import { buildCatalog, listedSegmentOf, type Catalog, type IncrementalEntry, type SnapshotEntry } from "../../src/catalog/model.js";
+import {
+  buildCatalog,
+  listedSegmentOf,
+  type Catalog,
+  type IncrementalEntry,
+  type SnapshotEntry,
+} from "../../src/catalog/model.js";
 
-export interface FixtureSegment { id: string; close: number; version: number; bytes: number; conflict?: string }
+export interface FixtureSegment {
+  id: string;
+  close: number;
+  version: number;
+  bytes: number;
+  conflict?: string;
+}
 export interface Fixture {
   description: string;
   identity: { cluster: string; node: string };
@@ -10,8 +22,14 @@ export interface Fixture {
   snapshots: unknown[];
   incrementals: unknown[];
   request: {
-    at: string; now: number; graceMs: number; precision: "MICROSECONDS" | "MILLISECONDS"; archiveUrl: string;
-    targetVersion?: string; scope?: { keyspaces?: string[]; tables?: string[] }; currentTableIds?: Record<string, string>;
+    at: string;
+    now: number;
+    graceMs: number;
+    precision: "MICROSECONDS" | "MILLISECONDS";
+    archiveUrl: string;
+    targetVersion?: string;
+    scope?: { keyspaces?: string[]; tables?: string[] };
+    currentTableIds?: Record<string, string>;
   };
   expected: Record<string, unknown>;
 }
@@ -21,7 +39,12 @@ export function bigints(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(bigints);
   if (value && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, ["segmentId", "minTimestamp", "maxTimestamp"].includes(k) && typeof v === "string" ? BigInt(v) : bigints(v)]),
+      Object.entries(value).map(([k, v]) => [
+        k,
+        ["segmentId", "minTimestamp", "maxTimestamp"].includes(k) && typeof v === "string"
+          ? BigInt(v)
+          : bigints(v),
+      ]),
     );
   }
   return value;
@@ -29,7 +52,12 @@ export function bigints(value: unknown): unknown {
 
 export function catalogOf(f: Fixture): Catalog {
   const listed = f.segments.map((s) => {
-    const key = segmentKey(f.identity, { closeTimeMs: s.close, segmentId: BigInt(s.id), version: s.version, conflict: s.conflict });
+    const key = segmentKey(f.identity, {
+      closeTimeMs: s.close,
+      segmentId: BigInt(s.id),
+      version: s.version,
+      conflict: s.conflict,
+    });
     return listedSegmentOf({ key, size: s.bytes })!;
   });
   return buildCatalog({
@@ -41,4 +69,3 @@ export function catalogOf(f: Fixture): Catalog {
     incrementals: bigints(f.incrementals) as IncrementalEntry[],
   });
 }
-

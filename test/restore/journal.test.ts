@@ -9,7 +9,14 @@ import { execa } from "execa";
 import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { moveFile } from "../../src/restore/moves.js";
-import { createJournal, readJournal, rollBack, runForward, StepFailedError, type JournalStep } from "../../src/restore/journal.js";
+import {
+  createJournal,
+  readJournal,
+  rollBack,
+  runForward,
+  StepFailedError,
+  type JournalStep,
+} from "../../src/restore/journal.js";
 import { tempDir } from "../helpers/hooks.js";
 
 async function tree(...roots: string[]): Promise<string[]> {
@@ -47,7 +54,11 @@ async function setup(t: Test) {
   const conf = join(disk, "conf");
   for (const d of [commitlog, table, staging, conf]) await mkdir(d, { recursive: true });
   const old = new Date("2026-11-20T10:00:00Z");
-  for (const [dir, names] of [[commitlog, ["CommitLog-8-1.log", "CommitLog-8-2.log"]], [table, ["nb-1-big-Data.db", "nb-1-big-Index.db"]], [staging, ["nb-7-big-Data.db"]]] as const) {
+  for (const [dir, names] of [
+    [commitlog, ["CommitLog-8-1.log", "CommitLog-8-2.log"]],
+    [table, ["nb-1-big-Data.db", "nb-1-big-Index.db"]],
+    [staging, ["nb-7-big-Data.db"]],
+  ] as const) {
     for (const n of names) {
       await writeFile(join(dir, n), `${n} bytes`.repeat(1000));
       await utimes(join(dir, n), old, old);
@@ -59,11 +70,36 @@ async function setup(t: Test) {
     { op: "move", from: join(table, "nb-1-big-Data.db"), to: join(aside, "data", "nb-1-big-Data.db") },
     { op: "move", from: join(table, "nb-1-big-Index.db"), to: join(aside, "data", "nb-1-big-Index.db") },
     { op: "move", from: join(staging, "nb-7-big-Data.db"), to: join(table, "nb-7-big-Data.db") },
-    { op: "move", from: join(commitlog, "CommitLog-8-1.log"), to: join(aside, "commitlog", "CommitLog-8-1.log") },
-    { op: "move", from: join(commitlog, "CommitLog-8-2.log"), to: join(aside, "commitlog", "CommitLog-8-2.log") },
-    { op: "write", path: join(conf, "props"), backup: join(conf, "props.bak"), content: "archive_command=x\nrestore_point_in_time=T\n" },
+    {
+      op: "move",
+      from: join(commitlog, "CommitLog-8-1.log"),
+      to: join(aside, "commitlog", "CommitLog-8-1.log"),
+    },
+    {
+      op: "move",
+      from: join(commitlog, "CommitLog-8-2.log"),
+      to: join(aside, "commitlog", "CommitLog-8-2.log"),
+    },
+    {
+      op: "write",
+      path: join(conf, "props"),
+      backup: join(conf, "props.bak"),
+      content: "archive_command=x\nrestore_point_in_time=T\n",
+    },
   ];
-  const header = { schema_version: 1 as const, at: "1", restore_point_in_time: "T", steps, created: { staging_dir: join(disk, "fetched"), restore_dir: join(disk, "restore"), restore_dir_created: true, aside_dir: aside }, state: { ok: true } };
+  const header = {
+    schema_version: 1 as const,
+    at: "1",
+    restore_point_in_time: "T",
+    steps,
+    created: {
+      staging_dir: join(disk, "fetched"),
+      restore_dir: join(disk, "restore"),
+      restore_dir_created: true,
+      aside_dir: aside,
+    },
+    state: { ok: true },
+  };
   return { disk, other, commitlog, conf, steps, header, journalPath: join(conf, "journal") };
 }
 
@@ -74,9 +110,17 @@ t.test("moveFile: rename on one filesystem, copy + fsync + remove across, file t
   const bytes = await readFile(src);
   t.equal(await moveFile(src, join(s.disk, "moved.log")), "copied", "across filesystems: copied");
   t.same(await readFile(join(s.disk, "moved.log")), bytes, "same bytes");
-  t.equal(Math.floor((await stat(join(s.disk, "moved.log"))).mtimeMs), Math.floor(before.mtimeMs), "same file time");
+  t.equal(
+    Math.floor((await stat(join(s.disk, "moved.log"))).mtimeMs),
+    Math.floor(before.mtimeMs),
+    "same file time",
+  );
   await t.rejects(stat(src), "source removed");
-  t.equal(await moveFile(join(s.disk, "moved.log"), join(s.disk, "again.log")), "renamed", "on one filesystem: renamed");
+  t.equal(
+    await moveFile(join(s.disk, "moved.log"), join(s.disk, "again.log")),
+    "renamed",
+    "on one filesystem: renamed",
+  );
 });
 
 t.test("a failing step rolls back to the exact tree; resume after every stop point completes", async (t) => {

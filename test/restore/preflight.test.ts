@@ -51,7 +51,11 @@ t.test("a commit log filesystem smaller than the plan's segments: refused with t
   const e = err as DiskSpaceError;
   t.equal(e.code, "E_DISK_SPACE");
   t.match(e.message, `on the filesystem of '${input.commitlogDir}'`, "names the path");
-  t.match(e.message, /needs 4\.0 MiB \(4\.0 MiB for 3 segment\(s\) of the plan uncompressed/, "three segments plus one of headroom");
+  t.match(
+    e.message,
+    /needs 4\.0 MiB \(4\.0 MiB for 3 segment\(s\) of the plan uncompressed/,
+    "three segments plus one of headroom",
+  );
   t.match(e.message, /2\.0 MiB is free/, "the free space");
   t.match(e.hint, /bigger volume/, "hint: a bigger volume");
 });
@@ -62,7 +66,10 @@ t.test("the commit log's own files moved to another filesystem are credited", as
   // 3 MiB free + nothing credited < 4 MiB: refused; with the 2 MiB moved aside counted, it fits.
   await t.rejects(checkDiskSpace(input), DiskSpaceError, "without the credit, refused");
   const lines = await checkDiskSpace({ ...input, commitlogBytes: 2 * MiB });
-  t.ok(lines.some((l) => l.includes(input.commitlogDir)), "with it, accepted; one line per filesystem");
+  t.ok(
+    lines.some((l) => l.includes(input.commitlogDir)),
+    "with it, accepted; one line per filesystem",
+  );
 });
 
 t.test("a data filesystem too small for the sstables to place: refused with the scope hint", async (t) => {

@@ -30,64 +30,145 @@ async function archived(t: Test, withSchema: boolean): Promise<{ backend: Backen
   const dataDir = await mkdtemp(join(tmpdir(), "replace-src-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   await cp(join(ROOT, "data"), dataDir, { recursive: true });
-  if (withSchema) await cp(join(dataDir, "pitr_fixture", TABLE, "snapshots", "fixture-tag"), join(dataDir, "system_schema", KEYSPACES, "snapshots", "fixture-tag"), { recursive: true });
+  if (withSchema)
+    await cp(
+      join(dataDir, "pitr_fixture", TABLE, "snapshots", "fixture-tag"),
+      join(dataDir, "system_schema", KEYSPACES, "snapshots", "fixture-tag"),
+      { recursive: true },
+    );
   const backend = await openBackend(`mem://replace-${process.pid}-${Math.random()}`);
   await uploadSnapshot({ backend, identity, dataDir, tag: "fixture-tag", nodetool, schema: withSchema });
   const m = (await listSnapshots(backend, identity))[0]!.manifest;
-  const plan = { steps: [{ kind: "snapshot", tag: m.tag, snapshotTimeMs: Date.parse(m.snapshot_time) }] } as unknown as RestorePlan;
+  const plan = {
+    steps: [{ kind: "snapshot", tag: m.tag, snapshotTimeMs: Date.parse(m.snapshot_time) }],
+  } as unknown as RestorePlan;
   return { backend, plan };
 }
 
 async function newNode(t: Test): Promise<{ dataDir: string; commitlogDir: string; cassandraConf: string }> {
   const root = await mkdtemp(join(tmpdir(), "replace-node-"));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  const paths = { dataDir: join(root, "data"), commitlogDir: join(root, "commitlog"), cassandraConf: join(root, "conf") };
+  const paths = {
+    dataDir: join(root, "data"),
+    commitlogDir: join(root, "commitlog"),
+    cassandraConf: join(root, "conf"),
+  };
   for (const p of Object.values(paths)) await mkdir(p);
   await writeFile(join(paths.cassandraConf, "jvm-server.options"), "-Xss256k\n");
   return paths;
 }
 
-t.test("places the schema keyspace and empty table directories, adds the JVM options; finish checks the host id", async (t) => {
-  const { backend, plan } = await archived(t, true);
-  const paths = await newNode(t);
-  const lines: string[] = [];
-  const base = { plan, backend, identity, paths, address: "10.0.0.3", isNodeRunning: async () => false, say: (l: string) => lines.push(l) };
+t.test(
+  "places the schema keyspace and empty table directories, adds the JVM options; finish checks the host id",
+  async (t) => {
+    const { backend, plan } = await archived(t, true);
+    const paths = await newNode(t);
+    const lines: string[] = [];
+    const base = {
+      plan,
+      backend,
+      identity,
+      paths,
+      address: "10.0.0.3",
+      isNodeRunning: async () => false,
+      say: (l: string) => lines.push(l),
+    };
 
-  t.equal(await prepareReplacement({ ...base, dryRun: true }), undefined, "dry run");
-  t.same(await readdir(paths.dataDir), [], "a dry run places nothing");
+    t.equal(await prepareReplacement({ ...base, dryRun: true }), undefined, "dry run");
+    t.same(await readdir(paths.dataDir), [], "a dry run places nothing");
 
-  const state = await prepareReplacement({ ...base, dryRun: false });
-  t.same(state?.tokens, ["-3", "7"], "the tokens the snapshot recorded");
-  const placed = await readdir(join(paths.dataDir, "system_schema", KEYSPACES));
-  t.same(placed.sort(), (await readdir(join(ROOT, "data", "pitr_fixture", TABLE, "snapshots", "fixture-tag"))).filter((f) => !["manifest.json", "schema.cql"].includes(f)).sort(), "every component of the schema sstables");
-  t.same(await readdir(join(paths.dataDir, "pitr_fixture", TABLE)), [], "the table's directory, empty, for the restore to fill");
-  const jvm = await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8");
-  for (const o of ["-Dcassandra.replace_address_first_boot=10.0.0.3", "-Dcassandra.auto_bootstrap=false", "-Dcassandra.allow_unsafe_replace=true"]) t.match(jvm, o);
+    const state = await prepareReplacement({ ...base, dryRun: false });
+    t.same(state?.tokens, ["-3", "7"], "the tokens the snapshot recorded");
+    const placed = await readdir(join(paths.dataDir, "system_schema", KEYSPACES));
+    t.same(
+      placed.sort(),
+      (await readdir(join(ROOT, "data", "pitr_fixture", TABLE, "snapshots", "fixture-tag")))
+        .filter((f) => !["manifest.json", "schema.cql"].includes(f))
+        .sort(),
+      "every component of the schema sstables",
+    );
+    t.same(
+      await readdir(join(paths.dataDir, "pitr_fixture", TABLE)),
+      [],
+      "the table's directory, empty, for the restore to fill",
+    );
+    const jvm = await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8");
+    for (const o of [
+      "-Dcassandra.replace_address_first_boot=10.0.0.3",
+      "-Dcassandra.auto_bootstrap=false",
+      "-Dcassandra.allow_unsafe_replace=true",
+    ])
+      t.match(jvm, o);
 
-  await t.rejects(prepareReplacement({ ...base, dryRun: false }), { code: "E_NODE_STATE", message: /already prepared/ }, "twice: refused");
-  await t.rejects(finishReplacement({ cassandraConf: paths.cassandraConf, hostId: async () => "11111111-1111-1111-1111-111111111111", dryRun: false, say: () => {} }), { code: "E_NODE_STATE", message: /not 9b496c4e/ }, "another host id: it did not take over its place");
-  await t.rejects(finishReplacement({ cassandraConf: paths.cassandraConf, hostId: async () => undefined, dryRun: false, say: () => {} }), { code: "E_NODE_STATE", message: /does not answer/ });
-  await finishReplacement({ cassandraConf: paths.cassandraConf, hostId: async () => identity.node, dryRun: false, say: () => {} });
-  t.equal(await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8"), "-Xss256k\n", "the options removed, the file as it was");
-  t.notOk(existsSync(join(paths.cassandraConf, REPLACE_STATE_FILE)));
-});
+    await t.rejects(
+      prepareReplacement({ ...base, dryRun: false }),
+      { code: "E_NODE_STATE", message: /already prepared/ },
+      "twice: refused",
+    );
+    await t.rejects(
+      finishReplacement({
+        cassandraConf: paths.cassandraConf,
+        hostId: async () => "11111111-1111-1111-1111-111111111111",
+        dryRun: false,
+        say: () => {},
+      }),
+      { code: "E_NODE_STATE", message: /not 9b496c4e/ },
+      "another host id: it did not take over its place",
+    );
+    await t.rejects(
+      finishReplacement({
+        cassandraConf: paths.cassandraConf,
+        hostId: async () => undefined,
+        dryRun: false,
+        say: () => {},
+      }),
+      { code: "E_NODE_STATE", message: /does not answer/ },
+    );
+    await finishReplacement({
+      cassandraConf: paths.cassandraConf,
+      hostId: async () => identity.node,
+      dryRun: false,
+      say: () => {},
+    });
+    t.equal(
+      await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8"),
+      "-Xss256k\n",
+      "the options removed, the file as it was",
+    );
+    t.notOk(existsSync(join(paths.cassandraConf, REPLACE_STATE_FILE)));
+  },
+);
 
 t.test("refusals change nothing", async (t) => {
   const { backend, plan } = await archived(t, true);
   const paths = await newNode(t);
   const base = { plan, backend, identity, paths, address: "10.0.0.3", dryRun: false, say: () => {} };
-  await t.rejects(prepareReplacement({ ...base, isNodeRunning: async () => true }), { code: "E_NODE_STATE", message: /running/ });
+  await t.rejects(prepareReplacement({ ...base, isNodeRunning: async () => true }), {
+    code: "E_NODE_STATE",
+    message: /running/,
+  });
   await writeFile(join(paths.commitlogDir, "CommitLog-7-1.log"), "x");
-  const e = (await prepareReplacement({ ...base, isNodeRunning: async () => false }).catch((x: unknown) => x)) as { code: string; message: string };
+  const e = (await prepareReplacement({ ...base, isNodeRunning: async () => false }).catch(
+    (x: unknown) => x,
+  )) as { code: string; message: string };
   t.equal(exitStatusFor(e.code), 18, "disks not empty: exit 18");
   t.match(e.message, /starts from empty disks, but '.*CommitLog-7-1\.log' exist/);
   t.same(await readdir(paths.dataDir), [], "nothing placed");
 
   const old = await archived(t, false);
   const fresh = await newNode(t);
-  const r = (await prepareReplacement({ ...base, ...old, paths: fresh, isNodeRunning: async () => false }).catch((x: unknown) => x)) as { code: string; message: string };
+  const r = (await prepareReplacement({
+    ...base,
+    ...old,
+    paths: fresh,
+    isNodeRunning: async () => false,
+  }).catch((x: unknown) => x)) as { code: string; message: string };
   t.equal(exitStatusFor(r.code), 17, "a snapshot without the schema keyspace: exit 17");
   t.match(r.message, /records no keyspace schema/);
   t.same(await readdir(fresh.dataDir), [], "nothing placed");
-  t.equal(await readFile(join(fresh.cassandraConf, "jvm-server.options"), "utf8"), "-Xss256k\n", "no JVM option added");
+  t.equal(
+    await readFile(join(fresh.cassandraConf, "jvm-server.options"), "utf8"),
+    "-Xss256k\n",
+    "no JVM option added",
+  );
 });

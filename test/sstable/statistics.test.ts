@@ -5,7 +5,10 @@ import { parseStatistics, readStatistics, StatisticsError } from "../../src/ssta
 import { FIXTURES } from "../helpers/fixtures.js";
 
 const ROOT = join(FIXTURES, "snapshot", "5.0.9");
-const SNAPSHOT = join(ROOT, "data/pitr_fixture/events-233ad580e58711f1988fc5102cd29634/snapshots/fixture-tag");
+const SNAPSHOT = join(
+  ROOT,
+  "data/pitr_fixture/events-233ad580e58711f1988fc5102cd29634/snapshots/fixture-tag",
+);
 const BACKUPS = join(ROOT, "data/pitr_fixture/events-233ad580e58711f1988fc5102cd29634/backups");
 
 interface Rows {

@@ -28,11 +28,19 @@ export interface ConformanceTarget {
 
 type Tap = Test;
 
-export async function expectError(t: Tap, promise: Promise<unknown>, cls: abstract new (...args: never[]) => Error, what: string): Promise<unknown> {
+export async function expectError(
+  t: Tap,
+  promise: Promise<unknown>,
+  cls: abstract new (...args: never[]) => Error,
+  what: string,
+): Promise<unknown> {
   try {
     await promise;
   } catch (err) {
-    t.ok(err instanceof cls, `${what}: ${cls.name} (got ${(err as Error)?.name}: ${(err as Error)?.message})`);
+    t.ok(
+      err instanceof cls,
+      `${what}: ${cls.name} (got ${(err as Error)?.name}: ${(err as Error)?.message})`,
+    );
     return err;
   }
   t.fail(`${what}: expected ${cls.name}, but it succeeded`);
@@ -47,7 +55,8 @@ export async function collect(iterable: AsyncIterable<ObjectInfo>): Promise<Obje
 
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  for await (const chunk of stream)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
 }
 
@@ -100,7 +109,11 @@ function lentBody(size: number, seed: number): { lent: () => LentChunks; sha: st
   };
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++]!);
@@ -152,14 +165,32 @@ export function runBackendConformance(target: ConformanceTarget): void {
   });
 
   t.test(`${target.name}: invalid keys are rejected before any I/O with E_USAGE`, async (t) => {
-    for (const key of ["../escape", "/abs", "a//b", "a/../b", "", "sp ace", "a/./b", "trailing/", ".hidden/x", "a/.b", "a/b\n"]) {
+    for (const key of [
+      "../escape",
+      "/abs",
+      "a//b",
+      "a/../b",
+      "",
+      "sp ace",
+      "a/./b",
+      "trailing/",
+      ".hidden/x",
+      "a/.b",
+      "a/b\n",
+    ]) {
       const err = await b()
         .head(key)
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       t.ok(isPitrError(err) && err.code === "E_USAGE", `head(${JSON.stringify(key)}) → E_USAGE`);
       const err2 = await b()
         .put(key, new Uint8Array(1))
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       t.ok(isPitrError(err2) && err2.code === "E_USAGE", `put(${JSON.stringify(key)}) → E_USAGE`);
     }
   });
@@ -173,7 +204,12 @@ export function runBackendConformance(target: ConformanceTarget): void {
 
   t.test(`${target.name}: round trip of a small object with metadata`, async (t) => {
     const bytes = randomBytes(1234);
-    const metadata = { sha256: sha256(bytes), size: "1234", compression: "zstd", host_id: "0f1e2d3c-aaaa-4bbb-8ccc-0123456789ab" };
+    const metadata = {
+      sha256: sha256(bytes),
+      size: "1234",
+      compression: "zstd",
+      host_id: "0f1e2d3c-aaaa-4bbb-8ccc-0123456789ab",
+    };
     await b().put("rt/small.bin", bytes, { metadata });
     const got = await readAll(await b().get("rt/small.bin"));
     t.equal(sha256(got), sha256(bytes), "bytes equal");
@@ -204,45 +240,59 @@ export function runBackendConformance(target: ConformanceTarget): void {
     t.equal(sha256(got), body.sha, "sha256 of the bytes read back");
   });
 
-  t.test(`${target.name}: lent chunks (one reused buffer) are stored exactly, also when ifAbsent refuses`, async (t) => {
-    const size = 9 * 1024 * 1024 + 333;
-    const body = lentBody(size, 3);
-    await b().put("rt/lent.bin", body.lent(), { ifAbsent: true, metadata: { sha256: body.sha } });
-    const got = await readAll(await b().get("rt/lent.bin"));
-    t.equal(got.length, size, "size");
-    t.equal(sha256(got), body.sha, "sha256 of the bytes read back: no chunk was kept past its turn");
-    await expectError(t, b().put("rt/lent.bin", lentBody(1000, 4).lent(), { ifAbsent: true }), PreconditionFailedError, "ifAbsent on the same key");
-    t.equal(sha256(await readAll(await b().get("rt/lent.bin"))), body.sha, "object unchanged");
-  });
+  t.test(
+    `${target.name}: lent chunks (one reused buffer) are stored exactly, also when ifAbsent refuses`,
+    async (t) => {
+      const size = 9 * 1024 * 1024 + 333;
+      const body = lentBody(size, 3);
+      await b().put("rt/lent.bin", body.lent(), { ifAbsent: true, metadata: { sha256: body.sha } });
+      const got = await readAll(await b().get("rt/lent.bin"));
+      t.equal(got.length, size, "size");
+      t.equal(sha256(got), body.sha, "sha256 of the bytes read back: no chunk was kept past its turn");
+      await expectError(
+        t,
+        b().put("rt/lent.bin", lentBody(1000, 4).lent(), { ifAbsent: true }),
+        PreconditionFailedError,
+        "ifAbsent on the same key",
+      );
+      t.equal(sha256(await readAll(await b().get("rt/lent.bin"))), body.sha, "object unchanged");
+    },
+  );
 
-  t.test(`${target.name}: lateMetadata is asked for after the body, or refused where unsupported`, async (t) => {
-    const size = 3 * 1024 * 1024 + 7;
-    const body = lentBody(size, 5);
-    const seen = { bytes: 0, askedAt: -1 };
-    const counted: LentChunks = {
-      lent: true,
-      async *[Symbol.asyncIterator]() {
-        for await (const chunk of body.lent()) {
-          seen.bytes += chunk.length;
-          yield chunk;
-        }
-      },
-    };
-    const late = () => {
-      seen.askedAt = seen.bytes;
-      return { sha256: body.sha };
-    };
-    if (!b().capabilities.lateMetadata) {
-      await t.rejects(b().put("rt/late.bin", counted, { ifAbsent: true, lateMetadata: late }), /cannot store metadata after the body/);
-      await expectError(t, b().head("rt/late.bin"), ObjectNotFoundError, "nothing stored");
-      return;
-    }
-    await b().put("rt/late.bin", counted, { ifAbsent: true, metadata: { early: "1" }, lateMetadata: late });
-    t.equal(seen.askedAt, size, "asked once the whole body was read");
-    const info = await b().head("rt/late.bin");
-    t.same(info.metadata, { early: "1", sha256: body.sha }, "early and late metadata both stored");
-    t.equal(sha256(await readAll(await b().get("rt/late.bin"))), body.sha, "bytes");
-  });
+  t.test(
+    `${target.name}: lateMetadata is asked for after the body, or refused where unsupported`,
+    async (t) => {
+      const size = 3 * 1024 * 1024 + 7;
+      const body = lentBody(size, 5);
+      const seen = { bytes: 0, askedAt: -1 };
+      const counted: LentChunks = {
+        lent: true,
+        async *[Symbol.asyncIterator]() {
+          for await (const chunk of body.lent()) {
+            seen.bytes += chunk.length;
+            yield chunk;
+          }
+        },
+      };
+      const late = () => {
+        seen.askedAt = seen.bytes;
+        return { sha256: body.sha };
+      };
+      if (!b().capabilities.lateMetadata) {
+        await t.rejects(
+          b().put("rt/late.bin", counted, { ifAbsent: true, lateMetadata: late }),
+          /cannot store metadata after the body/,
+        );
+        await expectError(t, b().head("rt/late.bin"), ObjectNotFoundError, "nothing stored");
+        return;
+      }
+      await b().put("rt/late.bin", counted, { ifAbsent: true, metadata: { early: "1" }, lateMetadata: late });
+      t.equal(seen.askedAt, size, "asked once the whole body was read");
+      const info = await b().head("rt/late.bin");
+      t.same(info.metadata, { early: "1", sha256: body.sha }, "early and late metadata both stored");
+      t.equal(sha256(await readAll(await b().get("rt/late.bin"))), body.sha, "bytes");
+    },
+  );
 
   t.test(`${target.name}: put without ifAbsent replaces the object`, async (t) => {
     await b().put("rt/replace", Buffer.from("one"), { metadata: { v: "1" } });
@@ -253,58 +303,98 @@ export function runBackendConformance(target: ConformanceTarget): void {
     t.same(info.metadata, { v: "2" });
   });
 
-  t.test(`${target.name}: list(prefix) returns exactly the keys written, sorted, no prefix bleed`, async (t) => {
-    const keys = ["ls/a/1", "ls/a/2", "ls/a/b/c", "ls/a1", "ls/a-b", "ls/ab", "ls/a.z", "ls/b/1"];
-    for (const key of [...keys].reverse()) await b().put(key, Buffer.from(key));
-    const names = async (prefix: string, startAfter?: string) =>
-      (await collect(b().list(prefix, startAfter === undefined ? {} : { startAfter }))).map((i) => i.key);
-    t.same(await names("ls/"), [...keys].sort(), "everything, sorted");
-    t.same(await names("ls/a/"), ["ls/a/1", "ls/a/2", "ls/a/b/c"], "'a/' does not include 'a1'");
-    t.same(await names("ls/a1"), ["ls/a1"], "'a1' does not include 'a/1'");
-    t.same(await names("ls/a"), ["ls/a-b", "ls/a.z", "ls/a/1", "ls/a/2", "ls/a/b/c", "ls/a1", "ls/ab"], "plain string prefix");
-    t.same(await names("ls/nothing/"), [], "missing prefix = empty");
-    t.same(await names("ls/", "ls/a/2"), ["ls/a/b/c", "ls/a1", "ls/ab", "ls/b/1"], "startAfter");
-    const infos = await collect(b().list("ls/a/"));
-    t.same(
-      infos.map((i) => i.size),
-      ["ls/a/1", "ls/a/2", "ls/a/b/c"].map((k) => k.length),
-      "sizes in listing",
-    );
-  });
+  t.test(
+    `${target.name}: list(prefix) returns exactly the keys written, sorted, no prefix bleed`,
+    async (t) => {
+      const keys = ["ls/a/1", "ls/a/2", "ls/a/b/c", "ls/a1", "ls/a-b", "ls/ab", "ls/a.z", "ls/b/1"];
+      for (const key of [...keys].reverse()) await b().put(key, Buffer.from(key));
+      const names = async (prefix: string, startAfter?: string) =>
+        (await collect(b().list(prefix, startAfter === undefined ? {} : { startAfter }))).map((i) => i.key);
+      t.same(await names("ls/"), [...keys].sort(), "everything, sorted");
+      t.same(await names("ls/a/"), ["ls/a/1", "ls/a/2", "ls/a/b/c"], "'a/' does not include 'a1'");
+      t.same(await names("ls/a1"), ["ls/a1"], "'a1' does not include 'a/1'");
+      t.same(
+        await names("ls/a"),
+        ["ls/a-b", "ls/a.z", "ls/a/1", "ls/a/2", "ls/a/b/c", "ls/a1", "ls/ab"],
+        "plain string prefix",
+      );
+      t.same(await names("ls/nothing/"), [], "missing prefix = empty");
+      t.same(await names("ls/", "ls/a/2"), ["ls/a/b/c", "ls/a1", "ls/ab", "ls/b/1"], "startAfter");
+      const infos = await collect(b().list("ls/a/"));
+      t.same(
+        infos.map((i) => i.size),
+        ["ls/a/1", "ls/a/2", "ls/a/b/c"].map((k) => k.length),
+        "sizes in listing",
+      );
+    },
+  );
 
-  t.test(`${target.name}: list pages past 1000 keys`, { skip: target.minimalData ? "minimalData" : false }, async (t) => {
-    const keys = Array.from({ length: 1100 }, (_, i) => `page/k${String(i).padStart(5, "0")}`);
-    await mapLimit(keys, 16, (key) => b().put(key, new Uint8Array(0)));
-    const listed = (await collect(b().list("page/"))).map((i) => i.key);
-    t.equal(listed.length, 1100);
-    t.same(listed, keys, "all keys once, in order");
-  });
+  t.test(
+    `${target.name}: list pages past 1000 keys`,
+    { skip: target.minimalData ? "minimalData" : false },
+    async (t) => {
+      const keys = Array.from({ length: 1100 }, (_, i) => `page/k${String(i).padStart(5, "0")}`);
+      await mapLimit(keys, 16, (key) => b().put(key, new Uint8Array(0)));
+      const listed = (await collect(b().list("page/"))).map((i) => i.key);
+      t.equal(listed.length, 1100);
+      t.same(listed, keys, "all keys once, in order");
+    },
+  );
 
-  t.test(`${target.name}: ifAbsent on an existing key → PreconditionFailedError, object unchanged`, async (t) => {
-    await b().put("cond/existing", Buffer.from("first"), { ifAbsent: true, metadata: { who: "first" } });
-    const err = await expectError(t, b().put("cond/existing", Buffer.from("second"), { ifAbsent: true, metadata: { who: "second" } }), PreconditionFailedError, "second put");
-    t.notOk(isRetryable(err), "not retryable");
-    t.equal((await readAll(await b().get("cond/existing"))).toString(), "first");
-    t.same((await b().head("cond/existing")).metadata, { who: "first" });
-    // A streamed body is refused as well.
-    await expectError(t, b().put("cond/existing", Readable.from([Buffer.from("third")]), { ifAbsent: true }), PreconditionFailedError, "streamed put");
-    t.equal((await readAll(await b().get("cond/existing"))).toString(), "first");
-  });
+  t.test(
+    `${target.name}: ifAbsent on an existing key → PreconditionFailedError, object unchanged`,
+    async (t) => {
+      await b().put("cond/existing", Buffer.from("first"), { ifAbsent: true, metadata: { who: "first" } });
+      const err = await expectError(
+        t,
+        b().put("cond/existing", Buffer.from("second"), { ifAbsent: true, metadata: { who: "second" } }),
+        PreconditionFailedError,
+        "second put",
+      );
+      t.notOk(isRetryable(err), "not retryable");
+      t.equal((await readAll(await b().get("cond/existing"))).toString(), "first");
+      t.same((await b().head("cond/existing")).metadata, { who: "first" });
+      // A streamed body is refused as well.
+      await expectError(
+        t,
+        b().put("cond/existing", Readable.from([Buffer.from("third")]), { ifAbsent: true }),
+        PreconditionFailedError,
+        "streamed put",
+      );
+      t.equal((await readAll(await b().get("cond/existing"))).toString(), "first");
+    },
+  );
 
   t.test(`${target.name}: two racing ifAbsent puts: exactly one wins`, async (t) => {
     t.ok(b().capabilities.conditionalCreate, "conditionalCreate");
     for (let round = 0; round < 5; round++) {
       const key = `race/r${round}`;
-      const bodies = ["left", "right"].map((who) => ({ who, bytes: Buffer.from(`${who}-${round}-${"x".repeat(1000 * round)}`) }));
-      const results = await Promise.allSettled(bodies.map(({ who, bytes }) => b().put(key, bytes, { ifAbsent: true, metadata: { who } })));
+      const bodies = ["left", "right"].map((who) => ({
+        who,
+        bytes: Buffer.from(`${who}-${round}-${"x".repeat(1000 * round)}`),
+      }));
+      const results = await Promise.allSettled(
+        bodies.map(({ who, bytes }) => b().put(key, bytes, { ifAbsent: true, metadata: { who } })),
+      );
       const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [bodies[i]!] : []));
       const lost = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
       t.equal(won.length, 1, `round ${round}: one winner`);
-      t.ok(lost.length === 1 && lost[0] instanceof PreconditionFailedError, `round ${round}: loser gets PreconditionFailedError (${String(lost[0])})`);
+      t.ok(
+        lost.length === 1 && lost[0] instanceof PreconditionFailedError,
+        `round ${round}: loser gets PreconditionFailedError (${String(lost[0])})`,
+      );
       const winner = won[0];
       if (!winner) continue;
-      t.equal((await readAll(await b().get(key))).toString(), winner.bytes.toString(), `round ${round}: stored bytes are the winner's`);
-      t.same((await b().head(key)).metadata, { who: winner.who }, `round ${round}: stored metadata is the winner's`);
+      t.equal(
+        (await readAll(await b().get(key))).toString(),
+        winner.bytes.toString(),
+        `round ${round}: stored bytes are the winner's`,
+      );
+      t.same(
+        (await b().head(key)).metadata,
+        { who: winner.who },
+        `round ${round}: stored metadata is the winner's`,
+      );
     }
   });
 
@@ -330,7 +420,10 @@ export function runBackendConformance(target: ConformanceTarget): void {
       t.equal((await readAll(await b().get(key))).toString(), key, `get ${key}`);
       t.equal((await b().head(key)).size, key.length);
     }
-    t.same((await collect(b().list("c1/"))).map((i) => i.key), [...keys].sort());
+    t.same(
+      (await collect(b().list("c1/"))).map((i) => i.key),
+      [...keys].sort(),
+    );
   });
 
   t.test(`${target.name}: AbortSignal cancels get and list`, async (t) => {
@@ -338,7 +431,10 @@ export function runBackendConformance(target: ConformanceTarget): void {
     await t.rejects(b().get("rt/small.bin", { signal: aborted }), "get with an aborted signal rejects");
     await t.rejects(b().head("rt/small.bin", { signal: aborted }), "head with an aborted signal rejects");
     await t.rejects(collect(b().list("ls/", { signal: aborted })), "list with an aborted signal rejects");
-    await t.rejects(b().put("abort/never", Buffer.from("x"), { signal: aborted }), "put with an aborted signal rejects");
+    await t.rejects(
+      b().put("abort/never", Buffer.from("x"), { signal: aborted }),
+      "put with an aborted signal rejects",
+    );
     await expectError(t, b().head("abort/never"), ObjectNotFoundError, "aborted put stored nothing");
 
     // Abort while the body is being consumed.
@@ -372,7 +468,9 @@ export async function closedLoopbackPort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -404,15 +502,16 @@ export function runErrorPathTests(target: ErrorPathTarget): void {
 
   const denied = target.wrongCredentials;
   // A server that checks no credentials (fake-gcs-server) cannot exercise this case: not registered.
-  if (typeof denied !== "string") t.test(`${target.name}: wrong credentials → AccessDeniedError`, async (t) => {
-    const b = await target.open(denied.url, denied.env);
-    for (const [op, fn] of ops(b)) {
-      const err = await expectError(t, fn(), AccessDeniedError, op);
-      t.notOk(isRetryable(err), `${op}: not retryable`);
-      t.notMatch(String((err as Error)?.message), /secret|key=/i, `${op}: message carries no secret`);
-    }
-    await b.close();
-  });
+  if (typeof denied !== "string")
+    t.test(`${target.name}: wrong credentials → AccessDeniedError`, async (t) => {
+      const b = await target.open(denied.url, denied.env);
+      for (const [op, fn] of ops(b)) {
+        const err = await expectError(t, fn(), AccessDeniedError, op);
+        t.notOk(isRetryable(err), `${op}: not retryable`);
+        t.notMatch(String((err as Error)?.message), /secret|key=/i, `${op}: message carries no secret`);
+      }
+      await b.close();
+    });
 
   t.test(`${target.name}: missing bucket → ArchiveMissingError`, async (t) => {
     const b = await target.open(target.missingBucket.url, target.missingBucket.env);

@@ -15,7 +15,11 @@ import { openBackend } from "../../src/storage/open.js";
 import { parseLocation } from "../../src/storage/location.js";
 import { createBackendFor } from "../../src/storage/registry.js";
 import type { Backend } from "../../src/storage/types.js";
-import { DecryptionError, EncryptionKeyError, type EncryptionKeys } from "../../src/storage/decorators/encrypt.js";
+import {
+  DecryptionError,
+  EncryptionKeyError,
+  type EncryptionKeys,
+} from "../../src/storage/decorators/encrypt.js";
 import { keyId, loadEncryptionKeys, parseKey } from "../../src/storage/decorators/encryption-keys.js";
 import { exitStatusFor } from "../../src/errors/codes.js";
 import { tempDir } from "../helpers/hooks.js";
@@ -51,11 +55,24 @@ async function readAll(b: Backend, key: string): Promise<Buffer> {
   return buffer(await b.get(key));
 }
 
-async function rejectsWith(t: Test, p: Promise<unknown>, type: new (...a: never[]) => Error, status: number, what: string) {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+async function rejectsWith(
+  t: Test,
+  p: Promise<unknown>,
+  type: new (...a: never[]) => Error,
+  status: number,
+  what: string,
+) {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof type, `${what}: ${type.name}${err instanceof Error ? ` (${err.message})` : ""}`);
   t.equal(exitStatusFor((err as { code?: string }).code ?? ""), status, `${what}: exit ${status}`);
-  t.notMatch(String((err as Error)?.message), new RegExp(OLD.key.toString("hex") + "|" + NEW.key.toString("hex")), `${what}: no key in the message`);
+  t.notMatch(
+    String((err as Error)?.message),
+    new RegExp(OLD.key.toString("hex") + "|" + NEW.key.toString("hex")),
+    `${what}: no key in the message`,
+  );
 }
 
 async function suite(t: Test, target: Target) {
@@ -64,9 +81,13 @@ async function suite(t: Test, target: Target) {
   const small = Buffer.from("a small plaintext object");
   const large = randomBytes(300 * 1024 + 17); // five chunks and a bit
   await enc.put("k/small", small, { metadata: { sha256: "plain-sha" } });
-  await enc.put("k/large", (async function* () {
-    for (let i = 0; i < large.length; i += 10_000) yield large.subarray(i, i + 10_000);
-  })() as never, { contentLength: large.length });
+  await enc.put(
+    "k/large",
+    (async function* () {
+      for (let i = 0; i < large.length; i += 10_000) yield large.subarray(i, i + 10_000);
+    })() as never,
+    { contentLength: large.length },
+  );
   await enc.put("k/empty", Buffer.alloc(0));
 
   t.same(await readAll(enc, "k/small"), small, "small object: round trip");
@@ -77,23 +98,41 @@ async function suite(t: Test, target: Target) {
   t.notOk(storedLarge.includes(large.subarray(1000, 1064)), "no plaintext at rest");
   const head = await enc.head("k/large");
   t.equal(head.size, large.length, "head gives the plaintext size");
-  t.match(head.metadata, { encryption: "aes-256-gcm", encryption_key: OLD.id }, "the key id and algorithm in the metadata");
+  t.match(
+    head.metadata,
+    { encryption: "aes-256-gcm", encryption_key: OLD.id },
+    "the key id and algorithm in the metadata",
+  );
   t.equal((await enc.head("k/small")).metadata["sha256"], "plain-sha", "the caller's metadata is kept");
 
   // Rotation: the new key writes, the old one (retired) still reads.
   const rotated = await openBackend(target.url, { encryption: keysNew });
   t.teardown(() => rotated.close());
   await rotated.put("k/after", small);
-  t.equal((await rotated.head("k/after")).metadata["encryption_key"], NEW.id, "after rotation new objects use the new key");
+  t.equal(
+    (await rotated.head("k/after")).metadata["encryption_key"],
+    NEW.id,
+    "after rotation new objects use the new key",
+  );
   t.same(await readAll(rotated, "k/large"), large, "an old object is read with the retired key");
   await rejectsWith(t, readAll(enc, "k/after"), EncryptionKeyError, 31, "a key id not configured");
   const none = await openBackend(target.url);
   t.teardown(() => none.close());
-  await rejectsWith(t, readAll(none, "k/small"), EncryptionKeyError, 31, "no key configured for an encrypted object");
+  await rejectsWith(
+    t,
+    readAll(none, "k/small"),
+    EncryptionKeyError,
+    31,
+    "no key configured for an encrypted object",
+  );
 
   // Objects written in clear before encryption was turned on stay readable.
   await target.raw.put("k/clear", Buffer.from("written in clear"));
-  t.equal((await readAll(enc, "k/clear")).toString(), "written in clear", "an object written before encryption reads as it is");
+  t.equal(
+    (await readAll(enc, "k/clear")).toString(),
+    "written in clear",
+    "an object written before encryption reads as it is",
+  );
 
   // A different key under the same id (a mistaken file): authentication fails.
   const impostor: EncryptionKeys = { current: { id: OLD.id, key: randomBytes(32) }, retired: [] };
@@ -104,7 +143,9 @@ async function suite(t: Test, target: Target) {
   // Tampering, below the decorator.
   const flipped = Buffer.from(storedLarge);
   flipped[200_000] = flipped[200_000]! ^ 0x01;
-  await target.raw.put("k/flipped", flipped, { metadata: { encryption: "aes-256-gcm", encryption_key: OLD.id } });
+  await target.raw.put("k/flipped", flipped, {
+    metadata: { encryption: "aes-256-gcm", encryption_key: OLD.id },
+  });
   await rejectsWith(t, readAll(enc, "k/flipped"), DecryptionError, 32, "one flipped byte");
   const stream = await enc.get("k/flipped");
   let before = 0;
@@ -126,7 +167,11 @@ t.test("encryption on file://", async (t) => {
   // At rest on disk: nothing of the plaintext.
   const files = await readdir(new URL(target.url).pathname, { recursive: true });
   const small = files.find((f) => String(f).endsWith("small"));
-  t.ok(small && !(await readFile(join(new URL(target.url).pathname, String(small)))).includes(Buffer.from("plaintext")), "the file on disk holds ciphertext");
+  t.ok(
+    small &&
+      !(await readFile(join(new URL(target.url).pathname, String(small)))).includes(Buffer.from("plaintext")),
+    "the file on disk holds ciphertext",
+  );
 });
 
 t.test("encryption on S3 (MinIO)", async (t) => {
@@ -146,16 +191,53 @@ t.test("keys: from a file or an environment variable, ids from the key, clear re
   await writeFile(file, `${NEW.key.toString("hex")}\n`, { mode: 0o600 });
   const old = join(dir, "k/old");
   await writeFile(old, OLD.key.toString("base64"), { mode: 0o600 });
-  const base = { encryption: "aes-256-gcm" as const, encryptionKeyFile: undefined, encryptionKeyEnv: undefined, encryptionRetiredKeyFiles: undefined };
-  const fromFile = await loadEncryptionKeys({ ...base, encryptionKeyFile: file, encryptionRetiredKeyFiles: old }, {});
+  const base = {
+    encryption: "aes-256-gcm" as const,
+    encryptionKeyFile: undefined,
+    encryptionKeyEnv: undefined,
+    encryptionRetiredKeyFiles: undefined,
+  };
+  const fromFile = await loadEncryptionKeys(
+    { ...base, encryptionKeyFile: file, encryptionRetiredKeyFiles: old },
+    {},
+  );
   t.equal(fromFile?.current.id, keyId(NEW.key), "current key from the file");
-  t.same(fromFile?.retired.map((k) => k.id), [OLD.id], "retired key listed");
-  const fromEnv = await loadEncryptionKeys({ ...base, encryptionKeyEnv: "PITR_KEY" }, { PITR_KEY: NEW.key.toString("base64") });
+  t.same(
+    fromFile?.retired.map((k) => k.id),
+    [OLD.id],
+    "retired key listed",
+  );
+  const fromEnv = await loadEncryptionKeys(
+    { ...base, encryptionKeyEnv: "PITR_KEY" },
+    { PITR_KEY: NEW.key.toString("base64") },
+  );
   t.equal(fromEnv?.current.id, NEW.id, "current key from the environment");
-  t.equal(await loadEncryptionKeys({ ...base, encryption: "none" }, {}), undefined, "encryption none: no keys");
+  t.equal(
+    await loadEncryptionKeys({ ...base, encryption: "none" }, {}),
+    undefined,
+    "encryption none: no keys",
+  );
   await rejectsWith(t, loadEncryptionKeys(base, {}), EncryptionKeyError, 31, "no key source");
-  await rejectsWith(t, loadEncryptionKeys({ ...base, encryptionKeyEnv: "PITR_KEY" }, {}), EncryptionKeyError, 31, "variable not set");
-  await rejectsWith(t, loadEncryptionKeys({ ...base, encryptionKeyFile: join(dir, "missing") }, {}), EncryptionKeyError, 31, "missing key file");
+  await rejectsWith(
+    t,
+    loadEncryptionKeys({ ...base, encryptionKeyEnv: "PITR_KEY" }, {}),
+    EncryptionKeyError,
+    31,
+    "variable not set",
+  );
+  await rejectsWith(
+    t,
+    loadEncryptionKeys({ ...base, encryptionKeyFile: join(dir, "missing") }, {}),
+    EncryptionKeyError,
+    31,
+    "missing key file",
+  );
   await writeFile(join(dir, "short"), "abcd");
-  await rejectsWith(t, loadEncryptionKeys({ ...base, encryptionKeyFile: join(dir, "short") }, {}), EncryptionKeyError, 31, "a key that is not 32 bytes");
+  await rejectsWith(
+    t,
+    loadEncryptionKeys({ ...base, encryptionKeyFile: join(dir, "short") }, {}),
+    EncryptionKeyError,
+    31,
+    "a key that is not 32 bytes",
+  );
 });

@@ -15,11 +15,18 @@ runBackendConformance({
       await dry.put("new", Buffer.from("x"), { ifAbsent: true, metadata: { a: "b" } });
       await dry.delete("kept");
       await expectError(t, real.head("new"), ObjectNotFoundError, "put dropped");
-      t.same((await collect(real.list(""))).map((i) => i.key), ["kept"], "delete dropped");
+      t.same(
+        (await collect(real.list(""))).map((i) => i.key),
+        ["kept"],
+        "delete dropped",
+      );
       const direct = new DryRunBackend(real);
       await direct.put("y", Buffer.from("y"));
       await direct.delete("kept");
-      t.same(direct.records, [{ op: "put", key: "y" }, { op: "delete", key: "kept" }]);
+      t.same(direct.records, [
+        { op: "put", key: "y" },
+        { op: "delete", key: "kept" },
+      ]);
     });
   },
 });

@@ -1,14 +1,29 @@
 import t from "tap";
 import { networkCode } from "../../src/storage/network.js";
 
-const withCode = (code: string, field: "code" | "errno" = "code") => Object.assign(new Error("socket"), { [field]: code });
+const withCode = (code: string, field: "code" | "errno" = "code") =>
+  Object.assign(new Error("socket"), { [field]: code });
 
 t.test("each SDK's shape of a socket error is recognised", async (t) => {
   t.equal(networkCode(withCode("ECONNREFUSED")), "ECONNREFUSED", "node's own error");
-  t.equal(networkCode(new Error("request failed", { cause: new Error("x", { cause: withCode("ECONNRESET") }) })), "ECONNRESET", "S3: a cause chain");
-  t.equal(networkCode(new Error("fetch failed", { cause: new AggregateError([new Error("a"), withCode("EHOSTUNREACH")]) })), "EHOSTUNREACH", "S3: AggregateError inside the cause");
+  t.equal(
+    networkCode(new Error("request failed", { cause: new Error("x", { cause: withCode("ECONNRESET") }) })),
+    "ECONNRESET",
+    "S3: a cause chain",
+  );
+  t.equal(
+    networkCode(
+      new Error("fetch failed", { cause: new AggregateError([new Error("a"), withCode("EHOSTUNREACH")]) }),
+    ),
+    "EHOSTUNREACH",
+    "S3: AggregateError inside the cause",
+  );
   t.equal(networkCode(withCode("ETIMEDOUT", "errno")), "ETIMEDOUT", "GCS: errno");
-  t.equal(networkCode(new Error("request to http://127.0.0.1:1/ failed, reason: connect ECONNREFUSED 127.0.0.1:1")), "ECONNREFUSED", "GCS: only the message");
+  t.equal(
+    networkCode(new Error("request to http://127.0.0.1:1/ failed, reason: connect ECONNREFUSED 127.0.0.1:1")),
+    "ECONNREFUSED",
+    "GCS: only the message",
+  );
   t.equal(networkCode(withCode("REQUEST_SEND_ERROR")), "REQUEST_SEND_ERROR", "Azure's wrapper");
   t.equal(networkCode(withCode("UND_ERR_SOCKET")), "UND_ERR_SOCKET", "undici");
 });

@@ -58,18 +58,29 @@ function recorder(delayMs = 1, failAt?: number): Recorder {
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-t.test("a body larger than a part: parts in order, every part full but the last, two buffers reused", async (t) => {
-  const body = randomBytes(10 * 1000 + 123);
-  const r = recorder();
-  const results = await putInParts(lent(body, 333), r, { partSize: 1000, buffers: 2 });
-  t.same(results, Array.from({ length: 11 }, (_, i) => (i + 1) * 10), "what part returned, in part order");
-  t.equal(r.begun, 1, "begin called once");
-  t.same(r.parts.map((p) => p.length), [...Array(10).fill(1000), 123], "part sizes");
-  t.equal(sha(Buffer.concat(r.parts)), sha(body), "the parts are the body");
-  t.ok(r.pools.size <= 2, `at most two part buffers (${r.pools.size})`);
-  t.ok(r.maxInFlight <= 2, "never more parts in flight than buffers");
-  t.equal(r.single_, undefined, "not sent as one request");
-});
+t.test(
+  "a body larger than a part: parts in order, every part full but the last, two buffers reused",
+  async (t) => {
+    const body = randomBytes(10 * 1000 + 123);
+    const r = recorder();
+    const results = await putInParts(lent(body, 333), r, { partSize: 1000, buffers: 2 });
+    t.same(
+      results,
+      Array.from({ length: 11 }, (_, i) => (i + 1) * 10),
+      "what part returned, in part order",
+    );
+    t.equal(r.begun, 1, "begin called once");
+    t.same(
+      r.parts.map((p) => p.length),
+      [...Array(10).fill(1000), 123],
+      "part sizes",
+    );
+    t.equal(sha(Buffer.concat(r.parts)), sha(body), "the parts are the body");
+    t.ok(r.pools.size <= 2, `at most two part buffers (${r.pools.size})`);
+    t.ok(r.maxInFlight <= 2, "never more parts in flight than buffers");
+    t.equal(r.single_, undefined, "not sent as one request");
+  },
+);
 
 t.test("a body that fits in one part goes in one request; an empty body too", async (t) => {
   const body = randomBytes(999);
@@ -96,25 +107,31 @@ t.test("more buffers allow more parts in flight, never more than there are buffe
   t.ok(r.pools.size <= 4, `buffers: ${r.pools.size}`);
 });
 
-t.test("a failed part: rejects with its error after the others settled, and stops reading the body", async (t) => {
-  let read = 0;
-  const body = randomBytes(50_000);
-  const counting: LentChunks = {
-    lent: true,
-    async *[Symbol.asyncIterator]() {
-      for await (const c of lent(body, 500)) {
-        read += c.length;
-        yield c;
-      }
-    },
-  };
-  const r = recorder(2, 3);
-  await t.rejects(putInParts(counting, r, { partSize: 1000, buffers: 3 }), /part 3 failed/);
-  t.ok(read < body.length, `stopped reading (${read} of ${body.length} bytes)`);
-});
+t.test(
+  "a failed part: rejects with its error after the others settled, and stops reading the body",
+  async (t) => {
+    let read = 0;
+    const body = randomBytes(50_000);
+    const counting: LentChunks = {
+      lent: true,
+      async *[Symbol.asyncIterator]() {
+        for await (const c of lent(body, 500)) {
+          read += c.length;
+          yield c;
+        }
+      },
+    };
+    const r = recorder(2, 3);
+    await t.rejects(putInParts(counting, r, { partSize: 1000, buffers: 3 }), /part 3 failed/);
+    t.ok(read < body.length, `stopped reading (${read} of ${body.length} bytes)`);
+  },
+);
 
 t.test("an aborted signal stops the upload", async (t) => {
   const ac = new AbortController();
   ac.abort(new Error("budget ran out"));
-  await t.rejects(putInParts(lent(randomBytes(5000), 100), recorder(), { partSize: 1000, buffers: 2, signal: ac.signal }), /budget ran out/);
+  await t.rejects(
+    putInParts(lent(randomBytes(5000), 100), recorder(), { partSize: 1000, buffers: 2, signal: ac.signal }),
+    /budget ran out/,
+  );
 });

@@ -14,19 +14,36 @@ t.test("nextDelay: capped exponential growth with full jitter", async (t) => {
   t.equal(nextDelay(2, policy, top), 199, "doubles");
   t.equal(nextDelay(3, policy, top), 249, "capped at maxDelayMs");
   t.equal(nextDelay(4, policy, top), undefined, "no more tries after `attempts`");
-  t.equal(nextDelay(2, policy, () => 0), 0, "jitter can go to zero");
-  t.equal(nextDelay(2, policy, () => 0.5), 100, "uniform in [0, ceiling)");
+  t.equal(
+    nextDelay(2, policy, () => 0),
+    0,
+    "jitter can go to zero",
+  );
+  t.equal(
+    nextDelay(2, policy, () => 0.5),
+    100,
+    "uniform in [0, ceiling)",
+  );
   t.equal(nextDelay(0, policy, top), undefined, "attempt < 1 is invalid");
   t.equal(nextDelay(Number.NaN, policy, top), undefined, "NaN is invalid");
   t.equal(nextDelay(1, { ...policy, attempts: 1 }, top), undefined, "attempts 1 = no retries");
-  t.equal(nextDelay(40, { attempts: 100, baseDelayMs: 100, maxDelayMs: 5000 }, top), 4999, "large attempts stay capped");
+  t.equal(
+    nextDelay(40, { attempts: 100, baseDelayMs: 100, maxDelayMs: 5000 }, top),
+    4999,
+    "large attempts stay capped",
+  );
 });
 
 /** Memory backend wrapper that fails the next N calls of an operation with a chosen error. */
 class FlakyBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation = "mem://flaky";
-  readonly capabilities = { conditionalCreate: true, maxConnections: 1, lateMetadata: false, retention: false };
+  readonly capabilities = {
+    conditionalCreate: true,
+    maxConnections: 1,
+    lateMetadata: false,
+    retention: false,
+  };
   readonly calls: Record<string, number> = {};
   private readonly failures = new Map<string, unknown[]>();
   /** list: fail after yielding this many items (once), instead of before the call. */
@@ -78,7 +95,9 @@ class FlakyBackend implements Backend {
 const transient = () => new TransientStorageError("mem://flaky", "injected 503");
 let counter = 0;
 function setup(p: RetryPolicy = policy) {
-  const flaky = new FlakyBackend(new MemoryBackend({ scheme: "mem", display: "mem://flaky", name: `retry-${counter++}` }));
+  const flaky = new FlakyBackend(
+    new MemoryBackend({ scheme: "mem", display: "mem://flaky", name: `retry-${counter++}` }),
+  );
   const delays: number[] = [];
   const retries: string[] = [];
   const backend = withRetry(flaky, {
@@ -124,7 +143,12 @@ t.test("put is retried for bytes, tried once for a stream", async (t) => {
   await backend.put("bytes", Buffer.from("b"));
   t.equal(flaky.calls["put"], 2, "bytes: retried");
   flaky.fail("put", transient());
-  await expectError(t, backend.put("stream", Readable.from([Buffer.from("s")])), TransientStorageError, "stream");
+  await expectError(
+    t,
+    backend.put("stream", Readable.from([Buffer.from("s")])),
+    TransientStorageError,
+    "stream",
+  );
   t.equal(flaky.calls["put"], 3, "stream: one try");
 });
 
@@ -133,7 +157,10 @@ t.test("list resumes after the last yielded key, without duplicates", async (t) 
   const keys = Array.from({ length: 10 }, (_, i) => `l/${i}`);
   for (const key of keys) await flaky.inner.put(key, Buffer.from(key));
   flaky.listFailAfter = 4;
-  t.same((await collect(backend.list("l/"))).map((i) => i.key), keys);
+  t.same(
+    (await collect(backend.list("l/"))).map((i) => i.key),
+    keys,
+  );
   t.same(retries, ["list"]);
   flaky.fail("list", transient(), transient(), transient(), transient());
   await expectError(t, collect(backend.list("l/")), TransientStorageError, "list exhausted");

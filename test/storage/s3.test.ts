@@ -1,12 +1,21 @@
 import { openBackend } from "../../src/storage/open.js";
 import { PreconditionFailedError } from "../../src/storage/errors.js";
 import type { LentChunks } from "../../src/storage/types.js";
-import { closedLoopbackPort, expectError, readAll, requireTarget, runBackendConformance, runErrorPathTests, uniquePrefix } from "./conformance.js";
+import {
+  closedLoopbackPort,
+  expectError,
+  readAll,
+  requireTarget,
+  runBackendConformance,
+  runErrorPathTests,
+  uniquePrefix,
+} from "./conformance.js";
 
 const url = requireTarget("s3", "PITR_TEST_S3_URL");
 if (url !== undefined) {
   const bucket = new URL(url).host;
-  const open = (u: string, env: Record<string, string | undefined>) => openBackend(u, { env: { ...process.env, ...env }, retry: false });
+  const open = (u: string, env: Record<string, string | undefined>) =>
+    openBackend(u, { env: { ...process.env, ...env }, retry: false });
   runBackendConformance({
     name: "s3",
     create: async () => ({ backend: await openBackend(`${url}/${uniquePrefix()}`) }),
@@ -23,12 +32,26 @@ if (url !== undefined) {
         });
         await backend.put("mp/obj", big(1), { ifAbsent: true });
         t.equal((await backend.head("mp/obj")).size, 12 * 1024 * 1024, "first put stored as parts");
-        await expectError(t, backend.put("mp/obj", big(2), { ifAbsent: true }), PreconditionFailedError, "second put refused");
+        await expectError(
+          t,
+          backend.put("mp/obj", big(2), { ifAbsent: true }),
+          PreconditionFailedError,
+          "second put refused",
+        );
         t.equal((await readAll(await backend.get("mp/obj")))[0], 1, "first object kept");
         const { S3Client, ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
         const endpoint = process.env["CASSANDRA_PITR_S3_ENDPOINT"];
-        const client = new S3Client({ ...(endpoint ? { endpoint } : {}), region: process.env["AWS_REGION"] ?? "us-east-1", forcePathStyle: true });
-        const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${new URL(url).pathname.slice(1)}/${prefix}/mp/obj` }));
+        const client = new S3Client({
+          ...(endpoint ? { endpoint } : {}),
+          region: process.env["AWS_REGION"] ?? "us-east-1",
+          forcePathStyle: true,
+        });
+        const listed = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: `${new URL(url).pathname.slice(1)}/${prefix}/mp/obj`,
+          }),
+        );
         t.same(listed.Uploads ?? [], [], "no multipart upload left open");
         client.destroy();
         await backend.delete("mp/obj");
@@ -38,8 +61,14 @@ if (url !== undefined) {
   runErrorPathTests({
     name: "s3",
     open,
-    wrongCredentials: { url, env: { AWS_ACCESS_KEY_ID: "not-a-user", AWS_SECRET_ACCESS_KEY: "not-the-secret-key" } },
+    wrongCredentials: {
+      url,
+      env: { AWS_ACCESS_KEY_ID: "not-a-user", AWS_SECRET_ACCESS_KEY: "not-the-secret-key" },
+    },
     missingBucket: { url: url.replace(`//${bucket}`, `//${bucket}-missing`), env: {} },
-    unreachable: async () => ({ url, env: { CASSANDRA_PITR_S3_ENDPOINT: `http://127.0.0.1:${await closedLoopbackPort()}` } }),
+    unreachable: async () => ({
+      url,
+      env: { CASSANDRA_PITR_S3_ENDPOINT: `http://127.0.0.1:${await closedLoopbackPort()}` },
+    }),
   });
 }

@@ -12,12 +12,16 @@ import type { CliContext, CommandOutcome } from "../main.js";
 export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   const identity = identityOf(config);
-  const spoolDir = config.spoolDir ?? (config.commitlogDir ? defaultSpoolDir(config.commitlogDir) : undefined);
+  const spoolDir =
+    config.spoolDir ?? (config.commitlogDir ? defaultSpoolDir(config.commitlogDir) : undefined);
   if (!spoolDir) {
-    throw new ConfigError("the agent needs spoolDir or commitlogDir", { hint: "set them in the config file (cassandra-pitr init writes both)" });
+    throw new ConfigError("the agent needs spoolDir or commitlogDir", {
+      hint: "set them in the config file (cassandra-pitr init writes both)",
+    });
   }
   const once = ctx.args["once"] === true;
-  const metrics = config.metricsListen && !once ? await startMetrics(config.metricsListen, backend, identity) : undefined;
+  const metrics =
+    config.metricsListen && !once ? await startMetrics(config.metricsListen, backend, identity) : undefined;
   const incrementals = incrementalSchedule(ctx, config, backend, identity, once);
   const passTasks = await clusterPassTasks(ctx, config, backend, identity);
   try {
@@ -47,7 +51,9 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     );
     await incrementals.running();
     if (!once) return "ok";
-    ctx.out(`uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}`);
+    ctx.out(
+      `uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}`,
+    );
     return stats.spoolCount > 0 || stats.failures > 0 ? "problems" : "ok";
   } finally {
     await metrics?.close();
@@ -55,14 +61,24 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   }
 }
 
-async function startMetrics(listen: string, backend: Backend, identity: NodeIdentity): Promise<{ close: () => Promise<void>; update: (s: AgentStats) => void }> {
+async function startMetrics(
+  listen: string,
+  backend: Backend,
+  identity: NodeIdentity,
+): Promise<{ close: () => Promise<void>; update: (s: AgentStats) => void }> {
   const { startMetricsServer } = await import("../../pipeline/metrics.js");
   const { restorableFigures } = await import("../../catalog/figures.js");
   return startMetricsServer(listen, identity, (nowMs) => restorableFigures(backend, identity, nowMs));
 }
 
 /** Incremental backups on their own interval, one run at a time, never failing the agent. */
-function incrementalSchedule(ctx: CliContext, config: Config, backend: Backend, identity: NodeIdentity, once: boolean): { maybe: () => Promise<void>; running: () => Promise<void> | undefined } {
+function incrementalSchedule(
+  ctx: CliContext,
+  config: Config,
+  backend: Backend,
+  identity: NodeIdentity,
+  once: boolean,
+): { maybe: () => Promise<void>; running: () => Promise<void> | undefined } {
   let lastIncremental = 0;
   let incrementalRunning: Promise<void> | undefined;
   const maybe = async () => {
@@ -70,10 +86,20 @@ function incrementalSchedule(ctx: CliContext, config: Config, backend: Backend, 
     if (!every || !config.dataDir || incrementalRunning || Date.now() - lastIncremental < every) return;
     lastIncremental = Date.now();
     const { uploadIncrementals } = await import("../../backup/incremental.js");
-    incrementalRunning = uploadIncrementals({ backend, identity, dataDir: config.dataDir, parallelism: config.parallelism, signal: ctx.signal })
+    incrementalRunning = uploadIncrementals({
+      backend,
+      identity,
+      dataDir: config.dataDir,
+      parallelism: config.parallelism,
+      signal: ctx.signal,
+    })
       .then(
         (r) => appendEvent(config.logFile, { event: "incrementals", uploaded: r.sstablesUploaded }),
-        (err: unknown) => appendEvent(config.logFile, { event: "incrementals-failed", error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) =>
+          appendEvent(config.logFile, {
+            event: "incrementals-failed",
+            error: err instanceof Error ? err.message : String(err),
+          }),
       )
       .finally(() => {
         incrementalRunning = undefined;
@@ -84,17 +110,29 @@ function incrementalSchedule(ctx: CliContext, config: Config, backend: Backend, 
 }
 
 /** Cluster snapshots and restores requested through the archive (docs/cluster-restore.md), run in each pass. */
-async function clusterPassTasks(ctx: CliContext, config: Config, backend: Backend, identity: NodeIdentity): Promise<() => Promise<void>> {
+async function clusterPassTasks(
+  ctx: CliContext,
+  config: Config,
+  backend: Backend,
+  identity: NodeIdentity,
+): Promise<() => Promise<void>> {
   const { createNodeActions } = await import("../../cluster/node-actions.js");
   const { stepClusterRestore, stepClusterSnapshots } = await import("../../cluster/node-agent.js");
   const nodeAgent = {
     backend,
     identity,
     signal: ctx.signal,
-    actions: createNodeActions({ config, backend, identity, restoreCommand: restoreCommandLine((await ctx.config()).file), signal: ctx.signal }),
+    actions: createNodeActions({
+      config,
+      backend,
+      identity,
+      restoreCommand: restoreCommandLine((await ctx.config()).file),
+      signal: ctx.signal,
+    }),
   };
   return async () => {
-    for (const tag of await stepClusterSnapshots(nodeAgent)) await appendEvent(config.logFile, { event: "cluster-snapshot", tag });
+    for (const tag of await stepClusterSnapshots(nodeAgent))
+      await appendEvent(config.logFile, { event: "cluster-snapshot", tag });
     const state = await stepClusterRestore(nodeAgent);
     if (state) await appendEvent(config.logFile, { event: "cluster-restore", state });
   };

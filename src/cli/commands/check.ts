@@ -21,12 +21,13 @@ import { hookPaths } from "../hooks.js";
 import { readBytes } from "../../storage/front.js";
 import type { Check } from "../../report/model.js";
 
-
 function parseSize(text: string): number {
   const m = /^(\d+)\s*(MiB|MB|M)?$/i.exec(text.trim());
   const mib = m ? Number(m[1]) : 0;
   if (!m || mib < 1 || mib > 2048) {
-    throw new UsageError(`--segment-size '${text}' is not a commit log segment size`, { hint: "give commitlog_segment_size from cassandra.yaml, e.g. 32MiB (1 to 2048 MiB)" });
+    throw new UsageError(`--segment-size '${text}' is not a commit log segment size`, {
+      hint: "give commitlog_segment_size from cassandra.yaml, e.g. 32MiB (1 to 2048 MiB)",
+    });
   }
   return mib;
 }
@@ -40,12 +41,21 @@ async function privacyCheck(id: string, path: string, what: string): Promise<Che
   try {
     mode = (await stat(path)).mode & 0o777;
   } catch (err) {
-    return { id, status: "warning", details: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    return {
+      id,
+      status: "warning",
+      details: `cannot read the permissions of '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    };
   }
   const octal = mode.toString(8).padStart(3, "0");
   return (mode & 0o077) === 0
     ? { id, status: "ok", details: `'${path}' is closed to other users (mode ${octal})` }
-    : { id, status: "warning", details: `${what} '${path}' is open to other users (mode ${octal})`, hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)` };
+    : {
+        id,
+        status: "warning",
+        details: `${what} '${path}' is open to other users (mode ${octal})`,
+        hint: `chmod ${what.startsWith("archive") ? "700" : "600"} '${path}' (other local users could read it)`,
+      };
 }
 
 /** With objectLock set: the bucket must have object lock enabled, or every archived put fails. */
@@ -54,7 +64,11 @@ async function objectLockCheck(location: Location, policy: ObjectLockPolicy): Pr
   try {
     const state = await readBucketLockState(location, AbortSignal.timeout(30_000));
     if (state?.enabled) {
-      return { id: "object-lock", status: "ok", details: `bucket of '${location.display}' has object lock enabled (${wanted}${state.defaultRetention ? `; bucket default ${state.defaultRetention}` : ""})` };
+      return {
+        id: "object-lock",
+        status: "ok",
+        details: `bucket of '${location.display}' has object lock enabled (${wanted}${state.defaultRetention ? `; bucket default ${state.defaultRetention}` : ""})`,
+      };
     }
     return {
       id: "object-lock",
@@ -64,7 +78,13 @@ async function objectLockCheck(location: Location, policy: ObjectLockPolicy): Pr
     };
   } catch (err) {
     const e = err as Error & { hint?: string };
-    return { id: "object-lock", status: "failure", details: `cannot read the object lock configuration: ${e.message}`, hint: e.hint ?? "grant s3:GetBucketObjectLockConfiguration to these credentials (docs/least-privilege.md)" };
+    return {
+      id: "object-lock",
+      status: "failure",
+      details: `cannot read the object lock configuration: ${e.message}`,
+      hint:
+        e.hint ?? "grant s3:GetBucketObjectLockConfiguration to these credentials (docs/least-privilege.md)",
+    };
   }
 }
 
@@ -74,7 +94,11 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const sizeText = ctx.args["segment-size"] as string | undefined;
   const sizeMiB = sizeText === undefined ? undefined : parseSize(sizeText); // bad input refused before any check runs
   const { config, file } = await ctx.config();
-  add({ id: "config", status: "ok", details: file ? `read '${file}'` : "no config file; settings from flags and environment" });
+  add({
+    id: "config",
+    status: "ok",
+    details: file ? `read '${file}'` : "no config file; settings from flags and environment",
+  });
   if (file) add(await privacyCheck("config-mode", file, "config file"));
   const location = parseLocation(config.archive, ctx.env);
   if (location.scheme === "file") add(await privacyCheck("archive-mode", location.root, "archive directory"));
@@ -83,7 +107,12 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     identity = identityOf(config);
     add({ id: "identity", status: "ok", details: `cluster '${config.cluster}', node ${config.node}` });
   } catch (err) {
-    add({ id: "identity", status: "failure", details: (err as Error).message, hint: "run 'cassandra-pitr init'" });
+    add({
+      id: "identity",
+      status: "failure",
+      details: (err as Error).message,
+      hint: "run 'cassandra-pitr init'",
+    });
   }
   const objectLock = objectLockPolicy(config);
   if (objectLock !== undefined) add(await objectLockCheck(location, objectLock));
@@ -97,8 +126,19 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
 }
 
 /** Storage reachable and writable: a probe object written, read back and removed. */
-async function storageCheck(ctx: CliContext, config: Config, identity: NodeIdentity | undefined, objectLock: ObjectLockPolicy | undefined): Promise<Check> {
-  const backend = await openBackend(config.archive, { retry: { attempts: 1 }, timeoutMs: 30_000, env: ctx.env, encryption: await loadEncryptionKeys(config, ctx.env), objectLock });
+async function storageCheck(
+  ctx: CliContext,
+  config: Config,
+  identity: NodeIdentity | undefined,
+  objectLock: ObjectLockPolicy | undefined,
+): Promise<Check> {
+  const backend = await openBackend(config.archive, {
+    retry: { attempts: 1 },
+    timeoutMs: 30_000,
+    env: ctx.env,
+    encryption: await loadEncryptionKeys(config, ctx.env),
+    objectLock,
+  });
   try {
     const probe = checkProbeKey(identity, Date.now(), randomBytes(4).toString("hex"));
     const body = randomBytes(64);
@@ -131,7 +171,12 @@ async function storageCheck(ctx: CliContext, config: Config, identity: NodeIdent
 /** The spool must be on the commit log's filesystem (hard links), and writable. */
 async function spoolCheck(config: Config): Promise<Check> {
   if (!config.commitlogDir) {
-    return { id: "spool", status: "warning", details: "commitlogDir is not set; the spool cannot be checked", hint: "set commitlogDir in the config" };
+    return {
+      id: "spool",
+      status: "warning",
+      details: "commitlogDir is not set; the spool cannot be checked",
+      hint: "set commitlogDir in the config",
+    };
   }
   const spool = config.spoolDir ?? defaultSpoolDir(config.commitlogDir);
   try {
@@ -140,29 +185,56 @@ async function spoolCheck(config: Config): Promise<Check> {
     const [a, b] = await Promise.all([stat(spool), stat(config.commitlogDir)]);
     return a.dev === b.dev
       ? { id: "spool", status: "ok", details: `'${spool}' is writable and on the commit log's filesystem` }
-      : { id: "spool", status: "failure", details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`, hint: "hard links need the same filesystem; move spoolDir beside the commit log directory" };
+      : {
+          id: "spool",
+          status: "failure",
+          details: `'${spool}' is not on the filesystem of '${config.commitlogDir}'`,
+          hint: "hard links need the same filesystem; move spoolDir beside the commit log directory",
+        };
   } catch (err) {
-    return { id: "spool", status: "failure", details: (err as Error).message, hint: "create the directory and give the Cassandra user write access" };
+    return {
+      id: "spool",
+      status: "failure",
+      details: (err as Error).message,
+      hint: "create the directory and give the Cassandra user write access",
+    };
   }
 }
 
 /** Paths Cassandra will split on spaces. */
 function pathsCheck(config: Config): Check {
   const hooks = hookPaths();
-  const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter((p): p is string => !!p && p.includes(" "));
+  const spaced = [hooks.archive, config.commitlogDir, config.spoolDir].filter(
+    (p): p is string => !!p && p.includes(" "),
+  );
   return spaced.length === 0
     ? { id: "paths", status: "ok", details: "no spaces in the hook, commit log or spool paths" }
-    : { id: "paths", status: "failure", details: `paths with spaces: ${spaced.join(", ")}`, hint: "Cassandra splits archive_command on single spaces; install without spaces" };
+    : {
+        id: "paths",
+        status: "failure",
+        details: `paths with spaces: ${spaced.join(", ")}`,
+        hint: "Cassandra splits archive_command on single spaces; install without spaces",
+      };
 }
 
 /** Segment size vs the RPO target: a segment is archived only when full (no timer in Cassandra). */
 function segmentSizeCheck(sizeMiB: number | undefined, targetRpo: number): Check {
   if (sizeMiB === undefined) {
-    return { id: "segment-size", status: "warning", details: "commitlog_segment_size unknown (pass --segment-size)", hint: "with a 15m RPO use 8-16 MiB segments" };
+    return {
+      id: "segment-size",
+      status: "warning",
+      details: "commitlog_segment_size unknown (pass --segment-size)",
+      hint: "with a 15m RPO use 8-16 MiB segments",
+    };
   }
   const rpo = formatDuration(targetRpo);
   return sizeMiB > 16 && targetRpo <= 15 * 60_000
-    ? { id: "segment-size", status: "warning", details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`, hint: "set commitlog_segment_size to 8MiB or 16MiB" }
+    ? {
+        id: "segment-size",
+        status: "warning",
+        details: `${sizeMiB} MiB segments fill slowly on a quiet node; the ${rpo} RPO target may be missed`,
+        hint: "set commitlog_segment_size to 8MiB or 16MiB",
+      }
     : { id: "segment-size", status: "ok", details: `${sizeMiB} MiB segments with a ${rpo} RPO target` };
 }
 

@@ -29,7 +29,11 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       now,
       signal: ctx.signal,
     });
-    ctx.out(ctx.args["json"] ? renderPlanJson(plan) : renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
+    ctx.out(
+      ctx.args["json"]
+        ? renderPlanJson(plan)
+        : renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true),
+    );
     return "ok";
   } finally {
     await backend.close();

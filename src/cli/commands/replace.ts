@@ -20,16 +20,32 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const dryRun = ctx.args["dryRun"] === true;
   try {
     const cassandraConf = config.cassandraConf;
-    if (!cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
+    if (!cassandraConf)
+      throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", {
+        hint: "set it in the config file or pass --cassandra-conf",
+      });
     if (ctx.args["action"] === "finish") {
-      const hostId = async () => ((await nodeAnswers(nodetool, ctx.signal)) ? parseNodetoolInfo(await nodetool(["info"], ctx.signal)).hostId : undefined);
+      const hostId = async () =>
+        (await nodeAnswers(nodetool, ctx.signal))
+          ? parseNodetoolInfo(await nodetool(["info"], ctx.signal)).hostId
+          : undefined;
       await finishReplacement({ cassandraConf, hostId, dryRun, say: ctx.out });
       return "ok";
     }
-    if (ctx.args["at"] === undefined) throw new UsageError("replace needs --at (the instant the node is rebuilt to)", { hint: "the schema placed is the one of the snapshot a restore to that instant starts from" });
-    if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a replacement", { hint: "cassandra-pitr init --node <host id> --cluster <name> writes them" });
+    if (ctx.args["at"] === undefined)
+      throw new UsageError("replace needs --at (the instant the node is rebuilt to)", {
+        hint: "the schema placed is the one of the snapshot a restore to that instant starts from",
+      });
+    if (!config.dataDir || !config.commitlogDir)
+      throw new ConfigError("dataDir and commitlogDir must be set for a replacement", {
+        hint: "cassandra-pitr init --node <host id> --cluster <name> writes them",
+      });
     const address = optionalString(ctx.args, "address") ?? (await readCassandraYaml(cassandraConf)).address;
-    if (!address) throw new ConfigError("the node's address is unknown: cassandra.yaml sets neither broadcast_address nor listen_address", { hint: "pass --address, the address the dead node had" });
+    if (!address)
+      throw new ConfigError(
+        "the node's address is unknown: cassandra.yaml sets neither broadcast_address nor listen_address",
+        { hint: "pass --address, the address the dead node had" },
+      );
     const identity = identityOf(config);
     const plan = await preparePlan({
       backend,
@@ -54,7 +70,10 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       say: ctx.out,
       signal: ctx.signal,
     });
-    if (!dryRun) ctx.out(`next: cassandra-pitr restore --at ${String(ctx.args["at"])} --replica-lost, start Cassandra, cassandra-pitr restore finish, cassandra-pitr replace finish`);
+    if (!dryRun)
+      ctx.out(
+        `next: cassandra-pitr restore --at ${String(ctx.args["at"])} --replica-lost, start Cassandra, cassandra-pitr restore finish, cassandra-pitr replace finish`,
+      );
     return "ok";
   } finally {
     await backend.close();

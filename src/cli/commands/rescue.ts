@@ -12,15 +12,27 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     if (!config.commitlogDir) {
-      throw new ConfigError("rescue needs commitlogDir", { hint: "set it in the config file (cassandra-pitr init writes it) or pass --commitlog-dir" });
+      throw new ConfigError("rescue needs commitlogDir", {
+        hint: "set it in the config file (cassandra-pitr init writes it) or pass --commitlog-dir",
+      });
     }
-    const pass = await rescueTail({ backend, identity: identityOf(config), commitlogDir: config.commitlogDir, logFile: config.logFile, signal: ctx.signal });
+    const pass = await rescueTail({
+      backend,
+      identity: identityOf(config),
+      commitlogDir: config.commitlogDir,
+      logFile: config.logFile,
+      signal: ctx.signal,
+    });
     const bytes = pass.uploads.reduce((n, u) => n + u.bytes, 0);
     if (pass.uploads.length === 0) {
-      ctx.out(`nothing to rescue: every segment in '${config.commitlogDir}' is archived whole or holds no synced section`);
+      ctx.out(
+        `nothing to rescue: every segment in '${config.commitlogDir}' is archived whole or holds no synced section`,
+      );
       return "ok";
     }
-    ctx.out(`rescued ${pass.uploads.length} partial object(s), ${bytes} bytes, from '${config.commitlogDir}'`);
+    ctx.out(
+      `rescued ${pass.uploads.length} partial object(s), ${bytes} bytes, from '${config.commitlogDir}'`,
+    );
     for (const u of pass.uploads) ctx.out(`  ${u.key} (${u.bytes} bytes)`);
     return "ok";
   } finally {

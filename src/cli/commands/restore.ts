@@ -30,13 +30,27 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   try {
     if (wantsCluster(ctx)) return await runClusterRestore(ctx, config, backend);
     if (ctx.args["action"] === "status" || ctx.args["action"] === "resume") {
-      throw new UsageError(`'restore ${String(ctx.args["action"])}' is for a cluster restore`, { hint: "add --cluster" });
+      throw new UsageError(`'restore ${String(ctx.args["action"])}' is for a cluster restore`, {
+        hint: "add --cluster",
+      });
     }
-    if (!config.cassandraConf) throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", { hint: "set it in the config file or pass --cassandra-conf" });
-    const node: NodeAccess = { cassandraConf: config.cassandraConf, nodetool: createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 }), dryRun: ctx.args["dryRun"] === true };
+    if (!config.cassandraConf)
+      throw new ConfigError("cassandraConf (Cassandra's conf directory) is not set", {
+        hint: "set it in the config file or pass --cassandra-conf",
+      });
+    const node: NodeAccess = {
+      cassandraConf: config.cassandraConf,
+      nodetool: createNodetoolRunner(config.nodetool, { timeoutMs: 120_000 }),
+      dryRun: ctx.args["dryRun"] === true,
+    };
     if (ctx.args["action"] === "finish") await finish(ctx, config, backend, node);
     else if (ctx.args["action"] === "abort") {
-      await abortRestore({ cassandraConf: node.cassandraConf, isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal), say: ctx.out, dryRun: node.dryRun });
+      await abortRestore({
+        cassandraConf: node.cassandraConf,
+        isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal),
+        say: ctx.out,
+        dryRun: node.dryRun,
+      });
     } else await restore(ctx, config, backend, node);
     return "ok";
   } finally {
@@ -64,8 +78,14 @@ async function finish(ctx: CliContext, config: Config, backend: Backend, node: N
 
 /** Plan, print the plan, pass the single-replica guard, then apply (or, with --dry-run, say what would be done). */
 async function restore(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
-  if (ctx.args["at"] === undefined) throw new UsageError("restore needs --at (or the action 'finish')", { hint: "cassandra-pitr plan --at T first, then restore --at T" });
-  if (!config.dataDir || !config.commitlogDir) throw new ConfigError("dataDir and commitlogDir must be set for a restore", { hint: "cassandra-pitr init writes them" });
+  if (ctx.args["at"] === undefined)
+    throw new UsageError("restore needs --at (or the action 'finish')", {
+      hint: "cassandra-pitr plan --at T first, then restore --at T",
+    });
+  if (!config.dataDir || !config.commitlogDir)
+    throw new ConfigError("dataDir and commitlogDir must be set for a restore", {
+      hint: "cassandra-pitr init writes them",
+    });
   const identity = identityOf(config);
   const restoreCommand = restoreCommandLine((await ctx.config()).file);
   const plan = await preparePlan({
@@ -85,7 +105,10 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
   const guard = await checkReplicaGuard({
     cassandraConf: node.cassandraConf,
     self: identity.node,
-    scope: plan.scope.kind === "node" ? { kind: "node" } : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
+    scope:
+      plan.scope.kind === "node"
+        ? { kind: "node" }
+        : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
     replicaLost: ctx.args["replicaLost"] === true,
     ringFrom: strings(ctx.args, "ringFrom"),
     archivedNodes: () => listNodes(backend, identity.cluster, { signal: ctx.signal }),
@@ -94,8 +117,13 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
   });
   for (const line of guard) ctx.out(line);
   const now = Date.now();
-  const restoreDir = (ctx.args["restoreDir"] as string | undefined) ?? join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
-  if (restoreDir.includes(" ")) throw new UsageError(`restore directory '${restoreDir}' contains a space`, { hint: "Cassandra splits restore_directories on commas and the command on spaces" });
+  const restoreDir =
+    (ctx.args["restoreDir"] as string | undefined) ??
+    join(dirname(config.commitlogDir), `cassandra-pitr-restore-${compactTime(now).replace(/\./g, "")}`);
+  if (restoreDir.includes(" "))
+    throw new UsageError(`restore directory '${restoreDir}' contains a space`, {
+      hint: "Cassandra splits restore_directories on commas and the command on spaces",
+    });
   await executeRestore({
     plan,
     backend,

@@ -26,13 +26,31 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       }
     }
     if (ctx.args["json"]) {
-      ctx.out(JSON.stringify({ schema_version: 1, node: identity, since: new Date(since).toISOString(), until: new Date(until).toISOString(), segments: rows }, null, 2));
+      ctx.out(
+        JSON.stringify(
+          {
+            schema_version: 1,
+            node: identity,
+            since: new Date(since).toISOString(),
+            until: new Date(until).toISOString(),
+            segments: rows,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       // What was found, then the window searched: never the window as if it were the data's range.
       const searched = `${new Date(since).toISOString()} .. ${new Date(until).toISOString()}`;
-      const found = rows.length > 0 ? `closed ${rows[0]!.closeTime} .. ${rows[rows.length - 1]!.closeTime}` : "closed";
-      ctx.out(`${rows.length} segment(s) of ${identity.cluster}/${identity.node} ${found} (searched ${searched})`);
-      for (const r of rows) ctx.out(`${r.closeTime}  ${r.segment.padEnd(34)} ${String(r.storedBytes).padStart(10)} B${r.conflict ? "  CONFLICT COPY" : ""}`);
+      const found =
+        rows.length > 0 ? `closed ${rows[0]!.closeTime} .. ${rows[rows.length - 1]!.closeTime}` : "closed";
+      ctx.out(
+        `${rows.length} segment(s) of ${identity.cluster}/${identity.node} ${found} (searched ${searched})`,
+      );
+      for (const r of rows)
+        ctx.out(
+          `${r.closeTime}  ${r.segment.padEnd(34)} ${String(r.storedBytes).padStart(10)} B${r.conflict ? "  CONFLICT COPY" : ""}`,
+        );
     }
     return "ok";
   } finally {

@@ -15,11 +15,21 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const scope = Array.isArray(ctx.args["scope"]) ? ctx.args["scope"].map(String) : [];
-    if (wantsCluster(ctx)) return await runClusterSnapshot(ctx, config, backend, typeof ctx.args["tag"] === "string" ? ctx.args["tag"] : undefined, scope);
+    if (wantsCluster(ctx))
+      return await runClusterSnapshot(
+        ctx,
+        config,
+        backend,
+        typeof ctx.args["tag"] === "string" ? ctx.args["tag"] : undefined,
+        scope,
+      );
     const identity = identityOf(config);
     const tty = process.stderr.isTTY === true && !ctx.args["json"];
     const progress = tty
-      ? (p: SnapshotProgress) => process.stderr.write(`\rsnapshot: ${p.filesDone}/${p.filesTotal} files, ${mib(p.bytesDone)} of ${mib(p.bytesTotal)}`)
+      ? (p: SnapshotProgress) =>
+          process.stderr.write(
+            `\rsnapshot: ${p.filesDone}/${p.filesTotal} files, ${mib(p.bytesDone)} of ${mib(p.bytesTotal)}`,
+          )
       : undefined;
     const summary = await uploadSnapshot({
       backend,

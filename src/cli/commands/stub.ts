@@ -15,9 +15,15 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     // A partial segment's key is its folder: its record comes from the assembled, verified chain.
     const partial = parsePartialFolder(key);
     const record = partial
-      ? await partialSegmentRecord(backend, key, `CommitLog-${partial.version}-${partial.segmentId}.log`, ctx.signal)
+      ? await partialSegmentRecord(
+          backend,
+          key,
+          `CommitLog-${partial.version}-${partial.segmentId}.log`,
+          ctx.signal,
+        )
       : recordFromMetadata((await backend.head(key, { signal: ctx.signal })).metadata);
-    if (!record) throw new PitrError("E_NOT_FOUND", `object '${key}' is not an archived segment (no segment metadata)`);
+    if (!record)
+      throw new PitrError("E_NOT_FOUND", `object '${key}' is not an archived segment (no segment metadata)`);
     const path = join(String(ctx.args["dir"]), record.name);
     const stub = renderStub(record.version, record.segmentId, record.headerParameters, {
       archive: config.archive,

@@ -26,19 +26,38 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
   const { config, backend } = await openArchive(ctx);
   try {
     const identity = identityOf(config);
-    const delayMs = ctx.args["delay"] !== undefined ? parseDuration(String(ctx.args["delay"]), "--delay") : config.targetRpo;
+    const delayMs =
+      ctx.args["delay"] !== undefined
+        ? parseDuration(String(ctx.args["delay"]), "--delay")
+        : config.targetRpo;
     const requested = ctx.args["node"] as string[] | undefined;
     const nodes = requested && requested.length > 0 ? requested.map(String) : [identity.node];
     const results = [];
     for (const node of nodes) {
-      results.push(await verifyNode(backend, { cluster: identity.cluster, node }, { fromMs: since, toMs: until, nowMs: now, delayMs, deep: ctx.args["deep"] === true, signal: ctx.signal }));
+      results.push(
+        await verifyNode(
+          backend,
+          { cluster: identity.cluster, node },
+          {
+            fromMs: since,
+            toMs: until,
+            nowMs: now,
+            delayMs,
+            deep: ctx.args["deep"] === true,
+            signal: ctx.signal,
+          },
+        ),
+      );
     }
     if (ctx.args["json"]) ctx.out(JSON.stringify({ schema_version: 1, nodes: results }, null, 2));
     else {
       for (const r of results) {
         ctx.out(`node ${identity.cluster}/${r.node}: ${r.status}`);
         for (const c of r.checks) ctx.out(`  [${c.status}] ${c.id}: ${c.details}`);
-        for (const s of r.segments) ctx.out(`  ${s.status.toUpperCase().padEnd(8)} ${s.fromId}..${s.toId} (${s.count})${s.status === "found" ? "" : `: ${s.details}`}`);
+        for (const s of r.segments)
+          ctx.out(
+            `  ${s.status.toUpperCase().padEnd(8)} ${s.fromId}..${s.toId} (${s.count})${s.status === "found" ? "" : `: ${s.details}`}`,
+          );
       }
     }
     return results.some((r) => r.status === "failure") ? "problems" : "ok";
@@ -48,10 +67,15 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
 }
 
 async function drill(ctx: CliContext): Promise<CommandOutcome> {
-  if (ctx.args["at"] === undefined) throw new UsageError("verify --drill needs --at (the instant to restore to)", { hint: "e.g. --at '2026-01-31T12:00:00Z'; 'cassandra-pitr list' shows the restorable window" });
-  if (ctx.args["since"] !== undefined || ctx.args["until"] !== undefined) throw new UsageError("--since and --until do not apply to verify --drill (it restores to --at)");
+  if (ctx.args["at"] === undefined)
+    throw new UsageError("verify --drill needs --at (the instant to restore to)", {
+      hint: "e.g. --at '2026-01-31T12:00:00Z'; 'cassandra-pitr list' shows the restorable window",
+    });
+  if (ctx.args["since"] !== undefined || ctx.args["until"] !== undefined)
+    throw new UsageError("--since and --until do not apply to verify --drill (it restores to --at)");
   const nodes = strings(ctx.args, "node") ?? [];
-  if (nodes.length > 1) throw new UsageError("verify --drill drills one node at a time", { hint: "run it once per --node" });
+  if (nodes.length > 1)
+    throw new UsageError("verify --drill drills one node at a time", { hint: "run it once per --node" });
   const now = Date.now();
   const at = parseInstant(String(ctx.args["at"]), { now });
   const expectations = (strings(ctx.args, "expect") ?? []).map(parseExpectation);
@@ -64,7 +88,9 @@ async function drill(ctx: CliContext): Promise<CommandOutcome> {
     const configFile = (await ctx.config()).file;
     const restoreCommand = restoreCommandLine(configFile);
     if ([hookPaths().restore, configFile ?? ""].some((p) => /\s/.test(p))) {
-      throw new UsageError(`restore_command '${restoreCommand}' has a path with a space`, { hint: "Cassandra splits restore_command on spaces" });
+      throw new UsageError(`restore_command '${restoreCommand}' has a path with a space`, {
+        hint: "Cassandra splits restore_command on spaces",
+      });
     }
     const outcome = await runDrill({
       backend,
@@ -92,7 +118,8 @@ async function drill(ctx: CliContext): Promise<CommandOutcome> {
           signal: ctx.signal,
           scratch: true, // the drill creates every table from the snapshot's schema.cql WITH ID
         }),
-      createScratch: () => createHarnessScratch({ harness, env: ctx.env, say: ctx.args["json"] ? ctx.err : ctx.out }),
+      createScratch: () =>
+        createHarnessScratch({ harness, env: ctx.env, say: ctx.args["json"] ? ctx.err : ctx.out }),
       now: () => Date.now(),
       say: ctx.args["json"] ? ctx.err : ctx.out,
       signal: ctx.signal,

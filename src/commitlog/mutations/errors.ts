@@ -43,9 +43,14 @@ export class SegmentEncryptedError extends SegmentError {
 export class MixedTruncationError extends SegmentError {
   override name = "MixedTruncationError";
   constructor(tableId: string, where: string, offset: number, options?: SegmentErrorOptions) {
-    super("E_PLAN_REFUSED", `mutation ${where} writes table id ${tableId}, truncated after it, together with other tables`, offset, {
-      hint: "restore the truncated table alone (--table), or choose a restore point before the TRUNCATE",
-      ...options,
-    });
+    super(
+      "E_PLAN_REFUSED",
+      `mutation ${where} writes table id ${tableId}, truncated after it, together with other tables`,
+      offset,
+      {
+        hint: "restore the truncated table alone (--table), or choose a restore point before the TRUNCATE",
+        ...options,
+      },
+    );
   }
 }

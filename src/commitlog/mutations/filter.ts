@@ -34,8 +34,19 @@ import { SegmentChecksumError, SegmentHeaderError, TruncatedSegmentError } from 
 import { sectionDecoder } from "../section-codecs.js";
 import { parseSegmentHeader, type SegmentHeader } from "../segment-header.js";
 import { parseSyncMarkerSlot, SYNC_MARKER_SIZE, syncMarkerChecksum } from "../sync-marker.js";
-import { MixedTruncationError, MutationUnreadableError, SegmentEncryptedError, UnknownTableInSegmentError } from "./errors.js";
-import { firstTableId, MutationReadError, readMutation, UnknownTableError, type MutationReading } from "./reader.js";
+import {
+  MixedTruncationError,
+  MutationUnreadableError,
+  SegmentEncryptedError,
+  UnknownTableInSegmentError,
+} from "./errors.js";
+import {
+  firstTableId,
+  MutationReadError,
+  readMutation,
+  UnknownTableError,
+  type MutationReading,
+} from "./reader.js";
 import type { TableSchema } from "./schema-cql.js";
 import { sectionEncoder, type SectionEncoder } from "./section-encoders.js";
 
@@ -44,7 +55,11 @@ import { sectionEncoder, type SectionEncoder } from "./section-encoders.js";
  * the id of a real table. It shows in Cassandra's log as the id of the skipped "unknown CF".
  */
 export const WITHHELD_TABLE_ID = "a6d0a4b9-eb87-4c49-8c6f-fcd22c1b9a3a";
-const WITHHELD_ID_BYTES = Uint8Array.from(WITHHELD_TABLE_ID.replace(/-/g, "").match(/../g)!.map((h) => parseInt(h, 16)));
+const WITHHELD_ID_BYTES = Uint8Array.from(
+  WITHHELD_TABLE_ID.replace(/-/g, "")
+    .match(/../g)!
+    .map((h) => parseInt(h, 16)),
+);
 
 export interface ReplayFilterOptions {
   /** Withhold mutations with any timestamp strictly greater than this (in the writes' unit, µs by default). */
@@ -106,10 +121,25 @@ export function filterSegment(name: string, bytes: Uint8Array, o: ReplayFilterOp
   if (header.encryption) throw new SegmentEncryptedError(header.encryption.cipher, opts);
   const messagingVersion = describeVersion(header.version)!.messagingVersion;
   const codec = codecOf(header, name);
-  const counts: Counts = { mutations: 0, kept: 0, withheld: 0, withheldBeyondCassandra: 0, withheldTruncated: 0, passedThrough: 0, withheldAt: [] };
+  const counts: Counts = {
+    mutations: 0,
+    kept: 0,
+    withheld: 0,
+    withheldBeyondCassandra: 0,
+    withheldTruncated: 0,
+    passedThrough: 0,
+    withheldAt: [],
+  };
   const sections = readSections(name, bytes, header, codec?.decode);
   const patches: Patch[] = [];
-  const context = { name, messagingVersion, options: o, counts, compressed: codec !== undefined, lookup: (id: string) => o.tables.get(id) };
+  const context = {
+    name,
+    messagingVersion,
+    options: o,
+    counts,
+    compressed: codec !== undefined,
+    lookup: (id: string) => o.tables.get(id),
+  };
   for (const s of sections) filterEntries(s, context, patches);
   const result = { ...counts, bytes };
   if (patches.length === 0) return result;
@@ -131,7 +161,10 @@ interface Patch {
 function apply(content: Uint8Array, p: Patch): void {
   const payload = content.subarray(p.at + 8, p.at + 8 + p.size);
   for (const offset of p.idOffsets) payload.set(WITHHELD_ID_BYTES, offset);
-  new DataView(content.buffer, content.byteOffset, content.byteLength).setUint32(p.at + 8 + p.size, crc32(payload, p.sizeCrc));
+  new DataView(content.buffer, content.byteOffset, content.byteLength).setUint32(
+    p.at + 8 + p.size,
+    crc32(payload, p.sizeCrc),
+  );
   p.section.changed = true;
 }
 
@@ -152,34 +185,64 @@ function codecOf(header: SegmentHeader, name: string): Codec | undefined {
   const decode = sectionDecoder(header.compression.class);
   const encode = sectionEncoder(header.compression.class);
   if (!decode || !encode) {
-    throw new MutationUnreadableError(`compressor ${header.compression.class} has no codec here, so its mutations cannot be read`, 0, { segment: name });
+    throw new MutationUnreadableError(
+      `compressor ${header.compression.class} has no codec here, so its mutations cannot be read`,
+      0,
+      { segment: name },
+    );
   }
   return { decode, encode };
 }
 
 /** Every section up to the end of the written data, verified like classify.ts does. */
-function readSections(name: string, bytes: Uint8Array, header: SegmentHeader, decode: Codec["decode"] | undefined): Section[] {
+function readSections(
+  name: string,
+  bytes: Uint8Array,
+  header: SegmentHeader,
+  decode: Codec["decode"] | undefined,
+): Section[] {
   const opts = { segment: name };
   const sections: Section[] = [];
   let offset = header.headerLength;
   let logical = header.headerLength;
   for (;;) {
-    const m = parseSyncMarkerSlot(bytes.subarray(offset, offset + SYNC_MARKER_SIZE), header.id, offset, bytes.length);
+    const m = parseSyncMarkerSlot(
+      bytes.subarray(offset, offset + SYNC_MARKER_SIZE),
+      header.id,
+      offset,
+      bytes.length,
+    );
     if (m.kind === "end-of-file" || m.kind === "zeroed") return sections;
-    if (m.kind === "bad-checksum") throw new SegmentChecksumError("sync marker", offset, m.expected, m.stored, opts);
-    if (m.kind === "bad-pointer") throw new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, offset, opts);
-    if (m.kind === "clipped") throw new TruncatedSegmentError(`section at ${offset} should end at ${m.next}`, bytes.length, opts);
+    if (m.kind === "bad-checksum")
+      throw new SegmentChecksumError("sync marker", offset, m.expected, m.stored, opts);
+    if (m.kind === "bad-pointer")
+      throw new SegmentHeaderError(`sync marker points to ${m.next}, before its own end`, offset, opts);
+    if (m.kind === "clipped")
+      throw new TruncatedSegmentError(`section at ${offset} should end at ${m.next}`, bytes.length, opts);
     let content: Uint8Array;
     if (decode) {
-      if (m.next < offset + SYNC_MARKER_SIZE + 4) throw new SegmentHeaderError("compressed section has no length field", offset, opts);
+      if (m.next < offset + SYNC_MARKER_SIZE + 4)
+        throw new SegmentHeaderError("compressed section has no length field", offset, opts);
       const length = new DataView(bytes.buffer, bytes.byteOffset + offset + SYNC_MARKER_SIZE, 4).getInt32(0);
-      const decoded = length < 0 ? undefined : decode(bytes.subarray(offset + SYNC_MARKER_SIZE + 4, m.next), length);
-      if (!decoded) throw new SegmentHeaderError(`section does not decompress to its stated length ${length}`, offset, opts);
+      const decoded =
+        length < 0 ? undefined : decode(bytes.subarray(offset + SYNC_MARKER_SIZE + 4, m.next), length);
+      if (!decoded)
+        throw new SegmentHeaderError(
+          `section does not decompress to its stated length ${length}`,
+          offset,
+          opts,
+        );
       content = decoded;
     } else {
       content = bytes.subarray(offset + SYNC_MARKER_SIZE, m.next);
     }
-    sections.push({ marker: offset, next: m.next, content, logical: logical + SYNC_MARKER_SIZE, changed: false });
+    sections.push({
+      marker: offset,
+      next: m.next,
+      content,
+      logical: logical + SYNC_MARKER_SIZE,
+      changed: false,
+    });
     logical += SYNC_MARKER_SIZE + content.length;
     offset = m.next;
   }
@@ -198,12 +261,16 @@ interface EntryContext {
 function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
   const content = s.content;
   const dv = new DataView(content.buffer, content.byteOffset, content.byteLength);
-  for (let q = 0; q + 4 <= content.length; ) {
+  for (let q = 0; q + 4 <= content.length;) {
     const size = dv.getInt32(q);
     if (size === 0) break;
     const where = new EntryWhere(s, q, c.compressed);
     if (size < MIN_MUTATION_SIZE || q + ENTRY_OVERHEAD_SIZE + size > content.length) {
-      throw new MutationUnreadableError(`entry of ${size} bytes does not fit its section (${where.text})`, where.offset, { segment: c.name });
+      throw new MutationUnreadableError(
+        `entry of ${size} bytes does not fit its section (${where.text})`,
+        where.offset,
+        { segment: c.name },
+      );
     }
     const sizeCrc = crc32Int(size);
     const payload = content.subarray(q + 8, q + 8 + size);
@@ -216,7 +283,8 @@ function filterEntries(s: Section, c: EntryContext, patches: Patch[]): void {
 }
 
 function checkCrc(stored: number, computed: number, what: string, where: EntryWhere, name: string): void {
-  if (stored !== computed) throw new SegmentChecksumError(what, where.offset, computed, stored, { segment: name });
+  if (stored !== computed)
+    throw new SegmentChecksumError(what, where.offset, computed, stored, { segment: name });
 }
 
 /** Where an entry is, for messages: a file offset when uncompressed, else the section and the logical position. */
@@ -230,12 +298,19 @@ class EntryWhere {
     return this.compressed ? this.s.marker : this.s.marker + SYNC_MARKER_SIZE + this.q;
   }
   get text(): string {
-    return this.compressed ? `compressed section at ${this.s.marker}, entry at logical position ${this.s.logical + this.q}` : `entry at ${this.offset}`;
+    return this.compressed
+      ? `compressed section at ${this.s.marker}, entry at logical position ${this.s.logical + this.q}`
+      : `entry at ${this.offset}`;
   }
 }
 
 /** Counts the entry; when it is withheld, returns where its table ids are in the payload. */
-function decide(payload: Uint8Array, position: number, where: EntryWhere, c: EntryContext): readonly number[] | undefined {
+function decide(
+  payload: Uint8Array,
+  position: number,
+  where: EntryWhere,
+  c: EntryContext,
+): readonly number[] | undefined {
   const counts = c.counts;
   counts.mutations++;
   const reading = readEntry(payload, where, c);
@@ -253,19 +328,26 @@ function decide(payload: Uint8Array, position: number, where: EntryWhere, c: Ent
   counts.withheld++;
   counts.withheldAt.push(position);
   if (truncated) counts.withheldTruncated++;
-  else if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff) counts.withheldBeyondCassandra++;
+  else if (reading.cassandraMaxTimestamp === undefined || reading.cassandraMaxTimestamp <= cutoff)
+    counts.withheldBeyondCassandra++;
   return reading.updates.map((u) => u.tableIdOffset);
 }
 
 /** Every update is stamped before its table's truncation floor; a mutation only partly so is refused. */
-function isTruncated(reading: MutationReading, o: ReplayFilterOptions, where: EntryWhere, name: string): boolean {
+function isTruncated(
+  reading: MutationReading,
+  o: ReplayFilterOptions,
+  where: EntryWhere,
+  name: string,
+): boolean {
   const floorFor = o.floorFor;
   if (!floorFor) return false;
   const below = reading.updates.filter((u) => {
     const floor = floorFor(u.tableId);
     return floor !== undefined && (u.maxTimestamp === undefined || u.maxTimestamp < floor);
   });
-  if (below.length > 0 && below.length < reading.updates.length) throw new MixedTruncationError(below[0]!.tableId, where.text, where.offset, { segment: name });
+  if (below.length > 0 && below.length < reading.updates.length)
+    throw new MixedTruncationError(below[0]!.tableId, where.text, where.offset, { segment: name });
   return below.length > 0;
 }
 
@@ -286,9 +368,14 @@ function readEntry(payload: Uint8Array, where: EntryWhere, c: EntryContext): Mut
 }
 
 function located(err: unknown, where: EntryWhere, name: string): unknown {
-  if (err instanceof UnknownTableError) return new UnknownTableInSegmentError(err.tableId, `(${where.text})`, where.offset, { segment: name });
+  if (err instanceof UnknownTableError)
+    return new UnknownTableInSegmentError(err.tableId, `(${where.text})`, where.offset, { segment: name });
   if (err instanceof MutationReadError) {
-    return new MutationUnreadableError(`mutation unreadable: ${err.what} at byte ${err.offset} of the payload (${where.text})`, where.offset, { segment: name });
+    return new MutationUnreadableError(
+      `mutation unreadable: ${err.what} at byte ${err.offset} of the payload (${where.text})`,
+      where.offset,
+      { segment: name },
+    );
   }
   return err;
 }
@@ -298,11 +385,21 @@ function located(err: unknown, where: EntryWhere, name: string): unknown {
  * changed section on rewritten for its new file offset. What follows the last section must be zeros
  * (the zeroed slot of a clean end): moved elsewhere, anything else would no longer verify.
  */
-function rewriteCompressed(name: string, bytes: Uint8Array, id: bigint, sections: readonly Section[], encode: SectionEncoder): Uint8Array {
+function rewriteCompressed(
+  name: string,
+  bytes: Uint8Array,
+  id: bigint,
+  sections: readonly Section[],
+  encode: SectionEncoder,
+): Uint8Array {
   const first = sections.findIndex((s) => s.changed);
   const dataEnd = sections[sections.length - 1]!.next;
   if (bytes.subarray(dataEnd).some((b) => b !== 0)) {
-    throw new TruncatedSegmentError("bytes after the last section would move when a section is rewritten", dataEnd, { segment: name });
+    throw new TruncatedSegmentError(
+      "bytes after the last section would move when a section is rewritten",
+      dataEnd,
+      { segment: name },
+    );
   }
   const parts: Uint8Array[] = [bytes.subarray(0, sections[first]!.marker)];
   let position = sections[first]!.marker;

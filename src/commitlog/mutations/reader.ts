@@ -46,7 +46,15 @@ export type MutationKind =
   | "static-row";
 
 const KIND_BITS: readonly MutationKind[] = [
-  "row-liveness", "cell", "cell-tombstone", "expiring", "row-deletion", "range-tombstone", "partition-deletion", "complex-deletion", "static-row",
+  "row-liveness",
+  "cell",
+  "cell-tombstone",
+  "expiring",
+  "row-deletion",
+  "range-tombstone",
+  "partition-deletion",
+  "complex-deletion",
+  "static-row",
 ];
 const K = Object.fromEntries(KIND_BITS.map((k, i) => [k, 1 << i])) as Record<MutationKind, number>;
 
@@ -102,7 +110,11 @@ export const READABLE_MESSAGING_VERSIONS: readonly number[] = [12, 13];
 const TIMESTAMP_EPOCH = 1442880000000000n;
 const NO_TIMESTAMP = -(2n ** 63n);
 
-export function readMutation(payload: Uint8Array, messagingVersion: number, lookup: TableLookup): MutationReading {
+export function readMutation(
+  payload: Uint8Array,
+  messagingVersion: number,
+  lookup: TableLookup,
+): MutationReading {
   if (!READABLE_MESSAGING_VERSIONS.includes(messagingVersion)) {
     throw new MutationReadError(`messaging version ${messagingVersion} is not one this reader knows`, 0);
   }
@@ -111,7 +123,11 @@ export function readMutation(payload: Uint8Array, messagingVersion: number, look
   if (count < 1) throw new MutationReadError("a mutation without partition updates", 0);
   const updates: PartitionUpdateReading[] = [];
   for (let i = 0; i < count; i++) updates.push(readPartitionUpdate(r, lookup));
-  if (r.pos !== payload.length) throw new MutationReadError(`${payload.length - r.pos} bytes left after the last partition update`, r.pos);
+  if (r.pos !== payload.length)
+    throw new MutationReadError(
+      `${payload.length - r.pos} bytes left after the last partition update`,
+      r.pos,
+    );
   return {
     updates,
     maxTimestamp: maxOf(updates.map((u) => u.maxTimestamp)),
@@ -148,7 +164,9 @@ function columnsOf(table: TableSchema): TableColumns {
     // A live column wins over a dropped one of the same name (TableMetadata.getColumn before getDroppedColumn).
     for (const col of table.columns) if (col.droppedAt !== undefined) byName.set(col.name, col);
     for (const col of table.columns) if (col.droppedAt === undefined) byName.set(col.name, col);
-    const clustering = table.columns.filter((x) => x.kind === "clustering" && x.droppedAt === undefined).map((x) => x.type);
+    const clustering = table.columns
+      .filter((x) => x.kind === "clustering" && x.droppedAt === undefined)
+      .map((x) => x.type);
     c = { clustering, byName, headers: [] };
     tableCache.set(table, c);
   }
@@ -296,7 +314,11 @@ function resolveColumns(raw: Uint8Array, s: UpdateState, offset: number): Column
   for (let i = 0; i < count; i++) {
     const name = UTF8.decode(r.take(r.vint()));
     const col = s.columns.byName.get(name);
-    if (!col) throw new MutationReadError(`column "${name}" is not in the schema of ${s.table.keyspace}.${s.table.table}`, offset);
+    if (!col)
+      throw new MutationReadError(
+        `column "${name}" is not in the schema of ${s.table.keyspace}.${s.table.table}`,
+        offset,
+      );
     out.push(col);
   }
   return out;
@@ -325,13 +347,20 @@ function readRowBody(r: ByteReader, s: UpdateState, flags: number, header: reado
   }
 }
 
-function readCell(r: ByteReader, s: UpdateState, type: ValueType, complex: boolean, rowTimestamp: Stamp | undefined): void {
+function readCell(
+  r: ByteReader,
+  s: UpdateState,
+  type: ValueType,
+  complex: boolean,
+  rowTimestamp: Stamp | undefined,
+): void {
   const flags = r.u8();
   const deleted = (flags & 0x01) !== 0;
   const expiring = (flags & 0x02) !== 0;
   const kind = deleted ? K["cell-tombstone"] : expiring ? K["expiring"] | K["cell"] : K["cell"];
   if ((flags & 0x08) !== 0) {
-    if (rowTimestamp === undefined) throw new MutationReadError("a cell uses the row timestamp of a row without one", r.pos - 1);
+    if (rowTimestamp === undefined)
+      throw new MutationReadError("a cell uses the row timestamp of a row without one", r.pos - 1);
     s.note(rowTimestamp, kind, true);
   } else s.timestamp(r, kind, true);
   if ((flags & 0x10) === 0) {
@@ -353,7 +382,8 @@ function readColumnSubset(r: ByteReader, header: readonly ColumnSchema[]): reado
   if (encoded === 0n) return header;
   if (header.length < 64) {
     const out = header.filter((_, i) => ((encoded >> BigInt(i)) & 1n) === 0n);
-    if (encoded >> BigInt(header.length) !== 0n) throw new MutationReadError("column subset names columns beyond the header", at);
+    if (encoded >> BigInt(header.length) !== 0n)
+      throw new MutationReadError("column subset names columns beyond the header", at);
     return out;
   }
   const missing = Number(encoded);
@@ -378,7 +408,8 @@ function columnAt(header: readonly ColumnSchema[], index: number, at: number): C
 function readMarker(r: ByteReader, s: UpdateState): void {
   const kind = r.u8();
   const size = r.u16();
-  if (kind > 7 || size > s.columns.clustering.length) throw new MutationReadError(`range tombstone bound kind ${kind} size ${size}`, r.pos - 3);
+  if (kind > 7 || size > s.columns.clustering.length)
+    throw new MutationReadError(`range tombstone bound kind ${kind} size ${size}`, r.pos - 3);
   readClusteringValues(r, s.columns.clustering, size);
   // ClusteringPrefix.Kind: EXCL_END_INCL_START_BOUNDARY = 2, INCL_END_EXCL_START_BOUNDARY = 5 carry two deletion times.
   const boundary = kind === 2 || kind === 5;
@@ -423,7 +454,8 @@ class ByteReader {
   constructor(readonly bytes: Uint8Array) {}
 
   private need(n: number): void {
-    if (n < 0 || this.pos + n > this.bytes.length) throw new MutationReadError(`${n} bytes needed, ${this.bytes.length - this.pos} left`, this.pos);
+    if (n < 0 || this.pos + n > this.bytes.length)
+      throw new MutationReadError(`${n} bytes needed, ${this.bytes.length - this.pos} left`, this.pos);
   }
 
   u8(): number {

@@ -50,7 +50,8 @@ interface Token {
   readonly at: number;
 }
 
-const TOKEN = /\s+|--[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|'(?:[^']|'')*'|[A-Za-z0-9_.+-]+|[(){}<>,;=:[\]]/y;
+const TOKEN =
+  /\s+|--[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|'(?:[^']|'')*'|[A-Za-z0-9_.+-]+|[(){}<>,;=:[\]]/y;
 
 function tokenize(text: string, source: string): Token[] {
   const tokens: Token[] = [];
@@ -110,14 +111,27 @@ class SchemaReader {
     if (words[0] === "CREATE" && words[1] === "TYPE") this.createType(new Cursor(st, this));
     else if (words[0] === "CREATE" && words[1] === "TABLE") this.createTable(new Cursor(st, this));
     else if (words[0] === "ALTER" && words[1] === "TABLE") this.alterTable(new Cursor(st, this));
-    else if (words[0] === "CREATE" && (words[1] === "INDEX" || (words[1] === "CUSTOM" && words[2] === "INDEX"))) return;
-    else throw this.error(st[0]!, `unsupported statement "${st.slice(0, 3).map((t) => t.text).join(" ")}"`);
+    else if (
+      words[0] === "CREATE" &&
+      (words[1] === "INDEX" || (words[1] === "CUSTOM" && words[2] === "INDEX"))
+    )
+      return;
+    else
+      throw this.error(
+        st[0]!,
+        `unsupported statement "${st
+          .slice(0, 3)
+          .map((t) => t.text)
+          .join(" ")}"`,
+      );
   }
 
   tables(): TableSchema[] {
     return [...this.byName.values()].map((t) => {
-      if (t.id === undefined) throw new SchemaCqlError(this.source, 1, `table ${t.keyspace}.${t.table} has no "WITH ID ="`);
-      const rank = (c: { name: string; kind: ColumnKind }) => (c.kind === "clustering" ? t.clusteringOrder.indexOf(c.name) : 1000);
+      if (t.id === undefined)
+        throw new SchemaCqlError(this.source, 1, `table ${t.keyspace}.${t.table} has no "WITH ID ="`);
+      const rank = (c: { name: string; kind: ColumnKind }) =>
+        c.kind === "clustering" ? t.clusteringOrder.indexOf(c.name) : 1000;
       const columns = [...t.columns].sort((a, b) => rank(a) - rank(b));
       return { keyspace: t.keyspace, table: t.table, id: t.id, columns };
     });
@@ -192,7 +206,8 @@ class SchemaReader {
       if (c.takeWord("ID")) {
         c.expect("=");
         const id = c.next();
-        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id.text)) throw this.error(id, `table id "${id.text}" is not a UUID`);
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id.text))
+          throw this.error(id, `table id "${id.text}" is not a UUID`);
         table.id = id.text.toLowerCase();
       } else if (c.takeWord("CLUSTERING")) {
         c.expect("ORDER", "BY", "(");
@@ -215,7 +230,9 @@ class SchemaReader {
     if (!table) throw this.error(first, `ALTER TABLE of ${keyspace}.${name} before its CREATE TABLE`);
     if (c.takeWord("DROP")) {
       const colToken = c.next();
-      const col = table.columns.find((x) => x.name === normaliseIdentifier(colToken.text) && x.droppedAt === undefined);
+      const col = table.columns.find(
+        (x) => x.name === normaliseIdentifier(colToken.text) && x.droppedAt === undefined,
+      );
       if (!col) throw this.error(colToken, `DROP of unknown column "${colToken.text}"`);
       c.expect("USING", "TIMESTAMP");
       const ts = c.next();
@@ -278,7 +295,11 @@ class Cursor {
   expect(...words: string[]): void {
     for (const w of words) {
       const t = this.peek();
-      if (t?.text.toUpperCase() !== w) throw this.reader.error(t ?? this.tokens[this.tokens.length - 1], `expected "${w}" but found "${t?.text ?? "end of statement"}"`);
+      if (t?.text.toUpperCase() !== w)
+        throw this.reader.error(
+          t ?? this.tokens[this.tokens.length - 1],
+          `expected "${w}" but found "${t?.text ?? "end of statement"}"`,
+        );
       this.i++;
     }
   }
@@ -289,7 +310,8 @@ class Cursor {
     const t = this.next();
     let text = t.text;
     // "Ks"."Tbl" arrives as three tokens.
-    while (this.peek()?.text.startsWith(".") || (text.endsWith(".") && this.peek()?.text.startsWith('"'))) text += this.next().text;
+    while (this.peek()?.text.startsWith(".") || (text.endsWith(".") && this.peek()?.text.startsWith('"')))
+      text += this.next().text;
     const full = normaliseIdentifier(text);
     const dot = full.indexOf(".");
     if (dot < 0) throw this.reader.error(t, `"${t.text}" is not keyspace-qualified`);

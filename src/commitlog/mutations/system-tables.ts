@@ -13,22 +13,64 @@ import { createHash } from "node:crypto";
 
 export const SYSTEM_TABLES: Readonly<Record<string, readonly string[]>> = {
   system: [
-    "batches", "paxos", "paxos_repair_history", "_paxos_repair_state", "IndexInfo", "local", "peers_v2",
-    "peer_events_v2", "compaction_history", "sstable_activity_v2", "table_estimates", "available_ranges_v2",
-    "transferred_ranges_v2", "view_builds_in_progress", "built_views", "prepared_statements", "repairs",
-    "top_partitions", "peers", "peer_events", "transferred_ranges", "available_ranges", "size_estimates",
-    "sstable_activity", "batchlog", "hints", "range_xfers", "schema_keyspaces",
+    "batches",
+    "paxos",
+    "paxos_repair_history",
+    "_paxos_repair_state",
+    "IndexInfo",
+    "local",
+    "peers_v2",
+    "peer_events_v2",
+    "compaction_history",
+    "sstable_activity_v2",
+    "table_estimates",
+    "available_ranges_v2",
+    "transferred_ranges_v2",
+    "view_builds_in_progress",
+    "built_views",
+    "prepared_statements",
+    "repairs",
+    "top_partitions",
+    "peers",
+    "peer_events",
+    "transferred_ranges",
+    "available_ranges",
+    "size_estimates",
+    "sstable_activity",
+    "batchlog",
+    "hints",
+    "range_xfers",
+    "schema_keyspaces",
   ],
   system_schema: [
-    "keyspaces", "tables", "columns", "column_masks", "dropped_columns", "triggers", "views", "types",
-    "functions", "aggregates", "indexes",
+    "keyspaces",
+    "tables",
+    "columns",
+    "column_masks",
+    "dropped_columns",
+    "triggers",
+    "views",
+    "types",
+    "functions",
+    "aggregates",
+    "indexes",
   ],
   system_auth: [
-    "roles", "role_members", "role_permissions", "resource_role_permissons_index", "network_permissions",
-    "cidr_permissions", "cidr_groups", "identity_to_role",
+    "roles",
+    "role_members",
+    "role_permissions",
+    "resource_role_permissons_index",
+    "network_permissions",
+    "cidr_permissions",
+    "cidr_groups",
+    "identity_to_role",
   ],
   system_distributed: [
-    "repair_history", "parent_repair_history", "view_build_status", "partition_denylist", "auto_repair_history",
+    "repair_history",
+    "parent_repair_history",
+    "view_build_status",
+    "partition_denylist",
+    "auto_repair_history",
     "auto_repair_priority",
   ],
   system_traces: ["sessions", "events"],
@@ -52,7 +94,11 @@ let ids: ReadonlyMap<string, string> | undefined;
 
 /** Every known system table id, to `keyspace.table`. */
 export function systemTableIds(): ReadonlyMap<string, string> {
-  ids ??= new Map(Object.entries(SYSTEM_TABLES).flatMap(([ks, tables]) => tables.map((t) => [systemTableId(ks, t), `${ks}.${t}`] as const)));
+  ids ??= new Map(
+    Object.entries(SYSTEM_TABLES).flatMap(([ks, tables]) =>
+      tables.map((t) => [systemTableId(ks, t), `${ks}.${t}`] as const),
+    ),
+  );
   return ids;
 }
 

@@ -37,8 +37,19 @@ const FIXED: Readonly<Record<string, number>> = {
 };
 
 const VARIABLE = new Set([
-  "smallint", "tinyint", "date", "time", "counter", "duration", "decimal", "varint", "inet",
-  "text", "varchar", "ascii", "blob",
+  "smallint",
+  "tinyint",
+  "date",
+  "time",
+  "counter",
+  "duration",
+  "decimal",
+  "varint",
+  "inet",
+  "text",
+  "varchar",
+  "ascii",
+  "blob",
 ]);
 
 const COLLECTIONS = new Set(["list", "set", "map"]);
@@ -46,7 +57,10 @@ const COLLECTIONS = new Set(["list", "set", "map"]);
 /** A type text that is not a CQL type this reader knows; `at` is the character offset in the text. */
 export class CqlTypeSyntaxError extends Error {
   override name = "CqlTypeSyntaxError";
-  constructor(message: string, readonly at: number) {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
     super(message);
   }
 }
@@ -107,7 +121,8 @@ class TypeParser {
   parse(): TypeNode {
     const node = this.type();
     this.space();
-    if (this.at !== this.text.length) throw new CqlTypeSyntaxError(`unexpected "${this.text.slice(this.at)}" after the type`, this.at);
+    if (this.at !== this.text.length)
+      throw new CqlTypeSyntaxError(`unexpected "${this.text.slice(this.at)}" after the type`, this.at);
     return node;
   }
 
@@ -138,7 +153,10 @@ class TypeParser {
   /** An identifier (lowercased), a "quoted" identifier (kept), a ks.name pair, or a 'custom' class. */
   private name(): string {
     const rest = this.text.slice(this.at);
-    const m = /^(?:"(?:[^"]|"")+"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*))?/.exec(rest);
+    const m =
+      /^(?:"(?:[^"]|"")+"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*))?/.exec(
+        rest,
+      );
     if (!m) throw new CqlTypeSyntaxError(`expected a type name at "${rest.slice(0, 20)}"`, this.at);
     this.at += m[0].length;
     return normaliseIdentifier(m[0]);

@@ -14,7 +14,15 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { AzureLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  Capabilities,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+} from "../types.js";
 import { networkCode } from "../network.js";
 
 /**
@@ -41,7 +49,12 @@ const BLOCK_BUFFERS = 2;
 export class AzureBackend implements Backend {
   readonly scheme = "az" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true, retention: false };
+  readonly capabilities: Capabilities = {
+    conditionalCreate: true,
+    maxConnections: 16,
+    lateMetadata: true,
+    retention: false,
+  };
   private container: Promise<ContainerClient> | undefined;
 
   constructor(private readonly location: AzureLocation) {
@@ -53,7 +66,10 @@ export class AzureBackend implements Backend {
     this.container ??= (async () => {
       const sdk = await import("@azure/storage-blob");
       const loc = this.location;
-      const pipelineOptions = { retryOptions: { maxTries: 1 }, userAgentOptions: { userAgentPrefix: "cassandra-pitr" } };
+      const pipelineOptions = {
+        retryOptions: { maxTries: 1 },
+        userAgentOptions: { userAgentPrefix: "cassandra-pitr" },
+      };
       let service;
       if (loc.connectionString !== undefined) {
         service = sdk.BlobServiceClient.fromConnectionString(loc.connectionString, pipelineOptions);
@@ -84,17 +100,27 @@ export class AzureBackend implements Backend {
     const what = `${op} '${key}'`;
     const detail = `${what}: ${code || "error"}${status ? ` (HTTP ${status})` : ""}`;
     if (code === "ContainerNotFound") {
-      return new ArchiveMissingError(this.displayLocation, `container '${this.location.container}' not found`, { cause: err });
+      return new ArchiveMissingError(
+        this.displayLocation,
+        `container '${this.location.container}' not found`,
+        { cause: err },
+      );
     }
-    if (code === "BlobNotFound" || status === 404) return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
+    if (code === "BlobNotFound" || status === 404)
+      return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
     if (code === "BlobAlreadyExists" || code === "ConditionNotMet" || status === 409 || status === 412) {
       return new PreconditionFailedError(this.displayLocation, key, { cause: err });
     }
-    if (status === 401 || status === 403 || /^Authentication|^Authorization|InvalidAuthenticationInfo/.test(code)) {
+    if (
+      status === 401 ||
+      status === 403 ||
+      /^Authentication|^Authorization|InvalidAuthenticationInfo/.test(code)
+    ) {
       return new AccessDeniedError(this.displayLocation, detail, { cause: err });
     }
     const net = networkCode(err);
-    if (net !== undefined) return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
+    if (net !== undefined)
+      return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
     if (status !== undefined && (status >= 500 || status === 429 || status === 408)) {
       return new TransientStorageError(this.displayLocation, detail, { cause: err });
     }
@@ -153,9 +179,13 @@ export class AzureBackend implements Backend {
     try {
       if (signal?.aborted) throw signal.reason;
       const blob = (await this.getContainer()).getBlockBlobClient(this.name(key));
-      const res = await blob.download(0, undefined, { ...(signal ? { abortSignal: signal } : {}), maxRetryRequests: 0 });
+      const res = await blob.download(0, undefined, {
+        ...(signal ? { abortSignal: signal } : {}),
+        maxRetryRequests: 0,
+      });
       const body = res.readableStreamBody as Readable | undefined;
-      if (body === undefined) throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
+      if (body === undefined)
+        throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
       return abortableBody(body, signal);
     } catch (err) {
       throw this.toStorageError(err, "get", key, signal);
@@ -169,7 +199,12 @@ export class AzureBackend implements Backend {
       if (signal?.aborted) throw signal.reason;
       const blob = (await this.getContainer()).getBlockBlobClient(this.name(key));
       const props = await blob.getProperties(signal ? { abortSignal: signal } : {});
-      return { key, size: props.contentLength ?? 0, modified: props.lastModified, metadata: { ...(props.metadata ?? {}) } };
+      return {
+        key,
+        size: props.contentLength ?? 0,
+        modified: props.lastModified,
+        metadata: { ...(props.metadata ?? {}) },
+      };
     } catch (err) {
       throw this.toStorageError(err, "head", key, signal);
     }
@@ -184,7 +219,11 @@ export class AzureBackend implements Backend {
       if (signal?.aborted) throw signal.reason;
       const container = await this.getContainer();
       pages = container
-        .listBlobsFlat({ prefix: base + prefix, includeMetadata: true, ...(signal ? { abortSignal: signal } : {}) })
+        .listBlobsFlat({
+          prefix: base + prefix,
+          includeMetadata: true,
+          ...(signal ? { abortSignal: signal } : {}),
+        })
         .byPage({ maxPageSize: 1000 });
     } catch (err) {
       throw this.toStorageError(err, "list", prefix, signal);

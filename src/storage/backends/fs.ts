@@ -1,6 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { addAbortSignal, Readable } from "node:stream";
@@ -16,7 +27,15 @@ import {
 } from "../errors.js";
 import { validateKey, validatePrefix } from "../key.js";
 import type { FileLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  Capabilities,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+} from "../types.js";
 
 /**
  * file:// backend, the embedded default. Layout: the object key is the path below the root. For
@@ -51,7 +70,10 @@ import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody
 const STALE_CLAIM_MS = 60_000;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-const HOST = hostname().replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "host";
+const HOST =
+  hostname()
+    .replace(/[^A-Za-z0-9]/g, "")
+    .slice(0, 32) || "host";
 const META_SUFFIX = ".meta";
 
 interface Sidecar {
@@ -87,7 +109,12 @@ function errnoOf(err: unknown): string | undefined {
 export class FsBackend implements Backend {
   readonly scheme = "file" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 8, lateMetadata: true, retention: false };
+  readonly capabilities: Capabilities = {
+    conditionalCreate: true,
+    maxConnections: 8,
+    lateMetadata: true,
+    retention: false,
+  };
   private readonly root: string;
 
   constructor(location: FileLocation) {
@@ -108,7 +135,12 @@ export class FsBackend implements Backend {
   }
 
   /** Maps a Node error. ENOENT becomes ArchiveMissingError when the root itself is gone. */
-  private async toStorageError(err: unknown, op: string, key: string, signal?: AbortSignal): Promise<unknown> {
+  private async toStorageError(
+    err: unknown,
+    op: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     if (signal?.aborted) return signal.reason;
     if (err instanceof PitrError) return err;
     if (err instanceof Error && err.name === "AbortError") return err;
@@ -116,7 +148,10 @@ export class FsBackend implements Backend {
     const what = `${op} '${key}'`;
     switch (code) {
       case "ENOENT":
-        if (!(await this.rootExists())) return new ArchiveMissingError(this.displayLocation, `directory '${this.root}' not found`, { cause: err });
+        if (!(await this.rootExists()))
+          return new ArchiveMissingError(this.displayLocation, `directory '${this.root}' not found`, {
+            cause: err,
+          });
         return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
       case "EACCES":
       case "EPERM":
@@ -141,7 +176,11 @@ export class FsBackend implements Backend {
       case "ESTALE":
         return new TransientStorageError(this.displayLocation, `${what}: ${code}`, { cause: err });
       default:
-        return new StorageError(this.displayLocation, `${what}: ${code ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+        return new StorageError(
+          this.displayLocation,
+          `${what}: ${code ?? (err instanceof Error ? err.message : String(err))}`,
+          { cause: err },
+        );
     }
   }
 
@@ -191,7 +230,11 @@ export class FsBackend implements Backend {
       await this.ensureDir(p.dir);
       await sweepTemps(p.dir, p.base);
       await writeDurably(tmpData, body, signal);
-      const sidecar: Sidecar = { v: 1, metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) }, owner: token };
+      const sidecar: Sidecar = {
+        v: 1,
+        metadata: { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) },
+        owner: token,
+      };
       await writeDurably(tmpMeta, Buffer.from(JSON.stringify(sidecar)), signal);
       if (signal?.aborted) throw signal.reason;
       if (options.ifAbsent) {
@@ -226,7 +269,11 @@ export class FsBackend implements Backend {
   }
 
   /** Links the sidecar into place exclusively; the first to do so owns the key. */
-  private async claim(key: string, p: { file: string; dir: string; base: string; meta: string }, tmpMeta: string): Promise<void> {
+  private async claim(
+    key: string,
+    p: { file: string; dir: string; base: string; meta: string },
+    tmpMeta: string,
+  ): Promise<void> {
     for (let tries = 0; tries < 3; tries++) {
       try {
         await link(tmpMeta, p.meta);
@@ -313,11 +360,18 @@ export class FsBackend implements Backend {
   }
 
   /** Depth-first walk in lexicographic key order: a directory sorts as its name plus "/". */
-  private async *walk(dirKey: string, prefix: string, startAfter: string | undefined, signal: AbortSignal | undefined): AsyncGenerator<ObjectInfo> {
+  private async *walk(
+    dirKey: string,
+    prefix: string,
+    startAfter: string | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ObjectInfo> {
     let entries;
     try {
       if (signal?.aborted) throw signal.reason;
-      entries = await readdir(path.join(this.root, ...dirKey.split("/").filter(Boolean)), { withFileTypes: true });
+      entries = await readdir(path.join(this.root, ...dirKey.split("/").filter(Boolean)), {
+        withFileTypes: true,
+      });
     } catch (err) {
       const code = errnoOf(err);
       if (code === "ENOENT" || code === "ENOTDIR") return;
@@ -325,7 +379,11 @@ export class FsBackend implements Backend {
     }
     const items = entries
       .filter((e) => !e.name.startsWith(".") && (e.isFile() || e.isDirectory()))
-      .map((e) => ({ name: e.name, dir: e.isDirectory(), sortKey: `${dirKey}${e.name}${e.isDirectory() ? "/" : ""}` }))
+      .map((e) => ({
+        name: e.name,
+        dir: e.isDirectory(),
+        sortKey: `${dirKey}${e.name}${e.isDirectory() ? "/" : ""}`,
+      }))
       .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
     for (const item of items) {
       const full = item.sortKey;
@@ -419,7 +477,8 @@ async function sweepTemps(dir: string, base: string): Promise<void> {
   for (const name of names) {
     const token = name.slice(lead.length).replace(/(\.meta)?\.tmp$/, "");
     const st = await lstat(path.join(dir, name)).catch(() => undefined);
-    if (st && !ownerMayRun(token, Date.now() - st.mtimeMs)) await unlink(path.join(dir, name)).catch(() => {});
+    if (st && !ownerMayRun(token, Date.now() - st.mtimeMs))
+      await unlink(path.join(dir, name)).catch(() => {});
   }
 }
 

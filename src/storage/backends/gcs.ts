@@ -14,7 +14,15 @@ import {
 } from "../errors.js";
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { GcsLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  Capabilities,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+} from "../types.js";
 import { networkCode } from "../network.js";
 
 /**
@@ -59,7 +67,12 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 export class GcsBackend implements Backend {
   readonly scheme = "gs" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: false, retention: false };
+  readonly capabilities: Capabilities = {
+    conditionalCreate: true,
+    maxConnections: 16,
+    lateMetadata: false,
+    retention: false,
+  };
   private client: Promise<{ storage: Storage; bucket: Bucket }> | undefined;
 
   constructor(private readonly location: GcsLocation) {
@@ -94,7 +107,13 @@ export class GcsBackend implements Backend {
   }
 
   /** The one place library errors are interpreted. `missingMeans` says what a 404 is for this call. */
-  private toStorageError(err: unknown, op: string, key: string, signal: AbortSignal | undefined, missingMeans: "object" | "bucket"): unknown {
+  private toStorageError(
+    err: unknown,
+    op: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    missingMeans: "object" | "bucket",
+  ): unknown {
     if (signal?.aborted) return signal.reason;
     if (err instanceof PitrError) return err;
     if (err instanceof Error && err.name === "AbortError") return err;
@@ -103,21 +122,29 @@ export class GcsBackend implements Backend {
     const message = err instanceof Error ? err.message.split("\n")[0]!.slice(0, 200) : String(err);
     if (status === 404) {
       if (missingMeans === "bucket" || /bucket/i.test(message)) {
-        return new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, { cause: err });
+        return new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, {
+          cause: err,
+        });
       }
       return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
     }
     if (status === 412) return new PreconditionFailedError(this.displayLocation, key, { cause: err });
-    if (status === 401 || status === 403) return new AccessDeniedError(this.displayLocation, `${what}: HTTP ${status}`, { cause: err });
+    if (status === 401 || status === 403)
+      return new AccessDeniedError(this.displayLocation, `${what}: HTTP ${status}`, { cause: err });
     const net = networkCode(err);
-    if (net !== undefined) return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
+    if (net !== undefined)
+      return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
     if (status !== undefined && (status >= 500 || status === 429 || status === 408)) {
       return new TransientStorageError(this.displayLocation, `${what}: HTTP ${status}`, { cause: err });
     }
     if (/Could not load the default credentials|invalid_grant|unauthorized/i.test(message)) {
-      return new AccessDeniedError(this.displayLocation, `${what}: no usable Google credentials`, { cause: err });
+      return new AccessDeniedError(this.displayLocation, `${what}: no usable Google credentials`, {
+        cause: err,
+      });
     }
-    return new StorageError(this.displayLocation, `${what}: ${status ? `HTTP ${status}` : message}`, { cause: err });
+    return new StorageError(this.displayLocation, `${what}: ${status ? `HTTP ${status}` : message}`, {
+      cause: err,
+    });
   }
 
   /** After a 404 on an object call, tells a missing bucket from a missing object (error path only). */
@@ -144,7 +171,10 @@ export class GcsBackend implements Backend {
         metadata: { metadata: { ...(options.metadata ?? {}) } },
         ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
       };
-      const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : ownedStream(body);
+      const source =
+        body instanceof Uint8Array
+          ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)])
+          : ownedStream(body);
       await pipeline(source, file.createWriteStream(writeOptions), signal ? { signal } : {});
     } catch (err) {
       // Uploads to a missing bucket answer 404.
@@ -236,7 +266,13 @@ export class GcsBackend implements Backend {
       }
       const page = files
         .map((f) => ({ key: f.name.slice(base.length), file: f }))
-        .filter(({ key, file }) => file.name.startsWith(base) && key !== "" && !key.endsWith("/") && (startAfter === undefined || key > startAfter))
+        .filter(
+          ({ key, file }) =>
+            file.name.startsWith(base) &&
+            key !== "" &&
+            !key.endsWith("/") &&
+            (startAfter === undefined || key > startAfter),
+        )
         .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       for (const { key, file } of page) {
         const meta = file.metadata;
@@ -273,7 +309,8 @@ export class GcsBackend implements Backend {
 function stringValues(input: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (input && typeof input === "object") {
-    for (const [k, v] of Object.entries(input as Record<string, unknown>)) if (typeof v === "string") out[k] = v;
+    for (const [k, v] of Object.entries(input as Record<string, unknown>))
+      if (typeof v === "string") out[k] = v;
   }
   return out;
 }

@@ -3,7 +3,15 @@ import { abortableBody } from "../abortable.js";
 import { ObjectNotFoundError, PreconditionFailedError } from "../errors.js";
 import { validateKey, validatePrefix } from "../key.js";
 import type { MemoryLocation } from "../location.js";
-import type { Backend, Capabilities, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  Capabilities,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+} from "../types.js";
 
 /**
  * In-process backend for unit tests. Stores with the same name (mem://name) share their objects
@@ -47,7 +55,12 @@ async function readAll(body: PutBody, signal: AbortSignal | undefined): Promise<
 export class MemoryBackend implements Backend {
   readonly scheme = "mem" as const;
   readonly displayLocation: string;
-  readonly capabilities: Capabilities = { conditionalCreate: true, maxConnections: 16, lateMetadata: true, retention: false };
+  readonly capabilities: Capabilities = {
+    conditionalCreate: true,
+    maxConnections: 16,
+    lateMetadata: true,
+    retention: false,
+  };
   private readonly store: Store;
 
   constructor(location: MemoryLocation) {
@@ -75,7 +88,8 @@ export class MemoryBackend implements Backend {
     const bytes = await readAll(body, options.signal);
     checkSignal(options);
     // The existence check and the store happen in one synchronous step: atomic within the process.
-    if (options.ifAbsent && this.objects.has(key)) throw new PreconditionFailedError(this.displayLocation, key);
+    if (options.ifAbsent && this.objects.has(key))
+      throw new PreconditionFailedError(this.displayLocation, key);
     if (!this.objects.has(key)) this.store.sorted = undefined;
     const metadata = { ...(options.metadata ?? {}), ...(options.lateMetadata?.() ?? {}) };
     this.objects.set(key, { bytes, metadata, modified: new Date() });
@@ -92,7 +106,9 @@ export class MemoryBackend implements Backend {
     checkSignal(options);
     const entry = this.entry(key);
     const bytes = Buffer.from(entry.bytes);
-    const chunks = Array.from({ length: Math.ceil(bytes.length / CHUNK) }, (_, i) => bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
+    const chunks = Array.from({ length: Math.ceil(bytes.length / CHUNK) }, (_, i) =>
+      bytes.subarray(i * CHUNK, (i + 1) * CHUNK),
+    );
     const stream = Readable.from(chunks, { objectMode: false });
     return abortableBody(stream, options.signal);
   }
@@ -107,7 +123,8 @@ export class MemoryBackend implements Backend {
     validatePrefix(prefix);
     checkSignal(options);
     const keys = this.sortedKeys();
-    const from = options.startAfter !== undefined && options.startAfter >= prefix ? options.startAfter : undefined;
+    const from =
+      options.startAfter !== undefined && options.startAfter >= prefix ? options.startAfter : undefined;
     // First index whose key is > startAfter (or >= prefix): binary search.
     let lo = 0;
     let hi = keys.length;

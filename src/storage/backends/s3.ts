@@ -15,7 +15,16 @@ import {
 import { joinKey, validateKey, validatePrefix } from "../key.js";
 import type { S3Location } from "../location.js";
 import type { BucketLockState } from "../object-lock.js";
-import type { Backend, Capabilities, LentChunks, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  Capabilities,
+  LentChunks,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+} from "../types.js";
 import { networkCode } from "../network.js";
 
 /**
@@ -91,7 +100,12 @@ export class S3Backend implements Backend {
   }
 
   get capabilities(): Capabilities {
-    return { conditionalCreate: this.conditionalSupported, maxConnections: 16, lateMetadata: false, retention: true };
+    return {
+      conditionalCreate: this.conditionalSupported,
+      maxConnections: 16,
+      lateMetadata: false,
+      retention: true,
+    };
   }
 
   /** Builds the client once; a construction failure is cached and reported the same way each time. */
@@ -110,7 +124,9 @@ export class S3Backend implements Backend {
               credentials: {
                 accessKeyId: loc.credentials.accessKeyId,
                 secretAccessKey: loc.credentials.secretAccessKey,
-                ...(loc.credentials.sessionToken === undefined ? {} : { sessionToken: loc.credentials.sessionToken }),
+                ...(loc.credentials.sessionToken === undefined
+                  ? {}
+                  : { sessionToken: loc.credentials.sessionToken }),
               },
             }),
         maxAttempts: 1,
@@ -124,7 +140,11 @@ export class S3Backend implements Backend {
   }
 
   /** The lock headers of a put, or none (no policy, or the put asked for none). */
-  private lockParams(options: PutOptions): { ObjectLockMode?: "GOVERNANCE" | "COMPLIANCE"; ObjectLockRetainUntilDate?: Date; ChecksumAlgorithm?: "CRC32" } {
+  private lockParams(options: PutOptions): {
+    ObjectLockMode?: "GOVERNANCE" | "COMPLIANCE";
+    ObjectLockRetainUntilDate?: Date;
+    ChecksumAlgorithm?: "CRC32";
+  } {
     const lock = this.location.objectLock;
     if (lock === undefined || options.retain === false) return {};
     return {
@@ -149,7 +169,9 @@ export class S3Backend implements Backend {
     const detail = `${what}: ${name || "error"}${status ? ` (HTTP ${status})` : ""}`;
     if (name === "AbortError") return err;
     if (name === "NoSuchBucket") {
-      return new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, { cause: err });
+      return new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, {
+        cause: err,
+      });
     }
     if (name === "NoSuchKey" || name === "NotFound" || (status === 404 && name !== "NoSuchUpload")) {
       return new ObjectNotFoundError(this.displayLocation, key, { cause: err });
@@ -163,23 +185,39 @@ export class S3Backend implements Backend {
     }
     if (/WORM protected|ObjectLocked/i.test(`${name} ${err instanceof Error ? err.message : ""}`)) {
       // MinIO answers 400 InvalidRequest, AWS 403 AccessDenied: either way the lock holds.
-      return new AccessDeniedError(this.displayLocation, `${what}: the object is under object-lock retention`, {
-        cause: err,
-        hint: "locked objects can be removed only after their retain-until date (docs/least-privilege.md)",
-      });
+      return new AccessDeniedError(
+        this.displayLocation,
+        `${what}: the object is under object-lock retention`,
+        {
+          cause: err,
+          hint: "locked objects can be removed only after their retain-until date (docs/least-privilege.md)",
+        },
+      );
     }
-    if (name === "InvalidRequest" && /ObjectLockConfiguration|object lock/i.test(err instanceof Error ? err.message : "")) {
-      return new StorageError(this.displayLocation, `${what}: the bucket '${this.location.bucket}' does not have object lock enabled`, {
-        cause: err,
-        hint: "create the bucket with object lock enabled, or set objectLock: none (cassandra-pitr check tells)",
-      });
+    if (
+      name === "InvalidRequest" &&
+      /ObjectLockConfiguration|object lock/i.test(err instanceof Error ? err.message : "")
+    ) {
+      return new StorageError(
+        this.displayLocation,
+        `${what}: the bucket '${this.location.bucket}' does not have object lock enabled`,
+        {
+          cause: err,
+          hint: "create the bucket with object lock enabled, or set objectLock: none (cassandra-pitr check tells)",
+        },
+      );
     }
     if (DENIED_NAMES.has(name) || status === 403 || status === 401) {
       return new AccessDeniedError(this.displayLocation, detail, { cause: err });
     }
     const net = networkCode(err);
-    if (net !== undefined) return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
-    if (TRANSIENT_NAMES.has(name) || e.$retryable !== undefined || (status !== undefined && (status >= 500 || status === 429))) {
+    if (net !== undefined)
+      return new TransientStorageError(this.displayLocation, `${what}: ${net}`, { cause: err });
+    if (
+      TRANSIENT_NAMES.has(name) ||
+      e.$retryable !== undefined ||
+      (status !== undefined && (status >= 500 || status === 429))
+    ) {
       return new TransientStorageError(this.displayLocation, detail, { cause: err });
     }
     if (status === undefined && e.$metadata === undefined && !(err instanceof Error && "$fault" in err)) {
@@ -209,19 +247,33 @@ export class S3Backend implements Backend {
       const sendOptions = signal ? { abortSignal: signal } : {};
       const length = body instanceof Uint8Array ? body.byteLength : options.contentLength;
       try {
-        if (body instanceof Uint8Array || (length !== undefined && length <= SINGLE_PUT_LIMIT && !("lent" in body))) {
+        if (
+          body instanceof Uint8Array ||
+          (length !== undefined && length <= SINGLE_PUT_LIMIT && !("lent" in body))
+        ) {
           // Bytes, or a stream of known length: one PutObject, streamed as it comes.
-          await client.send(new sdk.PutObjectCommand({ ...params, Body: body, ContentLength: length }), sendOptions);
+          await client.send(
+            new sdk.PutObjectCommand({ ...params, Body: body, ContentLength: length }),
+            sendOptions,
+          );
         } else {
           await this.putMultipart(sdk, client, params, body, sendOptions);
         }
       } catch (err) {
         const name = (err as { name?: string }).name;
         const status = (err as Partial<S3ServiceException>).$metadata?.httpStatusCode;
-        if (conditional && (name === "NotImplemented" || status === 501) && this.location.objectLock !== undefined) {
-          throw new StorageError(this.displayLocation, `put '${key}': the server does not support conditional writes (If-None-Match)`, {
-            hint: "objectLock needs them: on a versioned bucket a second put would add a version with other bytes",
-          });
+        if (
+          conditional &&
+          (name === "NotImplemented" || status === 501) &&
+          this.location.objectLock !== undefined
+        ) {
+          throw new StorageError(
+            this.displayLocation,
+            `put '${key}': the server does not support conditional writes (If-None-Match)`,
+            {
+              hint: "objectLock needs them: on a versioned bucket a second put would add a version with other bytes",
+            },
+          );
         }
         if (conditional && (name === "NotImplemented" || status === 501) && body instanceof Uint8Array) {
           // The server does not implement conditional writes: head-then-put from now on.
@@ -244,7 +296,13 @@ export class S3Backend implements Backend {
   private async putMultipart(
     sdk: Sdk,
     client: S3Client,
-    params: { Bucket: string; Key: string; Metadata: Record<string, string>; IfNoneMatch?: string; ChecksumAlgorithm?: "CRC32" },
+    params: {
+      Bucket: string;
+      Key: string;
+      Metadata: Record<string, string>;
+      IfNoneMatch?: string;
+      ChecksumAlgorithm?: "CRC32";
+    },
     body: Readable | LentChunks,
     sendOptions: { abortSignal?: AbortSignal },
   ): Promise<void> {
@@ -255,20 +313,41 @@ export class S3Backend implements Backend {
         body,
         {
           single: async (bytes) => {
-            await client.send(new sdk.PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length }), sendOptions);
+            await client.send(
+              new sdk.PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length }),
+              sendOptions,
+            );
           },
           begin: async () => {
-            uploadId = (await client.send(new sdk.CreateMultipartUploadCommand(create), sendOptions)).UploadId;
-            if (uploadId === undefined) throw new StorageError(this.displayLocation, `put '${params.Key}': CreateMultipartUpload returned no UploadId`);
+            uploadId = (await client.send(new sdk.CreateMultipartUploadCommand(create), sendOptions))
+              .UploadId;
+            if (uploadId === undefined)
+              throw new StorageError(
+                this.displayLocation,
+                `put '${params.Key}': CreateMultipartUpload returned no UploadId`,
+              );
           },
           part: async (bytes, partNumber) => {
-            const checksum = params.ChecksumAlgorithm === undefined ? {} : { ChecksumAlgorithm: params.ChecksumAlgorithm };
+            const checksum =
+              params.ChecksumAlgorithm === undefined ? {} : { ChecksumAlgorithm: params.ChecksumAlgorithm };
             const out = await client.send(
-              new sdk.UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length, ...checksum }),
+              new sdk.UploadPartCommand({
+                Bucket: params.Bucket,
+                Key: params.Key,
+                UploadId: uploadId,
+                PartNumber: partNumber,
+                Body: bytes,
+                ContentLength: bytes.length,
+                ...checksum,
+              }),
               sendOptions,
             );
             // A locked upload carries a checksum per part, which the completion must repeat.
-            return { PartNumber: partNumber, ETag: out.ETag, ...(out.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: out.ChecksumCRC32 }) };
+            return {
+              PartNumber: partNumber,
+              ETag: out.ETag,
+              ...(out.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: out.ChecksumCRC32 }),
+            };
           },
         },
         { partSize: PART_SIZE, buffers: PART_BUFFERS, signal: sendOptions.abortSignal },
@@ -287,8 +366,14 @@ export class S3Backend implements Backend {
     } catch (err) {
       if (uploadId !== undefined) {
         // Bounded on its own: the caller's signal may be what failed the upload.
-        const abort = new sdk.AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId });
-        await client.send(abort, { abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS) }).catch(() => undefined);
+        const abort = new sdk.AbortMultipartUploadCommand({
+          Bucket: params.Bucket,
+          Key: params.Key,
+          UploadId: uploadId,
+        });
+        await client
+          .send(abort, { abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS) })
+          .catch(() => undefined);
       }
       throw err;
     }
@@ -315,7 +400,8 @@ export class S3Backend implements Backend {
         signal ? { abortSignal: signal } : {},
       );
       const body = out.Body as Readable | undefined;
-      if (body === undefined) throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
+      if (body === undefined)
+        throw new StorageError(this.displayLocation, `get '${key}': empty response body`);
       return abortableBody(body, signal);
     } catch (err) {
       throw this.toStorageError(err, "get", key, signal);
@@ -336,16 +422,24 @@ export class S3Backend implements Backend {
         );
       } catch (err) {
         // HEAD has no error body: a 404 may mean a missing bucket. Ask once, only on this path.
-        if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404) await this.assertBucket(signal);
+        if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404)
+          await this.assertBucket(signal);
         throw err;
       }
-      const mode = out.ObjectLockMode === "COMPLIANCE" ? "compliance" : out.ObjectLockMode === "GOVERNANCE" ? "governance" : undefined;
+      const mode =
+        out.ObjectLockMode === "COMPLIANCE"
+          ? "compliance"
+          : out.ObjectLockMode === "GOVERNANCE"
+            ? "governance"
+            : undefined;
       return {
         key,
         size: out.ContentLength ?? 0,
         modified: out.LastModified,
         metadata: { ...(out.Metadata ?? {}) },
-        ...(mode !== undefined && out.ObjectLockRetainUntilDate !== undefined ? { retention: { mode, until: out.ObjectLockRetainUntilDate } } : {}),
+        ...(mode !== undefined && out.ObjectLockRetainUntilDate !== undefined
+          ? { retention: { mode, until: out.ObjectLockRetainUntilDate } }
+          : {}),
         ...(out.VersionId !== undefined && out.VersionId !== "null" ? { versionId: out.VersionId } : {}),
       };
     } catch (err) {
@@ -356,10 +450,15 @@ export class S3Backend implements Backend {
   private async assertBucket(signal: AbortSignal | undefined): Promise<void> {
     const { sdk, client } = await this.getClients();
     try {
-      await client.send(new sdk.HeadBucketCommand({ Bucket: this.location.bucket }), signal ? { abortSignal: signal } : {});
+      await client.send(
+        new sdk.HeadBucketCommand({ Bucket: this.location.bucket }),
+        signal ? { abortSignal: signal } : {},
+      );
     } catch (err) {
       if ((err as Partial<S3ServiceException>).$metadata?.httpStatusCode === 404) {
-        throw new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, { cause: err });
+        throw new ArchiveMissingError(this.displayLocation, `bucket '${this.location.bucket}' not found`, {
+          cause: err,
+        });
       }
       // Anything else: report the original HEAD failure.
     }
@@ -380,7 +479,11 @@ export class S3Backend implements Backend {
             Bucket: this.location.bucket,
             Prefix: base + prefix,
             MaxKeys: 1000,
-            ...(token !== undefined ? { ContinuationToken: token } : startAfter !== undefined ? { StartAfter: base + startAfter } : {}),
+            ...(token !== undefined
+              ? { ContinuationToken: token }
+              : startAfter !== undefined
+                ? { StartAfter: base + startAfter }
+                : {}),
           }),
           signal ? { abortSignal: signal } : {},
         );
@@ -420,9 +523,17 @@ export class S3Backend implements Backend {
     const { signal } = options;
     try {
       const { sdk, client } = await this.getClients();
-      const out = await client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }), signal ? { abortSignal: signal } : {});
+      const out = await client.send(
+        new sdk.GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }),
+        signal ? { abortSignal: signal } : {},
+      );
       const rule = out.ObjectLockConfiguration?.Rule?.DefaultRetention;
-      const span = rule?.Days !== undefined ? `${rule.Days} days` : rule?.Years !== undefined ? `${rule.Years} years` : undefined;
+      const span =
+        rule?.Days !== undefined
+          ? `${rule.Days} days`
+          : rule?.Years !== undefined
+            ? `${rule.Years} years`
+            : undefined;
       return {
         enabled: out.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
         defaultRetention: rule?.Mode !== undefined && span !== undefined ? `${rule.Mode} ${span}` : undefined,

@@ -37,7 +37,9 @@ export class DryRunBackend implements Backend {
       op: "put",
       key,
       ...(options.ifAbsent === undefined ? {} : { ifAbsent: options.ifAbsent }),
-      ...(options.metadata === undefined && options.lateMetadata === undefined ? {} : { metadata: { ...options.metadata, ...options.lateMetadata?.() } }),
+      ...(options.metadata === undefined && options.lateMetadata === undefined
+        ? {}
+        : { metadata: { ...options.metadata, ...options.lateMetadata?.() } }),
     });
   }
 

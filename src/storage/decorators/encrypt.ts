@@ -87,7 +87,14 @@ function aad(header: Buffer, index: number, lengthField: Buffer): Buffer {
   return Buffer.concat([header, i, lengthField]);
 }
 
-function sealChunk(k: EncryptionKey, header: Buffer, prefix: Buffer, index: number, plain: Buffer, last: boolean): Buffer {
+function sealChunk(
+  k: EncryptionKey,
+  header: Buffer,
+  prefix: Buffer,
+  index: number,
+  plain: Buffer,
+  last: boolean,
+): Buffer {
   const lengthField = Buffer.alloc(4);
   lengthField.writeUInt32BE((plain.length | (last ? LAST : 0)) >>> 0, 0);
   const cipher = createCipheriv("aes-256-gcm", k.key, nonce(prefix, index));
@@ -155,7 +162,10 @@ export interface DecryptContext {
 }
 
 /** The plaintext of a stored object: authenticated chunk by chunk, or passed through if not encrypted. */
-export async function* decryptStream(source: AsyncIterable<Buffer | Uint8Array>, ctx: DecryptContext): AsyncGenerator<Buffer> {
+export async function* decryptStream(
+  source: AsyncIterable<Buffer | Uint8Array>,
+  ctx: DecryptContext,
+): AsyncGenerator<Buffer> {
   const bytes = new Bytes(source[Symbol.asyncIterator]());
   const magic = await bytes.take(MAGIC.length);
   if (!magic || !magic.equals(MAGIC)) {
@@ -176,7 +186,8 @@ export async function* decryptStream(source: AsyncIterable<Buffer | Uint8Array>,
     if (!lengthField) throw new DecryptionError(ctx.location, ctx.key, `truncated after ${index} chunk(s)`);
     const field = lengthField.readUInt32BE(0);
     const length = field & ~LAST & 0x7fff_ffff;
-    if (length > CHUNK) throw new DecryptionError(ctx.location, ctx.key, `chunk ${index} claims ${length} bytes`);
+    if (length > CHUNK)
+      throw new DecryptionError(ctx.location, ctx.key, `chunk ${index} claims ${length} bytes`);
     const sealed = await bytes.take(length + TAG);
     if (!sealed) throw new DecryptionError(ctx.location, ctx.key, `truncated inside chunk ${index}`);
     const decipher = createDecipheriv("aes-256-gcm", k.key, nonce(prefix, index));
@@ -186,11 +197,16 @@ export async function* decryptStream(source: AsyncIterable<Buffer | Uint8Array>,
     try {
       plain = Buffer.concat([decipher.update(sealed.subarray(0, length)), decipher.final()]);
     } catch {
-      throw new DecryptionError(ctx.location, ctx.key, `chunk ${index} fails authentication with key '${id}'`);
+      throw new DecryptionError(
+        ctx.location,
+        ctx.key,
+        `chunk ${index} fails authentication with key '${id}'`,
+      );
     }
     yield plain;
     if ((field & LAST) !== 0) {
-      if ((await bytes.take(1)) !== undefined) throw new DecryptionError(ctx.location, ctx.key, "bytes after its last chunk");
+      if ((await bytes.take(1)) !== undefined)
+        throw new DecryptionError(ctx.location, ctx.key, "bytes after its last chunk");
       return;
     }
   }
@@ -198,11 +214,17 @@ export async function* decryptStream(source: AsyncIterable<Buffer | Uint8Array>,
 
 function keyFor(id: string, ctx: DecryptContext): EncryptionKey {
   if (!ctx.keys) {
-    throw new EncryptionKeyError(`object '${ctx.key}' in '${ctx.location}' is encrypted (key '${id}') and no encryption key is configured`, "set encryption: aes-256-gcm with encryptionKeyFile or encryptionKeyEnv (docs/encryption.md)");
+    throw new EncryptionKeyError(
+      `object '${ctx.key}' in '${ctx.location}' is encrypted (key '${id}') and no encryption key is configured`,
+      "set encryption: aes-256-gcm with encryptionKeyFile or encryptionKeyEnv (docs/encryption.md)",
+    );
   }
   const k = [ctx.keys.current, ...ctx.keys.retired].find((c) => c.id === id);
   if (!k) {
-    throw new EncryptionKeyError(`object '${ctx.key}' in '${ctx.location}' needs encryption key '${id}', which is not configured`, "list the old key in encryptionRetiredKeyFiles (docs/encryption.md: rotation)");
+    throw new EncryptionKeyError(
+      `object '${ctx.key}' in '${ctx.location}' needs encryption key '${id}', which is not configured`,
+      "list the old key in encryptionRetiredKeyFiles (docs/encryption.md: rotation)",
+    );
   }
   return k;
 }
@@ -245,7 +267,10 @@ export class EncryptingBackend implements Backend {
 
   async get(key: string, options: OpOptions = {}): Promise<Readable> {
     const stored = await this.inner.get(key, options);
-    return Readable.from(decryptStream(stored, { location: this.inner.displayLocation, key, keys: this.keys }), { objectMode: false });
+    return Readable.from(
+      decryptStream(stored, { location: this.inner.displayLocation, key, keys: this.keys }),
+      { objectMode: false },
+    );
   }
 
   /** With the plaintext's size, as `get` returns it (the upload's verification compares sizes). */

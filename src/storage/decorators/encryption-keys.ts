@@ -22,9 +22,16 @@ export function keyId(key: Buffer): string {
 /** Decodes a key's text; says what is wrong without ever quoting it. */
 export function parseKey(text: string, source: string): EncryptionKey {
   const t = text.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, "hex") : /^[A-Za-z0-9+/]{43}=?$/.test(t) ? Buffer.from(t, "base64") : undefined;
+  const key = /^[0-9a-fA-F]{64}$/.test(t)
+    ? Buffer.from(t, "hex")
+    : /^[A-Za-z0-9+/]{43}=?$/.test(t)
+      ? Buffer.from(t, "base64")
+      : undefined;
   if (key?.length !== 32) {
-    throw new EncryptionKeyError(`${source} does not hold a 32-byte key`, "write 64 hex digits or 44 base64 characters, e.g. 'openssl rand -hex 32 > key'");
+    throw new EncryptionKeyError(
+      `${source} does not hold a 32-byte key`,
+      "write 64 hex digits or 44 base64 characters, e.g. 'openssl rand -hex 32 > key'",
+    );
   }
   return { id: keyId(key), key };
 }
@@ -35,13 +42,19 @@ async function keyFromFile(path: string, what: string): Promise<EncryptionKey> {
     text = await readFile(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new EncryptionKeyError(`cannot read the ${what} '${path}': ${code}`, "check the path and that the hook's user (cassandra) may read it");
+    throw new EncryptionKeyError(
+      `cannot read the ${what} '${path}': ${code}`,
+      "check the path and that the hook's user (cassandra) may read it",
+    );
   }
   return parseKey(text, `the ${what} '${path}'`);
 }
 
 /** The keys the settings name, or undefined when encryption is off (reads still detect encrypted objects). */
-export async function loadEncryptionKeys(s: EncryptionSettings, env: NodeJS.ProcessEnv): Promise<EncryptionKeys | undefined> {
+export async function loadEncryptionKeys(
+  s: EncryptionSettings,
+  env: NodeJS.ProcessEnv,
+): Promise<EncryptionKeys | undefined> {
   const retired = await Promise.all(
     (s.encryptionRetiredKeyFiles ?? "")
       .split(",")
@@ -59,11 +72,17 @@ export async function loadEncryptionKeys(s: EncryptionSettings, env: NodeJS.Proc
   else if (s.encryptionKeyEnv) {
     const text = env[s.encryptionKeyEnv];
     if (text === undefined || text === "") {
-      throw new EncryptionKeyError(`the environment variable ${s.encryptionKeyEnv} (encryptionKeyEnv) is not set`, "export the key in the environment of the hooks, the agent and the CLI");
+      throw new EncryptionKeyError(
+        `the environment variable ${s.encryptionKeyEnv} (encryptionKeyEnv) is not set`,
+        "export the key in the environment of the hooks, the agent and the CLI",
+      );
     }
     current = parseKey(text, `the environment variable ${s.encryptionKeyEnv}`);
   } else {
-    throw new EncryptionKeyError("encryption: aes-256-gcm needs a key: set encryptionKeyFile or encryptionKeyEnv", "the key never goes in the config file itself (docs/encryption.md)");
+    throw new EncryptionKeyError(
+      "encryption: aes-256-gcm needs a key: set encryptionKeyFile or encryptionKeyEnv",
+      "the key never goes in the config file itself (docs/encryption.md)",
+    );
   }
   return { current, retired };
 }

@@ -29,7 +29,11 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 5, baseDelayMs: 200
  * undefined when the policy allows no more tries. Full jitter: uniform in [0, min(max, base·2^(attempt-1))].
  * `random` returns a number in [0, 1); pure, so tests pass a fixed function.
  */
-export function nextDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number | undefined {
+export function nextDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number | undefined {
   if (!Number.isFinite(attempt) || attempt < 1 || attempt >= policy.attempts) return undefined;
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const r = Math.min(Math.max(random(), 0), 1);
@@ -44,7 +48,9 @@ export interface RetryOptions {
   /** Injected for tests; resolves after `ms` or rejects with the signal's reason. */
   readonly sleep?: ((ms: number, signal: AbortSignal | undefined) => Promise<void>) | undefined;
   /** Called before each retry; for logging. */
-  readonly onRetry?: ((info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void) | undefined;
+  readonly onRetry?:
+    | ((info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void)
+    | undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -97,14 +103,21 @@ export class RetryBackend implements Backend {
   }
 
   /** Runs `fn` until it succeeds, fails permanently, the policy is exhausted, or `signal` aborts. */
-  private async run<T>(op: string, key: string, signal: AbortSignal | undefined, fn: () => Promise<T>, retryable = true): Promise<T> {
+  private async run<T>(
+    op: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    fn: () => Promise<T>,
+    retryable = true,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw signal.reason;
       try {
         return await fn();
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        const delayMs = retryable && isRetryable(error) ? nextDelay(attempt, this.policy, this.random) : undefined;
+        const delayMs =
+          retryable && isRetryable(error) ? nextDelay(attempt, this.policy, this.random) : undefined;
         if (delayMs === undefined) throw error;
         this.options.onRetry?.({ op, key, attempt, delayMs, error });
         await this.sleep(delayMs, signal);
