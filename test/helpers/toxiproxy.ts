@@ -1,7 +1,7 @@
 /**
  * Toxiproxy (github.com/Shopify/toxiproxy, built by scripts/emulators.sh install into
  * .cache/bin/toxiproxy-server): a real TCP fault proxy the tests put between the hooks and a storage
- * server. Each test file starts its own server (port PITR_TEST_TOXIPROXY_PORT, else 45310) and stops
+ * server. Each test file starts its own server (port PITR_TEST_TOXIPROXY_PORT, else 19310, below the ephemeral port range that outgoing connections take their local ports from) and stops
  * it in teardown; proxies listen on the following ports.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -39,7 +39,7 @@ export interface Toxiproxy {
 }
 
 export function toxiproxyPort(): number {
-  return Number(process.env["PITR_TEST_TOXIPROXY_PORT"] ?? 45310);
+  return Number(process.env["PITR_TEST_TOXIPROXY_PORT"] ?? 19310);
 }
 
 async function call(api: string, method: string, path: string, body?: unknown): Promise<unknown> {
