@@ -177,13 +177,9 @@ async function storageAnswers(options: AgentOptions): Promise<boolean> {
  * Runs passes until the signal aborts (or once). Each pass: drain the spool, then sweep; partial
  * uploads run on their own, usually shorter, interval between passes.
  */
-export async function runAgent(
-  options: AgentOptions,
-  loop: { once: boolean; intervalMs: number; onPass?: (stats: AgentStats) => void },
-): Promise<AgentStats> {
-  const confirmed = new Set<string>();
-  const partialState = newPartialState();
-  const stats: AgentStats = {
+/** The figures before the first pass. */
+export function emptyAgentStats(): AgentStats {
+  return {
     spoolCount: 0,
     spoolBytes: 0,
     uploaded: 0,
@@ -193,6 +189,15 @@ export async function runAgent(
     partials: 0,
     newestPartialSyncedMs: undefined,
   };
+}
+
+export async function runAgent(
+  options: AgentOptions,
+  loop: { once: boolean; intervalMs: number; onPass?: (stats: AgentStats) => void },
+): Promise<AgentStats> {
+  const confirmed = new Set<string>();
+  const partialState = newPartialState();
+  const stats = emptyAgentStats();
   const clock = options.now ?? Date.now;
   let nextPassMs = 0;
   for (;;) {

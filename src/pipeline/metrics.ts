@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http";
 import { ConfigError } from "../errors/base.js";
-import type { AgentStats } from "./agent.js";
+import { emptyAgentStats, type AgentStats } from "./agent.js";
 import type { NodeIdentity } from "../format/layout.js";
 
 export interface RestorableFigures {
@@ -76,16 +76,7 @@ export async function startMetricsServer(listen: string, identity: NodeIdentity,
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m)
     throw new ConfigError(`metricsListen '${listen}' is not host:port`, { hint: "e.g. 127.0.0.1:9465" });
-  let stats: AgentStats = {
-    spoolCount: 0,
-    spoolBytes: 0,
-    uploaded: 0,
-    failures: 0,
-    swept: 0,
-    lastPassMs: 0,
-    partials: 0,
-    newestPartialSyncedMs: undefined,
-  };
+  let stats = emptyAgentStats();
   let cached: { at: number; figures: Promise<RestorableFigures> } | undefined;
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") {

@@ -47,6 +47,13 @@ async function keysUnder(backend: Backend, prefix: string): Promise<string[]> {
 }
 
 /** A node host: a commit log directory and a file:// archive, and the CLI's environment for them. */
+/** The agent's partial passes over `commitlog`, on a clock the test moves one agent interval at a time. */
+function agentPasses(backend: Backend, commitlog: string) {
+  let clock = T0;
+  const options = { backend, identity, commitlogDir: commitlog, source: "agent" as const, now: () => clock };
+  return { options, state: newPartialState(), tick: () => void (clock += 10_000) };
+}
+
 async function host(t: Test) {
   const root = await tempDir("partial-faults");
   t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -183,15 +190,7 @@ t.test("segments deleted or recycled between two reads", async (t) => {
   const h = await host(t);
   const seg = await v7();
   const backend = await openBackend(`mem://partial-faults-gone-${process.pid}`);
-  let clock = T0;
-  const options = {
-    backend,
-    identity,
-    commitlogDir: h.commitlog,
-    source: "agent" as const,
-    now: () => clock,
-  };
-  const state = newPartialState();
+  const { options, state, tick } = agentPasses(backend, h.commitlog);
 
   // Listed, then gone before it is opened: a dangling name is what the open then meets.
   await symlink(join(h.root, "deleted-meanwhile"), join(h.commitlog, seg.name));
@@ -205,7 +204,7 @@ t.test("segments deleted or recycled between two reads", async (t) => {
   await writeFile(join(h.commitlog, seg.name), cutAt(seg.full, seg.synced >> 1));
   t.equal((await uploadPartials(options, state)).uploads.length, 1, "first part uploaded");
   await rm(join(h.commitlog, seg.name));
-  clock += 10_000;
+  tick();
   t.same((await uploadPartials(options, state)).uploads, [], "deleted between two passes: nothing, no error");
   t.equal(state.segments.size, 0, "and forgotten");
 
@@ -311,15 +310,7 @@ t.test(
     const h = await host(t);
     const seg = await v7();
     const store = flaky(await openBackend(`mem://partial-faults-outage-${process.pid}`));
-    let clock = T0;
-    const options = {
-      backend: store.backend,
-      identity,
-      commitlogDir: h.commitlog,
-      source: "agent" as const,
-      now: () => clock,
-    };
-    const state = newPartialState();
+    const { options, state, tick } = agentPasses(store.backend, h.commitlog);
     const path = join(h.commitlog, seg.name);
     const cuts = [0.2, 0.4, 0.6, 0.8].map(
       (f) => classifySegment(seg.name, cutAt(seg.full, Math.floor(seg.synced * f))).lastValidOffset,
@@ -333,7 +324,7 @@ t.test(
     store.setDown(true);
     const before = await filesUnder(h.root);
     for (const cut of cuts.slice(1)) {
-      clock += 10_000;
+      tick();
       await writeFile(path, cutAt(seg.full, cut));
       await t.rejects(
         uploadPartials(options, state),
@@ -375,7 +366,7 @@ t.test(
     );
 
     store.setDown(false);
-    clock += 10_000;
+    tick();
     await writeFile(path, seg.full);
     const back = await uploadPartials(options, state);
     t.equal(back.uploads.length, 1, "storage back: one object with everything synced meanwhile");
@@ -400,27 +391,19 @@ t.test(
     const h = await host(t);
     const seg = await v7();
     const store = flaky(await openBackend(`mem://partial-faults-closed-${process.pid}`));
-    let clock = T0;
-    const options = {
-      backend: store.backend,
-      identity,
-      commitlogDir: h.commitlog,
-      source: "agent" as const,
-      now: () => clock,
-    };
-    const state = newPartialState();
+    const { options, state, tick } = agentPasses(store.backend, h.commitlog);
     const path = join(h.commitlog, seg.name);
     await writeFile(path, cutAt(seg.full, seg.synced >> 2));
     await uploadPartials(options, state);
     store.setDown(true);
-    clock += 10_000;
+    tick();
     await writeFile(path, seg.full);
     await t.rejects(uploadPartials(options, state), { code: "E_STORAGE_UNAVAILABLE" });
     store.setDown(false);
     // Meanwhile the hook spooled the closed segment and the agent drained it: archived whole.
     const id = parseSegmentHeader(seg.full, seg.name).id;
     await store.backend.put(segmentIdKey(identity, id, 7), new Uint8Array(0));
-    clock += 10_000;
+    tick();
     t.same(
       (await uploadPartials(options, state)).uploads,
       [],
@@ -438,19 +421,11 @@ t.test("verify checks partial objects as a restore would", async (t) => {
   const h = await host(t);
   const seg = await v7();
   const backend = await openBackend(`mem://partial-faults-verify-${process.pid}`);
-  let clock = T0;
-  const options = {
-    backend,
-    identity,
-    commitlogDir: h.commitlog,
-    source: "agent" as const,
-    now: () => clock,
-  };
-  const state = newPartialState();
+  const { options, state, tick } = agentPasses(backend, h.commitlog);
   const path = join(h.commitlog, seg.name);
   await writeFile(path, cutAt(seg.full, seg.synced >> 1));
   await uploadPartials(options, state);
-  clock += 10_000;
+  tick();
   await writeFile(path, seg.full);
   await uploadPartials(options, state);
   const folder = partialSegmentPrefix(identity, parseSegmentHeader(seg.full, seg.name).id, 7);
@@ -505,19 +480,11 @@ t.test("the restore hook fetches a partial segment through a stub, assembled and
   const seg = await v7();
   const backend = await openBackend(`file://${h.archive}`);
   t.teardown(() => backend.close());
-  let clock = T0;
-  const options = {
-    backend,
-    identity,
-    commitlogDir: h.commitlog,
-    source: "agent" as const,
-    now: () => clock,
-  };
-  const state = newPartialState();
+  const { options, state, tick } = agentPasses(backend, h.commitlog);
   const path = join(h.commitlog, seg.name);
   await writeFile(path, cutAt(seg.full, seg.synced >> 1));
   await uploadPartials(options, state);
-  clock += 10_000;
+  tick();
   await writeFile(path, seg.full);
   await uploadPartials(options, state);
   const folder = partialSegmentPrefix(identity, parseSegmentHeader(seg.full, seg.name).id, 7);
