@@ -63,10 +63,6 @@ const stampOf = (line: string) => BigInt(line.slice(line.lastIndexOf("|") + 1));
 // Two cluster starts, a restore that stops, restores and starts three nodes, a minute for hints, a
 // repair: above the suite's 20 minutes per file on a loaded 2-core machine.
 t.setTimeout(45 * 60_000);
-// Once every test of this file has ended, leave: a timer left behind after the nodes died (seen once:
-// the file's results were all in, yet the process waited for its 45-minute timeout) must not hold
-// the suite for the rest of that time. tap has written every result by then.
-t.teardown(() => void setTimeout(() => process.exit(), 10_000).unref());
 
 t.test(
   "restore --cluster on a real 3-node cluster: every node at T, nothing after T comes back (hints, batchlog)",
