@@ -12,7 +12,7 @@ import { ObjectNotFoundError } from "../storage/errors.js";
 import { listIncrementals, listSnapshots } from "../backup/read.js";
 import { buildCatalog, listedSegmentOf, type ListedSegment } from "../catalog/model.js";
 import { loadSnapshots } from "../catalog/backup-source.js";
-import { headIfExists } from "../storage/front.js";
+import { headIfExists, mapLimit } from "../storage/front.js";
 import type { Backend, ObjectInfo } from "../storage/types.js";
 import { planPrune, supersededPartials, type KeepPolicy, type PruneItem, type PrunePlan } from "./plan.js";
 
@@ -115,7 +115,11 @@ export async function applyPrune(
 ): Promise<PruneResult> {
   const infos = new Map<string, ObjectInfo | undefined>();
   if (backend.capabilities.retention) {
-    for (const item of plan.delete) infos.set(item.key, await headIfExists(backend, item.key, signal));
+    // One HEAD per object, as many at once as the backend takes: a prune can cover thousands of segments.
+    const heads = await mapLimit(plan.delete, backend.capabilities.maxConnections, (item) =>
+      headIfExists(backend, item.key, signal),
+    );
+    plan.delete.forEach((item, i) => infos.set(item.key, heads[i]));
   }
   const lockedUntil = (key: string) => {
     const until = infos.get(key)?.retention?.until;
