@@ -20,8 +20,8 @@ import type { Config } from "../config/schema.js";
 import { ConfigError, PitrError } from "../errors/base.js";
 import type { Backend } from "../storage/types.js";
 import type { CliContext, CommandOutcome } from "./main.js";
+import { gapJson, iso } from "./catalog-json.js";
 
-const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
 const span = (i: Interval) => `${iso(i.fromMs)} .. ${iso(i.toMs)}`;
 
 /** 2h 5m, 40m 3s, 12s: enough to read a lag at a glance. */
@@ -83,14 +83,7 @@ function toJson(view: ClusterView, archive: string, since: number, until: number
       in_ring: n.inRing ?? null,
       archive_stopped: n.stopped !== undefined,
       lag_ms: n.stopped?.lagMs ?? null,
-      gaps: n.gaps.map((g) => ({
-        from_id: g.fromId.toString(),
-        to_id: g.toId.toString(),
-        count: g.count,
-        after_close: iso(g.afterCloseMs),
-        kind: g.kind,
-        cause: g.cause,
-      })),
+      gaps: n.gaps.map(gapJson),
     })),
     ring_without_archive: view.ringWithoutArchive.map((r) => ({
       node: r.hostId,

@@ -14,8 +14,7 @@ import { segmentsOnDisk } from "../../pipeline/partial.js";
 import { listBranches, type Branch } from "../../restore/branches.js";
 import { identityOf, openArchive, windowArgs } from "../context.js";
 import type { CliContext, CommandOutcome } from "../main.js";
-
-const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
+import { gapJson, iso } from "../catalog-json.js";
 
 /** Segments on this node's disk that the archive does not hold (bytes and time range at risk). */
 async function exposureOnDisk(c: Catalog, commitlogDir: string) {
@@ -89,14 +88,7 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
         tables: s.tables.length,
       })),
       incrementals: c.incrementals.length,
-      gaps: c.gaps.map((g) => ({
-        from_id: g.fromId.toString(),
-        to_id: g.toId.toString(),
-        count: g.count,
-        after_close: iso(g.afterCloseMs),
-        kind: g.kind,
-        cause: g.cause,
-      })),
+      gaps: c.gaps.map(gapJson),
       ranges: c.ranges.map((r) => ({ snapshot: r.snapshotTag, from: iso(r.fromMs), to: iso(r.toMs) })),
       branches: branches.map(branchSummary),
     };
