@@ -20,6 +20,8 @@ export interface CassandraYaml {
   readonly seeds: readonly string[];
   /** native_transport_port (default 9042): the cluster's CQL port, the same on every node. */
   readonly nativePort: number;
+  /** commitlog_disk_access_mode (5.0+; unset means `legacy`: uncompressed segments are memory-mapped). */
+  readonly commitlogDiskAccessMode: string | undefined;
 }
 
 type Doc = Record<string, unknown>;
@@ -71,6 +73,7 @@ export function parseCassandraYaml(text: string, file: string): CassandraYaml {
     seeds: seedsOf(d),
     nativePort:
       typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : 9042,
+    commitlogDiskAccessMode: stringAt(d, "commitlog_disk_access_mode"),
   };
 }
 

@@ -19,6 +19,7 @@ import { appendEvent } from "./events.js";
 import { segmentKey, segmentsPrefix, type NodeIdentity } from "../format/layout.js";
 import { pushSegment, type PushResult } from "./push.js";
 import { newPartialState, uploadPartials, type PartialState } from "./partial.js";
+import { lookAtSyncs, SYNC_WATCH_INTERVAL_MS } from "./sync-watch.js";
 import { listSpool, releaseSpooled, type SpooledSegment } from "./spool.js";
 import { clearHealthMark, freshHealthMark, isOutage, setHealthMark } from "./health.js";
 
@@ -33,6 +34,11 @@ export interface AgentOptions {
   readonly sweepMinAgeMs: number;
   /** Upload the newly synced sections of open segments this often (pipeline/partial.ts); off when undefined. */
   readonly partialIntervalMs?: number | undefined;
+  /**
+   * Unsynced mutations show in the commit log files (memory-mapped segments): the sync watch may then
+   * prove that nothing is waiting, and an idle node's claims keep up with the clock (sync-watch.ts).
+   */
+  readonly visibleTail?: boolean | undefined;
   readonly logFile?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly now?: (() => number) | undefined;
@@ -196,7 +202,7 @@ export async function runAgent(
   loop: { once: boolean; intervalMs: number; onPass?: (stats: AgentStats) => void },
 ): Promise<AgentStats> {
   const confirmed = new Set<string>();
-  const partialState = newPartialState();
+  const partialState = newPartialState({ visibleTail: options.visibleTail === true });
   const stats = emptyAgentStats();
   const clock = options.now ?? Date.now;
   let nextPassMs = 0;
@@ -208,7 +214,11 @@ export async function runAgent(
     await partialPass(options, partialState, stats);
     loop.onPass?.(stats);
     if (loop.once || options.signal?.aborted) return stats;
-    await sleep(Math.min(loop.intervalMs, options.partialIntervalMs ?? loop.intervalMs), options.signal);
+    await watchSyncs(
+      options,
+      partialState,
+      Math.min(loop.intervalMs, options.partialIntervalMs ?? loop.intervalMs),
+    );
     if (options.signal?.aborted) return stats;
   }
 }
@@ -264,6 +274,20 @@ async function partialPass(options: AgentOptions, state: PartialState, stats: Ag
       event: "partial-failed",
       error: err instanceof Error ? err.message : String(err),
     });
+  }
+}
+
+/**
+ * Waits `ms` until the next pass; with partial uploads on, looks at Cassandra's syncs every second
+ * meanwhile, so that the next pass's claim follows the newest sync (sync-watch.ts). A look that
+ * fails proves nothing and is not retried: the next one reads afresh.
+ */
+async function watchSyncs(options: AgentOptions, state: PartialState, ms: number): Promise<void> {
+  const clock = options.now ?? Date.now;
+  const dir = options.partialIntervalMs !== undefined ? options.commitlogDir : undefined;
+  for (let left = ms; left > 0 && !options.signal?.aborted; left -= SYNC_WATCH_INTERVAL_MS) {
+    if (dir && state.watch) await lookAtSyncs(dir, state.watch, clock()).catch(() => undefined);
+    await sleep(Math.min(left, SYNC_WATCH_INTERVAL_MS), options.signal);
   }
 }
 

@@ -42,6 +42,7 @@ import { ObjectNotFoundError } from "../storage/errors.js";
 import type { Backend } from "../storage/types.js";
 import { appendEvent } from "./events.js";
 import { segmentOpenError } from "./segment-file.js";
+import { newSyncWatch, watchedClaim, type SyncWatch, type SyncWatchSettings } from "./sync-watch.js";
 
 /**
  * Taken off the agent's claim: a sync captures its end position a little before it writes the marker
@@ -81,10 +82,12 @@ export interface PartialState {
   readonly segments: Map<string, SegmentProgress>;
   /** When the previous pass started reading (undefined before the first). */
   previousPassMs: number | undefined;
+  /** The agent's looks at Cassandra's syncs between passes (pipeline/sync-watch.ts); none for a rescue. */
+  readonly watch: SyncWatch | undefined;
 }
 
-export function newPartialState(): PartialState {
-  return { segments: new Map(), previousPassMs: undefined };
+export function newPartialState(watch?: SyncWatchSettings): PartialState {
+  return { segments: new Map(), previousPassMs: undefined, watch: watch ? newSyncWatch(watch) : undefined };
 }
 
 export interface PartialUpload {
@@ -100,25 +103,36 @@ export interface PartialPass {
 }
 
 /**
- * One pass over the commit log directory. Storage errors, and a segment or directory that cannot be
- * read, propagate; the progress stays for the next pass.
+ * One pass over the commit log directory: read what every segment synced since the last pass, then
+ * upload it oldest segment first. Storage errors, and a segment or directory that cannot be read,
+ * propagate; the progress stays for the next pass.
+ *
+ * The agent's claim goes on the head only: the newest segment with synced data, uploaded last. A
+ * claim vouches for every write allocated before it in this segment and the older ones, so it must
+ * not reach the archive before their bytes do; and an older segment that Cassandra has closed may
+ * have writes before the claim in a newer one. When the head has nothing new but the claim moved on
+ * (an idle node, or a sync the watch saw), an empty object at its end carries the new claim.
  */
 export async function uploadPartials(options: PartialOptions, state: PartialState): Promise<PartialPass> {
   const passMs = (options.now ?? Date.now)();
   const names = await segmentNames(options.commitlogDir);
   for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n)))
     state.segments.delete(gone);
+  const found = await readAllNew(options, state, names);
+  const head = headOf(names, state, found);
+  const claim = headClaim(options, state, passMs, head, found);
   const uploads: PartialUpload[] = [];
-  for (const name of names) {
+  for (const sections of found) {
     if (options.signal?.aborted) break;
-    let progress = state.segments.get(name);
-    if (!progress) {
-      progress = await resume(options, name);
-      state.segments.set(name, progress);
-    }
-    if (progress.archived) continue;
-    const upload = await uploadNewSections(options, progress, claimFor(options, state, passMs));
-    if (upload) uploads.push(upload);
+    const p = sections.progress;
+    if (sections.bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) continue;
+    uploads.push(
+      await putSections(options, sections, options.source === "rescue" || p === head ? claim : undefined),
+    );
+  }
+  if (head && !found.some((f) => f.progress === head)) {
+    const beat = await heartbeat(options, head, claim);
+    if (beat) uploads.push(beat);
   }
   state.previousPassMs = passMs;
   let newest: number | undefined;
@@ -127,14 +141,63 @@ export async function uploadPartials(options: PartialOptions, state: PartialStat
   return { uploads, newestSyncedBeforeMs: newest };
 }
 
+/** The sections every segment not archived whole synced since the last pass, oldest segment first. */
+async function readAllNew(
+  options: PartialOptions,
+  state: PartialState,
+  names: readonly string[],
+): Promise<NewSections[]> {
+  const found: NewSections[] = [];
+  for (const name of names) {
+    if (options.signal?.aborted) break;
+    let progress = state.segments.get(name);
+    if (!progress) {
+      progress = await resume(options, name);
+      state.segments.set(name, progress);
+    }
+    if (progress.archived) continue;
+    const sections = await readNewSections(options, progress);
+    if (sections) found.push(sections);
+  }
+  return found;
+}
+
+/** The newest segment that has synced data in the archive once this pass is up (undefined: none). */
+function headOf(
+  names: readonly string[],
+  state: PartialState,
+  found: readonly NewSections[],
+): SegmentProgress | undefined {
+  for (const name of [...names].reverse()) {
+    const p = state.segments.get(name);
+    if (!p || p.archived) continue;
+    if (p.end > 0 || found.some((f) => f.progress === p && f.bytes.length > 0)) return p;
+  }
+  return undefined;
+}
+
 /**
- * What a pass may claim for sections it finds new. Agent: they were synced after the previous pass
- * started, so every write allocated before then is in them (less the margin). Rescue: the node is
- * down, nothing more will ever be synced, so every write it had synced is in them.
+ * What the pass may claim for the head. Rescue: the node is down, nothing more will ever be synced.
+ * Agent: new sections anywhere were synced after the previous pass started, so every write allocated
+ * before then is in them or older ones; the watch may have seen a later sync, or nothing waiting at
+ * its last look. Less the margin either way.
  */
-function claimFor(options: PartialOptions, state: PartialState, passMs: number): number | undefined {
+function headClaim(
+  options: PartialOptions,
+  state: PartialState,
+  passMs: number,
+  head: SegmentProgress | undefined,
+  found: readonly NewSections[],
+): number | undefined {
   if (options.source === "rescue") return passMs;
-  return state.previousPassMs === undefined ? undefined : state.previousPassMs - PARTIAL_CLAIM_MARGIN_MS;
+  if (!head) return undefined;
+  const sinceLastPass = found.some((f) => f.bytes.length > 0) ? state.previousPassMs : undefined;
+  const headEnd = head.end + (found.find((f) => f.progress === head)?.bytes.length ?? 0);
+  const best = Math.max(
+    sinceLastPass ?? -Infinity,
+    watchedClaim(state.watch, head.name, headEnd) ?? -Infinity,
+  );
+  return Number.isFinite(best) ? best - PARTIAL_CLAIM_MARGIN_MS : undefined;
 }
 
 /** The progress of a segment first seen: archived whole, or resumed after its uploaded partials. */
@@ -210,12 +273,23 @@ async function lastOfChain(
     : undefined;
 }
 
-/** Reads the sections synced since the last upload and uploads them as one object. */
-async function uploadNewSections(
+/** What one segment synced since the last upload: the verified bytes from `start`. */
+interface NewSections {
+  readonly progress: SegmentProgress;
+  readonly start: number;
+  readonly bytes: Buffer;
+  /** Logical position where the verified data ends. */
+  readonly dataEnd: number;
+}
+
+/**
+ * Reads the sections a segment synced since the last upload; undefined when there is nothing to
+ * upload (a rescue still seals a chain it finds nothing new for: an empty object at its end).
+ */
+async function readNewSections(
   options: PartialOptions,
   p: SegmentProgress,
-  claimMs: number | undefined,
-): Promise<PartialUpload | undefined> {
+): Promise<NewSections | undefined> {
   const file = await openIfPresent(join(options.commitlogDir, p.name));
   if (!file) return undefined; // deleted since the listing: Cassandra archived it (the hook has it) first
   try {
@@ -226,44 +300,70 @@ async function uploadNewSections(
       p.end === 0
         ? { offset: p.header.headerLength, logical: p.header.headerLength }
         : { offset: p.end, logical: p.logicalEnd };
-    const start = p.end;
-    const { walked, bytes } = syncedSections(p.name, fileReader(file, size), from, start);
-    // Nothing new: the agent waits; a rescue still seals the chain with its claim (an empty object at its end).
+    const { walked, bytes } = syncedSections(p.name, fileReader(file, size), from, p.end);
     if (walked.lastValidOffset <= from.offset && !(options.source === "rescue" && p.end > 0))
       return undefined;
-    if (bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) return undefined;
-    const hash = p.hash.copy().update(bytes);
-    const now = (options.now ?? Date.now)();
-    const record: PartialRecord = {
-      segmentId: p.segmentId,
-      version: p.version,
-      start,
-      end: start + bytes.length,
-      logicalEnd: Math.max(walked.dataEnd, p.logicalEnd),
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-      prefixSha256: hash.copy().digest("hex"),
-      syncedBeforeMs: Math.max(p.syncedBeforeMs, claimMs ?? 0),
-      uploadTimeMs: now,
-      source: options.source,
-    };
-    const key = partialKey(options.identity, p.segmentId, p.version, start, record.end);
-    await options.backend.put(key, bytes, { metadata: partialToMetadata(record), signal: options.signal });
-    Object.assign(p, {
-      end: record.end,
-      logicalEnd: record.logicalEnd,
-      hash,
-      syncedBeforeMs: record.syncedBeforeMs,
-    });
-    await appendEvent(options.logFile, {
-      event: `partial-${options.source}`,
-      name: p.name,
-      key,
-      bytes: bytes.length,
-    });
-    return { key, bytes: bytes.length, syncedBeforeMs: record.syncedBeforeMs };
+    return { progress: p, start: p.end, bytes, dataEnd: walked.dataEnd };
   } finally {
     await file.close();
   }
+}
+
+/** Uploads one segment's new sections as one object, with the claim the pass gives it. */
+async function putSections(
+  options: PartialOptions,
+  { progress: p, start, bytes, dataEnd }: NewSections,
+  claimMs: number | undefined,
+): Promise<PartialUpload> {
+  const hash = p.hash.copy().update(bytes);
+  const record: PartialRecord = {
+    segmentId: p.segmentId,
+    version: p.version,
+    start,
+    end: start + bytes.length,
+    logicalEnd: Math.max(dataEnd, p.logicalEnd),
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    prefixSha256: hash.copy().digest("hex"),
+    syncedBeforeMs: Math.max(p.syncedBeforeMs, claimMs ?? 0),
+    uploadTimeMs: (options.now ?? Date.now)(),
+    source: options.source,
+  };
+  const key = partialKey(options.identity, p.segmentId, p.version, start, record.end);
+  await options.backend.put(key, bytes, { metadata: partialToMetadata(record), signal: options.signal });
+  Object.assign(p, {
+    end: record.end,
+    logicalEnd: record.logicalEnd,
+    hash,
+    syncedBeforeMs: record.syncedBeforeMs,
+  });
+  await appendEvent(options.logFile, {
+    event: `partial-${options.source}`,
+    name: p.name,
+    key,
+    bytes: bytes.length,
+  });
+  return { key, bytes: bytes.length, syncedBeforeMs: record.syncedBeforeMs };
+}
+
+/** Below this, a claim that moved on is not worth an object of its own: the next one carries it. */
+const HEARTBEAT_MIN_ADVANCE_MS = 1_000;
+
+/**
+ * The head's claim moved on without new bytes: an empty object at the chain's end carries it. Its
+ * key is the same at each beat until new sections arrive, so an idle node keeps one such object per
+ * segment (each beat overwrites it; versioned buckets keep the versions until retention).
+ */
+async function heartbeat(
+  options: PartialOptions,
+  head: SegmentProgress,
+  claimMs: number | undefined,
+): Promise<PartialUpload | undefined> {
+  if (claimMs === undefined || claimMs < head.syncedBeforeMs + HEARTBEAT_MIN_ADVANCE_MS) return undefined;
+  return putSections(
+    options,
+    { progress: head, start: head.end, bytes: Buffer.alloc(0), dataEnd: head.logicalEnd },
+    claimMs,
+  );
 }
 
 /** The header, or undefined while it is not written yet (a pre-allocated segment) or unreadable. */

@@ -5,6 +5,7 @@ import type { Backend } from "../../storage/types.js";
 import { appendEvent } from "../../pipeline/events.js";
 import { defaultSpoolDir } from "../../pipeline/spool.js";
 import { ConfigError } from "../../errors/base.js";
+import { readCassandraYaml } from "../../backup/cassandra-yaml.js";
 import { identityOf, openArchive } from "../context.js";
 import { restoreCommandLine } from "../hooks.js";
 import type { CliContext, CommandOutcome } from "../main.js";
@@ -36,6 +37,7 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
         compressionThreads: config.compressionThreads,
         sweepMinAgeMs: config.sweepMinAge,
         partialIntervalMs: config.partialInterval,
+        visibleTail: await mappedSegments(config),
         logFile: config.logFile,
         signal: ctx.signal,
         passTasks,
@@ -136,4 +138,16 @@ async function clusterPassTasks(
     const state = await stepClusterRestore(nodeAgent);
     if (state) await appendEvent(config.logFile, { event: "cluster-restore", state });
   };
+}
+
+/**
+ * Whether the node memory-maps its uncompressed segments, so that a mutation not yet synced shows in
+ * the file (pipeline/sync-watch.ts): commitlog_disk_access_mode unset, `legacy` or `mmap`. Unknown
+ * (no cassandraConf, unreadable cassandra.yaml) counts as no: the watch then proves less, never more.
+ */
+async function mappedSegments(config: Config): Promise<boolean> {
+  if (!config.cassandraConf) return false;
+  const yaml = await readCassandraYaml(config.cassandraConf).catch(() => undefined);
+  const mode = yaml?.commitlogDiskAccessMode;
+  return yaml !== undefined && (mode === undefined || mode === "legacy" || mode === "mmap");
 }
