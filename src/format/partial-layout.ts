@@ -8,7 +8,8 @@
  * with <start> and <end> file offsets, zero-padded to 12 digits so that keys sort by offset. The
  * object holds the segment's bytes [start, end) as they are on disk (the first one starts at 0 and
  * carries the header). An empty object (<start> = <end>) is a rescue's seal: no new bytes, only its
- * claim for the chain that ends there. Every range ends at a sync section boundary whose sections verified, so the
+ * claim for the chain that ends there, or the agent's heartbeat: an idle node's claim moving on
+ * without new bytes (overwritten at each beat; its record says since when it beat). Every range ends at a sync section boundary whose sections verified, so the
  * concatenation of a contiguous chain from 0 is a segment Cassandra replays like a crash-torn one.
  * A full segment of the same id, once archived, supersedes the chain (retention removes it).
  */
@@ -94,6 +95,18 @@ export interface PartialRecord {
   readonly syncedBeforeMs: number;
   readonly uploadTimeMs: number;
   readonly source: PartialSource;
+  /**
+   * A heartbeat (an empty object the agent overwrites while the node is idle): since when it has
+   * beaten at this key, the longest time between two beats, and the longest delay of a beat's claim
+   * behind its upload. The report takes the claims in between from these (report/read.ts).
+   */
+  readonly beat?: HeartbeatRecord | undefined;
+}
+
+export interface HeartbeatRecord {
+  readonly sinceMs: number;
+  readonly maxGapMs: number;
+  readonly maxLagMs: number;
 }
 
 export function partialToMetadata(r: PartialRecord): Record<string, string> {
@@ -108,6 +121,13 @@ export function partialToMetadata(r: PartialRecord): Record<string, string> {
     synced_before: new Date(r.syncedBeforeMs).toISOString(),
     upload_time: new Date(r.uploadTimeMs).toISOString(),
     source: r.source,
+    ...(r.beat
+      ? {
+          beat_since: new Date(r.beat.sinceMs).toISOString(),
+          beat_max_gap_ms: String(r.beat.maxGapMs),
+          beat_max_lag_ms: String(r.beat.maxLagMs),
+        }
+      : {}),
   };
 }
 
@@ -135,7 +155,16 @@ export function partialFromMetadata(meta: Readonly<Record<string, string>>): Par
     syncedBeforeMs,
     uploadTimeMs: Date.parse(meta["upload_time"] ?? "") || syncedBeforeMs,
     source: meta["source"] === "rescue" ? "rescue" : "agent",
+    ...heartbeatFromMetadata(meta),
   };
+}
+
+function heartbeatFromMetadata(meta: Readonly<Record<string, string>>): { beat?: HeartbeatRecord } {
+  const sinceMs = Date.parse(meta["beat_since"] ?? "");
+  const gap = meta["beat_max_gap_ms"];
+  const lag = meta["beat_max_lag_ms"];
+  if (Number.isNaN(sinceMs) || !gap || !/^\d+$/.test(gap) || !lag || !/^\d+$/.test(lag)) return {};
+  return { beat: { sinceMs, maxGapMs: Number(gap), maxLagMs: Number(lag) } };
 }
 
 /**

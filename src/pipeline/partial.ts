@@ -34,6 +34,7 @@ import {
   partialKey,
   partialSegmentPrefix,
   partialToMetadata,
+  type HeartbeatRecord,
   type PartialRecord,
   type PartialSource,
 } from "../format/partial-layout.js";
@@ -75,6 +76,8 @@ interface SegmentProgress {
   /** sha256 state over [0, end). */
   hash: Hash;
   syncedBeforeMs: number;
+  /** The chain ends with a heartbeat: its record and when it last beat (heartbeat()). */
+  beat: { record: HeartbeatRecord; lastMs: number } | undefined;
 }
 
 /** What the uploader remembers between passes; one per agent. */
@@ -213,6 +216,7 @@ async function resume(options: PartialOptions, name: string): Promise<SegmentPro
     logicalEnd: 0,
     hash: createHash("sha256"),
     syncedBeforeMs: 0,
+    beat: undefined,
   };
   progress.archived = await exists(options, segmentIdKey(options.identity, id, version));
   if (progress.archived) return progress;
@@ -238,6 +242,8 @@ async function resume(options: PartialOptions, name: string): Promise<SegmentPro
       logicalEnd: last.logicalEnd,
       hash,
       syncedBeforeMs: last.syncedBeforeMs,
+      beat:
+        last.beat && last.end === last.start ? { record: last.beat, lastMs: last.uploadTimeMs } : undefined,
     };
   } finally {
     await file.close();
@@ -314,6 +320,7 @@ async function putSections(
   options: PartialOptions,
   { progress: p, start, bytes, dataEnd }: NewSections,
   claimMs: number | undefined,
+  beat?: HeartbeatRecord,
 ): Promise<PartialUpload> {
   const hash = p.hash.copy().update(bytes);
   const record: PartialRecord = {
@@ -327,6 +334,7 @@ async function putSections(
     syncedBeforeMs: Math.max(p.syncedBeforeMs, claimMs ?? 0),
     uploadTimeMs: (options.now ?? Date.now)(),
     source: options.source,
+    beat,
   };
   const key = partialKey(options.identity, p.segmentId, p.version, start, record.end);
   await options.backend.put(key, bytes, { metadata: partialToMetadata(record), signal: options.signal });
@@ -335,6 +343,7 @@ async function putSections(
     logicalEnd: record.logicalEnd,
     hash,
     syncedBeforeMs: record.syncedBeforeMs,
+    beat: beat ? { record: beat, lastMs: record.uploadTimeMs } : undefined,
   });
   await appendEvent(options.logFile, {
     event: `partial-${options.source}`,
@@ -359,11 +368,15 @@ async function heartbeat(
   claimMs: number | undefined,
 ): Promise<PartialUpload | undefined> {
   if (claimMs === undefined || claimMs < head.syncedBeforeMs + HEARTBEAT_MIN_ADVANCE_MS) return undefined;
-  return putSections(
-    options,
-    { progress: head, start: head.end, bytes: Buffer.alloc(0), dataEnd: head.logicalEnd },
-    claimMs,
-  );
+  const now = (options.now ?? Date.now)();
+  const previous = head.beat;
+  const beat: HeartbeatRecord = {
+    sinceMs: previous?.record.sinceMs ?? now,
+    maxGapMs: Math.max(previous?.record.maxGapMs ?? 0, previous ? now - previous.lastMs : 0),
+    maxLagMs: Math.max(previous?.record.maxLagMs ?? 0, now - claimMs),
+  };
+  const sections = { progress: head, start: head.end, bytes: Buffer.alloc(0), dataEnd: head.logicalEnd };
+  return putSections(options, sections, claimMs, beat);
 }
 
 /** The header, or undefined while it is not written yet (a pre-allocated segment) or unreadable. */

@@ -26,6 +26,7 @@
  */
 import type { LocalSnapshotUsage } from "./local-snapshots.js";
 import { createHash } from "node:crypto";
+import type { HeartbeatRecord } from "../format/partial-layout.js";
 import {
   snapshotStartSegmentId,
   type Catalog,
@@ -85,6 +86,8 @@ export interface PartialClaim {
   readonly uploadedAtMs: number;
   readonly bytes: number;
   readonly source: "agent" | "rescue";
+  /** A heartbeat's record: the claims it made while it beat (format/partial-layout.ts). */
+  readonly beat?: HeartbeatRecord | undefined;
 }
 
 export interface ExposedSegmentInput {
@@ -324,6 +327,25 @@ interface Step {
   readonly seg: number;
 }
 
+/** At most this many claims are taken from one heartbeat's record. */
+const MAX_BEAT_CLAIMS = 100_000;
+
+/**
+ * The claims one partial object made: its own, and for a heartbeat the ones it made while it beat,
+ * as low as its record allows: at any instant after the first beat, the latest beat came at most
+ * `maxGapMs` before and claimed at most `maxLagMs` behind its upload.
+ */
+export function claimsMade(c: PartialClaim): { at: number; value: number }[] {
+  const own = { at: c.uploadedAtMs, value: c.syncedBeforeMs };
+  if (!c.beat) return [own];
+  const { sinceMs, maxGapMs, maxLagMs } = c.beat;
+  const step = Math.max(1_000, maxGapMs / 2, (c.uploadedAtMs - sinceMs) / MAX_BEAT_CLAIMS);
+  const made: { at: number; value: number }[] = [];
+  for (let at = sinceMs; at < c.uploadedAtMs; at += step)
+    made.push({ at, value: Math.min(at - maxGapMs - maxLagMs, c.syncedBeforeMs) });
+  return [...made, own];
+}
+
 /** R(t) as a step function, strictly increasing values, ordered by time. */
 export function restorableSteps(
   catalog: Catalog,
@@ -364,12 +386,9 @@ export function restorableSteps(
     if (b === Infinity) continue;
     // While the segment was open, each partial upload made the writes before its claim restorable.
     for (const c of claimsOf.get(s.segmentId) ?? [])
-      if (c.syncedBeforeMs > 0)
-        events.push({
-          at: Math.max(b, c.uploadedAtMs),
-          value: Math.min(c.syncedBeforeMs, s.closeTimeMs),
-          seg: i,
-        });
+      for (const made of claimsMade(c))
+        if (made.value > 0)
+          events.push({ at: Math.max(b, made.at), value: Math.min(made.value, s.closeTimeMs), seg: i });
     b = Math.max(b, arrival(s));
     events.push({ at: b, value: s.closeTimeMs, seg: i });
   }

@@ -124,6 +124,7 @@ export async function readPartialClaims(
       uploadedAtMs: r.uploadTimeMs,
       bytes: r.end - r.start,
       source: r.source,
+      ...(r.beat ? { beat: r.beat } : {}),
     }));
 }
 

@@ -12,7 +12,11 @@ import { parseSegmentHeader } from "../../src/commitlog/segment-header.js";
 import { parseSyncMarker } from "../../src/commitlog/sync-marker.js";
 import { parseSegmentName } from "../../src/commitlog/segment-name.js";
 import { listPartialSegments } from "../../src/catalog/partials.js";
-import { parsePartialKey, partialSegmentPrefix } from "../../src/format/partial-layout.js";
+import {
+  parsePartialKey,
+  partialFromMetadata,
+  partialSegmentPrefix,
+} from "../../src/format/partial-layout.js";
 import { newPartialState, uploadPartials, PARTIAL_CLAIM_MARGIN_MS } from "../../src/pipeline/partial.js";
 import { lookAtSyncs } from "../../src/pipeline/sync-watch.js";
 import { assemblePartialSegment } from "../../src/replay/partial-segment.js";
@@ -95,6 +99,19 @@ t.test("a memory-mapped node: a sync seen by the watch, then an idle node keeps 
   t.equal(idle.uploads[0]!.syncedBeforeMs, T + 10_000 - MARGIN, "claiming the latest look");
   const [listed] = await listPartialSegments(backend, identity, new Set());
   t.equal(listed?.closeTimeMs, T + 10_000 - MARGIN, "the catalog's window follows the heartbeat");
+
+  await look(T + 15_000);
+  const again = await pass(T + 15_500);
+  t.same(
+    again.uploads.map((u) => u.key),
+    idle.uploads.map((u) => u.key),
+    "the next beat overwrites the same key",
+  );
+  t.same(
+    partialFromMetadata((await backend.head(again.uploads[0]!.key)).metadata)?.beat,
+    { sinceMs: T + 10_500, maxGapMs: 5_000, maxLagMs: 2_500 },
+    "its record: since the first beat, the longest gap between beats, the longest claim lag",
+  );
 
   await writeFile(path, mappedAt(full, b[2]!, true));
   await look(T + 20_000);

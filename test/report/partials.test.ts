@@ -149,6 +149,37 @@ t.test("partial uploads that stop: the breach is found and explained", async (t)
   );
 });
 
+t.test("an idle node: its heartbeat's record keeps the RPO of the hours it beat", async (t) => {
+  const input = quietNode({ withClaims: true });
+  // Writes stopped after the second hour; from then on the agent only beat, every 10 s, overwriting
+  // one empty object: the archive holds the last beat, and its record says since when.
+  const idleFrom = T0 + 2 * H;
+  const written = input.partials!.filter((c) => c.uploadedAtMs < idleFrom);
+  const lastBeat = T0 + 6 * H - 5 * S;
+  const beat: PartialClaim = {
+    segmentId: written[0]!.segmentId,
+    syncedBeforeMs: lastBeat - LATENCY - PARTIAL_CLAIM_MARGIN_MS,
+    uploadedAtMs: lastBeat,
+    bytes: 0,
+    source: "agent",
+    beat: { sinceMs: idleFrom + LATENCY, maxGapMs: INTERVAL + 400, maxLagMs: PARTIAL_CLAIM_MARGIN_MS + 700 },
+  };
+  const withBeat = buildReport({ ...window, nodes: [{ ...input, partials: [...written, beat] }] }).nodes[0]!;
+  const bound = 2 * INTERVAL + PARTIAL_CLAIM_MARGIN_MS + 700 + 400 + LATENCY;
+  t.ok(
+    withBeat.rpo.maxRpoMs !== null && withBeat.rpo.maxRpoMs <= bound,
+    `max RPO ${withBeat.rpo.maxRpoMs} ms <= ${bound} ms over the idle hours too`,
+  );
+  t.equal(withBeat.rpo.breachMs, 0, "no breach while the node was idle and beating");
+  const { beat: _dropped, ...once } = beat;
+  void _dropped;
+  const lastOnly = buildReport({ ...window, nodes: [{ ...input, partials: [...written, once] }] }).nodes[0]!;
+  t.ok(
+    lastOnly.rpo.maxRpoMs! > 3 * H,
+    `without the record only the last beat counts: max RPO ${lastOnly.rpo.maxRpoMs} ms`,
+  );
+});
+
 t.test("exposure, when the report runs on the node, in every format", async (t) => {
   const exposure = [
     {
