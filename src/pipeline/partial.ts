@@ -194,13 +194,34 @@ function headClaim(
 ): number | undefined {
   if (options.source === "rescue") return passMs;
   if (!head) return undefined;
+  const uploadedEnd = (p: SegmentProgress) =>
+    p.end + (found.find((f) => f.progress === p)?.bytes.length ?? 0);
+  if (olderSegmentLags(state, head, uploadedEnd)) return undefined;
   const sinceLastPass = found.some((f) => f.bytes.length > 0) ? state.previousPassMs : undefined;
-  const headEnd = head.end + (found.find((f) => f.progress === head)?.bytes.length ?? 0);
   const best = Math.max(
     sinceLastPass ?? -Infinity,
-    watchedClaim(state.watch, head.name, headEnd) ?? -Infinity,
+    watchedClaim(state.watch, head.name, uploadedEnd(head)) ?? -Infinity,
   );
   return Number.isFinite(best) ? best - PARTIAL_CLAIM_MARGIN_MS : undefined;
+}
+
+/**
+ * An older segment whose upload stops before a marker the watch has seen (a section that did not
+ * verify, or was still being written when the pass read it): a claim on the head would vouch for
+ * writes the archive does not hold, so the pass claims nothing new until it catches up.
+ */
+function olderSegmentLags(
+  state: PartialState,
+  head: SegmentProgress,
+  uploadedEnd: (p: SegmentProgress) => number,
+): boolean {
+  for (const p of state.segments.values()) {
+    if (p.archived || p.segmentId >= head.segmentId) continue;
+    const watched = state.watch?.segments.get(p.name);
+    if (watched?.header && watched.slot > watched.header.headerLength && uploadedEnd(p) < watched.slot)
+      return true;
+  }
+  return false;
 }
 
 /** The progress of a segment first seen: archived whole, or resumed after its uploaded partials. */

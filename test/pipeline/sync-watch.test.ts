@@ -208,3 +208,34 @@ t.test("the claim goes on the newest segment only, after the older one's bytes",
     "uploaded oldest first",
   );
 });
+
+t.test("an older segment the pass could not read to its watched end: no claim moves on", async (t) => {
+  const { fixture, second, full, dir, look, pass, b } = await setup(t, true);
+  const T = Date.parse("2026-11-28T14:00:00Z");
+  const fullNewer = await readFile(second.path);
+  const bn = boundaries(second.name, fullNewer);
+  const damaged = mappedAt(full, b[3]!);
+  damaged[b[2]! + 8 + 20]! ^= 0xff; // inside the first entry of the section [b2, b3): its CRC fails
+  await writeFile(join(dir, fixture.name), damaged);
+  await writeFile(join(dir, second.name), mappedAt(fullNewer, bn[1]!));
+  await look(T);
+  await look(T + 1_000);
+  const p1 = await pass(T + 2_000);
+  const ends = new Map(
+    p1.uploads.map((u) => [parsePartialKey(u.key)!.segmentId, parsePartialKey(u.key)!.end]),
+  );
+  t.equal(
+    ends.get(parseSegmentName(fixture.name).id),
+    b[2],
+    "the older segment goes up to the section that verifies",
+  );
+  t.same(
+    p1.uploads.map((u) => u.syncedBeforeMs),
+    [0, 0],
+    "and nothing is claimed: the watch saw a marker past what the archive holds",
+  );
+  await writeFile(join(dir, fixture.name), mappedAt(full, b[3]!));
+  await look(T + 3_000);
+  const p2 = await pass(T + 4_000);
+  t.equal(p2.uploads.at(-1)?.syncedBeforeMs, T + 3_000 - MARGIN, "once it is up, the head's claim follows");
+});
