@@ -78,7 +78,7 @@ class SyntheticWriter {
   constructor(
     private readonly dir: string,
     private readonly entries: readonly Buffer[],
-    private readonly writesPerSecond: number,
+    private writesPerSecond: number,
     firstId: bigint,
   ) {
     this.nextId = firstId;
@@ -144,6 +144,11 @@ class SyntheticWriter {
     await rm(old, { force: true });
   }
 
+  /** No more writes: syncs from now on find nothing to frame. */
+  stop(): void {
+    this.writesPerSecond = 0;
+  }
+
   async finish(): Promise<void> {
     await this.segment?.file.close();
   }
@@ -180,9 +185,17 @@ async function partialObjects(dir: string): Promise<{ objects: number; bytes: nu
   return { objects, bytes };
 }
 
+/** Partial objects the agent put, from its event log (one line per put). */
+async function partialPuts(events: string): Promise<number> {
+  const text = await readFile(events, "utf8").catch(() => "");
+  return text.split("\n").filter((l) => l.includes('"event":"partial-agent"')).length;
+}
+
 export interface PartialScenario {
   readonly name: string;
   readonly writesPerSecond: number;
+  /** Writes during the warm-up only, then none: the agent's heartbeats are all it uploads. */
+  readonly idle?: boolean;
 }
 
 interface ScenarioResult {
@@ -190,6 +203,8 @@ interface ScenarioResult {
   readonly seconds: number;
   readonly syncedBytes: number;
   readonly objects: number;
+  /** Partial puts (the agent's event log): an idle node's heartbeats overwrite one object. */
+  readonly puts: number;
   readonly uploadedBytes: number;
   readonly hookBytesPerHour: number;
   readonly hookNote: string;
@@ -212,6 +227,14 @@ async function runScenario(
   await rm(root, { recursive: true, force: true });
   for (const d of [commitlog, archive, join(root, "spool")]) await mkdir(d, { recursive: true });
   await writeFile(join(root, "config.yaml"), "cluster: bench\n");
+  // The agent reads the node's cassandra.yaml for commitlog_disk_access_mode: unset means the
+  // segments are memory-mapped (Cassandra's default), so its looks may prove an idle node idle.
+  await mkdir(join(root, "conf"));
+  await writeFile(
+    join(root, "conf", "cassandra.yaml"),
+    "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms\n",
+  );
+  const events = join(root, "events.log");
   const writer = new SyntheticWriter(
     commitlog,
     await realEntries(repo),
@@ -233,6 +256,8 @@ async function runScenario(
     CASSANDRA_PITR_NODE: "00000000-0000-0000-0000-00000000be7c",
     CASSANDRA_PITR_COMMITLOG_DIR: commitlog,
     CASSANDRA_PITR_SPOOL_DIR: join(root, "spool"),
+    CASSANDRA_PITR_CASSANDRA_CONF: join(root, "conf"),
+    CASSANDRA_PITR_LOG_FILE: events,
   };
   const agent: ChildProcess = spawn(process.execPath, args, {
     cwd: repo,
@@ -255,6 +280,8 @@ async function runScenario(
     const start = await procFigures(agent.pid!);
     const startSynced = writer.syncedBytes + writer.headerBytes;
     const startObjects = await partialObjects(archive);
+    const startPuts = await partialPuts(events);
+    if (scenario.idle) writer.stop();
     const startClosed = { raw: writer.closedRaw, zstd: writer.closedZstd, n: writer.closedSegments };
     const began = Date.now();
     let rssSum = 0;
@@ -270,27 +297,32 @@ async function runScenario(
     const end = await procFigures(agent.pid!);
     const wallSeconds = (Date.now() - began) / 1000;
     const objects = await partialObjects(archive);
+    const puts = (await partialPuts(events)) - startPuts;
     const closed = writer.closedSegments - startClosed.n;
     const ratio =
       closed > 0
         ? (writer.closedRaw - startClosed.raw) / (writer.closedZstd - startClosed.zstd)
         : await writer.openSegmentZstdRatio();
     const syncedBytes = writer.syncedBytes + writer.headerBytes - startSynced;
-    const hookNote =
-      closed > 0
+    const hookNote = scenario.idle
+      ? "no write during the span: the agent's looks found nothing waiting, and each pass overwrote the segment's heartbeat object with a newer claim (0 bytes, one PUT)"
+      : closed > 0
         ? `${closed} segment(s) of 32 MiB closed during the run; the hook's bytes are their zstd -1 size`
         : `no segment filled during the run (one fills every ${fmt(SEGMENT_BYTES / (syncedBytes / seconds) / 3600, 1)} h at this rate); the hook's bytes are the synced bytes at the zstd -1 ratio of the open segment (${fmt(ratio ?? NaN, 2)}), uploaded once the segment fills`;
     o.log(
-      `partials ${scenario.name}: ${objects.objects - startObjects.objects} objects, ${objects.bytes - startObjects.bytes} bytes in ${fmt(seconds, 0)} s`,
+      `partials ${scenario.name}: ${puts} puts, ${objects.objects - startObjects.objects} new objects, ${objects.bytes - startObjects.bytes} bytes in ${fmt(seconds, 0)} s`,
     );
     return {
       scenario,
       seconds,
       syncedBytes,
       objects: objects.objects - startObjects.objects,
+      puts,
       uploadedBytes: objects.bytes - startObjects.bytes,
-      hookBytesPerHour:
-        (closed > 0 ? writer.closedZstd - startClosed.zstd : syncedBytes / (ratio ?? NaN)) * (3600 / seconds),
+      hookBytesPerHour: scenario.idle
+        ? 0
+        : (closed > 0 ? writer.closedZstd - startClosed.zstd : syncedBytes / (ratio ?? NaN)) *
+          (3600 / seconds),
       hookNote,
       cpuS: end.cpuS - start.cpuS,
       cpuSeconds: wallSeconds,
@@ -332,6 +364,7 @@ export async function benchPartials(o: {
   const syncMs = 10_000; // commitlog_sync: periodic, commitlog_sync_period 10000ms (Cassandra's default)
   const intervalS = 10; // partialInterval's default
   const scenarios: PartialScenario[] = [
+    { name: "idle", writesPerSecond: 2, idle: true },
     { name: "quiet", writesPerSecond: 2 },
     { name: "busy", writesPerSecond: 2000 },
   ];
@@ -355,7 +388,7 @@ export async function benchPartials(o: {
       "node",
       "writes/s",
       "commit log synced MiB/h",
-      "partial objects/h",
+      "partial PUTs/h",
       "partial MiB/h",
       "partial / synced",
       "hook MiB/h (zstd -1 segments)",
@@ -366,13 +399,13 @@ export async function benchPartials(o: {
     ],
     rows: results.map((r) => [
       r.scenario.name,
-      String(r.scenario.writesPerSecond),
+      r.scenario.idle ? "0" : String(r.scenario.writesPerSecond),
       mib(perHour(r, r.syncedBytes)),
-      fmt(perHour(r, r.objects), 0),
+      fmt(perHour(r, r.puts), 0),
       mib(perHour(r, r.uploadedBytes)),
-      fmt(r.uploadedBytes / r.syncedBytes, 3),
+      r.syncedBytes > 0 ? fmt(r.uploadedBytes / r.syncedBytes, 3) : "—",
       mib(r.hookBytesPerHour),
-      fmt(perHour(r, r.uploadedBytes) / r.hookBytesPerHour, 2),
+      r.hookBytesPerHour > 0 ? fmt(perHour(r, r.uploadedBytes) / r.hookBytesPerHour, 2) : "—",
       fmt(perHour(r, r.cpuS), 1),
       fmt((100 * r.cpuS) / r.cpuSeconds, 2),
       `${fmt(r.rssMiB, 1)} / ${fmt(r.hwmMiB, 1)}`,

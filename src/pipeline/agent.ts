@@ -286,7 +286,8 @@ async function watchSyncs(options: AgentOptions, state: PartialState, ms: number
   const clock = options.now ?? Date.now;
   const dir = options.partialIntervalMs !== undefined ? options.commitlogDir : undefined;
   for (let left = ms; left > 0 && !options.signal?.aborted; left -= SYNC_WATCH_INTERVAL_MS) {
-    if (dir && state.watch) await lookAtSyncs(dir, state.watch, clock()).catch(() => undefined);
+    const archived = (name: string) => state.segments.get(name)?.archived === true;
+    if (dir && state.watch) await lookAtSyncs(dir, state.watch, clock(), archived).catch(() => undefined);
     await sleep(Math.min(left, SYNC_WATCH_INTERVAL_MS), options.signal);
   }
 }

@@ -68,8 +68,16 @@ export function newSyncWatch(settings: SyncWatchSettings): SyncWatch {
  * One look at every segment of the directory. `nowMs` is read before the listing: a segment created
  * after it can only hold writes allocated after it, so the quiet proof holds for every write before.
  */
-export async function lookAtSyncs(dir: string, watch: SyncWatch, nowMs: number): Promise<void> {
-  const names = (await readdir(dir).catch(() => [] as string[])).filter(isSegmentName).sort();
+export async function lookAtSyncs(
+  dir: string,
+  watch: SyncWatch,
+  nowMs: number,
+  archivedWhole: (name: string) => boolean = () => false,
+): Promise<void> {
+  // A segment archived whole was closed: nothing waits in it, and it need not be read again.
+  const names = (await readdir(dir).catch(() => [] as string[]))
+    .filter((n) => isSegmentName(n) && !archivedWhole(n))
+    .sort();
   for (const gone of [...watch.segments.keys()].filter((n) => !names.includes(n)))
     watch.segments.delete(gone);
   let allQuiet = names.length > 0;
