@@ -280,6 +280,12 @@ const COMMANDS: readonly CommandSpec[] = [
           type: "string",
           describe: "the node's address (default: broadcast_address or listen_address of cassandra.yaml)",
         })
+        .option("single-node", {
+          type: "boolean",
+          default: false,
+          describe:
+            "the dead node was the whole cluster: place the schema without the replacement options; the node starts with a new host id",
+        })
         .option("grace", { type: "string" })
         .option("target-version", { type: "string" })
         .option("dry-run", {

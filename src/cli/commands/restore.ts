@@ -8,16 +8,23 @@
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
 import { listNodes } from "../../catalog/nodes.js";
-import { createNodetoolRunner, nodeAnswers, type NodetoolRunner } from "../../backup/nodetool.js";
+import {
+  createNodetoolRunner,
+  nodeAnswers,
+  parseNodetoolInfo,
+  type NodetoolRunner,
+} from "../../backup/nodetool.js";
+import { SYSTEM_KEYSPACES } from "../../backup/local.js";
 import type { Config } from "../../config/schema.js";
 import type { Backend } from "../../storage/types.js";
-import { ConfigError, UsageError } from "../../errors/base.js";
+import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
 import { recordBranch } from "../../restore/branches.js";
 import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
 import { checkReplicaGuard, loadCqlCredentials } from "../../restore/replica-guard.js";
-import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
+import { DEFAULT_GRACE, preparePlan, type PlanRequestInput } from "../../restore/prepare.js";
+import { readReplaceState, REPLACE_STATE_FILE } from "../../restore/replace.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
@@ -67,13 +74,61 @@ interface NodeAccess {
 
 async function finish(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
   const identity = identityOf(config);
+  const ownArchive = await restoredOwnArchive(ctx, node, identity.node);
   await finishRestore({
     cassandraConf: node.cassandraConf,
     isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal),
     say: ctx.out,
     dryRun: node.dryRun,
-    recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
+    recordBranch: ownArchive
+      ? (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal)
+      : undefined,
   });
+}
+
+/**
+ * A branch point says that the archived node's history forks at the restore point, which is true
+ * only when the node that replayed it is that node. A fresh node restored from a dead node's
+ * archive has another host id: the dead node's archive is only read, and a branch recorded in it
+ * would make a later restore of that archive (another fresh node, or this one to a later instant)
+ * silently withhold the writes after this restore point.
+ */
+async function restoredOwnArchive(ctx: CliContext, node: NodeAccess, archived: string): Promise<boolean> {
+  const info = await node.nodetool(["info"], ctx.signal).catch(() => undefined);
+  const hostId = info === undefined ? undefined : parseNodetoolInfo(info).hostId;
+  if (hostId === undefined || hostId === archived) return true;
+  ctx.out(
+    `the node runs with host id ${hostId}, not ${archived} whose archive was restored: no branch point recorded (that node's history is not continued here)`,
+  );
+  return false;
+}
+
+/**
+ * On a single-node replacement (restore/replace.ts) a whole-node restore covers the snapshot's user
+ * tables only, replayed with -Dcassandra.replayList as a drill does: the node has a new host id,
+ * and the dead node's system-table mutations (its system.local, peers, batchlog) are not its own.
+ */
+async function singleNodeScope(
+  ctx: CliContext,
+  node: NodeAccess,
+  request: PlanRequestInput,
+): Promise<PlanRequestInput> {
+  if (request.keyspaces?.length || request.tables?.length) return request;
+  if (!(await readReplaceState(node.cassandraConf))?.single_node) return request;
+  const probe = await preparePlan(request);
+  const tables = probe.scope.tables
+    .filter((t) => !SYSTEM_KEYSPACES.has(t.keyspace))
+    .map((t) => `${t.keyspace}.${t.table}`);
+  if (tables.length === 0)
+    throw new PitrError(
+      "E_PLAN_REFUSED",
+      `the snapshot a restore to ${probe.cutoff.value} starts from holds no user table to restore onto this new node`,
+      { hint: "choose an instant after a snapshot of the user keyspaces ('cassandra-pitr list')" },
+    );
+  ctx.out(
+    `a single-node replacement is prepared ('${join(node.cassandraConf, REPLACE_STATE_FILE)}'): the restore covers the snapshot's ${tables.length} user table(s), so that the dead node's system tables are not replayed into this node's own`,
+  );
+  return { ...request, tables };
 }
 
 /** Plan, print the plan, pass the single-replica guard, then apply (or, with --dry-run, say what would be done). */
@@ -88,7 +143,7 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
     });
   const identity = identityOf(config);
   const restoreCommand = restoreCommandLine((await ctx.config()).file);
-  const plan = await preparePlan({
+  const request: PlanRequestInput = {
     backend,
     identity,
     at: parseInstant(String(ctx.args["at"]), { now: Date.now() }),
@@ -99,7 +154,8 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
     restoreCommand,
     now: Date.now(),
     signal: ctx.signal,
-  });
+  };
+  const plan = await preparePlan(await singleNodeScope(ctx, node, request));
   ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
   ctx.out("");
   const guard = await checkReplicaGuard({
