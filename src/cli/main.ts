@@ -264,7 +264,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     command: "replace [action]",
     describe:
-      "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options)",
+      "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options). --single-node: a dead single-node cluster's archive onto a new node (schema only; then 'restore --at T')",
     builder: (y) =>
       y
         .positional("action", {

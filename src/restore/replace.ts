@@ -70,8 +70,10 @@ export interface ReplaceOptions {
   readonly isNodeRunning: () => Promise<boolean>;
   /** The dead node was the whole cluster (see the module comment). */
   readonly singleNode?: boolean | undefined;
-  /** Every node archived for the cluster (catalog/nodes.ts listNodes); read when `singleNode`. */
+  /** Every node archived for the cluster (catalog/nodes.ts listNodes). */
   readonly clusterNodes?: (() => Promise<string[]>) | undefined;
+  /** cassandra.yaml names no seed but this node: with no other node archived, a single-node cluster. */
+  readonly ownSeedOnly?: boolean | undefined;
   readonly dryRun: boolean;
   readonly say: (line: string) => void;
   readonly signal?: AbortSignal | undefined;
@@ -120,9 +122,24 @@ async function checkNode(o: ReplaceOptions): Promise<void> {
   }
 }
 
-/** `--single-node` is refused when the archive holds other nodes of the cluster: they are its ring. */
-async function checkSingleNode(o: ReplaceOptions): Promise<void> {
+/**
+ * `--single-node` is refused when the archive holds other nodes of the cluster: they are its ring.
+ * Without it, a node that is its own only seed with no other node archived is refused too: its
+ * first start would fail on the replacement option, after the restore (Cassandra 5.0.9: "Cannot
+ * replace_address ... because it doesn't exist in gossip").
+ */
+async function checkRing(o: ReplaceOptions): Promise<void> {
   const others = ((await o.clusterNodes?.()) ?? []).filter((n) => n !== o.identity.node);
+  if (!o.singleNode) {
+    if (!o.ownSeedOnly || others.length > 0) return;
+    throw new PitrError(
+      "E_PLAN_REFUSED",
+      `a single-node cluster: cassandra.yaml names no seed but this node and the archive holds no other node of cluster '${o.identity.cluster}', so there is no ring to take the old place from (Cassandra would refuse to start: "Cannot replace_address ... because it doesn't exist in gossip")`,
+      {
+        hint: "add --single-node: the node then starts with a new host id and the dead node's schema and data",
+      },
+    );
+  }
   if (others.length === 0) return;
   throw new PitrError(
     "E_PLAN_REFUSED",
@@ -212,7 +229,7 @@ async function addJvmOptions(file: string, options: readonly string[]): Promise<
  */
 export async function prepareReplacement(o: ReplaceOptions): Promise<ReplaceState | undefined> {
   await checkNode(o);
-  if (o.singleNode) await checkSingleNode(o);
+  await checkRing(o);
   const manifest = await baseManifest(o);
   const schema = manifest.schema_tables!;
   const options = o.singleNode ? [] : replacementJvmOptions(o.address);
@@ -321,6 +338,6 @@ async function finishSingleNode(
   );
   if (!o.dryRun) await rm(statePath);
   o.say(
-    "next: 'cassandra-pitr init' (without --node) so that the hooks archive this node under its own host id, then 'cassandra-pitr snapshot'",
+    "next: 'cassandra-pitr init --force' (without --node: it asks the node) so that the hooks archive this node under its own host id, then the archive_command and 'cassandra-pitr snapshot'",
   );
 }

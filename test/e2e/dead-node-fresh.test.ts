@@ -13,10 +13,10 @@
  * identity (offline), `replace --at T --single-node` (A's schema keyspace from the snapshot; no
  * replace_address, since a single-node cluster has no ring to take the old place from),
  * `restore --at T`, start, `restore finish`. B replays A's archive to T twice: first to an instant
- * inside the partial range, then to the newest write, each compared in full (every column,
- * writetime()) with the oracle's reference keyspace of the statements stamped <= T. The second
- * restore also proves that the first recorded no branch point in A's archive: B has its own host
- * id, and a branch would have withheld A's writes between the two instants.
+ * inside the partial range, then to the newest write (an operator who chose too early an instant),
+ * each compared in full (every column, writetime()) with the oracle's reference keyspace of the
+ * statements stamped <= T. Before that, what an operator may get wrong on B is refused with
+ * nothing changed: a restore without the schema, and `replace` without --single-node.
  */
 import t from "tap";
 import { execa } from "execa";
@@ -35,6 +35,8 @@ import {
   replayInto,
 } from "../helpers/oracle.js";
 import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
+import { listPartialSegments } from "../../src/catalog/partials.js";
+import { openBackend } from "../../src/storage/open.js";
 
 const KS = "exact";
 const SYNC_MS = 1_000; // commitlog_sync_period of the test nodes
@@ -73,7 +75,13 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
 
   const agent = execa(
     process.execPath,
-    [CLI, "agent", `--config=${p.configFile}`, `--partial-interval=${UPLOAD_MS / 1000}s`, "--agent-interval=10s"],
+    [
+      CLI,
+      "agent",
+      `--config=${p.configFile}`,
+      `--partial-interval=${UPLOAD_MS / 1000}s`,
+      "--agent-interval=10s",
+    ],
     { reject: false },
   );
   t.teardown(() => void agent.kill("SIGTERM"));
@@ -89,7 +97,19 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
   await clockPast(early.ts + 1000n);
   await slowPass();
   await slowPass();
-  // The newest write is a stamped one, after every counter update's window.
+  await sleep(SYNC_MS + UPLOAD_MS);
+  const backend = await openBackend(`file://${p.archiveDir}`);
+  t.teardown(() => backend.close());
+  const newestClaim = async () =>
+    (await listPartialSegments(backend, p.identity, new Set()))[0]?.closeTimeMs ?? 0;
+  t.ok((await newestClaim()) * 1000 >= early.ts, "the agent's partial uploads reach past T1");
+
+  // The agent stops first (the host is going down); the last writes reach only A's disk, where
+  // Cassandra syncs them within SYNC_MS. The newest write is a stamped one, after every counter
+  // update's window.
+  agent.kill("SIGTERM");
+  await agent;
+  const agentClaim = await newestClaim();
   await clockPast(w.log.filter((s) => s.window).at(-1)!.window![1]);
   for (const kind of ["row-delete", "range-delete", "partition-delete", "kv-row-delete", "insert"])
     await write(1, kind, PAUSE_MS);
@@ -100,15 +120,13 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
   );
   for (const at of [early.ts, newest])
     t.same(counterAmbiguity(w.log, at), [], "no counter update ran across a restore point");
-
-  // Cassandra syncs the tail within SYNC_MS; the agent's last pass may or may not have taken it.
-  await sleep(SYNC_MS + UPLOAD_MS);
+  t.ok(BigInt(agentClaim) * 1000n < newest, "the newest writes are not in the archive yet");
+  await sleep(SYNC_MS + 500);
   await a.kill(); // SIGKILL: A is never started again
-  agent.kill("SIGTERM");
-  await agent;
   t.ok((await a.segmentsOnDisk()).length > 0, "the dead node's commit log is still on its disk");
   const rescued = await expectOk(t, await p.cli("rescue"), "rescue on the dead node's host");
   t.match(rescued.stdout, /rescued \d+ partial object/, "rescue uploaded the synced tail");
+  t.ok(BigInt(await newestClaim()) * 1000n >= newest, "the restorable window reaches the last synced write");
 
   // Node B: new directories, a new process, the same cluster name; never started.
   const b = await CassandraNode.create("fresh-b", { segmentSizeMiB: 32 });
@@ -134,9 +152,27 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
   t.equal(init.exitCode, 0, `init on B with A's identity, offline: exit 0 ${init.stderr}`);
   const onB = (...args: string[]) => runNode(CLI, [...args, `--config=${bConfig}`], process.env);
 
+  // Without the schema a restore is refused before it changes anything, naming the step.
+  const bare = await onB("restore", "--at", newest.toString());
+  t.equal(bare.exitCode, 17, "restore on the bare new node: exit 17");
+  t.match(
+    bare.stderr,
+    /does not exist on this node[\s\S]*'cassandra-pitr replace --at T' places[\s\S]*--single-node/,
+    "names the way",
+  );
+  t.same(await readdir(b.dataDir).catch(() => []), [], "nothing placed");
+  t.notOk(
+    (await readdir(b.dir)).some((e) => e.startsWith("cassandra-pitr-restore-")),
+    "no restore directory made",
+  );
+
   const plan = await expectOk(t, await onB("plan", "--at", newest.toString()), "plan to the newest write");
   t.match(plan.stdout, /partial segment/, "the plan replays the partial segments");
 
+  const ringless = await onB("replace", "--at", early.ts.toString());
+  t.equal(ringless.exitCode, 17, "replace without --single-node on a single-node cluster: exit 17");
+  t.match(ringless.stderr, /no ring to take the old place from.*add --single-node/s, "names the flag");
+  t.same(await readdir(b.dataDir).catch(() => []), [], "nothing placed");
   const replace = await expectOk(
     t,
     await onB("replace", "--at", early.ts.toString(), "--single-node"),
@@ -149,8 +185,7 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
     t.match(restored.stdout, /covers the snapshot's 4 user table\(s\)/, "the user tables of the snapshot");
     await b.start();
     t.not(await b.hostId(), p.identity.node, "B runs with a host id of its own");
-    const finished = await expectOk(t, await onB("restore", "finish"), "restore finish on B");
-    t.match(finished.stdout, /no branch point recorded/, "A's archive gets no branch point");
+    await expectOk(t, await onB("restore", "finish"), "restore finish on B");
     await replayInto(b, w.log, at, ref);
     for (const table of EXACT_TABLES) {
       const got = await dumpTable(b, KS, table);
@@ -166,7 +201,10 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
   await b.stop();
   await restoreTo(newest, "exact_ref2");
 
+  const hostB = await b.hostId();
   const finished = await expectOk(t, await onB("replace", "finish"), "replace finish");
-  t.match(finished.stdout, /host id [0-9a-f-]{36}; the archive of the dead node/, "names the new host id");
+  t.match(finished.stdout, `host id ${hostB}; the archive of the dead node ${p.identity.node}`);
+  const own = await expectOk(t, await onB("init", "--force"), "init --force on B, running");
+  t.match(own.stdout, `node ${hostB}`, "B's config now names B's own host id");
   await b.stop();
 });

@@ -7,6 +7,7 @@ import { readCassandraYaml } from "../../backup/cassandra-yaml.js";
 import { createNodetoolRunner, nodeAnswers, parseNodetoolInfo } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
 import { listNodes } from "../../catalog/nodes.js";
+import { contactPointsOf } from "../../restore/replica-guard.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { finishReplacement, prepareReplacement } from "../../restore/replace.js";
 import { parseInstant } from "../../restore/time.js";
@@ -42,8 +43,8 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
         hint: "cassandra-pitr init --node <host id> --cluster <name> writes them",
       });
     const singleNode = ctx.args["singleNode"] === true;
-    const address =
-      optionalString(ctx.args, "address") ?? (await readCassandraYaml(cassandraConf)).address ?? "";
+    const yaml = await readCassandraYaml(cassandraConf);
+    const address = optionalString(ctx.args, "address") ?? yaml.address ?? "";
     // A single-node replacement writes no replace_address option, so it needs no address.
     if (!address && !singleNode)
       throw new ConfigError(
@@ -71,6 +72,7 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       address,
       isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
       singleNode,
+      ownSeedOnly: contactPointsOf(yaml).length === 0,
       clusterNodes: () => listNodes(backend, identity.cluster, { signal: ctx.signal }),
       dryRun,
       say: ctx.out,

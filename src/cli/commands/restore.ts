@@ -8,12 +8,7 @@
 import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
 import { listNodes } from "../../catalog/nodes.js";
-import {
-  createNodetoolRunner,
-  nodeAnswers,
-  parseNodetoolInfo,
-  type NodetoolRunner,
-} from "../../backup/nodetool.js";
+import { createNodetoolRunner, nodeAnswers, type NodetoolRunner } from "../../backup/nodetool.js";
 import { SYSTEM_KEYSPACES } from "../../backup/local.js";
 import type { Config } from "../../config/schema.js";
 import type { Backend } from "../../storage/types.js";
@@ -74,33 +69,13 @@ interface NodeAccess {
 
 async function finish(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
   const identity = identityOf(config);
-  const ownArchive = await restoredOwnArchive(ctx, node, identity.node);
   await finishRestore({
     cassandraConf: node.cassandraConf,
     isNodeRunning: () => nodeAnswers(node.nodetool, ctx.signal),
     say: ctx.out,
     dryRun: node.dryRun,
-    recordBranch: ownArchive
-      ? (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal)
-      : undefined,
+    recordBranch: (branch, tables) => recordBranch(backend, identity, branch, tables, ctx.signal),
   });
-}
-
-/**
- * A branch point says that the archived node's history forks at the restore point, which is true
- * only when the node that replayed it is that node. A fresh node restored from a dead node's
- * archive has another host id: the dead node's archive is only read, and a branch recorded in it
- * would make a later restore of that archive (another fresh node, or this one to a later instant)
- * silently withhold the writes after this restore point.
- */
-async function restoredOwnArchive(ctx: CliContext, node: NodeAccess, archived: string): Promise<boolean> {
-  const info = await node.nodetool(["info"], ctx.signal).catch(() => undefined);
-  const hostId = info === undefined ? undefined : parseNodetoolInfo(info).hostId;
-  if (hostId === undefined || hostId === archived) return true;
-  ctx.out(
-    `the node runs with host id ${hostId}, not ${archived} whose archive was restored: no branch point recorded (that node's history is not continued here)`,
-  );
-  return false;
 }
 
 /**
