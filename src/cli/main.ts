@@ -264,7 +264,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     command: "replace [action]",
     describe:
-      "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options)",
+      "rebuild a node whose disks were lost at its old address: place its keyspace schema from the base snapshot and the replacement JVM options; then 'restore --at T --replica-lost' ('finish' removes the options). --single-node: a dead single-node cluster's archive onto a new node (schema only; then 'restore --at T')",
     builder: (y) =>
       y
         .positional("action", {
@@ -279,6 +279,12 @@ const COMMANDS: readonly CommandSpec[] = [
         .option("address", {
           type: "string",
           describe: "the node's address (default: broadcast_address or listen_address of cassandra.yaml)",
+        })
+        .option("single-node", {
+          type: "boolean",
+          default: false,
+          describe:
+            "the dead node was the whole cluster: place the schema without the replacement options; the node starts with a new host id",
         })
         .option("grace", { type: "string" })
         .option("target-version", { type: "string" })

@@ -211,7 +211,7 @@ async function tableDirFor(
     "unknown-scope",
     `table ${keyspace}.${table} (id ${tableId}) does not exist on this node`,
     {
-      hint: "create it first from the snapshot's schema.cql (it carries WITH ID), then restore",
+      hint: "create it first from the snapshot's schema.cql (it carries WITH ID), then restore; on a new node with empty disks, 'cassandra-pitr replace --at T' places the snapshot's schema (add --single-node when the dead node was the whole cluster)",
     },
   );
 }

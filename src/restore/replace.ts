@@ -23,6 +23,15 @@
  * `prepareReplacement` does the first two and writes the JVM options; `cassandra-pitr restore --at T
  * --replica-lost` then places the sstables and stages the segments as for any restore, and
  * `finishReplacement` removes the options once the node has joined with its old host id.
+ *
+ * A single-node cluster (`singleNode`) has no ring: the replacement's first start reads the old
+ * node's tokens and host id from its peers by gossip, and there are none (Cassandra refuses: "Cannot
+ * replace_address ... because it doesn't exist in gossip"); nor is a place needed, since one node
+ * owns every token. So the schema is
+ * placed without the JVM options, and the node starts as itself: a new host id, new tokens, the
+ * schema and the data of the dead node's archive. Its restore covers the snapshot's user tables
+ * only (`-Dcassandra.replayList`, as a drill does), so the dead node's system-table mutations
+ * (its `system.local`, peers, batchlog) are not replayed into the new node's own.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -48,6 +57,8 @@ export interface ReplaceState {
   readonly tokens: string[] | null;
   readonly jvm_options_file: string | null;
   readonly jvm_options: string[];
+  /** A single-node cluster: no replacement options; the node starts with a new host id. */
+  readonly single_node?: boolean | undefined;
 }
 
 export interface ReplaceOptions {
@@ -57,6 +68,12 @@ export interface ReplaceOptions {
   readonly paths: { readonly dataDir: string; readonly commitlogDir: string; readonly cassandraConf: string };
   readonly address: string;
   readonly isNodeRunning: () => Promise<boolean>;
+  /** The dead node was the whole cluster (see the module comment). */
+  readonly singleNode?: boolean | undefined;
+  /** Every node archived for the cluster (catalog/nodes.ts listNodes). */
+  readonly clusterNodes?: (() => Promise<string[]>) | undefined;
+  /** cassandra.yaml names no seed but this node: with no other node archived, a single-node cluster. */
+  readonly ownSeedOnly?: boolean | undefined;
   readonly dryRun: boolean;
   readonly say: (line: string) => void;
   readonly signal?: AbortSignal | undefined;
@@ -103,6 +120,39 @@ async function checkNode(o: ReplaceOptions): Promise<void> {
       "move the data and commit log directories' contents aside, or restore this node with 'cassandra-pitr restore' if its disks were not lost",
     );
   }
+}
+
+/**
+ * `--single-node` is refused when the archive holds other nodes of the cluster: they are its ring.
+ * Without it, a node that is its own only seed with no other node archived is refused too: its
+ * first start would fail on the replacement option, after the restore (Cassandra 5.0.9: "Cannot
+ * replace_address ... because it doesn't exist in gossip").
+ */
+async function checkRing(o: ReplaceOptions): Promise<void> {
+  const others = ((await o.clusterNodes?.()) ?? []).filter((n) => n !== o.identity.node);
+  if (!o.singleNode) {
+    if (!o.ownSeedOnly || others.length > 0) return;
+    throw new PitrError(
+      "E_PLAN_REFUSED",
+      `a single-node cluster: cassandra.yaml names no seed but this node and the archive holds no other node of cluster '${o.identity.cluster}', so there is no ring to take the old place from (Cassandra would refuse to start: "Cannot replace_address ... because it doesn't exist in gossip")`,
+      {
+        hint: "add --single-node: the node then starts with a new host id and the dead node's schema and data",
+      },
+    );
+  }
+  if (others.length === 0) return;
+  throw new PitrError(
+    "E_PLAN_REFUSED",
+    `--single-node, but the archive holds ${others.length} other node(s) of cluster '${o.identity.cluster}' (${others.slice(0, 3).join(", ")}${others.length > 3 ? ", ..." : ""}): the node is replaced in their ring`,
+    { hint: "leave out --single-node: the node then takes over its old host id and tokens from the ring" },
+  );
+}
+
+/** Reads the replacement prepared in the conf directory, if any. */
+export async function readReplaceState(cassandraConf: string): Promise<ReplaceState | undefined> {
+  const path = join(cassandraConf, REPLACE_STATE_FILE);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(await readFile(path, "utf8")) as ReplaceState;
 }
 
 /** The base snapshot of the plan, which must record the schema keyspace. */
@@ -179,9 +229,10 @@ async function addJvmOptions(file: string, options: readonly string[]): Promise<
  */
 export async function prepareReplacement(o: ReplaceOptions): Promise<ReplaceState | undefined> {
   await checkNode(o);
+  await checkRing(o);
   const manifest = await baseManifest(o);
   const schema = manifest.schema_tables!;
-  const options = replacementJvmOptions(o.address);
+  const options = o.singleNode ? [] : replacementJvmOptions(o.address);
   const jvmFile = jvmFileOf(o.paths.cassandraConf);
   const verb = (now: string, would: string) => (o.dryRun ? would : now);
   o.say(
@@ -193,26 +244,33 @@ export async function prepareReplacement(o: ReplaceOptions): Promise<ReplaceStat
   o.say(
     `${verb("create", "would create")} ${manifest.tables.length} empty table directories: ${manifest.tables.map((t) => `${t.keyspace}/${t.table_dir}`).join(", ")}`,
   );
-  o.say(
-    `tokens recorded in the snapshot: ${manifest.tokens ? `${manifest.tokens.length} (${manifest.tokens.join(", ")})` : "none (nodetool was not reachable); the node takes them from the ring"}`,
-  );
-  o.say(
-    `${verb("add", "would add")} JVM options ${options.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`,
-  );
+  if (o.singleNode)
+    o.say(
+      "single-node cluster: no ring to take the old place from, so no replacement JVM options; the node starts with a new host id and new tokens (it owns every token), and 'restore' covers the snapshot's user tables",
+    );
+  else {
+    o.say(
+      `tokens recorded in the snapshot: ${manifest.tokens ? `${manifest.tokens.length} (${manifest.tokens.join(", ")})` : "none (nodetool was not reachable); the node takes them from the ring"}`,
+    );
+    o.say(
+      `${verb("add", "would add")} JVM options ${options.join(" ")} ${jvmFile ? `to '${jvmFile}'` : "(add them to JVM_OPTS by hand: no jvm-server.options found)"}`,
+    );
+  }
   const state: ReplaceState = {
     host_id: o.identity.node,
     address: o.address,
     snapshot: manifest.tag,
     tokens: manifest.tokens,
-    jvm_options_file: jvmFile ?? null,
+    jvm_options_file: options.length > 0 ? (jvmFile ?? null) : null,
     jvm_options: options,
+    ...(o.singleNode ? { single_node: true } : {}),
   };
   if (o.dryRun) return undefined;
   try {
     const files = await placeSchema(o, schema);
     for (const t of manifest.tables)
       await mkdir(join(o.paths.dataDir, t.keyspace, t.table_dir), { recursive: true });
-    if (jvmFile) await addJvmOptions(jvmFile, options);
+    if (jvmFile && options.length > 0) await addJvmOptions(jvmFile, options);
     await writeFile(join(o.paths.cassandraConf, REPLACE_STATE_FILE), JSON.stringify(state, null, 2) + "\n");
     o.say(`placed ${files} schema file(s)`);
   } catch (err) {
@@ -244,6 +302,7 @@ export async function finishReplacement(o: {
       "the node does not answer nodetool; finish a replacement once the node has joined",
       "start Cassandra, wait until 'nodetool status' shows it UN, then run 'cassandra-pitr replace finish'",
     );
+  if (state.single_node) return finishSingleNode(o, state, hostId, statePath);
   if (hostId !== state.host_id) {
     throw new NodeStateError(
       `the node runs with host id ${hostId}, not ${state.host_id} (the node replaced): it did not take over its old place`,
@@ -265,4 +324,20 @@ export async function finishReplacement(o: {
   }
   if (!o.dryRun) await rm(statePath);
   o.say("run 'nodetool repair' on this node to bring it level with the live replicas");
+}
+
+/** A single-node replacement: nothing to remove; the node archives under its new host id from now on. */
+async function finishSingleNode(
+  o: { dryRun: boolean; say: (line: string) => void },
+  state: ReplaceState,
+  hostId: string,
+  statePath: string,
+): Promise<void> {
+  o.say(
+    `the node runs with host id ${hostId}; the archive of the dead node ${state.host_id} stays as it is, its history not continued`,
+  );
+  if (!o.dryRun) await rm(statePath);
+  o.say(
+    "next: 'cassandra-pitr init --force' (without --node: it asks the node) so that the hooks archive this node under its own host id, then the archive_command and 'cassandra-pitr snapshot'",
+  );
 }

@@ -172,3 +172,75 @@ t.test("refusals change nothing", async (t) => {
     "no JVM option added",
   );
 });
+
+t.test(
+  "--single-node: the schema placed without the replacement options; finish accepts the new host id",
+  async (t) => {
+    const { backend, plan } = await archived(t, true);
+    const paths = await newNode(t);
+    const lines: string[] = [];
+    const base = {
+      plan,
+      backend,
+      identity,
+      paths,
+      address: "",
+      isNodeRunning: async () => false,
+      singleNode: true,
+      dryRun: false,
+      say: (l: string) => lines.push(l),
+    };
+
+    const other = "22222222-2222-2222-2222-222222222222";
+    const refused = (await prepareReplacement({
+      ...base,
+      clusterNodes: async () => [identity.node, other],
+    }).catch((x: unknown) => x)) as { code: string; message: string; hint?: string };
+    t.equal(exitStatusFor(refused.code), 17, "other nodes archived for the cluster: exit 17");
+    t.match(refused.message, `--single-node, but the archive holds 1 other node(s)`);
+    t.match(refused.message, other, "naming them");
+    t.same(await readdir(paths.dataDir), [], "nothing placed");
+
+    const ringless = (await prepareReplacement({
+      ...base,
+      singleNode: false,
+      ownSeedOnly: true,
+      clusterNodes: async () => [identity.node],
+    }).catch((x: unknown) => x)) as { code: string; message: string; hint?: string };
+    t.equal(exitStatusFor(ringless.code), 17, "its own only seed, no other node archived, no flag: exit 17");
+    t.match(ringless.message, /a single-node cluster: .*no ring to take the old place from/);
+    t.match(ringless.hint, /add --single-node/);
+    t.same(await readdir(paths.dataDir), [], "nothing placed");
+    t.equal(
+      await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8"),
+      "-Xss256k\n",
+      "no JVM option added",
+    );
+
+    const state = await prepareReplacement({ ...base, clusterNodes: async () => [identity.node] });
+    t.equal(state?.single_node, true, "the state records a single-node replacement");
+    t.same(state?.jvm_options, [], "no JVM option");
+    t.equal(
+      await readFile(join(paths.cassandraConf, "jvm-server.options"), "utf8"),
+      "-Xss256k\n",
+      "jvm-server.options unchanged: no replace_address for a cluster without a ring",
+    );
+    t.ok(existsSync(join(paths.dataDir, "system_schema", KEYSPACES)), "the schema keyspace placed");
+    t.same(await readdir(join(paths.dataDir, "pitr_fixture", TABLE)), [], "the table's empty directory");
+    t.ok(
+      lines.some((l) => /single-node cluster: no ring/.test(l)),
+      "says why there is no replacement option",
+    );
+
+    const said: string[] = [];
+    await finishReplacement({
+      cassandraConf: paths.cassandraConf,
+      hostId: async () => other,
+      dryRun: false,
+      say: (l) => said.push(l),
+    });
+    t.match(said.join("\n"), `host id ${other}; the archive of the dead node ${identity.node}`);
+    t.match(said.join("\n"), /cassandra-pitr init/, "names the next step: this node's own identity");
+    t.notOk(existsSync(join(paths.cassandraConf, REPLACE_STATE_FILE)), "the state removed");
+  },
+);

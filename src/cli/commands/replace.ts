@@ -6,6 +6,8 @@
 import { readCassandraYaml } from "../../backup/cassandra-yaml.js";
 import { createNodetoolRunner, nodeAnswers, parseNodetoolInfo } from "../../backup/nodetool.js";
 import { ConfigError, UsageError } from "../../errors/base.js";
+import { listNodes } from "../../catalog/nodes.js";
+import { contactPointsOf } from "../../restore/replica-guard.js";
 import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
 import { finishReplacement, prepareReplacement } from "../../restore/replace.js";
 import { parseInstant } from "../../restore/time.js";
@@ -40,8 +42,11 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       throw new ConfigError("dataDir and commitlogDir must be set for a replacement", {
         hint: "cassandra-pitr init --node <host id> --cluster <name> writes them",
       });
-    const address = optionalString(ctx.args, "address") ?? (await readCassandraYaml(cassandraConf)).address;
-    if (!address)
+    const singleNode = ctx.args["singleNode"] === true;
+    const yaml = await readCassandraYaml(cassandraConf);
+    const address = optionalString(ctx.args, "address") ?? yaml.address ?? "";
+    // A single-node replacement writes no replace_address option, so it needs no address.
+    if (!address && !singleNode)
       throw new ConfigError(
         "the node's address is unknown: cassandra.yaml sets neither broadcast_address nor listen_address",
         { hint: "pass --address, the address the dead node had" },
@@ -66,13 +71,16 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
       paths: { dataDir: config.dataDir, commitlogDir: config.commitlogDir, cassandraConf },
       address,
       isNodeRunning: () => nodeAnswers(nodetool, ctx.signal),
+      singleNode,
+      ownSeedOnly: contactPointsOf(yaml).length === 0,
+      clusterNodes: () => listNodes(backend, identity.cluster, { signal: ctx.signal }),
       dryRun,
       say: ctx.out,
       signal: ctx.signal,
     });
     if (!dryRun)
       ctx.out(
-        `next: cassandra-pitr restore --at ${String(ctx.args["at"])} --replica-lost, start Cassandra, cassandra-pitr restore finish, cassandra-pitr replace finish`,
+        `next: cassandra-pitr restore --at ${String(ctx.args["at"])}${singleNode ? "" : " --replica-lost"}, start Cassandra, cassandra-pitr restore finish, cassandra-pitr replace finish`,
       );
     return "ok";
   } finally {

@@ -9,15 +9,17 @@ import { join, dirname } from "node:path";
 import { compactTime } from "../../format/layout.js";
 import { listNodes } from "../../catalog/nodes.js";
 import { createNodetoolRunner, nodeAnswers, type NodetoolRunner } from "../../backup/nodetool.js";
+import { SYSTEM_KEYSPACES } from "../../backup/local.js";
 import type { Config } from "../../config/schema.js";
 import type { Backend } from "../../storage/types.js";
-import { ConfigError, UsageError } from "../../errors/base.js";
+import { ConfigError, PitrError, UsageError } from "../../errors/base.js";
 import { recordBranch } from "../../restore/branches.js";
 import { terminalProgress } from "../../restore/fetch-phase.js";
 import { abortRestore, executeRestore, finishRestore } from "../../restore/executor.js";
 import { renderPlanText } from "../../restore/plan-text.js";
 import { checkReplicaGuard, loadCqlCredentials } from "../../restore/replica-guard.js";
-import { DEFAULT_GRACE, preparePlan } from "../../restore/prepare.js";
+import { DEFAULT_GRACE, preparePlan, type PlanRequestInput } from "../../restore/prepare.js";
+import { readReplaceState, REPLACE_STATE_FILE } from "../../restore/replace.js";
 import { parseInstant } from "../../restore/time.js";
 import { durationArg, optionalString, strings } from "../args.js";
 import { identityOf, openArchive } from "../context.js";
@@ -76,6 +78,34 @@ async function finish(ctx: CliContext, config: Config, backend: Backend, node: N
   });
 }
 
+/**
+ * On a single-node replacement (restore/replace.ts) a whole-node restore covers the snapshot's user
+ * tables only, replayed with -Dcassandra.replayList as a drill does: the node has a new host id,
+ * and the dead node's system-table mutations (its system.local, peers, batchlog) are not its own.
+ */
+async function singleNodeScope(
+  ctx: CliContext,
+  node: NodeAccess,
+  request: PlanRequestInput,
+): Promise<PlanRequestInput> {
+  if (request.keyspaces?.length || request.tables?.length) return request;
+  if (!(await readReplaceState(node.cassandraConf))?.single_node) return request;
+  const probe = await preparePlan(request);
+  const tables = probe.scope.tables
+    .filter((t) => !SYSTEM_KEYSPACES.has(t.keyspace))
+    .map((t) => `${t.keyspace}.${t.table}`);
+  if (tables.length === 0)
+    throw new PitrError(
+      "E_PLAN_REFUSED",
+      `the snapshot a restore to ${probe.cutoff.value} starts from holds no user table to restore onto this new node`,
+      { hint: "choose an instant after a snapshot of the user keyspaces ('cassandra-pitr list')" },
+    );
+  ctx.out(
+    `a single-node replacement is prepared ('${join(node.cassandraConf, REPLACE_STATE_FILE)}'): the restore covers the snapshot's ${tables.length} user table(s), so that the dead node's system tables are not replayed into this node's own`,
+  );
+  return { ...request, tables };
+}
+
 /** Plan, print the plan, pass the single-replica guard, then apply (or, with --dry-run, say what would be done). */
 async function restore(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
   if (ctx.args["at"] === undefined)
@@ -88,7 +118,7 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
     });
   const identity = identityOf(config);
   const restoreCommand = restoreCommandLine((await ctx.config()).file);
-  const plan = await preparePlan({
+  const request: PlanRequestInput = {
     backend,
     identity,
     at: parseInstant(String(ctx.args["at"]), { now: Date.now() }),
@@ -99,7 +129,8 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
     restoreCommand,
     now: Date.now(),
     signal: ctx.signal,
-  });
+  };
+  const plan = await preparePlan(await singleNodeScope(ctx, node, request));
   ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
   ctx.out("");
   const guard = await checkReplicaGuard({
