@@ -222,7 +222,8 @@ export async function runAgent(
     }
     if (clock() >= nextUploadCheckMs && !options.signal?.aborted) {
       await unfinishedUploadCheck(options, stats);
-      nextUploadCheckMs = clock() + (options.unfinishedUploadIntervalMs ?? UNFINISHED_UPLOAD_CHECK_INTERVAL_MS);
+      nextUploadCheckMs =
+        clock() + (options.unfinishedUploadIntervalMs ?? UNFINISHED_UPLOAD_CHECK_INTERVAL_MS);
     }
     await partialPass(options, partialState, stats);
     loop.onPass?.(stats);
