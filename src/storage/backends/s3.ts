@@ -527,34 +527,40 @@ export class S3Backend implements Backend {
   }
 
   /**
-   * Unfinished multipart uploads under `prefix` (ListMultipartUploads, 1000 a page). They hold no
-   * object, so no lock applies to them: aborting one is allowed on an Object Lock bucket too.
+   * Unfinished multipart uploads under `prefix`. They hold no object, so no lock applies to them:
+   * aborting one is allowed on an Object Lock bucket too.
+   *
+   * Listed from a key marker, not with `Prefix`: MinIO answers a prefix that is not a whole key
+   * with no uploads at all (it lists one key's uploads, or the whole bucket's, ignoring the
+   * marker). AWS starts after the marker and pages by 1000; either way the keys outside `prefix`
+   * are skipped here, and the listing stops at the first key past it.
    */
   private async *listUploads(prefix: string, options: OpOptions = {}): AsyncIterable<UnfinishedUpload> {
     validatePrefix(prefix);
     const { signal } = options;
     const base = this.location.prefix === "" ? "" : `${this.location.prefix}/`;
-    let marker: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    const wanted = base + prefix;
+    let marker: { KeyMarker?: string; UploadIdMarker?: string } = wanted === "" ? {} : { KeyMarker: wanted };
     for (;;) {
       let page;
       try {
         if (signal?.aborted) throw signal.reason;
         const { sdk, client } = await this.getClients();
         page = await client.send(
-          new sdk.ListMultipartUploadsCommand({
-            Bucket: this.location.bucket,
-            Prefix: base + prefix,
-            MaxUploads: 1000,
-            ...marker,
-          }),
+          new sdk.ListMultipartUploadsCommand({ Bucket: this.location.bucket, MaxUploads: 1000, ...marker }),
           signal ? { abortSignal: signal } : {},
         );
       } catch (err) {
         throw this.toStorageError(err, "list unfinished uploads of", prefix, signal);
       }
       for (const u of page.Uploads ?? []) {
-        if (u.Key === undefined || u.UploadId === undefined || !u.Key.startsWith(base)) continue;
-        yield { key: u.Key.slice(base.length), uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) };
+        // Without a start time an upload cannot be shown to be old: left alone.
+        if (u.Key === undefined || u.UploadId === undefined || u.Initiated === undefined) continue;
+        if (!u.Key.startsWith(wanted)) {
+          if (u.Key > wanted) return;
+          continue;
+        }
+        yield { key: u.Key.slice(base.length), uploadId: u.UploadId, initiated: u.Initiated };
       }
       if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
       marker = {
