@@ -9,6 +9,9 @@
  * - no part arrived within `minAgeMs` either: a snapshot sending a sstable of many GiB can outlive
  *   that age, but its parts keep arriving.
  *
+ * Ages compare the agent's clock with the service's upload times; SigV4 refuses requests from a
+ * clock more than 15 minutes off, well inside the hour.
+ *
  * One check is bounded: at most MAX_LISTED uploads read, MAX_ABORTS aborted (each after one part
  * lookup), within CHECK_BUDGET_MS; what is left waits for the next check (`more`).
  */

@@ -17,7 +17,7 @@ import {
 } from "../../src/pipeline/unfinished-uploads.js";
 import { withDryRun } from "../../src/storage/decorators/dry-run.js";
 import { withRetry } from "../../src/storage/decorators/retry.js";
-import { TransientStorageError } from "../../src/storage/errors.js";
+import { AccessDeniedError, TransientStorageError } from "../../src/storage/errors.js";
 import { openBackend } from "../../src/storage/open.js";
 import type { Backend, UnfinishedUpload, UnfinishedUploads } from "../../src/storage/types.js";
 
@@ -248,4 +248,40 @@ t.test("the agent checks hourly, logs each abort and counts it in its metrics", 
     /^cassandra_pitr_unfinished_uploads_aborted_total\{cluster="mp",node="[0-9a-f-]{36}"\} 2$/m,
     "the metrics count them",
   );
+});
+
+t.test("credentials without the actions: one failure line with a hint, counted, nothing else", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "pitr-unfinished-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const logFile = join(dir, "events.log");
+  const denied: UnfinishedUploads = {
+    // eslint-disable-next-line require-yield
+    async *list() {
+      throw new AccessDeniedError("s3://b/p", "list unfinished uploads of 'x': AccessDenied (HTTP 403)");
+    },
+    lastPartAt: async () => undefined,
+    abort: async () => undefined,
+  };
+  const stats = await runAgent(
+    {
+      backend: await backendWith(denied),
+      identity,
+      spoolDir: join(dir, "spool"),
+      parallelism: 1,
+      compressionLevel: 1,
+      compressionThreads: 0,
+      sweepMinAgeMs: 600_000,
+      logFile,
+    },
+    { once: true, intervalMs: 10_000 },
+  );
+  t.equal(stats.failures, 1, "counted as a failure (agent --once exits 3)");
+  t.equal(stats.uploadsAborted, 0);
+  const lines = (await readFile(logFile, "utf8")).trim().split("\n");
+  t.equal(lines.length, 1, "one event line");
+  t.match(JSON.parse(lines[0]!), {
+    event: "unfinished-uploads-failed",
+    error: /AccessDenied/,
+    hint: /s3:ListBucketMultipartUploads.*docs\/policies\/s3-agent.json/,
+  });
 });
