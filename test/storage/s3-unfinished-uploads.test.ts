@@ -174,6 +174,9 @@ if (url !== undefined) {
       const dir = await tempDir("unfinished");
       t.teardown(() => rm(dir, { recursive: true, force: true }));
       const seg = await bigSegment(dir);
+      // Begun first, its key after this node's: MinIO lists a bucket's uploads in the order they
+      // began, so a listing that stopped at the first key past the prefix would find nothing.
+      await begin(bucket, `${base}/zzz-foreign/upload`);
       const hookEnv = cleanEnv({
         CASSANDRA_PITR_ARCHIVE: `s3://${bucket}/${base}`,
         CASSANDRA_PITR_S3_ENDPOINT: endpoint,

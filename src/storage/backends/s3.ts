@@ -532,8 +532,9 @@ export class S3Backend implements Backend {
    *
    * Listed from a key marker, not with `Prefix`: MinIO answers a prefix that is not a whole key
    * with no uploads at all (it lists one key's uploads, or the whole bucket's, ignoring the
-   * marker). AWS starts after the marker and pages by 1000; either way the keys outside `prefix`
-   * are skipped here, and the listing stops at the first key past it.
+   * marker, in one answer that is not in key order). AWS starts after the marker and pages by 1000
+   * in key order. Either way the keys outside `prefix` are skipped here, and no further page is
+   * asked for once a page ends past the prefix.
    */
   private async *listUploads(prefix: string, options: OpOptions = {}): AsyncIterable<UnfinishedUpload> {
     validatePrefix(prefix);
@@ -556,13 +557,12 @@ export class S3Backend implements Backend {
       for (const u of page.Uploads ?? []) {
         // Without a start time an upload cannot be shown to be old: left alone.
         if (u.Key === undefined || u.UploadId === undefined || u.Initiated === undefined) continue;
-        if (!u.Key.startsWith(wanted)) {
-          if (u.Key > wanted) return;
-          continue;
-        }
+        if (!u.Key.startsWith(wanted)) continue;
         yield { key: u.Key.slice(base.length), uploadId: u.UploadId, initiated: u.Initiated };
       }
+      const last = page.Uploads?.at(-1)?.Key;
       if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
+      if (last !== undefined && last > wanted && !last.startsWith(wanted)) return;
       marker = {
         KeyMarker: page.NextKeyMarker,
         ...(page.NextUploadIdMarker === undefined ? {} : { UploadIdMarker: page.NextUploadIdMarker }),
