@@ -220,7 +220,7 @@ export async function runAgent(
       await fullPass(options, confirmed, stats);
       nextPassMs = clock() + loop.intervalMs;
     }
-    if (clock() >= nextUploadCheckMs && !options.signal?.aborted) {
+    if (clock() >= nextUploadCheckMs && !options.signal?.aborted && !(await storageMarkedDown(options))) {
       await unfinishedUploadCheck(options, stats);
       nextUploadCheckMs =
         clock() + (options.unfinishedUploadIntervalMs ?? UNFINISHED_UPLOAD_CHECK_INTERVAL_MS);
@@ -260,6 +260,11 @@ async function fullPass(options: AgentOptions, confirmed: Set<string>, stats: Ag
   stats.spoolCount = left.length;
   stats.spoolBytes = left.reduce((sum, s) => sum + s.size, 0);
   stats.lastPassMs = (options.now ?? Date.now)();
+}
+
+/** The health mark is set: a check would only wait on storage; it runs once the mark is cleared. */
+async function storageMarkedDown(options: AgentOptions): Promise<boolean> {
+  return (await freshHealthMark(options.spoolDir, Number.POSITIVE_INFINITY)) !== undefined;
 }
 
 /**

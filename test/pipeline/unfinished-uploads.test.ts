@@ -9,6 +9,7 @@ import { join } from "node:path";
 import t from "tap";
 import { nodePrefix } from "../../src/format/layout.js";
 import { runAgent } from "../../src/pipeline/agent.js";
+import { setHealthMark } from "../../src/pipeline/health.js";
 import { renderAgentMetrics } from "../../src/pipeline/metrics.js";
 import {
   abortUnfinishedUploads,
@@ -285,3 +286,40 @@ t.test("credentials without the actions: one failure line with a hint, counted, 
     hint: /s3:ListBucketMultipartUploads.*docs\/policies\/s3-agent.json/,
   });
 });
+
+t.test(
+  "while the storage health mark is set the check waits; it runs once storage answers again",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pitr-unfinished-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const spoolDir = join(dir, "spool");
+    await setHealthMark(spoolDir, "connect ETIMEDOUT", "test");
+    const { api, calls } = scripted([upload(`${own}segments/dead`, "dead", 2 * HOUR)]);
+    const healthy = await backendWith(api);
+    let down = true;
+    const backend: Backend = {
+      ...healthy,
+      // The agent's probe: an outage while `down`, so the pass keeps the mark.
+      head: (k, o) =>
+        down
+          ? Promise.reject(new TransientStorageError("mem://x", `head '${k}': ETIMEDOUT`))
+          : healthy.head(k, o),
+    };
+    const options = {
+      backend,
+      identity,
+      spoolDir,
+      parallelism: 1,
+      compressionLevel: 1,
+      compressionThreads: 0,
+      sweepMinAgeMs: 600_000,
+      now: () => NOW,
+    };
+    const marked = await runAgent(options, { once: true, intervalMs: 10_000 });
+    t.equal(calls.list, 0, "no listing while the mark says storage is down");
+    t.equal(marked.uploadsAborted, 0);
+    down = false;
+    const back = await runAgent(options, { once: true, intervalMs: 10_000 });
+    t.equal(back.uploadsAborted, 1, "the pass clears the mark, then the check aborts the dead upload");
+  },
+);
