@@ -22,6 +22,10 @@ import { newPartialState, uploadPartials, type PartialState } from "./partial.js
 import { lookAtSyncs, SYNC_WATCH_INTERVAL_MS } from "./sync-watch.js";
 import { listSpool, releaseSpooled, type SpooledSegment } from "./spool.js";
 import { clearHealthMark, freshHealthMark, isOutage, setHealthMark } from "./health.js";
+import { abortUnfinishedUploads, unfinishedUploadMinAge } from "./unfinished-uploads.js";
+
+/** How often the agent looks for its node's dead unfinished uploads (pipeline/unfinished-uploads.ts). */
+export const UNFINISHED_UPLOAD_CHECK_INTERVAL_MS = 3_600_000;
 
 export interface AgentOptions {
   readonly backend: Backend;
@@ -32,6 +36,13 @@ export interface AgentOptions {
   readonly compressionLevel: number;
   readonly compressionThreads: number;
   readonly sweepMinAgeMs: number;
+  /**
+   * Unfinished uploads younger than this are never aborted (pipeline/unfinished-uploads.ts); the
+   * agent command passes max(1 h, 4 × hookTimeout), which is also the default.
+   */
+  readonly unfinishedUploadMinAgeMs?: number | undefined;
+  /** Between two checks for them; hourly by default. */
+  readonly unfinishedUploadIntervalMs?: number | undefined;
   /** Upload the newly synced sections of open segments this often (pipeline/partial.ts); off when undefined. */
   readonly partialIntervalMs?: number | undefined;
   /**
@@ -65,6 +76,8 @@ export interface AgentStats {
   /** Partial objects uploaded, and the newest instant they cover (every write stamped before it is archived). */
   partials: number;
   newestPartialSyncedMs: number | undefined;
+  /** Unfinished uploads of this node aborted (S3 multipart uploads of a killed writer). */
+  uploadsAborted: number;
 }
 
 /** One pass over the spool. */
@@ -194,6 +207,7 @@ export function emptyAgentStats(): AgentStats {
     lastPassMs: 0,
     partials: 0,
     newestPartialSyncedMs: undefined,
+    uploadsAborted: 0,
   };
 }
 
@@ -206,10 +220,16 @@ export async function runAgent(
   const stats = emptyAgentStats();
   const clock = options.now ?? Date.now;
   let nextPassMs = 0;
+  let nextUploadCheckMs = 0;
   for (;;) {
     if (clock() >= nextPassMs || loop.once) {
       await fullPass(options, confirmed, stats);
       nextPassMs = clock() + loop.intervalMs;
+    }
+    if (clock() >= nextUploadCheckMs && !options.signal?.aborted && !(await storageMarkedDown(options))) {
+      await unfinishedUploadCheck(options, stats);
+      nextUploadCheckMs =
+        clock() + (options.unfinishedUploadIntervalMs ?? UNFINISHED_UPLOAD_CHECK_INTERVAL_MS);
     }
     await partialPass(options, partialState, stats);
     loop.onPass?.(stats);
@@ -250,6 +270,57 @@ async function fullPass(options: AgentOptions, confirmed: Set<string>, stats: Ag
   stats.spoolCount = left.length;
   stats.spoolBytes = left.reduce((sum, s) => sum + s.size, 0);
   stats.lastPassMs = (options.now ?? Date.now)();
+}
+
+/** The health mark is set: a check would only wait on storage; it runs once the mark is cleared. */
+async function storageMarkedDown(options: AgentOptions): Promise<boolean> {
+  return (await freshHealthMark(options.spoolDir, Number.POSITIVE_INFINITY)) !== undefined;
+}
+
+/**
+ * Aborts the node's dead unfinished uploads, each one an event line; a failed call is a failure
+ * line (and counted), and the check runs again at the next interval.
+ */
+async function unfinishedUploadCheck(options: AgentOptions, stats: AgentStats): Promise<void> {
+  let check;
+  try {
+    check = await abortUnfinishedUploads(options.backend, options.identity, {
+      nowMs: (options.now ?? Date.now)(),
+      minAgeMs: options.unfinishedUploadMinAgeMs ?? unfinishedUploadMinAge(0),
+      signal: options.signal,
+    });
+  } catch (err) {
+    if (options.signal?.aborted) return;
+    throw err;
+  }
+  if (check === undefined) return;
+  stats.uploadsAborted += check.aborted.length;
+  for (const upload of check.aborted) {
+    await appendEvent(options.logFile, {
+      event: "unfinished-upload-aborted",
+      key: upload.key,
+      initiated: upload.initiated.toISOString(),
+    });
+  }
+  if (check.error !== undefined) {
+    stats.failures++;
+    await appendEvent(options.logFile, {
+      event: "unfinished-uploads-failed",
+      error: check.error instanceof Error ? check.error.message : String(check.error),
+      ...(isPitrError(check.error) && check.error.code === "E_ACCESS_DENIED"
+        ? {
+            hint: "the agent's credentials need s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts and s3:AbortMultipartUpload (docs/policies/s3-agent.json)",
+          }
+        : {}),
+    });
+  } else if (check.aborted.length > 0 || check.kept > 0 || check.more) {
+    await appendEvent(options.logFile, {
+      event: "unfinished-uploads",
+      aborted: check.aborted.length,
+      kept: check.kept,
+      more: check.more,
+    });
+  }
 }
 
 /** Storage down: the sections stay on disk and in the uploader's progress, and go up on a later pass. */

@@ -41,6 +41,9 @@ export function renderAgentMetrics(
     "# HELP cassandra_pitr_swept_total Left-behind segments the sweeper archived.",
     "# TYPE cassandra_pitr_swept_total counter",
     `cassandra_pitr_swept_total{${labels}} ${stats.swept}`,
+    "# HELP cassandra_pitr_unfinished_uploads_aborted_total Unfinished multipart uploads of this node the agent aborted (left by a writer killed mid-upload).",
+    "# TYPE cassandra_pitr_unfinished_uploads_aborted_total counter",
+    `cassandra_pitr_unfinished_uploads_aborted_total{${labels}} ${stats.uploadsAborted}`,
   ];
   if (stats.newestPartialSyncedMs !== undefined) {
     lines.push(

@@ -32,6 +32,30 @@ export interface Backend {
   /** Removes the object; a missing key is success. */
   delete(key: string, options?: OpOptions): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Only where an upload can be left unfinished and keep costing (S3 multipart uploads of a writer
+   * killed mid-upload); undefined on the others (file://, gs://, az://, mem: docs/backends.md says
+   * what each does instead).
+   */
+  readonly unfinishedUploads?: UnfinishedUploads | undefined;
+}
+
+/** An upload begun and neither completed nor aborted: its parts are stored (and billed) but no object. */
+export interface UnfinishedUpload {
+  /** The object key it would create, relative to the location's prefix like every other key. */
+  readonly key: string;
+  readonly uploadId: string;
+  /** When the service says the upload began. */
+  readonly initiated: Date;
+}
+
+export interface UnfinishedUploads {
+  /** Every unfinished upload whose key starts with `prefix`, paging internally. */
+  list(prefix: string, options?: OpOptions): AsyncIterable<UnfinishedUpload>;
+  /** When its newest part arrived; undefined when it has none yet. */
+  lastPartAt(upload: UnfinishedUpload, options?: OpOptions): Promise<Date | undefined>;
+  /** Removes the upload and its parts; one already gone is success. */
+  abort(upload: UnfinishedUpload, options?: OpOptions): Promise<void>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { runAgent, type AgentStats } from "../../pipeline/agent.js";
+import { unfinishedUploadMinAge } from "../../pipeline/unfinished-uploads.js";
 import type { Config } from "../../config/schema.js";
 import type { NodeIdentity } from "../../format/layout.js";
 import type { Backend } from "../../storage/types.js";
@@ -36,6 +37,7 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
         compressionLevel: config.compressionLevel,
         compressionThreads: config.compressionThreads,
         sweepMinAgeMs: config.sweepMinAge,
+        unfinishedUploadMinAgeMs: unfinishedUploadMinAge(config.hookTimeout),
         partialIntervalMs: config.partialInterval,
         visibleTail: await mappedSegments(config),
         logFile: config.logFile,
@@ -54,7 +56,8 @@ export async function run(ctx: CliContext): Promise<CommandOutcome> {
     await incrementals.running();
     if (!once) return "ok";
     ctx.out(
-      `uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}`,
+      `uploaded ${stats.uploaded}, swept ${stats.swept}, failed ${stats.failures}, still spooled ${stats.spoolCount}` +
+        (stats.uploadsAborted > 0 ? `, unfinished uploads aborted ${stats.uploadsAborted}` : ""),
     );
     return stats.spoolCount > 0 || stats.failures > 0 ? "problems" : "ok";
   } finally {

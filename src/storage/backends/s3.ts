@@ -24,6 +24,8 @@ import type {
   OpOptions,
   PutBody,
   PutOptions,
+  UnfinishedUpload,
+  UnfinishedUploads,
 } from "../types.js";
 import { networkCode } from "../network.js";
 
@@ -94,9 +96,15 @@ export class S3Backend implements Backend {
   readonly displayLocation: string;
   private conditionalSupported = true;
   private clients: Promise<Clients> | undefined;
+  readonly unfinishedUploads: UnfinishedUploads;
 
   constructor(private readonly location: S3Location) {
     this.displayLocation = location.display;
+    this.unfinishedUploads = {
+      list: (prefix, options) => this.listUploads(prefix, options),
+      lastPartAt: (upload, options) => this.lastPartAt(upload, options),
+      abort: (upload, options) => this.abortUpload(upload, options),
+    };
   }
 
   get capabilities(): Capabilities {
@@ -515,6 +523,100 @@ export class S3Backend implements Backend {
       const mapped = this.toStorageError(err, "delete", key, signal);
       if (mapped instanceof ObjectNotFoundError) return;
       throw mapped;
+    }
+  }
+
+  /**
+   * Unfinished multipart uploads under `prefix`. They hold no object, so no lock applies to them:
+   * aborting one is allowed on an Object Lock bucket too.
+   *
+   * Listed from a key marker, not with `Prefix`: MinIO answers a prefix that is not a whole key
+   * with no uploads at all (it lists one key's uploads, or the whole bucket's, ignoring the
+   * marker, in one answer that is not in key order). AWS starts after the marker and pages by 1000
+   * in key order. Either way the keys outside `prefix` are skipped here, and no further page is
+   * asked for once a page ends past the prefix.
+   */
+  private async *listUploads(prefix: string, options: OpOptions = {}): AsyncIterable<UnfinishedUpload> {
+    validatePrefix(prefix);
+    const { signal } = options;
+    const base = this.location.prefix === "" ? "" : `${this.location.prefix}/`;
+    const wanted = base + prefix;
+    let marker: { KeyMarker?: string; UploadIdMarker?: string } = wanted === "" ? {} : { KeyMarker: wanted };
+    for (;;) {
+      let page;
+      try {
+        if (signal?.aborted) throw signal.reason;
+        const { sdk, client } = await this.getClients();
+        page = await client.send(
+          new sdk.ListMultipartUploadsCommand({ Bucket: this.location.bucket, MaxUploads: 1000, ...marker }),
+          signal ? { abortSignal: signal } : {},
+        );
+      } catch (err) {
+        throw this.toStorageError(err, "list unfinished uploads of", prefix, signal);
+      }
+      for (const u of page.Uploads ?? []) {
+        // Without a start time an upload cannot be shown to be old: left alone.
+        if (u.Key === undefined || u.UploadId === undefined || u.Initiated === undefined) continue;
+        if (!u.Key.startsWith(wanted)) continue;
+        yield { key: u.Key.slice(base.length), uploadId: u.UploadId, initiated: u.Initiated };
+      }
+      const last = page.Uploads?.at(-1)?.Key;
+      if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
+      if (last !== undefined && last > wanted && !last.startsWith(wanted)) return;
+      marker = {
+        KeyMarker: page.NextKeyMarker,
+        ...(page.NextUploadIdMarker === undefined ? {} : { UploadIdMarker: page.NextUploadIdMarker }),
+      };
+    }
+  }
+
+  /** The newest part's time (ListParts, at most 10 pages of 1000: S3 allows 10,000 parts); undefined: no part, or the upload is gone. */
+  private async lastPartAt(upload: UnfinishedUpload, options: OpOptions = {}): Promise<Date | undefined> {
+    const { signal } = options;
+    let newest: Date | undefined;
+    let marker: string | undefined;
+    let pages = 0;
+    try {
+      const { sdk, client } = await this.getClients();
+      do {
+        if (signal?.aborted) throw signal.reason;
+        const page = await client.send(
+          new sdk.ListPartsCommand({
+            Bucket: this.location.bucket,
+            Key: this.objectKey(upload.key),
+            UploadId: upload.uploadId,
+            ...(marker === undefined ? {} : { PartNumberMarker: marker }),
+          }),
+          signal ? { abortSignal: signal } : {},
+        );
+        for (const part of page.Parts ?? [])
+          if (part.LastModified && (newest === undefined || part.LastModified > newest))
+            newest = part.LastModified;
+        marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+      } while (marker !== undefined && ++pages < 10);
+      return newest;
+    } catch (err) {
+      if ((err as { name?: string }).name === "NoSuchUpload") return undefined;
+      throw this.toStorageError(err, "list the parts of the unfinished upload of", upload.key, signal);
+    }
+  }
+
+  private async abortUpload(upload: UnfinishedUpload, options: OpOptions = {}): Promise<void> {
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const { sdk, client } = await this.getClients();
+      await client.send(
+        new sdk.AbortMultipartUploadCommand({
+          Bucket: this.location.bucket,
+          Key: this.objectKey(upload.key),
+          UploadId: upload.uploadId,
+        }),
+        signal ? { abortSignal: signal } : {},
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === "NoSuchUpload") return; // completed or aborted meanwhile
+      throw this.toStorageError(err, "abort the unfinished upload of", upload.key, signal);
     }
   }
 

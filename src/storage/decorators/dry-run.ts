@@ -1,15 +1,23 @@
 import { Readable } from "node:stream";
-import type { Backend, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+  UnfinishedUploads,
+} from "../types.js";
 
 export interface DryRunRecord {
-  readonly op: "put" | "delete";
+  readonly op: "put" | "delete" | "abort-upload";
   readonly key: string;
   readonly ifAbsent?: boolean;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /**
- * Reads pass through to the wrapped backend; `put` and `delete` are recorded in `records` and
+ * Reads pass through to the wrapped backend; `put`, `delete` and aborts of unfinished uploads are recorded in `records` and
  * dropped (restic's dry backend). A streamed put body is drained so producers do not stall.
  */
 export class DryRunBackend implements Backend {
@@ -25,6 +33,18 @@ export class DryRunBackend implements Backend {
   }
   get capabilities() {
     return this.inner.capabilities;
+  }
+  /** Listed as they are; an abort is recorded and dropped like a delete. */
+  get unfinishedUploads(): UnfinishedUploads | undefined {
+    const inner = this.inner.unfinishedUploads;
+    if (inner === undefined) return undefined;
+    return {
+      list: (prefix, options) => inner.list(prefix, options),
+      lastPartAt: (upload, options) => inner.lastPartAt(upload, options),
+      abort: async (upload) => {
+        this.records.push({ op: "abort-upload", key: upload.key });
+      },
+    };
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {

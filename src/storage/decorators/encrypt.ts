@@ -249,6 +249,10 @@ export class EncryptingBackend implements Backend {
   get capabilities() {
     return this.inner.capabilities;
   }
+  /** An unfinished upload holds no readable object: nothing to encrypt or decrypt. */
+  get unfinishedUploads() {
+    return this.inner.unfinishedUploads;
+  }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
     if (!this.keys || this.keys.readOnly) return this.inner.put(key, body, options);

@@ -1,6 +1,14 @@
 import type { Readable } from "node:stream";
 import { isRetryable } from "../errors.js";
-import type { Backend, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions } from "../types.js";
+import type {
+  Backend,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+  UnfinishedUploads,
+} from "../types.js";
 
 /**
  * Retries TransientStorageError (the only retryable class) with capped exponential backoff and full
@@ -96,6 +104,26 @@ export class RetryBackend implements Backend {
   }
   get capabilities() {
     return this.inner.capabilities;
+  }
+
+  /**
+   * The part lookup and the abort are retried like head and delete; a listing that fails is not
+   * resumed (its caller, the agent, lists again on its next check).
+   */
+  get unfinishedUploads(): UnfinishedUploads | undefined {
+    const inner = this.inner.unfinishedUploads;
+    if (inner === undefined) return undefined;
+    return {
+      list: (prefix, options) => inner.list(prefix, { ...options, signal: this.signalFor(options) }),
+      lastPartAt: (upload, options) => {
+        const signal = this.signalFor(options);
+        return this.run("list parts", upload.key, signal, () => inner.lastPartAt(upload, { signal }));
+      },
+      abort: (upload, options) => {
+        const signal = this.signalFor(options);
+        return this.run("abort upload", upload.key, signal, () => inner.abort(upload, { signal }));
+      },
+    };
   }
 
   private signalFor(options: OpOptions | undefined): AbortSignal | undefined {
