@@ -106,36 +106,50 @@ export interface PartialPass {
 }
 
 /**
- * One pass over the commit log directory: read what every segment synced since the last pass, then
- * upload it oldest segment first. Storage errors, and a segment or directory that cannot be read,
+ * One pass over the commit log directory, oldest segment first: each segment's sections synced since
+ * the last pass go up as one object. Storage errors, and a segment or directory that cannot be read,
  * propagate; the progress stays for the next pass.
  *
  * The agent's claim goes on the head only: the newest segment with synced data, uploaded last. A
  * claim vouches for every write allocated before it in this segment and the older ones, so it must
  * not reach the archive before their bytes do; and an older segment that Cassandra has closed may
- * have writes before the claim in a newer one. When the head has nothing new but the claim moved on
- * (an idle node, or a sync the watch saw), an empty object at its end carries the new claim.
+ * have writes before the claim in a newer one. So each segment's new bytes are held until the next
+ * segment turns out to have new bytes too (then they go up without a claim): a pass holds at most
+ * two segments' new bytes. When the head has nothing new but the claim moved on (an idle node, or a
+ * sync the watch saw), an empty object at its end carries the new claim.
  */
 export async function uploadPartials(options: PartialOptions, state: PartialState): Promise<PartialPass> {
   const passMs = (options.now ?? Date.now)();
   const names = await segmentNames(options.commitlogDir);
   for (const gone of [...state.segments.keys()].filter((n) => !names.includes(n)))
     state.segments.delete(gone);
-  const found = await readAllNew(options, state, names);
-  const head = headOf(names, state, found);
-  const claim = headClaim(options, state, passMs, head, found);
   const uploads: PartialUpload[] = [];
-  for (const sections of found) {
-    if (options.signal?.aborted) break;
+  const put = async (sections: NewSections, claimMs: number | undefined) => {
     const p = sections.progress;
-    if (sections.bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) continue;
-    uploads.push(
-      await putSections(options, sections, options.source === "rescue" || p === head ? claim : undefined),
-    );
+    if (sections.bytes.length > 0 && p.end > 0 && (await closedAndArchived(options, p))) return;
+    uploads.push(await putSections(options, sections, claimMs));
+  };
+  let held: NewSections | undefined;
+  let newBytes = false;
+  for (const name of names) {
+    if (options.signal?.aborted) break;
+    const sections = await readNewSections(options, await progressOf(options, state, name));
+    if (!sections) continue;
+    newBytes ||= sections.bytes.length > 0;
+    if (options.source === "rescue") await put(sections, passMs);
+    else {
+      if (held) await put(held, undefined);
+      held = sections;
+    }
   }
-  if (head && !found.some((f) => f.progress === head)) {
-    const beat = await heartbeat(options, head, claim);
-    if (beat) uploads.push(beat);
+  if (options.source === "agent" && !options.signal?.aborted) {
+    const head = headOf(names, state, held);
+    const claim = headClaim(state, head, held, newBytes);
+    if (held) await put(held, held.progress === head ? claim : undefined);
+    if (head && head !== held?.progress) {
+      const beat = await heartbeat(options, head, claim);
+      if (beat) uploads.push(beat);
+    }
   }
   state.previousPassMs = passMs;
   let newest: number | undefined;
@@ -144,62 +158,50 @@ export async function uploadPartials(options: PartialOptions, state: PartialStat
   return { uploads, newestSyncedBeforeMs: newest };
 }
 
-/** The sections every segment not archived whole synced since the last pass, oldest segment first. */
-async function readAllNew(
+/** A segment's progress, resumed from the archive when it is first seen. */
+async function progressOf(
   options: PartialOptions,
   state: PartialState,
-  names: readonly string[],
-): Promise<NewSections[]> {
-  const found: NewSections[] = [];
-  for (const name of names) {
-    if (options.signal?.aborted) break;
-    let progress = state.segments.get(name);
-    if (!progress) {
-      progress = await resume(options, name);
-      state.segments.set(name, progress);
-    }
-    if (progress.archived) continue;
-    const sections = await readNewSections(options, progress);
-    if (sections) found.push(sections);
+  name: string,
+): Promise<SegmentProgress> {
+  let progress = state.segments.get(name);
+  if (!progress) {
+    progress = await resume(options, name);
+    state.segments.set(name, progress);
   }
-  return found;
+  return progress;
 }
 
 /** The newest segment that has synced data in the archive once this pass is up (undefined: none). */
 function headOf(
   names: readonly string[],
   state: PartialState,
-  found: readonly NewSections[],
+  held: NewSections | undefined,
 ): SegmentProgress | undefined {
   for (const name of [...names].reverse()) {
     const p = state.segments.get(name);
     if (!p || p.archived) continue;
-    if (p.end > 0 || found.some((f) => f.progress === p && f.bytes.length > 0)) return p;
+    if (p.end > 0 || (held?.progress === p && held.bytes.length > 0)) return p;
   }
   return undefined;
 }
 
 /**
- * What the pass may claim for the head. Rescue: the node is down, nothing more will ever be synced.
- * Agent: new sections anywhere were synced after the previous pass started, so every write allocated
- * before then is in them or older ones; the watch may have seen a later sync, or nothing waiting at
- * its last look. Less the margin either way.
+ * What the agent's pass may claim for the head: new sections anywhere were synced after the
+ * previous pass started, so every write allocated before then is in them or older ones; the watch
+ * may have seen a later sync, or nothing waiting at its last look. Less the margin either way.
  */
 function headClaim(
-  options: PartialOptions,
   state: PartialState,
-  passMs: number,
   head: SegmentProgress | undefined,
-  found: readonly NewSections[],
+  held: NewSections | undefined,
+  newBytes: boolean,
 ): number | undefined {
-  if (options.source === "rescue") return passMs;
   if (!head) return undefined;
-  const uploadedEnd = (p: SegmentProgress) =>
-    p.end + (found.find((f) => f.progress === p)?.bytes.length ?? 0);
+  const uploadedEnd = (p: SegmentProgress) => p.end + (held?.progress === p ? held.bytes.length : 0);
   if (olderSegmentLags(state, head, uploadedEnd)) return undefined;
-  const sinceLastPass = found.some((f) => f.bytes.length > 0) ? state.previousPassMs : undefined;
   const best = Math.max(
-    sinceLastPass ?? -Infinity,
+    (newBytes ? state.previousPassMs : undefined) ?? -Infinity,
     watchedClaim(state.watch, head.name, uploadedEnd(head)) ?? -Infinity,
   );
   return Number.isFinite(best) ? best - PARTIAL_CLAIM_MARGIN_MS : undefined;
@@ -317,6 +319,7 @@ async function readNewSections(
   options: PartialOptions,
   p: SegmentProgress,
 ): Promise<NewSections | undefined> {
+  if (p.archived) return undefined;
   const file = await openIfPresent(join(options.commitlogDir, p.name));
   if (!file) return undefined; // deleted since the listing: Cassandra archived it (the hook has it) first
   try {
