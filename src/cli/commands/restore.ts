@@ -106,6 +106,30 @@ async function singleNodeScope(
   return { ...request, tables };
 }
 
+/** The single-replica guard (restore/replica-guard.ts) for the plan's scope: its lines, or a refusal. */
+async function guard(
+  ctx: CliContext,
+  config: Config,
+  backend: Backend,
+  node: NodeAccess,
+  plan: Awaited<ReturnType<typeof preparePlan>>,
+): Promise<string[]> {
+  const replicaLost = ctx.args["replicaLost"] === true;
+  return checkReplicaGuard({
+    cassandraConf: node.cassandraConf,
+    self: identityOf(config).node,
+    scope:
+      plan.scope.kind === "node"
+        ? { kind: "node" }
+        : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
+    replicaLost,
+    ringFrom: strings(ctx.args, "ringFrom"),
+    archivedNodes: () => listNodes(backend, identityOf(config).cluster, { signal: ctx.signal }),
+    signal: ctx.signal,
+    credentials: replicaLost ? undefined : await loadCqlCredentials(config, process.env),
+  });
+}
+
 /** Plan, print the plan, pass the single-replica guard, then apply (or, with --dry-run, say what would be done). */
 async function restore(ctx: CliContext, config: Config, backend: Backend, node: NodeAccess): Promise<void> {
   if (ctx.args["at"] === undefined)
@@ -133,20 +157,7 @@ async function restore(ctx: CliContext, config: Config, backend: Backend, node: 
   const plan = await preparePlan(await singleNodeScope(ctx, node, request));
   ctx.out(renderPlanText(plan, ctx.args["acceptCassandraFilter"] === true));
   ctx.out("");
-  const guard = await checkReplicaGuard({
-    cassandraConf: node.cassandraConf,
-    self: identity.node,
-    scope:
-      plan.scope.kind === "node"
-        ? { kind: "node" }
-        : { kind: "keyspaces", keyspaces: [...new Set(plan.scope.tables.map((t) => t.keyspace))] },
-    replicaLost: ctx.args["replicaLost"] === true,
-    ringFrom: strings(ctx.args, "ringFrom"),
-    archivedNodes: () => listNodes(backend, identity.cluster, { signal: ctx.signal }),
-    signal: ctx.signal,
-    credentials: ctx.args["replicaLost"] === true ? undefined : await loadCqlCredentials(config, process.env),
-  });
-  for (const line of guard) ctx.out(line);
+  for (const line of await guard(ctx, config, backend, node, plan)) ctx.out(line);
   const now = Date.now();
   const restoreDir =
     (ctx.args["restoreDir"] as string | undefined) ??
