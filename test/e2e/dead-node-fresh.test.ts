@@ -19,7 +19,6 @@
  * nothing changed: a restore without the schema, and `replace` without --single-node.
  */
 import t from "tap";
-import { execa } from "execa";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CassandraNode } from "../helpers/cassandra.js";
@@ -34,7 +33,7 @@ import {
   dumpTable,
   replayInto,
 } from "../helpers/oracle.js";
-import { Clock, expectOk, pitrNode } from "./restore-scenario.js";
+import { Clock, expectOk, pitrNode, startAgent } from "./restore-scenario.js";
 import { listPartialSegments } from "../../src/catalog/partials.js";
 import { openBackend } from "../../src/storage/open.js";
 
@@ -73,18 +72,7 @@ t.test("a dead single node's synced tail restored onto a fresh node, exactly", a
   await a.nodetool("flush", KS);
   await expectOk(t, await p.cli("snapshot", "-t", "base", KS), "snapshot -t base exact");
 
-  const agent = execa(
-    process.execPath,
-    [
-      CLI,
-      "agent",
-      `--config=${p.configFile}`,
-      `--partial-interval=${UPLOAD_MS / 1000}s`,
-      "--agent-interval=10s",
-    ],
-    { reject: false },
-  );
-  t.teardown(() => void agent.kill("SIGTERM"));
+  const agent = startAgent(t, p, UPLOAD_MS);
 
   // The slow load, with the earlier restore point in its middle: a write stamped T1, a row delete
   // 300 µs after it (Cassandra's own filter would replay it), and no counter update across T1.

@@ -17,14 +17,12 @@
  * Uncompressed and LZ4-compressed commit logs.
  */
 import type { Test } from "tap";
-import { execa } from "execa";
 import { cp } from "node:fs/promises";
-import { CLI } from "../helpers/hooks.js";
 import { listPartialSegments } from "../../src/catalog/partials.js";
 import { PARTIAL_CLAIM_MARGIN_MS } from "../../src/pipeline/partial.js";
 import { SYNC_WATCH_INTERVAL_MS } from "../../src/pipeline/sync-watch.js";
 import { openBackend } from "../../src/storage/open.js";
-import { Clock, expectOk, pitrNode, type PitrNode } from "./restore-scenario.js";
+import { Clock, expectOk, pitrNode, startAgent, type PitrNode } from "./restore-scenario.js";
 import {
   STAMPED_TABLES,
   Workload,
@@ -124,18 +122,7 @@ export async function partialSegmentsScenario(t: Test, run: PartialRun): Promise
     [1, before.exposure[0]!.bytes],
     "report, run on the node, shows the same exposure",
   );
-  const agent = execa(
-    process.execPath,
-    [
-      CLI,
-      "agent",
-      `--config=${p.configFile}`,
-      `--partial-interval=${UPLOAD_MS / 1000}s`,
-      "--agent-interval=10s",
-    ],
-    { reject: false },
-  );
-  t.teardown(() => void agent.kill("SIGTERM"));
+  const agent = startAgent(t, p, UPLOAD_MS);
 
   // A slow load: one statement every 400 ms (for about 60 s uncompressed), never near 32 MiB.
   await sleep(UPLOAD_MS + 1_000); // the agent's first pass and look

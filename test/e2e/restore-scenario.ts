@@ -5,6 +5,7 @@
  * with writetime <= T checked.
  */
 import type { Test } from "tap";
+import { execa } from "execa";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CassandraNode, NodeOptions, RowRecord } from "../helpers/cassandra.js";
@@ -121,4 +122,21 @@ export async function expectOk(t: Test, ran: Ran, what: string): Promise<Ran> {
 
 export async function propertiesOf(node: CassandraNode): Promise<string> {
   return readFile(join(node.confDir, "commitlog_archiving.properties"), "utf8");
+}
+
+/** `cassandra-pitr agent` on the node, uploading partial segments every `partialMs`; stopped at teardown. */
+export function startAgent(t: Test, p: PitrNode, partialMs: number) {
+  const agent = execa(
+    process.execPath,
+    [
+      CLI,
+      "agent",
+      `--config=${p.configFile}`,
+      `--partial-interval=${partialMs / 1000}s`,
+      "--agent-interval=10s",
+    ],
+    { reject: false },
+  );
+  t.teardown(() => void agent.kill("SIGTERM"));
+  return agent;
 }
